@@ -1,0 +1,75 @@
+# faxd: the two commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+export CGO_ENABLED ?= 0
+
+# Debian/Ubuntu packages the server and the test suite use. The server itself
+# needs only postgresql (for the embedded default) and ghostscript (PDF/PS).
+RUN_PACKAGES  := postgresql ghostscript
+TEST_PACKAGES := $(RUN_PACKAGES) libtiff-tools libtiff-dev libspandsp-dev poppler-utils gcc make
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+BIN := bin
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/faxd/faxd/internal/buildinfo.Version=$(VERSION)
+
+.PHONY: all build run test bench lint deps-run deps-test go-deps fuzz clean
+
+all: build
+
+# install-missing installs the named Debian packages that are not installed yet.
+define install-missing
+	missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi; \
+	command -v $(GO) >/dev/null || { DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq golang-go ca-certificates; }
+endef
+
+deps-run:
+	@$(call install-missing,$(RUN_PACKAGES))
+
+deps-test:
+	@$(call install-missing,$(TEST_PACKAGES))
+
+go-deps:
+	$(GO) mod download
+
+build: go-deps
+	mkdir -p $(BIN)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+# The server on its embedded defaults: a private PostgreSQL under ./var/pg,
+# NATS in-process under ./var/nats, and a demo gateway that points at itself.
+run: deps-run build
+	$(BIN)/faxd -config deploy/faxd.dev.yaml
+
+# The whole suite. Real PostgreSQL, NATS, Ghostscript, libtiff and spandsp.
+test: deps-test go-deps lint
+	CGO_ENABLED=1 $(GO) test -count=1 -timeout 25m ./...
+	CGO_ENABLED=0 $(GO) build ./cmd/...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+
+# Every Fuzz target in the tree, briefly (a longer FUZZTIME for real hunting).
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null; \
+		done; \
+	done
+
+bench: deps-test go-deps
+	CGO_ENABLED=1 $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf $(BIN)
