@@ -1,0 +1,440 @@
+// Package config loads faxd's one YAML configuration file, applies
+// environment overrides and validates every key, reporting all problems by
+// name at once so an operator fixes a file in one pass.
+//
+// Every key can be overridden by an environment variable named FAXD_ plus
+// the key's path in upper case with dots as underscores: queue.lease_ttl is
+// FAXD_QUEUE_LEASE_TTL. docs/operations.md documents each key.
+package config
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// EnvPrefix starts every environment override.
+const EnvPrefix = "FAXD_"
+
+// Config is the whole configuration. The yaml tags are the key names.
+type Config struct {
+	Node     Node     `yaml:"node"`
+	Log      Log      `yaml:"log"`
+	HTTP     HTTP     `yaml:"http"`
+	Database Database `yaml:"database"`
+	NATS     NATS     `yaml:"nats"`
+	Queue    Queue    `yaml:"queue"`
+	Archive  Archive  `yaml:"archive"`
+	Channels Channels `yaml:"channels"`
+}
+
+// Node identifies this server in the cluster.
+type Node struct {
+	ID   string `yaml:"id"`   // unique per server; default: the host name
+	Role string `yaml:"role"` // active or standby
+}
+
+// Log selects the structured log output.
+type Log struct {
+	Format string `yaml:"format"` // text or json
+	Level  string `yaml:"level"`  // debug, info, warn, error
+}
+
+// SlogLevel parses Level.
+func (l Log) SlogLevel() (slog.Level, error) {
+	var lv slog.Level
+	err := lv.UnmarshalText([]byte(l.Level))
+	return lv, err
+}
+
+// NewLogger builds the process logger this section describes.
+func (l Log) NewLogger(w io.Writer) *slog.Logger {
+	lv, _ := l.SlogLevel()
+	opts := &slog.HandlerOptions{Level: lv}
+	if l.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// HTTP is the API, metrics and health listener.
+type HTTP struct {
+	Listen string `yaml:"listen"`
+}
+
+// Database holds the two connection strings. An empty queue_dsn starts the
+// embedded PostgreSQL cluster under embedded_dir; an empty archive_dsn
+// shares the queue's database.
+type Database struct {
+	QueueDSN    string `yaml:"queue_dsn" secret:"true"`
+	ArchiveDSN  string `yaml:"archive_dsn" secret:"true"`
+	EmbeddedDir string `yaml:"embedded_dir"`
+	MaxConns    int    `yaml:"max_conns"`
+}
+
+// NATS selects an external NATS (cluster) or the embedded server.
+type NATS struct {
+	URL            string `yaml:"url" secret:"true"` // empty: embedded
+	EmbeddedDir    string `yaml:"embedded_dir"`
+	EmbeddedListen string `yaml:"embedded_listen"`
+}
+
+// Queue tunes leases, polling, retries and purge of the outbound queue.
+type Queue struct {
+	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
+	LeaseTTL          Duration `yaml:"lease_ttl"`
+	PollInterval      Duration `yaml:"poll_interval"`
+	PurgeAfter        Duration `yaml:"purge_after"`
+	MaxAttempts       int      `yaml:"max_attempts"`
+	Retry             Retry    `yaml:"retry"`
+}
+
+// Retry is the first back-off delay per failure class; each further
+// attempt doubles it up to max_delay.
+type Retry struct {
+	Busy     Duration `yaml:"busy"`
+	NoAnswer Duration `yaml:"no_answer"`
+	Gateway  Duration `yaml:"gateway"`
+	Protocol Duration `yaml:"protocol"`
+	MaxDelay Duration `yaml:"max_delay"`
+}
+
+// Archive tunes the shared archive.
+type Archive struct {
+	PurgeAfter Duration `yaml:"purge_after"`
+}
+
+// Channels sizes this server's fax channel pool.
+type Channels struct {
+	Count int `yaml:"count"`
+}
+
+// Default returns the embedded defaults that `make run` uses.
+func Default() Config {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "faxd"
+	}
+	return Config{
+		Node:     Node{ID: host, Role: "active"},
+		Log:      Log{Format: "text", Level: "info"},
+		HTTP:     HTTP{Listen: "127.0.0.1:8080"},
+		Database: Database{EmbeddedDir: "var/pg", MaxConns: 20},
+		NATS:     NATS{EmbeddedDir: "var/nats", EmbeddedListen: "127.0.0.1:4222"},
+		Queue: Queue{
+			HeartbeatInterval: Duration(2 * time.Second),
+			LeaseTTL:          Duration(10 * time.Second),
+			PollInterval:      Duration(time.Second),
+			PurgeAfter:        Duration(30 * Day),
+			MaxAttempts:       5,
+			Retry: Retry{
+				Busy:     Duration(2 * time.Minute),
+				NoAnswer: Duration(5 * time.Minute),
+				Gateway:  Duration(30 * time.Second),
+				Protocol: Duration(time.Minute),
+				MaxDelay: Duration(time.Hour),
+			},
+		},
+		Archive:  Archive{PurgeAfter: Duration(3650 * Day)},
+		Channels: Channels{Count: 8},
+	}
+}
+
+// Load reads the file at path (none when path is empty), applies the
+// environment and validates. The error lists every problem found.
+func Load(path string, environ []string) (Config, error) {
+	cfg := Default()
+	var errs []error
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		var doc yaml.Node
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			return cfg, fmt.Errorf("config: %s: %w", path, err)
+		}
+		if len(doc.Content) > 0 { // an empty file means all defaults
+			decodeNode(doc.Content[0], reflect.ValueOf(&cfg).Elem(), "", &errs)
+		}
+	}
+	errs = append(errs, applyEnv(&cfg, environ)...)
+	errs = append(errs, cfg.Validate()...)
+	if len(errs) > 0 {
+		return cfg, &Error{Problems: errs}
+	}
+	return cfg, nil
+}
+
+// Error carries every problem found in a configuration.
+type Error struct{ Problems []error }
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "config: %d problem(s):", len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.Error())
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() []error { return e.Problems }
+
+// decodeNode decodes a YAML mapping into a struct key by key, so that an
+// unknown key or a bad value is reported with its dotted path and line, and
+// decoding goes on to find the rest.
+func decodeNode(n *yaml.Node, v reflect.Value, prefix string, errs *[]error) {
+	where := func(key string) string {
+		if prefix == "" {
+			return key
+		}
+		return prefix + "." + key
+	}
+	if n.Kind != yaml.MappingNode {
+		if n.Tag != "!!null" {
+			*errs = append(*errs, fmt.Errorf("%s: line %d: want a mapping of keys", where(""), n.Line))
+		}
+		return
+	}
+	fields := map[string]int{}
+	for i := 0; i < v.NumField(); i++ {
+		fields[strings.Split(v.Type().Field(i).Tag.Get("yaml"), ",")[0]] = i
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		idx, ok := fields[k.Value]
+		if !ok {
+			*errs = append(*errs, fmt.Errorf("%s: line %d: no such configuration key", where(k.Value), k.Line))
+			continue
+		}
+		fv := v.Field(idx)
+		if fv.Kind() == reflect.Struct && fv.Type() != reflect.TypeOf(Duration(0)) {
+			decodeNode(val, fv, where(k.Value), errs)
+			continue
+		}
+		target := reflect.New(fv.Type())
+		if err := val.Decode(target.Interface()); err != nil {
+			*errs = append(*errs, fmt.Errorf("%s: line %d: %q is not a valid %s", where(k.Value), val.Line, val.Value, typeName(fv)))
+			continue
+		}
+		fv.Set(target.Elem())
+	}
+}
+
+// Validate checks every value and names the key of each bad one.
+func (c *Config) Validate() []error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, a...)))
+	}
+	if c.Node.ID == "" {
+		bad("node.id", "must not be empty")
+	} else if len(c.Node.ID) > 64 || strings.ContainsAny(c.Node.ID, " \t\n/") {
+		bad("node.id", "%q: at most 64 characters, no spaces or slashes", c.Node.ID)
+	}
+	if c.Node.Role != "active" && c.Node.Role != "standby" {
+		bad("node.role", "%q: must be active or standby", c.Node.Role)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		bad("log.format", "%q: must be text or json", c.Log.Format)
+	}
+	if _, err := c.Log.SlogLevel(); err != nil {
+		bad("log.level", "%q: must be debug, info, warn or error", c.Log.Level)
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+		bad("http.listen", "%q: want host:port", c.HTTP.Listen)
+	}
+	if c.Database.QueueDSN == "" && c.Database.EmbeddedDir == "" {
+		bad("database.embedded_dir", "must be set when database.queue_dsn is empty")
+	}
+	if c.Database.MaxConns < 2 || c.Database.MaxConns > 1000 {
+		bad("database.max_conns", "%d: must be between 2 and 1000", c.Database.MaxConns)
+	}
+	if c.NATS.URL == "" {
+		if c.NATS.EmbeddedDir == "" {
+			bad("nats.embedded_dir", "must be set when nats.url is empty")
+		}
+		if _, _, err := net.SplitHostPort(c.NATS.EmbeddedListen); err != nil {
+			bad("nats.embedded_listen", "%q: want host:port", c.NATS.EmbeddedListen)
+		}
+	}
+	q := c.Queue
+	if q.HeartbeatInterval <= 0 {
+		bad("queue.heartbeat_interval", "must be positive")
+	}
+	if q.LeaseTTL < 3*q.HeartbeatInterval {
+		bad("queue.lease_ttl", "%v: must be at least 3 × queue.heartbeat_interval (%v) so one lost heartbeat does not lose the lease", q.LeaseTTL, q.HeartbeatInterval)
+	}
+	if q.PollInterval <= 0 {
+		bad("queue.poll_interval", "must be positive")
+	}
+	if q.PurgeAfter < Duration(time.Hour) {
+		bad("queue.purge_after", "%v: must be at least 1h", q.PurgeAfter)
+	}
+	if q.MaxAttempts < 1 || q.MaxAttempts > 100 {
+		bad("queue.max_attempts", "%d: must be between 1 and 100", q.MaxAttempts)
+	}
+	for key, d := range map[string]Duration{
+		"queue.retry.busy": q.Retry.Busy, "queue.retry.no_answer": q.Retry.NoAnswer,
+		"queue.retry.gateway": q.Retry.Gateway, "queue.retry.protocol": q.Retry.Protocol,
+	} {
+		if d <= 0 || d > q.Retry.MaxDelay {
+			bad(key, "%v: must be positive and at most queue.retry.max_delay (%v)", d, q.Retry.MaxDelay)
+		}
+	}
+	if c.Archive.PurgeAfter < q.PurgeAfter {
+		bad("archive.purge_after", "%v: must not be shorter than queue.purge_after (%v)", c.Archive.PurgeAfter, q.PurgeAfter)
+	}
+	if c.Channels.Count < 0 || c.Channels.Count > 10000 {
+		bad("channels.count", "%d: must be between 0 and 10000", c.Channels.Count)
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return errs
+}
+
+// Keys lists every configuration key with its environment variable, in file
+// order; docs and `faxd config keys` print it.
+func Keys() []Key {
+	var keys []Key
+	walk(reflect.ValueOf(Default()), "", func(path string, v reflect.Value, f reflect.StructField) {
+		keys = append(keys, Key{Path: path, Env: envName(path), Secret: f.Tag.Get("secret") == "true"})
+	})
+	return keys
+}
+
+// Key names one configuration leaf.
+type Key struct {
+	Path   string
+	Env    string
+	Secret bool
+}
+
+func envName(path string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
+}
+
+// walk calls fn for every leaf field with its dotted key path.
+func walk(v reflect.Value, prefix string, fn func(path string, v reflect.Value, f reflect.StructField)) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		path := name
+		if prefix != "" {
+			path = prefix + "." + name
+		}
+		fv := v.Field(i)
+		if f.Type.Kind() == reflect.Struct {
+			walk(fv, path, fn)
+			continue
+		}
+		fn(path, fv, f)
+	}
+}
+
+// applyEnv sets each key whose FAXD_ variable is present, parsing the value
+// as a YAML scalar so file and environment accept the same spellings. An
+// FAXD_ variable that names no key is an error: it is almost always a typo.
+func applyEnv(cfg *Config, environ []string) []error {
+	vars := map[string]string{}
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok && strings.HasPrefix(k, EnvPrefix) {
+			vars[k] = v
+		}
+	}
+	var errs []error
+	walk(reflect.ValueOf(cfg).Elem(), "", func(path string, v reflect.Value, f reflect.StructField) {
+		name := envName(path)
+		val, ok := vars[name]
+		if !ok {
+			return
+		}
+		delete(vars, name)
+		target := reflect.New(v.Type())
+		if v.Kind() == reflect.String {
+			target.Elem().SetString(val) // verbatim: a DSN is not YAML
+		} else if err := yaml.Unmarshal([]byte(val), target.Interface()); err != nil {
+			errs = append(errs, fmt.Errorf("%s (from %s): %q is not a valid %s", path, name, val, typeName(v)))
+			return
+		}
+		v.Set(target.Elem())
+	})
+	for name := range vars {
+		if name == EnvPrefix+"CONFIG" {
+			continue // names the file itself, read by the command line
+		}
+		errs = append(errs, fmt.Errorf("%s: no such configuration key", name))
+	}
+	return errs
+}
+
+func typeName(v reflect.Value) string {
+	switch v.Interface().(type) {
+	case Duration:
+		return "duration (for example 30s, 5m, 2h, 30d)"
+	}
+	switch v.Kind() {
+	case reflect.Int, reflect.Int64:
+		return "integer"
+	case reflect.Bool:
+		return "boolean"
+	}
+	return v.Kind().String()
+}
+
+// Day is the unit that purge periods are usually written in.
+const Day = 24 * time.Hour
+
+// Duration is a time.Duration that also accepts whole days ("90d").
+type Duration time.Duration
+
+// ParseDuration accepts Go durations and a trailing "d" for days.
+func ParseDuration(s string) (Duration, error) {
+	s = strings.TrimSpace(s)
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.ParseFloat(n, 64)
+		if err != nil || days < 0 {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		return Duration(days * float64(Day)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (for example 30s, 5m, 2h, 30d)", s)
+	}
+	return Duration(d), nil
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
+// MarshalYAML writes the duration back in the same form.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// D returns the standard library value.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string {
+	if d > 0 && time.Duration(d)%Day == 0 {
+		return strconv.FormatInt(int64(time.Duration(d)/Day), 10) + "d"
+	}
+	return time.Duration(d).String()
+}
