@@ -1,0 +1,124 @@
+// Package natsbus gives faxd its NATS connection with JetStream: to an
+// external NATS (a cluster, in a two-site deployment) when a URL is
+// configured, otherwise to a nats-server embedded in the process, so a
+// single server needs nothing else running.
+package natsbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Options selects the bus.
+type Options struct {
+	URL    string // external NATS; empty starts the embedded server
+	Dir    string // embedded JetStream storage
+	Listen string // embedded server's client address, host:port (port 0 picks one)
+	Name   string // connection name, shown in NATS monitoring
+	Logger *slog.Logger
+}
+
+// Bus is a live connection, and the embedded server when there is one.
+type Bus struct {
+	Conn      *nats.Conn
+	JetStream jetstream.JetStream
+	server    *server.Server
+}
+
+// Open connects to the configured NATS or starts the embedded one.
+func Open(ctx context.Context, o Options) (*Bus, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	b := &Bus{}
+	url := o.URL
+	if url == "" {
+		host, portStr, err := net.SplitHostPort(o.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("natsbus: listen %q: %w", o.Listen, err)
+		}
+		port, err := strconv.Atoi(portStr)
+		if err != nil {
+			return nil, fmt.Errorf("natsbus: listen %q: %w", o.Listen, err)
+		}
+		if port == 0 {
+			port = server.RANDOM_PORT
+		}
+		ns, err := server.NewServer(&server.Options{
+			ServerName: o.Name,
+			Host:       host,
+			Port:       port,
+			JetStream:  true,
+			StoreDir:   o.Dir,
+			NoSigs:     true, // faxd owns the process's signals
+			NoLog:      true,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("natsbus: embedded server: %w", err)
+		}
+		go ns.Start()
+		if !ns.ReadyForConnections(15 * time.Second) {
+			ns.Shutdown()
+			return nil, errors.New("natsbus: embedded server did not become ready within 15s")
+		}
+		b.server = ns
+		url = ns.ClientURL()
+		log.Info("embedded NATS started", "url", url, "dir", o.Dir)
+	}
+	nc, err := nats.Connect(url,
+		nats.Name(o.Name),
+		nats.MaxReconnects(-1), // a NATS outage must not end the server: the outbox waits
+		nats.ReconnectWait(500*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("NATS disconnected", "err", err) }),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("NATS reconnected", "url", c.ConnectedUrlRedacted()) }),
+	)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("natsbus: connect: %w", err)
+	}
+	b.Conn = nc
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("natsbus: jetstream: %w", err)
+	}
+	b.JetStream = js
+	if _, err := js.AccountInfo(ctx); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("natsbus: JetStream not available at %s: %w", nc.ConnectedUrlRedacted(), err)
+	}
+	return b, nil
+}
+
+// Ready reports whether the connection is up, for /readyz.
+func (b *Bus) Ready() error {
+	if b.Conn == nil || !b.Conn.IsConnected() {
+		return errors.New("NATS not connected")
+	}
+	return nil
+}
+
+// Embedded reports whether this process runs the NATS server itself.
+func (b *Bus) Embedded() bool { return b.server != nil }
+
+// Close drains the connection and stops the embedded server.
+func (b *Bus) Close() {
+	if b.Conn != nil {
+		_ = b.Conn.Drain()
+		b.Conn.Close()
+	}
+	if b.server != nil {
+		b.server.Shutdown()
+		b.server.WaitForShutdown()
+	}
+}
