@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 func writeFile(t *testing.T, body string) string {
@@ -151,5 +153,37 @@ func TestDuration(t *testing.T) {
 	}
 	if s := Duration(30 * Day).String(); s != "30d" {
 		t.Errorf("String = %q", s)
+	}
+}
+
+// The example under deploy/ is the key-by-key documentation: it must load
+// cleanly and mention every key, so a new key cannot go undocumented.
+func TestExampleDocumentsEveryKey(t *testing.T) {
+	const example = "../../deploy/faxd.example.yaml"
+	if _, err := Load(example, nil); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range Keys() {
+		var node any = doc
+		for _, part := range strings.Split(k.Path, ".") {
+			m, ok := node.(map[string]any)
+			if !ok {
+				node = nil
+				break
+			}
+			node, ok = m[part]
+			if !ok {
+				t.Errorf("%s is not in %s", k.Path, example)
+				break
+			}
+		}
 	}
 }

@@ -79,7 +79,11 @@ func Open(ctx context.Context, o Options) (*Bus, error) {
 		nats.Name(o.Name),
 		nats.MaxReconnects(-1), // a NATS outage must not end the server: the outbox waits
 		nats.ReconnectWait(500*time.Millisecond),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("NATS disconnected", "err", err) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil { // nil means we closed it ourselves
+				log.Warn("NATS disconnected", "err", err)
+			}
+		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("NATS reconnected", "url", c.ConnectedUrlRedacted()) }),
 	)
 	if err != nil {

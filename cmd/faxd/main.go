@@ -1,0 +1,114 @@
+// Command faxd is the fax server.
+//
+//	faxd [-config FILE] [run]     run the server (the default)
+//	faxd [-config FILE] migrate   apply the schema migrations and exit
+//	faxd [-config FILE] check     validate the configuration and exit
+//	faxd keys                     list every configuration key and its environment variable
+//	faxd version                  print the version
+//
+// FILE defaults to $FAXD_CONFIG; with neither, the embedded defaults apply.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/faxd/faxd/internal/buildinfo"
+	"github.com/faxd/faxd/internal/config"
+	"github.com/faxd/faxd/internal/server"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("faxd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", os.Getenv(config.EnvPrefix+"CONFIG"), "configuration `file` (YAML)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: faxd [-config FILE] [run|migrate|check|keys|version]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cmd := "run"
+	if fs.NArg() > 0 {
+		cmd = fs.Arg(0)
+	}
+	if fs.NArg() > 1 {
+		fs.Usage()
+		return 2
+	}
+	switch cmd {
+	case "version":
+		fmt.Fprintln(stdout, "faxd", buildinfo.String())
+		return 0
+	case "keys":
+		for _, k := range config.Keys() {
+			fmt.Fprintf(stdout, "%-32s %s\n", k.Path, k.Env)
+		}
+		return 0
+	case "run", "migrate", "check":
+	default:
+		fmt.Fprintf(stderr, "faxd: unknown command %q\n", cmd)
+		fs.Usage()
+		return 2
+	}
+
+	cfg, err := config.Load(*configPath, os.Environ())
+	if err != nil {
+		fmt.Fprintln(stderr, "faxd:", err)
+		return 1
+	}
+	if cmd == "check" {
+		fmt.Fprintln(stdout, "configuration ok")
+		return 0
+	}
+	log := cfg.Log.NewLogger(stderr).With("node", cfg.Node.ID)
+	slog.SetDefault(log)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if cmd == "migrate" {
+		db, err := server.OpenDatabases(ctx, cfg.Database, log)
+		if err != nil {
+			log.Error("open databases", "err", err)
+			return 1
+		}
+		defer db.Close(context.Background())
+		if err := server.Migrate(ctx, db); err != nil {
+			log.Error("migrate", "err", err)
+			return 1
+		}
+		log.Info("migrations applied")
+		return 0
+	}
+
+	srv, err := server.New(ctx, cfg, log)
+	if err != nil {
+		log.Error("start", "err", err)
+		return 1
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		srv.Close(closeCtx)
+		log.Info("faxd stopped")
+	}()
+	if err := srv.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("run", "err", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,262 @@
+// Package server is faxd's composition root: it opens the databases (or
+// starts the embedded PostgreSQL), migrates them, connects to NATS (or
+// embeds it), and serves the HTTP API, metrics and health endpoints until
+// its context ends.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/faxd/faxd/internal/buildinfo"
+	"github.com/faxd/faxd/internal/config"
+	"github.com/faxd/faxd/internal/metrics"
+	"github.com/faxd/faxd/internal/natsbus"
+	"github.com/faxd/faxd/internal/pgcluster"
+	"github.com/faxd/faxd/schemas"
+)
+
+// embeddedDB is the database faxd creates in its embedded cluster.
+const embeddedDB = "faxd"
+
+// Databases are the two pools; Archive is Queue when they share a server.
+type Databases struct {
+	Queue, Archive *pgxpool.Pool
+	cluster        *pgcluster.Cluster
+}
+
+// Close closes the pools and stops the embedded cluster, if any.
+func (d *Databases) Close(ctx context.Context) {
+	if d.Archive != nil && d.Archive != d.Queue {
+		d.Archive.Close()
+	}
+	if d.Queue != nil {
+		d.Queue.Close()
+	}
+	if d.cluster != nil {
+		if err := d.cluster.Stop(ctx); err != nil {
+			slog.Default().Error("stopping embedded PostgreSQL", "err", err)
+		}
+	}
+}
+
+// OpenDatabases connects to the configured DSNs, or starts the embedded
+// cluster under database.embedded_dir when queue_dsn is empty.
+func OpenDatabases(ctx context.Context, cfg config.Database, log *slog.Logger) (*Databases, error) {
+	d := &Databases{}
+	queueDSN := cfg.QueueDSN
+	if queueDSN == "" {
+		dir, err := filepath.Abs(cfg.EmbeddedDir)
+		if err != nil {
+			return nil, err
+		}
+		c, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Logger: log.With("component", "postgres")})
+		if err != nil {
+			return nil, fmt.Errorf("embedded PostgreSQL under %s: %w", dir, err)
+		}
+		d.cluster = c
+		if err := createDatabase(ctx, c.DSN("postgres"), embeddedDB); err != nil {
+			d.Close(ctx)
+			return nil, err
+		}
+		queueDSN = c.DSN(embeddedDB)
+		log.Info("embedded PostgreSQL started", "dir", dir, "port", c.Port())
+	}
+	var err error
+	if d.Queue, err = openPool(ctx, queueDSN, cfg.MaxConns); err != nil {
+		d.Close(ctx)
+		return nil, fmt.Errorf("queue database: %w", err)
+	}
+	d.Archive = d.Queue
+	if cfg.ArchiveDSN != "" && cfg.ArchiveDSN != cfg.QueueDSN {
+		if d.Archive, err = openPool(ctx, cfg.ArchiveDSN, cfg.MaxConns); err != nil {
+			d.Archive = nil
+			d.Close(ctx)
+			return nil, fmt.Errorf("archive database: %w", err)
+		}
+	}
+	return d, nil
+}
+
+func openPool(ctx context.Context, dsn string, maxConns int) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx echoes the DSN, password included, in its parse errors.
+		return nil, errors.New("cannot parse the connection string (check its syntax; it is not logged because it may hold a password)")
+	}
+	pc.MaxConns = int32(maxConns)
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to %s:%d/%s: %w", pc.ConnConfig.Host, pc.ConnConfig.Port, pc.ConnConfig.Database, err)
+	}
+	return pool, nil
+}
+
+func createDatabase(ctx context.Context, adminDSN, name string) error {
+	conn, err := pgx.Connect(ctx, adminDSN)
+	if err != nil {
+		return fmt.Errorf("embedded PostgreSQL: %w", err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return fmt.Errorf("embedded PostgreSQL: %w", err)
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+			return fmt.Errorf("embedded PostgreSQL: create database %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Server is one running faxd node.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	DB      *Databases
+	Bus     *natsbus.Bus
+	Metrics *metrics.Metrics
+
+	httpLn  net.Listener
+	httpSrv *http.Server
+	wg      sync.WaitGroup
+}
+
+// New opens every dependency and migrates the schemas. Close undoes it.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
+	s := &Server{cfg: cfg, log: log, Metrics: metrics.New(cfg.Node.ID, buildinfo.Version)}
+	var err error
+	if s.DB, err = OpenDatabases(ctx, cfg.Database, log); err != nil {
+		return nil, err
+	}
+	if err := Migrate(ctx, s.DB); err != nil {
+		s.Close(ctx)
+		return nil, err
+	}
+	if s.Bus, err = natsbus.Open(ctx, natsbus.Options{
+		URL: cfg.NATS.URL, Dir: cfg.NATS.EmbeddedDir, Listen: cfg.NATS.EmbeddedListen,
+		Name: "faxd-" + cfg.Node.ID, Logger: log.With("component", "nats"),
+	}); err != nil {
+		s.Close(ctx)
+		return nil, err
+	}
+	if s.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
+		s.Close(ctx)
+		return nil, fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
+	}
+	s.httpSrv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	s.Metrics.Role.WithLabelValues(cfg.Node.Role).Set(1)
+	return s, nil
+}
+
+// HTTPAddr is the address the HTTP listener got (useful with port 0).
+func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	return mux
+}
+
+// readyz is ready when the queue database, the archive database and NATS
+// all answer; the body names each so an operator sees which one is down.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	checks := []struct {
+		name string
+		err  error
+	}{
+		{"queue_db", s.DB.Queue.Ping(ctx)},
+		{"archive_db", s.DB.Archive.Ping(ctx)},
+		{"nats", s.Bus.Ready()},
+	}
+	status := http.StatusOK
+	var body string
+	for _, c := range checks {
+		up := 1.0
+		line := c.name + " ok\n"
+		if c.err != nil {
+			up, status = 0, http.StatusServiceUnavailable
+			line = c.name + " down: " + c.err.Error() + "\n"
+		}
+		s.Metrics.Up.WithLabelValues(c.name).Set(up)
+		body += line
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	fmt.Fprint(w, body)
+}
+
+// Run serves until ctx ends, then shuts down gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	s.log.Info("faxd running", "node", s.cfg.Node.ID, "role", s.cfg.Node.Role, "http", s.HTTPAddr(),
+		"pid", os.Getpid(), "version", buildinfo.Version)
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_ = s.httpSrv.Shutdown(shutdownCtx)
+	s.wg.Wait()
+	return err
+}
+
+// Close releases everything New opened, in reverse order.
+func (s *Server) Close(ctx context.Context) {
+	if s.httpLn != nil {
+		s.httpLn.Close()
+	}
+	if s.Bus != nil {
+		s.Bus.Close()
+	}
+	if s.DB != nil {
+		s.DB.Close(ctx)
+	}
+}
+
+// Migrate applies the queue set to the queue database and the archive set
+// to the archive database (the same one by default).
+func Migrate(ctx context.Context, d *Databases) error {
+	if err := schemas.Migrate(ctx, d.Queue, schemas.Queue); err != nil {
+		return fmt.Errorf("migrate queue database: %w", err)
+	}
+	if err := schemas.Migrate(ctx, d.Archive, schemas.Archive); err != nil {
+		return fmt.Errorf("migrate archive database: %w", err)
+	}
+	return nil
+}
