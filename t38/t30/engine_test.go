@@ -1,0 +1,286 @@
+package t30
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/faxd/faxd/t38/bilevel"
+)
+
+func newPair(t *testing.T, tx, rx Config, pages []*bilevel.Image) (*link, *rowCodec) {
+	t.Helper()
+	codec := &rowCodec{pages: pages}
+	tx.Calling, tx.Transmit, tx.Pages = true, true, codec
+	if tx.Ident == "" {
+		tx.Ident = "+1 555 0100"
+	}
+	rx.Decoder = codec
+	if rx.Ident == "" {
+		rx.Ident = "+1 555 0199"
+	}
+	a, err := New(tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(rx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &link{t: t, eng: [2]*Engine{a, b}}, codec
+}
+
+func checkPages(t *testing.T, l *link, want []*bilevel.Image) {
+	t.Helper()
+	if len(l.recv) != len(want) {
+		t.Fatalf("received %d pages, want %d\n%s", len(l.recv), len(want), l.trace.String())
+	}
+	for i, rp := range l.recv {
+		if rp.Image == nil || !rp.Image.Equal(want[i]) {
+			t.Fatalf("page %d differs", i)
+		}
+	}
+}
+
+func TestEngineBackToBack(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		name   string
+		tx, rx Config
+		want   Coding
+	}{
+		{"non-ECM MR", Config{}, Config{Fine: true}, CodingMR},
+		{"non-ECM MH only", Config{Codings: SupportMH}, Config{Fine: true}, CodingMH},
+		{"ECM MMR", Config{ECM: true}, Config{ECM: true, Fine: true}, CodingMMR},
+		{"ECM 64 MR", Config{ECM: true, ECM64: true, Codings: SupportMR | SupportMH}, Config{ECM: true, Fine: true}, CodingMR},
+		{"V.29 only", Config{Modems: FamilyV29}, Config{Fine: true}, CodingMR},
+		{"scan time 20ms", Config{}, Config{Fine: true, ScanTime: 20}, CodingMR},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pages := []*bilevel.Image{testPage(rng, 1728, 60, ResFine), testPage(rng, 1728, 30, ResFine), testPage(rng, 1728, 10, ResFine)}
+			l, _ := newPair(t, tc.tx, tc.rx, pages)
+			l.run(10 * time.Minute)
+			for i, e := range l.eng {
+				if r := e.Result(); !r.OK() {
+					t.Fatalf("side %d: %v\n%s", i, r, l.trace.String())
+				}
+			}
+			checkPages(t, l, pages)
+			if len(l.sent) != 3 || l.sent[0].Coding != tc.want || l.eng[0].Result().NextPage != 3 {
+				t.Fatalf("sent %+v", l.sent)
+			}
+			if got := l.eng[1].Result().RemoteIdent; got != "+1 555 0100" {
+				t.Fatalf("TSI %q", got)
+			}
+			if got := l.eng[0].Result().RemoteIdent; got != "+1 555 0199" {
+				t.Fatalf("CSI %q", got)
+			}
+		})
+	}
+}
+
+func TestEngineResumeAndEOM(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	pages := []*bilevel.Image{testPage(rng, 1728, 20, ResFine), testPage(rng, 1728, 20, ResStandard),
+		testPage(rng, 1728, 20, ResStandard), testPage(rng, 1728, 20, ResFine)}
+	l, _ := newPair(t, Config{StartPage: 1}, Config{Fine: true}, pages)
+	l.run(10 * time.Minute)
+	if !l.eng[0].Result().OK() || !l.eng[1].Result().OK() {
+		t.Fatalf("%v / %v\n%s", l.eng[0].Result(), l.eng[1].Result(), l.trace.String())
+	}
+	checkPages(t, l, pages[1:])
+	if l.sent[0].Page != 1 || l.sent[2].Page != 3 || l.recv[0].Format.Resolution != ResStandard || l.recv[2].Format.Resolution != ResFine {
+		t.Fatalf("pages %+v", l.sent)
+	}
+}
+
+func TestEngineFTTStepDown(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	pages := []*bilevel.Image{testPage(rng, 1728, 20, ResFine)}
+	l, _ := newPair(t, Config{}, Config{Fine: true}, pages)
+	// Spoil the TCF at the two top speeds.
+	l.mangle = func(from int, o *Output) bool {
+		if o.Kind == OutTCF && o.Modem.BitRate() > 9600 {
+			o.Duration = 300 * time.Millisecond
+		}
+		return true
+	}
+	l.run(10 * time.Minute)
+	if !l.eng[0].Result().OK() || l.sent[0].Modem != V17_9600 {
+		t.Fatalf("%v %+v\n%s", l.eng[0].Result(), l.sent, l.trace.String())
+	}
+}
+
+func TestEngineCannotTrain(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	l, _ := newPair(t, Config{}, Config{Fine: true}, []*bilevel.Image{testPage(rng, 1728, 20, ResFine)})
+	l.mangle = func(from int, o *Output) bool {
+		if o.Kind == OutTCF {
+			o.Duration = 300 * time.Millisecond
+		}
+		return true
+	}
+	l.run(10 * time.Minute)
+	if r := l.eng[0].Result(); r.Reason != ReasonCannotTrain {
+		t.Fatalf("sender %v", r)
+	}
+	if r := l.eng[1].Result(); r.Reason != ReasonDCNUnexpected {
+		t.Fatalf("receiver %v", r)
+	}
+}
+
+func TestEngineRTNRetry(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	pages := []*bilevel.Image{testPage(rng, 1728, 40, ResFine), testPage(rng, 1728, 40, ResFine)}
+	l, _ := newPair(t, Config{}, Config{Fine: true}, pages)
+	spoiled := 0
+	l.mangle = func(from int, o *Output) bool {
+		if o.Kind == OutImage && spoiled < 2 {
+			spoiled++
+			d := append([]byte(nil), o.Data...)
+			for i := 10; i < len(d); i += 3 {
+				d[i] ^= 0x10
+			}
+			o.Data = d
+		}
+		return true
+	}
+	l.run(10 * time.Minute)
+	if !l.eng[0].Result().OK() || !l.eng[1].Result().OK() {
+		t.Fatalf("%v / %v\n%s", l.eng[0].Result(), l.eng[1].Result(), l.trace.String())
+	}
+	checkPages(t, l, pages)
+	if l.sent[0].Retransmissions != 2 || l.sent[0].Modem >= V17_14400 {
+		t.Fatalf("stats %+v", l.sent[0])
+	}
+}
+
+func TestEngineRTNExhausted(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	l, _ := newPair(t, Config{}, Config{Fine: true}, []*bilevel.Image{testPage(rng, 1728, 40, ResFine)})
+	l.mangle = func(from int, o *Output) bool {
+		if o.Kind == OutImage {
+			o.Data = o.Data[:len(o.Data)/3]
+		}
+		return true
+	}
+	l.run(10 * time.Minute)
+	if r := l.eng[0].Result(); r.Reason != ReasonRetriesExhausted || r.NextPage != 0 {
+		t.Fatalf("sender %v", r)
+	}
+}
+
+func TestEngineECMPPR(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	pages := []*bilevel.Image{testPage(rng, 1728, 120, ResFine), testPage(rng, 1728, 10, ResFine)}
+	l, _ := newPair(t, Config{ECM: true, ECM64: true}, Config{ECM: true, Fine: true}, pages)
+	drops := 0
+	l.mangle = func(from int, o *Output) bool {
+		if o.Kind == OutECM && drops < 3 {
+			drops++
+			var keep [][]byte
+			for i, f := range o.Frames {
+				if i%3 != 1 {
+					keep = append(keep, f)
+				}
+			}
+			o.Frames = keep
+		}
+		return true
+	}
+	l.run(10 * time.Minute)
+	if !l.eng[0].Result().OK() || !l.eng[1].Result().OK() {
+		t.Fatalf("%v / %v\n%s", l.eng[0].Result(), l.eng[1].Result(), l.trace.String())
+	}
+	checkPages(t, l, pages)
+	if l.sent[0].PPRs != 3 || l.sent[0].Retransmissions == 0 {
+		t.Fatalf("stats %+v", l.sent[0])
+	}
+}
+
+func TestEngineECMCTC(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	pages := []*bilevel.Image{testPage(rng, 1728, 60, ResFine)}
+	l, _ := newPair(t, Config{ECM: true}, Config{ECM: true, Fine: true}, pages)
+	drops := 0
+	l.mangle = func(from int, o *Output) bool {
+		if o.Kind == OutECM && drops < 5 {
+			drops++
+			o.Frames = o.Frames[1:] // frame 0 never arrives
+		}
+		return true
+	}
+	l.run(10 * time.Minute)
+	if !l.eng[0].Result().OK() {
+		t.Fatalf("%v\n%s", l.eng[0].Result(), l.trace.String())
+	}
+	checkPages(t, l, pages)
+	if l.sent[0].PPRs != 5 || l.sent[0].Modem != V17_12000 {
+		t.Fatalf("stats %+v\n%s", l.sent[0], l.trace.String())
+	}
+}
+
+func TestEngineTimeouts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	page := []*bilevel.Image{testPage(rng, 1728, 10, ResFine)}
+
+	// Far end never answers at all: T1 on both ends.
+	l, _ := newPair(t, Config{}, Config{Fine: true}, page)
+	l.mangle = func(int, *Output) bool { return false }
+	l.run(10 * time.Minute)
+	if r := l.eng[0].Result(); r.Reason != ReasonT1Expired {
+		t.Fatalf("sender %v", r)
+	}
+	if r := l.eng[1].Result(); r.Reason != ReasonT1Expired {
+		t.Fatalf("receiver %v", r)
+	}
+
+	// Receiver goes silent after training: sender repeats MPS/EOP, then gives up.
+	l, _ = newPair(t, Config{}, Config{Fine: true}, page)
+	l.deafFrom = 9 * time.Second
+	l.run(10 * time.Minute)
+	if r := l.eng[0].Result(); r.Reason != ReasonNoResponse {
+		t.Fatalf("sender %v\n%s", r, l.trace.String())
+	}
+}
+
+func TestEngineRemoteCannotReceive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	page := []*bilevel.Image{testPage(rng, 1728, 10, ResFine)}
+	codec := &rowCodec{pages: page}
+	a, _ := New(Config{Calling: true, Transmit: true, Pages: codec})
+	b, _ := New(Config{Transmit: true, Pages: codec}) // answering, but has only pages to send
+	l := &link{t: t, eng: [2]*Engine{a, b}}
+	l.run(10 * time.Minute)
+	if r := a.Result(); r.Reason != ReasonRemoteCannotReceive {
+		t.Fatalf("%v", r)
+	}
+}
+
+func TestEngineIncompatible(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	l, _ := newPair(t, Config{}, Config{Fine: false}, []*bilevel.Image{testPage(rng, 1728, 10, ResFine)})
+	l.run(10 * time.Minute)
+	if r := l.eng[0].Result(); r.Reason != ReasonIncompatible {
+		t.Fatalf("%v", r)
+	}
+	l, _ = newPair(t, Config{}, Config{Fine: true, MaxLength: LengthUpA4}, []*bilevel.Image{testPage(rng, 1728, 3000, ResFine)})
+	l.run(10 * time.Minute)
+	if r := l.eng[0].Result(); r.Reason != ReasonPageTooLong {
+		t.Fatalf("%v", r)
+	}
+}
+
+func TestEnginePolling(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	pages := []*bilevel.Image{testPage(rng, 1728, 10, ResFine)}
+	codec := &rowCodec{pages: pages}
+	a, _ := New(Config{Calling: true, Fine: true, Decoder: codec}) // calling receiver polls
+	b, _ := New(Config{Transmit: true, Pages: codec})
+	l := &link{t: t, eng: [2]*Engine{a, b}}
+	l.run(10 * time.Minute)
+	if !a.Result().OK() || !b.Result().OK() {
+		t.Fatalf("%v / %v\n%s", a.Result(), b.Result(), l.trace.String())
+	}
+	checkPages(t, l, pages)
+}
