@@ -61,6 +61,8 @@ func ghostscript(ctx context.Context, data []byte, kind Kind, opt Options) (page
 		"--as=" + strconv.FormatInt(opt.MemoryLimit, 10),
 		"--cpu=" + strconv.FormatInt(cpu, 10),
 		"--core=0",
+		// Files it may write land in its private TMPDIR; cap their size.
+		"--fsize=" + strconv.FormatInt(256<<20, 10),
 		"--",
 		gsPath,
 		"-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-dNOPROMPT",
@@ -160,7 +162,11 @@ func classifyGS(kind Kind, waitErr, readErr error, msg, all string) error {
 		}
 	}
 	switch {
-	case strings.Contains(all, "invalidfileaccess"), strings.Contains(all, "invalidaccess"):
+	case strings.Contains(all, "error while loading shared libraries"):
+		// The limit is too small for Ghostscript even to start: our fault.
+		return wrapError(kind, ErrRenderer, waitErr, "Ghostscript cannot start within the memory limit")
+	case strings.Contains(all, "invalidfileaccess"), strings.Contains(all, "invalidaccess"),
+		strings.Contains(all, "/ioerror in --deletefile--"), strings.Contains(all, "/ioerror in --renamefile--"):
 		return newError(kind, ErrForbidden, "%s", firstNonEmpty(msg, "access denied by the sandbox"))
 	case strings.Contains(all, "VMerror"), strings.Contains(all, "Cannot allocate"),
 		strings.Contains(all, "limitcheck"):

@@ -96,7 +96,7 @@ func execHeader(t *template.Template, info HeaderInfo) (string, error) {
 	}
 	// One line: the band has room for nothing else. The first tab splits
 	// left from right; any other control character becomes a space.
-	s := strings.TrimSpace(b.String())
+	s := strings.Trim(b.String(), " \r\n")
 	left, right, found := strings.Cut(s, "\t")
 	blank := func(r rune) rune {
 		if r < 0x20 || r == 0x7f {

@@ -147,11 +147,11 @@ func whiteCanvas(c *image.Gray, w, h int) *image.Gray {
 // line), margins that keep clear of the header line and of the edges a
 // receiver's printer may not reach.
 const (
-	textSizePt      = 10
+	textSizePt       = 10
 	textMarginSide   = 82 // pixels at 204 dpi: 0.4 in
 	textMarginTop    = 102
 	textMarginBottom = 82
-	tabWidth        = 8
+	tabWidth         = 8
 )
 
 // text renders plain UTF-8 text: tabs every 8 columns, form feed starts a
