@@ -50,8 +50,8 @@ func TestTextFormFeeds(t *testing.T) {
 	}{
 		{"one", 1},
 		{"one\ftwo\fthree", 3},
-		{"one\ftwo\f", 2},    // a trailing form feed adds no blank page
-		{"one\f\fthree", 3},  // an explicit empty page is kept
+		{"one\ftwo\f", 2},   // a trailing form feed adds no blank page
+		{"one\f\fthree", 3}, // an explicit empty page is kept
 		{"\r\nwindows\r\n", 1},
 	} {
 		pages, err := Bytes(context.Background(), []byte(tc.text), "text/plain; charset=utf-8", Options{Resolution: Fine})
