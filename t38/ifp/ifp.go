@@ -204,12 +204,26 @@ func readLength(b []byte, pos *int) (int, error) {
 // Unmarshal decodes b, which must hold exactly one IFP packet in the syntax
 // of the negotiated T38FaxVersion. Field data aliases b.
 func (p *Packet) Unmarshal(b []byte, version int) error {
+	_, err := p.decode(b, version, true)
+	return err
+}
+
+// Len returns the length of the IFP packet at the start of b, which may be
+// followed by anything (FEC-repaired packets come back zero-padded).
+func Len(b []byte, version int) (int, error) {
+	var p Packet
+	return p.decode(b, version, false)
+}
+
+// decode reads one packet from the start of b and returns its length; with
+// exact, anything after it is an error.
+func (p *Packet) decode(b []byte, version int, exact bool) (int, error) {
 	if err := checkVersion(version); err != nil {
-		return err
+		return 0, err
 	}
 	*p = Packet{}
 	if len(b) == 0 {
-		return fmt.Errorf("%w: empty", ErrTruncated)
+		return 0, fmt.Errorf("%w: empty", ErrTruncated)
 	}
 	present := b[0]&0x80 != 0
 	isData := b[0]&0x40 != 0
@@ -220,79 +234,86 @@ func (p *Packet) Unmarshal(b []byte, version int) error {
 		value = int(b[0]>>1) & 0x0F
 	} else {
 		if version == 0 {
-			return fmt.Errorf("%w: first octet %#02x", ErrExtensionInV0, b[0])
+			return 0, fmt.Errorf("%w: first octet %#02x", ErrExtensionInV0, b[0])
 		}
 		if len(b) < 2 {
-			return fmt.Errorf("%w: extension value needs 2 octets", ErrTruncated)
+			return 0, fmt.Errorf("%w: extension value needs 2 octets", ErrTruncated)
 		}
 		if b[0]&0x10 != 0 {
-			return fmt.Errorf("%w: extension index >= 64", ErrUnknownValue)
+			return 0, fmt.Errorf("%w: extension index >= 64", ErrUnknownValue)
 		}
 		value = int(b[0]&0x0F)<<2 | int(b[1]>>6)
 		pos = 2
 	}
 	if !isData {
 		if present {
-			return fmt.Errorf("%w: indicator packet with a data field", ErrMalformed)
+			return 0, fmt.Errorf("%w: indicator packet with a data field", ErrMalformed)
 		}
 		i := Indicator(value)
 		if ext {
 			i += firstExtIndicator
 		}
-		if !i.Valid() || (!ext && i >= firstExtIndicator) {
-			return fmt.Errorf("%w: indicator %d", ErrUnknownValue, int(i))
+		if !i.Valid() {
+			return 0, fmt.Errorf("%w: indicator %d", ErrUnknownValue, int(i))
 		}
-		if pos != len(b) {
-			return fmt.Errorf("%w: %d after indicator %v", ErrTrailing, len(b)-pos, i)
+		if exact && pos != len(b) {
+			return 0, fmt.Errorf("%w: %d after indicator %v", ErrTrailing, len(b)-pos, i)
 		}
 		p.Indicator = i
-		return nil
+		return pos, nil
 	}
 	t := DataType(value)
 	if ext {
 		t += firstExtDataType
 	}
 	if !t.Valid() || (!ext && t >= firstExtDataType) {
-		return fmt.Errorf("%w: data type %d", ErrUnknownValue, int(t))
+		return 0, fmt.Errorf("%w: data type %d", ErrUnknownValue, int(t))
 	}
 	p.IsData = true
 	p.DataType = t
 	if !present {
-		if pos != len(b) {
-			return fmt.Errorf("%w: %d after data header without data field", ErrTrailing, len(b)-pos)
+		if exact && pos != len(b) {
+			return 0, fmt.Errorf("%w: %d after data header without data field", ErrTrailing, len(b)-pos)
 		}
-		return nil
+		return pos, nil
 	}
 	count, err := readLength(b, &pos)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if count == 0 {
-		return fmt.Errorf("%w: data field with no fields", ErrMalformed)
+		return 0, fmt.Errorf("%w: data field with no fields", ErrMalformed)
 	}
 	// Each field takes at least half an octet; refuse counts the packet
 	// cannot hold before allocating for them.
 	if count > 2*(len(b)-pos) {
-		return fmt.Errorf("%w: %d fields in %d octets", ErrTruncated, count, len(b)-pos)
+		return 0, fmt.Errorf("%w: %d fields in %d octets", ErrTruncated, count, len(b)-pos)
 	}
+	var end int
 	if version == 0 {
-		fields, err := decodeFieldsV0(b, pos, count, true)
-		if err != nil {
+		p.Fields, end, err = decodeFieldsV0(b, pos, count, true)
+		if err == nil && exact && end != len(b) {
+			err = fmt.Errorf("%w: %d after %d fields", ErrTrailing, len(b)-end, count)
+		}
+		if err != nil && exact {
 			// spandsp's own v0 encoder gives every field a whole octet even
 			// when it has no data; its decoder then misreads what follows.
 			// Accept that layout when the correct one does not parse.
-			if alt, err2 := decodeFieldsV0(b, pos, count, false); err2 == nil {
-				fields, err = alt, nil
+			if alt, end2, err2 := decodeFieldsV0(b, pos, count, false); err2 == nil && end2 == len(b) {
+				p.Fields, end, err = alt, end2, nil
 			}
 		}
-		if err != nil {
-			return err
+	} else {
+		p.Fields, end, err = decodeFieldsV1(b, pos, count)
+		if err == nil && exact && end != len(b) {
+			err = fmt.Errorf("%w: %d after %d fields", ErrTrailing, len(b)-end, count)
 		}
-		p.Fields = fields
-		return nil
 	}
-	p.Fields, err = decodeFieldsV1(b, pos, count)
-	return err
+	if err != nil {
+		p.Fields = nil
+		return 0, err
+	}
+	return end, nil
 }
 
 func readFieldData(b []byte, pos *int, k int) ([]byte, error) {
@@ -312,12 +333,12 @@ func readFieldData(b []byte, pos *int, k int) ([]byte, error) {
 	return d, nil
 }
 
-func decodeFieldsV0(b []byte, pos, count int, packed bool) ([]Field, error) {
+func decodeFieldsV0(b []byte, pos, count int, packed bool) ([]Field, int, error) {
 	fields := make([]Field, count)
 	half := false // the previous field used only the high nibble of b[pos]
 	for k := range fields {
 		if pos >= len(b) {
-			return nil, fmt.Errorf("%w: field %d of %d", ErrTruncated, k, count)
+			return nil, 0, fmt.Errorf("%w: field %d of %d", ErrTruncated, k, count)
 		}
 		var nib byte
 		if half {
@@ -336,7 +357,7 @@ func decodeFieldsV0(b []byte, pos, count int, packed bool) ([]Field, error) {
 		if nib&0x08 != 0 {
 			d, err := readFieldData(b, &pos, k)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			fields[k].Data = d
 		}
@@ -344,17 +365,14 @@ func decodeFieldsV0(b []byte, pos, count int, packed bool) ([]Field, error) {
 	if half {
 		pos++ // the last field ended mid-octet; the rest is padding
 	}
-	if pos != len(b) {
-		return nil, fmt.Errorf("%w: %d after %d fields", ErrTrailing, len(b)-pos, count)
-	}
-	return fields, nil
+	return fields, pos, nil
 }
 
-func decodeFieldsV1(b []byte, pos, count int) ([]Field, error) {
+func decodeFieldsV1(b []byte, pos, count int) ([]Field, int, error) {
 	fields := make([]Field, count)
 	for k := range fields {
 		if pos >= len(b) {
-			return nil, fmt.Errorf("%w: field %d of %d", ErrTruncated, k, count)
+			return nil, 0, fmt.Errorf("%w: field %d of %d", ErrTruncated, k, count)
 		}
 		c := b[pos]
 		if c&0x40 == 0 {
@@ -362,14 +380,14 @@ func decodeFieldsV1(b []byte, pos, count int) ([]Field, error) {
 			pos++
 		} else {
 			if pos+1 >= len(b) {
-				return nil, fmt.Errorf("%w: extension field type %d", ErrTruncated, k)
+				return nil, 0, fmt.Errorf("%w: extension field type %d", ErrTruncated, k)
 			}
 			if c&0x30 != 0 {
-				return nil, fmt.Errorf("%w: field %d extension octet %#02x", ErrUnknownValue, k, c)
+				return nil, 0, fmt.Errorf("%w: field %d extension octet %#02x", ErrUnknownValue, k, c)
 			}
 			t := firstExtFieldType + FieldType(int(c&0x0F)<<2|int(b[pos+1]>>6))
 			if !t.Valid() {
-				return nil, fmt.Errorf("%w: field type %d", ErrUnknownValue, int(t))
+				return nil, 0, fmt.Errorf("%w: field type %d", ErrUnknownValue, int(t))
 			}
 			fields[k].Type = t
 			pos += 2
@@ -377,15 +395,12 @@ func decodeFieldsV1(b []byte, pos, count int) ([]Field, error) {
 		if c&0x80 != 0 {
 			d, err := readFieldData(b, &pos, k)
 			if err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			fields[k].Data = d
 		}
 	}
-	if pos != len(b) {
-		return nil, fmt.Errorf("%w: %d after %d fields", ErrTrailing, len(b)-pos, count)
-	}
-	return fields, nil
+	return fields, pos, nil
 }
 
 // String renders p for logs, e.g. "v21 [hdlc-data(1)=ff hdlc-fcs-OK]".

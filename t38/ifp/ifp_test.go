@@ -325,3 +325,18 @@ func BenchmarkUnmarshalT4(b *testing.B) {
 		}
 	}
 }
+
+// Len finds the end of a packet followed by padding, as FEC repair leaves it.
+func TestLen(t *testing.T) {
+	for _, tc := range goldenTests {
+		b := mustHex(t, tc.hex)
+		padded := append(append([]byte(nil), b...), 0, 0, 0)
+		n, err := Len(padded, tc.version)
+		if err != nil || n != len(b) {
+			t.Errorf("%s: Len = %d, %v; want %d", tc.name, n, err, len(b))
+		}
+	}
+	if _, err := Len(mustHex(t, "c0 01 80 0005 ff"), 0); !errors.Is(err, ErrTruncated) {
+		t.Errorf("Len of truncated packet: %v", err)
+	}
+}
