@@ -57,7 +57,9 @@ CREATE TABLE jobs (
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
     finished_at      timestamptz,
-    CHECK ((state = 'sending') = (token IS NOT NULL AND node_id IS NOT NULL))
+    -- A sending job always has a holder; a pending one never has.
+    CHECK (state <> 'sending' OR (token IS NOT NULL AND node_id IS NOT NULL)),
+    CHECK (state <> 'pending' OR token IS NULL)
 );
 
 CREATE INDEX jobs_ready ON jobs (priority DESC, run_at, id) WHERE state = 'pending';

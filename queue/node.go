@@ -1,0 +1,312 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// NodeInfo describes a node in the nodes table.
+type NodeInfo struct {
+	ID       string
+	Address  string
+	Role     string // "active", "standby", ...; default "active"
+	Capacity int    // fax channels
+	Metadata map[string]any
+}
+
+// NodeConfig tunes a node's lease.
+type NodeConfig struct {
+	// TTL is the lease length granted by each renewal; default 15s.
+	TTL time.Duration
+	// Interval between renewals; default TTL/5.
+	Interval time.Duration
+	// Margin: the lease is given up locally this long before it could
+	// expire in the database, so that channels hang up before anyone may
+	// take their jobs over; default TTL/3.
+	Margin time.Duration
+	// TakeOver makes Run take over dead nodes' jobs after each renewal.
+	TakeOver bool
+}
+
+func (c *NodeConfig) defaults() error {
+	if c.TTL <= 0 {
+		c.TTL = 15 * time.Second
+	}
+	if c.Interval <= 0 {
+		c.Interval = c.TTL / 5
+	}
+	if c.Margin <= 0 {
+		c.Margin = c.TTL / 3
+	}
+	if c.Margin >= c.TTL || c.Interval >= c.TTL-c.Margin {
+		return fmt.Errorf("%w: node lease: want interval < ttl - margin and margin < ttl (ttl %s, interval %s, margin %s)",
+			ErrInvalidRequest, c.TTL, c.Interval, c.Margin)
+	}
+	return nil
+}
+
+// Node is this process's membership row and lease.
+type Node struct {
+	q    *Queue
+	info NodeInfo
+	cfg  NodeConfig
+
+	mu    sync.Mutex
+	lease *Lease
+	free  int
+}
+
+// Lease is one incarnation's node lease as this process sees it. Done is
+// closed, strictly before the lease can expire in the database, once
+// renewals have failed for too long (or the database refused one): then
+// every channel working under the lease must stop transmitting.
+type Lease struct {
+	NodeID      string
+	Incarnation int64
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	margin time.Duration
+
+	mu         sync.Mutex
+	guaranteed time.Time // local time before which the database lease surely holds
+	timer      *time.Timer
+}
+
+// Done is closed when the lease can no longer be guaranteed.
+func (l *Lease) Done() <-chan struct{} { return l.ctx.Done() }
+
+// Context is cancelled with Done; its cause is the reason.
+func (l *Lease) Context() context.Context { return l.ctx }
+
+// Err is nil while the lease holds, ErrLeaseLost (wrapped) after.
+func (l *Lease) Err() error {
+	if l.ctx.Err() == nil {
+		return nil
+	}
+	cause := context.Cause(l.ctx)
+	if errors.Is(cause, ErrLeaseLost) {
+		return cause
+	}
+	return fmt.Errorf("%w: %v", ErrLeaseLost, cause)
+}
+
+// GuaranteedUntil is the local time until which the database lease is
+// known to hold.
+func (l *Lease) GuaranteedUntil() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.guaranteed
+}
+
+// extend records a renewal that was sent at start: the database lease
+// then runs until at least start+ttl.
+func (l *Lease) extend(start time.Time, ttl time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ctx.Err() != nil {
+		return // fenced is final
+	}
+	if g := start.Add(ttl); g.After(l.guaranteed) {
+		l.guaranteed = g
+	}
+	d := time.Until(l.guaranteed.Add(-l.margin))
+	if l.timer == nil {
+		l.timer = time.AfterFunc(d, func() {
+			l.fence(fmt.Errorf("%w: renewals failing, lease ends within %s", ErrLeaseLost, l.margin))
+		})
+	} else {
+		l.timer.Reset(d)
+	}
+}
+
+func (l *Lease) fence(cause error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.timer != nil {
+		l.timer.Stop()
+	}
+	l.cancel(cause)
+}
+
+// Register writes the node's row with a new incarnation and a fresh lease.
+// Jobs still held by an earlier incarnation of the same node id become
+// orphans at once.
+func (q *Queue) Register(ctx context.Context, info NodeInfo, cfg NodeConfig) (*Node, error) {
+	if info.ID == "" {
+		return nil, fmt.Errorf("%w: node id is required", ErrInvalidRequest)
+	}
+	if info.Role == "" {
+		info.Role = "active"
+	}
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	n := &Node{q: q, info: info, cfg: cfg, free: info.Capacity}
+	l, err := n.register(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n.lease = l
+	return n, nil
+}
+
+func (n *Node) register(ctx context.Context) (*Lease, error) {
+	meta, err := json.Marshal(n.info.Metadata)
+	if err != nil || n.info.Metadata == nil {
+		meta = []byte("{}")
+	}
+	start := time.Now()
+	var inc int64
+	err = n.q.pool.QueryRow(ctx, sqlRegister, n.info.ID, n.info.Address, n.info.Role,
+		n.cfg.TTL.Seconds(), n.info.Capacity, n.Free(), meta).Scan(&inc)
+	if err != nil {
+		return nil, fmt.Errorf("queue: register node %s: %w", n.info.ID, err)
+	}
+	lctx, cancel := context.WithCancelCause(context.Background())
+	l := &Lease{NodeID: n.info.ID, Incarnation: inc, ctx: lctx, cancel: cancel, margin: n.cfg.Margin}
+	l.extend(start, n.cfg.TTL)
+	n.q.log.Info("queue: node registered", "node", n.info.ID, "incarnation", inc, "ttl", n.cfg.TTL)
+	return l, nil
+}
+
+// ID is the node id.
+func (n *Node) ID() string { return n.info.ID }
+
+// Lease is the current lease; after a loss, Run registers a new one.
+func (n *Node) Lease() *Lease {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.lease
+}
+
+// SetFree records the free channel count sent with the next heartbeat.
+func (n *Node) SetFree(free int) {
+	n.mu.Lock()
+	n.free = max(free, 0)
+	n.mu.Unlock()
+}
+
+// Free is the last recorded free channel count.
+func (n *Node) Free() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.free
+}
+
+// Renew renews the current lease once. A refusal by the database fences
+// the lease and returns ErrLeaseLost.
+func (n *Node) Renew(ctx context.Context) error {
+	l := n.Lease()
+	if err := l.Err(); err != nil {
+		return err
+	}
+	// Never wait past the point where the lease is given up anyway.
+	rctx, cancel := context.WithDeadline(ctx, l.GuaranteedUntil().Add(-n.cfg.Margin))
+	defer cancel()
+	start := time.Now()
+	tag, err := n.q.pool.Exec(rctx, sqlRenew, l.NodeID, l.Incarnation, n.cfg.TTL.Seconds(), n.Free())
+	if err != nil {
+		return fmt.Errorf("queue: renew node %s: %w", l.NodeID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		err := fmt.Errorf("%w: node %s incarnation %d expired or replaced", ErrLeaseLost, l.NodeID, l.Incarnation)
+		l.fence(err)
+		return err
+	}
+	l.extend(start, n.cfg.TTL)
+	return nil
+}
+
+// Run renews the lease every interval until ctx ends, then gives the
+// lease up (Deregister). After a loss it registers a new incarnation, but
+// only once the old lease has surely expired, so that jobs of the old one
+// are never held twice. With NodeConfig.TakeOver it also takes over dead
+// nodes' jobs after each renewal.
+func (n *Node) Run(ctx context.Context) error {
+	t := time.NewTicker(n.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			return n.Deregister(dctx)
+		case <-t.C:
+		}
+		l := n.Lease()
+		if l.Err() != nil {
+			if time.Now().Before(l.GuaranteedUntil()) {
+				continue
+			}
+			nl, err := n.register(ctx)
+			if err != nil {
+				n.q.log.Warn("queue: node re-registration failed", "node", n.info.ID, "err", err)
+				continue
+			}
+			n.mu.Lock()
+			n.lease = nl
+			n.mu.Unlock()
+			continue
+		}
+		if err := n.Renew(ctx); err != nil {
+			n.q.log.Warn("queue: lease renewal failed", "node", n.info.ID, "err", err)
+			continue
+		}
+		if n.cfg.TakeOver {
+			if _, err := n.q.TakeOver(ctx, n.info.ID); err != nil {
+				n.q.log.Warn("queue: takeover failed", "node", n.info.ID, "err", err)
+			}
+		}
+	}
+}
+
+// Deregister ends the lease in the database at once and fences it
+// locally; jobs still held become orphans for the others to take over.
+func (n *Node) Deregister(ctx context.Context) error {
+	l := n.Lease()
+	l.fence(fmt.Errorf("%w: node deregistered", ErrLeaseLost))
+	if _, err := n.q.pool.Exec(ctx, sqlDeregister, l.NodeID, l.Incarnation); err != nil {
+		return fmt.Errorf("queue: deregister node %s: %w", l.NodeID, err)
+	}
+	return nil
+}
+
+// NodeStatus is a row of the nodes table.
+type NodeStatus struct {
+	ID             string
+	Incarnation    int64
+	Address        string
+	Role           string
+	StartedAt      time.Time
+	LastHeartbeat  time.Time
+	LeaseExpiresAt time.Time
+	Capacity       int
+	FreeChannels   int
+	Live           bool // lease not expired
+}
+
+// Nodes lists the nodes table.
+func (q *Queue) Nodes(ctx context.Context) ([]NodeStatus, error) {
+	rows, err := q.pool.Query(ctx, sqlNodes)
+	if err != nil {
+		return nil, fmt.Errorf("queue: nodes: %w", err)
+	}
+	defer rows.Close()
+	var out []NodeStatus
+	for rows.Next() {
+		var s NodeStatus
+		var capacity, free int32
+		if err := rows.Scan(&s.ID, &s.Incarnation, &s.Address, &s.Role, &s.StartedAt, &s.LastHeartbeat,
+			&s.LeaseExpiresAt, &capacity, &free, &s.Live); err != nil {
+			return nil, fmt.Errorf("queue: nodes: %w", err)
+		}
+		s.Capacity, s.FreeChannels = int(capacity), int(free)
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,244 @@
+package queue
+
+// Every SQL statement of the queue lives here. The hot paths (enqueue,
+// claim, complete) are single statements: the state change, its history
+// entry and, for final states, the outbox record are written together by
+// data-modifying CTEs, in one round trip and one implicit transaction.
+
+// jobCols is the column list scanned by scanJob, in order.
+const jobCols = `id, coalesce(idempotency_key, ''), state, priority, run_at, attempts, max_attempts,
+	takeovers, retry_policy, destination, caller_id, header, document, callback_url, submitter,
+	metadata, pages_total, pages_confirmed, coalesce(node_id, ''), coalesce(token, 0), claimed_at,
+	cancel_requested, last_class, last_reason, created_at, updated_at, finished_at`
+
+// outboxInsert writes the final record of the jobs in CTE $cte.
+const outboxTopicFinished = "queue.job.finished"
+
+const sqlEnqueue = `
+WITH ins AS (
+	INSERT INTO jobs (idempotency_key, request_hash, priority, run_at, max_attempts, retry_policy,
+		destination, caller_id, header, document, callback_url, submitter, metadata, pages_total)
+	VALUES (NULLIF($1, ''), $2, $3, coalesce($4, now()), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+	ON CONFLICT (idempotency_key) DO NOTHING
+	RETURNING *
+), hist AS (
+	INSERT INTO job_history (job_id, from_state, to_state, reason)
+	SELECT id, NULL, 'pending', 'enqueued' FROM ins
+)
+SELECT ` + jobCols + ` FROM ins`
+
+const sqlByKey = `SELECT ` + jobCols + `, request_hash FROM jobs WHERE idempotency_key = $1`
+
+const sqlGet = `SELECT ` + jobCols + ` FROM jobs WHERE id = $1`
+
+const sqlHistory = `
+SELECT at, coalesce(from_state, ''), to_state, node_id, coalesce(token, 0), class, reason, pages
+FROM job_history WHERE job_id = $1 ORDER BY id`
+
+// sqlClaim: $1 node, $2 incarnation, $3 limit. Claims nothing unless the
+// node's lease is live in the database.
+const sqlClaim = `
+WITH lease AS (
+	SELECT 1 FROM nodes
+	WHERE node_id = $1 AND incarnation = $2 AND lease_expires_at > now()
+), next AS (
+	SELECT id FROM jobs
+	WHERE state = 'pending' AND run_at <= now() AND EXISTS (SELECT 1 FROM lease)
+	ORDER BY priority DESC, run_at, id
+	LIMIT $3
+	FOR UPDATE SKIP LOCKED
+), claimed AS (
+	UPDATE jobs j SET state = 'sending', attempts = j.attempts + 1, node_id = $1,
+		node_incarnation = $2, token = nextval('queue_fencing_seq'), claimed_at = now(),
+		updated_at = now()
+	FROM next WHERE j.id = next.id
+	RETURNING j.*
+), hist AS (
+	INSERT INTO job_history (job_id, from_state, to_state, node_id, token, pages, reason)
+	SELECT id, 'pending', 'sending', $1, token, pages_confirmed, 'claimed, attempt ' || attempts
+	FROM claimed
+)
+SELECT ` + jobCols + ` FROM claimed ORDER BY priority DESC, run_at, id`
+
+const sqlLeaseLive = `
+SELECT EXISTS (SELECT 1 FROM nodes WHERE node_id = $1 AND incarnation = $2 AND lease_expires_at > now())`
+
+// sqlProgress: $1 id, $2 token, $3 pages. Confirmed pages only grow.
+const sqlProgress = `
+UPDATE jobs SET pages_confirmed = GREATEST(pages_confirmed, $3), updated_at = now()
+WHERE id = $1 AND token = $2 AND state = 'sending'
+RETURNING cancel_requested`
+
+// sqlHolderTransition moves a sending job held by token $2 out of sending.
+// $1 id, $2 token, $3 new state, $4 delay in seconds (pending only),
+// $5 attempts refund (0 or 1), $6 pages confirmed, $7 class, $8 reason.
+// A job going back to pending loses its holder; a final one keeps it for
+// the record and is written to the outbox.
+const sqlHolderTransition = `
+WITH old AS (
+	SELECT id, node_id, token FROM jobs
+	WHERE id = $1 AND token = $2 AND state = 'sending'
+	FOR UPDATE
+), upd AS (
+	UPDATE jobs j SET
+		state = $3,
+		run_at = CASE WHEN $3 = 'pending' THEN now() + $4::float8 * interval '1 second' ELSE j.run_at END,
+		attempts = GREATEST(j.attempts - $5, 0),
+		pages_confirmed = GREATEST(j.pages_confirmed, $6),
+		last_class = $7,
+		last_reason = $8,
+		node_id = CASE WHEN $3 = 'pending' THEN NULL ELSE j.node_id END,
+		node_incarnation = CASE WHEN $3 = 'pending' THEN NULL ELSE j.node_incarnation END,
+		token = CASE WHEN $3 = 'pending' THEN NULL ELSE j.token END,
+		finished_at = CASE WHEN $3 IN ('sent', 'failed', 'cancelled') THEN now() END,
+		updated_at = now()
+	FROM old WHERE j.id = old.id
+	RETURNING j.*
+), hist AS (
+	INSERT INTO job_history (job_id, from_state, to_state, node_id, token, class, reason, pages)
+	SELECT upd.id, 'sending', upd.state, old.node_id, old.token, $7, $8, upd.pages_confirmed
+	FROM upd JOIN old ON old.id = upd.id
+), outbox AS (
+	INSERT INTO outbox (topic, key, payload)
+	SELECT '` + outboxTopicFinished + `', id::text, to_jsonb(upd) - 'request_hash' FROM upd
+	WHERE upd.state IN ('sent', 'failed', 'cancelled')
+)
+SELECT ` + jobCols + ` FROM upd`
+
+// sqlDiagnose explains why a holder write matched no row.
+const sqlDiagnose = `SELECT state, token FROM jobs WHERE id = $1`
+
+// sqlFailLock reads what Fail needs to decide, locking the row.
+const sqlFailLock = `
+SELECT state, token, attempts, max_attempts, retry_policy, cancel_requested
+FROM jobs WHERE id = $1 FOR UPDATE`
+
+const sqlCancelLock = `SELECT state, cancel_requested FROM jobs WHERE id = $1 FOR UPDATE`
+
+// sqlCancelPending: $1 id, $2 reason.
+const sqlCancelPending = `
+WITH upd AS (
+	UPDATE jobs SET state = 'cancelled', last_reason = $2, finished_at = now(), updated_at = now()
+	WHERE id = $1 AND state = 'pending'
+	RETURNING *
+), hist AS (
+	INSERT INTO job_history (job_id, from_state, to_state, reason, pages)
+	SELECT id, 'pending', 'cancelled', $2, pages_confirmed FROM upd
+), outbox AS (
+	INSERT INTO outbox (topic, key, payload)
+	SELECT '` + outboxTopicFinished + `', id::text, to_jsonb(upd) - 'request_hash' FROM upd
+)
+SELECT ` + jobCols + ` FROM upd`
+
+// sqlCancelSending flags a sending job and tells its holder at once.
+const sqlCancelSending = `
+WITH upd AS (
+	UPDATE jobs SET cancel_requested = true, updated_at = now()
+	WHERE id = $1 AND state = 'sending'
+	RETURNING *
+), hist AS (
+	INSERT INTO job_history (job_id, from_state, to_state, node_id, token, reason, pages)
+	SELECT id, 'sending', 'sending', node_id, token, 'cancel requested: ' || $2, pages_confirmed FROM upd
+), notify AS (
+	SELECT pg_notify('` + channelCancel + `', id::text) FROM upd
+)
+SELECT ` + jobCols + `, (SELECT count(*) FROM notify) FROM upd`
+
+// sqlTakeOver returns the sending jobs of nodes whose lease expired (or
+// whose incarnation was replaced) to pending, or to a final state when
+// their cancel was requested or they have been orphaned too often.
+// $1 taker node, $2 max takeovers. SKIP LOCKED makes concurrent takers
+// split the work instead of doing it twice.
+const sqlTakeOver = `
+WITH dead AS (
+	SELECT j.id, j.node_id, j.token,
+		CASE WHEN n.node_id IS NULL THEN 'node gone'
+			WHEN n.incarnation <> j.node_incarnation THEN 'node restarted'
+			ELSE 'node lease expired' END AS why
+	FROM jobs j LEFT JOIN nodes n ON n.node_id = j.node_id
+	WHERE j.state = 'sending'
+	  AND (n.node_id IS NULL OR n.incarnation <> j.node_incarnation OR n.lease_expires_at <= now())
+	FOR UPDATE OF j SKIP LOCKED
+), upd AS (
+	UPDATE jobs j SET
+		state = CASE WHEN j.cancel_requested THEN 'cancelled'
+			WHEN j.takeovers >= $2 THEN 'failed' ELSE 'pending' END,
+		takeovers = j.takeovers + 1,
+		attempts = GREATEST(j.attempts - 1, 0),
+		run_at = now(),
+		last_reason = CASE WHEN j.cancel_requested THEN 'cancelled; holder ' || dead.why
+			WHEN j.takeovers >= $2 THEN 'orphaned ' || (j.takeovers + 1) || ' times; last: ' || dead.why
+			ELSE j.last_reason END,
+		node_id = CASE WHEN j.cancel_requested OR j.takeovers >= $2 THEN j.node_id END,
+		node_incarnation = CASE WHEN j.cancel_requested OR j.takeovers >= $2 THEN j.node_incarnation END,
+		token = CASE WHEN j.cancel_requested OR j.takeovers >= $2 THEN j.token END,
+		finished_at = CASE WHEN j.cancel_requested OR j.takeovers >= $2 THEN now() END,
+		updated_at = now()
+	FROM dead WHERE j.id = dead.id AND j.state = 'sending'
+	RETURNING j.*
+), hist AS (
+	INSERT INTO job_history (job_id, from_state, to_state, node_id, token, reason, pages)
+	SELECT upd.id, 'sending', upd.state, $1, dead.token,
+		'taken over from ' || dead.node_id || ': ' || dead.why, upd.pages_confirmed
+	FROM upd JOIN dead ON dead.id = upd.id
+), outbox AS (
+	INSERT INTO outbox (topic, key, payload)
+	SELECT '` + outboxTopicFinished + `', id::text, to_jsonb(upd) - 'request_hash' FROM upd
+	WHERE upd.state IN ('failed', 'cancelled')
+)
+SELECT ` + jobCols + ` FROM upd`
+
+// sqlPurge deletes a batch of finished jobs (history cascades).
+// $1 age in seconds, $2 batch size.
+const sqlPurge = `
+DELETE FROM jobs WHERE id IN (
+	SELECT id FROM jobs
+	WHERE state IN ('sent', 'failed', 'cancelled')
+	  AND finished_at < now() - $1::float8 * interval '1 second'
+	ORDER BY finished_at
+	LIMIT $2
+	FOR UPDATE SKIP LOCKED)`
+
+// sqlPurgeOutbox deletes published outbox rows of the same age.
+const sqlPurgeOutbox = `
+DELETE FROM outbox WHERE published_at < now() - $1::float8 * interval '1 second'`
+
+// Node leases.
+
+// sqlRegister: $1 node, $2 address, $3 role, $4 ttl seconds, $5 capacity,
+// $6 free, $7 metadata. A new incarnation orphans the previous one's jobs.
+const sqlRegister = `
+INSERT INTO nodes (node_id, incarnation, address, role, started_at, last_heartbeat,
+	lease_expires_at, capacity, free_channels, metadata)
+VALUES ($1, nextval('node_incarnation_seq'), $2, $3, now(), now(),
+	now() + $4::float8 * interval '1 second', $5, $6, $7)
+ON CONFLICT (node_id) DO UPDATE SET
+	incarnation = EXCLUDED.incarnation, address = EXCLUDED.address, role = EXCLUDED.role,
+	started_at = now(), last_heartbeat = now(), lease_expires_at = EXCLUDED.lease_expires_at,
+	capacity = EXCLUDED.capacity, free_channels = EXCLUDED.free_channels,
+	metadata = EXCLUDED.metadata
+RETURNING incarnation`
+
+// sqlRenew: one write per node and heartbeat. An expired lease is never
+// revived: the node has fenced itself and must register again.
+// $1 node, $2 incarnation, $3 ttl seconds, $4 free channels.
+const sqlRenew = `
+UPDATE nodes SET last_heartbeat = now(),
+	lease_expires_at = now() + $3::float8 * interval '1 second', free_channels = $4
+WHERE node_id = $1 AND incarnation = $2 AND lease_expires_at > now()`
+
+// sqlDeregister ends a lease at once.
+const sqlDeregister = `
+UPDATE nodes SET lease_expires_at = now(), free_channels = 0
+WHERE node_id = $1 AND incarnation = $2`
+
+const sqlNodes = `
+SELECT node_id, incarnation, address, role, started_at, last_heartbeat, lease_expires_at,
+	capacity, free_channels, lease_expires_at > now()
+FROM nodes ORDER BY node_id`
+
+// Notification channels.
+const (
+	channelReady  = "faxd_queue_ready"  // a job became claimable now (trigger in schemas/queue)
+	channelCancel = "faxd_queue_cancel" // payload: the id of a job whose cancel was requested
+)
