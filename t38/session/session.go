@@ -1,0 +1,228 @@
+// Package session is a T.38 terminal: it carries a T.30 engine over IFP
+// packets. It turns the engine's modem-level outputs into paced IFP packets
+// (indicators, V.21 and ECM HDLC octets bit-reversed, non-ECM image data,
+// transferred TCF) and received IFP packets back into engine inputs. Like
+// the engine it does no I/O of its own: a driver (Run for real UDP, the
+// simulation for tests) feeds it received packets and the clock, and
+// drains the IFP packets to send.
+package session
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/faxd/faxd/t38/ifp"
+	"github.com/faxd/faxd/t38/t30"
+)
+
+// Clock is the session's only source of time. Tests use a virtual clock;
+// Run uses the monotonic clock.
+type Clock interface {
+	Now() time.Duration
+}
+
+// Config sets up a session.
+type Config struct {
+	T30     t30.Config
+	Version int // negotiated T38FaxVersion (0..3)
+	// MaxIFP is the largest IFP packet the far end accepts (derived from its
+	// T38FaxMaxDatagram); 0: 300.
+	MaxIFP int
+	// MaxBuffer is the far end's T38FaxMaxBuffer; image data is never more
+	// than this far ahead of the line rate. 0: 400.
+	MaxBuffer int
+	// Chunk is how much line time one data packet carries; 0: 30 ms.
+	Chunk time.Duration
+	// Preamble is the V.21 flag time before the first frame of a burst;
+	// 0: 1 s, as on the line.
+	Preamble time.Duration
+}
+
+// Stats counts what the session saw on the wire.
+type Stats struct {
+	PacketsIn, PacketsOut int
+	Late                  int // packets that arrived after later ones had been used
+	Gaps                  int // sequence numbers never received
+	Malformed             int
+}
+
+// Session is one T.38 terminal call.
+type Session struct {
+	cfg   Config
+	clock Clock
+	eng   *t30.Engine
+
+	out    [][]byte
+	events []t30.Output
+	stats  Stats
+	err    error
+
+	// transmit side
+	queue   []t30.Output
+	steps   []step
+	endAt   time.Duration
+	active  bool
+	lastEnd time.Duration
+	lastMod t30.Modem
+
+	// receive side
+	expect     uint32 // next expected seq + 1 (0: none yet)
+	rxMod      t30.Modem
+	carrier    bool
+	hdlc       []byte
+	hdlcBad    bool
+	lastSigEnd []byte
+	started    bool
+	finished   bool
+}
+
+type step struct {
+	at  time.Duration
+	pkt *ifp.Packet
+}
+
+// ErrVersion reports an unsupported T.38 version.
+var ErrVersion = errors.New("session: unsupported T.38 version")
+
+// New makes a session; Start begins the call.
+func New(cfg Config, clock Clock) (*Session, error) {
+	if cfg.Version < 0 || cfg.Version > ifp.MaxVersion {
+		return nil, fmt.Errorf("%w: %d", ErrVersion, cfg.Version)
+	}
+	if cfg.MaxIFP == 0 {
+		cfg.MaxIFP = 300
+	}
+	if cfg.MaxBuffer == 0 {
+		cfg.MaxBuffer = 400
+	}
+	if cfg.Chunk == 0 {
+		cfg.Chunk = 30 * time.Millisecond
+	}
+	if cfg.Preamble == 0 {
+		cfg.Preamble = time.Second
+	}
+	cfg.T30.T38 = true
+	eng, err := t30.New(cfg.T30)
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	return &Session{cfg: cfg, clock: clock, eng: eng}, nil
+}
+
+// Engine exposes the T.30 engine (for state in logs and tests).
+func (s *Session) Engine() *t30.Engine { return s.eng }
+
+// Start begins the call.
+func (s *Session) Start() {
+	if s.started {
+		return
+	}
+	s.started = true
+	s.eng.Start(s.clock.Now())
+	s.pump()
+}
+
+// Outgoing returns and clears the marshalled IFP packets to send, in order.
+func (s *Session) Outgoing() [][]byte {
+	o := s.out
+	s.out = nil
+	return o
+}
+
+// Events returns and clears the engine's events (phases, pages, result).
+func (s *Session) Events() []t30.Output {
+	e := s.events
+	s.events = nil
+	return e
+}
+
+// Done reports whether the call is over and everything has been sent.
+func (s *Session) Done() bool { return s.eng.Done() && !s.active && len(s.queue) == 0 }
+
+// Result is the engine's result once done.
+func (s *Session) Result() *t30.Result { return s.eng.Result() }
+
+// Stats returns the wire counters.
+func (s *Session) Stats() Stats { return s.stats }
+
+// Hangup tells the session the call has gone (BYE, socket closed).
+func (s *Session) Hangup() {
+	s.eng.Tick(s.clock.Now())
+	s.eng.Hangup()
+	s.queue, s.steps, s.active = nil, nil, false
+	s.pump()
+}
+
+// NextDeadline is when Tick next has work to do.
+func (s *Session) NextDeadline() (time.Duration, bool) {
+	d, ok := s.eng.NextDeadline()
+	if s.active {
+		t := s.endAt
+		if len(s.steps) > 0 {
+			t = s.steps[0].at
+		}
+		if !ok || t < d {
+			d, ok = t, true
+		}
+	}
+	return d, ok
+}
+
+// Tick sends whatever is due and fires the engine's timers.
+func (s *Session) Tick() {
+	now := s.clock.Now()
+	s.eng.Tick(now)
+	s.pump()
+	for s.active {
+		for len(s.steps) > 0 && s.steps[0].at <= now {
+			s.send(s.steps[0].pkt)
+			s.steps = s.steps[1:]
+		}
+		if len(s.steps) > 0 || now < s.endAt {
+			break
+		}
+		s.active = false
+		s.lastEnd = s.endAt
+		s.eng.TxDone()
+		s.pump()
+	}
+}
+
+// pump collects engine outputs: transmit outputs join the queue, the rest
+// become events.
+func (s *Session) pump() {
+	for _, o := range s.eng.Outputs() {
+		if o.Transmit() {
+			s.queue = append(s.queue, o)
+		} else {
+			s.events = append(s.events, o)
+		}
+	}
+	if !s.active && len(s.queue) > 0 {
+		o := s.queue[0]
+		s.queue = s.queue[1:]
+		s.begin(o)
+		// A burst that starts now sends its first packets at once.
+		now := s.clock.Now()
+		for len(s.steps) > 0 && s.steps[0].at <= now {
+			s.send(s.steps[0].pkt)
+			s.steps = s.steps[1:]
+		}
+	}
+}
+
+func (s *Session) send(p *ifp.Packet) {
+	b, err := p.Marshal(s.cfg.Version)
+	if err != nil {
+		// Only a programming error gets here: every packet is built from
+		// known values.
+		s.err = err
+		return
+	}
+	s.stats.PacketsOut++
+	s.out = append(s.out, b)
+}
+
+// Err reports an internal encoding error, if one happened.
+func (s *Session) Err() error { return s.err }
