@@ -25,6 +25,7 @@ func (s *Session) Receive(seq uint16, b []byte) {
 			// Something in between is lost for good: a frame being
 			// assembled (or about to be) can no longer be trusted.
 			s.hdlcBad = true
+			s.gapPending = true
 		}
 	}
 	s.expect = uint32(seq) + 2
@@ -39,12 +40,19 @@ func (s *Session) Receive(seq uint16, b []byte) {
 	} else {
 		s.data(&p, b)
 	}
+	if !s.carrier {
+		s.gapPending = false
+	}
 	s.pump()
 }
 
 func (s *Session) carrierUp(m t30.Modem) {
 	if s.carrier {
+		// A signal starts without the end of the last one: packets were
+		// lost, so whatever gap was seen still taints the next frame.
+		bad := s.hdlcBad
 		s.carrierDown()
+		s.hdlcBad = bad
 	}
 	s.carrier, s.rxMod = true, m
 	s.hdlc = s.hdlc[:0]
@@ -106,16 +114,27 @@ func (s *Session) data(p *ifp.Packet, raw []byte) {
 		case ifp.HDLCSigEnd:
 			s.carrierDown()
 		case ifp.T4NonECMData:
+			s.reportGap()
 			if len(f.Data) > 0 {
 				s.eng.RxData(f.Data)
 			}
 		case ifp.T4NonECMSigEnd:
+			s.reportGap()
 			if len(f.Data) > 0 {
 				s.eng.RxData(f.Data)
 			}
 			s.lastSigEnd = append(s.lastSigEnd[:0], raw...)
 			s.carrierDown()
 		}
+	}
+}
+
+// reportGap tells the engine that image data went missing before this
+// packet.
+func (s *Session) reportGap() {
+	if s.gapPending {
+		s.gapPending = false
+		s.eng.RxDataGap()
 	}
 }
 

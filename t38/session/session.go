@@ -73,6 +73,7 @@ type Session struct {
 	hdlc       []byte
 	hdlcBad    bool
 	lastSigEnd []byte
+	gapPending bool
 	started    bool
 	finished   bool
 }

@@ -1,8 +1,10 @@
 package t30
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -69,7 +71,9 @@ type Config struct {
 
 	Timers   Timers
 	MaxTries int // command repetitions before giving up; 0: 3
-	MaxRTN   int // re-sends of one page after RTN; 0: 3
+	// Log, when set, gets every frame in and out at debug level.
+	Log    *slog.Logger
+	MaxRTN int // re-sends of one page after RTN; 0: 3
 }
 
 // Engine is a T.30 state machine. It does no I/O and keeps no clock of its
@@ -131,6 +135,8 @@ type Engine struct {
 	lastPPSok   bool
 	rxWasEOP    bool
 	dataSeen    bool
+	rxGaps      int
+	rxCarrier   Modem
 }
 
 type state uint8
@@ -288,6 +294,7 @@ func (e *Engine) Tick(now time.Duration) {
 	}
 	if e.rt != 0 && e.now >= e.rt {
 		e.rt = 0
+		e.debug("timeout", "timer", e.rtKind)
 		e.timeout(e.rtKind)
 	}
 }
@@ -345,6 +352,7 @@ func (e *Engine) RxCarrierUp(m Modem) {
 	if e.st == stDone {
 		return
 	}
+	e.rxCarrier = m
 	if m == V21 {
 		// Flags seen: the far end is answering, so the response timer
 		// restarts instead of firing half-way through its frames.
@@ -368,7 +376,7 @@ func (e *Engine) RxCarrierUp(m Modem) {
 		}
 		e.st = stRxPage
 		if !e.params.ECM {
-			e.rxBuf = e.rxBuf[:0]
+			e.rxBuf, e.rxGaps = e.rxBuf[:0], 0
 		}
 		e.setPhase(PhaseC)
 		e.pageStart = e.now
@@ -400,6 +408,15 @@ func (e *Engine) RxData(b []byte) {
 	}
 }
 
+// RxDataGap reports that non-ECM data was lost in transit (a T.38
+// sequence gap): the page may be missing rows that no decoder can notice,
+// so it counts as damaged.
+func (e *Engine) RxDataGap() {
+	if e.st == stRxPage && !e.params.ECM {
+		e.rxGaps++
+	}
+}
+
 // RxFrame delivers a received HDLC frame (V.21 control or, in ECM, a
 // high-speed frame) without FCS; fcsOK says whether its FCS was good.
 func (e *Engine) RxFrame(b []byte, fcsOK bool) {
@@ -410,13 +427,23 @@ func (e *Engine) RxFrame(b []byte, fcsOK bool) {
 	if err != nil {
 		return
 	}
+	if e.cfg.Log != nil && f.FCF != FCFFCD {
+		e.debug("rx", "frame", FCFName(f.FCF), "fif", fmt.Sprintf("% x", f.FIF), "fcs_ok", fcsOK)
+	}
 	if f.FCF == FCFFCD || f.FCF == FCFRCP {
 		e.rxECMFrame(b, f, fcsOK)
 		return
 	}
+	if e.txPending > 0 {
+		// Half duplex: a station does not hear while it talks. A frame that
+		// crossed ours (a repeat sent before the far end heard us) would
+		// otherwise be taken as the answer to what we are sending now.
+		e.debug("ignored while transmitting", "frame", FCFName(f.FCF))
+		return
+	}
 	if !fcsOK {
 		// A damaged command: ask for it again rather than wait for T4.
-		if f.Final && e.isRxState() && e.st != stRxWaitDIS {
+		if f.Final && e.isRxState() && e.st != stRxWaitDIS && e.rxCarrier == V21 {
 			e.respond(0, buildFrame(FCFCRP, e.x, true, nil))
 		}
 		return
@@ -448,9 +475,25 @@ func (e *Engine) isRxState() bool { return e.st >= stRxWaitDIS && e.st <= stRxWa
 
 // ---- plumbing ----
 
+func (e *Engine) debug(msg string, args ...any) {
+	if e.cfg.Log != nil && e.cfg.Log.Enabled(context.Background(), slog.LevelDebug) {
+		e.cfg.Log.Debug(msg, append([]any{"t", e.now, "state", e.st.String()}, args...)...)
+	}
+}
+
 func (e *Engine) emit(o Output) {
 	if o.Transmit() {
 		e.txPending++
+	}
+	if e.cfg.Log != nil {
+		switch o.Kind {
+		case OutFrames:
+			for _, f := range o.Frames {
+				e.debug("tx", "frame", FCFName(f[2]), "fif", fmt.Sprintf("% x", f[3:]))
+			}
+		case OutTCF, OutImage, OutECM:
+			e.debug("tx", "signal", o.Kind, "modem", o.Modem.String(), "octets", len(o.Data), "frames", len(o.Frames))
+		}
 	}
 	e.out = append(e.out, o)
 }
@@ -545,6 +588,7 @@ func (e *Engine) finish(r Reason, detail string) {
 	if e.st == stDone {
 		return
 	}
+	e.debug("done", "reason", r.String(), "detail", detail)
 	e.setPhase(PhaseE)
 	e.st = stDone
 	e.rt, e.t1, e.t5 = 0, 0, 0
@@ -674,14 +718,18 @@ func (e *Engine) txFrame(f Frame) {
 		e.postPageResponse(f)
 	case stTxWaitPPS:
 		e.ppsResponse(f)
-	case stTxWaitCTR:
-		if f.FCF == FCFCTR {
+	case stTxWaitCTR, stTxWaitERR:
+		if f.FCF == FCFMCF {
+			// The answer to our last PPS, late: the block is complete.
+			e.blockDone()
+			return
+		}
+		if f.FCF == FCFCTR && e.st == stTxWaitCTR {
 			e.longTrain = true
 			e.pageStat.Modem, e.pageStat.BitRate = e.params.Modem, e.params.Modem.BitRate()
 			e.sendBlock(&e.lastPPR)
 		}
-	case stTxWaitERR:
-		if f.FCF == FCFERR {
+		if f.FCF == FCFERR && e.st == stTxWaitERR {
 			e.pageStat.ECMErrors = true
 			e.blockDone()
 		}
@@ -1156,10 +1204,10 @@ func (e *Engine) postPage(cmd byte) {
 	resp := byte(FCFMCF)
 	if e.cfg.Decoder != nil {
 		d, err := e.cfg.Decoder.Decode(data, rp.Format)
-		rp.Image, rp.Stats.Rows, rp.Stats.BadRows = d.Image, d.Rows, d.BadRows
+		rp.Image, rp.Stats.Rows, rp.Stats.BadRows = d.Image, d.Rows, d.BadRows+e.rxGaps
 		pct := 100
 		if d.Rows > 0 && err == nil {
-			pct = d.BadRows * 100 / d.Rows
+			pct = rp.Stats.BadRows * 100 / max(d.Rows, rp.Stats.BadRows)
 		}
 		switch {
 		case pct > e.cfg.Quality.PoorPercent:
@@ -1172,7 +1220,7 @@ func (e *Engine) postPage(cmd byte) {
 	if resp != FCFRTN {
 		e.acceptPage(rp)
 	}
-	e.nextAfterPost(cmd, resp == FCFMCF)
+	e.nextAfterPost(cmd, resp)
 }
 
 func (e *Engine) acceptPage(rp *ReceivedPage) {
@@ -1182,10 +1230,15 @@ func (e *Engine) acceptPage(rp *ReceivedPage) {
 }
 
 // nextAfterPost picks the state after answering a post-page command.
-func (e *Engine) nextAfterPost(cmd byte, good bool) {
+func (e *Engine) nextAfterPost(cmd, resp byte) {
 	e.rxBuf = e.rxBuf[:0]
+	good := resp == FCFMCF
 	switch {
-	case cmd == FCFEOM && good:
+	case cmd == FCFEOP && resp == FCFRTP:
+		// The last page is kept; the sender has nothing more to retrain for.
+		e.rxWasEOP = true
+		e.st = stRxWaitDCN
+	case cmd == FCFEOM && resp != FCFRTN:
 		e.setPhase(PhaseB)
 		e.t1 = e.now + e.cfg.Timers.T1
 		lr, lf := e.lastResp, e.lastRespFor
@@ -1199,9 +1252,6 @@ func (e *Engine) nextAfterPost(cmd byte, good bool) {
 		e.st = stRxWaitPage
 	default: // RTN/RTP: the sender retrains with DCS+TCF
 		e.st = stRxWaitDCS
-		if cmd == FCFEOP {
-			e.rxWasEOP = true // RTP to EOP ends the document
-		}
 	}
 	e.arm(tmT2)
 }
@@ -1251,8 +1301,16 @@ func (e *Engine) gotPPS(fif []byte, eor bool) {
 		e.respond(FCFPPS, buildFrame(FCFCRP, e.x, true, nil))
 		return
 	}
-	if e.samePPS(fif) && e.st != stRxWaitPost {
-		e.resendResp()
+	if e.samePPS(fif) {
+		// This block was accepted already (our MCF was lost, perhaps the
+		// far end even went through CTC): confirm it again, keep nothing.
+		e.rxResetBlock()
+		e.respond(FCFPPS, buildFrame(FCFMCF, e.x, true, nil))
+		e.st = stRxWaitPage
+		if p.FCF2 == FCFEOP {
+			e.st = stRxWaitDCN
+		}
+		e.arm(tmT2)
 		return
 	}
 	if e.st == stRxPage {
@@ -1309,5 +1367,5 @@ func (e *Engine) gotPPS(fif []byte, eor bool) {
 		rp.Image, rp.Stats.Rows, rp.Stats.BadRows = d.Image, d.Rows, d.BadRows
 	}
 	e.acceptPage(rp)
-	e.nextAfterPost(p.FCF2&^FCFPRI, true)
+	e.nextAfterPost(p.FCF2&^FCFPRI, FCFMCF)
 }
