@@ -751,6 +751,120 @@ static int make_test_tiff(const char *path, int pages, uint64_t seed, const char
     return 0;
 }
 
+/* ---------------------------------------------------------------- PBM bridge */
+
+/* The tests move pages between libtiff and Go as binary PBM (P4): 1 = black,
+   MSB first, rows padded to whole octets, which is exactly a bilevel.Image.
+   A "# dpi X Y" comment carries the resolution. */
+
+static int tiff_to_pbm(const char *in, const char *prefix)
+{
+    TIFF *t = TIFFOpen(in, "r");
+    int page = 0;
+
+    if (t == NULL)
+        return -1;
+    do {
+        uint32_t w = 0, h = 0;
+        uint16_t bps = 1, spp = 1, photo = PHOTOMETRIC_MINISWHITE, unit = RESUNIT_INCH;
+        float xr = 204, yr = 196;
+        char name[4096];
+        FILE *f;
+        tsize_t sl;
+        uint8_t *row;
+
+        TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w);
+        TIFFGetField(t, TIFFTAG_IMAGELENGTH, &h);
+        TIFFGetFieldDefaulted(t, TIFFTAG_BITSPERSAMPLE, &bps);
+        TIFFGetFieldDefaulted(t, TIFFTAG_SAMPLESPERPIXEL, &spp);
+        TIFFGetField(t, TIFFTAG_PHOTOMETRIC, &photo);
+        TIFFGetField(t, TIFFTAG_XRESOLUTION, &xr);
+        TIFFGetField(t, TIFFTAG_YRESOLUTION, &yr);
+        TIFFGetFieldDefaulted(t, TIFFTAG_RESOLUTIONUNIT, &unit);
+        if (unit == RESUNIT_CENTIMETER) {
+            xr *= 2.54f;
+            yr *= 2.54f;
+        }
+        if (bps != 1 || spp != 1 || w == 0 || h == 0)
+            die("%s page %d is not bilevel", in, page);
+        snprintf(name, sizeof(name), "%s-%03d.pbm", prefix, page);
+        if ((f = fopen(name, "wb")) == NULL)
+            die("cannot write %s", name);
+        fprintf(f, "P4\n# dpi %d %d\n%u %u\n", (int) (xr + 0.5f), (int) (yr + 0.5f), w, h);
+        sl = TIFFScanlineSize(t);
+        row = malloc(sl);
+        for (uint32_t y = 0; y < h; y++) {
+            if (TIFFReadScanline(t, row, y, 0) < 0)
+                die("%s page %d row %u unreadable", in, page, y);
+            if (photo == PHOTOMETRIC_MINISBLACK)
+                for (tsize_t i = 0; i < sl; i++)
+                    row[i] = (uint8_t) ~row[i];
+            if (w % 8)
+                row[(w - 1) / 8] &= (uint8_t) (0xFF00 >> (w % 8));
+            fwrite(row, 1, (w + 7) / 8, f);
+        }
+        free(row);
+        if (fclose(f) != 0)
+            die("cannot write %s", name);
+        page++;
+    } while (TIFFReadDirectory(t));
+    TIFFClose(t);
+    printf("{\"pages\":%d}\n", page);
+    return 0;
+}
+
+static int pbm_to_tiff(const char *out, char **in, int n)
+{
+    TIFF *t = TIFFOpen(out, "w");
+
+    if (t == NULL)
+        return -1;
+    for (int p = 0; p < n; p++) {
+        FILE *f = fopen(in[p], "rb");
+        char line[256];
+        int xr = 204, yr = 196, w = 0, h = 0, got = 0;
+
+        if (f == NULL || fgets(line, sizeof(line), f) == NULL || strncmp(line, "P4", 2) != 0)
+            die("%s is not a binary PBM", in[p]);
+        while (!got && fgets(line, sizeof(line), f) != NULL) {
+            if (line[0] == '#')
+                sscanf(line, "# dpi %d %d", &xr, &yr);
+            else if (sscanf(line, "%d %d", &w, &h) == 2)
+                got = 1;
+        }
+        if (!got || w <= 0 || h <= 0)
+            die("%s: bad PBM header", in[p]);
+        int stride = (w + 7) / 8;
+        uint8_t *row = malloc(stride);
+        TIFFSetField(t, TIFFTAG_SUBFILETYPE, FILETYPE_PAGE);
+        TIFFSetField(t, TIFFTAG_IMAGEWIDTH, w);
+        TIFFSetField(t, TIFFTAG_IMAGELENGTH, h);
+        TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 1);
+        TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 1);
+        TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISWHITE);
+        TIFFSetField(t, TIFFTAG_FILLORDER, FILLORDER_LSB2MSB);
+        TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+        TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_CCITTFAX4);
+        TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, h);
+        TIFFSetField(t, TIFFTAG_XRESOLUTION, (float) xr);
+        TIFFSetField(t, TIFFTAG_YRESOLUTION, (float) yr);
+        TIFFSetField(t, TIFFTAG_RESOLUTIONUNIT, RESUNIT_INCH);
+        TIFFSetField(t, TIFFTAG_PAGENUMBER, p, n);
+        for (int y = 0; y < h; y++) {
+            if (fread(row, 1, stride, f) != (size_t) stride)
+                die("%s: short image data", in[p]);
+            if (TIFFWriteScanline(t, row, y, 0) < 0)
+                return -1;
+        }
+        free(row);
+        fclose(f);
+        if (!TIFFWriteDirectory(t))
+            return -1;
+    }
+    TIFFClose(t);
+    return 0;
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void usage(void)
@@ -762,7 +876,9 @@ static void usage(void)
             "         [--max-datagram N] [--ident S] [--compressions mh,mr,mmr] [--modems v27,v29,v17]\n"
             "         [--repeat same|new|once] [--rate-management 1|2] [--timeout S] [--log]\n"
             "       t38peer --make-test-tiff OUT.tif [--pages N] [--seed N] [--rows N]\n"
-            "         [--tiff-compression mh|mr|mmr|none] [--standard]\n");
+            "         [--tiff-compression mh|mr|mmr|none] [--standard]\n"
+            "       t38peer --tiff-to-pbm IN.tif PREFIX    (writes PREFIX-000.pbm ...)\n"
+            "       t38peer --pbm-to-tiff OUT.tif PAGE.pbm...\n");
     exit(2);
 }
 
@@ -774,7 +890,7 @@ int main(int argc, char **argv)
     static const int modem_bits[] = {T30_SUPPORT_V27TER, T30_SUPPORT_V29, T30_SUPPORT_V17};
     enum { O_SEND = 256, O_RECV, O_CALLER, O_ANSWERER, O_LOCAL, O_REMOTE, O_VERSION, O_ECM, O_RED, O_FEC, O_FECSPAN,
            O_LOSS, O_RXLOSS, O_SEED, O_MAXDG, O_IDENT, O_COMP, O_MODEMS, O_TIMEOUT, O_REPEAT, O_RATE, O_LOG,
-           O_MAKE, O_PAGES, O_ROWS, O_TCOMP, O_STANDARD };
+           O_MAKE, O_PAGES, O_ROWS, O_TCOMP, O_STANDARD, O_T2P, O_P2T };
     static const struct option opts[] = {
         {"send", 1, 0, O_SEND}, {"receive", 1, 0, O_RECV}, {"caller", 0, 0, O_CALLER}, {"answerer", 0, 0, O_ANSWERER},
         {"local", 1, 0, O_LOCAL}, {"remote", 1, 0, O_REMOTE}, {"version", 1, 0, O_VERSION}, {"ecm", 1, 0, O_ECM},
@@ -783,8 +899,9 @@ int main(int argc, char **argv)
         {"compressions", 1, 0, O_COMP}, {"modems", 1, 0, O_MODEMS}, {"timeout", 1, 0, O_TIMEOUT},
         {"repeat", 1, 0, O_REPEAT}, {"rate-management", 1, 0, O_RATE}, {"log", 0, 0, O_LOG},
         {"make-test-tiff", 1, 0, O_MAKE}, {"pages", 1, 0, O_PAGES}, {"rows", 1, 0, O_ROWS},
-        {"tiff-compression", 1, 0, O_TCOMP}, {"standard", 0, 0, O_STANDARD}, {0, 0, 0, 0}};
-    const char *make = NULL, *tcomp = "mmr", *local = NULL;
+        {"tiff-compression", 1, 0, O_TCOMP}, {"standard", 0, 0, O_STANDARD}, {"tiff-to-pbm", 1, 0, O_T2P},
+        {"pbm-to-tiff", 1, 0, O_P2T}, {0, 0, 0, 0}};
+    const char *make = NULL, *tcomp = "mmr", *local = NULL, *t2p = NULL, *p2t = NULL;
     int pages = 3, rows = 800, fine = 1, role_set = 0, c;
 
     cfg.ecm = 1;
@@ -838,8 +955,22 @@ int main(int argc, char **argv)
         case O_ROWS: rows = atoi(optarg); break;
         case O_TCOMP: tcomp = optarg; break;
         case O_STANDARD: fine = 0; break;
+        case O_T2P: t2p = optarg; break;
+        case O_P2T: p2t = optarg; break;
         default: usage();
         }
+    }
+    if (t2p != NULL) {
+        if (optind != argc - 1)
+            usage();
+        return tiff_to_pbm(t2p, argv[optind]) < 0 ? 1 : 0;
+    }
+    if (p2t != NULL) {
+        if (optind >= argc)
+            usage();
+        if (pbm_to_tiff(p2t, argv + optind, argc - optind) < 0)
+            die("cannot write %s", p2t);
+        return 0;
     }
     if (optind != argc)
         usage();
@@ -994,6 +1125,7 @@ int main(int argc, char **argv)
            cfg.send_file ? stats.pages_tx : stats.pages_rx, stats.bit_rate, stats.error_correcting_mode ? "true" : "false",
            stats.encoding);
     json_str(stdout, t30_get_rx_ident(t30));
+    printf(",\"call_ms\":%" PRId64, phase_e_seen ? (phase_e_at - start) / 1000 : -1);
     printf(",\"cpu_user_ms\":%ld,\"cpu_sys_ms\":%ld,\"wall_ms\":%" PRId64,
            ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000, ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000,
            (now_us() - start) / 1000);
