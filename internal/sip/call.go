@@ -1,0 +1,387 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/faxd/faxd/internal/portpool"
+	"github.com/faxd/faxd/internal/sip/rtpaudio"
+)
+
+// EventKind names a step of a call.
+type EventKind string
+
+const (
+	EventTrying     EventKind = "trying"      // 100 received
+	EventRinging    EventKind = "ringing"     // 180/183 received or sent
+	EventAnswered   EventKind = "answered"    // 200 and ACK exchanged
+	EventAudio      EventKind = "audio"       // audio phase started (CNG or CED playing)
+	EventReinvite   EventKind = "reinvite"    // we sent a re-INVITE to T.38
+	EventReinvited  EventKind = "reinvited"   // the far end re-INVITEd us to T.38
+	EventT38        EventKind = "t38"         // T.38 media negotiated
+	EventHangup     EventKind = "hangup"      // we sent BYE
+	EventFarHangup  EventKind = "far_hangup"  // the far end sent BYE
+	EventCancelSent EventKind = "cancel_sent" // we sent CANCEL
+)
+
+// Event is one step of a call, for logs, metrics and the channel.
+type Event struct {
+	Kind   EventKind
+	Status int
+	At     time.Time
+	Detail string
+}
+
+// Call is an established dialog. Its Media is ready once Dial returns or
+// InboundChannel.Established is called. Hangup must be called once the fax
+// is done (or abandoned); it is idempotent and releases the media ports.
+type Call struct {
+	u        *UA
+	dlg      *dialog
+	outbound bool
+	log      *slog.Logger
+	onEvent  func(Event)
+
+	mu          sync.Mutex
+	media       Media
+	rtp         *portpool.Lease
+	t38         *portpool.Lease
+	audio       *rtpaudio.Stream
+	audioListen float64
+	audioHeard  map[float64]bool
+	localSDP    []byte
+	reinvPend   bool
+	t38Up       chan struct{}
+	t38Once     sync.Once
+
+	ended    chan struct{}
+	endOnce  sync.Once
+	endErr   error
+	hangOnce sync.Once
+}
+
+func newCall(u *UA, d *dialog, outbound bool, onEvent func(Event)) *Call {
+	return &Call{u: u, dlg: d, outbound: outbound, onEvent: onEvent,
+		log:   u.log.With("call_id", d.callID, "outbound", outbound),
+		t38Up: make(chan struct{}), ended: make(chan struct{})}
+}
+
+// CallID is the SIP Call-ID.
+func (c *Call) CallID() string { return c.dlg.callID }
+
+// Media is the current media; T38 is true once T.38 is negotiated.
+func (c *Call) Media() Media {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.media
+}
+
+// Done is closed when the call has ended, by either side.
+func (c *Call) Done() <-chan struct{} { return c.ended }
+
+// Err says why the call ended (ErrFarEndHangup, ErrCallEnded, ...), nil while up.
+func (c *Call) Err() error {
+	select {
+	case <-c.ended:
+		return c.endErr
+	default:
+		return nil
+	}
+}
+
+// AudioHeard reports whether the audio phase received freq (1100 Hz CNG
+// at the answerer, 2100 Hz CED at the caller) before T.38 took over.
+func (c *Call) AudioHeard(freq float64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.audioHeard[freq]
+}
+
+func (c *Call) emit(k EventKind, status int, detail string) {
+	c.log.Debug("call event", "event", k, "status", status, "detail", detail)
+	if c.onEvent != nil {
+		c.onEvent(Event{Kind: k, Status: status, At: time.Now(), Detail: detail})
+	}
+}
+
+// end marks the call over and frees its media; safe to call many times.
+func (c *Call) end(err error) {
+	c.endOnce.Do(func() {
+		c.endErr = err
+		close(c.ended)
+	})
+	c.stopAudio()
+	c.mu.Lock()
+	rtpL, t38L := c.rtp, c.t38
+	c.mu.Unlock()
+	rtpL.Release()
+	t38L.Release()
+	c.u.untrack(c)
+}
+
+func (c *Call) remoteHangup() {
+	c.emit(EventFarHangup, 0, "")
+	c.end(ErrFarEndHangup)
+}
+
+// Hangup sends BYE unless the call has already ended, then frees the media.
+func (c *Call) Hangup(ctx context.Context) error {
+	var err error
+	c.hangOnce.Do(func() {
+		select {
+		case <-c.ended:
+			return
+		default:
+		}
+		c.emit(EventHangup, 0, "")
+		var req *sip.Request
+		req, err = c.dlg.request(sip.BYE)
+		if err == nil {
+			var res *sip.Response
+			res, _, err = c.dlg.transact(ctx, req)
+			if err == nil && res.StatusCode >= 300 && res.StatusCode != 481 {
+				err = fmt.Errorf("sip: BYE answered %d %s", res.StatusCode, res.Reason)
+			}
+		}
+	})
+	c.end(ErrCallEnded)
+	return err
+}
+
+// --- media switching ----------------------------------------------------------
+
+func (c *Call) setAudio(lease *portpool.Lease, remote netip.AddrPort, codec rtpaudio.Codec, sdpBody []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rtp = lease
+	c.localSDP = sdpBody
+	c.media = Media{Conn: lease.Conn(), Local: localAP(lease), Remote: remote, Codec: codec}
+}
+
+// setT38 switches the call to T.38 media and stops any audio phase.
+func (c *Call) setT38(lease *portpool.Lease, p T38Params, sdpBody []byte) {
+	c.stopAudio()
+	c.mu.Lock()
+	old := c.rtp
+	c.rtp = nil
+	if c.t38 != nil && c.t38 != lease {
+		c.t38.Release()
+	}
+	c.t38 = lease
+	c.localSDP = sdpBody
+	c.media = Media{T38: true, Conn: lease.Conn(), Local: localAP(lease), Remote: netip.AddrPortFrom(p.Addr, uint16(p.Port)), Params: p}
+	c.mu.Unlock()
+	old.Release()
+	c.t38Once.Do(func() {
+		close(c.t38Up)
+		c.emit(EventT38, 0, "")
+	})
+}
+
+func localAP(l *portpool.Lease) netip.AddrPort {
+	return l.Conn().LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+func (c *Call) startAudio(tone rtpaudio.Tone, listen float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.audio != nil || c.media.T38 {
+		return
+	}
+	c.audio = rtpaudio.Start(c.media.Conn, net.UDPAddrFromAddrPort(c.media.Remote), c.media.Codec, tone, listen)
+	c.audioListen = listen
+}
+
+func (c *Call) stopAudio() {
+	c.mu.Lock()
+	s := c.audio
+	c.audio = nil
+	listen := c.audioListen
+	c.mu.Unlock()
+	if s == nil {
+		return
+	}
+	s.Stop()
+	c.mu.Lock()
+	if c.audioHeard == nil {
+		c.audioHeard = map[float64]bool{}
+	}
+	c.audioHeard[listen] = s.Heard(listen)
+	c.mu.Unlock()
+}
+
+// audioPhase plays tone until T.38 is up: the far end's re-INVITE switches
+// us, or after wait we send our own.
+func (c *Call) audioPhase(ctx context.Context, tone rtpaudio.Tone, listen float64, wait time.Duration) error {
+	c.startAudio(tone, listen)
+	c.emit(EventAudio, 0, c.Media().Codec.Name)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for attempt := 0; ; attempt++ {
+		select {
+		case <-c.t38Up:
+			return nil
+		case <-c.ended:
+			return outcomef(ClassProtocol, ErrFarEndHangup, "far end hung up during the audio phase")
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+		}
+		err := c.reinviteT38(ctx)
+		var glare *glareError
+		if errors.As(err, &glare) && attempt < 3 {
+			// RFC 3261 §14.1: back off and retry unless the far end's own
+			// re-INVITE gets there first.
+			timer.Reset(glare.wait)
+			continue
+		}
+		return err
+	}
+}
+
+type glareError struct{ wait time.Duration }
+
+func (g *glareError) Error() string { return "re-INVITE glare (491)" }
+
+// reinviteT38 offers T.38 in a re-INVITE of our own.
+func (c *Call) reinviteT38(ctx context.Context) error {
+	c.mu.Lock()
+	if c.media.T38 {
+		c.mu.Unlock()
+		return nil
+	}
+	if c.reinvPend {
+		c.mu.Unlock()
+		return &glareError{wait: 200 * time.Millisecond}
+	}
+	c.reinvPend = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.reinvPend = false
+		c.mu.Unlock()
+	}()
+
+	lease, err := c.u.pool.Acquire(portpool.UDPTL)
+	if err != nil {
+		return outcomef(ClassRoute, err, "no free media port")
+	}
+	local := c.u.localT38(lease.Port())
+	body := c.u.t38Body(local)
+	req, err := c.dlg.request(sip.INVITE)
+	if err != nil {
+		lease.Release()
+		return err
+	}
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(body)
+	c.emit(EventReinvite, 0, "")
+	rctx, cancel := context.WithTimeout(ctx, 64*sip.T1)
+	defer cancel()
+	res, tx, err := c.dlg.transact(rctx, req)
+	if err != nil {
+		lease.Release()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &Outcome{Class: ClassProtocol, Reason: "no answer to our re-INVITE to T.38", Err: err}
+	}
+	if res.StatusCode == 491 {
+		lease.Release()
+		return &glareError{wait: time.Duration(rand.Int64N(int64(2*time.Second))) + 100*time.Millisecond}
+	}
+	if !res.IsSuccess() {
+		lease.Release()
+		return ClassifyStatus(res, phaseReinvite, false)
+	}
+	c.ackAndWatch(tx, res)
+	desc, err := parseSDP(res.Body())
+	if err != nil || desc.image == nil {
+		lease.Release()
+		return outcomef(ClassProtocol, ErrT38Refused, "far end answered our T.38 re-INVITE without T.38")
+	}
+	c.setT38(lease, *desc.image, body) // their answer is what they agreed to
+	return nil
+}
+
+// ackAndWatch ACKs a 2xx to our (re-)INVITE and keeps re-ACKing the
+// retransmissions the client transaction sees until it expires.
+func (c *Call) ackAndWatch(tx sip.ClientTransaction, res *sip.Response) {
+	seq := res.CSeq().SeqNo
+	if err := c.dlg.ack(seq); err != nil {
+		c.log.Warn("ACK not sent", "error", err)
+	}
+	if ctx, ok := tx.(interface{ OnRetransmission(sip.FnTxResponse) bool }); ok {
+		ctx.OnRetransmission(func(r *sip.Response) { c.dlg.reAck(r) })
+	}
+}
+
+// onReinvite answers a re-INVITE from the far end.
+func (c *Call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	c.mu.Lock()
+	pending := c.reinvPend
+	cur := c.media
+	localSDP := c.localSDP
+	c.mu.Unlock()
+	if pending {
+		c.u.respond(tx, req, 491, "Request Pending", nil)
+		return
+	}
+	ok200 := func(body []byte) {
+		res := sip.NewResponseFromRequest(req, 200, "OK", body)
+		res.AppendHeader(c.u.contact(c.dlg.transport, c.dlg.local.User))
+		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		res.AppendHeader(sip.NewHeader("Allow", allowMethods))
+		wait := c.dlg.respond2xx(tx, res)
+		c.u.wg.Add(1)
+		go func() {
+			defer c.u.wg.Done()
+			if err := wait(c.u.ctx); err != nil && !errors.Is(err, errClosed) {
+				c.log.Warn("re-INVITE 200 never acknowledged: ending call", "error", err)
+				_ = c.Hangup(context.Background())
+			}
+		}()
+	}
+	if len(req.Body()) == 0 {
+		// Offerless re-INVITE (RFC 4028 refresh or a peer asking for an
+		// offer): we offer what we have; the ACK's answer changes nothing.
+		ok200(localSDP)
+		return
+	}
+	desc, err := parseSDP(req.Body())
+	if err != nil {
+		c.u.respond(tx, req, 400, "Bad SDP", nil)
+		return
+	}
+	switch {
+	case desc.image != nil && cur.T38:
+		// Refresh of the T.38 session we already have.
+		ok200(localSDP)
+	case desc.image != nil:
+		lease, err := c.u.pool.Acquire(portpool.UDPTL)
+		if err != nil {
+			c.u.respond(tx, req, 503, "No Media Port", nil)
+			return
+		}
+		neg := answerT38(*desc.image, c.u.localT38(lease.Port()))
+		body := c.u.t38Body(neg)
+		c.emit(EventReinvited, 0, "")
+		neg.Addr, neg.Port = desc.image.Addr, desc.image.Port
+		c.setT38(lease, neg, body)
+		ok200(body)
+	case desc.hasAudio && !cur.T38:
+		ok200(localSDP) // audio refresh
+	default:
+		// No going back to audio once T.38 runs, and nothing else we carry.
+		c.u.respond(tx, req, 488, "Not Acceptable Here", []sip.Header{sip.NewHeader("Warning", `304 `+c.u.host+` "T.38 only"`)})
+	}
+}

@@ -1,0 +1,329 @@
+package sip
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+
+	"github.com/faxd/faxd/internal/portpool"
+	"github.com/faxd/faxd/internal/sip/rtpaudio"
+)
+
+// Incoming describes an inbound call for the Admission decision.
+type Incoming struct {
+	CallID     string
+	DID        string // user part of the Request-URI (the dialled number)
+	To         string
+	From       string
+	CallerID   string // user part of P-Asserted-Identity, else of From
+	Source     netip.AddrPort
+	Transport  string
+	T38Offered bool
+}
+
+// Verdict is how to answer an inbound INVITE.
+type Verdict int
+
+const (
+	Accept      Verdict = iota // answer and hand the call to Channel
+	Busy                       // 486 Busy Here: every inbound channel is busy
+	Unavailable                // 503 + Retry-After: draining or standby
+	Reject                     // 603 Decline
+)
+
+// Decision is Admission's answer.
+type Decision struct {
+	Verdict    Verdict
+	RetryAfter time.Duration // for Unavailable; default Config.RetryAfter
+	Channel    InboundChannel
+	OnEvent    func(Event)
+}
+
+// InboundChannel receives an accepted call: exactly one of its methods is
+// called, Established once T.38 is up (the channel then owns the call and
+// must Hangup), Failed when setup did not get that far (its ports are
+// already released).
+type InboundChannel interface {
+	Established(c *Call)
+	Failed(err error)
+}
+
+// Admission decides whether an inbound call gets a channel. ctx ends when
+// the caller CANCELs, so Admission may wait briefly for a free channel.
+type Admission interface {
+	Admit(ctx context.Context, in Incoming) Decision
+}
+
+func randRead(b []byte) (int, error) { return rand.Read(b) }
+
+func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		if c := u.callFor(req); c != nil {
+			c.onReinvite(req, tx)
+			return
+		}
+		u.respond(tx, req, 481, "Call/Transaction Does Not Exist", nil)
+		return
+	}
+	src, err := netip.ParseAddrPort(req.Source())
+	if err != nil || !u.allowed(src.Addr()) {
+		u.log.Warn("INVITE refused: source not in allow_from", "source", req.Source())
+		u.respond(tx, req, 403, "Forbidden", nil)
+		return
+	}
+	if s := u.State(); s != StateActive {
+		u.respond(tx, req, 503, "Service Unavailable", []sip.Header{u.retryAfter(0), sip.NewHeader("Warning", `399 `+u.host+` "`+s.String()+`"`)})
+		return
+	}
+	if a := u.cfg.InboundAuth; a != nil && !u.authorized(req, tx, a) {
+		return
+	}
+	offer, err := parseSDP(req.Body())
+	if err != nil {
+		u.respond(tx, req, 400, "Bad SDP", nil)
+		return
+	}
+	_, audioOK := u.pickCodec(offer.audioPTs)
+	if offer.image == nil && !(offer.hasAudio && audioOK) {
+		u.respond(tx, req, 488, "Not Acceptable Here", []sip.Header{sip.NewHeader("Warning", `304 `+u.host+` "T.38 or PCMU/PCMA only"`)})
+		return
+	}
+	box := u.admission.Load()
+	if box == nil {
+		u.respond(tx, req, 503, "Service Unavailable", []sip.Header{u.retryAfter(0)})
+		return
+	}
+
+	dl := newDialog(u)
+	dl.callID = req.CallID().Value()
+	dl.localTag = sip.GenerateTagN(16)
+	dl.remoteTag, _ = req.From().Params.Get("tag")
+	dl.local, dl.localName = req.To().Address, req.To().DisplayName
+	dl.remote, dl.remoteName = req.From().Address, req.From().DisplayName
+	dl.transport = strings.ToUpper(req.Transport())
+	dl.remoteTarget = req.From().Address
+	if ct := req.Contact(); ct != nil {
+		dl.remoteTarget = ct.Address
+	}
+	for _, h := range req.GetHeaders("Record-Route") {
+		if rr, ok := h.(*sip.RecordRouteHeader); ok {
+			dl.routes = append(dl.routes, rr.Address) // UAS keeps Record-Route order
+		}
+	}
+	withTag := func(code int, reason string, body []byte) *sip.Response {
+		res := sip.NewResponseFromRequest(req, code, reason, body)
+		res.To().Params.Add("tag", dl.localTag)
+		return res
+	}
+
+	in := Incoming{CallID: dl.callID, DID: req.Recipient.User, To: req.To().Address.String(),
+		From: req.From().Address.String(), CallerID: req.From().Address.User, Source: src,
+		Transport: dl.transport, T38Offered: offer.image != nil}
+	if pai := req.GetHeader("P-Asserted-Identity"); pai != nil {
+		var uri sip.Uri
+		v := pai.Value()
+		if i, j := strings.IndexByte(v, '<'), strings.IndexByte(v, '>'); i >= 0 && j > i {
+			v = v[i+1 : j]
+		}
+		if sip.ParseUri(v, &uri) == nil && uri.User != "" {
+			in.CallerID = uri.User
+		}
+	}
+
+	// Ring while Admission decides; a CANCEL ends actx.
+	if err := tx.Respond(withTag(180, "Ringing", nil)); err != nil {
+		return
+	}
+	actx, cancel := context.WithCancel(u.ctx)
+	defer cancel()
+	tx.OnCancel(func(*sip.Request) { cancel() })
+	dec := box.a.Admit(actx, in)
+	if actx.Err() != nil {
+		// CANCELled (sipgo has sent 487) or UA closing.
+		if dec.Channel != nil {
+			dec.Channel.Failed(context.Canceled)
+		}
+		return
+	}
+	switch dec.Verdict {
+	case Busy:
+		u.respond(tx, req, 486, "Busy Here", nil)
+		return
+	case Unavailable:
+		u.respond(tx, req, 503, "Service Unavailable", []sip.Header{u.retryAfter(dec.RetryAfter)})
+		return
+	case Reject:
+		u.respond(tx, req, 603, "Decline", nil)
+		return
+	}
+	ch := dec.Channel
+	c := newCall(u, dl, false, dec.OnEvent)
+	c.emit(EventRinging, 180, "")
+	failed := func(code int, reason string, err error) {
+		u.respond(tx, req, code, reason, nil)
+		if ch != nil {
+			ch.Failed(err)
+		}
+	}
+
+	var body []byte
+	if offer.image != nil {
+		lease, err := u.pool.Acquire(portpool.UDPTL)
+		if err != nil {
+			failed(503, "No Media Port", err)
+			return
+		}
+		neg := answerT38(*offer.image, u.localT38(lease.Port()))
+		body = u.t38Body(neg)
+		neg.Addr, neg.Port = offer.image.Addr, offer.image.Port
+		c.setT38(lease, neg, body)
+	} else {
+		lease, err := u.pool.Acquire(portpool.RTP)
+		if err != nil {
+			failed(503, "No Media Port", err)
+			return
+		}
+		codec, _ := u.pickCodec(offer.audioPTs)
+		body = u.audioBody(lease.Port(), []rtpaudio.Codec{codec})
+		c.setAudio(lease, offer.audioAddr, codec, body)
+	}
+	res := withTag(200, "OK", body)
+	res.AppendHeader(u.contact(dl.transport, dl.local.User))
+	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	res.AppendHeader(sip.NewHeader("Allow", allowMethods))
+	res.AppendHeader(sip.NewHeader("Server", u.cfg.UserAgent))
+	u.track(c)
+	wait := dl.respond2xx(tx, res)
+
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		err := wait(u.ctx)
+		if err == nil {
+			c.emit(EventAnswered, 200, "")
+			if !c.Media().T38 {
+				err = c.audioPhase(u.ctx, rtpaudio.CED, rtpaudio.CNG.Freq, u.cfg.ReinviteAfter)
+			}
+		}
+		if err != nil {
+			hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = c.Hangup(hctx)
+			hcancel()
+			if ch != nil {
+				ch.Failed(err)
+			}
+			return
+		}
+		if ch != nil {
+			ch.Established(c)
+		} else {
+			hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = c.Hangup(hctx)
+			hcancel()
+		}
+	}()
+}
+
+func (u *UA) allowed(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range u.allow {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (u *UA) retryAfter(d time.Duration) sip.Header {
+	if d <= 0 {
+		d = u.cfg.RetryAfter
+	}
+	return sip.NewHeader("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
+}
+
+// --- inbound digest (RFC 3261 §22, RFC 2617) --------------------------------
+
+const nonceLife = 5 * time.Minute
+
+// nonce is a timestamp signed with the UA's key, so no nonce table is kept.
+func (u *UA) nonce(now time.Time) string {
+	var b [8 + 16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.Unix()))
+	m := hmac.New(sha256.New, u.nonceKey[:])
+	m.Write(b[:8])
+	copy(b[8:], m.Sum(nil))
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func (u *UA) nonceValid(n string, now time.Time) bool {
+	b, err := base64.RawURLEncoding.DecodeString(n)
+	if err != nil || len(b) != 24 {
+		return false
+	}
+	m := hmac.New(sha256.New, u.nonceKey[:])
+	m.Write(b[:8])
+	if !hmac.Equal(m.Sum(nil)[:16], b[8:]) {
+		return false
+	}
+	t := time.Unix(int64(binary.BigEndian.Uint64(b[:8])), 0)
+	return now.Sub(t) < nonceLife && t.Sub(now) < time.Minute
+}
+
+var errBadCredentials = errors.New("bad digest credentials")
+
+// authorized checks the request's credentials and, when they are missing
+// or stale, sends the challenge; wrong credentials get 403.
+func (u *UA) authorized(req *sip.Request, tx sip.ServerTransaction, a *Credentials) bool {
+	realm := a.Realm
+	if realm == "" {
+		realm = "faxd"
+	}
+	reqHdr, chalHdr, code, reason := "Authorization", "WWW-Authenticate", 401, "Unauthorized"
+	if a.Proxy {
+		reqHdr, chalHdr, code, reason = "Proxy-Authorization", "Proxy-Authenticate", 407, "Proxy Authentication Required"
+	}
+	now := time.Now()
+	challenge := func() {
+		chal := digest.Challenge{Realm: realm, Nonce: u.nonce(now), Algorithm: "MD5", QOP: []string{"auth"}}
+		u.respond(tx, req, code, reason, []sip.Header{sip.NewHeader(chalHdr, chal.String())})
+	}
+	h := req.GetHeader(reqHdr)
+	if h == nil {
+		challenge()
+		return false
+	}
+	cred, err := digest.ParseCredentials(h.Value())
+	if err != nil || cred.Realm != realm {
+		challenge()
+		return false
+	}
+	if !u.nonceValid(cred.Nonce, now) {
+		challenge() // stale or forged nonce: a fresh challenge
+		return false
+	}
+	chal := &digest.Challenge{Realm: realm, Nonce: cred.Nonce, Algorithm: cred.Algorithm}
+	if cred.QOP != "" {
+		chal.QOP = []string{cred.QOP}
+	}
+	want, err := digest.Digest(chal, digest.Options{Method: string(req.Method), URI: cred.URI,
+		Username: a.Username, Password: a.Password, Cnonce: cred.Cnonce, Count: cred.Nc})
+	if err != nil || cred.Username != a.Username ||
+		subtle.ConstantTimeCompare([]byte(want.Response), []byte(cred.Response)) != 1 {
+		u.log.Warn("INVITE refused: bad digest credentials", "source", req.Source(), "username", cred.Username)
+		u.respond(tx, req, 403, "Forbidden", nil)
+		return false
+	}
+	return true
+}
