@@ -1,0 +1,667 @@
+package t4
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+
+	"github.com/faxd/faxd/t38/bilevel"
+)
+
+// DecodeOptions describe the coded data.
+type DecodeOptions struct {
+	Coding Coding
+	Width  int
+	// Height is the number of rows expected; 0 decodes until RTC/EOFB or
+	// the end of the data. With a Height, rows missing at the end of the
+	// data are left white and counted as bad.
+	Height int
+	// AlignEOL tells that EOLs are octet aligned. The decoder accepts any
+	// amount of fill before an EOL either way; the field documents the
+	// source and lets callers round-trip TIFF T4Options.
+	AlignEOL bool
+	// MaxHeight bounds the rows decoded when Height is 0
+	// (0 = DefaultMaxHeight).
+	MaxHeight int
+}
+
+// DecodeStats reports how a page decoded.
+type DecodeStats struct {
+	Rows      int  // rows in the returned image
+	BadRows   int  // rows that were corrupt or missing and were replaced
+	MaxBadRun int  // the longest run of consecutive bad rows
+	EndMarker bool // RTC (MH, MR) or EOFB (MMR) was seen
+	Bytes     int  // octets consumed up to the end of the page
+}
+
+// Decode decodes one page. MH and MR data survive corrupt rows (see
+// DecodeStats.BadRows); MMR data cannot resynchronise, so a coding error
+// ends the page with ErrCorrupt, returning the rows decoded before it.
+func Decode(data []byte, opt DecodeOptions) (*bilevel.Image, DecodeStats, error) {
+	d, err := NewDecoder(opt)
+	if err != nil {
+		return nil, DecodeStats{}, err
+	}
+	d.data = data
+	if opt.Height > 0 {
+		d.img.Pix = make([]byte, 0, d.img.Stride*opt.Height)
+	} else {
+		d.img.Pix = make([]byte, 0, d.img.Stride*min(2400, 8*len(data)+1))
+	}
+	d.run(true)
+	return d.Close()
+}
+
+// Decoder decodes a page as its data arrives (non-ECM reception): Write
+// feeds octets, rows are decoded as soon as they are complete, and Close
+// returns the page.
+type Decoder struct {
+	opt     DecodeOptions
+	width   int32
+	maxH    int
+	data    []byte
+	bitpos  int // where the next row starts, in bits from data[0]
+	dropped int // octets dropped from the front of data (streaming)
+
+	ref, cur, prevRef []int32
+	img               *bilevel.Image
+	zero              []byte
+	stats             DecodeStats
+	badRun            int
+	done              bool
+	afterGood         bool // the last thing decoded was a good row
+	bad2D             bool // MR: the reference row is a substitute
+	err               error
+}
+
+// NewDecoder returns a Decoder for one page.
+func NewDecoder(opt DecodeOptions) (*Decoder, error) {
+	if opt.Width <= 0 || opt.Width > MaxWidth {
+		return nil, fmt.Errorf("t4: %w: %d", ErrBadWidth, opt.Width)
+	}
+	switch opt.Coding {
+	case MH, MR, MMR:
+	default:
+		return nil, fmt.Errorf("t4: %w: %d", ErrBadCoding, opt.Coding)
+	}
+	if opt.Height < 0 {
+		opt.Height = 0
+	}
+	d := &Decoder{opt: opt, width: int32(opt.Width), maxH: opt.MaxHeight}
+	if d.maxH <= 0 {
+		d.maxH = DefaultMaxHeight
+	}
+	if opt.Height > 0 {
+		d.maxH = opt.Height
+	}
+	d.img = bilevel.New(opt.Width, 0)
+	d.zero = make([]byte, d.img.Stride)
+	d.ref = whiteRow(nil, opt.Width)
+	d.prevRef = whiteRow(nil, opt.Width)
+	return d, nil
+}
+
+// Write decodes every row complete in the data so far. It consumes all of
+// p; the error is non-nil only when decoding cannot go on (MMR corruption,
+// a page over the height limit).
+func (d *Decoder) Write(p []byte) (int, error) {
+	if d.done {
+		return len(p), d.err
+	}
+	// Drop what is already decoded so the buffer stays one row or so long.
+	if k := d.bitpos >> 3; k > 4096 {
+		n := copy(d.data, d.data[k:])
+		d.data = d.data[:n]
+		d.bitpos -= k * 8
+		d.dropped += k
+	}
+	d.data = append(d.data, p...)
+	d.run(false)
+	return len(p), d.err
+}
+
+// Done reports whether the page has ended (RTC, EOFB, the expected height
+// or a fatal error); later data is ignored.
+func (d *Decoder) Done() bool { return d.done }
+
+// Stats returns the statistics so far.
+func (d *Decoder) Stats() DecodeStats { return d.stats }
+
+// Close decodes what remains and returns the page.
+func (d *Decoder) Close() (*bilevel.Image, DecodeStats, error) {
+	if !d.done {
+		d.run(true)
+	}
+	if h := d.opt.Height; h > 0 && d.img.Height < h {
+		missing := h - d.img.Height
+		for range missing {
+			d.addRow()
+		}
+		d.stats.BadRows += missing
+		d.badRun += missing
+		d.stats.MaxBadRun = max(d.stats.MaxBadRun, d.badRun)
+	}
+	d.stats.Rows = d.img.Height
+	if d.stats.Bytes == 0 {
+		d.stats.Bytes = d.dropped + min((d.bitpos+7)>>3, len(d.data))
+	}
+	return d.img, d.stats, d.err
+}
+
+// run decodes rows until the data runs out (final: the data is complete).
+func (d *Decoder) run(final bool) {
+	r := reader{data: d.data}
+	for !d.done {
+		if d.img.Height >= d.maxH {
+			if d.opt.Height == 0 {
+				d.err = fmt.Errorf("t4: %w: more than %d rows", ErrTooLong, d.maxH)
+			}
+			d.finish()
+			return
+		}
+		r.seek(d.bitpos)
+		var more bool
+		if d.opt.Coding == MMR {
+			more = d.stepT6(&r, final)
+		} else {
+			more = d.stepT4(&r, final)
+		}
+		if more {
+			return
+		}
+	}
+}
+
+func (d *Decoder) finish() {
+	d.done = true
+	d.stats.Bytes = d.dropped + min((d.bitpos+7)>>3, len(d.data))
+}
+
+// stepT6 decodes one MMR row; it reports true when it needs more data.
+func (d *Decoder) stepT6(r *reader, final bool) bool {
+	r.refill()
+	if bits.LeadingZeros64(r.acc) >= 11 {
+		// EOFB, or the zero padding at the end of the data.
+		_, ok := r.zeros()
+		if !ok {
+			if !final {
+				return true
+			}
+			d.finish()
+			return false
+		}
+		r.skip(1)
+		d.bitpos = r.bitpos()
+		// EOFB is two EOLs, but in MMR one EOL can only be the start of
+		// EOFB, so the page ends here whether or not the second follows.
+		r.refill()
+		if bits.LeadingZeros64(r.acc) >= 11 {
+			if _, ok := r.zeros(); ok {
+				r.skip(1)
+				d.bitpos = r.bitpos()
+			}
+		}
+		d.stats.EndMarker = true
+		d.finish()
+		return false
+	}
+	var ok bool
+	d.cur, ok = decode2D(r, d.ref, d.cur[:0], d.width)
+	if r.overrun() || !ok && r.nearEnd() {
+		if !final {
+			return true
+		}
+		ok = ok && !r.overrun()
+	}
+	if !ok {
+		d.err = fmt.Errorf("t4: MMR row %d: %w", d.img.Height, ErrCorrupt)
+		d.finish()
+		return false
+	}
+	d.bitpos = r.bitpos()
+	d.goodRow()
+	return false
+}
+
+// stepT4 finds the next EOL and decodes the MH or MR row after it.
+func (d *Decoder) stepT4(r *reader, final bool) bool {
+	for {
+		r.refill()
+		if bits.LeadingZeros64(r.acc) >= 11 {
+			break
+		}
+		// Data that is not an EOL where a row should start: the row before
+		// it decoded to the right width by accident, so it is bad too.
+		if d.afterGood && d.img.Height > 0 {
+			d.unGood()
+		}
+		d.afterGood = false
+		z, ok := r.zeros()
+		if !ok || r.overrun() {
+			return d.outOfData(final)
+		}
+		_ = z
+		r.skip(1)
+		d.bitpos = r.bitpos()
+	}
+	// An EOL: fill, then 000000000001.
+	if _, ok := r.zeros(); !ok {
+		return d.outOfData(final)
+	}
+	r.skip(1)
+	tag := 1
+	if d.opt.Coding == MR {
+		r.refill()
+		tag = int(r.acc >> 63)
+		r.skip(1)
+	}
+	r.refill()
+	if bits.LeadingZeros64(r.acc) >= 11 {
+		// Two EOLs in a row: RTC. Consume the rest of it for the octet count.
+		n, ok := d.eolsFollow(r)
+		if !ok && !final {
+			return true
+		}
+		d.stats.EndMarker = n > 0
+		d.finish()
+		return false
+	}
+	var ok bool
+	switch {
+	case tag == 1:
+		d.cur, ok = decode1D(r, d.cur[:0], d.width)
+		if d.bad2D && ok {
+			d.bad2D = false
+		}
+	case d.bad2D:
+		ok = false // its reference row is a substitute: it cannot be right
+	default:
+		d.cur, ok = decode2D(r, d.ref, d.cur[:0], d.width)
+	}
+	if r.overrun() || !ok && r.nearEnd() {
+		// The row may be complete once more data arrives.
+		if !final {
+			return true
+		}
+		ok = ok && !r.overrun()
+	}
+	if ok {
+		d.bitpos = r.bitpos()
+		d.goodRow()
+		d.afterGood = true
+		return false
+	}
+	// Resynchronise: the next step searches for the EOL after this one.
+	d.bitpos = r.bitpos()
+	d.badRow()
+	return false
+}
+
+// eolsFollow consumes the EOLs that follow an EOL (the rest of RTC) and
+// counts them; ok is false if the data ran out first.
+func (d *Decoder) eolsFollow(r *reader) (n int, ok bool) {
+	for ; n < 5; n++ {
+		r.refill()
+		if bits.LeadingZeros64(r.acc) < 11 {
+			break
+		}
+		// Two EOLs in a row already make RTC: data running out after
+		// that is the end of the page, not a reason to wait.
+		if _, ok := r.zeros(); !ok {
+			return n, n > 0
+		}
+		r.skip(1)
+		if d.opt.Coding == MR {
+			r.skip(1)
+		}
+		if r.overrun() {
+			return n, n > 0
+		}
+		d.bitpos = r.bitpos()
+	}
+	return n, true
+}
+
+func (d *Decoder) outOfData(final bool) bool {
+	if !final {
+		return true
+	}
+	d.finish()
+	return false
+}
+
+func (d *Decoder) addRow() []byte {
+	d.img.Pix = append(d.img.Pix, d.zero...)
+	d.img.Height++
+	return d.img.Row(d.img.Height - 1)
+}
+
+func (d *Decoder) goodRow() {
+	row := d.addRow()
+	fillRow(row, d.cur)
+	d.prevRef, d.ref, d.cur = d.ref, d.cur, d.prevRef
+	d.badRun = 0
+}
+
+// badRow adds a copy of the previous row (white for the first one).
+func (d *Decoder) badRow() {
+	row := d.addRow()
+	if y := d.img.Height - 1; y > 0 {
+		copy(row, d.img.Row(y-1))
+	}
+	d.prevRef = append(d.prevRef[:0], d.ref...)
+	d.bad2D = d.opt.Coding == MR
+	d.afterGood = false
+	d.stats.BadRows++
+	d.badRun++
+	d.stats.MaxBadRun = max(d.stats.MaxBadRun, d.badRun)
+}
+
+// unGood turns the last row, decoded as good, into a bad one.
+func (d *Decoder) unGood() {
+	y := d.img.Height - 1
+	row := d.img.Row(y)
+	if y > 0 {
+		copy(row, d.img.Row(y-1))
+	} else {
+		clear(row)
+	}
+	d.ref, d.prevRef = d.prevRef, d.ref
+	d.prevRef = append(d.prevRef[:0], d.ref...)
+	d.bad2D = d.opt.Coding == MR
+	d.stats.BadRows++
+	d.badRun++
+	d.stats.MaxBadRun = max(d.stats.MaxBadRun, d.badRun)
+}
+
+// fillRow paints the black runs of a changing-element list into a zeroed
+// packed row.
+func fillRow(row []byte, ch []int32) {
+	for i := 0; i+1 < len(ch); i += 2 {
+		s, e := int(ch[i]), int(ch[i+1])
+		if s >= e {
+			return // reached the sentinels
+		}
+		a, b := s>>3, (e-1)>>3
+		ms, me := byte(0xff>>(s&7)), byte(0xff<<(7-(e-1)&7))
+		if a == b {
+			row[a] |= ms & me
+			continue
+		}
+		row[a] |= ms
+		for k := a + 1; k < b; k++ {
+			row[k] = 0xff
+		}
+		row[b] |= me
+	}
+}
+
+// reader is an MSB-first bit reader. acc holds n valid bits left-aligned;
+// past the end of data it reads zeros, and overrun reports that.
+type reader struct {
+	data []byte
+	acc  uint64
+	n    uint
+	pos  int // next octet to load; may pass len(data)
+}
+
+func (r *reader) bitpos() int   { return r.pos*8 - int(r.n) }
+func (r *reader) overrun() bool { return r.bitpos() > len(r.data)*8 }
+
+// nearEnd reports that the longest code word at the read position would
+// reach past the data: a coding error there may just be missing data.
+func (r *reader) nearEnd() bool { return r.bitpos()+16 > len(r.data)*8 }
+
+func (r *reader) seek(bit int) {
+	r.pos, r.acc, r.n = bit>>3, 0, 0
+	r.refill()
+	r.skip(uint(bit & 7))
+}
+
+func (r *reader) skip(k uint) {
+	if r.n < k {
+		r.refill()
+	}
+	r.acc <<= k
+	r.n -= k
+}
+
+// refill tops acc up to at least 56 bits. The fast path loads eight octets
+// at once; the bits it loads past n are the same ones a later load would
+// put there, so ORing them in again is harmless.
+func (r *reader) refill() {
+	if r.pos+8 <= len(r.data) {
+		r.acc |= binary.BigEndian.Uint64(r.data[r.pos:]) >> r.n
+		r.pos += int((63 - r.n) >> 3)
+		r.n |= 56
+		return
+	}
+	r.slowRefill()
+}
+
+func (r *reader) slowRefill() {
+	for r.n <= 56 {
+		var b byte
+		if r.pos < len(r.data) {
+			b = r.data[r.pos]
+		}
+		r.acc |= uint64(b) << (56 - r.n)
+		r.pos++
+		r.n += 8
+	}
+}
+
+// zeros consumes zero bits up to (not including) the next one bit and
+// counts them; ok is false if the data ends first.
+func (r *reader) zeros() (z int, ok bool) {
+	for {
+		r.refill()
+		lz := uint(bits.LeadingZeros64(r.acc))
+		if lz < r.n {
+			r.acc <<= lz
+			r.n -= lz
+			return z + int(lz), !r.overrun()
+		}
+		z += int(r.n)
+		r.acc, r.n = 0, 0
+		if r.pos > len(r.data) {
+			return z, false
+		}
+	}
+}
+
+// decode1D decodes one MH row into ch; false if the row is corrupt.
+func decode1D(r *reader, ch []int32, width int32) ([]int32, bool) {
+	acc, n, pos, data := r.acc, r.n, r.pos, r.data
+	a0, color := int32(0), 0
+	ok := true
+row:
+	for a0 < width {
+		tab := &runTabs[color]
+		run := int32(0)
+		for {
+			if n < 16 {
+				if pos+8 <= len(data) {
+					acc |= binary.BigEndian.Uint64(data[pos:]) >> n
+					pos += int((63 - n) >> 3)
+					n |= 56
+				} else {
+					r.acc, r.n, r.pos = acc, n, pos
+					r.slowRefill()
+					acc, n, pos = r.acc, r.n, r.pos
+				}
+			}
+			e := tab.prim[acc>>(64-primBits)]
+			if e&0xe0 == kindLink<<5 {
+				e = tab.sec[e>>8+uint32(acc<<primBits>>(64-secBits))]
+			}
+			l := uint(e & 31)
+			acc <<= l
+			n -= l
+			switch e & 0xe0 {
+			case kindTerm << 5:
+				run += int32(e >> 8)
+			case kindMakeup << 5:
+				run += int32(e >> 8)
+				if run > width {
+					ok = false
+					break row
+				}
+				continue
+			default:
+				ok = false
+				break row
+			}
+			break
+		}
+		a0 += run
+		if a0 > width {
+			ok = false
+			break
+		}
+		if k := len(ch) - 1; k >= 0 && ch[k] == a0 {
+			ch = ch[:k]
+		} else {
+			ch = append(ch, a0)
+		}
+		color ^= 1
+	}
+	r.acc, r.n, r.pos = acc, n, pos
+	if !ok {
+		return ch, false
+	}
+	return terminate(ch, width), true
+}
+
+// terminate drops a trailing change at width and appends the sentinels.
+func terminate(ch []int32, width int32) []int32 {
+	if k := len(ch) - 1; k >= 0 && ch[k] >= width {
+		ch = ch[:k]
+	}
+	return append(ch, width, width, width)
+}
+
+// decode2D decodes one two-dimensional row against ref; false if corrupt.
+func decode2D(r *reader, ref, ch []int32, width int32) ([]int32, bool) {
+	acc, n, pos, data := r.acc, r.n, r.pos, r.data
+	a0, color := int32(-1), 0
+	bi := 0
+	ok := true
+	for a0 < width {
+		if n < 32 {
+			if pos+8 <= len(data) {
+				acc |= binary.BigEndian.Uint64(data[pos:]) >> n
+				pos += int((63 - n) >> 3)
+				n |= 56
+			} else {
+				r.acc, r.n, r.pos = acc, n, pos
+				r.slowRefill()
+				acc, n, pos = r.acc, r.n, r.pos
+			}
+		}
+		m := modeTab[acc>>57]
+		l := uint(m & 7)
+		acc <<= l
+		n -= l
+		if bi > 0 {
+			bi--
+		}
+		for ref[bi] <= a0 && ref[bi] < width {
+			bi++
+		}
+		if bi&1 != color {
+			bi++
+		}
+		var a1 int32
+		switch m >> 3 {
+		case modeV0:
+			a1 = ref[bi]
+		case modeVR1:
+			a1 = ref[bi] + 1
+		case modeVL1:
+			a1 = ref[bi] - 1
+		case modeHoriz:
+			start := max(a0, 0)
+			var r1, r2 int32
+			r.acc, r.n, r.pos = acc, n, pos
+			r1, ok = readRun(r, color, width)
+			if ok {
+				r2, ok = readRun(r, color^1, width)
+			}
+			acc, n, pos = r.acc, r.n, r.pos
+			a1 = start + r1
+			a2 := a1 + r2
+			if !ok || a2 > width {
+				ok = false
+				goto out
+			}
+			ch = appendChange(ch, a1)
+			ch = appendChange(ch, a2)
+			a0 = a2
+			continue
+		case modePass:
+			a0 = ref[bi+1]
+			continue
+		case modeVR2:
+			a1 = ref[bi] + 2
+		case modeVR3:
+			a1 = ref[bi] + 3
+		case modeVL2:
+			a1 = ref[bi] - 2
+		case modeVL3:
+			a1 = ref[bi] - 3
+		default:
+			ok = false
+			goto out
+		}
+		if a1 <= a0 || a1 > width {
+			ok = false
+			goto out
+		}
+		ch = appendChange(ch, a1)
+		a0 = a1
+		color ^= 1
+	}
+out:
+	r.acc, r.n, r.pos = acc, n, pos
+	if !ok {
+		return ch, false
+	}
+	return terminate(ch, width), true
+}
+
+func appendChange(ch []int32, x int32) []int32 {
+	if k := len(ch) - 1; k >= 0 && ch[k] == x {
+		return ch[:k]
+	}
+	return append(ch, x)
+}
+
+// readRun decodes the make-up and terminating codes of one run.
+func readRun(r *reader, color int, width int32) (int32, bool) {
+	tab := &runTabs[color]
+	run := int32(0)
+	for {
+		if r.n < 16 {
+			r.refill()
+		}
+		e := tab.prim[r.acc>>(64-primBits)]
+		if e&0xe0 == kindLink<<5 {
+			e = tab.sec[e>>8+uint32(r.acc<<primBits>>(64-secBits))]
+		}
+		l := uint(e & 31)
+		r.acc <<= l
+		r.n -= l
+		switch e & 0xe0 {
+		case kindTerm << 5:
+			return run + int32(e>>8), true
+		case kindMakeup << 5:
+			run += int32(e >> 8)
+			if run > width {
+				return run, false
+			}
+		default:
+			return run, false
+		}
+	}
+}
