@@ -199,3 +199,14 @@ func TestPictureCorrupt(t *testing.T) {
 		}
 	}
 }
+
+// gradient is a smooth two-way ramp, a stand-in for a photograph.
+func gradient(w, h int) *image.Gray {
+	g := image.NewGray(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			g.Pix[y*g.Stride+x] = uint8((x*255/w + y*255/h) / 2)
+		}
+	}
+	return g
+}
