@@ -75,11 +75,13 @@ func (s *Session) indicator(i ifp.Indicator) {
 		s.carrierDown()
 	case ifp.V21Preamble:
 		s.carrierUp(t30.V21)
+		s.hdlcBad = false // whatever was lost came before this new signal
 	case ifp.CNG, ifp.CED:
 		// Tones only open the call; T.30 needs nothing from them.
 	default:
 		if m := trainedModem(i); m != t30.ModemNone {
 			s.carrierUp(m)
+			s.hdlcBad = false
 		}
 	}
 }

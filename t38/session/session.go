@@ -155,6 +155,14 @@ func (s *Session) Hangup() {
 	s.pump()
 }
 
+// Abort stops the call locally (operator cancel, shutdown): DCN goes out
+// and the result is Cancelled.
+func (s *Session) Abort() {
+	s.eng.Tick(s.clock.Now())
+	s.eng.Abort()
+	s.pump()
+}
+
 // NextDeadline is when Tick next has work to do.
 func (s *Session) NextDeadline() (time.Duration, bool) {
 	d, ok := s.eng.NextDeadline()

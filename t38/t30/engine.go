@@ -353,12 +353,12 @@ func (e *Engine) RxCarrierUp(m Modem) {
 		return
 	}
 	e.rxCarrier = m
+	if e.rt != 0 {
+		// The far end is talking: T2/T4 measure its silence, so they
+		// restart rather than fire half-way through its signal.
+		e.arm(e.rtKind)
+	}
 	if m == V21 {
-		// Flags seen: the far end is answering, so the response timer
-		// restarts instead of firing half-way through its frames.
-		if e.rt != 0 {
-			e.arm(e.rtKind)
-		}
 		if e.st == stRxPage {
 			e.endOfData()
 		}
@@ -387,6 +387,9 @@ func (e *Engine) RxCarrierUp(m Modem) {
 // RxCarrierDown reports the end of a received signal (sig-end, no-signal,
 // carrier loss).
 func (e *Engine) RxCarrierDown() {
+	if e.rt != 0 {
+		e.arm(e.rtKind)
+	}
 	switch e.st {
 	case stRxTCF:
 		e.checkTCF()
@@ -434,7 +437,7 @@ func (e *Engine) RxFrame(b []byte, fcsOK bool) {
 		e.rxECMFrame(b, f, fcsOK)
 		return
 	}
-	if e.txPending > 0 {
+	if e.txPending > 0 && f.FCF != FCFDCN {
 		// Half duplex: a station does not hear while it talks. A frame that
 		// crossed ours (a repeat sent before the far end heard us) would
 		// otherwise be taken as the answer to what we are sending now.
