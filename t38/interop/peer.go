@@ -206,6 +206,7 @@ type Result struct {
 	ECM         bool       `json:"ecm"`
 	Encoding    int        `json:"encoding"` // EncodingMH, EncodingMR or EncodingMMR
 	RemoteIdent string     `json:"remote_ident"`
+	CallMS      int64      `json:"call_ms"` // start to phase E; -1 if phase E never came
 	CPUUserMS   int64      `json:"cpu_user_ms"`
 	CPUSysMS    int64      `json:"cpu_sys_ms"`
 	WallMS      int64      `json:"wall_ms"`
@@ -219,6 +220,10 @@ func (r Result) OK() bool { return r.Result == "OK" && r.Code == 0 }
 func (r Result) CPU() time.Duration {
 	return time.Duration(r.CPUUserMS+r.CPUSysMS) * time.Millisecond
 }
+
+// CallTime is the time from the peer's start to phase E: the wire time of
+// the call.
+func (r Result) CallTime() time.Duration { return time.Duration(r.CallMS) * time.Millisecond }
 
 // Wall is the peer's wall-clock time from start to exit.
 func (r Result) Wall() time.Duration { return time.Duration(r.WallMS) * time.Millisecond }
