@@ -366,6 +366,8 @@ func (c *Call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	case desc.image != nil && cur.T38:
 		// Refresh of the T.38 session we already have.
 		ok200(localSDP)
+	case desc.image != nil && c.u.refuseT38ForTest:
+		c.u.respond(tx, req, 488, "Not Acceptable Here", nil)
 	case desc.image != nil:
 		lease, err := c.u.pool.Acquire(portpool.UDPTL)
 		if err != nil {

@@ -54,7 +54,7 @@ type UA struct {
 	srv *sipgo.Server
 	cli *sipgo.Client
 
-	listeners []io
+	listeners []closer
 	addrs     map[string]netip.AddrPort // transport (lower case) -> bound address
 	host      string                    // advertised host
 
@@ -69,9 +69,13 @@ type UA struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	closed atomic.Bool
+
+	// refuseT38ForTest makes re-INVITEs to T.38 get 488, to play a gateway
+	// without T.38 in tests.
+	refuseT38ForTest bool
 }
 
-type io interface{ Close() error }
+type closer interface{ Close() error }
 
 type admissionBox struct{ a Admission }
 
@@ -168,6 +172,14 @@ func (u *UA) listen() error {
 		u.listeners = append(u.listeners, conn)
 		u.addrs["udp"] = conn.LocalAddr().(*net.UDPAddr).AddrPort()
 		u.serve(func() error { return u.srv.ServeUDP(conn) })
+		// Requests we send over UDP leave from this socket; sipgo must have
+		// registered it before the first Dial or it would try to bind it again.
+		for i := 0; i < 200; i++ {
+			if c, err := u.ua.TransportLayer().GetConnection("udp", conn.LocalAddr().String()); err == nil && c != nil {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 	if a := u.cfg.ListenTCP; a != "" {
 		l, err := net.Listen("tcp", a)
@@ -321,6 +333,9 @@ func (u *UA) stamp(req *sip.Request, transport string) error {
 	}
 	if req.GetHeader("User-Agent") == nil {
 		req.AppendHeader(sip.NewHeader("User-Agent", u.cfg.UserAgent))
+	}
+	if req.ContentLength() == nil {
+		req.SetBody(req.Body()) // stream transports need Content-Length even for no body
 	}
 	if transport == "UDP" {
 		req.Laddr = sip.Addr{IP: net.IP(ap.Addr().AsSlice()), Port: int(ap.Port())}
