@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/faxd/faxd/internal/buildinfo"
@@ -25,6 +26,7 @@ import (
 	"github.com/faxd/faxd/internal/metrics"
 	"github.com/faxd/faxd/internal/natsbus"
 	"github.com/faxd/faxd/internal/pgcluster"
+	"github.com/faxd/faxd/queue"
 	"github.com/faxd/faxd/schemas"
 )
 
@@ -135,7 +137,10 @@ type Server struct {
 	DB      *Databases
 	Bus     *natsbus.Bus
 	Metrics *metrics.Metrics
+	Queue   *queue.Queue
+	Node    *queue.Node
 
+	purged  prometheus.Counter
 	httpLn  net.Listener
 	httpSrv *http.Server
 	wg      sync.WaitGroup
@@ -162,6 +167,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		s.Close(ctx)
 		return nil, fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
+	}
+	if err := s.openQueue(ctx); err != nil {
+		s.Close(ctx)
+		return nil, err
 	}
 	s.httpSrv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	s.Metrics.Role.WithLabelValues(cfg.Node.Role).Set(1)
@@ -222,6 +231,21 @@ func (s *Server) Run(ctx context.Context) error {
 			errc <- fmt.Errorf("http: %w", err)
 		}
 	}()
+	bgCtx, stopBg := context.WithCancel(context.Background())
+	defer stopBg()
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		// Run renews the node lease until bgCtx ends, then gives it up so
+		// the others take over at once instead of after lease_ttl.
+		if err := s.Node.Run(bgCtx); err != nil && bgCtx.Err() == nil {
+			errc <- fmt.Errorf("node lease: %w", err)
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.purgeLoop(bgCtx)
+	}()
 	s.log.Info("faxd running", "node", s.cfg.Node.ID, "role", s.cfg.Node.Role, "http", s.HTTPAddr(),
 		"pid", os.Getpid(), "version", buildinfo.Version)
 	var err error
@@ -232,6 +256,7 @@ func (s *Server) Run(ctx context.Context) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	_ = s.httpSrv.Shutdown(shutdownCtx)
+	stopBg()
 	s.wg.Wait()
 	return err
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/faxd/faxd/internal/config"
 	"github.com/faxd/faxd/internal/pgtest"
+	"github.com/faxd/faxd/queue"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -97,5 +98,145 @@ func TestBadDSNNotLogged(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("password in error: %v", err)
+	}
+}
+
+// startServer runs a server on fresh databases until the test ends.
+func startServer(t *testing.T, mutate func(*config.Config)) *Server {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Node.ID = "srv-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Database.QueueDSN = pgtest.NewDSN(t)
+	cfg.NATS.EmbeddedDir = t.TempDir()
+	cfg.NATS.EmbeddedListen = "127.0.0.1:0"
+	cfg.Queue.HeartbeatInterval = config.Duration(100 * time.Millisecond)
+	cfg.Queue.LeaseTTL = config.Duration(time.Second)
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	if errs := cfg.Validate(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		s.Close(context.Background())
+	})
+	return s
+}
+
+// The server's node takes over the job of a node whose lease ran out,
+// keeping its confirmed pages, and says so in the job's history.
+func TestServerTakesOverDeadNodesJobs(t *testing.T) {
+	s := startServer(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	job, _, err := s.Queue.Enqueue(ctx, queue.Request{Destination: "+15550100", Document: "doc:1", PagesTotal: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second node claims the job, confirms a page, and then dies (it
+	// never renews its one-second lease).
+	dead, err := s.Queue.Register(ctx, queue.NodeInfo{ID: "dying"}, queue.NodeConfig{TTL: time.Second, Interval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claimed []queue.Job
+	for len(claimed) == 0 {
+		if claimed, err = s.Queue.Claim(ctx, dead.Lease(), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Queue.Progress(ctx, job.ID, claimed[0].Token, 1); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		j, err := s.Queue.Get(ctx, job.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.State == queue.Pending {
+			if j.PagesConfirmed != 1 {
+				t.Fatalf("pages confirmed %d after takeover, want 1", j.PagesConfirmed)
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("job never taken over")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	hist, err := s.Queue.History(ctx, job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := hist[len(hist)-1]
+	if last.NodeID != s.cfg.Node.ID {
+		t.Errorf("takeover recorded by %q, want %q (%+v)", last.NodeID, s.cfg.Node.ID, last)
+	}
+	if _, err := s.Queue.Progress(ctx, job.ID, claimed[0].Token, 2); err == nil {
+		t.Error("the dead node's token still records progress")
+	}
+}
+
+// The node row shows this server with its role and capacity, its lease is
+// reported held, and a standby does not take over.
+func TestServerNodeRowAndLeaseMetric(t *testing.T) {
+	s := startServer(t, func(c *config.Config) { c.Node.Role = "standby"; c.Channels.Count = 12 })
+	ctx := context.Background()
+	nodes, err := s.Queue.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes) != 1 || nodes[0].Role != "standby" || nodes[0].Capacity != 12 || !nodes[0].Live {
+		t.Fatalf("nodes = %+v", nodes)
+	}
+	if _, body := get(t, "http://"+s.HTTPAddr()+"/metrics"); !strings.Contains(body, "faxd_node_lease_held 1") {
+		t.Error("lease not reported held")
+	}
+}
+
+// Purge deletes finished jobs older than queue.purge_after, on one node.
+func TestServerPurge(t *testing.T) {
+	s := startServer(t, nil)
+	ctx := context.Background()
+	job, _, err := s.Queue.Enqueue(ctx, queue.Request{Destination: "+15550100", Document: "doc:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Queue.Cancel(ctx, job.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB.Queue.Exec(ctx, "UPDATE jobs SET finished_at = now() - interval '400 days' WHERE id = $1", job.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Another session holding the lock makes this node skip the round.
+	conn, err := s.DB.Queue.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(purgeLockKey)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.purgeOnce(ctx); err != nil || n != 0 {
+		t.Fatalf("purge while locked elsewhere: %d, %v", n, err)
+	}
+	conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", int64(purgeLockKey))
+	conn.Release()
+	if n, err := s.purgeOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("purge: %d, %v", n, err)
+	}
+	if _, err := s.Queue.Get(ctx, job.ID); err == nil {
+		t.Fatal("purged job still there")
 	}
 }
