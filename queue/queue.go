@@ -82,6 +82,10 @@ type Queue struct {
 	pool *pgxpool.Pool
 	cfg  Config
 	log  *slog.Logger
+
+	note     notifier
+	claims   batcher[*claimCall]
+	complets batcher[*completeCall]
 }
 
 // New returns a queue on pool, whose database has schemas.Queue applied.
@@ -100,7 +104,11 @@ func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Queue{pool: pool, cfg: cfg, log: log}, nil
+	q := &Queue{pool: pool, cfg: cfg, log: log}
+	q.note.q = q
+	q.claims.run = q.claimBatch
+	q.complets.run = q.completeBatch
+	return q, nil
 }
 
 // Pool is the queue's connection pool.

@@ -901,3 +901,64 @@ func TestWaiterPollsWithoutNotifications(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestBatchedCompleteKeepsFencing: completions merged into one statement
+// still check each token: among racing completions of the same jobs with
+// current and stale tokens, exactly the current ones win, once.
+func TestBatchedCompleteKeepsFencing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q := newQueue(t, pgtest.NewDSN(t))
+	a := register(t, q, "a", queue.NodeConfig{})
+	const jobs = 40
+	for i := range jobs {
+		enqueue(t, q, req(fmt.Sprint(i)))
+	}
+	stale, err := q.Claim(ctx, a.Lease(), jobs)
+	if err != nil || len(stale) != jobs {
+		t.Fatalf("claim: %d %v", len(stale), err)
+	}
+	expire(t, q, "a")
+	if _, err := q.TakeOver(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	b := register(t, q, "b", queue.NodeConfig{})
+	cur, err := q.Claim(ctx, b.Lease(), jobs)
+	if err != nil || len(cur) != jobs {
+		t.Fatalf("reclaim: %d %v", len(cur), err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins, staleErrs, dupErrs := 0, 0, 0
+	try := func(id, token int64) {
+		defer wg.Done()
+		_, err := q.Complete(ctx, id, token, queue.Result{Pages: 1})
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			wins++
+		case errors.Is(err, queue.ErrStaleToken):
+			staleErrs++
+		case errors.Is(err, queue.ErrInvalidTransition):
+			dupErrs++
+		default:
+			t.Error(err)
+		}
+	}
+	for i := range jobs {
+		wg.Add(3)
+		go try(stale[i].ID, stale[i].Token)
+		go try(cur[i].ID, cur[i].Token)
+		go try(cur[i].ID, cur[i].Token)
+	}
+	wg.Wait()
+	if wins != jobs || staleErrs != jobs || dupErrs != jobs {
+		t.Fatalf("wins %d, stale %d, duplicates %d; want %d each", wins, staleErrs, dupErrs, jobs)
+	}
+	var hist int
+	_ = q.Pool().QueryRow(ctx, "SELECT count(*) FROM job_history WHERE to_state = 'sent'").Scan(&hist)
+	if hist != jobs || outboxCount(t, q.Pool(), cur[0].ID) != 1 {
+		t.Fatalf("%d sent history rows, want %d", hist, jobs)
+	}
+}

@@ -35,6 +35,9 @@ const sqlHistory = `
 SELECT at, coalesce(from_state, ''), to_state, node_id, coalesce(token, 0), class, reason, pages
 FROM job_history WHERE job_id = $1 ORDER BY id`
 
+// sqlNotifyReady wakes idle workers (see notifier).
+const sqlNotifyReady = `SELECT pg_notify('` + channelReady + `', '')`
+
 // sqlClaim: $1 node, $2 incarnation, $3 limit. Claims nothing unless the
 // node's lease is live in the database.
 const sqlClaim = `
@@ -102,6 +105,32 @@ WITH old AS (
 	INSERT INTO outbox (topic, key, payload)
 	SELECT '` + outboxTopicFinished + `', id::text, to_jsonb(upd) - 'request_hash' FROM upd
 	WHERE upd.state IN ('sent', 'failed', 'cancelled')
+)
+SELECT ` + jobCols + ` FROM upd`
+
+// sqlCompleteBatch marks sent every job of the batch whose token still
+// holds. $1 ids, $2 tokens, $3 pages, $4 reasons. Rows are locked in id
+// order so that concurrent batches cannot deadlock.
+const sqlCompleteBatch = `
+WITH input AS (
+	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[]) AS i(id, token, pages, reason)
+), old AS (
+	SELECT j.id, j.node_id, j.token FROM jobs j JOIN input i ON i.id = j.id AND i.token = j.token
+	WHERE j.state = 'sending'
+	ORDER BY j.id
+	FOR UPDATE OF j
+), upd AS (
+	UPDATE jobs j SET state = 'sent', pages_confirmed = GREATEST(j.pages_confirmed, i.pages),
+		last_class = '', last_reason = i.reason, finished_at = now(), updated_at = now()
+	FROM old JOIN input i ON i.id = old.id AND i.token = old.token
+	WHERE j.id = old.id
+	RETURNING j.*
+), hist AS (
+	INSERT INTO job_history (job_id, from_state, to_state, node_id, token, reason, pages)
+	SELECT upd.id, 'sending', 'sent', upd.node_id, upd.token, upd.last_reason, upd.pages_confirmed FROM upd
+), outbox AS (
+	INSERT INTO outbox (topic, key, payload)
+	SELECT '` + outboxTopicFinished + `', id::text, to_jsonb(upd) - 'request_hash' FROM upd
 )
 SELECT ` + jobCols + ` FROM upd`
 
@@ -239,6 +268,6 @@ FROM nodes ORDER BY node_id`
 
 // Notification channels.
 const (
-	channelReady  = "faxd_queue_ready"  // a job became claimable now (trigger in schemas/queue)
+	channelReady  = "faxd_queue_ready"  // a job became claimable now
 	channelCancel = "faxd_queue_cancel" // payload: the id of a job whose cancel was requested
 )

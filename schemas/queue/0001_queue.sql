@@ -92,14 +92,3 @@ CREATE TABLE outbox (
     published_at timestamptz
 );
 CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
-
--- Wake idle workers when a job becomes claimable now. Identical
--- notifications within a transaction collapse into one.
-CREATE FUNCTION queue_notify_ready() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('faxd_queue_ready', '');
-    RETURN NULL;
-END $$;
-CREATE TRIGGER jobs_notify_ready AFTER INSERT OR UPDATE OF state ON jobs
-    FOR EACH ROW WHEN (NEW.state = 'pending' AND NEW.run_at <= now())
-    EXECUTE FUNCTION queue_notify_ready();
