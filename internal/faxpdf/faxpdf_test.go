@@ -23,6 +23,16 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
+// benchPage is a fine text page.
+func benchPage(b *testing.B) *bilevel.Image {
+	text := strings.Repeat("The quick brown fox jumps over the lazy dog. 0123456789 ABCDEFGHIJKLMNOP\n", 60)
+	pages, err := render.Bytes(context.Background(), []byte(text), "text/plain", render.Options{Resolution: render.Fine})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return pages[0]
+}
+
 // testPages returns realistic pages: text at each resolution and a noisy
 // page that exercises every code length.
 func testPages(t *testing.T) []*bilevel.Image {
@@ -201,7 +211,7 @@ func TestGolden(t *testing.T) {
 }
 
 // checkXref verifies every xref entry points at "N 0 obj".
-func checkXref(t *testing.T, pdf []byte) {
+func checkXref(t testing.TB, pdf []byte) {
 	t.Helper()
 	s := string(pdf)
 	i := strings.LastIndex(s, "startxref\n")
