@@ -75,8 +75,8 @@ func TestPutGetDedupRelease(t *testing.T) {
 	if err != nil || ref3 == ref {
 		t.Fatalf("third put: %q %v", ref3, err)
 	}
-	if c := count(t, pool, "documents"); c != 3 {
-		t.Fatalf("documents = %d, want 3 (dedup)", c)
+	if c := count(t, pool, "docstore_blobs"); c != 3 {
+		t.Fatalf("docstore_blobs = %d, want 3 (dedup)", c)
 	}
 
 	// Two pins on ref: the first release keeps it.
@@ -93,13 +93,13 @@ func TestPutGetDedupRelease(t *testing.T) {
 		t.Fatalf("after last release: %v", err)
 	}
 	// ref3 still uses every blob.
-	if c := count(t, pool, "documents"); c != 3 {
-		t.Fatalf("documents = %d, want 3", c)
+	if c := count(t, pool, "docstore_blobs"); c != 3 {
+		t.Fatalf("docstore_blobs = %d, want 3", c)
 	}
 	if err := s.Release(ctx, ref3); err != nil {
 		t.Fatal(err)
 	}
-	for _, tbl := range []string{"documents", "document_sets", "document_set_sources"} {
+	for _, tbl := range []string{"docstore_blobs", "docstore_sets", "docstore_set_sources"} {
 		if c := count(t, pool, tbl); c != 0 {
 			t.Fatalf("%s = %d after releasing everything", tbl, c)
 		}
@@ -128,8 +128,8 @@ func TestLimitsAndInvalid(t *testing.T) {
 	if _, err := s.Get(ctx, docstore.Ref("x", nil)); !errors.Is(err, docstore.ErrNotFound) {
 		t.Fatalf("unknown ref: %v", err)
 	}
-	if c := count(t, pool, "documents"); c != 0 {
-		t.Fatalf("documents = %d", c)
+	if c := count(t, pool, "docstore_blobs"); c != 0 {
+		t.Fatalf("docstore_blobs = %d", c)
 	}
 }
 
@@ -184,14 +184,14 @@ func TestGCAfterPurge(t *testing.T) {
 		t.Fatalf("pinned set collected: %v", err)
 	}
 	// A pin older than StalePin no longer protects (its server died).
-	if _, err := pool.Exec(ctx, "UPDATE document_sets SET pinned_at = now() - interval '2 hours'"); err != nil {
+	if _, err := pool.Exec(ctx, "UPDATE docstore_sets SET pinned_at = now() - interval '2 hours'"); err != nil {
 		t.Fatal(err)
 	}
 	if res, err = s.GC(ctx); err != nil || res.Sets != 1 {
 		t.Fatalf("gc of a stale pin: %+v %v", res, err)
 	}
-	if c := count(t, pool, "documents"); c != 0 {
-		t.Fatalf("documents = %d", c)
+	if c := count(t, pool, "docstore_blobs"); c != 0 {
+		t.Fatalf("docstore_blobs = %d", c)
 	}
 }
 
