@@ -258,3 +258,28 @@ func TestCoverPage(t *testing.T) {
 		t.Error("bad cover template accepted")
 	}
 }
+
+// Renderings share only the parsed fonts: concurrent calls must give the
+// same pages as a lone one (run under -race in CI's cgo build).
+func TestConcurrentRendering(t *testing.T) {
+	data := []byte("concurrent\tpage\fsecond")
+	want, err := Bytes(context.Background(), data, "", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		go func() {
+			got, err := Bytes(context.Background(), data, "", Options{})
+			if err == nil && (len(got) != len(want) || !got[0].Equal(want[0]) || !got[1].Equal(want[1])) {
+				err = fmt.Errorf("pages differ from a lone rendering")
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
