@@ -1,0 +1,305 @@
+package interop
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faxd/faxd/t38/bilevel"
+	"github.com/faxd/faxd/t38/t30"
+)
+
+// The interoperability matrix: our stack against spandsp over real UDP on
+// loopback in real time. Every value of every axis, and every pair of
+// values of any two axes, appears in at least one case (pairwise
+// coverage); the full product would be 120 calls of half a minute each.
+
+type direction int
+
+const (
+	usToSpandsp direction = iota // we call and send, spandsp answers and receives
+	spandspToUs                  // spandsp calls and sends, we answer and receive
+)
+
+type errorControl int
+
+const (
+	red0       errorControl = iota // no redundancy, no loss
+	red3                           // redundancy 3, no loss
+	red3Loss10                     // redundancy 3, 10% random loss both ways
+)
+
+type matrixCase struct {
+	dir     direction
+	version int
+	ecm     bool
+	coding  t30.Coding
+	ec      errorControl
+	pages   int
+}
+
+func (c matrixCase) name() string {
+	d := map[direction]string{usToSpandsp: "us-to-spandsp", spandspToUs: "spandsp-to-us"}[c.dir]
+	e := map[bool]string{true: "ECM", false: "nonECM"}[c.ecm]
+	k := map[t30.Coding]string{t30.CodingMH: "MH", t30.CodingMR: "MR", t30.CodingMMR: "MMR"}[c.coding]
+	r := map[errorControl]string{red0: "red0", red3: "red3", red3Loss10: "red3-loss10"}[c.ec]
+	return fmt.Sprintf("%s/v%d/%s/%s/%s/%dp", d, c.version, e, k, r, c.pages)
+}
+
+// matrixAxes lists the values of each axis, in case-field order.
+var matrixAxes = [][]int{
+	{int(usToSpandsp), int(spandspToUs)},
+	{0, 3},
+	{0, 1},
+	{int(t30.CodingMH), int(t30.CodingMR), int(t30.CodingMMR)},
+	{int(red0), int(red3), int(red3Loss10)},
+	{1, 3},
+}
+
+func caseOf(v []int) matrixCase {
+	return matrixCase{dir: direction(v[0]), version: v[1], ecm: v[2] == 1, coding: t30.Coding(v[3]),
+		ec: errorControl(v[4]), pages: v[5]}
+}
+
+// valid excludes impossible combinations: T.6 (MMR) exists only with ECM.
+func valid(v []int) bool { return !(t30.Coding(v[3]) == t30.CodingMMR && v[2] == 0) }
+
+// pairwise picks, greedily and deterministically, full combinations until
+// every valid pair of values of two axes is covered.
+func pairwise(axes [][]int, ok func([]int) bool) [][]int {
+	var all [][]int
+	var walk func(prefix []int)
+	walk = func(prefix []int) {
+		if len(prefix) == len(axes) {
+			if ok(prefix) {
+				all = append(all, append([]int(nil), prefix...))
+			}
+			return
+		}
+		for _, v := range axes[len(prefix)] {
+			walk(append(prefix, v))
+		}
+	}
+	walk(nil)
+	type pair struct{ i, vi, j, vj int }
+	need := map[pair]bool{}
+	for _, c := range all {
+		for i := range c {
+			for j := i + 1; j < len(c); j++ {
+				need[pair{i, c[i], j, c[j]}] = true
+			}
+		}
+	}
+	var picked [][]int
+	for len(need) > 0 {
+		best, bestN := -1, 0
+		for k, c := range all {
+			n := 0
+			for i := range c {
+				for j := i + 1; j < len(c); j++ {
+					if need[pair{i, c[i], j, c[j]}] {
+						n++
+					}
+				}
+			}
+			if n > bestN {
+				best, bestN = k, n
+			}
+		}
+		c := all[best]
+		for i := range c {
+			for j := i + 1; j < len(c); j++ {
+				delete(need, pair{i, c[i], j, c[j]})
+			}
+		}
+		picked = append(picked, c)
+	}
+	return picked
+}
+
+func matrixCases() []matrixCase {
+	var cs []matrixCase
+	for _, v := range pairwise(matrixAxes, valid) {
+		cs = append(cs, caseOf(v))
+	}
+	return cs
+}
+
+// TestMatrixCoversAllPairs checks the case list itself: every valid pair of
+// axis values is in some case, no case is invalid, and the list stays small
+// enough to run in parallel in CI.
+func TestMatrixCoversAllPairs(t *testing.T) {
+	picked := pairwise(matrixAxes, valid)
+	if len(picked) > 14 {
+		t.Errorf("%d cases: too many for CI", len(picked))
+	}
+	seen := map[[4]int]bool{}
+	for _, c := range picked {
+		if !valid(c) {
+			t.Errorf("invalid case %v", c)
+		}
+		for i := range c {
+			for j := i + 1; j < len(c); j++ {
+				seen[[4]int{i, c[i], j, c[j]}] = true
+			}
+		}
+	}
+	for i := range matrixAxes {
+		for j := i + 1; j < len(matrixAxes); j++ {
+			for _, vi := range matrixAxes[i] {
+				for _, vj := range matrixAxes[j] {
+					// A pair is required if some valid combination holds it.
+					if !pairPossible(i, vi, j, vj) {
+						continue
+					}
+					if !seen[[4]int{i, vi, j, vj}] {
+						t.Errorf("pair axis%d=%d axis%d=%d not covered", i, vi, j, vj)
+					}
+				}
+			}
+		}
+	}
+	for _, c := range matrixCases() {
+		t.Log(c.name())
+	}
+}
+
+func pairPossible(i, vi, j, vj int) bool {
+	// Only the MMR-needs-ECM rule removes pairs: (ECM off, MMR).
+	return !((i == 2 && vi == 0 && j == 3 && vj == int(t30.CodingMMR)) ||
+		(i == 3 && vi == int(t30.CodingMMR) && j == 2 && vj == 0))
+}
+
+// TestMatrix runs every matrix case at once. A case passes only when both
+// ends report success and tiffcmp -t finds the received pages identical to
+// the sent ones.
+func TestMatrix(t *testing.T) {
+	bin := BuildPeer(t)
+	NeedTool(t, "tiffcmp", "libtiff-tools")
+	t.Parallel()
+	cases := matrixCases()
+	Concurrent(t, cases, matrixCase.name, func(t *testing.T, c matrixCase) {
+		runMatrixCase(t, bin, c)
+	})
+}
+
+func codings(c t30.Coding) ([]Compression, t30.Codings) {
+	switch c {
+	case t30.CodingMH:
+		return []Compression{MH}, t30.SupportMH
+	case t30.CodingMR:
+		return []Compression{MH, MR}, t30.SupportMH | t30.SupportMR
+	}
+	return []Compression{MH, MR, MMR}, t30.AllCodings
+}
+
+func runMatrixCase(t *testing.T, bin string, c matrixCase) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.tif"), filepath.Join(dir, "out.tif")
+	seed := uint64(len(c.name())*7919 + c.version*31 + c.pages)
+	if err := MakeTestTIFF(ctx, bin, in, TIFFOptions{Pages: c.pages, Seed: seed}); err != nil {
+		t.Fatal(err)
+	}
+	peerComp, ourComp := codings(c.coding)
+	red := 0
+	if c.ec != red0 {
+		red = 3
+	}
+	loss := 0
+	if c.ec == red3Loss10 {
+		loss = 10
+	}
+	peer := PeerOptions{
+		Version: c.version, ECM: c.ecm, Redundancy: red, Loss: loss, RxLoss: loss, Seed: seed,
+		Compress: peerComp, Ident: "SPANDSP", Timeout: 3 * time.Minute,
+	}
+	ours := ourOptions{Ident: "FAXD", Version: c.version, ECM: c.ecm, Codings: ourComp, Redundancy: red}
+
+	conn, err := listenUDP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p *Peer
+	if c.dir == usToSpandsp {
+		pages, err := TIFFToPages(ctx, bin, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ours.Calling, ours.Pages = true, pages
+		peer.Receive = out
+		p, err = StartPeer(ctx, bin, peer)
+		if err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		peer.Send, peer.Caller, peer.Remote = in, true, conn.LocalAddr().String()
+		p, err = StartPeer(ctx, bin, peer)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	or, oerr := runOurs(ctx, conn, p.Addr(), ours)
+	pr, perr := p.Wait()
+	t.Logf("spandsp %+v", pr)
+	if or.Result != nil {
+		t.Logf("ours    %+v; wire %+v; udptl %+v; call %v", *or.Result, or.Wire, or.UDPTL, or.Call)
+	}
+	if oerr != nil {
+		t.Errorf("our side: %v", oerr)
+	}
+	if perr != nil {
+		t.Errorf("spandsp: %v", perr)
+	}
+	if oerr != nil || perr != nil {
+		t.FailNow()
+	}
+	var bad []string
+	if !or.Result.OK() {
+		bad = append(bad, "our result: "+or.Result.Error())
+	}
+	if or.Result.Pages != c.pages {
+		bad = append(bad, fmt.Sprintf("we counted %d pages, want %d", or.Result.Pages, c.pages))
+	}
+	if or.Result.RemoteIdent != "SPANDSP" {
+		bad = append(bad, fmt.Sprintf("we saw remote ident %q", or.Result.RemoteIdent))
+	}
+	checkResult(t, "spandsp", pr, c.pages, "FAXD", c.ecm, int(c.coding))
+	stats := or.Sent
+	if c.dir == spandspToUs {
+		stats = stats[:0]
+		for _, rp := range or.Received {
+			stats = append(stats, rp.Stats)
+		}
+	}
+	for _, st := range stats {
+		if st.Coding != c.coding || st.ECM != c.ecm {
+			bad = append(bad, fmt.Sprintf("our page %d: coding %d ECM %v, want %d %v", st.Page, st.Coding, st.ECM, c.coding, c.ecm))
+		}
+	}
+	if len(bad) > 0 {
+		t.Error(strings.Join(bad, "; "))
+	}
+	if c.dir == spandspToUs {
+		pages := make([]*bilevel.Image, 0, len(or.Received))
+		for i, rp := range or.Received {
+			if rp.Image == nil {
+				t.Fatalf("received page %d has no image", i)
+			}
+			pages = append(pages, rp.Image)
+		}
+		if err := PagesToTIFF(ctx, bin, out, pages); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := CompareTIFF(ctx, in, out); err != nil {
+		t.Error(err)
+	}
+	if loss > 0 && pr.UDPTL.TxDropped+pr.UDPTL.RxDropped == 0 {
+		t.Errorf("%d%% loss dropped nothing", loss)
+	}
+}
