@@ -19,7 +19,7 @@ WITH ins AS (
 	INSERT INTO jobs (idempotency_key, request_hash, priority, run_at, max_attempts, retry_policy,
 		destination, caller_id, header, document, callback_url, submitter, metadata, pages_total)
 	VALUES (NULLIF($1, ''), $2, $3, coalesce($4, now()), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-	ON CONFLICT (idempotency_key) DO NOTHING
+	ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 	RETURNING *
 ), hist AS (
 	INSERT INTO job_history (job_id, from_state, to_state, reason)
@@ -109,21 +109,15 @@ WITH old AS (
 SELECT ` + jobCols + ` FROM upd`
 
 // sqlCompleteBatch marks sent every job of the batch whose token still
-// holds. $1 ids, $2 tokens, $3 pages, $4 reasons. Rows are locked in id
-// order so that concurrent batches cannot deadlock.
+// holds. $1 ids, $2 tokens, $3 pages, $4 reasons. Batches of different
+// holders never share a row (a token holds one job), so they cannot
+// deadlock.
 const sqlCompleteBatch = `
-WITH input AS (
-	SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[]) AS i(id, token, pages, reason)
-), old AS (
-	SELECT j.id, j.node_id, j.token FROM jobs j JOIN input i ON i.id = j.id AND i.token = j.token
-	WHERE j.state = 'sending'
-	ORDER BY j.id
-	FOR UPDATE OF j
-), upd AS (
+WITH upd AS (
 	UPDATE jobs j SET state = 'sent', pages_confirmed = GREATEST(j.pages_confirmed, i.pages),
 		last_class = '', last_reason = i.reason, finished_at = now(), updated_at = now()
-	FROM old JOIN input i ON i.id = old.id AND i.token = old.token
-	WHERE j.id = old.id
+	FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[]) AS i(id, token, pages, reason)
+	WHERE j.id = i.id AND j.token = i.token AND j.state = 'sending'
 	RETURNING j.*
 ), hist AS (
 	INSERT INTO job_history (job_id, from_state, to_state, node_id, token, reason, pages)
