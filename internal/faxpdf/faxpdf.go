@@ -28,10 +28,14 @@ import (
 type Page struct {
 	Image *bilevel.Image // set for a page held as a raster
 
-	Data   []byte    // coded page, most significant bit first (FillOrder 1)
+	Data   []byte    // coded page
 	Coding t4.Coding // coding of Data
-	Width  int       // pixels per row of Data
-	Height int       // rows of Data; 0 = find out by decoding
+	// FillOrder of Data as in TIFF: 1 (or 0) most significant bit first,
+	// 2 least significant first (as bits arrive on the line and spandsp
+	// stores them). PDF knows only the first; Data is not modified.
+	FillOrder int
+	Width     int // pixels per row of Data
+	Height    int // rows of Data; 0 = find out by decoding
 	// Resolution in dots per inch; 0 means 204 x 196 (fine).
 	XDPI, YDPI int
 }
@@ -237,6 +241,12 @@ func pageMMR(p Page) (data []byte, w, h int, err error) {
 	}
 	if p.Width <= 0 || p.Width > t4.MaxWidth || p.Height < 0 || len(p.Data) == 0 {
 		return nil, 0, 0, fmt.Errorf("%w: %d bytes of %v, %dx%d", ErrBadPage, len(p.Data), p.Coding, p.Width, p.Height)
+	}
+	if p.FillOrder == 2 {
+		rev := make([]byte, len(p.Data))
+		copy(rev, p.Data)
+		t4.ReverseBits(rev)
+		p.Data = rev
 	}
 	img, stats, derr := t4.Decode(p.Data, t4.DecodeOptions{Coding: p.Coding, Width: p.Width, Height: p.Height})
 	if img == nil || img.Height == 0 {

@@ -281,3 +281,32 @@ func TestCorruptMMRRepaired(t *testing.T) {
 		t.Errorf("%d leading rows intact: want the decodable part kept and the rest lost", same)
 	}
 }
+
+// Data in FillOrder 2 (LSB first) is turned round for PDF, which reads
+// MSB first only; the caller's slice is left alone.
+func TestFillOrder2(t *testing.T) {
+	needPdftoppm(t)
+	img := testPages(t)[0]
+	for _, c := range []t4.Coding{t4.MH, t4.MMR} {
+		data, err := t4.Encode(img, t4.EncodeOptions{Coding: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msb := bytes.Clone(data)
+		t4.ReverseBits(data)
+		lsb := bytes.Clone(data)
+		var b bytes.Buffer
+		if err := Write(&b, []Page{{Data: data, Coding: c, FillOrder: 2, Width: img.Width, Height: img.Height, XDPI: img.XDPI, YDPI: img.YDPI}}, Info{}); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(data, lsb) {
+			t.Fatalf("%v: caller's data modified", c)
+		}
+		if c == t4.MMR && !bytes.Contains(b.Bytes(), msb) {
+			t.Errorf("MMR in FillOrder 2 not embedded as its MSB-first bytes")
+		}
+		if got := rasterise(t, b.Bytes(), 1, img.XDPI, img.YDPI); !got.Equal(img) {
+			t.Errorf("%v FillOrder 2: pixels differ", c)
+		}
+	}
+}

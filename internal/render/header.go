@@ -129,3 +129,16 @@ func drawBox(c *image.Gray, r image.Rectangle, t int) {
 	fillRect(c, image.Rect(r.Min.X, r.Min.Y, r.Min.X+t, r.Max.Y))
 	fillRect(c, image.Rect(r.Max.X-t, r.Min.Y, r.Max.X, r.Max.Y))
 }
+
+// StampHeaders stamps every page of a document, numbering them 1..n of n
+// (info.Page and info.Pages are overwritten).
+func StampHeaders(pages []*bilevel.Image, info HeaderInfo, tmpl *template.Template) error {
+	info.Pages = len(pages)
+	for i, p := range pages {
+		info.Page = i + 1
+		if err := StampHeader(p, info, tmpl); err != nil {
+			return fmt.Errorf("page %d: %w", i+1, err)
+		}
+	}
+	return nil
+}

@@ -283,3 +283,19 @@ func TestConcurrentRendering(t *testing.T) {
 		}
 	}
 }
+
+func TestStampHeaders(t *testing.T) {
+	tmpl, err := ParseHeaderTemplate("{{.Page}}/{{.Pages}}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := []*bilevel.Image{bilevel.New(PageWidth, 100), bilevel.New(PageWidth, 100)}
+	if err := StampHeaders(pages, HeaderInfo{}, tmpl); err != nil {
+		t.Fatal(err)
+	}
+	want := bilevel.New(PageWidth, 100)
+	StampHeader(want, HeaderInfo{Page: 2, Pages: 2}, tmpl)
+	if !pages[1].Equal(want) || pages[0].Equal(want) {
+		t.Error("pages not numbered 1/2 and 2/2")
+	}
+}
