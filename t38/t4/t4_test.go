@@ -399,3 +399,21 @@ func TestReverseBits(t *testing.T) {
 		t.Fatalf("got %x", b)
 	}
 }
+
+// RLE rows are MH code words, octet aligned, without EOLs; build such
+// data from our MH coder row by row.
+func TestDecodeRLE(t *testing.T) {
+	img := t4test.Page(t4test.LineArt, 1728, 98, 2)
+	var data []byte
+	for y := 0; y < img.Height; y++ {
+		rc, _ := newRowCoder(img.Width, 98, EncodeOptions{Coding: MH})
+		rc.cur = changes(rc.cur[:0], img.Row(y), img.Width)
+		rc.code1D()
+		rc.w.flush()
+		data = append(data, rc.w.buf...)
+	}
+	got, st, err := DecodeRLE(data, img.Width, img.Height)
+	if err != nil || st.BadRows != 0 || !got.Equal(img) || st.Bytes != len(data) {
+		t.Fatalf("RLE: %v %+v equal=%v", err, st, err == nil && got.Equal(img))
+	}
+}

@@ -64,44 +64,69 @@ func rect(img *bilevel.Image, x0, y0, x1, y1 int) {
 	}
 }
 
-// text lays out lines of pseudo-glyphs about 10 point high: random 5x7
-// cells scaled to the resolution, with word gaps, paragraphs and margins.
+// text lays out lines of pseudo-letters about 11 point high. Each letter
+// is a few strokes (stems, bars, diagonals) on a 5x7 grid, so rows are
+// vertically coherent the way printed text is; words, paragraphs and
+// ragged right margins vary the runs.
 func text(img *bilevel.Image, rng *rand.Rand) {
-	sx := max(1, img.Width/1728*2)                 // horizontal dot size
-	sy := max(1, img.YDPI*2/196)                   // vertical dot size
-	cellW, cellH := 6*sx, 9*sy+max(1, img.YDPI/40) // glyph pitch and line pitch
+	const dot = 3                    // stroke width in pixels at 204 dpi
+	h := float64(dot*img.YDPI) / 196 // rows per grid row
+	pitch, gap := 6*dot, dot         // letter pitch and extra word gap
+	lineH := int(math.Round(11 * h)) // baseline to baseline
 	margin := img.Width / 12
-	glyphs := make([][7]uint8, 64)
+	glyphs := make([][7]uint8, 48)
 	for i := range glyphs {
-		for r := range glyphs[i] {
-			glyphs[i][r] = uint8(rng.IntN(32))
+		g := &glyphs[i]
+		for range 2 + rng.IntN(3) {
+			switch rng.IntN(8) {
+			case 0, 1: // a stem
+				c := []uint8{0x10, 0x04, 0x01}[rng.IntN(3)]
+				for r := range g {
+					g[r] |= c
+				}
+			case 2, 3: // a bar
+				g[[]int{0, 3, 6}[rng.IntN(3)]] |= 0x1f
+			case 4: // a diagonal
+				for r := range g {
+					g[r] |= 0x10 >> (r * 5 / 7)
+				}
+			case 5: // a bowl
+				g[0] |= 0x0e
+				g[6] |= 0x0e
+				for r := 1; r < 6; r++ {
+					g[r] |= 0x11
+				}
+			default: // a half stem
+				for r := 3; r < 7; r++ {
+					g[r] |= 0x10
+				}
+			}
 		}
-		glyphs[i][0] |= 0x04 // most letters have a stem
-		glyphs[i][6] |= 0x0e
 	}
 	y := img.YDPI / 2
-	for y+cellH < img.Height-img.YDPI/2 {
+	for y+lineH < img.Height-img.YDPI/2 {
 		if rng.IntN(9) == 0 { // paragraph break
-			y += cellH
+			y += lineH
 			continue
 		}
 		end := img.Width - margin - rng.IntN(img.Width/4)
-		for x := margin; x+cellW < end; {
+		for x := margin; x+pitch < end; {
 			if rng.IntN(6) == 0 {
-				x += cellW
+				x += pitch + gap
 				continue
 			}
 			g := glyphs[rng.IntN(len(glyphs))]
 			for r := 0; r < 7; r++ {
+				y0, y1 := y+int(math.Round(float64(r)*h)), y+int(math.Round(float64(r+1)*h))
 				for c := 0; c < 5; c++ {
-					if g[r]&(1<<(4-c)) != 0 {
-						rect(img, x+c*sx, y+r*sy, x+(c+1)*sx, y+(r+1)*sy)
+					if g[r]&(0x10>>c) != 0 {
+						rect(img, x+c*dot, y0, x+(c+1)*dot, y1)
 					}
 				}
 			}
-			x += cellW
+			x += pitch
 		}
-		y += cellH
+		y += lineH
 	}
 }
 
