@@ -15,6 +15,7 @@ import (
 
 	"github.com/faxd/faxd/internal/portpool"
 	"github.com/faxd/faxd/internal/sip/rtpaudio"
+	"github.com/faxd/faxd/t38/sdp"
 )
 
 // EventKind names a step of a call.
@@ -168,7 +169,7 @@ func (c *Call) setAudio(lease *portpool.Lease, remote netip.AddrPort, codec rtpa
 }
 
 // setT38 switches the call to T.38 media and stops any audio phase.
-func (c *Call) setT38(lease *portpool.Lease, p T38Params, sdpBody []byte) {
+func (c *Call) setT38(lease *portpool.Lease, p sdp.T38Params, sdpBody []byte) {
 	c.stopAudio()
 	c.mu.Lock()
 	old := c.rtp
@@ -178,7 +179,7 @@ func (c *Call) setT38(lease *portpool.Lease, p T38Params, sdpBody []byte) {
 	}
 	c.t38 = lease
 	c.localSDP = sdpBody
-	c.media = Media{T38: true, Conn: lease.Conn(), Local: localAP(lease), Remote: netip.AddrPortFrom(p.Addr, uint16(p.Port)), Params: p}
+	c.media = Media{T38: true, Conn: lease.Conn(), Local: localAP(lease), Remote: remoteOf(p), Params: p}
 	c.mu.Unlock()
 	old.Release()
 	c.t38Once.Do(func() {
@@ -374,11 +375,16 @@ func (c *Call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 			c.u.respond(tx, req, 503, "No Media Port", nil)
 			return
 		}
-		neg := answerT38(*desc.image, c.u.localT38(lease.Port()))
-		body := c.u.t38Body(neg)
+		ours, sess, err := c.u.answerT38(*desc.image, lease.Port())
+		if err != nil {
+			lease.Release()
+			c.u.respond(tx, req, 488, "Not Acceptable Here", nil)
+			return
+		}
+		ours.Addr = ""
+		body := c.u.answerBody(desc, desc.imageIdx, ours.Media())
 		c.emit(EventReinvited, 0, "")
-		neg.Addr, neg.Port = desc.image.Addr, desc.image.Port
-		c.setT38(lease, neg, body)
+		c.setT38(lease, sess, body)
 		ok200(body)
 	case desc.hasAudio && !cur.T38:
 		ok200(localSDP) // audio refresh

@@ -19,6 +19,7 @@ import (
 
 	"github.com/faxd/faxd/internal/portpool"
 	"github.com/faxd/faxd/internal/sip/rtpaudio"
+	"github.com/faxd/faxd/t38/sdp"
 )
 
 // Incoming describes an inbound call for the Admission decision.
@@ -185,10 +186,15 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			failed(503, "No Media Port", err)
 			return
 		}
-		neg := answerT38(*offer.image, u.localT38(lease.Port()))
-		body = u.t38Body(neg)
-		neg.Addr, neg.Port = offer.image.Addr, offer.image.Port
-		c.setT38(lease, neg, body)
+		ours, sess, err := u.answerT38(*offer.image, lease.Port())
+		if err != nil {
+			lease.Release()
+			failed(488, "Not Acceptable Here", err)
+			return
+		}
+		ours.Addr = ""
+		body = u.answerBody(offer, offer.imageIdx, ours.Media())
+		c.setT38(lease, sess, body)
 	} else {
 		lease, err := u.pool.Acquire(portpool.RTP)
 		if err != nil {
@@ -196,8 +202,9 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 		codec, _ := u.pickCodec(offer.audioPTs)
-		body = u.audioBody(lease.Port(), []rtpaudio.Codec{codec})
-		c.setAudio(lease, offer.audioAddr, codec, body)
+		body = u.answerBody(offer, offer.audioIdx, sdp.AudioMedia(lease.Port(), "", 20,
+			sdp.RTPMap{PT: int(codec.PayloadType), Encoding: codec.Name, ClockRate: rtpaudio.SampleRate}))
+		c.setAudio(lease, offer.audio, codec, body)
 	}
 	res := withTag(200, "OK", body)
 	res.AppendHeader(u.contact(dl.transport, dl.local.User))

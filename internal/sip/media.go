@@ -1,60 +1,37 @@
 package sip
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
 	"strings"
 	"sync/atomic"
 
 	"github.com/faxd/faxd/internal/sip/rtpaudio"
+	"github.com/faxd/faxd/t38/sdp"
 )
-
-// INTERIM: t38/sdp (T38Params, the SDP parser/writer and Answer) is being
-// written by another engineer. Until it lands this file holds the smallest
-// SDP reading and writing the UA needs, with T38Params shaped exactly like
-// sdp.T38Params so the switch is a type alias and four function bodies.
-// Nothing outside this file touches SDP text.
-
-// T38Params are the T.38 session attributes (T.38 Annex D).
-type T38Params struct {
-	Version         int
-	MaxBitRate      int
-	FillBitRemoval  bool
-	TranscodingMMR  bool
-	TranscodingJBIG bool
-	RateManagement  string // "transferredTCF" (UDP) or "localTCF"
-	MaxBuffer       int
-	MaxDatagram     int
-	UDPEC           string // "t38UDPRedundancy", "t38UDPFEC" or "t38UDPNoEC"
-	Port            int
-	Addr            netip.Addr
-}
 
 // Media is the negotiated media of a call, ready for t38/session (T38) or
 // for the audio phase. Conn is bound from the port pool and owned by the
-// call: it is closed when the call is hung up.
+// call: it is closed when the call ends.
 type Media struct {
 	T38    bool
 	Conn   *net.UDPConn
 	Local  netip.AddrPort
 	Remote netip.AddrPort
-	Params T38Params      // when T38
+	Params sdp.T38Params  // when T38: the far end's parameters as agreed
 	Codec  rtpaudio.Codec // when audio
 }
 
-// offerDesc is what we read from a peer's SDP.
+// offerDesc is what we act on in a peer's SDP.
 type offerDesc struct {
-	image      *T38Params // nil when no usable m=image udptl t38
-	audioAddr  netip.AddrPort
-	audioPTs   []uint8
-	hasAudio   bool
-	sessAddr   netip.Addr
-	imageAddr  netip.Addr
-	audioAddrC netip.Addr
+	sess     *sdp.Session
+	image    *sdp.T38Params // first usable m=image udptl t38, Addr filled in
+	imageIdx int
+	hasAudio bool
+	audioIdx int
+	audio    netip.AddrPort
+	audioPTs []uint8 // PCMU/PCMA payload types offered, in order
 }
 
 var sdpVersion atomic.Uint64
@@ -69,52 +46,50 @@ func codecByName(name string) (rtpaudio.Codec, bool) {
 	return rtpaudio.Codec{}, false
 }
 
-func (u *UA) localT38(port int) T38Params {
-	ec := map[string]string{"redundancy": "t38UDPRedundancy", "fec": "t38UDPFEC", "none": "t38UDPNoEC"}[u.cfg.T38ErrorCorrection]
-	addr, _ := netip.ParseAddr(u.host)
-	return T38Params{Version: 0, MaxBitRate: u.cfg.T38MaxBitRate, RateManagement: "transferredTCF",
-		MaxBuffer: u.cfg.T38MaxBuffer, MaxDatagram: u.cfg.T38MaxDatagram, UDPEC: ec, Port: port, Addr: addr}
+// localT38 is what we offer, and our limits when answering.
+func (u *UA) localT38(port int) sdp.T38Params {
+	ec := map[string]string{"redundancy": sdp.ECRedundancy, "fec": sdp.ECFEC, "none": sdp.ECNone}[u.cfg.T38ErrorCorrection]
+	return sdp.T38Params{Version: 0, MaxBitRate: u.cfg.T38MaxBitRate, RateManagement: sdp.TransferredTCF,
+		MaxBuffer: u.cfg.T38MaxBuffer, MaxDatagram: u.cfg.T38MaxDatagram, UDPEC: ec, Port: port}
 }
 
-func (u *UA) sdpHeader(b *bytes.Buffer) {
+func (u *UA) session(media ...sdp.Media) []byte {
 	v := sdpVersion.Add(1)
-	fmt.Fprintf(b, "v=0\r\no=faxd %d %d IN IP4 %s\r\ns=faxd\r\nc=IN IP4 %s\r\nt=0 0\r\n", v, v, u.host, u.host)
+	s := sdp.Session{
+		Origin: sdp.Origin{Username: "faxd", SessionID: fmt.Sprint(v), SessionVersion: v, Addr: u.host},
+		Name:   "faxd", Addr: u.host, Media: media,
+	}
+	return s.Marshal()
 }
 
-// t38Body writes an m=image description with p.
-func (u *UA) t38Body(p T38Params) []byte {
-	var b bytes.Buffer
-	u.sdpHeader(&b)
-	fmt.Fprintf(&b, "m=image %d udptl t38\r\n", p.Port)
-	fmt.Fprintf(&b, "a=T38FaxVersion:%d\r\na=T38MaxBitRate:%d\r\n", p.Version, p.MaxBitRate)
-	if p.FillBitRemoval {
-		b.WriteString("a=T38FaxFillBitRemoval\r\n")
-	}
-	if p.TranscodingMMR {
-		b.WriteString("a=T38FaxTranscodingMMR\r\n")
-	}
-	if p.TranscodingJBIG {
-		b.WriteString("a=T38FaxTranscodingJBIG\r\n")
-	}
-	fmt.Fprintf(&b, "a=T38FaxRateManagement:%s\r\na=T38FaxMaxBuffer:%d\r\na=T38FaxMaxDatagram:%d\r\na=T38FaxUdpEC:%s\r\n",
-		p.RateManagement, p.MaxBuffer, p.MaxDatagram, p.UDPEC)
-	return b.Bytes()
+// t38Body writes an m=image description with p (Addr comes from the session c=).
+func (u *UA) t38Body(p sdp.T38Params) []byte {
+	p.Addr = ""
+	return u.session(p.Media())
 }
 
 // audioBody writes an m=audio description listing codecs in order.
 func (u *UA) audioBody(port int, codecs []rtpaudio.Codec) []byte {
-	var b bytes.Buffer
-	u.sdpHeader(&b)
-	fmt.Fprintf(&b, "m=audio %d RTP/AVP", port)
+	var maps []sdp.RTPMap
 	for _, c := range codecs {
-		fmt.Fprintf(&b, " %d", c.PayloadType)
+		maps = append(maps, sdp.RTPMap{PT: int(c.PayloadType), Encoding: c.Name, ClockRate: rtpaudio.SampleRate})
 	}
-	b.WriteString("\r\n")
-	for _, c := range codecs {
-		fmt.Fprintf(&b, "a=rtpmap:%d %s/8000\r\n", c.PayloadType, c.Name)
+	return u.session(sdp.AudioMedia(port, "", 20, maps...))
+}
+
+// answerBody answers offer with chosen in place of the m= line at idx and
+// every other m= line rejected, as RFC 3264 §6 wants one answer line per
+// offered line.
+func (u *UA) answerBody(offer *offerDesc, idx int, chosen sdp.Media) []byte {
+	media := make([]sdp.Media, len(offer.sess.Media))
+	for i, m := range offer.sess.Media {
+		if i == idx {
+			media[i] = chosen
+		} else {
+			media[i] = sdp.Rejected(m)
+		}
 	}
-	b.WriteString("a=ptime:20\r\na=sendrecv\r\n")
-	return b.Bytes()
+	return u.session(media...)
 }
 
 func (u *UA) codecs() []rtpaudio.Codec {
@@ -127,145 +102,48 @@ func (u *UA) codecs() []rtpaudio.Codec {
 	return out
 }
 
-var errBadSDP = errors.New("malformed SDP")
-
 // parseSDP reads the parts of an SDP body the UA acts on.
 func parseSDP(body []byte) (*offerDesc, error) {
-	d := &offerDesc{}
-	var cur string // "", "image", "audio", "other"
-	var img T38Params
-	imgPort, imgOK := 0, false
-	sawV := false
-	for _, line := range strings.Split(strings.ReplaceAll(string(body), "\r\n", "\n"), "\n") {
-		line = strings.TrimSpace(line)
-		if len(line) < 2 || line[1] != '=' {
+	s, err := sdp.Parse(body)
+	if err != nil {
+		return nil, err
+	}
+	d := &offerDesc{sess: s, imageIdx: -1, audioIdx: -1}
+	for i := range s.Media {
+		m := &s.Media[i]
+		if m.Port == 0 {
 			continue
 		}
-		val := line[2:]
-		switch line[0] {
-		case 'v':
-			sawV = true
-		case 'c':
-			f := strings.Fields(val)
-			if len(f) < 3 {
-				return nil, fmt.Errorf("%w: c=%s", errBadSDP, val)
+		switch {
+		case m.IsT38() && d.image == nil:
+			p := sdp.ParseT38(m)
+			p.Addr = s.ConnAddr(m)
+			if _, err := netip.ParseAddr(p.Addr); err != nil {
+				return nil, fmt.Errorf("%w: m=image address %q", sdp.ErrSyntax, p.Addr)
 			}
-			a, err := netip.ParseAddr(strings.SplitN(f[2], "/", 2)[0])
+			d.image, d.imageIdx = &p, i
+		case m.Type == "audio" && strings.EqualFold(m.Proto, "RTP/AVP") && !d.hasAudio:
+			a, err := netip.ParseAddr(s.ConnAddr(m))
 			if err != nil {
-				return nil, fmt.Errorf("%w: c=%s", errBadSDP, val)
+				return nil, fmt.Errorf("%w: m=audio address %q", sdp.ErrSyntax, s.ConnAddr(m))
 			}
-			switch cur {
-			case "":
-				d.sessAddr = a
-			case "image":
-				d.imageAddr = a
-			case "audio":
-				d.audioAddrC = a
-			}
-		case 'm':
-			f := strings.Fields(val)
-			if len(f) < 4 {
-				return nil, fmt.Errorf("%w: m=%s", errBadSDP, val)
-			}
-			port, err := strconv.Atoi(f[1])
-			if err != nil || port < 0 || port > 65535 {
-				return nil, fmt.Errorf("%w: m=%s", errBadSDP, val)
-			}
-			switch {
-			case f[0] == "image" && strings.EqualFold(f[2], "udptl") && f[3] == "t38" && port != 0:
-				cur, imgPort, imgOK = "image", port, true
-				img = T38Params{RateManagement: "transferredTCF", UDPEC: "t38UDPRedundancy"}
-			case f[0] == "audio" && f[2] == "RTP/AVP" && port != 0:
-				cur, d.hasAudio = "audio", true
-				d.audioAddr = netip.AddrPortFrom(netip.Addr{}, uint16(port))
-				for _, pt := range f[3:] {
-					if n, err := strconv.Atoi(pt); err == nil && n >= 0 && n < 128 {
-						d.audioPTs = append(d.audioPTs, uint8(n))
-					}
+			d.hasAudio, d.audioIdx = true, i
+			d.audio = netip.AddrPortFrom(a, uint16(m.Port))
+			for _, r := range m.RTPMaps() {
+				if c, ok := codecByName(r.Encoding); ok && r.ClockRate == rtpaudio.SampleRate {
+					d.audioPTs = append(d.audioPTs, uint8(r.PT))
+					_ = c
 				}
-			default:
-				cur = "other"
-			}
-		case 'a':
-			if cur != "image" {
-				continue
-			}
-			name, arg, _ := strings.Cut(val, ":")
-			n, _ := strconv.Atoi(strings.TrimSpace(arg))
-			switch strings.ToLower(name) {
-			case "t38faxversion":
-				img.Version = n
-			case "t38maxbitrate":
-				img.MaxBitRate = n
-			case "t38faxfillbitremoval":
-				img.FillBitRemoval = arg == "" || arg == "1"
-			case "t38faxtranscodingmmr":
-				img.TranscodingMMR = arg == "" || arg == "1"
-			case "t38faxtranscodingjbig":
-				img.TranscodingJBIG = arg == "" || arg == "1"
-			case "t38faxratemanagement":
-				img.RateManagement = arg
-			case "t38faxmaxbuffer":
-				img.MaxBuffer = n
-			case "t38faxmaxdatagram":
-				img.MaxDatagram = n
-			case "t38faxudpec":
-				img.UDPEC = arg
 			}
 		}
-	}
-	if !sawV {
-		return nil, fmt.Errorf("%w: no v= line", errBadSDP)
-	}
-	pick := func(a netip.Addr) netip.Addr {
-		if a.IsValid() {
-			return a
-		}
-		return d.sessAddr
-	}
-	if imgOK {
-		img.Port = imgPort
-		img.Addr = pick(d.imageAddr)
-		if !img.Addr.IsValid() {
-			return nil, fmt.Errorf("%w: m=image without c=", errBadSDP)
-		}
-		d.image = &img
-	}
-	if d.hasAudio {
-		a := pick(d.audioAddrC)
-		if !a.IsValid() {
-			return nil, fmt.Errorf("%w: m=audio without c=", errBadSDP)
-		}
-		d.audioAddr = netip.AddrPortFrom(a, d.audioAddr.Port())
 	}
 	return d, nil
 }
 
-// answerT38 applies the T.38 offer/answer rules: the answer never exceeds
-// the offer (version, bit rate, datagram and buffer take the minimum,
-// transcoding options only if offered), the rate management and error
-// correction follow the offer when we support them.
-func answerT38(offer, local T38Params) T38Params {
-	a := local
-	a.Version = min(offer.Version, local.Version)
-	if offer.MaxBitRate > 0 {
-		a.MaxBitRate = min(offer.MaxBitRate, local.MaxBitRate)
-	}
-	a.FillBitRemoval = offer.FillBitRemoval && local.FillBitRemoval
-	a.TranscodingMMR = offer.TranscodingMMR && local.TranscodingMMR
-	a.TranscodingJBIG = offer.TranscodingJBIG && local.TranscodingJBIG
-	if offer.RateManagement != "" {
-		a.RateManagement = offer.RateManagement
-	}
-	switch offer.UDPEC {
-	case "t38UDPRedundancy", "t38UDPFEC", "t38UDPNoEC":
-		if local.UDPEC == "t38UDPNoEC" {
-			a.UDPEC = "t38UDPNoEC"
-		} else {
-			a.UDPEC = offer.UDPEC
-		}
-	}
-	return a
+// remoteOf is where T.38 datagrams go for the far end's parameters p.
+func remoteOf(p sdp.T38Params) netip.AddrPort {
+	a, _ := netip.ParseAddr(p.Addr)
+	return netip.AddrPortFrom(a, uint16(p.Port))
 }
 
 // pickCodec is the first of our codecs the offer lists.
@@ -278,4 +156,18 @@ func (u *UA) pickCodec(pts []uint8) (rtpaudio.Codec, bool) {
 		}
 	}
 	return rtpaudio.Codec{}, false
+}
+
+// answerT38 applies t38/sdp's offer/answer rules: ours goes in our answer,
+// session is what the T.38 session needs, the agreed values with the far
+// end's address and receive limits (what we may send it).
+func (u *UA) answerT38(offer sdp.T38Params, port int) (ours, session sdp.T38Params, err error) {
+	ours, err = sdp.Answer(offer, u.localT38(port))
+	if err != nil {
+		return ours, session, err
+	}
+	session = ours
+	session.Addr, session.Port = offer.Addr, offer.Port
+	session.MaxDatagram, session.MaxBuffer = offer.MaxDatagram, offer.MaxBuffer
+	return ours, session, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -93,12 +92,10 @@ func (u *UA) Dial(ctx context.Context, d Dial) (*Call, error) {
 		return nil, outcomef(ClassRoute, err, "no free media port")
 	}
 	var body []byte
-	var local T38Params
 	if d.AudioFirst {
 		body = u.audioBody(lease.Port(), u.codecs())
 	} else {
-		local = u.localT38(lease.Port())
-		body = u.t38Body(local)
+		body = u.t38Body(u.localT38(lease.Port()))
 	}
 
 	req := sip.NewRequest(sip.INVITE, target)
@@ -174,7 +171,7 @@ func (u *UA) Dial(ctx context.Context, d Dial) (*Call, error) {
 	if !ok || !desc.hasAudio {
 		return fail(outcomef(ClassPermanent, ErrNoMedia, "no common audio codec"))
 	}
-	c.setAudio(lease, desc.audioAddr, codec, body)
+	c.setAudio(lease, desc.audio, codec, body)
 	if err := c.audioPhase(ctx, rtpaudio.CNG, rtpaudio.CED.Freq, reinvAfter); err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return fail(&Outcome{Class: ClassCancelled, Reason: "cancelled during the audio phase", Err: err})
@@ -342,5 +339,3 @@ func cancelRequest(inv *sip.Request) *sip.Request {
 	r.SetBody(nil)
 	return r
 }
-
-var _ = netip.Addr{}
