@@ -6,6 +6,10 @@ import (
 	"errors"
 	"image"
 	"testing"
+
+	"github.com/faxd/faxd/t38/bilevel"
+	"github.com/faxd/faxd/t38/t4"
+	"github.com/faxd/faxd/t38/tiff"
 )
 
 func TestSniff(t *testing.T) {
@@ -110,18 +114,27 @@ func FuzzSniff(f *testing.F) {
 	})
 }
 
-// The picture path never panics on hostile bytes: it renders a full-size
-// page or returns a *render.Error.
+// The picture and TIFF paths never panic on hostile bytes: they render
+// 1728-wide pages or return a *render.Error.
 func FuzzPicture(f *testing.F) {
 	src := lineArt(40, 30, image.Rect(5, 5, 20, 20))
 	for _, k := range []Kind{KindPNG, KindJPEG, KindGIF} {
 		f.Add(encodeAs(f, k, src))
 	}
 	f.Add(bombPNG(f, 1<<20, 1<<20))
-	opt := Options{MaxPixels: 1 << 20, Resolution: Standard}
+	small := bilevel.New(64, 20)
+	small.SetBlack(3, 3, true)
+	for _, c := range []t4.Coding{t4.MH, t4.MR, t4.MMR} {
+		var b bytes.Buffer
+		if err := tiff.EncodeFax(&b, []*bilevel.Image{small, small}, tiff.FaxOptions{Coding: c}); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b.Bytes())
+	}
+	opt := Options{MaxPixels: 1 << 20, Resolution: Standard, MaxPages: 4}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		k := Sniff(data)
-		if k != KindPNG && k != KindJPEG && k != KindGIF {
+		if k != KindPNG && k != KindJPEG && k != KindGIF && k != KindTIFF {
 			return
 		}
 		pages, err := Bytes(context.Background(), data, "", opt)
@@ -132,8 +145,13 @@ func FuzzPicture(f *testing.F) {
 			}
 			return
 		}
-		if len(pages) != 1 || pages[0].Width != PageWidth || pages[0].Height != PageLines(A4, Standard) {
-			t.Fatalf("bad page geometry")
+		if k != KindTIFF && (len(pages) != 1 || pages[0].Height != PageLines(A4, Standard)) {
+			t.Fatalf("%d pages for a picture", len(pages))
+		}
+		for _, p := range pages {
+			if p.Width != PageWidth || p.Height <= 0 || len(p.Pix) != p.Stride*p.Height {
+				t.Fatalf("bad page geometry %dx%d", p.Width, p.Height)
+			}
 		}
 	})
 }
