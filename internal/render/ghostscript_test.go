@@ -122,6 +122,15 @@ func TestGhostscriptPageLimit(t *testing.T) {
 	}
 }
 
+// Endless pages end at the page limit, not at the time limit.
+func TestGhostscriptEndlessPages(t *testing.T) {
+	needGhostscript(t)
+	t.Parallel()
+	_, err := Bytes(context.Background(), []byte("%!PS\n{ 0 0 moveto 100 100 lineto stroke showpage } loop\n"), "",
+		Options{MaxPages: 3, Timeout: time.Minute})
+	wantReason(t, err, ErrTooManyPages)
+}
+
 func TestGhostscriptInfiniteLoop(t *testing.T) {
 	needGhostscript(t)
 	t.Parallel()
