@@ -76,17 +76,6 @@ func toGray(src image.Image) *image.Gray {
 	return g
 }
 
-// scaleGray resizes with a bilinear kernel, which widens itself when
-// shrinking, so downscaling averages instead of dropping rows.
-func scaleGray(src *image.Gray, w, h int) *image.Gray {
-	if src.Rect.Dx() == w && src.Rect.Dy() == h {
-		return src
-	}
-	dst := image.NewGray(image.Rect(0, 0, w, h))
-	draw.BiLinear.Scale(dst, dst.Rect, src, src.Rect, draw.Src, nil)
-	return dst
-}
-
 // isPhotograph decides between dithering and thresholding: line art and
 // scanned text are nearly all paper and ink, photographs live in the
 // middle tones.
