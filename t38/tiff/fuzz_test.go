@@ -75,4 +75,3 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
-
