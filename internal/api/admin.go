@@ -1,0 +1,396 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/faxd/faxd/internal/api/routingcfg"
+	"github.com/faxd/faxd/internal/api/tokens"
+)
+
+// decodeBody reads a JSON request body into v, refusing unknown fields.
+func decodeBody(r *http.Request, v any) error {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return newProblem(http.StatusUnsupportedMediaType, "unsupported-media", "send the body as application/json")
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return newProblem(http.StatusBadRequest, "invalid-request", "the body is not valid JSON for this object: %s", jsonErr(err))
+	}
+	return nil
+}
+
+// storeErr maps routingcfg and tokens errors to problems.
+func storeErr(err error) error {
+	var ve *routingcfg.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		p := newProblem(http.StatusBadRequest, "invalid-request", "%s", ve.Error())
+		p.Errors = ve.Problems
+		return p
+	case errors.Is(err, routingcfg.ErrNotFound), errors.Is(err, tokens.ErrNotFound):
+		return newProblem(http.StatusNotFound, "not-found", "%s", trimPkg(err))
+	case errors.Is(err, routingcfg.ErrConflict):
+		return newProblem(http.StatusConflict, "conflict", "%s", trimPkg(err))
+	case errors.Is(err, tokens.ErrBadRequest):
+		return newProblem(http.StatusBadRequest, "invalid-request", "%s", trimPkg(err))
+	}
+	return err
+}
+
+// trimPkg drops the "pkg: sentinel: " lead of a wrapped store error.
+func trimPkg(err error) string {
+	s := err.Error()
+	for _, lead := range []string{"routingcfg: not found: ", "routingcfg: conflict: ", "tokens: no such token: ", "tokens: bad request: "} {
+		if rest, ok := strings.CutPrefix(s, lead); ok {
+			if lead == "routingcfg: not found: " {
+				return "there is no " + rest
+			}
+			if lead == "tokens: no such token: " {
+				return "there is no token " + rest
+			}
+			return rest
+		}
+	}
+	return s
+}
+
+// GatewayInput is the body of gateway create and update. Password is
+// write-only; on update, leaving it out keeps the stored one.
+type GatewayInput struct {
+	Name        string  `json:"name"`
+	Address     string  `json:"address"`
+	MaxChannels int     `json:"max_channels"`
+	Username    string  `json:"username"`
+	Password    *string `json:"password"`
+	Enabled     *bool   `json:"enabled"`
+}
+
+func (in GatewayInput) gateway() routingcfg.Gateway {
+	g := routingcfg.Gateway{Name: in.Name, Address: in.Address, MaxChannels: in.MaxChannels, Username: in.Username, Enabled: true}
+	if in.Password != nil {
+		g.Password = *in.Password
+	}
+	if in.Enabled != nil {
+		g.Enabled = *in.Enabled
+	}
+	return g
+}
+
+func (a *API) listGateways(w http.ResponseWriter, r *http.Request, c *caller) error {
+	gs, err := a.routing.Gateways(r.Context())
+	if err != nil {
+		return err
+	}
+	if gs == nil {
+		gs = []routingcfg.Gateway{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"gateways": gs})
+	return nil
+}
+
+func (a *API) createGateway(w http.ResponseWriter, r *http.Request, c *caller) error {
+	var in GatewayInput
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	g, err := a.routing.CreateGateway(r.Context(), in.gateway())
+	if err != nil {
+		return storeErr(err)
+	}
+	a.log.Info("gateway created", "gateway", g.Name, "by", c.Name)
+	w.Header().Set("Location", "/v1/gateways/"+g.Name)
+	writeJSON(w, http.StatusCreated, g)
+	return nil
+}
+
+func (a *API) getGateway(w http.ResponseWriter, r *http.Request, c *caller) error {
+	g, err := a.routing.Gateway(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return storeErr(err)
+	}
+	writeJSON(w, http.StatusOK, g)
+	return nil
+}
+
+func (a *API) updateGateway(w http.ResponseWriter, r *http.Request, c *caller) error {
+	var in GatewayInput
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	if in.Name != "" && in.Name != name {
+		return newProblem(http.StatusBadRequest, "invalid-request", "name %q differs from the gateway in the path (%q); a gateway cannot be renamed, create a new one", in.Name, name)
+	}
+	in.Name = name
+	g, err := a.routing.UpdateGateway(r.Context(), in.gateway(), in.Password == nil)
+	if err != nil {
+		return storeErr(err)
+	}
+	a.log.Info("gateway updated", "gateway", g.Name, "by", c.Name)
+	writeJSON(w, http.StatusOK, g)
+	return nil
+}
+
+func (a *API) deleteGateway(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if err := a.routing.DeleteGateway(r.Context(), r.PathValue("name")); err != nil {
+		return storeErr(err)
+	}
+	a.log.Info("gateway deleted", "gateway", r.PathValue("name"), "by", c.Name)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// RouteInput is the body of route create and update.
+type RouteInput struct {
+	Prefix  string  `json:"prefix"`
+	Gateway string  `json:"gateway"`
+	Cost    float64 `json:"cost"`
+	Weight  *int    `json:"weight"`
+}
+
+func (in RouteInput) route() routingcfg.Route {
+	rt := routingcfg.Route{Prefix: in.Prefix, Gateway: in.Gateway, Cost: in.Cost, Weight: 1}
+	if in.Weight != nil {
+		rt.Weight = *in.Weight
+	}
+	return rt
+}
+
+func (a *API) listRoutes(w http.ResponseWriter, r *http.Request, c *caller) error {
+	rs, err := a.routing.Routes(r.Context())
+	if err != nil {
+		return err
+	}
+	if rs == nil {
+		rs = []routingcfg.Route{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"routes": rs})
+	return nil
+}
+
+func (a *API) createRoute(w http.ResponseWriter, r *http.Request, c *caller) error {
+	var in RouteInput
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	rt, err := a.routing.CreateRoute(r.Context(), in.route())
+	if err != nil {
+		return storeErr(err)
+	}
+	a.log.Info("route created", "route", rt.ID, "prefix", rt.Prefix, "gateway", rt.Gateway, "by", c.Name)
+	w.Header().Set("Location", "/v1/routes/"+strconv.FormatInt(rt.ID, 10))
+	writeJSON(w, http.StatusCreated, rt)
+	return nil
+}
+
+func (a *API) getRoute(w http.ResponseWriter, r *http.Request, c *caller) error {
+	id, err := pathID(r, "id", "route")
+	if err != nil {
+		return err
+	}
+	rt, err := a.routing.Route(r.Context(), id)
+	if err != nil {
+		return storeErr(err)
+	}
+	writeJSON(w, http.StatusOK, rt)
+	return nil
+}
+
+func (a *API) updateRoute(w http.ResponseWriter, r *http.Request, c *caller) error {
+	id, err := pathID(r, "id", "route")
+	if err != nil {
+		return err
+	}
+	var in RouteInput
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	rt := in.route()
+	rt.ID = id
+	rt, err = a.routing.UpdateRoute(r.Context(), rt)
+	if err != nil {
+		return storeErr(err)
+	}
+	a.log.Info("route updated", "route", rt.ID, "by", c.Name)
+	writeJSON(w, http.StatusOK, rt)
+	return nil
+}
+
+func (a *API) deleteRoute(w http.ResponseWriter, r *http.Request, c *caller) error {
+	id, err := pathID(r, "id", "route")
+	if err != nil {
+		return err
+	}
+	if err := a.routing.DeleteRoute(r.Context(), id); err != nil {
+		return storeErr(err)
+	}
+	a.log.Info("route deleted", "route", id, "by", c.Name)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// RuleInput is the body of inbound rule create and update. Secret is
+// write-only; on update, leaving it out keeps the stored one.
+type RuleInput struct {
+	Priority    *int    `json:"priority"`
+	MatchKind   string  `json:"match_kind"`
+	Match       string  `json:"match"`
+	DestKind    string  `json:"dest_kind"`
+	Destination string  `json:"destination"`
+	Secret      *string `json:"secret"`
+	Description string  `json:"description"`
+	Enabled     *bool   `json:"enabled"`
+}
+
+func (in RuleInput) rule() routingcfg.Rule {
+	ru := routingcfg.Rule{MatchKind: in.MatchKind, Match: in.Match, DestKind: in.DestKind, Destination: in.Destination,
+		Description: in.Description, Priority: 100, Enabled: true}
+	if in.Priority != nil {
+		ru.Priority = *in.Priority
+	}
+	if in.Secret != nil {
+		ru.Secret = *in.Secret
+	}
+	if in.Enabled != nil {
+		ru.Enabled = *in.Enabled
+	}
+	return ru
+}
+
+func (a *API) listRules(w http.ResponseWriter, r *http.Request, c *caller) error {
+	rs, err := a.routing.Rules(r.Context())
+	if err != nil {
+		return err
+	}
+	if rs == nil {
+		rs = []routingcfg.Rule{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"inbound_rules": rs})
+	return nil
+}
+
+func (a *API) createRule(w http.ResponseWriter, r *http.Request, c *caller) error {
+	var in RuleInput
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	ru, err := a.routing.CreateRule(r.Context(), in.rule())
+	if err != nil {
+		return storeErr(err)
+	}
+	a.log.Info("inbound rule created", "rule", ru.ID, "by", c.Name)
+	w.Header().Set("Location", "/v1/inbound-rules/"+strconv.FormatInt(ru.ID, 10))
+	writeJSON(w, http.StatusCreated, ru)
+	return nil
+}
+
+func (a *API) getRule(w http.ResponseWriter, r *http.Request, c *caller) error {
+	id, err := pathID(r, "id", "inbound rule")
+	if err != nil {
+		return err
+	}
+	ru, err := a.routing.Rule(r.Context(), id)
+	if err != nil {
+		return storeErr(err)
+	}
+	writeJSON(w, http.StatusOK, ru)
+	return nil
+}
+
+func (a *API) updateRule(w http.ResponseWriter, r *http.Request, c *caller) error {
+	id, err := pathID(r, "id", "inbound rule")
+	if err != nil {
+		return err
+	}
+	var in RuleInput
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	ru := in.rule()
+	ru.ID = id
+	ru, err = a.routing.UpdateRule(r.Context(), ru, in.Secret == nil)
+	if err != nil {
+		return storeErr(err)
+	}
+	a.log.Info("inbound rule updated", "rule", ru.ID, "by", c.Name)
+	writeJSON(w, http.StatusOK, ru)
+	return nil
+}
+
+func (a *API) deleteRule(w http.ResponseWriter, r *http.Request, c *caller) error {
+	id, err := pathID(r, "id", "inbound rule")
+	if err != nil {
+		return err
+	}
+	if err := a.routing.DeleteRule(r.Context(), id); err != nil {
+		return storeErr(err)
+	}
+	a.log.Info("inbound rule deleted", "rule", id, "by", c.Name)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// TokenInput is the body of token creation.
+type TokenInput struct {
+	Name string      `json:"name"`
+	Role tokens.Role `json:"role"`
+}
+
+// CreatedToken is a new token with its secret, shown this once.
+type CreatedToken struct {
+	tokens.Token
+	Secret string `json:"token"`
+}
+
+func (a *API) listTokens(w http.ResponseWriter, r *http.Request, c *caller) error {
+	ts, err := a.tokens.List(r.Context())
+	if err != nil {
+		return err
+	}
+	if ts == nil {
+		ts = []tokens.Token{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": ts})
+	return nil
+}
+
+func (a *API) createToken(w http.ResponseWriter, r *http.Request, c *caller) error {
+	var in TokenInput
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	if in.Role == "" {
+		in.Role = tokens.Submitter
+	}
+	secret, t, err := a.tokens.Create(r.Context(), in.Name, in.Role)
+	if err != nil {
+		return storeErr(err)
+	}
+	a.log.Info("token created", "token_id", t.ID, "token_name", t.Name, "role", t.Role, "by", c.Name)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Location", fmt.Sprintf("/v1/tokens/%d", t.ID))
+	writeJSON(w, http.StatusCreated, CreatedToken{Token: t, Secret: secret})
+	return nil
+}
+
+func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, c *caller) error {
+	id, err := pathID(r, "id", "token")
+	if err != nil {
+		return err
+	}
+	t, err := a.tokens.Revoke(r.Context(), id)
+	if err != nil {
+		return storeErr(err)
+	}
+	a.log.Info("token revoked", "token_id", t.ID, "token_name", t.Name, "by", c.Name)
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}

@@ -1,0 +1,305 @@
+// Package api is faxd's HTTP API for business applications and
+// administrators, under /v1: submitting faxes (multipart documents plus a
+// JSON description), following and cancelling them, downloading their
+// pages, and administering gateways, routes, inbound rules and API tokens.
+//
+// Every request carries an API token (Authorization: Bearer); tokens have
+// the role submitter (its own faxes) or admin (everything), and each token
+// has its own rate limit. Every error is an RFC 9457 problem+json object
+// whose detail a person can act on. schemas/openapi.yaml describes it all,
+// and a test holds the served API to that file.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/faxd/faxd/internal/api/routingcfg"
+	"github.com/faxd/faxd/internal/api/tokens"
+	"github.com/faxd/faxd/internal/docstore"
+	"github.com/faxd/faxd/queue"
+)
+
+// Deps are what the API works on.
+type Deps struct {
+	// Pool is the queue database (documents, tokens and routing
+	// configuration live there too).
+	Pool   *pgxpool.Pool
+	Queue  *queue.Queue
+	Logger *slog.Logger
+}
+
+// API serves /v1.
+type API struct {
+	cfg     Config
+	log     *slog.Logger
+	queue   *queue.Queue
+	docs    *docstore.Store
+	tokens  *tokens.Store
+	routing *routingcfg.Store
+	limit   *limiter
+	renders chan struct{}
+	routes  []route
+}
+
+// route is one served method and path pattern, and the role it needs.
+type route struct {
+	method, pattern string
+	role            tokens.Role
+	h               func(w http.ResponseWriter, r *http.Request, c *caller) error
+}
+
+// New builds the API. Zero fields of cfg take Defaults.
+func New(cfg Config, d Deps) (*API, error) {
+	def := Defaults()
+	if cfg.MaxUploadBytes == 0 {
+		cfg.MaxUploadBytes = def.MaxUploadBytes
+	}
+	if cfg.MaxDocuments == 0 {
+		cfg.MaxDocuments = def.MaxDocuments
+	}
+	if cfg.MaxPages == 0 {
+		cfg.MaxPages = def.MaxPages
+	}
+	if cfg.DocumentMaxBytes == 0 {
+		cfg.DocumentMaxBytes = def.DocumentMaxBytes
+	}
+	if cfg.Resolution == "" {
+		cfg.Resolution = def.Resolution
+	}
+	if cfg.PageSize == "" {
+		cfg.PageSize = def.PageSize
+	}
+	if cfg.RenderTimeout == 0 {
+		cfg.RenderTimeout = def.RenderTimeout
+	}
+	if cfg.RenderConcurrency == 0 {
+		cfg.RenderConcurrency = def.RenderConcurrency
+	}
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit = def.RateLimit
+	}
+	if cfg.RateBurst == 0 {
+		cfg.RateBurst = def.RateBurst
+	}
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if d.Pool == nil || d.Queue == nil {
+		return nil, errors.New("api: Deps.Pool and Deps.Queue are required")
+	}
+	log := d.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	a := &API{
+		cfg:     cfg,
+		log:     log.With("component", "api"),
+		queue:   d.Queue,
+		docs:    docstore.New(d.Pool, docstore.Config{MaxBytes: cfg.DocumentMaxBytes}),
+		tokens:  tokens.New(d.Pool),
+		routing: routingcfg.New(d.Pool),
+		limit:   newLimiter(cfg.RateLimit, cfg.RateBurst),
+		renders: make(chan struct{}, cfg.RenderConcurrency),
+	}
+	a.routes = []route{
+		{"POST", "/v1/faxes", tokens.Submitter, a.submitFax},
+		{"GET", "/v1/faxes", tokens.Submitter, a.listFaxes},
+		{"GET", "/v1/faxes/{id}", tokens.Submitter, a.getFax},
+		{"POST", "/v1/faxes/{id}/cancel", tokens.Submitter, a.cancelFax},
+		{"GET", "/v1/faxes/{id}/document", tokens.Submitter, a.faxDocument},
+
+		{"GET", "/v1/gateways", tokens.Admin, a.listGateways},
+		{"POST", "/v1/gateways", tokens.Admin, a.createGateway},
+		{"GET", "/v1/gateways/{name}", tokens.Admin, a.getGateway},
+		{"PUT", "/v1/gateways/{name}", tokens.Admin, a.updateGateway},
+		{"DELETE", "/v1/gateways/{name}", tokens.Admin, a.deleteGateway},
+
+		{"GET", "/v1/routes", tokens.Admin, a.listRoutes},
+		{"POST", "/v1/routes", tokens.Admin, a.createRoute},
+		{"GET", "/v1/routes/{id}", tokens.Admin, a.getRoute},
+		{"PUT", "/v1/routes/{id}", tokens.Admin, a.updateRoute},
+		{"DELETE", "/v1/routes/{id}", tokens.Admin, a.deleteRoute},
+
+		{"GET", "/v1/inbound-rules", tokens.Admin, a.listRules},
+		{"POST", "/v1/inbound-rules", tokens.Admin, a.createRule},
+		{"GET", "/v1/inbound-rules/{id}", tokens.Admin, a.getRule},
+		{"PUT", "/v1/inbound-rules/{id}", tokens.Admin, a.updateRule},
+		{"DELETE", "/v1/inbound-rules/{id}", tokens.Admin, a.deleteRule},
+
+		{"GET", "/v1/tokens", tokens.Admin, a.listTokens},
+		{"POST", "/v1/tokens", tokens.Admin, a.createToken},
+		{"DELETE", "/v1/tokens/{id}", tokens.Admin, a.revokeToken},
+
+		{"GET", "/v1/whoami", tokens.Submitter, a.whoami},
+	}
+	return a, nil
+}
+
+// Routes registers the API on mux, under /v1/.
+func (a *API) Routes(mux *http.ServeMux) {
+	methods := map[string][]string{}
+	for _, rt := range a.routes {
+		mux.Handle(rt.method+" "+rt.pattern, a.wrap(rt))
+		methods[rt.pattern] = append(methods[rt.pattern], rt.method)
+	}
+	// The same paths with other methods: 405 as problem+json.
+	for pattern, ms := range methods {
+		allow := strings.Join(ms, ", ")
+		mux.Handle(pattern, a.wrap(route{pattern: pattern, h: func(w http.ResponseWriter, r *http.Request, _ *caller) error {
+			w.Header().Set("Allow", allow)
+			return newProblem(http.StatusMethodNotAllowed, "method-not-allowed", "%s is not supported on %s; use %s", r.Method, r.URL.Path, allow)
+		}}))
+	}
+	mux.Handle("/v1/", a.wrap(route{pattern: "/v1/", h: func(w http.ResponseWriter, r *http.Request, _ *caller) error {
+		return newProblem(http.StatusNotFound, "not-found", "there is no API endpoint %s (see schemas/openapi.yaml)", r.URL.Path)
+	}}))
+}
+
+// Handler is a handler serving only the API.
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	a.Routes(mux)
+	return mux
+}
+
+// caller is the authenticated token behind a request.
+type caller struct {
+	tokens.Token
+}
+
+func (c *caller) admin() bool { return c.Role == tokens.Admin }
+
+// statusWriter remembers the status for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// wrap authenticates, authorises and rate-limits a request, runs the
+// handler, turns its error into a problem, and logs one line (never the
+// token: only its id and name).
+func (a *API) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		c, err := a.authenticate(r, rt.role)
+		if err == nil {
+			err = rt.h(sw, r, c)
+		}
+		if err != nil {
+			a.fail(sw, r, err)
+		}
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start)}
+		if c != nil {
+			attrs = append(attrs, "token_id", c.ID, "token_name", c.Name)
+		}
+		a.log.Info("api request", attrs...)
+	})
+}
+
+func (a *API) authenticate(r *http.Request, need tokens.Role) (*caller, error) {
+	if need == "" {
+		return nil, nil // 404/405 fallbacks need no token
+	}
+	h := r.Header.Get("Authorization")
+	scheme, secret, ok := strings.Cut(h, " ")
+	if h == "" {
+		return nil, newProblem(http.StatusUnauthorized, "unauthorized", "this endpoint needs an API token: send the header Authorization: Bearer <token>")
+	}
+	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
+		return nil, newProblem(http.StatusUnauthorized, "unauthorized", "the Authorization header must read Bearer <token>")
+	}
+	t, err := a.tokens.Authenticate(r.Context(), strings.TrimSpace(secret))
+	if errors.Is(err, tokens.ErrInvalid) {
+		return nil, newProblem(http.StatusUnauthorized, "unauthorized", "the API token is unknown, mistyped or revoked")
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := &caller{Token: t}
+	if need == tokens.Admin && !c.admin() {
+		return c, newProblem(http.StatusForbidden, "forbidden", "this endpoint needs an admin token; token %q has the role %s", t.Name, t.Role)
+	}
+	if ok, wait := a.limit.allow(t.ID); !ok {
+		secs := int(math.Ceil(wait.Seconds()))
+		if secs < 1 {
+			secs = 1
+		}
+		return c, &rateLimited{retryAfter: secs, Problem: newProblem(http.StatusTooManyRequests, "rate-limited",
+			"token %q is over its rate limit of %g requests per second (burst %d); retry after %d s", t.Name, a.cfg.RateLimit, a.cfg.RateBurst, secs)}
+	}
+	return c, nil
+}
+
+type rateLimited struct {
+	*Problem
+	retryAfter int
+}
+
+// fail answers with the problem err is or wraps; anything else is a 500
+// whose cause goes to the log, not to the client.
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var rl *rateLimited
+	if errors.As(err, &rl) {
+		w.Header().Set("Retry-After", strconv.Itoa(rl.retryAfter))
+		writeProblem(w, rl.Problem)
+		return
+	}
+	var p *Problem
+	if errors.As(err, &p) {
+		if p.Status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="faxd"`)
+		}
+		writeProblem(w, p)
+		return
+	}
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return // the client went away
+	}
+	a.log.Error("api request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeProblem(w, newProblem(http.StatusInternalServerError, "internal",
+		"the server could not complete the request; it has been logged, try again later"))
+}
+
+// pathID parses a numeric path parameter.
+func pathID(r *http.Request, name, what string) (int64, error) {
+	s := r.PathValue(name)
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, newProblem(http.StatusNotFound, "not-found", "%q is not a %s id (ids are positive whole numbers)", s, what)
+	}
+	return id, nil
+}
+
+func (a *API) whoami(w http.ResponseWriter, r *http.Request, c *caller) error {
+	writeJSON(w, http.StatusOK, c.Token)
+	return nil
+}
+
+func notFound(format string, a ...any) error {
+	return newProblem(http.StatusNotFound, "not-found", fmt.Sprintf(format, a...))
+}

@@ -1,0 +1,628 @@
+package api
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/faxd/faxd/internal/docstore"
+	"github.com/faxd/faxd/internal/faxpdf"
+	"github.com/faxd/faxd/internal/render"
+	"github.com/faxd/faxd/queue"
+	"github.com/faxd/faxd/t38/bilevel"
+	"github.com/faxd/faxd/t38/t4"
+	"github.com/faxd/faxd/t38/tiff"
+)
+
+// FaxRequest is the JSON part "fax" of a submission.
+type FaxRequest struct {
+	To          string         `json:"to"`
+	From        string         `json:"from,omitempty"`
+	Header      string         `json:"header,omitempty"`
+	Priority    int            `json:"priority,omitempty"`
+	SendAfter   *time.Time     `json:"send_after,omitempty"`
+	MaxAttempts int            `json:"max_attempts,omitempty"`
+	CallbackURL string         `json:"callback_url,omitempty"`
+	Metadata    map[string]any `json:"metadata,omitempty"`
+	Resolution  string         `json:"resolution,omitempty"`
+}
+
+// Fax is a fax as the API shows it.
+type Fax struct {
+	ID              int64          `json:"id"`
+	State           queue.State    `json:"state"`
+	To              string         `json:"to"`
+	From            string         `json:"from"`
+	Header          string         `json:"header"`
+	Priority        int            `json:"priority"`
+	Submitter       string         `json:"submitter"`
+	IdempotencyKey  string         `json:"idempotency_key,omitempty"`
+	Attempts        int            `json:"attempts"`
+	MaxAttempts     int            `json:"max_attempts"`
+	PagesTotal      int            `json:"pages_total"`
+	PagesConfirmed  int            `json:"pages_confirmed"`
+	NextAttemptAt   *time.Time     `json:"next_attempt_at,omitempty"`
+	CancelRequested bool           `json:"cancel_requested"`
+	LastClass       string         `json:"last_class,omitempty"`
+	LastReason      string         `json:"last_reason,omitempty"`
+	CallbackURL     string         `json:"callback_url,omitempty"`
+	Metadata        map[string]any `json:"metadata"`
+	CreatedAt       time.Time      `json:"created_at"`
+	UpdatedAt       time.Time      `json:"updated_at"`
+	FinishedAt      *time.Time     `json:"finished_at,omitempty"`
+	History         []Transition   `json:"history,omitempty"`
+}
+
+// Transition is one entry of a fax's history.
+type Transition struct {
+	At     time.Time `json:"at"`
+	From   string    `json:"from,omitempty"`
+	To     string    `json:"to"`
+	Node   string    `json:"node,omitempty"`
+	Class  string    `json:"class,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+	Pages  int       `json:"pages"`
+}
+
+// FaxList is a page of faxes; NextCursor continues it.
+type FaxList struct {
+	Faxes      []Fax  `json:"faxes"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// keySep separates the submitter from the client's key in the queue's
+// idempotency key: keys are scoped per submitter, so one application
+// cannot collide with (or probe) another's.
+const keySep = "\x1f"
+
+func faxFromJob(j queue.Job) Fax {
+	f := Fax{
+		ID: j.ID, State: j.State, To: j.Destination, From: j.CallerID, Header: j.Header, Priority: j.Priority,
+		Submitter: j.Submitter, Attempts: j.Attempts, MaxAttempts: j.MaxAttempts, PagesTotal: j.PagesTotal,
+		PagesConfirmed: j.PagesConfirmed, CancelRequested: j.CancelRequested, LastClass: string(j.LastClass),
+		LastReason: j.LastReason, CallbackURL: j.CallbackURL, Metadata: j.Metadata, CreatedAt: j.CreatedAt,
+		UpdatedAt: j.UpdatedAt,
+	}
+	if _, key, ok := strings.Cut(j.IdempotencyKey, keySep); ok {
+		f.IdempotencyKey = key
+	}
+	if f.Metadata == nil {
+		f.Metadata = map[string]any{}
+	}
+	if j.State == queue.Pending {
+		t := j.RunAt
+		f.NextAttemptAt = &t
+	}
+	if !j.FinishedAt.IsZero() {
+		t := j.FinishedAt
+		f.FinishedAt = &t
+	}
+	return f
+}
+
+// submission is a parsed multipart request.
+type submission struct {
+	fax     FaxRequest
+	hasFax  bool
+	sources []docstore.Source
+}
+
+func (a *API) parseSubmission(w http.ResponseWriter, r *http.Request) (*submission, error) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return nil, newProblem(http.StatusUnsupportedMediaType, "unsupported-media",
+			"send the fax as multipart/form-data with a 'fax' part (JSON) and one or more 'document' parts")
+	}
+	if r.ContentLength > a.cfg.MaxUploadBytes {
+		return nil, a.tooLarge()
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxUploadBytes)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, newProblem(http.StatusBadRequest, "invalid-request", "the multipart body cannot be read: %v", err)
+	}
+	s := &submission{}
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, a.bodyErr(err)
+		}
+		switch p.FormName() {
+		case "fax":
+			if s.hasFax {
+				return nil, newProblem(http.StatusBadRequest, "invalid-request", "the request has two 'fax' parts; send one")
+			}
+			s.hasFax = true
+			dec := json.NewDecoder(io.LimitReader(p, 64<<10))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&s.fax); err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					return nil, a.tooLarge()
+				}
+				return nil, newProblem(http.StatusBadRequest, "invalid-request", "the 'fax' part is not valid JSON for a fax: %s", jsonErr(err))
+			}
+		case "document":
+			if len(s.sources) == a.cfg.MaxDocuments {
+				return nil, newProblem(http.StatusBadRequest, "invalid-request", "too many documents: at most %d per fax", a.cfg.MaxDocuments)
+			}
+			data, err := io.ReadAll(p)
+			if err != nil {
+				return nil, a.bodyErr(err)
+			}
+			ct := p.Header.Get("Content-Type")
+			if m, _, err := mime.ParseMediaType(ct); err == nil {
+				ct = m
+			}
+			s.sources = append(s.sources, docstore.Source{Filename: p.FileName(), ContentType: ct, Data: data})
+		default:
+			return nil, newProblem(http.StatusBadRequest, "invalid-request",
+				"unexpected part %q: a submission has one 'fax' part and 'document' parts", p.FormName())
+		}
+	}
+	if !s.hasFax {
+		return nil, newProblem(http.StatusBadRequest, "invalid-request", "the 'fax' part (JSON with at least \"to\") is missing")
+	}
+	if len(s.sources) == 0 {
+		return nil, newProblem(http.StatusBadRequest, "invalid-request", "no document: add at least one 'document' part (PDF, PostScript, TIFF, PNG, JPEG, GIF or text)")
+	}
+	return s, nil
+}
+
+func (a *API) tooLarge() error {
+	return newProblem(http.StatusRequestEntityTooLarge, "too-large", "the upload is larger than this server's limit of %d bytes", a.cfg.MaxUploadBytes)
+}
+
+func (a *API) bodyErr(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return a.tooLarge()
+	}
+	return newProblem(http.StatusBadRequest, "invalid-request", "the multipart body is malformed: %v", err)
+}
+
+// jsonErr words a JSON decoding error for a person.
+func jsonErr(err error) string {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		return fmt.Sprintf("field %q must be a %s", te.Field, te.Type.Kind())
+	case errors.As(err, &se):
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return strings.TrimPrefix(err.Error(), "json: ") + " (known: to, from, header, priority, send_after, max_attempts, callback_url, metadata, resolution)"
+	case errors.Is(err, io.EOF):
+		return "the part is empty"
+	}
+	var pe *time.ParseError
+	if errors.As(err, &pe) {
+		return "send_after must be an RFC 3339 time such as 2030-01-02T15:04:05Z"
+	}
+	return err.Error()
+}
+
+// validate checks and normalises the fax description, reporting every
+// bad field.
+func (f *FaxRequest) validate() error {
+	var errs []string
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
+	if f.To == "" {
+		bad("to: the destination fax number is required")
+	} else if n, err := normalizeNumber(f.To); err != nil {
+		return &Problem{Type: problemPrefix + "invalid-number", Title: titles["invalid-number"],
+			Status: http.StatusBadRequest, Detail: "to: " + err.Error()}
+	} else {
+		f.To = n
+	}
+	if f.From != "" {
+		if n, err := normalizeNumber(f.From); err != nil {
+			bad("from: %v", err)
+		} else {
+			f.From = n
+		}
+	}
+	if len(f.Header) > 80 {
+		bad("header: at most 80 characters (it is printed on one line)")
+	}
+	for _, r := range f.Header {
+		if r < ' ' || r == 0x7f {
+			bad("header: control characters are not allowed")
+			break
+		}
+	}
+	if f.Priority < -1000 || f.Priority > 1000 {
+		bad("priority %d: must be from -1000 to 1000 (higher is sent first)", f.Priority)
+	}
+	if f.MaxAttempts < 0 || f.MaxAttempts > 100 {
+		bad("max_attempts %d: must be from 1 to 100 (or omitted for the server's default)", f.MaxAttempts)
+	}
+	if f.SendAfter != nil && f.SendAfter.After(time.Now().AddDate(1, 0, 0)) {
+		bad("send_after: at most one year ahead")
+	}
+	if f.CallbackURL != "" {
+		u, err := url.Parse(f.CallbackURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(f.CallbackURL) > 2000 {
+			bad("callback_url %q: must be an absolute http or https URL", f.CallbackURL)
+		}
+	}
+	if f.Metadata != nil {
+		b, _ := json.Marshal(f.Metadata)
+		if len(b) > 16<<10 {
+			bad("metadata: at most 16 KiB of JSON")
+		}
+	}
+	if f.Resolution != "" {
+		if _, ok := resolutions[f.Resolution]; !ok {
+			bad("resolution %q: must be standard, fine or superfine", f.Resolution)
+		}
+	}
+	if len(errs) > 0 {
+		p := newProblem(http.StatusBadRequest, "invalid-request", strings.Join(errs, "; "))
+		p.Errors = errs
+		return p
+	}
+	return nil
+}
+
+func validKey(k string) bool {
+	if len(k) == 0 || len(k) > 128 {
+		return false
+	}
+	for _, r := range k {
+		if r < 0x21 || r > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// renderError maps a render failure to the answer the submitter gets.
+func renderError(i int, src docstore.Source, err error) error {
+	name := fmt.Sprintf("document %d", i+1)
+	if src.Filename != "" {
+		name += fmt.Sprintf(" (%s)", src.Filename)
+	}
+	detail := err.Error()
+	var re *render.Error
+	if errors.As(err, &re) && re.Detail != "" {
+		detail = re.Detail
+	}
+	switch {
+	case errors.Is(err, render.ErrRenderer):
+		return fmt.Errorf("rendering %s: %w", name, err) // a server fault: 500, logged
+	case errors.Is(err, render.ErrUnknownType), errors.Is(err, render.ErrTypeMismatch):
+		return newProblem(http.StatusUnsupportedMediaType, "unsupported-document",
+			"%s: %s (faxd accepts PDF, PostScript, TIFF, PNG, JPEG, GIF and plain text)", name, detail)
+	case errors.Is(err, render.ErrTooLarge):
+		return newProblem(http.StatusRequestEntityTooLarge, "too-large", "%s: %s", name, detail)
+	default:
+		return newProblem(http.StatusUnprocessableEntity, "unprocessable", "%s cannot be made into fax pages: %s", name, detail)
+	}
+}
+
+// prepare renders every document into one TIFF Class F of fax pages.
+func (a *API) prepare(r *http.Request, s *submission, res render.Resolution) ([]byte, int, error) {
+	opt := render.Options{
+		PageSize: pageSizes[a.cfg.PageSize], Resolution: res, MaxBytes: a.cfg.MaxUploadBytes,
+		MaxPages: a.cfg.MaxPages, Timeout: a.cfg.RenderTimeout,
+	}
+	select {
+	case a.renders <- struct{}{}:
+		defer func() { <-a.renders }()
+	case <-r.Context().Done():
+		return nil, 0, r.Context().Err()
+	}
+	var pages []*bilevel.Image
+	for i, src := range s.sources {
+		p, err := render.Bytes(r.Context(), src.Data, src.ContentType, opt)
+		if err != nil {
+			return nil, 0, renderError(i, src, err)
+		}
+		pages = append(pages, p...)
+		if len(pages) > a.cfg.MaxPages {
+			return nil, 0, newProblem(http.StatusUnprocessableEntity, "unprocessable",
+				"the documents have more than %d pages together, this server's limit for one fax", a.cfg.MaxPages)
+		}
+	}
+	var buf bytes.Buffer
+	if err := tiff.EncodeFax(&buf, pages, tiff.FaxOptions{Coding: t4.MMR, Software: "faxd"}); err != nil {
+		return nil, 0, fmt.Errorf("encoding fax pages: %w", err)
+	}
+	return buf.Bytes(), len(pages), nil
+}
+
+func (a *API) submitFax(w http.ResponseWriter, r *http.Request, c *caller) error {
+	key := r.Header.Get("Idempotency-Key")
+	if key != "" && !validKey(key) {
+		return newProblem(http.StatusBadRequest, "invalid-request", "Idempotency-Key must be 1-128 printable ASCII characters without spaces")
+	}
+	s, err := a.parseSubmission(w, r)
+	if err != nil {
+		return err
+	}
+	if err := s.fax.validate(); err != nil {
+		return err
+	}
+	resName := s.fax.Resolution
+	if resName == "" {
+		resName = a.cfg.Resolution
+	}
+	tiffData, n, err := a.prepare(r, s, resolutions[resName])
+	if err != nil {
+		return err
+	}
+	ref, err := a.docs.Put(r.Context(), docstore.NewSet{
+		Recipe: "render v1 " + resName + " " + a.cfg.PageSize, Sources: s.sources, Pages: tiffData, PageCount: n,
+	})
+	if errors.Is(err, docstore.ErrTooLarge) {
+		return newProblem(http.StatusRequestEntityTooLarge, "too-large", "%v", strings.TrimPrefix(err.Error(), "docstore: put "))
+	}
+	if err != nil {
+		return err
+	}
+	req := queue.Request{
+		Destination: s.fax.To, CallerID: s.fax.From, Header: s.fax.Header, Document: ref, PagesTotal: n,
+		CallbackURL: s.fax.CallbackURL, Submitter: c.Name, Metadata: s.fax.Metadata, Priority: s.fax.Priority,
+		MaxAttempts: s.fax.MaxAttempts,
+	}
+	if key != "" {
+		req.IdempotencyKey = c.Name + keySep + key
+	}
+	if s.fax.SendAfter != nil {
+		req.SendAfter = *s.fax.SendAfter
+	}
+	job, created, qerr := a.queue.Enqueue(r.Context(), req)
+	// Whatever happened, drop the pin: a refused job leaves no document
+	// behind, a queued one keeps it through the job's reference.
+	if err := a.docs.Release(r.Context(), ref); err != nil {
+		a.log.Error("releasing a document set", "ref", ref, "err", err)
+	}
+	var ce *queue.ConflictError
+	switch {
+	case errors.As(qerr, &ce):
+		return newProblem(http.StatusConflict, "idempotency-conflict",
+			"Idempotency-Key %q was used for fax %d with different content; use a new key for a new fax", key, ce.Existing)
+	case errors.Is(qerr, queue.ErrInvalidRequest):
+		return newProblem(http.StatusBadRequest, "invalid-request", "%s", strings.TrimPrefix(qerr.Error(), "queue: invalid request: "))
+	case qerr != nil:
+		return qerr
+	}
+	f := faxFromJob(job)
+	w.Header().Set("Location", "/v1/faxes/"+strconv.FormatInt(job.ID, 10))
+	status := http.StatusCreated
+	if !created {
+		status = http.StatusOK
+	}
+	a.log.Info("fax submitted", "fax", job.ID, "created", created, "pages", n, "token_name", c.Name)
+	writeJSON(w, status, f)
+	return nil
+}
+
+// job loads a fax the caller may see: submitters only their own (others'
+// are "not found", so ids reveal nothing).
+func (a *API) job(r *http.Request, c *caller) (queue.Job, error) {
+	id, err := pathID(r, "id", "fax")
+	if err != nil {
+		return queue.Job{}, err
+	}
+	j, err := a.queue.Get(r.Context(), id)
+	if errors.Is(err, queue.ErrNotFound) || (err == nil && !c.admin() && j.Submitter != c.Name) {
+		return queue.Job{}, notFound("there is no fax %d (or it was purged)", id)
+	}
+	return j, err
+}
+
+func (a *API) getFax(w http.ResponseWriter, r *http.Request, c *caller) error {
+	j, err := a.job(r, c)
+	if err != nil {
+		return err
+	}
+	hist, err := a.queue.History(r.Context(), j.ID)
+	if err != nil {
+		return err
+	}
+	f := faxFromJob(j)
+	for _, t := range hist {
+		f.History = append(f.History, Transition{At: t.At, From: string(t.From), To: string(t.To), Node: t.NodeID,
+			Class: string(t.Class), Reason: t.Reason, Pages: t.Pages})
+	}
+	writeJSON(w, http.StatusOK, f)
+	return nil
+}
+
+func (a *API) cancelFax(w http.ResponseWriter, r *http.Request, c *caller) error {
+	j, err := a.job(r, c)
+	if err != nil {
+		return err
+	}
+	id := j.ID
+	j, err = a.queue.Cancel(r.Context(), id, "cancelled by "+c.Name)
+	if errors.Is(err, queue.ErrInvalidTransition) {
+		cur, _ := a.queue.Get(r.Context(), id)
+		return newProblem(http.StatusConflict, "state-conflict", "fax %d is already %s; only pending or sending faxes can be cancelled", id, cur.State)
+	}
+	if errors.Is(err, queue.ErrNotFound) {
+		return notFound("there is no fax %d (or it was purged)", id)
+	}
+	if err != nil {
+		return err
+	}
+	// A sending fax is cancelled once its channel hangs up: 202.
+	status := http.StatusOK
+	if j.State == queue.Sending {
+		status = http.StatusAccepted
+	}
+	writeJSON(w, status, faxFromJob(j))
+	return nil
+}
+
+func (a *API) listFaxes(w http.ResponseWriter, r *http.Request, c *caller) error {
+	q := r.URL.Query()
+	var errs []string
+	f := queue.ListFilter{}
+	for _, s := range q["state"] {
+		for _, st := range strings.Split(s, ",") {
+			switch queue.State(st) {
+			case queue.Pending, queue.Sending, queue.Sent, queue.Failed, queue.Cancelled:
+				f.States = append(f.States, queue.State(st))
+			default:
+				errs = append(errs, fmt.Sprintf("state %q: must be pending, sending, sent, failed or cancelled", st))
+			}
+		}
+	}
+	if to := q.Get("to"); to != "" {
+		n, err := normalizeNumber(to)
+		if err != nil {
+			errs = append(errs, "to: "+err.Error())
+		}
+		f.Destination = n
+	}
+	f.Submitter = q.Get("submitter")
+	if !c.admin() {
+		if f.Submitter != "" && f.Submitter != c.Name {
+			return newProblem(http.StatusForbidden, "forbidden", "a submitter token lists only its own faxes; leave out submitter or use %q", c.Name)
+		}
+		f.Submitter = c.Name
+	}
+	for name, dst := range map[string]*time.Time{"created_after": &f.CreatedAfter, "created_before": &f.CreatedBefore} {
+		if s := q.Get(name); s != "" {
+			t, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s %q: must be an RFC 3339 time such as 2030-01-02T15:04:05Z", name, s))
+			}
+			*dst = t
+		}
+	}
+	f.Limit = 50
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 1000 {
+			errs = append(errs, fmt.Sprintf("limit %q: must be from 1 to 1000", s))
+		}
+		f.Limit = n
+	}
+	if s := q.Get("cursor"); s != "" {
+		b, err := base64.RawURLEncoding.DecodeString(s)
+		id, err2 := strconv.ParseInt(string(b), 10, 64)
+		if err != nil || err2 != nil || id <= 0 {
+			errs = append(errs, "cursor: not a cursor this server handed out (use next_cursor as is)")
+		}
+		f.BeforeID = id
+	}
+	for k := range q {
+		switch k {
+		case "state", "to", "submitter", "created_after", "created_before", "limit", "cursor":
+		default:
+			errs = append(errs, fmt.Sprintf("unknown parameter %q (known: state, to, submitter, created_after, created_before, limit, cursor)", k))
+		}
+	}
+	if len(errs) > 0 {
+		p := newProblem(http.StatusBadRequest, "invalid-request", strings.Join(errs, "; "))
+		p.Errors = errs
+		return p
+	}
+	jobs, err := a.queue.List(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := FaxList{Faxes: []Fax{}}
+	for _, j := range jobs {
+		out.Faxes = append(out.Faxes, faxFromJob(j))
+	}
+	if len(jobs) == f.Limit {
+		out.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(jobs[len(jobs)-1].ID, 10)))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// faxDocument returns a fax's pages as TIFF Class F or PDF, or one of the
+// documents it was rendered from.
+func (a *API) faxDocument(w http.ResponseWriter, r *http.Request, c *caller) error {
+	j, err := a.job(r, c)
+	if err != nil {
+		return err
+	}
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = "tiff"
+	}
+	set, err := a.docs.Get(r.Context(), j.Document)
+	if errors.Is(err, docstore.ErrNotFound) || errors.Is(err, docstore.ErrInvalid) {
+		return notFound("fax %d has no stored document", j.ID)
+	}
+	if err != nil {
+		return err
+	}
+	name := fmt.Sprintf("fax-%d", j.ID)
+	switch format {
+	case "tiff":
+		data, _, err := a.docs.Blob(r.Context(), set.Pages)
+		if err != nil {
+			return err
+		}
+		return sendFile(w, "image/tiff", name+".tif", data)
+	case "pdf":
+		data, _, err := a.docs.Blob(r.Context(), set.Pages)
+		if err != nil {
+			return err
+		}
+		pages, err := tiff.Decode(data)
+		if err != nil {
+			return fmt.Errorf("fax %d: stored pages: %w", j.ID, err)
+		}
+		fp := make([]faxpdf.Page, len(pages))
+		for i, p := range pages {
+			fp[i] = faxpdf.Page{Image: p.Fax(0, 0), XDPI: int(p.XDPI), YDPI: int(p.YDPI)}
+		}
+		var buf bytes.Buffer
+		if err := faxpdf.Write(&buf, fp, faxpdf.Info{Title: name, Subject: "fax to " + j.Destination}); err != nil {
+			return fmt.Errorf("fax %d: pdf: %w", j.ID, err)
+		}
+		return sendFile(w, "application/pdf", name+".pdf", buf.Bytes())
+	case "original":
+		part := 0
+		if s := r.URL.Query().Get("part"); s != "" {
+			if part, err = strconv.Atoi(s); err != nil || part < 0 {
+				return newProblem(http.StatusBadRequest, "invalid-request", "part %q: must be a document number from 0", s)
+			}
+		}
+		if part >= len(set.Sources) {
+			return notFound("fax %d has %d document(s); part %d does not exist (parts count from 0)", j.ID, len(set.Sources), part)
+		}
+		src := set.Sources[part]
+		data, ct, err := a.docs.Blob(r.Context(), src.SHA256)
+		if err != nil {
+			return err
+		}
+		fn := src.Filename
+		if fn == "" {
+			fn = fmt.Sprintf("%s-part%d", name, part)
+		}
+		return sendFile(w, ct, fn, data)
+	default:
+		return newProblem(http.StatusBadRequest, "invalid-request", "format %q: must be tiff, pdf or original", format)
+	}
+}
+
+func sendFile(w http.ResponseWriter, ct, filename string, data []byte) error {
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": filename}))
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(data)
+	return err
+}

@@ -1,0 +1,521 @@
+// Package routingcfg holds the routing configuration administrators edit
+// through the API, in the queue database: IP gateways (with their SIP
+// digest credentials), least-cost routes by destination prefix, and
+// inbound rules on the dialled number. The outbound router and the inbound
+// router load from here; the standby's sync copies these tables.
+package routingcfg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/faxd/faxd/routing"
+)
+
+var (
+	// ErrNotFound: no such gateway, route or rule.
+	ErrNotFound = errors.New("routingcfg: not found")
+	// ErrConflict: the change clashes with what is stored (a duplicate
+	// name, a gateway still used by routes).
+	ErrConflict = errors.New("routingcfg: conflict")
+)
+
+// ValidationError lists every bad field of an object, each message naming
+// the field, so an administrator fixes a request in one go.
+type ValidationError struct {
+	Problems []string
+}
+
+func (e *ValidationError) Error() string { return strings.Join(e.Problems, "; ") }
+
+type checker struct{ problems []string }
+
+func (c *checker) bad(format string, a ...any) {
+	c.problems = append(c.problems, fmt.Sprintf(format, a...))
+}
+
+func (c *checker) err() error {
+	if len(c.problems) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: c.problems}
+}
+
+// Gateway is an IP gateway with its credentials. Password is write-only:
+// it is stored but never returned (json "-"); HasPassword says whether one
+// is set.
+type Gateway struct {
+	Name        string    `json:"name"`
+	Address     string    `json:"address"`
+	MaxChannels int       `json:"max_channels"`
+	Username    string    `json:"username"`
+	Password    string    `json:"-"`
+	HasPassword bool      `json:"has_password"`
+	Enabled     bool      `json:"enabled"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+var (
+	nameRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	hostRE    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$`)
+	prefixRE  = regexp.MustCompile(`^\+?[0-9]{0,20}$`)
+	mailboxRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+)
+
+// ValidName reports whether s may name a gateway.
+func ValidName(s string) bool { return nameRE.MatchString(s) }
+
+// ValidateAddress checks a gateway address: host or host:port.
+func ValidateAddress(a string) error {
+	host, port := a, ""
+	if h, p, err := net.SplitHostPort(a); err == nil {
+		host, port = h, p
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %q must be a number from 1 to 65535", port)
+		}
+	}
+	if net.ParseIP(host) == nil && !hostRE.MatchString(host) {
+		return fmt.Errorf("%q is not a host name or IP address (write host or host:port, without sip:)", a)
+	}
+	return nil
+}
+
+// Validate checks every field.
+func (g *Gateway) Validate() error {
+	var c checker
+	if !nameRE.MatchString(g.Name) {
+		c.bad("name %q: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", g.Name)
+	}
+	if g.Address == "" {
+		c.bad("address is required (host or host:port of the gateway's SIP service)")
+	} else if err := ValidateAddress(g.Address); err != nil {
+		c.bad("address: %v", err)
+	}
+	if g.MaxChannels < 0 || g.MaxChannels > 10000 {
+		c.bad("max_channels %d: must be from 0 (unlimited) to 10000", g.MaxChannels)
+	}
+	if len(g.Username) > 128 {
+		c.bad("username: at most 128 characters")
+	}
+	if len(g.Password) > 256 {
+		c.bad("password: at most 256 characters")
+	}
+	if g.Password != "" && g.Username == "" {
+		c.bad("password without username: digest authentication needs both")
+	}
+	return c.err()
+}
+
+// Route sends numbers starting with Prefix through Gateway at Cost.
+type Route struct {
+	ID        int64     `json:"id"`
+	Prefix    string    `json:"prefix"`
+	Gateway   string    `json:"gateway"`
+	Cost      float64   `json:"cost"`
+	Weight    int       `json:"weight"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Validate checks every field.
+func (r *Route) Validate() error {
+	var c checker
+	if !prefixRE.MatchString(r.Prefix) {
+		c.bad("prefix %q: digits only (at most 20), optionally after '+'; empty matches every number", r.Prefix)
+	}
+	if !nameRE.MatchString(r.Gateway) {
+		c.bad("gateway %q: not a gateway name", r.Gateway)
+	}
+	if r.Cost < 0 || r.Cost > 1e9 {
+		c.bad("cost %v: must be from 0 to 1e9", r.Cost)
+	}
+	if r.Weight < 0 || r.Weight > 1000000 {
+		c.bad("weight %d: must be from 0 to 1000000", r.Weight)
+	}
+	return c.err()
+}
+
+// Match kinds of inbound rules.
+const (
+	MatchExact   = "exact"
+	MatchPrefix  = "prefix"
+	MatchPattern = "pattern" // RE2 regular expression, matched against the whole number
+)
+
+// Destination kinds of inbound rules.
+const (
+	DestMailbox = "mailbox"
+	DestEmail   = "email"
+	DestWebhook = "webhook"
+)
+
+// Rule routes received faxes whose dialled number matches to a
+// destination. Rules run by Priority (lower first), then ID. Secret signs
+// webhook deliveries; it is write-only like a gateway password.
+type Rule struct {
+	ID          int64     `json:"id"`
+	Priority    int       `json:"priority"`
+	MatchKind   string    `json:"match_kind"`
+	Match       string    `json:"match"`
+	DestKind    string    `json:"dest_kind"`
+	Destination string    `json:"destination"`
+	Secret      string    `json:"-"`
+	HasSecret   bool      `json:"has_secret"`
+	Description string    `json:"description"`
+	Enabled     bool      `json:"enabled"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// Validate checks every field.
+func (r *Rule) Validate() error {
+	var c checker
+	if r.Priority < -1000000 || r.Priority > 1000000 {
+		c.bad("priority %d: must be from -1000000 to 1000000", r.Priority)
+	}
+	switch r.MatchKind {
+	case MatchExact, MatchPrefix:
+		if !prefixRE.MatchString(r.Match) || (r.MatchKind == MatchExact && strings.TrimPrefix(r.Match, "+") == "") {
+			c.bad("match %q: a %s match is digits only (at most 20), optionally after '+'", r.Match, r.MatchKind)
+		}
+	case MatchPattern:
+		if len(r.Match) > 200 {
+			c.bad("match: a pattern has at most 200 characters")
+		} else if _, err := regexp.Compile(r.Match); err != nil || r.Match == "" {
+			c.bad("match %q: not a valid regular expression (RE2 syntax)", r.Match)
+		}
+	default:
+		c.bad("match_kind %q: must be exact, prefix or pattern", r.MatchKind)
+	}
+	switch r.DestKind {
+	case DestMailbox:
+		if !mailboxRE.MatchString(r.Destination) {
+			c.bad("destination %q: a mailbox name is 1-64 letters, digits, '.', '_' or '-'", r.Destination)
+		}
+	case DestEmail:
+		if a, err := mail.ParseAddress(r.Destination); err != nil || a.Address != r.Destination {
+			c.bad("destination %q: not an email address (write just user@example.com)", r.Destination)
+		}
+	case DestWebhook:
+		if u, err := url.Parse(r.Destination); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			c.bad("destination %q: a webhook is an absolute http or https URL", r.Destination)
+		}
+	default:
+		c.bad("dest_kind %q: must be mailbox, email or webhook", r.DestKind)
+	}
+	if r.Secret != "" && r.DestKind != DestWebhook {
+		c.bad("secret: only webhook destinations are signed")
+	}
+	if len(r.Secret) > 256 {
+		c.bad("secret: at most 256 characters")
+	}
+	if len(r.Description) > 500 {
+		c.bad("description: at most 500 characters")
+	}
+	return c.err()
+}
+
+// Matches reports whether the rule matches a dialled number.
+func (r *Rule) Matches(number string) bool {
+	switch r.MatchKind {
+	case MatchExact:
+		return number == r.Match
+	case MatchPrefix:
+		return strings.HasPrefix(number, r.Match)
+	case MatchPattern:
+		re, err := regexp.Compile(`^(?:` + r.Match + `)$`)
+		return err == nil && re.MatchString(number)
+	}
+	return false
+}
+
+// Store is the routing configuration in the queue database.
+type Store struct{ pool *pgxpool.Pool }
+
+// New returns a store on pool (schemas.Queue applied).
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+func pgCode(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+const gatewayCols = `name, address, max_channels, username, password, enabled, created_at, updated_at`
+
+func scanGateway(row pgx.Row) (Gateway, error) {
+	var g Gateway
+	var maxCh int32
+	err := row.Scan(&g.Name, &g.Address, &maxCh, &g.Username, &g.Password, &g.Enabled, &g.CreatedAt, &g.UpdatedAt)
+	g.MaxChannels, g.HasPassword = int(maxCh), g.Password != ""
+	return g, err
+}
+
+// Gateways lists every gateway by name.
+func (s *Store) Gateways(ctx context.Context) ([]Gateway, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+gatewayCols+` FROM gateways ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("routingcfg: gateways: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Gateway, error) { return scanGateway(r) })
+}
+
+// Gateway returns one gateway.
+func (s *Store) Gateway(ctx context.Context, name string) (Gateway, error) {
+	g, err := scanGateway(s.pool.QueryRow(ctx, `SELECT `+gatewayCols+` FROM gateways WHERE name = $1`, name))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Gateway{}, fmt.Errorf("%w: gateway %q", ErrNotFound, name)
+	}
+	return g, err
+}
+
+// CreateGateway adds a gateway.
+func (s *Store) CreateGateway(ctx context.Context, g Gateway) (Gateway, error) {
+	if err := g.Validate(); err != nil {
+		return Gateway{}, err
+	}
+	out, err := scanGateway(s.pool.QueryRow(ctx, `
+		INSERT INTO gateways (name, address, max_channels, username, password, enabled)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+gatewayCols,
+		g.Name, g.Address, g.MaxChannels, g.Username, g.Password, g.Enabled))
+	if pgCode(err) == "23505" {
+		return Gateway{}, fmt.Errorf("%w: a gateway named %q exists already", ErrConflict, g.Name)
+	}
+	return out, err
+}
+
+// UpdateGateway replaces a gateway's settings. keepPassword leaves the
+// stored password as it is (the request did not mention it).
+func (s *Store) UpdateGateway(ctx context.Context, g Gateway, keepPassword bool) (Gateway, error) {
+	if keepPassword {
+		old, err := s.Gateway(ctx, g.Name)
+		if err != nil {
+			return Gateway{}, err
+		}
+		g.Password = old.Password
+	}
+	if err := g.Validate(); err != nil {
+		return Gateway{}, err
+	}
+	out, err := scanGateway(s.pool.QueryRow(ctx, `
+		UPDATE gateways SET address = $2, max_channels = $3, username = $4, password = $5, enabled = $6,
+			updated_at = now()
+		WHERE name = $1 RETURNING `+gatewayCols,
+		g.Name, g.Address, g.MaxChannels, g.Username, g.Password, g.Enabled))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Gateway{}, fmt.Errorf("%w: gateway %q", ErrNotFound, g.Name)
+	}
+	return out, err
+}
+
+// DeleteGateway deletes a gateway no route uses.
+func (s *Store) DeleteGateway(ctx context.Context, name string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM gateways WHERE name = $1`, name)
+	if pgCode(err) == "23503" {
+		return fmt.Errorf("%w: gateway %q is used by routes; delete or move them first", ErrConflict, name)
+	}
+	if err != nil {
+		return fmt.Errorf("routingcfg: delete gateway: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: gateway %q", ErrNotFound, name)
+	}
+	return nil
+}
+
+const routeCols = `id, prefix, gateway, cost, weight, created_at, updated_at`
+
+func scanRoute(row pgx.Row) (Route, error) {
+	var r Route
+	var w int32
+	err := row.Scan(&r.ID, &r.Prefix, &r.Gateway, &r.Cost, &w, &r.CreatedAt, &r.UpdatedAt)
+	r.Weight = int(w)
+	return r, err
+}
+
+func routeErr(err error, r Route) error {
+	switch pgCode(err) {
+	case "23503":
+		return &ValidationError{Problems: []string{fmt.Sprintf("gateway %q: no such gateway; create it first", r.Gateway)}}
+	case "23505":
+		return fmt.Errorf("%w: a route for prefix %q through gateway %q exists already", ErrConflict, r.Prefix, r.Gateway)
+	}
+	return err
+}
+
+// Routes lists every route by prefix.
+func (s *Store) Routes(ctx context.Context) ([]Route, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+routeCols+` FROM routes ORDER BY prefix, cost, id`)
+	if err != nil {
+		return nil, fmt.Errorf("routingcfg: routes: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Route, error) { return scanRoute(r) })
+}
+
+// Route returns one route.
+func (s *Store) Route(ctx context.Context, id int64) (Route, error) {
+	r, err := scanRoute(s.pool.QueryRow(ctx, `SELECT `+routeCols+` FROM routes WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Route{}, fmt.Errorf("%w: route %d", ErrNotFound, id)
+	}
+	return r, err
+}
+
+// CreateRoute adds a route through an existing gateway.
+func (s *Store) CreateRoute(ctx context.Context, r Route) (Route, error) {
+	if err := r.Validate(); err != nil {
+		return Route{}, err
+	}
+	out, err := scanRoute(s.pool.QueryRow(ctx, `
+		INSERT INTO routes (prefix, gateway, cost, weight) VALUES ($1, $2, $3, $4) RETURNING `+routeCols,
+		r.Prefix, r.Gateway, r.Cost, r.Weight))
+	return out, routeErr(err, r)
+}
+
+// UpdateRoute replaces a route.
+func (s *Store) UpdateRoute(ctx context.Context, r Route) (Route, error) {
+	if err := r.Validate(); err != nil {
+		return Route{}, err
+	}
+	out, err := scanRoute(s.pool.QueryRow(ctx, `
+		UPDATE routes SET prefix = $2, gateway = $3, cost = $4, weight = $5, updated_at = now()
+		WHERE id = $1 RETURNING `+routeCols, r.ID, r.Prefix, r.Gateway, r.Cost, r.Weight))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Route{}, fmt.Errorf("%w: route %d", ErrNotFound, r.ID)
+	}
+	return out, routeErr(err, r)
+}
+
+// DeleteRoute deletes a route.
+func (s *Store) DeleteRoute(ctx context.Context, id int64) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM routes WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("routingcfg: delete route: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: route %d", ErrNotFound, id)
+	}
+	return nil
+}
+
+const ruleCols = `id, priority, match_kind, match, dest_kind, destination, secret, description, enabled, created_at, updated_at`
+
+func scanRule(row pgx.Row) (Rule, error) {
+	var r Rule
+	var p int32
+	err := row.Scan(&r.ID, &p, &r.MatchKind, &r.Match, &r.DestKind, &r.Destination, &r.Secret,
+		&r.Description, &r.Enabled, &r.CreatedAt, &r.UpdatedAt)
+	r.Priority, r.HasSecret = int(p), r.Secret != ""
+	return r, err
+}
+
+// Rules lists every inbound rule in the order they run.
+func (s *Store) Rules(ctx context.Context) ([]Rule, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+ruleCols+` FROM inbound_rules ORDER BY priority, id`)
+	if err != nil {
+		return nil, fmt.Errorf("routingcfg: rules: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Rule, error) { return scanRule(r) })
+}
+
+// Rule returns one inbound rule.
+func (s *Store) Rule(ctx context.Context, id int64) (Rule, error) {
+	r, err := scanRule(s.pool.QueryRow(ctx, `SELECT `+ruleCols+` FROM inbound_rules WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Rule{}, fmt.Errorf("%w: inbound rule %d", ErrNotFound, id)
+	}
+	return r, err
+}
+
+// CreateRule adds an inbound rule.
+func (s *Store) CreateRule(ctx context.Context, r Rule) (Rule, error) {
+	if err := r.Validate(); err != nil {
+		return Rule{}, err
+	}
+	return scanRule(s.pool.QueryRow(ctx, `
+		INSERT INTO inbound_rules (priority, match_kind, match, dest_kind, destination, secret, description, enabled)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+ruleCols,
+		r.Priority, r.MatchKind, r.Match, r.DestKind, r.Destination, r.Secret, r.Description, r.Enabled))
+}
+
+// UpdateRule replaces an inbound rule; keepSecret leaves the stored secret.
+func (s *Store) UpdateRule(ctx context.Context, r Rule, keepSecret bool) (Rule, error) {
+	if keepSecret {
+		old, err := s.Rule(ctx, r.ID)
+		if err != nil {
+			return Rule{}, err
+		}
+		if r.DestKind == DestWebhook {
+			r.Secret = old.Secret
+		}
+	}
+	if err := r.Validate(); err != nil {
+		return Rule{}, err
+	}
+	out, err := scanRule(s.pool.QueryRow(ctx, `
+		UPDATE inbound_rules SET priority = $2, match_kind = $3, match = $4, dest_kind = $5, destination = $6,
+			secret = $7, description = $8, enabled = $9, updated_at = now()
+		WHERE id = $1 RETURNING `+ruleCols,
+		r.ID, r.Priority, r.MatchKind, r.Match, r.DestKind, r.Destination, r.Secret, r.Description, r.Enabled))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Rule{}, fmt.Errorf("%w: inbound rule %d", ErrNotFound, r.ID)
+	}
+	return out, err
+}
+
+// DeleteRule deletes an inbound rule.
+func (s *Store) DeleteRule(ctx context.Context, id int64) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM inbound_rules WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("routingcfg: delete rule: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: inbound rule %d", ErrNotFound, id)
+	}
+	return nil
+}
+
+// Load returns the enabled gateways and the routes through them, ready
+// for routing.New or Router.Update.
+func (s *Store) Load(ctx context.Context) ([]routing.Gateway, []routing.Route, error) {
+	gws, err := s.Gateways(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	rts, err := s.Routes(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	enabled := map[string]bool{}
+	var gout []routing.Gateway
+	for _, g := range gws {
+		if g.Enabled {
+			enabled[g.Name] = true
+			gout = append(gout, routing.Gateway{Name: g.Name, Address: g.Address, MaxChannels: g.MaxChannels})
+		}
+	}
+	var rout []routing.Route
+	for _, r := range rts {
+		if enabled[r.Gateway] {
+			rout = append(rout, routing.Route{Prefix: r.Prefix, Gateway: r.Gateway, Cost: r.Cost, Weight: r.Weight})
+		}
+	}
+	return gout, rout, nil
+}
