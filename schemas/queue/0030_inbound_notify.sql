@@ -99,5 +99,5 @@ BEGIN
     RETURN NULL;
 END $$;
 CREATE TRIGGER reroutes_follow_delivery AFTER UPDATE OF state ON deliveries
-    FOR EACH ROW WHEN (NEW.state IS DISTINCT FROM OLD.state AND NEW.state <> 'pending')
+    FOR EACH ROW WHEN (NEW.state IS DISTINCT FROM OLD.state)
     EXECUTE FUNCTION reroutes_follow_delivery();
