@@ -153,9 +153,9 @@ func runOurs(ctx context.Context, conn *net.UDPConn, remote netip.AddrPort, o ou
 		}
 		collect()
 		now := time.Since(start)
-		// Wake at the session's next deadline, to give up a held gap, and at
-		// least every 20 ms like a media timer.
-		wake := now + 20*time.Millisecond
+		// Wake at the session's next deadline or to give up a held gap; the
+		// session is event driven, so no periodic media tick is needed.
+		wake := now + time.Minute
 		if d, ok := ses.NextDeadline(); ok && d < wake {
 			wake = max(d, now)
 		}
