@@ -1,0 +1,67 @@
+package archive
+
+// Every SQL statement of the archive lives here.
+
+const recordCols = `id, record_key, source, version, direction, result, reason, class,
+	local_number, remote_number, remote_station_id, header, pages, pages_total, attempts,
+	gateway, node_id, submitter, job_id, submitted_at, started_at, finished_at, duration_ms,
+	document, document_sha256, routing, routed_to, metadata, archived_at`
+
+const sqlSelect = `SELECT ` + recordCols + ` FROM faxes`
+
+// sqlUpsert inserts a record, or replaces an older version of it; an equal
+// or newer version already there wins (the WHERE makes it a no-op).
+const sqlUpsert = `
+INSERT INTO faxes (record_key, source, version, direction, result, reason, class,
+	local_number, remote_number, remote_station_id, header, pages, pages_total, attempts,
+	gateway, node_id, submitter, job_id, submitted_at, started_at, finished_at, duration_ms,
+	document, document_sha256, routing, routed_to, metadata, record)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+	$21, $22, $23, $24, $25, $26, $27, $28)
+ON CONFLICT (record_key) DO UPDATE SET
+	version = EXCLUDED.version, direction = EXCLUDED.direction, result = EXCLUDED.result,
+	reason = EXCLUDED.reason, class = EXCLUDED.class, local_number = EXCLUDED.local_number,
+	remote_number = EXCLUDED.remote_number, remote_station_id = EXCLUDED.remote_station_id,
+	header = EXCLUDED.header, pages = EXCLUDED.pages, pages_total = EXCLUDED.pages_total,
+	attempts = EXCLUDED.attempts, gateway = EXCLUDED.gateway, node_id = EXCLUDED.node_id,
+	submitter = EXCLUDED.submitter, job_id = EXCLUDED.job_id, submitted_at = EXCLUDED.submitted_at,
+	started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
+	duration_ms = EXCLUDED.duration_ms, document = EXCLUDED.document,
+	document_sha256 = EXCLUDED.document_sha256, routing = EXCLUDED.routing,
+	routed_to = EXCLUDED.routed_to, metadata = EXCLUDED.metadata, record = EXCLUDED.record,
+	archived_at = now()
+WHERE faxes.version < EXCLUDED.version`
+
+const sqlPutDocument = `
+INSERT INTO documents (sha256, content_type, size, data) VALUES ($1, $2, $3, $4)
+ON CONFLICT (sha256) DO NOTHING`
+
+const sqlGetDocument = `SELECT content_type, data FROM documents WHERE sha256 = $1`
+
+// sqlPurge deletes a batch of old faxes. $1 age in seconds, $2 batch size.
+const sqlPurge = `
+DELETE FROM faxes WHERE id IN (
+	SELECT id FROM faxes WHERE finished_at < now() - $1::float8 * interval '1 second'
+	ORDER BY finished_at LIMIT $2)`
+
+const sqlPurgeDocuments = `
+DELETE FROM documents d WHERE NOT EXISTS (SELECT 1 FROM faxes f WHERE f.document_sha256 = d.sha256)`
+
+// Relay statements run on the queue database, where the outbox lives.
+
+// sqlOutboxBatch locks the oldest unpublished rows; SKIP LOCKED lets the
+// relays of several nodes share the work. $1 batch size.
+const sqlOutboxBatch = `
+SELECT id, topic, key, payload FROM outbox
+WHERE published_at IS NULL ORDER BY id LIMIT $1
+FOR UPDATE SKIP LOCKED`
+
+const sqlOutboxPublished = `UPDATE outbox SET published_at = now() WHERE id = ANY($1)`
+
+const sqlOutboxPending = `SELECT count(*) FROM outbox WHERE published_at IS NULL`
+
+// sqlSourceID names the queue database: a physical replica promoted at the
+// DR site keeps the system identifier, so record keys stay the same.
+const sqlSourceID = `SELECT system_identifier::text || '/' || current_database() FROM pg_control_system()`
+
+const sqlOutboxInsert = `INSERT INTO outbox (topic, key, payload) VALUES ($1, $2, $3)`
