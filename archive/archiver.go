@@ -45,7 +45,7 @@ func (a *Archiver) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		Durable:       ConsumerName,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       10 * time.Second, // a batch takes well under a second; a lost one comes back soon
-		MaxDeliver:    -1, // a record is never given up: the database comes back
+		MaxDeliver:    -1,               // a record is never given up: the database comes back
 		FilterSubject: SubjectPrefix + ">",
 		MaxAckPending: 1000,
 	})
