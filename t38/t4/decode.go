@@ -44,7 +44,7 @@ func Decode(data []byte, opt DecodeOptions) (*bilevel.Image, DecodeStats, error)
 	}
 	d.data = data
 	if opt.Height > 0 {
-		d.img.Pix = make([]byte, 0, d.img.Stride*opt.Height)
+		d.img.Pix = make([]byte, d.img.Stride*opt.Height)
 	} else {
 		d.img.Pix = make([]byte, 0, d.img.Stride*min(2400, 8*len(data)+1))
 	}
@@ -142,6 +142,7 @@ func (d *Decoder) Close() (*bilevel.Image, DecodeStats, error) {
 		d.stats.MaxBadRun = max(d.stats.MaxBadRun, d.badRun)
 	}
 	d.stats.Rows = d.img.Height
+	d.img.Pix = d.img.Pix[:d.img.Height*d.img.Stride]
 	if d.stats.Bytes == 0 {
 		d.stats.Bytes = d.dropped + min((d.bitpos+7)>>3, len(d.data))
 	}
@@ -330,15 +331,19 @@ func (d *Decoder) outOfData(final bool) bool {
 	return false
 }
 
+// addRow adds a white row. Decode allocates the whole page up front when
+// the height is known; otherwise the image grows.
 func (d *Decoder) addRow() []byte {
-	d.img.Pix = append(d.img.Pix, d.zero...)
+	if end := (d.img.Height + 1) * d.img.Stride; end > len(d.img.Pix) {
+		d.img.Pix = append(d.img.Pix, d.zero...)
+	}
 	d.img.Height++
 	return d.img.Row(d.img.Height - 1)
 }
 
 func (d *Decoder) goodRow() {
-	row := d.addRow()
-	fillRow(row, d.cur)
+	d.addRow()
+	fillRow(d.img.Pix[(d.img.Height-1)*d.img.Stride:], d.cur)
 	d.prevRef, d.ref, d.cur = d.ref, d.cur, d.prevRef
 	d.badRun = 0
 }
@@ -375,24 +380,32 @@ func (d *Decoder) unGood() {
 }
 
 // fillRow paints the black runs of a changing-element list into a zeroed
-// packed row.
-func fillRow(row []byte, ch []int32) {
+// packed row. buf starts at the row and may run on past it (into rows not
+// yet decoded, which are zero): short runs are then painted with one
+// 64-bit read-modify-write, which ORs only zeros outside the run.
+func fillRow(buf []byte, ch []int32) {
 	for i := 0; i+1 < len(ch); i += 2 {
 		s, e := int(ch[i]), int(ch[i+1])
 		if s >= e {
 			return // reached the sentinels
 		}
-		a, b := s>>3, (e-1)>>3
-		ms, me := byte(0xff>>(s&7)), byte(0xff<<(7-(e-1)&7))
-		if a == b {
-			row[a] |= ms & me
+		a := s >> 3
+		if sh := uint(s & 7); e-s <= 56 && a+8 <= len(buf) {
+			mask := ^uint64(0) >> sh &^ (^uint64(0) >> (sh + uint(e-s)))
+			binary.BigEndian.PutUint64(buf[a:], binary.BigEndian.Uint64(buf[a:])|mask)
 			continue
 		}
-		row[a] |= ms
-		for k := a + 1; k < b; k++ {
-			row[k] = 0xff
+		b := (e - 1) >> 3
+		ms, me := byte(0xff>>(s&7)), byte(0xff<<(7-(e-1)&7))
+		if a == b {
+			buf[a] |= ms & me
+			continue
 		}
-		row[b] |= me
+		buf[a] |= ms
+		for k := a + 1; k < b; k++ {
+			buf[k] = 0xff
+		}
+		buf[b] |= me
 	}
 }
 
@@ -471,66 +484,85 @@ func (r *reader) zeros() (z int, ok bool) {
 }
 
 // decode1D decodes one MH row into ch; false if the row is corrupt.
+// The reader state lives in locals for the whole row (the compiler keeps
+// them in registers); white and black runs alternate without a colour
+// variable.
 func decode1D(r *reader, ch []int32, width int32) ([]int32, bool) {
 	acc, n, pos, data := r.acc, r.n, r.pos, r.data
-	a0, color := int32(0), 0
+	a0 := int32(0)
 	ok := true
-row:
-	for a0 < width {
-		tab := &runTabs[color]
-		run := int32(0)
-		for {
-			if n < 16 {
-				if pos+8 <= len(data) {
-					acc |= binary.BigEndian.Uint64(data[pos:]) >> n
-					pos += int((63 - n) >> 3)
-					n |= 56
-				} else {
-					r.acc, r.n, r.pos = acc, n, pos
-					r.slowRefill()
-					acc, n, pos = r.acc, r.n, r.pos
+	wt, bt := &runTabs[0], &runTabs[1]
+	for {
+		// A white run, then a black run. Each is any number of make-up
+		// codes then one terminating code.
+		for c := 0; c < 2; c++ {
+			tab := wt
+			if c == 1 {
+				tab = bt
+			}
+			run := int32(0)
+			for {
+				if n < 16 {
+					if pos+8 <= len(data) {
+						acc |= binary.BigEndian.Uint64(data[pos:]) >> n
+						pos += int((63 - n) >> 3)
+						n |= 56
+					} else {
+						r.acc, r.n, r.pos = acc, n, pos
+						r.slowRefill()
+						acc, n, pos = r.acc, r.n, r.pos
+					}
 				}
-			}
-			e := tab.prim[acc>>(64-primBits)]
-			if e&0xe0 == kindLink<<5 {
-				e = tab.sec[e>>8+uint32(acc<<primBits>>(64-secBits))]
-			}
-			l := uint(e & 31)
-			acc <<= l
-			n -= l
-			switch e & 0xe0 {
-			case kindTerm << 5:
-				run += int32(e >> 8)
-			case kindMakeup << 5:
+				e := look(tab, acc)
+				l := uint(e & 31)
+				acc <<= l
+				n -= l
+				if e&0xe0 == kindTerm<<5 {
+					run += int32(e >> 8)
+					break
+				}
+				if e&0xe0 != kindMakeup<<5 {
+					ok = false
+					goto out
+				}
 				run += int32(e >> 8)
 				if run > width {
 					ok = false
-					break row
+					goto out
 				}
-				continue
-			default:
-				ok = false
-				break row
 			}
-			break
+			a0 += run
+			if a0 > width {
+				ok = false
+				goto out
+			}
+			// A zero run (only legal first, or make-up + 0) cancels the
+			// previous change instead of adding a second one there.
+			if k := len(ch) - 1; run == 0 && k >= 0 && ch[k] == a0 {
+				ch = ch[:k]
+			} else {
+				ch = append(ch, a0)
+			}
+			if a0 == width {
+				goto out
+			}
 		}
-		a0 += run
-		if a0 > width {
-			ok = false
-			break
-		}
-		if k := len(ch) - 1; k >= 0 && ch[k] == a0 {
-			ch = ch[:k]
-		} else {
-			ch = append(ch, a0)
-		}
-		color ^= 1
 	}
+out:
 	r.acc, r.n, r.pos = acc, n, pos
 	if !ok {
 		return ch, false
 	}
 	return terminate(ch, width), true
+}
+
+// look finds the table entry for the run code at the top of acc.
+func look(t *runTable, acc uint64) uint32 {
+	e := t.prim[acc>>(64-primBits)]
+	if e&0xe0 == kindLink<<5 {
+		e = t.sec[e>>8+uint32(acc<<primBits>>(64-secBits))]
+	}
+	return e
 }
 
 // terminate drops a trailing change at width and appends the sentinels.
@@ -563,64 +595,79 @@ func decode2D(r *reader, ref, ch []int32, width int32) ([]int32, bool) {
 		l := uint(m & 7)
 		acc <<= l
 		n -= l
+		// b1: the first change on ref right of a0 with the colour opposite
+		// to a0's (even indexes are white-to-black). It is at most one
+		// step behind the last b1, and the sentinels (width > a0) stop
+		// the scan.
 		if bi > 0 {
 			bi--
 		}
-		for ref[bi] <= a0 && ref[bi] < width {
+		for ref[bi] <= a0 {
 			bi++
 		}
-		if bi&1 != color {
-			bi++
-		}
-		var a1 int32
-		switch m >> 3 {
-		case modeV0:
-			a1 = ref[bi]
-		case modeVR1:
-			a1 = ref[bi] + 1
-		case modeVL1:
-			a1 = ref[bi] - 1
-		case modeHoriz:
-			start := max(a0, 0)
-			var r1, r2 int32
-			r.acc, r.n, r.pos = acc, n, pos
-			r1, ok = readRun(r, color, width)
-			if ok {
-				r2, ok = readRun(r, color^1, width)
-			}
-			acc, n, pos = r.acc, r.n, r.pos
-			a1 = start + r1
-			a2 := a1 + r2
-			if !ok || a2 > width {
+		bi += (bi ^ color) & 1
+		if k := m >> 3; k >= modeV0 {
+			// Vertical: a1 = b1 + delta. The previous change is at most
+			// a0, so a1 > a0 never cancels it.
+			a1 := ref[bi] + int32(vdelta[k])
+			if a1 <= a0 || a1 > width {
 				ok = false
-				goto out
+				break
+			}
+			ch = append(ch, a1)
+			a0 = a1
+			color ^= 1
+			continue
+		} else if k == modePass {
+			a0 = ref[bi+1]
+			continue
+		} else if k != modeHoriz {
+			ok = false
+			break
+		}
+		// Horizontal: two runs, a0a1 in a0's colour, then a1a2.
+		var runs [2]int32
+		for c := 0; c < 2; c++ {
+			tab := &runTabs[color^c]
+			run := int32(0)
+			for {
+				if n < 16 {
+					if pos+8 <= len(data) {
+						acc |= binary.BigEndian.Uint64(data[pos:]) >> n
+						pos += int((63 - n) >> 3)
+						n |= 56
+					} else {
+						r.acc, r.n, r.pos = acc, n, pos
+						r.slowRefill()
+						acc, n, pos = r.acc, r.n, r.pos
+					}
+				}
+				e := look(tab, acc)
+				l := uint(e & 31)
+				acc <<= l
+				n -= l
+				run += int32(e >> 8)
+				if e&0xe0 == kindTerm<<5 {
+					break
+				}
+				if e&0xe0 != kindMakeup<<5 || run > width {
+					ok = false
+					goto out
+				}
+			}
+			runs[c] = run
+		}
+		{
+			a1 := max(a0, 0) + runs[0]
+			a2 := a1 + runs[1]
+			if a2 > width {
+				ok = false
+				break
 			}
 			ch = appendChange(ch, a1)
 			ch = appendChange(ch, a2)
 			a0 = a2
-			continue
-		case modePass:
-			a0 = ref[bi+1]
-			continue
-		case modeVR2:
-			a1 = ref[bi] + 2
-		case modeVR3:
-			a1 = ref[bi] + 3
-		case modeVL2:
-			a1 = ref[bi] - 2
-		case modeVL3:
-			a1 = ref[bi] - 3
-		default:
-			ok = false
-			goto out
 		}
-		if a1 <= a0 || a1 > width {
-			ok = false
-			goto out
-		}
-		ch = appendChange(ch, a1)
-		a0 = a1
-		color ^= 1
 	}
 out:
 	r.acc, r.n, r.pos = acc, n, pos
@@ -630,38 +677,12 @@ out:
 	return terminate(ch, width), true
 }
 
+// vdelta is a1 - b1 for each vertical mode.
+var vdelta = [...]int8{modeV0: 0, modeVR1: 1, modeVR2: 2, modeVR3: 3, modeVL1: -1, modeVL2: -2, modeVL3: -3}
+
 func appendChange(ch []int32, x int32) []int32 {
 	if k := len(ch) - 1; k >= 0 && ch[k] == x {
 		return ch[:k]
 	}
 	return append(ch, x)
-}
-
-// readRun decodes the make-up and terminating codes of one run.
-func readRun(r *reader, color int, width int32) (int32, bool) {
-	tab := &runTabs[color]
-	run := int32(0)
-	for {
-		if r.n < 16 {
-			r.refill()
-		}
-		e := tab.prim[r.acc>>(64-primBits)]
-		if e&0xe0 == kindLink<<5 {
-			e = tab.sec[e>>8+uint32(r.acc<<primBits>>(64-secBits))]
-		}
-		l := uint(e & 31)
-		r.acc <<= l
-		r.n -= l
-		switch e & 0xe0 {
-		case kindTerm << 5:
-			return run + int32(e>>8), true
-		case kindMakeup << 5:
-			run += int32(e >> 8)
-			if run > width {
-				return run, false
-			}
-		default:
-			return run, false
-		}
-	}
 }
