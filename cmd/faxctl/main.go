@@ -1,13 +1,28 @@
 // Command faxctl is faxd's command-line client.
 //
-//	faxctl [-server URL] health     readiness of a server, component by component
+//	faxctl [global flags] health                     readiness of a server, component by component
+//	faxctl send FILE... -to NUMBER [flags]           submit a fax (PDF, PostScript, TIFF, PNG, JPEG, GIF, text)
+//	faxctl status ID                                 one fax with its history
+//	faxctl list [-state S] [-to N] [-limit N]        faxes, newest first
+//	faxctl cancel ID
+//	faxctl download ID [-format tiff|pdf|original] [-o FILE]
+//	faxctl token create -name NAME [-role submitter|admin] | token list | token revoke ID   (admin)
 //	faxctl version
 //
-// The server address comes from -server or $FAXD_SERVER.
+// Servers and token come from flags, else the environment (FAXD_SERVERS or
+// FAXD_SERVER, FAXD_DR_SERVERS, FAXD_TOKEN), else ~/.config/faxctl.yaml
+// (servers, dr_servers, token, attempts, cycles). Every request goes
+// through the client failover policy: each production server in turn,
+// then the DR servers, never sticking to one that is down. -json prints
+// the API's JSON for scripts.
 package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,58 +32,201 @@ import (
 	"time"
 
 	"github.com/faxd/faxd/internal/buildinfo"
+	"github.com/faxd/faxd/routing/failover"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
+type app struct {
+	c      *client
+	json   bool
+	stdout io.Writer
+	stderr io.Writer
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("faxctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	def := os.Getenv("FAXD_SERVER")
-	if def == "" {
-		def = "http://127.0.0.1:8080"
-	}
-	server := fs.String("server", def, "faxd base `URL`")
-	timeout := fs.Duration("timeout", 10*time.Second, "request timeout")
+	server := fs.String("server", "", "production server `URLs`, comma-separated (env FAXD_SERVERS or FAXD_SERVER)")
+	dr := fs.String("dr", "", "disaster-recovery server `URLs`, comma-separated (env FAXD_DR_SERVERS)")
+	token := fs.String("token", "", "API `token` (env FAXD_TOKEN)")
+	cfgPath := fs.String("config", "", "config `file` (default ~/.config/faxctl.yaml)")
+	attempts := fs.Int("attempts", 0, "attempts per server per cycle (default 2)")
+	cycles := fs.Int("cycles", 0, "production cycles before the DR servers (default 2)")
+	timeout := fs.Duration("timeout", 60*time.Second, "per-request timeout")
+	asJSON := fs.Bool("json", false, "print JSON for scripts")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: faxctl [-server URL] health | version")
+		fmt.Fprintln(stderr, "usage: faxctl [flags] health | send FILE... -to NUMBER | status ID | list | cancel ID |")
+		fmt.Fprintln(stderr, "              download ID [-format tiff|pdf|original] [-o FILE] | token create|list|revoke | version")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	switch fs.Arg(0) {
-	case "version":
+	if fs.Arg(0) == "version" {
 		fmt.Fprintln(stdout, "faxctl", buildinfo.String())
 		return 0
-	case "health":
-		ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-		defer cancel()
-		return health(ctx, strings.TrimRight(*server, "/"), stdout, stderr)
-	default:
-		fs.Usage()
+	}
+	path, explicit := *cfgPath, *cfgPath != ""
+	if !explicit {
+		path = defaultConfigPath()
+	}
+	fc, err := loadFileConfig(path, explicit)
+	if err != nil {
+		fmt.Fprintln(stderr, "faxctl: config:", err)
 		return 2
 	}
-}
-
-// health prints the server's readiness report and exits 0 only when ready.
-func health(ctx context.Context, base string, stdout, stderr io.Writer) int {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
+	prod := splitList(*server)
+	if len(prod) == 0 {
+		prod = splitList(os.Getenv("FAXD_SERVERS"))
+	}
+	if len(prod) == 0 {
+		prod = splitList(os.Getenv("FAXD_SERVER"))
+	}
+	if len(prod) == 0 {
+		prod = fc.Servers
+	}
+	if len(prod) == 0 {
+		prod = []string{"http://127.0.0.1:8080"}
+	}
+	drs := splitList(*dr)
+	if len(drs) == 0 {
+		drs = splitList(os.Getenv("FAXD_DR_SERVERS"))
+	}
+	if len(drs) == 0 {
+		drs = fc.DRServers
+	}
+	tok := firstNonEmpty(*token, os.Getenv("FAXD_TOKEN"), fc.Token)
+	if *attempts == 0 {
+		*attempts = fc.Attempts
+	}
+	if *cycles == 0 {
+		*cycles = fc.Cycles
+	}
+	fo, err := failover.New(failover.Policy{Production: prod, DR: drs, AttemptsPerServer: *attempts, Cycles: *cycles})
 	if err != nil {
 		fmt.Fprintln(stderr, "faxctl:", err)
 		return 2
 	}
-	resp, err := http.DefaultClient.Do(req)
+	a := &app{c: &client{fo: fo, token: tok, http: &http.Client{}, timeout: *timeout}, json: *asJSON, stdout: stdout, stderr: stderr}
+	ctx := context.Background()
+	cmd, rest := fs.Arg(0), fs.Args()
+	if len(rest) > 0 {
+		rest = rest[1:]
+	}
+	var code int
+	switch cmd {
+	case "health":
+		return a.health(ctx)
+	case "send":
+		code, err = a.send(ctx, rest)
+	case "status":
+		code, err = a.status(ctx, rest)
+	case "list":
+		code, err = a.list(ctx, rest)
+	case "cancel":
+		code, err = a.cancel(ctx, rest)
+	case "download":
+		code, err = a.download(ctx, rest)
+	case "token":
+		code, err = a.tokenCmd(ctx, rest)
+	default:
+		fs.Usage()
+		return 2
+	}
 	if err != nil {
-		fmt.Fprintln(stderr, "faxctl: server unreachable:", err)
+		fmt.Fprintln(stderr, "faxctl "+cmd+":", err)
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && tok == "" {
+			fmt.Fprintln(stderr, "  (no token given: use -token, FAXD_TOKEN or token: in ~/.config/faxctl.yaml)")
+		}
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// parseInterleaved parses flags that may come before or after the
+// positional arguments (faxctl send a.pdf -to 123 b.pdf).
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func subFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("faxctl "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+
+// health prints the readiness report of the first server that answers and
+// exits 0 only when it is ready.
+func (a *app) health(ctx context.Context) int {
+	var status int
+	var body []byte
+	var server string
+	err := a.c.fo.Do(ctx, func(ctx context.Context, srv string) error {
+		ctx, cancel := context.WithTimeout(ctx, a.c.timeout)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(srv, "/")+"/readyz", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := a.c.http.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		status, server = resp.StatusCode, srv
+		return nil // any answer is the server's own report
+	})
+	if err != nil {
+		fmt.Fprintln(a.stderr, "faxctl: server unreachable:", err)
 		return 1
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	fmt.Fprint(stdout, string(body))
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "faxctl: %s is not ready (%s)\n", base, resp.Status)
+	fmt.Fprint(a.stdout, string(body))
+	if status != http.StatusOK {
+		fmt.Fprintf(a.stderr, "faxctl: %s is not ready (%d %s)\n", server, status, http.StatusText(status))
 		return 1
 	}
 	return 0
+}
+
+// printJSON pretty-prints raw API JSON.
+func (a *app) printJSON(b []byte) {
+	var v any
+	if json.Unmarshal(b, &v) != nil {
+		a.stdout.Write(b)
+		return
+	}
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func newKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "faxctl-" + hex.EncodeToString(b[:])
 }

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/faxd/faxd/internal/api"
+	"github.com/faxd/faxd/internal/api/tokens"
+	"github.com/faxd/faxd/internal/pgtest"
+	"github.com/faxd/faxd/queue"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+type fixture struct {
+	url, admin, sub string
+}
+
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	pool := pgtest.NewDB(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	q, err := queue.New(pool, queue.Config{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := api.New(api.Config{}, api.Deps{Pool: pool, Queue: q, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	ts := tokens.New(pool)
+	admin, _, err := ts.Create(context.Background(), "ops", tokens.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, _, err := ts.Create(context.Background(), "billing", tokens.Submitter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fixture{url: srv.URL, admin: admin, sub: sub}
+}
+
+// faxctl runs the command with a fresh environment and no config file.
+func faxctl(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	t.Setenv("FAXD_SERVER", "")
+	t.Setenv("FAXD_SERVERS", "")
+	t.Setenv("FAXD_DR_SERVERS", "")
+	t.Setenv("FAXD_TOKEN", "")
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	var out, errb bytes.Buffer
+	rc := run(args, &out, &errb)
+	return rc, out.String(), errb.String()
+}
+
+// deadURL is an address where nothing listens.
+func deadURL(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
+}
+
+func TestSendStatusListCancelDownload(t *testing.T) {
+	f := newFixture(t)
+	dir := t.TempDir()
+	doc := filepath.Join(dir, "letter.txt")
+	if err := os.WriteFile(doc, []byte("Dear customer,\nplease pay.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The production server is down: failover goes on to the DR server.
+	common := []string{"-server", deadURL(t), "-dr", f.url, "-token", f.sub}
+	rc, out, errs := faxctl(t, append(common, "send", doc, "-to", "+49 30 123456", "-header", "ACME", "-meta", "invoice=7", "-key", "k1")...)
+	if rc != 0 || !strings.Contains(out, "fax 1 queued: 1 page(s) to +4930123456, pending") {
+		t.Fatalf("send: rc=%d out=%q err=%q", rc, out, errs)
+	}
+	rc, out, _ = faxctl(t, append(common, "send", doc, "-to", "+49 30 123456", "-header", "ACME", "-meta", "invoice=7", "-key", "k1")...)
+	if rc != 0 || !strings.Contains(out, "fax 1 already submitted") {
+		t.Fatalf("resend: rc=%d out=%q", rc, out)
+	}
+	rc, out, _ = faxctl(t, append(common, "status", "1")...)
+	if rc != 0 || !strings.Contains(out, "State:") || !strings.Contains(out, "pending") || !strings.Contains(out, "0 of 1 confirmed") || !strings.Contains(out, "-> pending") {
+		t.Fatalf("status: rc=%d out=%q", rc, out)
+	}
+	rc, out, _ = faxctl(t, append(common, "-json", "list", "-state", "pending")...)
+	var l api.FaxList
+	if err := json.Unmarshal([]byte(out), &l); rc != 0 || err != nil || len(l.Faxes) != 1 || l.Faxes[0].Metadata["invoice"] != "7" {
+		t.Fatalf("list --json: rc=%d %v %q", rc, err, out)
+	}
+	rc, out, _ = faxctl(t, append(common, "list")...)
+	if rc != 0 || !strings.Contains(out, "ID") || !strings.Contains(out, "+4930123456") {
+		t.Fatalf("list: rc=%d %q", rc, out)
+	}
+	pdf := filepath.Join(dir, "out.pdf")
+	rc, _, errs = faxctl(t, append(common, "download", "1", "-o", pdf)...)
+	if b, err := os.ReadFile(pdf); rc != 0 || err != nil || !bytes.HasPrefix(b, []byte("%PDF-")) {
+		t.Fatalf("download pdf: rc=%d %v %q", rc, err, errs)
+	}
+	rc, out, _ = faxctl(t, append(common, "download", "-format", "original", "1", "-o", "-")...)
+	if rc != 0 || out != "Dear customer,\nplease pay.\n" {
+		t.Fatalf("download original: rc=%d %q", rc, out)
+	}
+	rc, out, _ = faxctl(t, append(common, "cancel", "1")...)
+	if rc != 0 || !strings.Contains(out, "fax 1 cancelled") {
+		t.Fatalf("cancel: rc=%d %q", rc, out)
+	}
+	// A refused request prints the server's explanation and exits 1.
+	rc, _, errs = faxctl(t, append(common, "cancel", "1")...)
+	if rc != 1 || !strings.Contains(errs, "already cancelled") || !strings.Contains(errs, "HTTP 409") {
+		t.Fatalf("second cancel: rc=%d %q", rc, errs)
+	}
+	rc, _, errs = faxctl(t, append(common, "send", doc, "-to", "CALL-ME")...)
+	if rc != 1 || !strings.Contains(errs, "is not a fax number") {
+		t.Fatalf("bad number: rc=%d %q", rc, errs)
+	}
+	rc, _, errs = faxctl(t, "-server", f.url, "status", "1")
+	if rc != 1 || !strings.Contains(errs, "HTTP 401") || !strings.Contains(errs, "no token given") {
+		t.Fatalf("no token: rc=%d %q", rc, errs)
+	}
+	rc, _, _ = faxctl(t, append(common, "send", doc)...)
+	if rc != 2 {
+		t.Fatalf("send without -to: rc=%d", rc)
+	}
+}
+
+func TestTokenCommandsAndConfigSources(t *testing.T) {
+	f := newFixture(t)
+	// Server and token from a config file.
+	cfg := filepath.Join(t.TempDir(), "faxctl.yaml")
+	os.WriteFile(cfg, []byte("servers: ["+deadURL(t)+"]\ndr_servers: ["+f.url+"]\ntoken: "+f.admin+"\nattempts: 1\ncycles: 1\n"), 0o600)
+	rc, out, errs := faxctl(t, "-config", cfg, "token", "create", "-name", "crm", "-role", "submitter")
+	secret := strings.TrimSpace(out)
+	if rc != 0 || !strings.HasPrefix(secret, tokens.Prefix) || !strings.Contains(errs, "shown only once") {
+		t.Fatalf("token create: rc=%d %q %q", rc, out, errs)
+	}
+	rc, out, _ = faxctl(t, "-config", cfg, "token", "list")
+	if rc != 0 || !strings.Contains(out, "crm") || strings.Contains(out, secret) {
+		t.Fatalf("token list: rc=%d %q", rc, out)
+	}
+	// Server and token from the environment.
+	t.Run("env", func(t *testing.T) {
+		var o, e bytes.Buffer
+		t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+		t.Setenv("FAXD_SERVERS", f.url)
+		t.Setenv("FAXD_TOKEN", secret)
+		if rc := run([]string{"-json", "list"}, &o, &e); rc != 0 || !strings.Contains(o.String(), `"faxes"`) {
+			t.Fatalf("env: rc=%d %q %q", rc, o.String(), e.String())
+		}
+		// A submitter token cannot manage tokens.
+		o.Reset()
+		e.Reset()
+		if rc := run([]string{"token", "list"}, &o, &e); rc != 1 || !strings.Contains(e.String(), "needs an admin token") {
+			t.Fatalf("submitter token list: rc=%d %q", rc, e.String())
+		}
+	})
+	rc, out, _ = faxctl(t, "-config", cfg, "token", "revoke", "3")
+	if rc != 0 || !strings.Contains(out, "token 3 revoked") {
+		t.Fatalf("revoke: rc=%d %q", rc, out)
+	}
+	rc, _, errs = faxctl(t, "-server", f.url, "-token", secret, "list")
+	if rc != 1 || !strings.Contains(errs, "revoked") {
+		t.Fatalf("revoked token: rc=%d %q", rc, errs)
+	}
+	rc, _, errs = faxctl(t, "-config", filepath.Join(t.TempDir(), "missing.yaml"), "list")
+	if rc != 2 || !strings.Contains(errs, "config") {
+		t.Fatalf("missing explicit config: rc=%d %q", rc, errs)
+	}
+	// Every server down: a clear error, not a hang.
+	rc, _, errs = faxctl(t, "-server", deadURL(t), "-attempts", "1", "-cycles", "1", "-token", f.admin, "list")
+	if rc != 1 || errs == "" {
+		t.Fatalf("all down: rc=%d %q", rc, errs)
+	}
+}
