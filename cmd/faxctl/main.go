@@ -178,7 +178,6 @@ func subFlags(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-
 // health prints the readiness report of the first server that answers and
 // exits 0 only when it is ready.
 func (a *app) health(ctx context.Context) int {
