@@ -86,6 +86,7 @@ type NATS struct {
 	URL            string `yaml:"url" secret:"true"` // empty: embedded
 	EmbeddedDir    string `yaml:"embedded_dir"`
 	EmbeddedListen string `yaml:"embedded_listen"`
+	StreamReplicas int    `yaml:"stream_replicas"` // 1 alone; 3 in a NATS cluster
 }
 
 // Queue tunes leases, polling, retries and purge of the outbound queue.
@@ -129,7 +130,7 @@ func Default() Config {
 		Log:      Log{Format: "text", Level: "info"},
 		HTTP:     HTTP{Listen: "127.0.0.1:8080"},
 		Database: Database{EmbeddedDir: "var/pg", MaxConns: 20},
-		NATS:     NATS{EmbeddedDir: "var/nats", EmbeddedListen: "127.0.0.1:4222"},
+		NATS:     NATS{EmbeddedDir: "var/nats", EmbeddedListen: "127.0.0.1:4222", StreamReplicas: 1},
 		Queue: Queue{
 			HeartbeatInterval: Duration(2 * time.Second),
 			LeaseTTL:          Duration(10 * time.Second),
@@ -267,6 +268,9 @@ func (c *Config) Validate() []error {
 		if _, _, err := net.SplitHostPort(c.NATS.EmbeddedListen); err != nil {
 			bad("nats.embedded_listen", "%q: want host:port", c.NATS.EmbeddedListen)
 		}
+	}
+	if c.NATS.StreamReplicas < 1 || c.NATS.StreamReplicas > 5 {
+		bad("nats.stream_replicas", "%d: must be between 1 and 5", c.NATS.StreamReplicas)
 	}
 	q := c.Queue
 	if q.HeartbeatInterval <= 0 {

@@ -3,16 +3,12 @@ package server
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/faxd/faxd/internal/config"
 	"github.com/faxd/faxd/queue"
 )
-
-// purgeLockKey is the advisory lock that lets one node at a time purge.
-const purgeLockKey = 0x66617864_70757267 // "faxdpurg"
 
 // RetryPolicy turns the configuration's first delays into the queue's
 // back-off rules: doubling, capped at max_delay, with 10% jitter so a
@@ -62,53 +58,5 @@ func (s *Server) openQueue(ctx context.Context) error {
 		}
 		return 1
 	}))
-	s.purged = prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: "faxd", Name: "queue_purged_jobs_total",
-		Help: "Finished jobs deleted from the queue after queue.purge_after.",
-	})
-	s.Metrics.Registry.MustRegister(s.purged)
 	return nil
-}
-
-// purgeLoop deletes finished jobs older than queue.purge_after. The
-// advisory lock makes one node at a time do it; the others skip the round.
-func (s *Server) purgeLoop(ctx context.Context) {
-	every := min(time.Hour, s.cfg.Queue.PurgeAfter.D()/10)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if n, err := s.purgeOnce(ctx); err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("queue purge", "err", err)
-			}
-		} else if n > 0 {
-			s.log.Info("queue purged", "jobs", n, "older_than", s.cfg.Queue.PurgeAfter)
-		}
-	}
-}
-
-// purgeOnce purges if no other node holds the purge lock; it returns the
-// number of jobs deleted.
-func (s *Server) purgeOnce(ctx context.Context) (int64, error) {
-	conn, err := s.DB.Queue.Acquire(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Release()
-	var got bool
-	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", int64(purgeLockKey)).Scan(&got); err != nil {
-		return 0, err
-	}
-	if !got {
-		return 0, nil
-	}
-	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", int64(purgeLockKey))
-	n, err := s.Queue.Purge(ctx, s.cfg.Queue.PurgeAfter.D())
-	s.purged.Add(float64(n))
-	return n, err
 }

@@ -18,9 +18,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/faxd/faxd/archive"
 	"github.com/faxd/faxd/internal/buildinfo"
 	"github.com/faxd/faxd/internal/config"
 	"github.com/faxd/faxd/internal/metrics"
@@ -139,11 +139,14 @@ type Server struct {
 	Metrics *metrics.Metrics
 	Queue   *queue.Queue
 	Node    *queue.Node
+	Archive *archive.Store
 
-	purged  prometheus.Counter
-	httpLn  net.Listener
-	httpSrv *http.Server
-	wg      sync.WaitGroup
+	relay    *archive.Relay
+	archiver *archive.Archiver
+	tasks    []*exclusiveTask
+	httpLn   net.Listener
+	httpSrv  *http.Server
+	wg       sync.WaitGroup
 }
 
 // New opens every dependency and migrates the schemas. Close undoes it.
@@ -171,6 +174,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if err := s.openQueue(ctx); err != nil {
 		s.Close(ctx)
 		return nil, err
+	}
+	if err := s.openArchive(ctx); err != nil {
+		s.Close(ctx)
+		return nil, err
+	}
+	s.tasks = []*exclusiveTask{
+		s.newTask("queue_purged_jobs", s.DB.Queue, purgeLockKey, min(time.Hour, s.cfg.Queue.PurgeAfter.D()/10),
+			"Finished jobs deleted from the queue after queue.purge_after.",
+			func(ctx context.Context) (int64, error) { return s.Queue.Purge(ctx, s.cfg.Queue.PurgeAfter.D()) }),
+		s.newTask("archive_purged_faxes", s.DB.Archive, archivePurgeLockKey, min(time.Hour, s.cfg.Archive.PurgeAfter.D()/10),
+			"Faxes deleted from the archive after archive.purge_after.",
+			func(ctx context.Context) (int64, error) { return s.Archive.Purge(ctx, s.cfg.Archive.PurgeAfter.D()) }),
 	}
 	s.httpSrv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	s.Metrics.Role.WithLabelValues(cfg.Node.Role).Set(1)
@@ -233,7 +248,16 @@ func (s *Server) Run(ctx context.Context) error {
 	}()
 	bgCtx, stopBg := context.WithCancel(context.Background())
 	defer stopBg()
-	s.wg.Add(2)
+	background := func(f func(context.Context)) {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); f(bgCtx) }()
+	}
+	background(func(ctx context.Context) { s.relay.Run(ctx) })
+	background(func(ctx context.Context) { s.archiver.Run(ctx) })
+	for _, t := range s.tasks {
+		background(func(ctx context.Context) { t.loop(ctx, s) })
+	}
+	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		// Run renews the node lease until bgCtx ends, then gives it up so
@@ -241,10 +265,6 @@ func (s *Server) Run(ctx context.Context) error {
 		if err := s.Node.Run(bgCtx); err != nil && bgCtx.Err() == nil {
 			errc <- fmt.Errorf("node lease: %w", err)
 		}
-	}()
-	go func() {
-		defer s.wg.Done()
-		s.purgeLoop(bgCtx)
 	}()
 	s.log.Info("faxd running", "node", s.cfg.Node.ID, "role", s.cfg.Node.Role, "http", s.HTTPAddr(),
 		"pid", os.Getpid(), "version", buildinfo.Version)

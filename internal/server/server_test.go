@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faxd/faxd/archive"
 	"github.com/faxd/faxd/internal/config"
 	"github.com/faxd/faxd/internal/pgtest"
 	"github.com/faxd/faxd/queue"
@@ -228,15 +229,55 @@ func TestServerPurge(t *testing.T) {
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(purgeLockKey)); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.purgeOnce(ctx); err != nil || n != 0 {
+	if n, err := s.tasks[0].once(ctx); err != nil || n != 0 {
 		t.Fatalf("purge while locked elsewhere: %d, %v", n, err)
 	}
 	conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", int64(purgeLockKey))
 	conn.Release()
-	if n, err := s.purgeOnce(ctx); err != nil || n != 1 {
+	if n, err := s.tasks[0].once(ctx); err != nil || n != 1 {
 		t.Fatalf("purge: %d, %v", n, err)
 	}
 	if _, err := s.Queue.Get(ctx, job.ID); err == nil {
 		t.Fatal("purged job still there")
+	}
+}
+
+// A job finished on a running server reaches the archive database through
+// the outbox, NATS and the archiver, and /metrics shows the outbox drained.
+func TestServerArchivesFinishedJob(t *testing.T) {
+	s := startServer(t, func(c *config.Config) { c.Database.ArchiveDSN = pgtest.NewDSN(t) })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	job, _, err := s.Queue.Enqueue(ctx, queue.Request{Destination: "+15550123", Document: "doc:9", PagesTotal: 1, Submitter: "billing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claimed []queue.Job
+	for len(claimed) == 0 {
+		if claimed, err = s.Queue.Claim(ctx, s.Node.Lease(), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Queue.Complete(ctx, job.ID, claimed[0].Token, queue.Result{Pages: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		recs, _, err := s.Archive.Search(ctx, archive.Filter{Submitter: "billing"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) == 1 {
+			if recs[0].JobID != job.ID || recs[0].Result != "sent" || recs[0].RemoteNumber != "+15550123" {
+				t.Fatalf("archived %+v", recs[0])
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("job never archived")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, body := get(t, "http://"+s.HTTPAddr()+"/metrics"); !strings.Contains(body, "faxd_archive_outbox_pending 0") {
+		t.Error("outbox not drained in metrics")
 	}
 }

@@ -1,0 +1,41 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/faxd/faxd/archive"
+)
+
+// openArchive prepares the relay (outbox of this node's queue database to
+// JetStream) and the archiver (JetStream to the archive database). Both run
+// on every node; the outbox's SKIP LOCKED and the shared durable consumer
+// split the work between them.
+func (s *Server) openArchive(ctx context.Context) error {
+	sc := archive.StreamConfig{Replicas: s.cfg.NATS.StreamReplicas}
+	s.Archive = archive.NewStore(s.DB.Archive)
+	var err error
+	if s.relay, err = archive.NewRelay(ctx, s.DB.Queue, s.Bus.JetStream, archive.RelayOptions{
+		Logger: s.log.With("component", "archive-relay"), Poll: s.cfg.Queue.PollInterval.D(), Stream: sc,
+	}); err != nil {
+		return err
+	}
+	if s.archiver, err = archive.NewArchiver(ctx, s.Archive, s.Bus.JetStream, s.log.With("component", "archiver"), sc); err != nil {
+		return err
+	}
+	s.Metrics.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "faxd", Name: "archive_outbox_pending",
+		Help: "Finished faxes written to the outbox and not yet published to NATS; grows while NATS is down.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := s.relay.Pending(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
+	return nil
+}
