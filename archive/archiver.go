@@ -217,7 +217,7 @@ func fromJob(payload []byte) (Record, error) {
 	return r, nil
 }
 
-// documentRef reads the document reference of a job row.
+// documentRef reads the document reference of a job row or a record.
 func documentRef(payload []byte) string {
 	var j struct {
 		Document string `json:"document"`

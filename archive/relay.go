@@ -210,7 +210,7 @@ func (r *Relay) publishWithID(ctx context.Context, id int64, topic, key string, 
 	msg.Header.Set(hdrKey, key)
 	msg.Header.Set(hdrTopic, topic)
 	msg.Header.Set(jetstream.MsgIDHeader, msgID)
-	if r.docs != nil && topic == TopicJobFinished {
+	if r.docs != nil { // job rows and ready records both name theirs in "document"
 		if ref := documentRef(payload); ref != "" {
 			sha, ctype, data, err := r.docs.Document(ctx, ref)
 			if err != nil {
