@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/faxd/faxd/internal/sip"
 )
 
 // EnvPrefix starts every environment override.
@@ -27,14 +29,15 @@ const EnvPrefix = "FAXD_"
 
 // Config is the whole configuration. The yaml tags are the key names.
 type Config struct {
-	Node     Node     `yaml:"node"`
-	Log      Log      `yaml:"log"`
-	HTTP     HTTP     `yaml:"http"`
-	Database Database `yaml:"database"`
-	NATS     NATS     `yaml:"nats"`
-	Queue    Queue    `yaml:"queue"`
-	Archive  Archive  `yaml:"archive"`
-	Channels Channels `yaml:"channels"`
+	Node     Node       `yaml:"node"`
+	Log      Log        `yaml:"log"`
+	HTTP     HTTP       `yaml:"http"`
+	Database Database   `yaml:"database"`
+	NATS     NATS       `yaml:"nats"`
+	Queue    Queue      `yaml:"queue"`
+	Archive  Archive    `yaml:"archive"`
+	Channels Channels   `yaml:"channels"`
+	SIP      sip.Config `yaml:"sip"`
 }
 
 // Node identifies this server in the cluster.
@@ -121,6 +124,8 @@ type Channels struct {
 
 // Default returns the embedded defaults that `make run` uses.
 func Default() Config {
+	sipCfg := sip.Config{ListenUDP: "127.0.0.1:5060", MediaBind: "127.0.0.1", AllowFrom: []string{"127.0.0.1/32"}}
+	sipCfg.Defaults()
 	host, _ := os.Hostname()
 	if host == "" {
 		host = "faxd"
@@ -147,6 +152,7 @@ func Default() Config {
 		},
 		Archive:  Archive{PurgeAfter: Duration(3650 * Day)},
 		Channels: Channels{Count: 8},
+		SIP:      sipCfg,
 	}
 }
 
@@ -301,6 +307,13 @@ func (c *Config) Validate() []error {
 	}
 	if c.Channels.Count < 0 || c.Channels.Count > 10000 {
 		bad("channels.count", "%d: must be between 0 and 10000", c.Channels.Count)
+	}
+	if err := c.SIP.Validate(); err != nil {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = append(errs, j.Unwrap()...)
+		} else {
+			errs = append(errs, err)
+		}
 	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return errs
