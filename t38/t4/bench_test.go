@@ -97,7 +97,8 @@ func BenchmarkCodec(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			dopt := DecodeOptions{Coding: c, Width: img.Width, Height: img.Height}
+			// Like libtiffbench, decode into one reused buffer.
+			dopt := DecodeOptions{Coding: c, Width: img.Width, Height: img.Height, Buffer: make([]byte, len(img.Pix))}
 			dec := func() {
 				if _, _, err := Decode(data, dopt); err != nil {
 					b.Fatal(err)

@@ -23,6 +23,10 @@ type DecodeOptions struct {
 	// MaxHeight bounds the rows decoded when Height is 0
 	// (0 = DefaultMaxHeight).
 	MaxHeight int
+	// Buffer, if its capacity holds the whole page (Height given), is
+	// cleared and used for the returned image's pixels, so a receiver
+	// decoding page after page reuses one allocation.
+	Buffer []byte
 }
 
 // DecodeStats reports how a page decoded.
@@ -43,8 +47,11 @@ func Decode(data []byte, opt DecodeOptions) (*bilevel.Image, DecodeStats, error)
 		return nil, DecodeStats{}, err
 	}
 	d.data = data
-	if opt.Height > 0 {
-		d.img.Pix = make([]byte, d.img.Stride*opt.Height)
+	if n := d.img.Stride * opt.Height; opt.Height > 0 && cap(opt.Buffer) >= n {
+		d.img.Pix = opt.Buffer[:n]
+		clear(d.img.Pix)
+	} else if opt.Height > 0 {
+		d.img.Pix = make([]byte, n)
 	} else {
 		d.img.Pix = make([]byte, 0, d.img.Stride*min(2400, 8*len(data)+1))
 	}
@@ -66,6 +73,7 @@ type Decoder struct {
 	ref, cur, prevRef []int32
 	img               *bilevel.Image
 	zero              []byte
+	words             []uint64 // fillRow scratch
 	stats             DecodeStats
 	badRun            int
 	done              bool
@@ -96,6 +104,7 @@ func NewDecoder(opt DecodeOptions) (*Decoder, error) {
 	}
 	d.img = bilevel.New(opt.Width, 0)
 	d.zero = make([]byte, d.img.Stride)
+	d.words = make([]uint64, (opt.Width+63)>>6)
 	d.ref = whiteRow(nil, opt.Width)
 	d.prevRef = whiteRow(nil, opt.Width)
 	return d, nil
@@ -342,8 +351,7 @@ func (d *Decoder) addRow() []byte {
 }
 
 func (d *Decoder) goodRow() {
-	d.addRow()
-	fillRow(d.img.Pix[(d.img.Height-1)*d.img.Stride:], d.cur)
+	fillRow(d.addRow(), d.cur, int(d.width), d.words)
 	d.prevRef, d.ref, d.cur = d.ref, d.cur, d.prevRef
 	d.badRun = 0
 }
@@ -379,33 +387,42 @@ func (d *Decoder) unGood() {
 	d.stats.MaxBadRun = max(d.stats.MaxBadRun, d.badRun)
 }
 
-// fillRow paints the black runs of a changing-element list into a zeroed
-// packed row. buf starts at the row and may run on past it (into rows not
-// yet decoded, which are zero): short runs are then painted with one
-// 64-bit read-modify-write, which ORs only zeros outside the run.
-func fillRow(buf []byte, ch []int32) {
-	for i := 0; i+1 < len(ch); i += 2 {
-		s, e := int(ch[i]), int(ch[i+1])
-		if s >= e {
-			return // reached the sentinels
+// fillRow writes a row from its changing elements. Each change sets one
+// bit in a scratch row of 64-bit words; a prefix XOR across the bits then
+// turns "colour changes here" into "black here", 64 pixels at a time.
+func fillRow(row []byte, ch []int32, width int, tmp []uint64) {
+	nw := (width + 63) >> 6
+	tmp = tmp[:nw]
+	clear(tmp)
+	w := int32(width)
+	for _, x := range ch {
+		if x >= w {
+			break
 		}
-		a := s >> 3
-		if sh := uint(s & 7); e-s <= 56 && a+8 <= len(buf) {
-			mask := ^uint64(0) >> sh &^ (^uint64(0) >> (sh + uint(e-s)))
-			binary.BigEndian.PutUint64(buf[a:], binary.BigEndian.Uint64(buf[a:])|mask)
-			continue
-		}
-		b := (e - 1) >> 3
-		ms, me := byte(0xff>>(s&7)), byte(0xff<<(7-(e-1)&7))
-		if a == b {
-			buf[a] |= ms & me
-			continue
-		}
-		buf[a] |= ms
-		for k := a + 1; k < b; k++ {
-			buf[k] = 0xff
-		}
-		buf[b] |= me
+		tmp[x>>6] |= 1 << 63 >> (x & 63)
+	}
+	var carry uint64 // all ones when the previous word ended black
+	for i, x := range tmp {
+		x ^= x >> 1
+		x ^= x >> 2
+		x ^= x >> 4
+		x ^= x >> 8
+		x ^= x >> 16
+		x ^= x >> 32
+		x ^= carry
+		carry = -(x & 1)
+		tmp[i] = x
+	}
+	if r := width & 63; r != 0 {
+		tmp[nw-1] &= ^uint64(0) << (64 - r) // padding stays white
+	}
+	stride := (width + 7) >> 3
+	i := 0
+	for ; i+1 < nw || (i < nw && (i+1)*8 <= stride); i++ {
+		binary.BigEndian.PutUint64(row[i*8:], tmp[i])
+	}
+	for b := i * 8; b < stride; b++ {
+		row[b] = byte(tmp[i] >> (56 - 8*(b-i*8)))
 	}
 }
 
@@ -485,75 +502,128 @@ func (r *reader) zeros() (z int, ok bool) {
 
 // decode1D decodes one MH row into ch; false if the row is corrupt.
 // The reader state lives in locals for the whole row (the compiler keeps
-// them in registers); white and black runs alternate without a colour
-// variable.
+// them in registers). A run is usually one terminating code; make-up
+// codes take the slower moreRun.
 func decode1D(r *reader, ch []int32, width int32) ([]int32, bool) {
 	acc, n, pos, data := r.acc, r.n, r.pos, r.data
 	a0 := int32(0)
 	ok := true
 	wt, bt := &runTabs[0], &runTabs[1]
 	for {
-		// A white run, then a black run. Each is any number of make-up
-		// codes then one terminating code.
-		for c := 0; c < 2; c++ {
-			tab := wt
-			if c == 1 {
-				tab = bt
-			}
-			run := int32(0)
-			for {
-				if n < 16 {
-					if pos+8 <= len(data) {
-						acc |= binary.BigEndian.Uint64(data[pos:]) >> n
-						pos += int((63 - n) >> 3)
-						n |= 56
-					} else {
-						r.acc, r.n, r.pos = acc, n, pos
-						r.slowRefill()
-						acc, n, pos = r.acc, r.n, r.pos
-					}
-				}
-				e := look(tab, acc)
-				l := uint(e & 31)
-				acc <<= l
-				n -= l
-				if e&0xe0 == kindTerm<<5 {
-					run += int32(e >> 8)
-					break
-				}
-				if e&0xe0 != kindMakeup<<5 {
-					ok = false
-					goto out
-				}
-				run += int32(e >> 8)
-				if run > width {
-					ok = false
-					goto out
-				}
-			}
-			a0 += run
-			if a0 > width {
-				ok = false
-				goto out
-			}
-			// A zero run (only legal first, or make-up + 0) cancels the
-			// previous change instead of adding a second one there.
-			if k := len(ch) - 1; run == 0 && k >= 0 && ch[k] == a0 {
-				ch = ch[:k]
+		// White run.
+		if n < 16 {
+			if pos+8 <= len(data) {
+				acc |= binary.BigEndian.Uint64(data[pos:]) >> n
+				pos += int((63 - n) >> 3)
+				n |= 56
 			} else {
-				ch = append(ch, a0)
-			}
-			if a0 == width {
-				goto out
+				r.acc, r.n, r.pos = acc, n, pos
+				r.slowRefill()
+				acc, n, pos = r.acc, r.n, r.pos
 			}
 		}
+		e := look(wt, acc)
+		acc <<= e & 31
+		n -= uint(e & 31)
+		run := int32(e >> 8)
+		if e&0xe0 != kindTerm<<5 {
+			if e&0xe0 != kindMakeup<<5 {
+				ok = false
+				break
+			}
+			r.acc, r.n, r.pos = acc, n, pos
+			run, ok = moreRun(r, wt, run, width)
+			acc, n, pos = r.acc, r.n, r.pos
+			if !ok {
+				break
+			}
+		}
+		a0 += run
+		if a0 > width {
+			ok = false
+			break
+		}
+		// A zero run (only legal first, or make-up + 0) cancels the
+		// previous change instead of adding a second one there.
+		if k := len(ch) - 1; run == 0 && k >= 0 && ch[k] == a0 {
+			ch = ch[:k]
+		} else {
+			ch = append(ch, a0)
+		}
+		if a0 == width {
+			break
+		}
+		// Black run.
+		if n < 16 {
+			if pos+8 <= len(data) {
+				acc |= binary.BigEndian.Uint64(data[pos:]) >> n
+				pos += int((63 - n) >> 3)
+				n |= 56
+			} else {
+				r.acc, r.n, r.pos = acc, n, pos
+				r.slowRefill()
+				acc, n, pos = r.acc, r.n, r.pos
+			}
+		}
+		e = look(bt, acc)
+		acc <<= e & 31
+		n -= uint(e & 31)
+		run = int32(e >> 8)
+		if e&0xe0 != kindTerm<<5 {
+			if e&0xe0 != kindMakeup<<5 {
+				ok = false
+				break
+			}
+			r.acc, r.n, r.pos = acc, n, pos
+			run, ok = moreRun(r, bt, run, width)
+			acc, n, pos = r.acc, r.n, r.pos
+			if !ok {
+				break
+			}
+		}
+		a0 += run
+		if a0 > width {
+			ok = false
+			break
+		}
+		if k := len(ch) - 1; run == 0 && k >= 0 && ch[k] == a0 {
+			ch = ch[:k]
+		} else {
+			ch = append(ch, a0)
+		}
+		if a0 == width {
+			break
+		}
 	}
-out:
 	r.acc, r.n, r.pos = acc, n, pos
 	if !ok {
 		return ch, false
 	}
 	return terminate(ch, width), true
+}
+
+// moreRun continues a run after a make-up code: more make-up codes, then
+// the terminating code.
+func moreRun(r *reader, tab *runTable, run, width int32) (int32, bool) {
+	for {
+		if run > width {
+			return run, false
+		}
+		if r.n < 16 {
+			r.refill()
+		}
+		e := look(tab, r.acc)
+		r.acc <<= e & 31
+		r.n -= uint(e & 31)
+		run += int32(e >> 8)
+		switch e & 0xe0 {
+		case kindTerm << 5:
+			return run, true
+		case kindMakeup << 5:
+		default:
+			return run, false
+		}
+	}
 }
 
 // look finds the table entry for the run code at the top of acc.

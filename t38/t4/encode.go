@@ -111,22 +111,25 @@ func (e *Encoder) drain(all bool) error {
 		e.err = fmt.Errorf("t4: write: %w", err)
 		return e.err
 	}
+	e.rc.w.drained += len(e.rc.w.buf)
 	e.rc.w.buf = e.rc.w.buf[:0]
 	return nil
 }
 
 // bitWriter packs codes MSB first. acc holds n pending bits, left-aligned.
 type bitWriter struct {
-	buf   []byte
-	acc   uint64
-	n     uint32
-	total int // bits written so far, for fill and minimum row length
+	buf     []byte
+	acc     uint64
+	n       uint32
+	drained int // octets already handed to the writer (streaming)
 }
+
+// total returns the bits written so far, for fill and minimum row length.
+func (w *bitWriter) total() int { return (w.drained+len(w.buf))*8 + int(w.n) }
 
 func (w *bitWriter) put(c code) {
 	w.acc |= uint64(c.bits) << (64 - w.n - c.n)
 	w.n += c.n
-	w.total += int(c.n)
 	if w.n >= 32 {
 		w.buf = binary.BigEndian.AppendUint32(w.buf, uint32(w.acc>>32))
 		w.acc <<= 32
@@ -150,7 +153,6 @@ func (w *bitWriter) flush() {
 		w.acc <<= 8
 		w.n -= min(w.n, 8)
 	}
-	w.total = (w.total + 7) &^ 7
 }
 
 // rowCoder holds the state shared by Encode and Encoder.
@@ -189,15 +191,15 @@ func (rc *rowCoder) eol(tag int, pad bool) {
 	w := &rc.w
 	if pad && rc.y > 0 {
 		// Pad the previous row up to the minimum scan-line length.
-		if short := rc.opt.MinRowBits - (w.total - rc.rowStart); short > 0 {
+		if short := rc.opt.MinRowBits - (w.total() - rc.rowStart); short > 0 {
 			w.zeros(short)
 		}
 	}
 	if rc.opt.AlignEOL {
 		// The EOL is 12 bits: make it end on an octet boundary.
-		w.zeros(int((8 - (uint32(w.total)+eolLen)%8) % 8))
+		w.zeros(int((8 - (uint32(w.total())+eolLen)%8) % 8))
 	}
-	rc.rowStart = w.total
+	rc.rowStart = w.total()
 	w.put(code{eolCode, eolLen})
 	if tag >= 0 {
 		w.put(code{uint32(tag), 1})
@@ -241,7 +243,7 @@ func (rc *rowCoder) finish() {
 			rc.w.put(code{eolCode, eolLen})
 		}
 	} else if rc.opt.Coding != MMR && rc.y > 0 {
-		if short := rc.opt.MinRowBits - (rc.w.total - rc.rowStart); short > 0 {
+		if short := rc.opt.MinRowBits - (rc.w.total() - rc.rowStart); short > 0 {
 			rc.w.zeros(short)
 		}
 	}
@@ -250,25 +252,46 @@ func (rc *rowCoder) finish() {
 
 // putRun writes the make-up and terminating codes for one run.
 func (w *bitWriter) putRun(color int, run int) {
-	for run > maxRun {
-		w.put(encMakeup[color][40])
-		run -= maxRun
-	}
 	if run >= 64 {
-		w.put(encMakeup[color][run>>6])
+		w.putMakeup(color, run)
 		run &= 63
 	}
 	w.put(encTerm[color][run])
 }
 
+// putMakeup writes the make-up codes of a run of 64 or more.
+func (w *bitWriter) putMakeup(color int, run int) {
+	for run > maxRun {
+		w.put(encMakeup[color][40])
+		run -= maxRun
+	}
+	w.put(encMakeup[color][run>>6])
+}
+
 func (rc *rowCoder) code1D() {
 	w, cur, width := &rc.w, rc.cur, int32(rc.width)
-	prev, color := int32(0), 0
+	acc, n, buf := w.acc, w.n, w.buf
+	prev := int32(0)
 	for i := 0; prev < width; i++ {
-		w.putRun(color, int(cur[i]-prev))
+		run := cur[i] - prev
 		prev = cur[i]
-		color ^= 1
+		color := i & 1
+		if run >= 64 {
+			w.acc, w.n, w.buf = acc, n, buf
+			w.putMakeup(color, int(run))
+			acc, n, buf = w.acc, w.n, w.buf
+			run &= 63
+		}
+		c := encTerm[color][run]
+		acc |= uint64(c.bits) << (64 - n - c.n)
+		n += c.n
+		if n >= 32 {
+			buf = binary.BigEndian.AppendUint32(buf, uint32(acc>>32))
+			acc <<= 32
+			n -= 32
+		}
 	}
+	w.acc, w.n, w.buf = acc, n, buf
 }
 
 // code2D codes cur against ref with the T.4 two-dimensional procedure.
@@ -337,40 +360,38 @@ func whiteRow(dst []int32, width int) []int32 {
 
 // changes appends the changing elements of a packed row to dst: every x
 // whose colour differs from x-1 (x = -1 being white), then width three
-// times as sentinels so the 2-D search can always look two ahead.
+// times as sentinels so the 2-D search can always look two ahead. It
+// works 64 pixels at a time: w ^ (w >> 1) has a one wherever a pixel
+// differs from its left neighbour.
 func changes(dst []int32, row []byte, width int) []int32 {
-	x, mask := 0, uint64(0)
+	var carry uint64 // the last pixel of the previous word
 	n := len(row)
-	for x < width {
-		// Find the first pixel at or after x whose colour differs from
-		// the current one (mask: 0 while white, all ones while black).
-		i := x >> 3
-		b := (row[i] ^ byte(mask)) & (0xff >> (x & 7))
-		if b != 0 {
-			x = i<<3 + bits.LeadingZeros8(b)
-		} else {
-			i++
-			for i+8 <= n {
-				v := binary.BigEndian.Uint64(row[i:]) ^ mask
-				if v != 0 {
-					break
-				}
-				i += 8
-			}
-			for i < n && row[i] == byte(mask) {
-				i++
-			}
-			if i >= n {
-				break
-			}
-			x = i<<3 + bits.LeadingZeros8(row[i]^byte(mask))
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		w := binary.BigEndian.Uint64(row[i:])
+		t := w ^ (w>>1 | carry<<63)
+		carry = w & 1
+		for t != 0 {
+			lz := bits.LeadingZeros64(t)
+			dst = append(dst, int32(i*8+lz))
+			t &^= 1 << 63 >> lz
 		}
-		if x >= width {
-			break
-		}
-		dst = append(dst, int32(x))
-		mask = ^mask
 	}
-	w := int32(width)
-	return append(dst, w, w, w)
+	if i < n {
+		var tmp [8]byte
+		copy(tmp[:], row[i:])
+		w := binary.BigEndian.Uint64(tmp[:])
+		t := w ^ (w>>1 | carry<<63)
+		for t != 0 {
+			lz := bits.LeadingZeros64(t)
+			dst = append(dst, int32(i*8+lz))
+			t &^= 1 << 63 >> lz
+		}
+	}
+	// Bits past the width are padding: a change there is not a change.
+	wd := int32(width)
+	for len(dst) > 0 && dst[len(dst)-1] >= wd {
+		dst = dst[:len(dst)-1]
+	}
+	return append(dst, wd, wd, wd)
 }

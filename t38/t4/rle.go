@@ -21,13 +21,14 @@ func DecodeRLE(data []byte, width, height int) (*bilevel.Image, DecodeStats, err
 	img := bilevel.New(width, height)
 	r := reader{data: data}
 	var ch []int32
+	words := make([]uint64, (width+63)>>6)
 	run := 0
 	for y := 0; y < height; y++ {
 		r.seek((r.bitpos() + 7) &^ 7)
 		var ok bool
 		ch, ok = decode1D(&r, ch[:0], int32(width))
 		if ok && !r.overrun() {
-			fillRow(img.Row(y), ch)
+			fillRow(img.Row(y), ch, width, words)
 			run = 0
 			continue
 		}

@@ -417,3 +417,13 @@ func TestDecodeRLE(t *testing.T) {
 		t.Fatalf("RLE: %v %+v equal=%v", err, st, err == nil && got.Equal(img))
 	}
 }
+
+func TestDecodeIntoBuffer(t *testing.T) {
+	img := t4test.Page(t4test.Text, 1728, 98, 3)
+	data, _ := Encode(img, EncodeOptions{Coding: MR})
+	buf := bytes.Repeat([]byte{0x5a}, len(img.Pix)) // stale pixels must go
+	got, _, err := Decode(data, DecodeOptions{Coding: MR, Width: 1728, Height: img.Height, Buffer: buf})
+	if err != nil || !got.Equal(img) || &got.Pix[0] != &buf[0] {
+		t.Fatalf("decode into buffer: %v, equal %v, reused %v", err, err == nil && got.Equal(img), &got.Pix[0] == &buf[0])
+	}
+}
