@@ -70,6 +70,11 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, c StreamConfig) (
 	return obj, nil
 }
 
+// ErrNoDocument from a DocumentSource means the reference names nothing it
+// can fetch, now or later: the record is archived without its document
+// rather than held back for ever.
+var ErrNoDocument = errors.New("archive: no such document")
+
 // DocumentSource fetches the document a queue job refers to, so that the
 // archive keeps its own copy. The queue's document store implements it.
 type DocumentSource interface {
@@ -213,14 +218,18 @@ func (r *Relay) publishWithID(ctx context.Context, id int64, topic, key string, 
 	if r.docs != nil { // job rows and ready records both name theirs in "document"
 		if ref := documentRef(payload); ref != "" {
 			sha, ctype, data, err := r.docs.Document(ctx, ref)
-			if err != nil {
+			switch {
+			case errors.Is(err, ErrNoDocument):
+				r.log.Warn("archive relay: record archived without its document", "outbox_id", id, "document", ref, "err", err)
+			case err != nil:
 				return fmt.Errorf("document %s of outbox row %d: %w", ref, id, err)
+			default:
+				if err := r.putObject(ctx, sha, data); err != nil {
+					return err
+				}
+				msg.Header.Set(hdrDocSHA, sha)
+				msg.Header.Set(hdrDocType, ctype)
 			}
-			if err := r.putObject(ctx, sha, data); err != nil {
-				return err
-			}
-			msg.Header.Set(hdrDocSHA, sha)
-			msg.Header.Set(hdrDocType, ctype)
 		}
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -3,6 +3,9 @@
 //	faxd [-config FILE] [run]     run the server (the default)
 //	faxd [-config FILE] migrate   apply the schema migrations and exit
 //	faxd [-config FILE] check     validate the configuration and exit
+//	faxd [-config FILE] token create|list|revoke ...
+//	                              manage API tokens directly in the queue
+//	                              database (how the first admin token is made)
 //	faxd keys                     list every configuration key and its environment variable
 //	faxd version                  print the version
 //
@@ -21,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/faxd/faxd/internal/api/tokens"
 	"github.com/faxd/faxd/internal/buildinfo"
 	"github.com/faxd/faxd/internal/config"
 	"github.com/faxd/faxd/internal/server"
@@ -35,7 +39,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", os.Getenv(config.EnvPrefix+"CONFIG"), "configuration `file` (YAML)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: faxd [-config FILE] [run|migrate|check|keys|version]")
+		fmt.Fprintln(stderr, "usage: faxd [-config FILE] [run|migrate|check|keys|version|token ...]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -45,7 +49,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		cmd = fs.Arg(0)
 	}
-	if fs.NArg() > 1 {
+	if fs.NArg() > 1 && cmd != "token" {
 		fs.Usage()
 		return 2
 	}
@@ -58,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%-32s %s\n", k.Path, k.Env)
 		}
 		return 0
-	case "run", "migrate", "check":
+	case "run", "migrate", "check", "token":
 	default:
 		fmt.Fprintf(stderr, "faxd: unknown command %q\n", cmd)
 		fs.Usage()
@@ -80,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if cmd == "migrate" {
+	if cmd == "migrate" || cmd == "token" {
 		db, err := server.OpenDatabases(ctx, cfg.Database, log)
 		if err != nil {
 			log.Error("open databases", "err", err)
@@ -90,6 +94,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err := server.Migrate(ctx, db); err != nil {
 			log.Error("migrate", "err", err)
 			return 1
+		}
+		if cmd == "token" {
+			return tokens.Command(ctx, db.Queue, fs.Args()[1:], stdout, stderr)
 		}
 		log.Info("migrations applied")
 		return 0

@@ -21,6 +21,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/faxd/faxd/internal/api"
 	"github.com/faxd/faxd/internal/sip"
 )
 
@@ -38,6 +39,7 @@ type Config struct {
 	Archive  Archive    `yaml:"archive"`
 	Channels Channels   `yaml:"channels"`
 	SIP      sip.Config `yaml:"sip"`
+	API      api.Config `yaml:"api"`
 }
 
 // Node identifies this server in the cluster.
@@ -153,6 +155,7 @@ func Default() Config {
 		Archive:  Archive{PurgeAfter: Duration(3650 * Day)},
 		Channels: Channels{Count: 8},
 		SIP:      sipCfg,
+		API:      api.Defaults(),
 	}
 }
 
@@ -308,6 +311,7 @@ func (c *Config) Validate() []error {
 	if c.Channels.Count < 0 || c.Channels.Count > 10000 {
 		bad("channels.count", "%d: must be between 0 and 10000", c.Channels.Count)
 	}
+	errs = append(errs, c.API.Validate()...)
 	if err := c.SIP.Validate(); err != nil {
 		if j, ok := err.(interface{ Unwrap() []error }); ok {
 			errs = append(errs, j.Unwrap()...)

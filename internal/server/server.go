@@ -21,8 +21,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/faxd/faxd/archive"
+	"github.com/faxd/faxd/internal/api"
 	"github.com/faxd/faxd/internal/buildinfo"
 	"github.com/faxd/faxd/internal/config"
+	"github.com/faxd/faxd/internal/docstore"
 	"github.com/faxd/faxd/internal/metrics"
 	"github.com/faxd/faxd/internal/natsbus"
 	"github.com/faxd/faxd/internal/pgcluster"
@@ -141,6 +143,8 @@ type Server struct {
 	Node    *queue.Node
 	Archive *archive.Store
 
+	api      *api.API
+	docs     *docstore.Store
 	relay    *archive.Relay
 	archiver *archive.Archiver
 	tasks    []*exclusiveTask
@@ -175,6 +179,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		s.Close(ctx)
 		return nil, err
 	}
+	s.docs = docstore.New(s.DB.Queue, docstore.Config{MaxBytes: cfg.API.DocumentMaxBytes})
 	if err := s.openArchive(ctx); err != nil {
 		s.Close(ctx)
 		return nil, err
@@ -182,10 +187,22 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	s.tasks = []*exclusiveTask{
 		s.newTask("queue_purged_jobs", s.DB.Queue, purgeLockKey, min(time.Hour, s.cfg.Queue.PurgeAfter.D()/10),
 			"Finished jobs deleted from the queue after queue.purge_after.",
-			func(ctx context.Context) (int64, error) { return s.Queue.Purge(ctx, s.cfg.Queue.PurgeAfter.D()) }),
+			func(ctx context.Context) (int64, error) {
+				n, err := s.Queue.Purge(ctx, s.cfg.Queue.PurgeAfter.D())
+				if err != nil {
+					return n, err
+				}
+				// The purged jobs' documents go with them.
+				_, err = s.docs.GC(ctx)
+				return n, err
+			}),
 		s.newTask("archive_purged_faxes", s.DB.Archive, archivePurgeLockKey, min(time.Hour, s.cfg.Archive.PurgeAfter.D()/10),
 			"Faxes deleted from the archive after archive.purge_after.",
 			func(ctx context.Context) (int64, error) { return s.Archive.Purge(ctx, s.cfg.Archive.PurgeAfter.D()) }),
+	}
+	if s.api, err = api.New(cfg.API, api.Deps{Pool: s.DB.Queue, Queue: s.Queue, Logger: log.With("component", "api")}); err != nil {
+		s.Close(ctx)
+		return nil, err
 	}
 	s.httpSrv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	s.Metrics.Role.WithLabelValues(cfg.Node.Role).Set(1)
@@ -203,6 +220,7 @@ func (s *Server) routes() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	s.api.Routes(mux)
 	return mux
 }
 
