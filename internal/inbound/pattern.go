@@ -28,9 +28,18 @@ const (
 	maskN             = maskDigits &^ 0b11 // 2-9
 )
 
+// symbols maps a byte to its alphabet index plus one (0: not a number
+// character), so matching costs one load per position.
+var symbols = func() (t [256]uint8) {
+	for i := range len(alphabet) {
+		t[alphabet[i]] = uint8(i + 1)
+	}
+	return t
+}()
+
 func symbol(c byte) (int, bool) {
-	i := strings.IndexByte(alphabet, c)
-	return i, i >= 0
+	i := symbols[c]
+	return int(i) - 1, i != 0
 }
 
 // tail says what may follow the fixed positions.

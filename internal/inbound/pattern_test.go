@@ -2,7 +2,9 @@ package inbound
 
 import (
 	"errors"
+	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -108,6 +110,24 @@ func BenchmarkPatternMatch(b *testing.B) {
 	for b.Loop() {
 		if !p.Match("+49302123456789") {
 			b.Fatal("no match")
+		}
+	}
+}
+
+// BenchmarkRoute evaluates 1000 rules where only the last matches: the
+// worst case of one received fax's routing decision, without the query.
+func BenchmarkRoute(b *testing.B) {
+	rules := make([]Rule, 1000)
+	for i := range rules {
+		rules[i] = Rule{ID: int64(i), Priority: i, Number: Match{Kind: MatchPattern, Value: "_+4930" + strconv.Itoa(1000+i) + "X."},
+			Destination: Destination{Kind: DestMailbox, Mailbox: "m"}}
+	}
+	rules[999].Number = Match{Kind: MatchPrefix, Value: "+4940"}
+	fax := Fax{DID: "+494012345", Caller: "+4930999"}
+	log := slog.New(slog.DiscardHandler)
+	for b.Loop() {
+		if d := route(rules, fax, log); d.Rule == nil || d.Rule.ID != 999 {
+			b.Fatal("wrong rule")
 		}
 	}
 }

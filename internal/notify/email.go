@@ -81,12 +81,15 @@ func (m Message) Bytes() []byte {
 		"Content-Disposition":       {mime.FormatMediaType("attachment", map[string]string{"filename": m.Filename})},
 		"Content-Transfer-Encoding": {"base64"},
 	})
-	enc := base64.StdEncoding.EncodeToString(m.PDF)
-	for len(enc) > 76 {
-		_, _ = ap.Write([]byte(enc[:76] + "\r\n"))
-		enc = enc[76:]
+	// Base64 in lines of 76 characters (57 input bytes), as MIME wants.
+	enc := make([]byte, 0, base64.StdEncoding.EncodedLen(len(m.PDF))+len(m.PDF)/57*2+2)
+	for pdf := m.PDF; len(pdf) > 0; {
+		n := min(57, len(pdf))
+		enc = base64.StdEncoding.AppendEncode(enc, pdf[:n])
+		enc = append(enc, '\r', '\n')
+		pdf = pdf[n:]
 	}
-	_, _ = ap.Write([]byte(enc + "\r\n"))
+	_, _ = ap.Write(enc)
 	_ = mw.Close()
 	buf.Write(body.Bytes())
 	return buf.Bytes()

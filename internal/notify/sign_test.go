@@ -68,3 +68,17 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkMessageBytes renders a received-fax mail with a 200 KB PDF.
+func BenchmarkMessageBytes(b *testing.B) {
+	pdf := make([]byte, 200<<10)
+	for i := range pdf {
+		pdf[i] = byte(i * 31)
+	}
+	m := notify.Message{From: "faxd@example.com", To: []string{"a@example.com"}, Subject: "Fax", Text: "details\n",
+		MessageID: "fd-0123@faxd", Date: time.Unix(0, 0), Filename: "fax.pdf", PDF: pdf}
+	b.SetBytes(int64(len(pdf)))
+	for b.Loop() {
+		_ = m.Bytes()
+	}
+}
