@@ -30,7 +30,7 @@ type RunConfig struct {
 	// it happens, on Run's goroutine.
 	OnEvent func(t30.Output)
 	// Tick bounds how long Run sleeps without looking at the session;
-	// 0: 20 ms.
+	// 0: 500 ms (every timer and paced packet is a session deadline).
 	Tick time.Duration
 	// FlushAfter is how long UDPTL may hold IFPs behind a gap; 0: 60 ms.
 	FlushAfter time.Duration
@@ -48,7 +48,9 @@ var ErrNoPeer = errors.New("session: no peer address yet")
 // the session is told the call dropped. The result is the engine's.
 func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*t30.Result, error) {
 	if cfg.Tick == 0 {
-		cfg.Tick = 20 * time.Millisecond
+		// Every timer and every paced packet is a session deadline, so
+		// this is only a safety net, not a clock.
+		cfg.Tick = 500 * time.Millisecond
 	}
 	if cfg.FlushAfter == 0 {
 		cfg.FlushAfter = 60 * time.Millisecond
@@ -72,6 +74,9 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 	go func() {
 		buf := make([]byte, 65536)
 		for {
+			// The reader wakes up now and then to notice stop; it moves
+			// its own deadline so an expired one never makes it spin.
+			_ = conn.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
 			n, from, err := conn.ReadFrom(buf)
 			if err != nil {
 				var ne net.Error
@@ -93,8 +98,6 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 			}
 		}
 	}()
-	// The reader wakes up regularly to notice stop.
-	_ = conn.SetReadDeadline(time.Now().Add(cfg.Tick))
 	peer := cfg.Peer
 	var lastIn time.Time
 	var sendErr error
@@ -135,6 +138,9 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 		if d, ok := s.NextDeadline(); ok {
 			wait = min(wait, max(d-s.clock.Now(), 0))
 		}
+		if rcv.Held() > 0 {
+			wait = min(wait, max(cfg.FlushAfter-time.Since(lastIn), 0))
+		}
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
@@ -155,7 +161,6 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 				deliver(ds)
 			}
 		case <-timer.C:
-			_ = conn.SetReadDeadline(time.Now().Add(cfg.Tick))
 		}
 		if rcv.Held() > 0 && time.Since(lastIn) >= cfg.FlushAfter {
 			deliver(rcv.Flush())

@@ -129,11 +129,14 @@ func EncodeIdent(id string) []byte {
 	if len(b) > 20 {
 		b = b[:20]
 	}
+	// The last character goes first on the line and the padding after the
+	// first character, so a receiver that reverses the field reads
+	// the number left-aligned (spandsp and fax machines do).
 	fif := make([]byte, 20)
 	for i := range fif {
 		c := byte(' ')
-		if j := 19 - i; j < len(b) {
-			c = b[j]
+		if i < len(b) {
+			c = b[len(b)-1-i]
 		}
 		fif[i] = c
 	}

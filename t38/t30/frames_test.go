@@ -128,9 +128,14 @@ func TestFrameGolden(t *testing.T) {
 }
 
 func TestIdent(t *testing.T) {
+	// Last character first, padding after the first character: a fax
+	// machine sends 123-456-7890 as 30 39 38 ... 31 20 20.
 	fif := EncodeIdent("+1 555 0100")
-	if len(fif) != 20 || fif[0] != ' ' || fif[19] != '+' || fif[9] != '0' {
-		t.Fatalf("%q", fif)
+	if want := "0010 555 1+         "; string(fif) != want {
+		t.Fatalf("%q, want %q", fif, want)
+	}
+	if got := EncodeIdent("123-456-7890"); !bytes.Equal(got[:2], []byte{0x30, 0x39}) || !bytes.Equal(got[11:13], []byte{0x31, 0x20}) {
+		t.Fatalf("% X", got)
 	}
 	if got := DecodeIdent(fif); got != "+1 555 0100" {
 		t.Fatalf("%q", got)
