@@ -82,3 +82,13 @@ func BenchmarkMessageBytes(b *testing.B) {
 		_ = m.Bytes()
 	}
 }
+
+// The documented example, computed independently with Python's hmac
+// module, so a receiver in any language can check its implementation.
+func TestSignDocumentedExample(t *testing.T) {
+	got := notify.Sign([]byte("whsec_example"), time.Unix(1_700_000_000, 0), []byte(`{"event":"test"}`))
+	want := "t=1700000000,v1=6278becabcffd9691cc690f3325a32fbb974ce886ed466276d506e6981003fd3"
+	if got != want {
+		t.Errorf("Sign = %s, want %s (docs/inbound-and-notifications.md)", got, want)
+	}
+}
