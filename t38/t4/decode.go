@@ -169,7 +169,9 @@ func (d *Decoder) run(final bool) {
 			d.finish()
 			return
 		}
-		r.seek(d.bitpos)
+		if r.bitpos() != d.bitpos || r.n == 0 {
+			r.seek(d.bitpos) // only after a roll-back: rows follow on
+		}
 		var more bool
 		if d.opt.Coding == MMR {
 			more = d.stepT6(&r, final)
@@ -387,42 +389,53 @@ func (d *Decoder) unGood() {
 	d.stats.MaxBadRun = max(d.stats.MaxBadRun, d.badRun)
 }
 
-// fillRow writes a row from its changing elements. Each change sets one
-// bit in a scratch row of 64-bit words; a prefix XOR across the bits then
-// turns "colour changes here" into "black here", 64 pixels at a time.
+// fillRow paints a zeroed row from its changing elements. Each change
+// sets one bit in a scratch row of 64-bit words; a prefix XOR across the
+// bits then turns "colour changes here" into "black here", 64 pixels at a
+// time. Words that stay white are not written at all.
 func fillRow(row []byte, ch []int32, width int, tmp []uint64) {
+	w := int32(width)
+	if len(ch) == 0 || ch[0] >= w {
+		return // all white
+	}
 	nw := (width + 63) >> 6
 	tmp = tmp[:nw]
 	clear(tmp)
-	w := int32(width)
 	for _, x := range ch {
 		if x >= w {
 			break
 		}
 		tmp[x>>6] |= 1 << 63 >> (x & 63)
 	}
+	stride := (width + 7) >> 3
 	var carry uint64 // all ones when the previous word ended black
 	for i, x := range tmp {
-		x ^= x >> 1
-		x ^= x >> 2
-		x ^= x >> 4
-		x ^= x >> 8
-		x ^= x >> 16
-		x ^= x >> 32
-		x ^= carry
-		carry = -(x & 1)
-		tmp[i] = x
-	}
-	if r := width & 63; r != 0 {
-		tmp[nw-1] &= ^uint64(0) << (64 - r) // padding stays white
-	}
-	stride := (width + 7) >> 3
-	i := 0
-	for ; i+1 < nw || (i < nw && (i+1)*8 <= stride); i++ {
-		binary.BigEndian.PutUint64(row[i*8:], tmp[i])
-	}
-	for b := i * 8; b < stride; b++ {
-		row[b] = byte(tmp[i] >> (56 - 8*(b-i*8)))
+		if x == 0 {
+			if carry == 0 {
+				continue
+			}
+			x = carry
+		} else {
+			x ^= x >> 1
+			x ^= x >> 2
+			x ^= x >> 4
+			x ^= x >> 8
+			x ^= x >> 16
+			x ^= x >> 32
+			x ^= carry
+			carry = -(x & 1)
+		}
+		if i == nw-1 && width&63 != 0 {
+			x &= ^uint64(0) << (64 - width&63) // padding stays white
+		}
+		if b := i * 8; b+8 <= stride {
+			binary.BigEndian.PutUint64(row[b:], x)
+		} else {
+			for ; b < stride; b++ {
+				row[b] = byte(x >> 56)
+				x <<= 8
+			}
+		}
 	}
 }
 
@@ -650,7 +663,7 @@ func decode2D(r *reader, ref, ch []int32, width int32) ([]int32, bool) {
 	bi := 0
 	ok := true
 	for a0 < width {
-		if n < 32 {
+		if n < 8 { // mode codes are at most 7 bits; runs check for themselves
 			if pos+8 <= len(data) {
 				acc |= binary.BigEndian.Uint64(data[pos:]) >> n
 				pos += int((63 - n) >> 3)
@@ -747,8 +760,9 @@ out:
 	return terminate(ch, width), true
 }
 
-// vdelta is a1 - b1 for each vertical mode.
-var vdelta = [...]int8{modeV0: 0, modeVR1: 1, modeVR2: 2, modeVR3: 3, modeVL1: -1, modeVL2: -2, modeVL3: -3}
+// vdelta is a1 - b1 for each vertical mode; 32 entries so that indexing
+// by a mode (uint8 >> 3) needs no bounds check.
+var vdelta = [32]int8{modeV0: 0, modeVR1: 1, modeVR2: 2, modeVR3: 3, modeVL1: -1, modeVL2: -2, modeVL3: -3}
 
 func appendChange(ch []int32, x int32) []int32 {
 	if k := len(ch) - 1; k >= 0 && ch[k] == x {
