@@ -99,7 +99,15 @@ func (n *Notifier) ProcessOne(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("notify: claim: %w", err)
 	}
-	aerr := n.send(ctx, d)
+	// Bound the whole attempt, document fetch included: the row lock and
+	// its connection are held meanwhile.
+	limit := n.cfg.WebhookTimeout
+	if d.Kind == KindEmail {
+		limit = n.cfg.SMTP.Timeout
+	}
+	actx, cancel := context.WithTimeout(ctx, limit+30*time.Second)
+	aerr := n.send(actx, d)
+	cancel()
 	if ctx.Err() != nil {
 		// Shutting down: the attempt does not count; the rollback makes
 		// the row due again for another node.
