@@ -496,3 +496,37 @@ func (t *tailBuffer) String() string {
 	defer t.mu.Unlock()
 	return strings.Join(t.lines, "\n")
 }
+
+// Attach finds a cluster that another process is running in dir (a faxd
+// server started by `make run`, say), so a command run beside it, such as
+// `faxd token create`, shares that server instead of starting a second
+// postmaster on the same files. It returns the DSN of dbname on it, and
+// ok=false when no live postmaster owns dir.
+func Attach(dir, dbname string) (dsn string, ok bool, err error) {
+	pidFile, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("pgcluster: %w", err)
+	}
+	// Lines: pid, data directory, start time, port, socket directory, ...
+	lines := strings.Split(string(pidFile), "\n")
+	if len(lines) < 4 {
+		return "", false, nil // being written: treat as not running yet
+	}
+	pid, err1 := strconv.Atoi(strings.TrimSpace(lines[0]))
+	port, err2 := strconv.Atoi(strings.TrimSpace(lines[3]))
+	if err1 != nil || err2 != nil || pid <= 0 {
+		return "", false, nil
+	}
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return "", false, nil // a stale file from a crash: Start handles it
+	}
+	pw, err := os.ReadFile(filepath.Join(dir, passwordFile))
+	if err != nil {
+		return "", false, fmt.Errorf("pgcluster: %s is running but has no %s: %w", dir, passwordFile, err)
+	}
+	c := &Cluster{port: port, password: strings.TrimSpace(string(pw))}
+	return c.DSN(dbname), true, nil
+}

@@ -66,17 +66,26 @@ func OpenDatabases(ctx context.Context, cfg config.Database, log *slog.Logger) (
 		if err != nil {
 			return nil, err
 		}
-		c, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Logger: log.With("component", "postgres")})
-		if err != nil {
-			return nil, fmt.Errorf("embedded PostgreSQL under %s: %w", dir, err)
-		}
-		d.cluster = c
-		if err := createDatabase(ctx, c.DSN("postgres"), embeddedDB); err != nil {
-			d.Close(ctx)
+		// A faxd already running on this directory (make run) owns the
+		// postmaster: a command beside it shares that server.
+		if dsn, ok, err := pgcluster.Attach(dir, embeddedDB); err != nil {
 			return nil, err
+		} else if ok {
+			queueDSN = dsn
+			log.Debug("using the embedded PostgreSQL of the running faxd", "dir", dir)
+		} else {
+			c, err := pgcluster.Start(ctx, pgcluster.Options{Dir: dir, Logger: log.With("component", "postgres")})
+			if err != nil {
+				return nil, fmt.Errorf("embedded PostgreSQL under %s: %w", dir, err)
+			}
+			d.cluster = c
+			if err := createDatabase(ctx, c.DSN("postgres"), embeddedDB); err != nil {
+				d.Close(ctx)
+				return nil, err
+			}
+			queueDSN = c.DSN(embeddedDB)
+			log.Info("embedded PostgreSQL started", "dir", dir, "port", c.Port())
 		}
-		queueDSN = c.DSN(embeddedDB)
-		log.Info("embedded PostgreSQL started", "dir", dir, "port", c.Port())
 	}
 	var err error
 	if d.Queue, err = openPool(ctx, queueDSN, cfg.MaxConns); err != nil {

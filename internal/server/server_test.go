@@ -11,6 +11,7 @@ import (
 
 	"github.com/faxd/faxd/archive"
 	"github.com/faxd/faxd/internal/config"
+	"github.com/faxd/faxd/internal/pgcluster"
 	"github.com/faxd/faxd/internal/pgtest"
 	"github.com/faxd/faxd/queue"
 )
@@ -279,5 +280,44 @@ func TestServerArchivesFinishedJob(t *testing.T) {
 	}
 	if _, body := get(t, "http://"+s.HTTPAddr()+"/metrics"); !strings.Contains(body, "faxd_archive_outbox_pending 0") {
 		t.Error("outbox not drained in metrics")
+	}
+}
+
+// A second process on the same embedded directory (faxd token create while
+// make run is up) shares the running postmaster instead of starting one.
+func TestEmbeddedClusterShared(t *testing.T) {
+	if _, err := pgcluster.FindBinDir(); err != nil {
+		t.Skip("PostgreSQL server binaries missing:", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := config.Database{EmbeddedDir: t.TempDir() + "/pg", MaxConns: 4}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	first, err := OpenDatabases(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close(context.Background())
+	if first.cluster == nil {
+		t.Fatal("first open did not start the cluster")
+	}
+	second, err := OpenDatabases(ctx, cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.cluster != nil {
+		t.Fatal("second open started another postmaster")
+	}
+	if _, err := second.Queue.Exec(ctx, "CREATE TABLE shared_probe (x int)"); err != nil {
+		t.Fatal(err)
+	}
+	second.Close(context.Background())
+	var n int
+	if err := first.Queue.QueryRow(ctx, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'shared_probe'").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("not the same server: %d %v", n, err)
+	}
+	// Closing the second left the first's server running.
+	if err := first.Queue.Ping(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
