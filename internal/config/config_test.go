@@ -105,6 +105,7 @@ func TestEnvOverridesFile(t *testing.T) {
 		"FAXD_DATABASE_QUEUE_DSN=postgres://env/db?sslmode=disable",
 		"FAXD_QUEUE_LEASE_TTL=1m",
 		"FAXD_CHANNELS_COUNT=4",
+		"FAXD_SIP_RING_TIMEOUT=45s", // a time.Duration field of an embedded section
 		"FAXD_CONFIG=/ignored",
 		"PATH=/usr/bin",
 	})
@@ -113,6 +114,9 @@ func TestEnvOverridesFile(t *testing.T) {
 	}
 	if cfg.Database.QueueDSN != "postgres://env/db?sslmode=disable" {
 		t.Errorf("queue_dsn = %q", cfg.Database.QueueDSN)
+	}
+	if cfg.SIP.RingTimeout != 45*time.Second {
+		t.Errorf("sip.ring_timeout = %v", cfg.SIP.RingTimeout)
 	}
 	if cfg.Queue.LeaseTTL.D() != time.Minute || cfg.Channels.Count != 4 {
 		t.Errorf("queue = %+v channels = %+v", cfg.Queue, cfg.Channels)
