@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/faxd/faxd/internal/api"
+	"github.com/faxd/faxd/internal/channel"
 	"github.com/faxd/faxd/internal/sip"
 )
 
@@ -30,16 +31,17 @@ const EnvPrefix = "FAXD_"
 
 // Config is the whole configuration. The yaml tags are the key names.
 type Config struct {
-	Node     Node       `yaml:"node"`
-	Log      Log        `yaml:"log"`
-	HTTP     HTTP       `yaml:"http"`
-	Database Database   `yaml:"database"`
-	NATS     NATS       `yaml:"nats"`
-	Queue    Queue      `yaml:"queue"`
-	Archive  Archive    `yaml:"archive"`
-	Channels Channels   `yaml:"channels"`
-	SIP      sip.Config `yaml:"sip"`
-	API      api.Config `yaml:"api"`
+	Node     Node           `yaml:"node"`
+	Log      Log            `yaml:"log"`
+	HTTP     HTTP           `yaml:"http"`
+	Database Database       `yaml:"database"`
+	NATS     NATS           `yaml:"nats"`
+	Queue    Queue          `yaml:"queue"`
+	Archive  Archive        `yaml:"archive"`
+	Channels Channels       `yaml:"channels"`
+	SIP      sip.Config     `yaml:"sip"`
+	Channel  channel.Config `yaml:"channel"` // gateways, routes, station id (internal/channel)
+	API      api.Config     `yaml:"api"`
 }
 
 // Node identifies this server in the cluster.
@@ -155,6 +157,7 @@ func Default() Config {
 		Archive:  Archive{PurgeAfter: Duration(3650 * Day)},
 		Channels: Channels{Count: 8},
 		SIP:      sipCfg,
+		Channel:  channel.Default(),
 		API:      api.Defaults(),
 	}
 }
@@ -312,6 +315,7 @@ func (c *Config) Validate() []error {
 		bad("channels.count", "%d: must be between 0 and 10000", c.Channels.Count)
 	}
 	errs = append(errs, c.API.Validate()...)
+	errs = append(errs, c.Channel.Validate()...)
 	if err := c.SIP.Validate(); err != nil {
 		if j, ok := err.(interface{ Unwrap() []error }); ok {
 			errs = append(errs, j.Unwrap()...)

@@ -160,6 +160,8 @@ type Server struct {
 	httpLn   net.Listener
 	httpSrv  *http.Server
 	wg       sync.WaitGroup
+
+	channels *channels // internal/server/channels.go
 }
 
 // New opens every dependency and migrates the schemas. Close undoes it.
@@ -210,6 +212,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 			func(ctx context.Context) (int64, error) { return s.Archive.Purge(ctx, s.cfg.Archive.PurgeAfter.D()) }),
 	}
 	if s.api, err = api.New(cfg.API, api.Deps{Pool: s.DB.Queue, Queue: s.Queue, Logger: log.With("component", "api")}); err != nil {
+		s.Close(ctx)
+		return nil, err
+	}
+	if err := s.openChannels(ctx); err != nil { // internal/server/channels.go
 		s.Close(ctx)
 		return nil, err
 	}
@@ -293,6 +299,7 @@ func (s *Server) Run(ctx context.Context) error {
 			errc <- fmt.Errorf("node lease: %w", err)
 		}
 	}()
+	stopChannels := s.runChannels(ctx) // internal/server/channels.go
 	s.log.Info("faxd running", "node", s.cfg.Node.ID, "role", s.cfg.Node.Role, "http", s.HTTPAddr(),
 		"pid", os.Getpid(), "version", buildinfo.Version)
 	var err error
@@ -300,6 +307,7 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	stopChannels() // drain calls while the node lease still holds
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	_ = s.httpSrv.Shutdown(shutdownCtx)
@@ -310,6 +318,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 // Close releases everything New opened, in reverse order.
 func (s *Server) Close(ctx context.Context) {
+	s.closeChannels() // internal/server/channels.go
 	if s.httpLn != nil {
 		s.httpLn.Close()
 	}

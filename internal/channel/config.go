@@ -1,0 +1,221 @@
+// Package channel is faxd's pool of fax channels: outbound workers that
+// claim jobs from the queue, pick a gateway, call it over SIP and send the
+// pages with the T.30 engine over T.38, and inbound channels that answer
+// the gateways' calls, receive, store and archive the fax and hand it to
+// inbound routing. See docs/channels.md.
+package channel
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/faxd/faxd/internal/render"
+	"github.com/faxd/faxd/routing"
+)
+
+// SelfAddress as a gateway address means this node's own SIP UDP listener
+// (`make run`, and tests that fax themselves).
+const SelfAddress = "self"
+
+// Config is the channel section of faxd's configuration: gateways and
+// routes for set-ups that keep them in the file, and per-call settings.
+type Config struct {
+	// InboundCount is how many calls this node answers at once; more get
+	// 486 Busy Here. 0 takes channels.count.
+	InboundCount int `yaml:"inbound_count"`
+	// StationID is our TSI (sending) and CSI (receiving), at most 20
+	// characters: digits, '+' and spaces.
+	StationID string `yaml:"station_id"`
+	// CallerID is the From number of jobs that set none; CallerName its
+	// display name and the header line's sender name.
+	CallerID   string `yaml:"caller_id"`
+	CallerName string `yaml:"caller_name"`
+	// HeaderTemplate is the header line stamped on each sent page (Go
+	// text/template over render.HeaderInfo); empty sends pages as they are.
+	HeaderTemplate string `yaml:"header_template"`
+	// ECM enables T.30 error correction both ways.
+	ECM bool `yaml:"ecm"`
+	// ProbeInterval is how often every gateway gets a SIP OPTIONS probe.
+	ProbeInterval time.Duration `yaml:"probe_interval"`
+	// DrainTimeout is how long calls in progress may go on after a
+	// shutdown began; then they are hung up and their jobs released.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	Gateways     []Gateway     `yaml:"gateways"`
+	Routes       []Route       `yaml:"routes"`
+}
+
+// Gateway is an IP gateway as configured in the file.
+type Gateway struct {
+	Name string `yaml:"name"`
+	// Address is host[:port] of the gateway's SIP side, or "self".
+	Address   string `yaml:"address"`
+	Transport string `yaml:"transport"` // udp (default), tcp or tls
+	Username  string `yaml:"username"`
+	Password  string `yaml:"password" secret:"true"`
+	// MaxChannels bounds simultaneous calls through it; 0 is unlimited.
+	MaxChannels int `yaml:"max_channels"`
+	// AudioFirst offers G.711 and switches to T.38 by re-INVITE, for
+	// gateways that do not take T.38 in the first INVITE.
+	AudioFirst bool `yaml:"audio_first"`
+	// FromHost replaces our host in From; AssertIdentity adds
+	// P-Asserted-Identity (trusted gateways take the caller id from it).
+	FromHost       string `yaml:"from_host"`
+	AssertIdentity bool   `yaml:"assert_identity"`
+}
+
+// String hides the password from logs.
+func (g Gateway) String() string {
+	return fmt.Sprintf("Gateway{%s %s/%s user=%q}", g.Name, g.Address, g.transport(), g.Username)
+}
+
+// LogValue hides the password from slog.
+func (g Gateway) LogValue() string { return g.String() }
+
+func (g Gateway) transport() string {
+	if g.Transport == "" {
+		return "udp"
+	}
+	return strings.ToLower(g.Transport)
+}
+
+// Route sends numbers starting with Prefix through Gateway.
+type Route struct {
+	Prefix  string  `yaml:"prefix"`
+	Gateway string  `yaml:"gateway"`
+	Cost    float64 `yaml:"cost"`
+	Weight  int     `yaml:"weight"`
+}
+
+// Default is the embedded default: no gateways (outbound jobs fail with
+// "no route" until some are configured), ECM on, probes every 30 s.
+func Default() Config {
+	return Config{
+		StationID:      "",
+		HeaderTemplate: render.DefaultHeaderTemplate,
+		ECM:            true,
+		ProbeInterval:  30 * time.Second,
+		DrainTimeout:   2 * time.Minute,
+	}
+}
+
+// Validate reports every problem, keyed by its configuration path.
+func (c *Config) Validate() []error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("channel.%s: %s", key, fmt.Sprintf(format, a...)))
+	}
+	if c.InboundCount < 0 || c.InboundCount > 10000 {
+		bad("inbound_count", "%d: must be between 0 and 10000", c.InboundCount)
+	}
+	if len(c.StationID) > 20 || strings.Trim(c.StationID, "0123456789+ ") != "" {
+		bad("station_id", "%q: at most 20 digits, '+' and spaces", c.StationID)
+	}
+	if c.HeaderTemplate != "" {
+		if _, err := render.ParseHeaderTemplate(c.HeaderTemplate); err != nil {
+			bad("header_template", "%v", err)
+		}
+	}
+	if c.ProbeInterval < time.Second {
+		bad("probe_interval", "%v: must be at least 1s", c.ProbeInterval)
+	}
+	if c.DrainTimeout < 0 {
+		bad("drain_timeout", "must not be negative")
+	}
+	names := map[string]bool{}
+	for i, g := range c.Gateways {
+		key := fmt.Sprintf("gateways[%d]", i)
+		if g.Name == "" {
+			bad(key+".name", "must not be empty")
+		} else if names[g.Name] {
+			bad(key+".name", "%q: duplicate", g.Name)
+		}
+		names[g.Name] = true
+		if g.Address == "" {
+			bad(key+".address", "must not be empty (host[:port] or %q)", SelfAddress)
+		} else if g.Address != SelfAddress {
+			if err := validHostPort(g.Address); err != nil {
+				bad(key+".address", "%q: %v", g.Address, err)
+			}
+		}
+		switch g.transport() {
+		case "udp", "tcp", "tls":
+		default:
+			bad(key+".transport", "%q: must be udp, tcp or tls", g.Transport)
+		}
+		if g.Address == SelfAddress && g.transport() != "udp" {
+			bad(key+".transport", "the %q gateway is reached over udp", SelfAddress)
+		}
+		if g.MaxChannels < 0 {
+			bad(key+".max_channels", "must not be negative")
+		}
+		if g.Password != "" && g.Username == "" {
+			bad(key+".username", "required with a password")
+		}
+	}
+	for i, r := range c.Routes {
+		key := fmt.Sprintf("routes[%d]", i)
+		if !names[r.Gateway] {
+			bad(key+".gateway", "%q: no such gateway", r.Gateway)
+		}
+		if strings.Trim(r.Prefix, "0123456789+*#") != "" {
+			bad(key+".prefix", "%q: digits, '+', '*' and '#' only", r.Prefix)
+		}
+		if r.Cost < 0 {
+			bad(key+".cost", "must not be negative")
+		}
+		if r.Weight < 0 {
+			bad(key+".weight", "must not be negative")
+		}
+	}
+	return errs
+}
+
+func validHostPort(a string) error {
+	host := a
+	if h, p, err := splitHostPort(a); err == nil {
+		host = h
+		if p == "" {
+			return errors.New("empty port")
+		}
+	}
+	if host == "" || strings.ContainsAny(host, " /@;") {
+		return errors.New("want host or host:port")
+	}
+	return nil
+}
+
+// splitHostPort accepts host, host:port and [v6]:port.
+func splitHostPort(a string) (host, port string, err error) {
+	if ap, err := netip.ParseAddrPort(a); err == nil {
+		return ap.Addr().String(), fmt.Sprint(ap.Port()), nil
+	}
+	if i := strings.LastIndexByte(a, ':'); i >= 0 && !strings.Contains(a[:i], ":") {
+		return a[:i], a[i+1:], nil
+	}
+	return a, "", errors.New("no port")
+}
+
+// RoutingTable converts the file's gateways and routes for routing.New;
+// self is the address that "self" stands for.
+func (c *Config) RoutingTable(self string) ([]routing.Gateway, []routing.Route) {
+	gws := make([]routing.Gateway, 0, len(c.Gateways))
+	for _, g := range c.Gateways {
+		addr := g.Address
+		if addr == SelfAddress {
+			addr = self
+		}
+		gws = append(gws, routing.Gateway{Name: g.Name, Address: addr, MaxChannels: g.MaxChannels})
+	}
+	routes := make([]routing.Route, 0, len(c.Routes))
+	for _, r := range c.Routes {
+		w := r.Weight
+		if w == 0 {
+			w = 1
+		}
+		routes = append(routes, routing.Route{Prefix: r.Prefix, Gateway: r.Gateway, Cost: r.Cost, Weight: w})
+	}
+	return gws, routes
+}

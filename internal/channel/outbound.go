@@ -1,0 +1,354 @@
+package channel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/faxd/faxd/internal/render"
+	"github.com/faxd/faxd/internal/sip"
+	"github.com/faxd/faxd/queue"
+	"github.com/faxd/faxd/routing"
+	"github.com/faxd/faxd/t38/bilevel"
+	"github.com/faxd/faxd/t38/session"
+	"github.com/faxd/faxd/t38/t30"
+)
+
+// Why a call was hung up early (the cause of the call's context).
+var (
+	errCancelRequested = errors.New("job cancel requested")
+	errLeaseLost       = errors.New("node lease can no longer be guaranteed")
+	errFenced          = errors.New("job taken over by another node (stale fencing token)")
+)
+
+// dbTimeout bounds each queue write after a call: it runs on its own
+// context so that a hung-up call still records its result.
+const dbTimeout = 10 * time.Second
+
+// worker claims and sends one job at a time until ctx ends.
+func (p *Pool) worker(ctx context.Context) {
+	for ctx.Err() == nil {
+		if !p.active() {
+			select {
+			case <-ctx.Done():
+			case <-p.wake:
+			case <-time.After(p.opt.Poll):
+			}
+			continue
+		}
+		mark := p.waiter.Mark()
+		lease := p.d.Node.Lease()
+		if lease.Err() != nil {
+			// Fenced: wait for Node.Run to register a new incarnation.
+			p.sleep(ctx)
+			continue
+		}
+		jobs, err := p.d.Queue.Claim(ctx, lease, 1)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.log.Warn("claim failed", "err", err)
+				p.sleep(ctx)
+			}
+			continue
+		}
+		if len(jobs) == 0 {
+			_ = p.waiter.WaitSince(ctx, mark)
+			continue
+		}
+		p.busy(Outbound, 1)
+		backoff := p.send(ctx, lease, jobs[0])
+		p.busy(Outbound, -1)
+		if backoff {
+			p.sleep(ctx)
+		}
+	}
+}
+
+func (p *Pool) sleep(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(p.opt.Poll):
+	}
+}
+
+// attempt is one job's attempt as it goes.
+type attempt struct {
+	p     *Pool
+	job   queue.Job
+	log   *slog.Logger
+	start time.Time
+	ctx    context.Context // the call's: ends on hangup causes
+	cancel context.CancelCauseFunc
+	soft  context.Context // the pool's: ends when the node stops claiming
+
+	gateway   string
+	callID    string
+	confirmed int // pages confirmed in the document (resume point)
+	stats     []t30.PageStats
+	remoteID  string
+}
+
+// send runs one claimed job to its end. It reports whether the worker
+// should pause before claiming again (the job was handed back because
+// every gateway was at its limit).
+func (p *Pool) send(soft context.Context, lease *queue.Lease, job queue.Job) (backoff bool) {
+	ctx, cancel := context.WithCancelCause(p.hard)
+	defer cancel(nil)
+	cancelled, stop := p.waiter.CancelRequested(job.ID)
+	defer stop()
+	go func() {
+		select {
+		case <-cancelled:
+			cancel(errCancelRequested)
+		case <-lease.Done():
+			cancel(errLeaseLost)
+		case <-ctx.Done():
+		}
+	}()
+	a := &attempt{p: p, job: job, start: time.Now(), ctx: ctx, cancel: cancel, soft: soft, confirmed: job.PagesConfirmed,
+		log: p.log.With("job", job.ID, "token", job.Token, "to", job.Destination, "attempt", job.Attempts)}
+	a.log.Info("job claimed", "pages_confirmed", job.PagesConfirmed, "pages_total", job.PagesTotal)
+	if job.CancelRequested {
+		cancel(errCancelRequested)
+		a.end(nil)
+		return false
+	}
+
+	pages, err := p.d.Docs.Pages(ctx, job.Document)
+	if err != nil {
+		if ctx.Err() != nil {
+			a.end(nil)
+			return false
+		}
+		class := queue.ClassRoute // the document store is unreachable: retry soon
+		if errors.Is(err, ErrNoDocument) {
+			class = queue.ClassPermanent
+		}
+		a.fail(class, fmt.Sprintf("loading the document: %v", err))
+		return false
+	}
+	if a.confirmed >= len(pages) {
+		// Every page was confirmed before the attempt that held the job
+		// died: there is nothing left to send.
+		a.complete("all pages confirmed by an earlier attempt")
+		return false
+	}
+	p.stamp(job, pages)
+
+	cands, err := p.d.Router.Candidates(job.Destination)
+	switch {
+	case errors.Is(err, routing.ErrNoRoute):
+		a.fail(queue.ClassPermanent, "no route for "+job.Destination)
+		return false
+	case err != nil:
+		a.fail(queue.ClassRoute, err.Error())
+		return false
+	}
+	var tried []string
+	for _, gw := range cands {
+		if soft.Err() != nil || ctx.Err() != nil {
+			break
+		}
+		if !p.d.Router.Acquire(gw.Name) {
+			continue
+		}
+		g := p.gateways[gw.Name]
+		if g.Name == "" { // a gateway the router knows but the file does not
+			g = Gateway{Name: gw.Name, Address: gw.Address}
+		}
+		a.gateway = g.Name
+		call, err := p.d.UA.Dial(ctx, p.dial(g, job))
+		if err != nil {
+			p.d.Router.Release(g.Name)
+			v := ClassifyCall(err)
+			p.d.Router.Report(g.Name, v.Gateway, err.Error())
+			if v.NextGateway && ctx.Err() == nil {
+				a.log.Warn("gateway down, trying the next", "gateway", g.Name, "err", err)
+				tried = append(tried, g.Name+": "+err.Error())
+				continue
+			}
+			if v.Cancelled || ctx.Err() != nil {
+				a.end(nil)
+				return false
+			}
+			a.log.Info("call failed", "gateway", g.Name, "class", v.Class, "err", err)
+			a.fail(v.Class, err.Error())
+			return false
+		}
+		p.d.Router.Report(g.Name, routing.OK, "")
+		a.callID = call.CallID()
+		a.log = a.log.With("gateway", g.Name, "call_id", a.callID)
+		res := a.transmit(call, pages)
+		p.d.Router.Release(g.Name)
+		a.end(res)
+		return false
+	}
+	switch {
+	case ctx.Err() != nil:
+		a.end(nil)
+	case soft.Err() != nil:
+		a.release("node shutting down before the call began")
+	case len(tried) > 0:
+		a.fail(queue.ClassRoute, "every gateway is down: "+strings.Join(tried, "; "))
+	default:
+		// Every candidate was at its channel limit: give the job back
+		// (the attempt is not charged) and let a channel take it later.
+		a.release("every gateway for this number is at its channel limit")
+		return true
+	}
+	return false
+}
+
+// dial describes the call to gateway g for job.
+func (p *Pool) dial(g Gateway, job queue.Job) sip.Dial {
+	target := "sip:" + job.Destination + "@" + g.Address
+	if t := g.transport(); t != "udp" {
+		target += ";transport=" + t
+	}
+	d := sip.Dial{Target: target, CallerID: job.CallerID, CallerName: p.cfg.CallerName,
+		FromHost: g.FromHost, AssertIdentity: g.AssertIdentity, AudioFirst: g.AudioFirst}
+	if d.CallerID == "" {
+		d.CallerID = p.cfg.CallerID
+	}
+	if g.Username != "" {
+		d.Auth = &sip.Credentials{Username: g.Username, Password: g.Password}
+	}
+	return d
+}
+
+// stamp draws the header line on every page (numbered 1..n of n, so a
+// resumed fax numbers its pages as the first attempt did).
+func (p *Pool) stamp(job queue.Job, pages []*bilevel.Image) {
+	if p.header == nil {
+		return
+	}
+	name := job.Header
+	if name == "" {
+		name = p.cfg.CallerName
+	}
+	info := render.HeaderInfo{StationID: p.cfg.StationID, Name: name, To: job.Destination, Time: time.Now()}
+	if err := render.StampHeaders(pages, info, p.header); err != nil {
+		p.log.Warn("header line not stamped", "job", job.ID, "err", err)
+	}
+}
+
+// transmit runs the T.30 sender over the call's T.38 media from the first
+// unconfirmed page, recording each confirmed page, and hangs up.
+func (a *attempt) transmit(call *sip.Call, pages []*bilevel.Image) *t30.Result {
+	p := a.p
+	defer func() {
+		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := call.Hangup(hctx); err != nil {
+			a.log.Debug("hangup", "err", err)
+		}
+	}()
+	cfg := t30.Config{Calling: true, Transmit: true, Ident: p.cfg.StationID, ECM: p.cfg.ECM,
+		Fine: true, Superfine: true, Pages: t30.ImagePages(pages), StartPage: a.confirmed}
+	s, rc, err := terminal(call.Media(), cfg)
+	if err != nil {
+		a.log.Error("T.38 session", "err", err)
+		return &t30.Result{Reason: t30.ReasonPageSource, Detail: err.Error(), NextPage: a.confirmed}
+	}
+	cause := a.ctx
+	prog := newProgress(a)
+	rc.OnEvent = func(o t30.Output) {
+		if o.Kind == t30.OutPageSent && o.Stats != nil {
+			a.stats = append(a.stats, *o.Stats)
+			a.confirmed = max(a.confirmed, o.Stats.Page+1)
+			p.d.Metrics.Pages.WithLabelValues(Outbound).Inc()
+			prog.set(a.confirmed)
+		}
+	}
+	a.log.Info("sending", "from_page", a.confirmed+1, "pages", len(pages))
+	res, err := session.Run(cause, call.Media().Conn, s, rc)
+	prog.close()
+	if res != nil {
+		a.remoteID = res.RemoteIdent
+		a.confirmed = max(a.confirmed, res.NextPage)
+	}
+	if err != nil && cause.Err() == nil {
+		a.log.Debug("session ended", "err", err)
+	}
+	return res
+}
+
+// progress writes confirmed pages to the queue off the real-time loop:
+// only the latest count matters, and a slow database must not stall the
+// T.38 pacing. It hangs the call up when the write says a cancel was
+// requested or the token is stale.
+type progress struct {
+	a       *attempt
+	mu      sync.Mutex
+	want    int
+	written int
+	wake    chan struct{}
+	quit    chan struct{}
+	done    chan struct{}
+}
+
+func newProgress(a *attempt) *progress {
+	g := &progress{a: a, written: a.confirmed, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	go g.loop()
+	return g
+}
+
+func (g *progress) set(n int) {
+	g.mu.Lock()
+	g.want = max(g.want, n)
+	g.mu.Unlock()
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (g *progress) loop() {
+	defer close(g.done)
+	for {
+		select {
+		case <-g.wake:
+			g.write()
+		case <-g.quit:
+			g.write()
+			return
+		}
+	}
+}
+
+func (g *progress) write() {
+	g.mu.Lock()
+	n := g.want
+	g.mu.Unlock()
+	if n <= g.written {
+		return
+	}
+	a := g.a
+	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
+	defer cancel()
+	cancelReq, err := a.p.d.Queue.Progress(ctx, a.job.ID, a.job.Token, n)
+	switch {
+	case errors.Is(err, queue.ErrStaleToken):
+		a.hangup(errFenced)
+	case err != nil:
+		// The lease's own timer fences us if the database stays away.
+		a.log.Warn("recording page progress", "pages", n, "err", err)
+	default:
+		g.written = n
+		if cancelReq {
+			a.hangup(errCancelRequested)
+		}
+	}
+}
+
+func (g *progress) close() {
+	close(g.quit)
+	<-g.done
+}
+
+// hangup ends the call with cause.
+func (a *attempt) hangup(cause error) { a.cancel(cause) }

@@ -1,0 +1,198 @@
+package channel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"text/template"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/faxd/faxd/internal/render"
+	"github.com/faxd/faxd/internal/sip"
+	"github.com/faxd/faxd/queue"
+	"github.com/faxd/faxd/routing"
+)
+
+// Deps are what the channels work with.
+type Deps struct {
+	Queue  *queue.Queue
+	Node   *queue.Node
+	UA     *sip.UA
+	Router *routing.Router
+	Docs   Documents
+	// Outbox is the queue database, where received faxes' archive records
+	// are written (archive.Emit) for the relay.
+	Outbox *pgxpool.Pool
+	// Inbound routes received faxes; nil keeps them unrouted.
+	Inbound InboundRouter
+	Metrics *Metrics
+	Log     *slog.Logger
+}
+
+// Options size the pool.
+type Options struct {
+	// Outbound is the number of outbound channel workers (channels.count).
+	Outbound int
+	// Poll bounds an idle worker's wait when no notification arrives.
+	Poll time.Duration
+}
+
+// Pool is one node's fax channels: Outbound workers pulling jobs from the
+// queue, and up to InboundCount answered calls at once.
+type Pool struct {
+	cfg      Config
+	opt      Options
+	d        Deps
+	log      *slog.Logger
+	header   *template.Template
+	gateways map[string]Gateway // by name, addresses resolved
+
+	waiter *queue.Waiter
+	state  atomic.Int32 // sip.State: claiming and answering only while active
+	wake   chan struct{}
+	busyOut, busyIn atomic.Int64
+
+	// hard ends calls: the drain timeout after a shutdown began.
+	hard       context.Context
+	hardCancel context.CancelFunc
+
+	inSlots chan struct{}
+	mu      sync.Mutex
+	closing bool
+	inWG    sync.WaitGroup
+}
+
+// New prepares the pool and installs it as the UA's admission. self is
+// the address the "self" gateway stands for (this node's SIP listener).
+func New(cfg Config, opt Options, d Deps, self string) (*Pool, error) {
+	if d.Queue == nil || d.Node == nil || d.UA == nil || d.Router == nil || d.Docs == nil || d.Outbox == nil {
+		return nil, errors.New("channel: queue, node, UA, router, documents and outbox are required")
+	}
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if opt.Poll <= 0 {
+		opt.Poll = time.Second
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics(nil, nil)
+	}
+	inbound := cfg.InboundCount
+	if inbound == 0 {
+		inbound = opt.Outbound
+	}
+	p := &Pool{cfg: cfg, opt: opt, d: d, log: d.Log, gateways: map[string]Gateway{},
+		wake: make(chan struct{}, 1), inSlots: make(chan struct{}, inbound)}
+	if cfg.HeaderTemplate != "" {
+		t, err := render.ParseHeaderTemplate(cfg.HeaderTemplate)
+		if err != nil {
+			return nil, fmt.Errorf("channel.header_template: %w", err)
+		}
+		p.header = t
+	}
+	for _, g := range cfg.Gateways {
+		if g.Address == SelfAddress {
+			g.Address = self
+		}
+		p.gateways[g.Name] = g
+	}
+	if len(p.gateways) == 0 && opt.Outbound > 0 {
+		// Nothing to call through: leave the jobs pending (an operator
+		// adds a gateway) rather than fail them all with "no route".
+		p.log.Warn("no gateways configured: outbound channels are off; inbound calls are answered", "channel.gateways", 0)
+		p.opt.Outbound = 0
+	}
+	p.hard, p.hardCancel = context.WithCancel(context.Background())
+	p.state.Store(int32(sip.StateActive))
+	d.UA.SetAdmission(p)
+	return p, nil
+}
+
+// SetState switches the node between active (claiming and answering),
+// draining and standby (neither: gateways get 503).
+func (p *Pool) SetState(s sip.State) {
+	p.state.Store(int32(s))
+	p.d.UA.SetState(s)
+	p.updateFree()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Pool) active() bool { return sip.State(p.state.Load()) == sip.StateActive }
+
+// updateFree tells the cluster how many more outbound calls this node can
+// take (0 unless active).
+func (p *Pool) updateFree() {
+	free := 0
+	if p.active() {
+		free = max(p.opt.Outbound-int(p.busyOut.Load()), 0)
+	}
+	p.d.Node.SetFree(free)
+}
+
+func (p *Pool) busy(direction string, delta int64) {
+	if direction == Outbound {
+		p.busyOut.Add(delta)
+		p.updateFree()
+	} else {
+		p.busyIn.Add(delta)
+	}
+	p.d.Metrics.Busy.WithLabelValues(direction).Add(float64(delta))
+}
+
+// Run runs the outbound workers and the gateway prober until ctx ends.
+// Then it stops claiming and answering, lets calls in progress finish for
+// up to DrainTimeout, hangs up what is left (releasing those jobs: their
+// confirmed pages stay, the attempt is not charged) and returns once every
+// channel is idle. The node lease must outlive Run.
+func (p *Pool) Run(ctx context.Context) error {
+	p.waiter = p.d.Queue.NewWaiter(p.opt.Poll)
+	defer p.waiter.Close()
+	p.updateFree()
+	var wg sync.WaitGroup
+	for i := 0; i < p.opt.Outbound; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.worker(ctx) }()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.d.Router.RunProber(ctx, Prober{UA: p.d.UA, Gateways: p.gateways}, p.cfg.ProbeInterval)
+	}()
+	p.log.Info("fax channels running", "outbound", p.opt.Outbound, "inbound", cap(p.inSlots), "gateways", len(p.gateways))
+	<-ctx.Done()
+
+	p.mu.Lock()
+	p.closing = true
+	p.mu.Unlock()
+	if p.active() {
+		p.d.UA.SetState(sip.StateDraining)
+	}
+	drained := make(chan struct{})
+	go func() { wg.Wait(); p.inWG.Wait(); close(drained) }()
+	t := time.NewTimer(p.cfg.DrainTimeout)
+	defer t.Stop()
+	select {
+	case <-drained:
+	case <-t.C:
+		p.log.Warn("drain timeout: hanging up the calls in progress", "outbound", p.busyOut.Load(), "inbound", p.busyIn.Load())
+		p.hardCancel()
+		<-drained
+	}
+	p.hardCancel()
+	p.d.Node.SetFree(0)
+	return nil
+}
+
+// Busy reports the calls in progress by direction.
+func (p *Pool) Busy() (outbound, inbound int) { return int(p.busyOut.Load()), int(p.busyIn.Load()) }

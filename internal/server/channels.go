@@ -1,0 +1,118 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/faxd/faxd/internal/channel"
+	"github.com/faxd/faxd/internal/docstore"
+	"github.com/faxd/faxd/internal/sip"
+	"github.com/faxd/faxd/routing"
+	"github.com/faxd/faxd/t38/bilevel"
+	"github.com/faxd/faxd/t38/tiff"
+)
+
+// channels is the node's SIP user agent, gateway router and fax channels.
+type channels struct {
+	UA     *sip.UA
+	Router *routing.Router
+	Pool   *channel.Pool
+}
+
+// openChannels starts the SIP user agent (it answers OPTIONS at once and
+// INVITEs once the pool admits them) and prepares the channel pool.
+func (s *Server) openChannels(ctx context.Context) error {
+	ua, err := sip.NewUA(s.cfg.SIP, nil, s.log.With("component", "sip"))
+	if err != nil {
+		return fmt.Errorf("sip: %w", err)
+	}
+	c := &channels{UA: ua}
+	s.channels = c
+	self := ""
+	if ap, ok := ua.Addr("udp"); ok {
+		self = ap.String()
+	}
+	gws, routes := s.cfg.Channel.RoutingTable(self)
+	if c.Router, err = routing.New(gws, routes, routing.HealthPolicy{}); err != nil {
+		return fmt.Errorf("channel: %w", err)
+	}
+	c.Pool, err = channel.New(s.cfg.Channel, channel.Options{Outbound: s.cfg.Channels.Count, Poll: s.cfg.Queue.PollInterval.D()},
+		channel.Deps{
+			Queue: s.Queue, Node: s.Node, UA: ua, Router: c.Router, Docs: channelDocs{s.docs}, Outbox: s.DB.Queue,
+			Metrics: channel.NewMetrics(s.Metrics.Registry, c.Router), Log: s.log.With("component", "channel"),
+		}, self)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Node.Role == "standby" {
+		c.Pool.SetState(sip.StateStandby) // no channels until promoted (R17)
+	}
+	return nil
+}
+
+// runChannels runs the pool until ctx ends; stop ends it (draining calls
+// in progress) and waits, and must be called while the node lease is
+// still held so that drained jobs can be released.
+func (s *Server) runChannels(ctx context.Context) (stop func()) {
+	if s.channels == nil || s.channels.Pool == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.channels.Pool.Run(ctx) }()
+	return func() { cancel(); <-done }
+}
+
+// closeChannels stops the user agent (hanging up whatever is left).
+func (s *Server) closeChannels() {
+	if s.channels != nil && s.channels.UA != nil {
+		_ = s.channels.UA.Close()
+	}
+}
+
+// channelDocs gives the channels the document store: the pages of a job,
+// and a home for received faxes (the TIFF as the set's pages, the PDF as
+// its one source). The archive relay then copies the TIFF to the archive.
+type channelDocs struct{ store *docstore.Store }
+
+func (d channelDocs) Pages(ctx context.Context, ref string) ([]*bilevel.Image, error) {
+	if !docstore.ValidRef(ref) {
+		return nil, fmt.Errorf("%w: %q is not a document store reference", channel.ErrNoDocument, ref)
+	}
+	data, _, err := d.store.Pages(ctx, ref)
+	if errors.Is(err, docstore.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %v", channel.ErrNoDocument, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	pages, err := tiff.Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: prepared pages: %v", channel.ErrNoDocument, err)
+	}
+	out := make([]*bilevel.Image, len(pages))
+	for i, p := range pages {
+		img := p.Bilevel
+		switch {
+		case img == nil || (img.Width != 1728 && img.Width != 2048 && img.Width != 2432):
+			img = p.Fax(1728, 0)
+		case img.YDPI == 0:
+			img.XDPI, img.YDPI = 204, int(p.YDPI+0.5)
+		}
+		out[i] = img
+	}
+	return out, nil
+}
+
+func (d channelDocs) PutReceived(ctx context.Context, r channel.ReceivedDocument) (string, error) {
+	// The pin Put takes is left in place: releasing it would delete a set
+	// no job names at once. The archive keeps the fax for good.
+	return d.store.Put(ctx, docstore.NewSet{
+		Recipe:    "received " + r.Key + " " + time.Now().UTC().Format(time.RFC3339Nano),
+		Sources:   []docstore.Source{{Filename: "fax.pdf", ContentType: "application/pdf", Data: r.PDF}},
+		Pages:     r.TIFF,
+		PageCount: r.Pages,
+	})
+}
