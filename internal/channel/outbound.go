@@ -77,13 +77,13 @@ func (p *Pool) sleep(ctx context.Context) {
 
 // attempt is one job's attempt as it goes.
 type attempt struct {
-	p     *Pool
-	job   queue.Job
-	log   *slog.Logger
-	start time.Time
+	p      *Pool
+	job    queue.Job
+	log    *slog.Logger
+	start  time.Time
 	ctx    context.Context // the call's: ends on hangup causes
 	cancel context.CancelCauseFunc
-	soft  context.Context // the pool's: ends when the node stops claiming
+	soft   context.Context // the pool's: ends when the node stops claiming
 
 	gateway   string
 	callID    string

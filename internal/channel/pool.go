@@ -52,9 +52,9 @@ type Pool struct {
 	header   *template.Template
 	gateways map[string]Gateway // by name, addresses resolved
 
-	waiter *queue.Waiter
-	state  atomic.Int32 // sip.State: claiming and answering only while active
-	wake   chan struct{}
+	waiter          *queue.Waiter
+	state           atomic.Int32 // sip.State: claiming and answering only while active
+	wake            chan struct{}
 	busyOut, busyIn atomic.Int64
 
 	// hard ends calls: the drain timeout after a shutdown began.
