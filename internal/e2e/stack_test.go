@@ -59,7 +59,6 @@ func newUA(t testing.TB, ports int, mod func(*sip.Config)) *sip.UA {
 	return u
 }
 
-
 var (
 	docOnce  sync.Once
 	docPath  string
