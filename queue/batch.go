@@ -70,18 +70,20 @@ func batchContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
 }
 
-// notifier sends "work is ready" notifications after commits, merging
-// bursts: while one NOTIFY is in flight, any number of further requests
-// collapse into the next one. Done outside the writing transaction, so
-// that transaction does not take PostgreSQL's notification lock at commit.
+// notifier sends a notification after commits ("work is ready", "outbox
+// rows committed"), merging bursts: while one NOTIFY is in flight, any
+// number of further requests collapse into the next one. Done outside the
+// writing transaction, so that transaction does not take PostgreSQL's
+// notification lock at commit.
 type notifier struct {
 	q       *Queue
+	sql     string
 	mu      sync.Mutex
 	pending bool
 	running bool
 }
 
-func (n *notifier) ready() {
+func (n *notifier) wake() {
 	n.mu.Lock()
 	n.pending = true
 	if n.running {
@@ -101,8 +103,8 @@ func (n *notifier) ready() {
 			n.pending = false
 			n.mu.Unlock()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if _, err := n.q.pool.Exec(ctx, sqlNotifyReady); err != nil {
-				// Workers still poll.
+			if _, err := n.q.pool.Exec(ctx, n.sql); err != nil {
+				// Listeners still poll.
 				n.q.log.Debug("queue: notify failed", "err", err)
 			}
 			cancel()

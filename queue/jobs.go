@@ -145,7 +145,7 @@ func (q *Queue) Enqueue(ctx context.Context, r Request) (job Job, created bool, 
 			meta, r.PagesTotal))
 		if err == nil {
 			if !job.RunAt.After(time.Now()) || r.SendAfter.IsZero() {
-				q.note.ready()
+				q.ready.wake()
 			}
 			return job, true, nil
 		}
@@ -205,85 +205,6 @@ func (q *Queue) History(ctx context.Context, id int64) ([]Transition, error) {
 	return out, nil
 }
 
-// Claim takes up to n claimable jobs, highest priority first, for the
-// lease's node. Each gets a fresh fencing token. It returns ErrLeaseLost
-// when the lease is no longer guaranteed or no longer live in the database.
-// Concurrent claims are merged into one statement.
-func (q *Queue) Claim(ctx context.Context, l *Lease, n int) ([]Job, error) {
-	if n <= 0 {
-		return nil, nil
-	}
-	if err := l.Err(); err != nil {
-		return nil, err
-	}
-	c := &claimCall{ctx: ctx, lease: l, n: n}
-	q.claims.do(c)
-	return c.jobs, c.err
-}
-
-type claimCall struct {
-	ctx   context.Context
-	lease *Lease
-	n     int
-	jobs  []Job
-	err   error
-}
-
-func (q *Queue) claimBatch(batch []*claimCall) {
-	// One statement per lease (normally there is one: this node's).
-	for len(batch) > 0 {
-		l := batch[0].lease
-		var same, rest []*claimCall
-		total := 0
-		for _, c := range batch {
-			if c.lease == l {
-				same = append(same, c)
-				total += c.n
-			} else {
-				rest = append(rest, c)
-			}
-		}
-		batch = rest
-		ctx, cancel := same[0].ctx, context.CancelFunc(func() {})
-		if len(same) > 1 {
-			ctx, cancel = batchContext(ctx)
-		}
-		jobs, err := q.claim(ctx, l, total)
-		cancel()
-		for _, c := range same {
-			if err != nil {
-				c.err = err
-				continue
-			}
-			k := min(c.n, len(jobs))
-			c.jobs, jobs = jobs[:k:k], jobs[k:]
-		}
-	}
-}
-
-func (q *Queue) claim(ctx context.Context, l *Lease, n int) ([]Job, error) {
-	rows, err := q.pool.Query(ctx, sqlClaim, l.NodeID, l.Incarnation, n)
-	if err != nil {
-		return nil, fmt.Errorf("queue: claim: %w", err)
-	}
-	jobs, err := collectJobs(rows)
-	if err != nil {
-		return nil, fmt.Errorf("queue: claim: %w", err)
-	}
-	if len(jobs) == 0 {
-		// Nothing claimed: was it the lease?
-		var live bool
-		if err := q.pool.QueryRow(ctx, sqlLeaseLive, l.NodeID, l.Incarnation).Scan(&live); err != nil {
-			return nil, fmt.Errorf("queue: claim: %w", err)
-		}
-		if !live {
-			l.fence(ErrLeaseLost)
-			return nil, fmt.Errorf("queue: claim by %s/%d: %w", l.NodeID, l.Incarnation, ErrLeaseLost)
-		}
-	}
-	return jobs, nil
-}
-
 // diagnose turns a holder write that matched nothing into a typed error.
 func (q *Queue) diagnose(ctx context.Context, op string, id, token int64) error {
 	var state string
@@ -332,72 +253,12 @@ func (q *Queue) holderTransition(ctx context.Context, db interface {
 	return j, nil
 }
 
-// Complete marks the job sent. The final record goes to the outbox in the
-// same transaction. Concurrent completions are merged into one statement,
-// each still checked against its own token.
-func (q *Queue) Complete(ctx context.Context, id, token int64, r Result) (Job, error) {
-	if r.Pages < 0 {
-		return Job{}, fmt.Errorf("%w: negative page count", ErrInvalidRequest)
-	}
-	c := &completeCall{ctx: ctx, id: id, token: token, r: r}
-	q.complets.do(c)
-	return c.job, c.err
-}
-
-type completeCall struct {
-	ctx       context.Context
-	id, token int64
-	r         Result
-	job       Job
-	err       error
-	found     bool
-}
-
-func (q *Queue) completeBatch(batch []*completeCall) {
-	ctx := batch[0].ctx
-	if len(batch) > 1 {
-		var cancel context.CancelFunc
-		ctx, cancel = batchContext(ctx)
-		defer cancel()
-	}
-	ids := make([]int64, len(batch))
-	tokens := make([]int64, len(batch))
-	pages := make([]int32, len(batch))
-	reasons := make([]string, len(batch))
-	for i, c := range batch {
-		ids[i], tokens[i], pages[i], reasons[i] = c.id, c.token, int32(c.r.Pages), c.r.Reason
-	}
-	rows, err := q.pool.Query(ctx, sqlCompleteBatch, ids, tokens, pages, reasons)
-	var jobs []Job
-	if err == nil {
-		jobs, err = collectJobs(rows)
-	}
-	if err != nil {
-		for _, c := range batch {
-			c.err = fmt.Errorf("queue: complete job %d: %w", c.id, err)
-		}
-		return
-	}
-	byID := make(map[int64]Job, len(jobs))
-	for _, j := range jobs {
-		byID[j.ID] = j
-	}
-	for _, c := range batch {
-		if j, ok := byID[c.id]; ok && j.Token == c.token {
-			delete(byID, c.id) // a duplicate call in the same batch loses
-			c.job = j
-			continue
-		}
-		c.err = q.diagnose(c.ctx, "complete", c.id, c.token)
-	}
-}
-
 // Release gives a job back without charging the attempt (a node draining
 // or shutting down before the call began). Pages stay confirmed.
 func (q *Queue) Release(ctx context.Context, id, token int64, reason string) (Job, error) {
 	j, err := q.holderTransition(ctx, q.pool, "release", id, token, Pending, 0, 1, 0, "", reason)
 	if err == nil {
-		q.note.ready()
+		q.ready.wake()
 	}
 	return j, err
 }
@@ -424,6 +285,9 @@ func (q *Queue) AckCancel(ctx context.Context, id, token int64, pages int) (Job,
 		out, err = q.holderTransition(ctx, tx, "ack cancel", id, token, Cancelled, 0, 0, pages, "", "cancelled")
 		return err
 	})
+	if err == nil {
+		q.outbox.wake()
+	}
 	return out, q.txErr(ctx, "ack cancel", id, token, err)
 }
 
@@ -492,8 +356,12 @@ func (q *Queue) Fail(ctx context.Context, id, token int64, f Failure) (Job, erro
 		out, err = q.holderTransition(ctx, tx, "fail", id, token, to, delay, 0, f.Pages, f.Class, reason)
 		return err
 	})
-	if err == nil && out.State == Pending && !out.RunAt.After(time.Now()) {
-		q.note.ready()
+	switch {
+	case err != nil:
+	case out.State.Final():
+		q.outbox.wake()
+	case !out.RunAt.After(time.Now()):
+		q.ready.wake()
 	}
 	return out, q.txErr(ctx, "fail", id, token, err)
 }
@@ -529,6 +397,9 @@ func (q *Queue) Cancel(ctx context.Context, id int64, reason string) (Job, error
 		}
 		return err
 	})
+	if err == nil && out.State == Cancelled {
+		q.outbox.wake()
+	}
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return Job{}, fmt.Errorf("queue: cancel job %d: %w", id, ErrNotFound)
@@ -553,7 +424,9 @@ func (q *Queue) TakeOver(ctx context.Context, by string) ([]Job, error) {
 	}
 	for _, j := range jobs {
 		if j.State == Pending {
-			q.note.ready()
+			q.ready.wake()
+		} else {
+			q.outbox.wake()
 		}
 		q.log.Warn("queue: orphaned job taken over", "job", j.ID, "by", by, "state", j.State, "pages_confirmed", j.PagesConfirmed)
 	}
@@ -570,12 +443,12 @@ func (q *Queue) Purge(ctx context.Context, age time.Duration) (int64, error) {
 	const batch = 1000
 	var total int64
 	for {
-		tag, err := q.pool.Exec(ctx, sqlPurge, age.Seconds(), batch)
-		if err != nil {
+		var n int64
+		if err := q.pool.QueryRow(ctx, sqlPurge, age.Seconds(), batch).Scan(&n); err != nil {
 			return total, fmt.Errorf("queue: purge: %w", err)
 		}
-		total += tag.RowsAffected()
-		if tag.RowsAffected() < batch {
+		total += n
+		if n < batch {
 			break
 		}
 	}

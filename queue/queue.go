@@ -83,9 +83,9 @@ type Queue struct {
 	cfg  Config
 	log  *slog.Logger
 
-	note     notifier
-	claims   batcher[*claimCall]
-	complets batcher[*completeCall]
+	ready  notifier // faxd_queue_ready: work became claimable
+	outbox notifier // faxd_outbox: outbox rows committed
+	ops    batcher[*opCall]
 }
 
 // New returns a queue on pool, whose database has schemas.Queue applied.
@@ -105,9 +105,9 @@ func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 		log = slog.Default()
 	}
 	q := &Queue{pool: pool, cfg: cfg, log: log}
-	q.note.q = q
-	q.claims.run = q.claimBatch
-	q.complets.run = q.completeBatch
+	q.ready.q, q.ready.sql = q, sqlNotifyReady
+	q.outbox.q, q.outbox.sql = q, sqlNotifyOutbox
+	q.ops.run = q.runOps
 	return q, nil
 }
 

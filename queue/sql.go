@@ -11,8 +11,29 @@ const jobCols = `id, coalesce(idempotency_key, ''), state, priority, run_at, att
 	metadata, pages_total, pages_confirmed, coalesce(node_id, ''), coalesce(token, 0), claimed_at,
 	cancel_requested, last_class, last_reason, created_at, updated_at, finished_at`
 
-// outboxInsert writes the final record of the jobs in CTE $cte.
 const outboxTopicFinished = "queue.job.finished"
+
+// outboxPayload is a finished job's record in the outbox: what the archive
+// keeps (see archive.jobRow) plus the fencing token and callback URL, over
+// the job columns of the row source it is selected from. Not the whole
+// row: the request hash, retry policy, run_at and holder incarnation mean
+// nothing once the job is over, and every byte is written to the WAL twice
+// (outbox insert, later its published_at update).
+const outboxPayload = `jsonb_build_object('id', id, 'state', state, 'priority', priority,
+	'destination', destination, 'caller_id', caller_id, 'header', header, 'document', document,
+	'callback_url', callback_url, 'submitter', submitter, 'metadata', metadata,
+	'pages_total', pages_total, 'pages_confirmed', pages_confirmed, 'attempts', attempts,
+	'takeovers', takeovers, 'node_id', node_id, 'token', token, 'last_class', last_class,
+	'last_reason', last_reason, 'created_at', created_at, 'claimed_at', claimed_at,
+	'finished_at', finished_at, 'updated_at', updated_at)`
+
+// outboxWakeAfterCommit, as a condition of an outbox insert, tells the
+// outbox trigger (migration 0050) that this transaction wakes the relay
+// itself after commit (Queue.outbox), so that the commit does not take
+// PostgreSQL's notification lock. An uncorrelated sub-select is a one-time
+// filter: it runs even when no row is inserted, and the statement trigger
+// fires after it.
+const outboxWakeAfterCommit = `(SELECT set_config('faxd.outbox_wake', 'after_commit', true)) IS NOT NULL`
 
 const sqlEnqueue = `
 WITH ins AS (
@@ -38,30 +59,66 @@ FROM job_history WHERE job_id = $1 ORDER BY id`
 // sqlNotifyReady wakes idle workers (see notifier).
 const sqlNotifyReady = `SELECT pg_notify('` + channelReady + `', '')`
 
-// sqlClaim: $1 node, $2 incarnation, $3 limit. Claims nothing unless the
-// node's lease is live in the database.
-const sqlClaim = `
-WITH lease AS (
+// sqlOps is the hot path: one statement completes a batch of sending jobs
+// and claims pending ones, for any mix of Complete, Claim and
+// CompleteAndClaim calls (group commit, see ops.go).
+//
+// $1 ids, $2 tokens, $3 pages, $4 reasons: the completions (each marks
+// its job sent only while its token holds); $5 wants: how many jobs each
+// completion's caller claims next, counted only when the completion
+// succeeded, so a stale token neither completes nor claims; $6 plain
+// claims; $7 node and $8 incarnation: the claiming lease, which must be
+// live in the database for any claim.
+//
+// Written so that PostgreSQL can keep one generic plan for it instead of
+// planning every execution (planning cost more than running it): every
+// parameter whose value would change an estimate (the arrays, the limit)
+// is read through a sub-select, which the planner cannot see into, so
+// custom and generic plans cost the same and the generic one is kept. The
+// claimed rows are then found through the primary key (id = ANY), never by
+// a join whose shape depends on a row estimate.
+const sqlOps = `
+WITH i AS (
+	SELECT * FROM unnest((SELECT $1::bigint[]), (SELECT $2::bigint[]), (SELECT $3::int[]),
+		(SELECT $4::text[]), (SELECT $5::int[])) AS i(id, token, pages, reason, want)
+), done AS (
+	UPDATE jobs j SET state = 'sent', pages_confirmed = GREATEST(j.pages_confirmed, i.pages),
+		last_class = '', last_reason = i.reason, finished_at = now(), updated_at = now()
+	FROM i
+	WHERE j.id = ANY ((SELECT $1::bigint[])::bigint[]) AND j.id = i.id AND j.token = i.token
+	  AND j.state = 'sending'
+	RETURNING j.*, i.want
+), lease AS (
 	SELECT 1 FROM nodes
-	WHERE node_id = $1 AND incarnation = $2 AND lease_expires_at > now()
+	WHERE node_id = $7 AND incarnation = $8 AND lease_expires_at > now()
 ), next AS (
-	SELECT id FROM jobs
-	WHERE state = 'pending' AND run_at <= now() AND EXISTS (SELECT 1 FROM lease)
-	ORDER BY priority DESC, run_at, id
-	LIMIT $3
-	FOR UPDATE SKIP LOCKED
+	-- Tokens are drawn in claim order.
+	SELECT id, nextval('queue_fencing_seq') AS token FROM (
+		SELECT id FROM jobs
+		WHERE state = 'pending' AND run_at <= now() AND EXISTS (SELECT 1 FROM lease)
+		ORDER BY priority DESC, run_at, id
+		LIMIT (SELECT $6::int + coalesce(sum(want), 0) FROM done)
+		FOR UPDATE SKIP LOCKED) n
 ), claimed AS (
-	UPDATE jobs j SET state = 'sending', attempts = j.attempts + 1, node_id = $1,
-		node_incarnation = $2, token = nextval('queue_fencing_seq'), claimed_at = now(),
-		updated_at = now()
-	FROM next WHERE j.id = next.id
+	UPDATE jobs j SET state = 'sending', attempts = j.attempts + 1, node_id = $7,
+		node_incarnation = $8, token = next.token, claimed_at = now(), updated_at = now()
+	FROM next
+	WHERE j.id = ANY (ARRAY(SELECT id FROM next)) AND j.id = next.id
 	RETURNING j.*
 ), hist AS (
-	INSERT INTO job_history (job_id, from_state, to_state, node_id, token, pages, reason)
-	SELECT id, 'pending', 'sending', $1, token, pages_confirmed, 'claimed, attempt ' || attempts
+	INSERT INTO job_history (job_id, from_state, to_state, node_id, token, reason, pages)
+	SELECT id, 'sending', 'sent', node_id, token, last_reason, pages_confirmed FROM done
+	UNION ALL
+	SELECT id, 'pending', 'sending', node_id, token, 'claimed, attempt ' || attempts, pages_confirmed
 	FROM claimed
+), outbox AS (
+	INSERT INTO outbox (topic, key, payload)
+	SELECT '` + outboxTopicFinished + `', id::text, ` + outboxPayload + ` FROM done
+	WHERE ` + outboxWakeAfterCommit + `
 )
-SELECT ` + jobCols + ` FROM claimed ORDER BY priority DESC, run_at, id`
+SELECT ` + jobCols + `, false FROM done
+UNION ALL
+SELECT ` + jobCols + `, true FROM claimed`
 
 const sqlLeaseLive = `
 SELECT EXISTS (SELECT 1 FROM nodes WHERE node_id = $1 AND incarnation = $2 AND lease_expires_at > now())`
@@ -103,28 +160,8 @@ WITH old AS (
 	FROM upd JOIN old ON old.id = upd.id
 ), outbox AS (
 	INSERT INTO outbox (topic, key, payload)
-	SELECT '` + outboxTopicFinished + `', id::text, to_jsonb(upd) - 'request_hash' FROM upd
-	WHERE upd.state IN ('sent', 'failed', 'cancelled')
-)
-SELECT ` + jobCols + ` FROM upd`
-
-// sqlCompleteBatch marks sent every job of the batch whose token still
-// holds. $1 ids, $2 tokens, $3 pages, $4 reasons. Batches of different
-// holders never share a row (a token holds one job), so they cannot
-// deadlock.
-const sqlCompleteBatch = `
-WITH upd AS (
-	UPDATE jobs j SET state = 'sent', pages_confirmed = GREATEST(j.pages_confirmed, i.pages),
-		last_class = '', last_reason = i.reason, finished_at = now(), updated_at = now()
-	FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[]) AS i(id, token, pages, reason)
-	WHERE j.id = i.id AND j.token = i.token AND j.state = 'sending'
-	RETURNING j.*
-), hist AS (
-	INSERT INTO job_history (job_id, from_state, to_state, node_id, token, reason, pages)
-	SELECT upd.id, 'sending', 'sent', upd.node_id, upd.token, upd.last_reason, upd.pages_confirmed FROM upd
-), outbox AS (
-	INSERT INTO outbox (topic, key, payload)
-	SELECT '` + outboxTopicFinished + `', id::text, to_jsonb(upd) - 'request_hash' FROM upd
+	SELECT '` + outboxTopicFinished + `', id::text, ` + outboxPayload + ` FROM upd
+	WHERE ` + outboxWakeAfterCommit + ` AND upd.state IN ('sent', 'failed', 'cancelled')
 )
 SELECT ` + jobCols + ` FROM upd`
 
@@ -149,7 +186,8 @@ WITH upd AS (
 	SELECT id, 'pending', 'cancelled', $2, pages_confirmed FROM upd
 ), outbox AS (
 	INSERT INTO outbox (topic, key, payload)
-	SELECT '` + outboxTopicFinished + `', id::text, to_jsonb(upd) - 'request_hash' FROM upd
+	SELECT '` + outboxTopicFinished + `', id::text, ` + outboxPayload + ` FROM upd
+	WHERE ` + outboxWakeAfterCommit + `
 )
 SELECT ` + jobCols + ` FROM upd`
 
@@ -206,21 +244,28 @@ WITH dead AS (
 	FROM upd JOIN dead ON dead.id = upd.id
 ), outbox AS (
 	INSERT INTO outbox (topic, key, payload)
-	SELECT '` + outboxTopicFinished + `', id::text, to_jsonb(upd) - 'request_hash' FROM upd
-	WHERE upd.state IN ('failed', 'cancelled')
+	SELECT '` + outboxTopicFinished + `', id::text, ` + outboxPayload + ` FROM upd
+	WHERE ` + outboxWakeAfterCommit + ` AND upd.state IN ('failed', 'cancelled')
 )
 SELECT ` + jobCols + ` FROM upd`
 
-// sqlPurge deletes a batch of finished jobs (history cascades).
+// sqlPurge deletes a batch of finished jobs and their history (no foreign
+// key cascades it: migration 0050) and returns how many jobs went.
 // $1 age in seconds, $2 batch size.
 const sqlPurge = `
-DELETE FROM jobs WHERE id IN (
-	SELECT id FROM jobs
-	WHERE state IN ('sent', 'failed', 'cancelled')
-	  AND finished_at < now() - $1::float8 * interval '1 second'
-	ORDER BY finished_at
-	LIMIT $2
-	FOR UPDATE SKIP LOCKED)`
+WITH gone AS (
+	DELETE FROM jobs WHERE id IN (
+		SELECT id FROM jobs
+		WHERE state IN ('sent', 'failed', 'cancelled')
+		  AND finished_at < now() - $1::float8 * interval '1 second'
+		ORDER BY finished_at
+		LIMIT $2
+		FOR UPDATE SKIP LOCKED)
+	RETURNING id
+), hist AS (
+	DELETE FROM job_history h USING gone WHERE h.job_id = gone.id
+)
+SELECT count(*) FROM gone`
 
 // sqlPurgeOutbox deletes published outbox rows of the same age.
 const sqlPurgeOutbox = `
@@ -264,4 +309,9 @@ FROM nodes ORDER BY node_id`
 const (
 	channelReady  = "faxd_queue_ready"  // a job became claimable now
 	channelCancel = "faxd_queue_cancel" // payload: the id of a job whose cancel was requested
+	channelOutbox = "faxd_outbox"       // outbox rows were committed (the archive relay listens)
 )
+
+// sqlNotifyOutbox wakes the archive relay after the queue committed
+// outbox rows (see outboxWakeAfterCommit).
+const sqlNotifyOutbox = `SELECT pg_notify('` + channelOutbox + `', '')`

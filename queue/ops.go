@@ -1,0 +1,236 @@
+package queue
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+)
+
+// Claim takes up to n claimable jobs, highest priority first, for the
+// lease's node. Each gets a fresh fencing token. It returns ErrLeaseLost
+// when the lease is no longer guaranteed or no longer live in the database.
+// Concurrent calls are merged into one statement (see runOps).
+func (q *Queue) Claim(ctx context.Context, l *Lease, n int) ([]Job, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	if err := l.Err(); err != nil {
+		return nil, err
+	}
+	c := &opCall{ctx: ctx, lease: l, want: n}
+	q.ops.do(c)
+	if c.err != nil {
+		return nil, c.err
+	}
+	return c.next, c.claimErr
+}
+
+// Complete marks the job sent. The final record goes to the outbox in the
+// same transaction. Concurrent calls are merged into one statement, each
+// still checked against its own token.
+func (q *Queue) Complete(ctx context.Context, id, token int64, r Result) (Job, error) {
+	if r.Pages < 0 {
+		return Job{}, fmt.Errorf("%w: negative page count", ErrInvalidRequest)
+	}
+	c := &opCall{ctx: ctx, complete: true, id: id, token: token, r: r}
+	q.ops.do(c)
+	return c.done, c.err
+}
+
+// CompleteAndClaim is Complete followed by Claim(ctx, l, n), in one
+// statement and one transaction: a channel hands in its finished fax and
+// gets its next one in a single round trip.
+//
+// The claim happens only if the completion does: with a stale token (or
+// any other completion error) nothing is completed, nothing is claimed,
+// and err is the completion's error. When the job was completed but the
+// lease refuses the claim, done is the completed job, next is empty and
+// err wraps ErrLeaseLost. Otherwise err is nil and next holds up to n jobs
+// (none when nothing is claimable).
+func (q *Queue) CompleteAndClaim(ctx context.Context, id, token int64, r Result, l *Lease, n int) (done Job, next []Job, err error) {
+	if r.Pages < 0 {
+		return Job{}, nil, fmt.Errorf("%w: negative page count", ErrInvalidRequest)
+	}
+	c := &opCall{ctx: ctx, complete: true, id: id, token: token, r: r}
+	if n > 0 {
+		if c.claimErr = l.Err(); c.claimErr == nil {
+			c.lease, c.want = l, n
+		}
+	}
+	q.ops.do(c)
+	if c.err != nil {
+		return Job{}, nil, c.err
+	}
+	return c.done, c.next, c.claimErr
+}
+
+// opCall is one Claim, Complete or CompleteAndClaim call waiting to be
+// merged into a statement.
+type opCall struct {
+	ctx context.Context
+
+	complete  bool // complete id under token
+	id, token int64
+	r         Result
+	lease     *Lease // claim want jobs under lease (want > 0)
+	want      int
+
+	done     Job   // the completed job
+	next     []Job // the claimed jobs
+	err      error // the completion's (or, for Claim, the statement's) error
+	claimErr error // why nothing was claimed
+	dup      bool  // the same completion is already in the statement
+	ok       bool  // completed (or nothing to complete): may claim
+}
+
+// runOps runs a batch of merged calls: one statement per claiming lease
+// (normally there is one, this node's), completions riding with the first.
+func (q *Queue) runOps(batch []*opCall) {
+	for len(batch) > 0 {
+		var l *Lease
+		for _, c := range batch {
+			if c.want > 0 {
+				l = c.lease
+				break
+			}
+		}
+		var same, rest []*opCall
+		for _, c := range batch {
+			if c.want == 0 && (c.complete || l == nil) || c.lease == l {
+				same = append(same, c)
+			} else {
+				rest = append(rest, c)
+			}
+		}
+		batch = rest
+		q.runStatement(same, l)
+	}
+}
+
+func (q *Queue) runStatement(calls []*opCall, l *Lease) {
+	ctx, cancel := calls[0].ctx, context.CancelFunc(func() {})
+	if len(calls) > 1 {
+		ctx, cancel = batchContext(ctx)
+	}
+	defer cancel()
+
+	type key struct{ id, token int64 }
+	seen := make(map[key]bool)
+	var (
+		ids, tokens  []int64
+		pages, wants []int32
+		reasons      []string
+		claims       int32
+		node         string
+		incarnation  int64
+	)
+	if l != nil {
+		node, incarnation = l.NodeID, l.Incarnation
+	}
+	for _, c := range calls {
+		if !c.complete {
+			claims += int32(c.want)
+			continue
+		}
+		k := key{c.id, c.token}
+		if seen[k] {
+			// A repeated call loses to the first (it is diagnosed below).
+			c.dup = true
+			continue
+		}
+		seen[k] = true
+		ids, tokens = append(ids, c.id), append(tokens, c.token)
+		pages, reasons = append(pages, int32(c.r.Pages)), append(reasons, c.r.Reason)
+		wants = append(wants, int32(c.want))
+	}
+
+	rows, err := q.pool.Query(ctx, sqlOps, ids, tokens, pages, reasons, wants, claims, node, incarnation)
+	done := make(map[key]Job, len(ids))
+	var claimed []Job
+	if err == nil {
+		for rows.Next() {
+			var isClaim bool
+			var j Job
+			if j, err = scanJob(rows, &isClaim); err != nil {
+				break
+			}
+			if isClaim {
+				claimed = append(claimed, j)
+			} else {
+				done[key{j.ID, j.Token}] = j
+			}
+		}
+		rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
+	}
+	if err != nil {
+		for _, c := range calls {
+			if c.complete {
+				c.err = fmt.Errorf("queue: complete job %d: %w", c.id, err)
+			} else {
+				c.err = fmt.Errorf("queue: claim: %w", err)
+			}
+		}
+		return
+	}
+	if len(done) > 0 {
+		q.outbox.wake()
+	}
+
+	// Completions first: only a caller whose completion went through may
+	// be handed a claimed job.
+	for _, c := range calls {
+		if !c.complete {
+			c.ok = true
+			continue
+		}
+		if j, found := done[key{c.id, c.token}]; found && !c.dup {
+			c.done, c.ok = j, true
+			continue
+		}
+		c.err = q.diagnose(c.ctx, "complete", c.id, c.token)
+	}
+
+	// Claimed jobs go out in claim order to the callers in arrival order.
+	slices.SortFunc(claimed, func(a, b Job) int {
+		return cmp.Or(cmp.Compare(b.Priority, a.Priority), a.RunAt.Compare(b.RunAt), cmp.Compare(a.ID, b.ID))
+	})
+	wanted, got := 0, len(claimed)
+	for _, c := range calls {
+		if !c.ok || c.want == 0 {
+			continue
+		}
+		wanted += c.want
+		k := min(c.want, len(claimed))
+		c.next, claimed = claimed[:k:k], claimed[k:]
+	}
+	for _, j := range claimed {
+		// Cannot happen: the statement claims no more than the callers
+		// whose completion went through asked for. Never strand a job.
+		q.log.Error("queue: claimed job without a caller, releasing it", "job", j.ID)
+		if _, err := q.Release(ctx, j.ID, j.Token, "claimed without a caller"); err != nil {
+			q.log.Error("queue: release", "job", j.ID, "err", err)
+		}
+	}
+	if wanted > 0 && got == 0 {
+		// Nothing claimed: was it the lease?
+		var live bool
+		if err := q.pool.QueryRow(ctx, sqlLeaseLive, node, incarnation).Scan(&live); err != nil {
+			q.setClaimErr(calls, fmt.Errorf("queue: claim: %w", err))
+		} else if !live {
+			l.fence(ErrLeaseLost)
+			q.setClaimErr(calls, fmt.Errorf("queue: claim by %s/%d: %w", node, incarnation, ErrLeaseLost))
+		}
+	}
+}
+
+func (q *Queue) setClaimErr(calls []*opCall, err error) {
+	for _, c := range calls {
+		if c.ok && c.want > 0 {
+			c.claimErr = err
+		}
+	}
+}
