@@ -32,6 +32,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"text/template"
 	"time"
@@ -315,9 +316,15 @@ func (e *Endpoint) run(target netip.AddrPort) error {
 	if err := os.WriteFile(e.evfile, nil, 0o644); err != nil {
 		return err
 	}
-	// One line of media ports per call, held open until used.
+	// One line of media ports per call, held open until used. sipp takes a
+	// line for every call it creates, faxd's OPTIONS probes included, so
+	// there are spare lines.
 	inf := []string{"SEQUENTIAL"}
-	for range o.Calls {
+	lines := o.Calls
+	if !e.calling {
+		lines += 8
+	}
+	for range lines {
 		r := &reserved{}
 		var err error
 		if r.t38, err = listenLoopback(0); err != nil {
@@ -349,12 +356,13 @@ func (e *Endpoint) run(target netip.AddrPort) error {
 	}
 	e.sipAddr = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port))
 	args := []string{"-sf", scen, "-inf", infFile, "-set", "evfile", e.evfile,
-		"-i", "127.0.0.1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(o.Calls),
+		"-i", "127.0.0.1", "-p", strconv.Itoa(port),
 		"-nd", "-trace_err", "-error_file", filepath.Join(o.Dir, "sipp-errors.log"),
 		"-max_retrans", "7"}
 	if e.calling {
-		// All calls at once: -l is the concurrency cap, -r the rate per second.
-		args = append(args, "-l", strconv.Itoa(o.Calls), "-r", strconv.Itoa(min(o.Calls, 50)))
+		// All calls at once: -m calls in all, -l the concurrency cap, -r
+		// the rate per second. sipp exits after the last.
+		args = append(args, "-m", strconv.Itoa(o.Calls), "-l", strconv.Itoa(o.Calls), "-r", strconv.Itoa(min(o.Calls, 50)))
 	}
 	if o.Log {
 		args = append(args, "-trace_msg", "-message_file", filepath.Join(o.Dir, "sipp-messages.log"))
@@ -418,10 +426,14 @@ func (e *Endpoint) Next(ctx context.Context) (CallResult, error) {
 	}
 }
 
-// Wait waits for sipp to exit after its last call and reports its verdict:
-// nil when sipp counted every call successful (every expected message came
-// in order), else the error with sipp's output and error log.
+// Wait ends sipp and reports its verdict: nil when sipp counted every call
+// successful (every expected message came, in order), else the error with
+// sipp's output and error log. A calling endpoint exits after its last
+// call; an answering one is told to finish its calls and exit (SIGUSR1).
 func (e *Endpoint) Wait(ctx context.Context) error {
+	if !e.calling {
+		_ = e.cmd.Process.Signal(syscall.SIGUSR1)
+	}
 	select {
 	case <-e.sippCh:
 	case <-ctx.Done():

@@ -310,6 +310,11 @@ func TestStackSpandspHangsUp(t *testing.T) {
 	defer cancel()
 	ep := Listen(t, Options{HangupGrace: 500 * time.Millisecond})
 	ua := newUA(t, 10, nil)
+	// The endpoint answers a gateway probe, and the probe does not upset
+	// the call that follows.
+	if code, err := ua.Options(ctx, "sip:"+ep.Addr().String()); err != nil || code != 200 {
+		t.Fatalf("OPTIONS: %d %v", code, err)
+	}
 	call, err := ua.Dial(ctx, sip.Dial{Target: ep.Target("4930100")})
 	if err != nil {
 		t.Fatalf("dial: %v", err)
