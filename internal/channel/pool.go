@@ -98,7 +98,10 @@ func New(cfg Config, opt Options, d Deps, self string) (*Pool, error) {
 		}
 		p.header = t
 	}
-	for _, g := range cfg.Gateways {
+	for i, g := range cfg.Gateways {
+		if _, ok := d.UA.Addr(g.transport()); !ok {
+			return nil, fmt.Errorf("channel.gateways[%d].transport: %s needs sip.listen_%s", i, g.transport(), g.transport())
+		}
 		if g.Address == SelfAddress {
 			g.Address = self
 		}
