@@ -142,9 +142,13 @@ type Filter struct {
 	Direction Direction
 	Result    string
 	Number    string // matches the local or the remote number
-	Submitter string
-	Routing   string // "unrouted" lists what administrators must route by hand
-	From, To  time.Time
+	// LocalNumber is our side (a received fax's dialled number, an
+	// outbound fax's caller id); RemoteNumber the other (a received
+	// fax's caller, an outbound fax's destination).
+	LocalNumber, RemoteNumber string
+	Submitter                 string
+	Routing                   string // "unrouted" lists what administrators must route by hand
+	From, To                  time.Time
 	// Cursor continues a listing where the previous page ended.
 	Cursor string
 	Limit  int // default 50, at most 500
@@ -171,6 +175,12 @@ func (s *Store) Search(ctx context.Context, f Filter) ([]Record, string, error) 
 	}
 	if f.Number != "" {
 		add("(local_number = ? OR remote_number = ?)", f.Number, f.Number)
+	}
+	if f.LocalNumber != "" {
+		add("local_number = ?", f.LocalNumber)
+	}
+	if f.RemoteNumber != "" {
+		add("remote_number = ?", f.RemoteNumber)
 	}
 	if f.Submitter != "" {
 		add("submitter = ?", f.Submitter)

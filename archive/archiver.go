@@ -17,15 +17,12 @@ import (
 // each message is archived by one of them.
 const ConsumerName = "archiver"
 
-// Archiver moves records from the stream into the archive database.
+// Archiver moves records from the stream into the archive database: a
+// Follower of every topic whose handler upserts.
 type Archiver struct {
+	*Follower
 	store   *Store
-	js      jetstream.JetStream
 	objects jetstream.ObjectStore
-	log     *slog.Logger
-	// Retry is the pause before a message that could not be stored is
-	// delivered again (the archive database is down, say).
-	Retry time.Duration
 }
 
 // NewArchiver ensures the stream and the durable consumer exist.
@@ -37,87 +34,18 @@ func NewArchiver(ctx context.Context, store *Store, js jetstream.JetStream, log 
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Archiver{store: store, js: js, objects: obj, log: log, Retry: 2 * time.Second}, nil
-}
-
-func (a *Archiver) consumer(ctx context.Context) (jetstream.Consumer, error) {
-	return a.js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
-		Durable:       ConsumerName,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       10 * time.Second, // a batch takes well under a second; a lost one comes back soon
-		MaxDeliver:    -1,               // a record is never given up: the database comes back
-		FilterSubject: SubjectPrefix + ">",
-		MaxAckPending: 1000,
-	})
-}
-
-// Run archives until ctx ends; while NATS or the database is down it
-// waits and retries.
-func (a *Archiver) Run(ctx context.Context) error {
-	for ctx.Err() == nil {
-		cons, err := a.consumer(ctx)
-		if err != nil {
-			a.log.Warn("archiver: consumer unavailable", "err", err)
-			sleep(ctx, a.Retry)
-			continue
-		}
-		for ctx.Err() == nil {
-			batch, err := cons.Fetch(100, jetstream.FetchMaxWait(time.Second))
-			if err != nil {
-				if ctx.Err() == nil {
-					a.log.Warn("archiver: fetch", "err", err)
-					sleep(ctx, a.Retry)
-				}
-				break // recreate the consumer handle: the stream may have moved
-			}
-			for msg := range batch.Messages() {
-				a.handle(ctx, msg)
-			}
-			if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && ctx.Err() == nil {
-				a.log.Debug("archiver: batch", "err", err)
-			}
-		}
-	}
-	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
-}
-
-// handle stores one message, acknowledging it only once it is written.
-func (a *Archiver) handle(ctx context.Context, msg jetstream.Msg) {
-	rec, err := decode(msg)
+	a := &Archiver{store: store, objects: obj}
+	a.Follower, err = NewFollower(ctx, js, FollowerOptions{Name: ConsumerName, Logger: log, Stream: sc}, a.store1)
 	if err != nil {
-		// Nothing later will make it decodable; it stays in the stream for
-		// an operator, and the log says where.
-		meta, _ := msg.Metadata()
-		seq := uint64(0)
-		if meta != nil {
-			seq = meta.Sequence.Stream
-		}
-		a.log.Error("archiver: undecodable record left in the stream", "stream_seq", seq, "subject", msg.Subject(), "err", err)
-		_ = msg.Term()
-		return
+		return nil, err
 	}
-	if err := a.store1(ctx, msg, rec); err != nil {
-		if ctx.Err() == nil {
-			a.log.Warn("archiver: will retry", "key", rec.Key, "err", err)
-		}
-		_ = msg.NakWithDelay(a.Retry)
-		return
-	}
-	if err := msg.DoubleAck(ctx); err != nil && ctx.Err() == nil {
-		// Redelivered later and stored again as a no-op.
-		a.log.Warn("archiver: ack", "key", rec.Key, "err", err)
-	}
+	return a, nil
 }
 
-func (a *Archiver) store1(ctx context.Context, msg jetstream.Msg, rec Record) error {
-	if sha := msg.Headers().Get(hdrDocSHA); sha != "" {
+// store1 stores one record and its document.
+func (a *Archiver) store1(ctx context.Context, m Message) error {
+	rec := m.Record
+	if sha := m.DocumentSHA256; sha != "" {
 		res, err := a.objects.Get(ctx, sha)
 		if err != nil {
 			return fmt.Errorf("document %s: %w", sha, err)
@@ -127,7 +55,7 @@ func (a *Archiver) store1(ctx context.Context, msg jetstream.Msg, rec Record) er
 		if err != nil {
 			return fmt.Errorf("document %s: %w", sha, err)
 		}
-		if err := a.store.PutDocument(ctx, sha, msg.Headers().Get(hdrDocType), data); err != nil {
+		if err := a.store.PutDocument(ctx, sha, m.DocumentType, data); err != nil {
 			return err
 		}
 		rec.DocumentSHA256 = sha
@@ -136,13 +64,13 @@ func (a *Archiver) store1(ctx context.Context, msg jetstream.Msg, rec Record) er
 	return err
 }
 
-// decode turns a stream message into a Record.
-func decode(msg jetstream.Msg) (Record, error) {
+// decode turns a stream message into a Message.
+func decode(msg jetstream.Msg) (Message, error) {
 	h := msg.Headers()
 	source, key, topic := h.Get(hdrSource), h.Get(hdrKey), h.Get(hdrTopic)
 	version, err := strconv.ParseInt(h.Get(hdrOutboxID), 10, 64)
 	if err != nil || source == "" || key == "" {
-		return Record{}, fmt.Errorf("missing or bad %s/%s/%s headers", hdrSource, hdrKey, hdrOutboxID)
+		return Message{}, fmt.Errorf("missing or bad %s/%s/%s headers", hdrSource, hdrKey, hdrOutboxID)
 	}
 	var rec Record
 	switch topic {
@@ -155,10 +83,11 @@ func decode(msg jetstream.Msg) (Record, error) {
 		err = fmt.Errorf("unknown topic %q", topic)
 	}
 	if err != nil {
-		return Record{}, err
+		return Message{}, err
 	}
 	rec.Source, rec.Version, rec.Key = source, version, source+"/"+key
-	return rec, nil
+	return Message{Topic: topic, Record: rec, Payload: msg.Data(),
+		DocumentSHA256: h.Get(hdrDocSHA), DocumentType: h.Get(hdrDocType)}, nil
 }
 
 // jobRow is the part of the queue's job row (as the outbox holds it) that

@@ -65,3 +65,5 @@ const sqlOutboxPending = `SELECT count(*) FROM outbox WHERE published_at IS NULL
 const sqlSourceID = `SELECT system_identifier::text || '/' || current_database() FROM pg_control_system()`
 
 const sqlOutboxInsert = `INSERT INTO outbox (topic, key, payload) VALUES ($1, $2, $3)`
+
+const sqlSetRouting = `UPDATE faxes SET routing = $2, routed_to = $3 WHERE record_key = $1`

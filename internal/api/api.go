@@ -1,7 +1,9 @@
 // Package api is faxd's HTTP API for business applications and
 // administrators, under /v1: submitting faxes (multipart documents plus a
 // JSON description), following and cancelling them, downloading their
-// pages, and administering gateways, routes, inbound rules and API tokens.
+// pages; received faxes from the archive (list, download, reroute) and the
+// mailboxes inbound rules file them in; searching the archive; and
+// administering gateways, routes, inbound rules and API tokens.
 //
 // Every request carries an API token (Authorization: Bearer); tokens have
 // the role submitter (its own faxes) or admin (everything), and each token
@@ -23,9 +25,11 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/faxd/faxd/archive"
 	"github.com/faxd/faxd/internal/api/routingcfg"
 	"github.com/faxd/faxd/internal/api/tokens"
 	"github.com/faxd/faxd/internal/docstore"
+	"github.com/faxd/faxd/internal/inbound"
 	"github.com/faxd/faxd/queue"
 )
 
@@ -33,9 +37,13 @@ import (
 type Deps struct {
 	// Pool is the queue database (documents, tokens and routing
 	// configuration live there too).
-	Pool   *pgxpool.Pool
-	Queue  *queue.Queue
-	Logger *slog.Logger
+	Pool  *pgxpool.Pool
+	Queue *queue.Queue
+	// Archive and Inbound serve received faxes, mailboxes, reroutes and
+	// the archive search; without them those endpoints answer 503.
+	Archive *archive.Store
+	Inbound *inbound.Router
+	Logger  *slog.Logger
 }
 
 // API serves /v1.
@@ -46,6 +54,9 @@ type API struct {
 	docs    *docstore.Store
 	tokens  *tokens.Store
 	routing *routingcfg.Store
+	rules   *inbound.Store
+	archive *archive.Store
+	inbound *inbound.Router
 	limit   *limiter
 	renders chan struct{}
 	routes  []route
@@ -108,6 +119,9 @@ func New(cfg Config, d Deps) (*API, error) {
 		docs:    docstore.New(d.Pool, docstore.Config{MaxBytes: cfg.DocumentMaxBytes}),
 		tokens:  tokens.New(d.Pool),
 		routing: routingcfg.New(d.Pool),
+		rules:   inbound.NewStore(d.Pool),
+		archive: d.Archive,
+		inbound: d.Inbound,
 		limit:   newLimiter(cfg.RateLimit, cfg.RateBurst),
 		renders: make(chan struct{}, cfg.RenderConcurrency),
 	}
@@ -135,6 +149,15 @@ func New(cfg Config, d Deps) (*API, error) {
 		{"GET", "/v1/inbound-rules/{id}", tokens.Admin, a.getRule},
 		{"PUT", "/v1/inbound-rules/{id}", tokens.Admin, a.updateRule},
 		{"DELETE", "/v1/inbound-rules/{id}", tokens.Admin, a.deleteRule},
+
+		{"GET", "/v1/received", tokens.Admin, a.listReceived},
+		{"GET", "/v1/received/{id}", tokens.Admin, a.getReceived},
+		{"GET", "/v1/received/{id}/document", tokens.Admin, a.receivedDocument},
+		{"POST", "/v1/received/{id}/reroute", tokens.Admin, a.reroute},
+		{"GET", "/v1/received/{id}/reroutes", tokens.Admin, a.listReroutes},
+		{"GET", "/v1/mailboxes", tokens.Admin, a.listMailboxes},
+		{"GET", "/v1/mailboxes/{name}", tokens.Admin, a.getMailbox},
+		{"GET", "/v1/archive", tokens.Submitter, a.searchArchive},
 
 		{"GET", "/v1/tokens", tokens.Admin, a.listTokens},
 		{"POST", "/v1/tokens", tokens.Admin, a.createToken},

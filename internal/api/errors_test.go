@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faxd/faxd/internal/inbound"
 )
 
 // Every refused submission answers with the documented status and a
@@ -183,7 +185,10 @@ func TestSecretsNeverLogged(t *testing.T) {
 	e.do("GET", "/v1/faxes", e.sub, nil, "")
 	e.do("GET", "/v1/gateways", e.sub, nil, "") // 403
 	e.doJSON("POST", "/v1/gateways", e.admin, map[string]any{"name": "gw1", "address": "10.0.0.1:5060", "username": "u", "password": "s3cret-pass"})
-	e.doJSON("POST", "/v1/inbound-rules", e.admin, map[string]any{"match_kind": "prefix", "match": "49", "dest_kind": "webhook", "destination": "https://x.example/h", "secret": "hook-secret-9"})
+	if r := e.doJSON("POST", "/v1/inbound-rules", e.admin, map[string]any{"number": map[string]any{"kind": "prefix", "value": "49"},
+		"destination": map[string]any{"kind": "webhook", "url": "https://x.example/h", "secret": "hook-secret-9-long-enough"}}); r.status != 201 {
+		t.Fatalf("webhook rule: %d %s", r.status, r.body)
+	}
 	var created CreatedToken
 	e.doJSON("POST", "/v1/tokens", e.admin, TokenInput{Name: "new", Role: "admin"}).json(t, &created)
 	e.do("GET", "/v1/whoami", "faxd_1_"+strings.Repeat("Z", 43), nil, "") // 401
@@ -192,7 +197,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 		t.Fatalf("requests not logged: %s", logs)
 	}
 	secret := strings.SplitN(e.sub, "_", 3)[2] // base64url may itself hold "_"
-	for _, s := range []string{e.sub, secret, e.admin, created.Secret, "s3cret-pass", "hook-secret-9", strings.Repeat("Z", 43)} {
+	for _, s := range []string{e.sub, secret, e.admin, created.Secret, "s3cret-pass", "hook-secret-9-long-enough", strings.Repeat("Z", 43)} {
 		if strings.Contains(logs, s) {
 			t.Fatalf("log contains a secret %q:\n%s", s, logs)
 		}
@@ -200,7 +205,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 }
 
 func TestAdminCRUD(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, Config{RateLimit: 1000, RateBurst: 1000})
 	gw := map[string]any{"name": "carrier-a", "address": "sip.carrier-a.example:5060", "max_channels": 30, "username": "faxd", "password": "pw1"}
 	r := e.doJSON("POST", "/v1/gateways", e.admin, gw)
 	if r.status != 201 || strings.Contains(string(r.body), "pw1") || !strings.Contains(string(r.body), `"has_password": true`) {
@@ -264,28 +269,57 @@ func TestAdminCRUD(t *testing.T) {
 		t.Fatalf("delete gateway: %d", r.status)
 	}
 
-	r = e.doJSON("POST", "/v1/inbound-rules", e.admin, map[string]any{"match_kind": "pattern", "match": "4930[0-9]{4}", "dest_kind": "email", "destination": "fax@example.com", "priority": 10})
-	var rule struct {
-		ID int64 `json:"id"`
-	}
+	// Inbound rules are internal/inbound's: dial patterns, caller
+	// conditions, several addresses, typed validation errors.
+	r = e.doJSON("POST", "/v1/inbound-rules", e.admin, map[string]any{"priority": 10,
+		"number":      map[string]any{"kind": "pattern", "value": "_+4930XXXX"},
+		"caller":      map[string]any{"kind": "prefix", "value": "+49 89"},
+		"destination": map[string]any{"kind": "email", "emails": []string{"fax@example.com", "archive@example.com"}}})
+	var rule InboundRule
 	r.json(t, &rule)
-	if r.status != 201 {
+	if r.status != 201 || rule.Caller.Value != "+4989" || len(rule.Destination.Emails) != 2 || !rule.Enabled {
 		t.Fatalf("create rule: %d %s", r.status, r.body)
 	}
-	r = e.doJSON("POST", "/v1/inbound-rules", e.admin, map[string]any{"match_kind": "pattern", "match": "([", "dest_kind": "webhook", "destination": "not a url"})
-	if p := r.problem(t); r.status != 400 || len(p.Errors) != 2 {
-		t.Fatalf("bad rule: %d %+v", r.status, p)
+	for body, field := range map[string]string{
+		`{"number":{"kind":"pattern","value":"4930[0-9]{4}"},"destination":{"kind":"mailbox","mailbox":"sales"}}`:   "number.value",
+		`{"number":{"kind":"exact","value":"+4930"},"destination":{"kind":"webhook","url":"not a url"}}`:            "destination.url",
+		`{"number":{"kind":"exact","value":"+4930"},"destination":{"kind":"webhook","url":"https://h.example/x"}}`:  "destination.secret",
+		`{"number":{"kind":"exact","value":"+4930"},"destination":{"kind":"email","emails":["Bob <b@x.example>"]}}`: "destination.emails[0]",
+		`{"number":{"kind":"regex","value":"1"},"destination":{"kind":"mailbox","mailbox":"sales"}}`:                "number.kind",
+		`{"priority":-1,"number":{"kind":"exact","value":"1"},"destination":{"kind":"mailbox","mailbox":"sales"}}`:  "priority",
+	} {
+		r := e.do("POST", "/v1/inbound-rules", e.admin, strings.NewReader(body), "application/json")
+		if p := r.problem(t); r.status != 400 || len(p.Errors) != 1 || !strings.HasPrefix(p.Errors[0], field+": ") {
+			t.Errorf("%s: %d %+v, want a 400 naming %s", body, r.status, p, field)
+		}
 	}
-	r = e.doJSON("PUT", fmt.Sprintf("/v1/inbound-rules/%d", rule.ID), e.admin, map[string]any{"match_kind": "exact", "match": "+4930123", "dest_kind": "mailbox", "destination": "sales", "enabled": false})
+	r = e.doJSON("PUT", fmt.Sprintf("/v1/inbound-rules/%d", rule.ID), e.admin, map[string]any{
+		"number": map[string]any{"kind": "exact", "value": "+49 30 123"}, "destination": map[string]any{"kind": "mailbox", "mailbox": "sales"}, "enabled": false})
 	if r.status != 200 || !strings.Contains(string(r.body), `"enabled": false`) {
 		t.Fatalf("update rule: %d %s", r.status, r.body)
 	}
 	var rules struct {
-		Rules []map[string]any `json:"inbound_rules"`
+		Rules []InboundRule `json:"inbound_rules"`
 	}
 	e.do("GET", "/v1/inbound-rules", e.admin, nil, "").json(t, &rules)
-	if len(rules.Rules) != 1 || rules.Rules[0]["destination"] != "sales" {
+	if len(rules.Rules) != 1 || rules.Rules[0].Destination.Mailbox != "sales" || rules.Rules[0].Number.Value != "+4930123" {
 		t.Fatalf("rules: %+v", rules)
+	}
+	// What the API stored is what routing uses: the disabled rule routes
+	// nothing, the enabled one does.
+	if d, err := e.inbound.Route(context.Background(), inbound.Fax{DID: "+4930123"}); err != nil || !d.Unrouted() {
+		t.Fatalf("disabled rule routed: %+v %v", d, err)
+	}
+	if r := e.doJSON("PUT", fmt.Sprintf("/v1/inbound-rules/%d", rule.ID), e.admin, map[string]any{
+		"number": map[string]any{"kind": "exact", "value": "+4930123"}, "destination": map[string]any{"kind": "mailbox", "mailbox": "sales"}}); r.status != 200 {
+		t.Fatalf("enable rule: %d %s", r.status, r.body)
+	}
+	if d, err := e.inbound.Route(context.Background(), inbound.Fax{DID: "+49 30 123"}); err != nil || d.Destination != "mailbox:sales" {
+		t.Fatalf("enabled rule: %+v %v", d, err)
+	}
+	if r := e.doJSON("PUT", "/v1/inbound-rules/999999", e.admin, map[string]any{
+		"number": map[string]any{"kind": "exact", "value": "1"}, "destination": map[string]any{"kind": "mailbox", "mailbox": "x"}}); r.status != 404 {
+		t.Fatalf("update unknown rule: %d", r.status)
 	}
 	if r := e.do("DELETE", fmt.Sprintf("/v1/inbound-rules/%d", rule.ID), e.admin, nil, ""); r.status != 204 {
 		t.Fatalf("delete rule: %d", r.status)

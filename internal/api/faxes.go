@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/faxd/faxd/archive"
 	"github.com/faxd/faxd/internal/docstore"
 	"github.com/faxd/faxd/internal/faxpdf"
 	"github.com/faxd/faxd/internal/render"
@@ -580,19 +581,11 @@ func (a *API) faxDocument(w http.ResponseWriter, r *http.Request, c *caller) err
 		if err != nil {
 			return err
 		}
-		pages, err := tiff.Decode(data)
+		pdf, err := archive.TIFFToPDF(data, faxpdf.Info{Title: name, Subject: "fax to " + j.Destination})
 		if err != nil {
-			return fmt.Errorf("fax %d: stored pages: %w", j.ID, err)
+			return fmt.Errorf("fax %d: %w", j.ID, err)
 		}
-		fp := make([]faxpdf.Page, len(pages))
-		for i, p := range pages {
-			fp[i] = faxpdf.Page{Image: p.Fax(0, 0), XDPI: int(p.XDPI), YDPI: int(p.YDPI)}
-		}
-		var buf bytes.Buffer
-		if err := faxpdf.Write(&buf, fp, faxpdf.Info{Title: name, Subject: "fax to " + j.Destination}); err != nil {
-			return fmt.Errorf("fax %d: pdf: %w", j.ID, err)
-		}
-		return sendFile(w, "application/pdf", name+".pdf", buf.Bytes())
+		return sendFile(w, "application/pdf", name+".pdf", pdf)
 	case "original":
 		part := 0
 		if s := r.URL.Query().Get("part"); s != "" {

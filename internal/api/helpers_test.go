@@ -19,10 +19,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/faxd/faxd/archive"
 	"github.com/faxd/faxd/internal/api/tokens"
+	"github.com/faxd/faxd/internal/inbound"
+	"github.com/faxd/faxd/internal/notify"
 	"github.com/faxd/faxd/internal/pgtest"
 	"github.com/faxd/faxd/queue"
 )
@@ -51,6 +55,9 @@ type env struct {
 	t          *testing.T
 	pool       *pgxpool.Pool
 	queue      *queue.Queue
+	archive    *archive.Store
+	notify     *notify.Notifier
+	inbound    *inbound.Router
 	api        *API
 	srv        *httptest.Server
 	logs       *syncBuffer
@@ -66,11 +73,21 @@ func newEnv(t *testing.T, cfg Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(cfg, Deps{Pool: pool, Queue: q, Logger: log})
+	// One database holds the queue and the archive, as by default.
+	arch := archive.NewStore(pool)
+	ncfg := notify.DefaultConfig()
+	ncfg.Retry = notify.Retry{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond, MaxAttempts: 3}
+	ncfg.PollInterval = 20 * time.Millisecond
+	n, err := notify.New(pool, ncfg, notify.Options{NodeID: "api-test", Documents: arch, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, pool: pool, queue: q, api: a, logs: logs}
+	router := inbound.NewRouter(pool, n, arch, inbound.Config{}, log)
+	a, err := New(cfg, Deps{Pool: pool, Queue: q, Archive: arch, Inbound: router, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, pool: pool, queue: q, archive: arch, notify: n, inbound: router, api: a, logs: logs}
 	e.srv = httptest.NewServer(a.Handler())
 	t.Cleanup(e.srv.Close)
 	ts := tokens.New(pool)

@@ -1,8 +1,8 @@
-// Package routingcfg holds the routing configuration administrators edit
-// through the API, in the queue database: IP gateways (with their SIP
-// digest credentials), least-cost routes by destination prefix, and
-// inbound rules on the dialled number. The outbound router and the inbound
-// router load from here; the standby's sync copies these tables.
+// Package routingcfg holds the outbound routing configuration
+// administrators edit through the API, in the queue database: IP gateways
+// (with their SIP digest credentials) and least-cost routes by destination
+// prefix. The outbound router loads from here; the standby's sync copies
+// these tables. Inbound rules are internal/inbound's.
 package routingcfg
 
 import (
@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/mail"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -25,7 +23,7 @@ import (
 )
 
 var (
-	// ErrNotFound: no such gateway, route or rule.
+	// ErrNotFound: no such gateway or route.
 	ErrNotFound = errors.New("routingcfg: not found")
 	// ErrConflict: the change clashes with what is stored (a duplicate
 	// name, a gateway still used by routes).
@@ -69,10 +67,9 @@ type Gateway struct {
 }
 
 var (
-	nameRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	hostRE    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$`)
-	prefixRE  = regexp.MustCompile(`^\+?[0-9]{0,20}$`)
-	mailboxRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	nameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	hostRE   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$`)
+	prefixRE = regexp.MustCompile(`^\+?[0-9]{0,20}$`)
 )
 
 // ValidName reports whether s may name a gateway.
@@ -148,100 +145,6 @@ func (r *Route) Validate() error {
 		c.bad("weight %d: must be from 0 to 1000000", r.Weight)
 	}
 	return c.err()
-}
-
-// Match kinds of inbound rules.
-const (
-	MatchExact   = "exact"
-	MatchPrefix  = "prefix"
-	MatchPattern = "pattern" // RE2 regular expression, matched against the whole number
-)
-
-// Destination kinds of inbound rules.
-const (
-	DestMailbox = "mailbox"
-	DestEmail   = "email"
-	DestWebhook = "webhook"
-)
-
-// Rule routes received faxes whose dialled number matches to a
-// destination. Rules run by Priority (lower first), then ID. Secret signs
-// webhook deliveries; it is write-only like a gateway password.
-type Rule struct {
-	ID          int64     `json:"id"`
-	Priority    int       `json:"priority"`
-	MatchKind   string    `json:"match_kind"`
-	Match       string    `json:"match"`
-	DestKind    string    `json:"dest_kind"`
-	Destination string    `json:"destination"`
-	Secret      string    `json:"-"`
-	HasSecret   bool      `json:"has_secret"`
-	Description string    `json:"description"`
-	Enabled     bool      `json:"enabled"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-}
-
-// Validate checks every field.
-func (r *Rule) Validate() error {
-	var c checker
-	if r.Priority < -1000000 || r.Priority > 1000000 {
-		c.bad("priority %d: must be from -1000000 to 1000000", r.Priority)
-	}
-	switch r.MatchKind {
-	case MatchExact, MatchPrefix:
-		if !prefixRE.MatchString(r.Match) || (r.MatchKind == MatchExact && strings.TrimPrefix(r.Match, "+") == "") {
-			c.bad("match %q: a %s match is digits only (at most 20), optionally after '+'", r.Match, r.MatchKind)
-		}
-	case MatchPattern:
-		if len(r.Match) > 200 {
-			c.bad("match: a pattern has at most 200 characters")
-		} else if _, err := regexp.Compile(r.Match); err != nil || r.Match == "" {
-			c.bad("match %q: not a valid regular expression (RE2 syntax)", r.Match)
-		}
-	default:
-		c.bad("match_kind %q: must be exact, prefix or pattern", r.MatchKind)
-	}
-	switch r.DestKind {
-	case DestMailbox:
-		if !mailboxRE.MatchString(r.Destination) {
-			c.bad("destination %q: a mailbox name is 1-64 letters, digits, '.', '_' or '-'", r.Destination)
-		}
-	case DestEmail:
-		if a, err := mail.ParseAddress(r.Destination); err != nil || a.Address != r.Destination {
-			c.bad("destination %q: not an email address (write just user@example.com)", r.Destination)
-		}
-	case DestWebhook:
-		if u, err := url.Parse(r.Destination); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			c.bad("destination %q: a webhook is an absolute http or https URL", r.Destination)
-		}
-	default:
-		c.bad("dest_kind %q: must be mailbox, email or webhook", r.DestKind)
-	}
-	if r.Secret != "" && r.DestKind != DestWebhook {
-		c.bad("secret: only webhook destinations are signed")
-	}
-	if len(r.Secret) > 256 {
-		c.bad("secret: at most 256 characters")
-	}
-	if len(r.Description) > 500 {
-		c.bad("description: at most 500 characters")
-	}
-	return c.err()
-}
-
-// Matches reports whether the rule matches a dialled number.
-func (r *Rule) Matches(number string) bool {
-	switch r.MatchKind {
-	case MatchExact:
-		return number == r.Match
-	case MatchPrefix:
-		return strings.HasPrefix(number, r.Match)
-	case MatchPattern:
-		re, err := regexp.Compile(`^(?:` + r.Match + `)$`)
-		return err == nil && re.MatchString(number)
-	}
-	return false
 }
 
 // Store is the routing configuration in the queue database.
@@ -411,83 +314,6 @@ func (s *Store) DeleteRoute(ctx context.Context, id int64) error {
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("%w: route %d", ErrNotFound, id)
-	}
-	return nil
-}
-
-const ruleCols = `id, priority, match_kind, match, dest_kind, destination, secret, description, enabled, created_at, updated_at`
-
-func scanRule(row pgx.Row) (Rule, error) {
-	var r Rule
-	var p int32
-	err := row.Scan(&r.ID, &p, &r.MatchKind, &r.Match, &r.DestKind, &r.Destination, &r.Secret,
-		&r.Description, &r.Enabled, &r.CreatedAt, &r.UpdatedAt)
-	r.Priority, r.HasSecret = int(p), r.Secret != ""
-	return r, err
-}
-
-// Rules lists every inbound rule in the order they run.
-func (s *Store) Rules(ctx context.Context) ([]Rule, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+ruleCols+` FROM inbound_rules ORDER BY priority, id`)
-	if err != nil {
-		return nil, fmt.Errorf("routingcfg: rules: %w", err)
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Rule, error) { return scanRule(r) })
-}
-
-// Rule returns one inbound rule.
-func (s *Store) Rule(ctx context.Context, id int64) (Rule, error) {
-	r, err := scanRule(s.pool.QueryRow(ctx, `SELECT `+ruleCols+` FROM inbound_rules WHERE id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Rule{}, fmt.Errorf("%w: inbound rule %d", ErrNotFound, id)
-	}
-	return r, err
-}
-
-// CreateRule adds an inbound rule.
-func (s *Store) CreateRule(ctx context.Context, r Rule) (Rule, error) {
-	if err := r.Validate(); err != nil {
-		return Rule{}, err
-	}
-	return scanRule(s.pool.QueryRow(ctx, `
-		INSERT INTO inbound_rules (priority, match_kind, match, dest_kind, destination, secret, description, enabled)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING `+ruleCols,
-		r.Priority, r.MatchKind, r.Match, r.DestKind, r.Destination, r.Secret, r.Description, r.Enabled))
-}
-
-// UpdateRule replaces an inbound rule; keepSecret leaves the stored secret.
-func (s *Store) UpdateRule(ctx context.Context, r Rule, keepSecret bool) (Rule, error) {
-	if keepSecret {
-		old, err := s.Rule(ctx, r.ID)
-		if err != nil {
-			return Rule{}, err
-		}
-		if r.DestKind == DestWebhook {
-			r.Secret = old.Secret
-		}
-	}
-	if err := r.Validate(); err != nil {
-		return Rule{}, err
-	}
-	out, err := scanRule(s.pool.QueryRow(ctx, `
-		UPDATE inbound_rules SET priority = $2, match_kind = $3, match = $4, dest_kind = $5, destination = $6,
-			secret = $7, description = $8, enabled = $9, updated_at = now()
-		WHERE id = $1 RETURNING `+ruleCols,
-		r.ID, r.Priority, r.MatchKind, r.Match, r.DestKind, r.Destination, r.Secret, r.Description, r.Enabled))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Rule{}, fmt.Errorf("%w: inbound rule %d", ErrNotFound, r.ID)
-	}
-	return out, err
-}
-
-// DeleteRule deletes an inbound rule.
-func (s *Store) DeleteRule(ctx context.Context, id int64) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM inbound_rules WHERE id = $1`, id)
-	if err != nil {
-		return fmt.Errorf("routingcfg: delete rule: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("%w: inbound rule %d", ErrNotFound, id)
 	}
 	return nil
 }
