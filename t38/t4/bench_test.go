@@ -1,7 +1,6 @@
 package t4
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"math"
@@ -17,22 +16,27 @@ import (
 	"github.com/faxd/faxd/t38/t4/t4test"
 )
 
-// libtiffFigures holds the C program's results for one page and coding.
+// libtiffFigures holds libtiffbench's results for one page and coding.
 type libtiffFigures struct {
 	encNs, decNs float64
 	size         int
 }
 
-// runLibtiff builds testdata/libtiffbench.c against libtiff and runs it on
-// the pages; results are keyed "page coding".
-func runLibtiff(b *testing.B, pages []*bilevel.Image, iters int) map[string]libtiffFigures {
+// libtiff builds testdata/libtiffbench.c against libtiff and writes the
+// pages for it; run measures one page and coding.
+type libtiff struct {
+	bin, pages string
+	iters      int
+}
+
+func buildLibtiff(b *testing.B, pages []*bilevel.Image, iters int) *libtiff {
 	b.Helper()
 	if _, err := exec.LookPath("gcc"); err != nil {
 		b.Skip("gcc not installed")
 	}
 	dir := b.TempDir()
-	bin := filepath.Join(dir, "libtiffbench")
-	if out, err := exec.Command("gcc", "-O2", "-o", bin, "testdata/libtiffbench.c", "-ltiff").CombinedOutput(); err != nil {
+	lt := &libtiff{bin: filepath.Join(dir, "libtiffbench"), pages: filepath.Join(dir, "pages.pbm"), iters: iters}
+	if out, err := exec.Command("gcc", "-O2", "-o", lt.bin, "testdata/libtiffbench.c", "-ltiff").CombinedOutput(); err != nil {
 		if strings.Contains(string(out), "tiffio.h") || strings.Contains(string(out), "-ltiff") {
 			b.Skipf("libtiff-dev not installed: %s", out)
 		}
@@ -45,28 +49,26 @@ func runLibtiff(b *testing.B, pages []*bilevel.Image, iters int) map[string]libt
 			pbm.Write(p.Row(y))
 		}
 	}
-	in := filepath.Join(dir, "pages.pbm")
-	if err := os.WriteFile(in, pbm.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(lt.pages, pbm.Bytes(), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(bin, in, strconv.Itoa(iters))
-	cmd.Env = append(os.Environ(), fmt.Sprintf("YRES=%d", pages[0].YDPI))
+	return lt
+}
+
+func (lt *libtiff) run(b *testing.B, page int, c Coding, ydpi int) libtiffFigures {
+	cmd := exec.Command(lt.bin, lt.pages, strconv.Itoa(lt.iters), strconv.Itoa(page), c.String())
+	cmd.Env = append(os.Environ(), fmt.Sprintf("YRES=%d", ydpi))
 	out, err := cmd.Output()
 	if err != nil {
 		b.Fatalf("libtiffbench: %v", err)
 	}
-	res := map[string]libtiffFigures{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		var page int
-		var coding string
-		var f libtiffFigures
-		if _, err := fmt.Sscanf(sc.Text(), "%d %s %f %f %d", &page, &coding, &f.encNs, &f.decNs, &f.size); err != nil {
-			b.Fatalf("libtiffbench output %q: %v", sc.Text(), err)
-		}
-		res[fmt.Sprintf("%d %s", page, coding)] = f
+	var f libtiffFigures
+	var p int
+	var name string
+	if _, err := fmt.Sscanf(string(out), "%d %s %f %f %d", &p, &name, &f.encNs, &f.decNs, &f.size); err != nil {
+		b.Fatalf("libtiffbench output %q: %v", out, err)
 	}
-	return res
+	return f
 }
 
 // BenchmarkCodec measures pages per second encoding and decoding A4 fine
@@ -82,12 +84,11 @@ func BenchmarkCodec(b *testing.B) {
 	if s := os.Getenv("FAXD_LIBTIFF_ITERS"); s != "" {
 		iters, _ = strconv.Atoi(s)
 	}
-	lt := runLibtiff(b, pages, iters)
+	lt := buildLibtiff(b, pages, iters)
 	for pi, img := range pages {
 		kind := t4test.Kinds[pi]
 		for _, c := range []Coding{MH, MR, MMR} {
 			opt := EncodeOptions{Coding: c, NoRTC: c != MMR}
-			ref := lt[fmt.Sprintf("%d %v", pi, c)]
 			data, err := Encode(img, opt)
 			if err != nil {
 				b.Fatal(err)
@@ -104,17 +105,27 @@ func BenchmarkCodec(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			// The speed ratio comes from alternating libtiff and our code
+			// three times and keeping each side's best: other work on the
+			// machine then hits both alike.
+			ref := libtiffFigures{encNs: math.Inf(1), decNs: math.Inf(1)}
+			encNs, decNs := math.Inf(1), math.Inf(1)
+			for range 3 {
+				f := lt.run(b, pi, c, img.YDPI)
+				ref.encNs, ref.decNs, ref.size = min(ref.encNs, f.encNs), min(ref.decNs, f.decNs), f.size
+				encNs, decNs = min(encNs, bestOf(iters, enc)), min(decNs, bestOf(iters, dec))
+			}
 			b.Run(fmt.Sprintf("encode/%s/%v", kind, c), func(b *testing.B) {
 				for b.Loop() {
 					enc()
 				}
-				report(b, bestOf(iters, enc), ref.encNs, len(data), ref.size)
+				report(b, encNs, ref.encNs, len(data), ref.size)
 			})
 			b.Run(fmt.Sprintf("decode/%s/%v", kind, c), func(b *testing.B) {
 				for b.Loop() {
 					dec()
 				}
-				report(b, bestOf(iters, dec), ref.decNs, len(data), ref.size)
+				report(b, decNs, ref.decNs, len(data), ref.size)
 			})
 		}
 	}

@@ -523,8 +523,9 @@ func decode1D(r *reader, ch []int32, width int32) ([]int32, bool) {
 	ok := true
 	wt, bt := &runTabs[0], &runTabs[1]
 	for {
-		// White run.
-		if n < 16 {
+		// White run. One refill covers a white and a black code (at most
+		// 13 bits each); make-up codes refill in moreRun.
+		if n < 26 {
 			if pos+8 <= len(data) {
 				acc |= binary.BigEndian.Uint64(data[pos:]) >> n
 				pos += int((63 - n) >> 3)
@@ -533,6 +534,18 @@ func decode1D(r *reader, ch []int32, width int32) ([]int32, bool) {
 				r.acc, r.n, r.pos = acc, n, pos
 				r.slowRefill()
 				acc, n, pos = r.acc, r.n, r.pos
+			}
+		}
+		// Fast path: a short white and black run pair in one lookup.
+		if p := pairTab[0][acc>>52]; p != 0 {
+			a1 := a0 + int32(p>>4&63)
+			a2 := a1 + int32(p>>10)
+			if a2 < width {
+				acc <<= p & 15
+				n -= uint(p & 15)
+				ch = append(ch, a1, a2)
+				a0 = a2
+				continue
 			}
 		}
 		e := look(wt, acc)
@@ -567,16 +580,10 @@ func decode1D(r *reader, ch []int32, width int32) ([]int32, bool) {
 			break
 		}
 		// Black run.
-		if n < 16 {
-			if pos+8 <= len(data) {
-				acc |= binary.BigEndian.Uint64(data[pos:]) >> n
-				pos += int((63 - n) >> 3)
-				n |= 56
-			} else {
-				r.acc, r.n, r.pos = acc, n, pos
-				r.slowRefill()
-				acc, n, pos = r.acc, r.n, r.pos
-			}
+		if n < 13 { // only after make-up codes
+			r.acc, r.n, r.pos = acc, n, pos
+			r.refill()
+			acc, n, pos = r.acc, r.n, r.pos
 		}
 		e = look(bt, acc)
 		acc <<= e & 31
@@ -708,51 +715,96 @@ func decode2D(r *reader, ref, ch []int32, width int32) ([]int32, bool) {
 			ok = false
 			break
 		}
-		// Horizontal: two runs, a0a1 in a0's colour, then a1a2.
-		var runs [2]int32
-		for c := 0; c < 2; c++ {
-			tab := &runTabs[color^c]
-			run := int32(0)
-			for {
-				if n < 16 {
-					if pos+8 <= len(data) {
-						acc |= binary.BigEndian.Uint64(data[pos:]) >> n
-						pos += int((63 - n) >> 3)
-						n |= 56
-					} else {
-						r.acc, r.n, r.pos = acc, n, pos
-						r.slowRefill()
-						acc, n, pos = r.acc, r.n, r.pos
-					}
-				}
-				e := look(tab, acc)
-				l := uint(e & 31)
-				acc <<= l
-				n -= l
-				run += int32(e >> 8)
-				if e&0xe0 == kindTerm<<5 {
-					break
-				}
-				if e&0xe0 != kindMakeup<<5 || run > width {
-					ok = false
-					goto out
-				}
+		// Horizontal: two runs, a0a1 in a0's colour, then a1a2. Each is
+		// nearly always one terminating code; make-up codes go to moreRun.
+		t1, t2 := &runTabs[color], &runTabs[color^1]
+		if n < 26 {
+			if pos+8 <= len(data) {
+				acc |= binary.BigEndian.Uint64(data[pos:]) >> n
+				pos += int((63 - n) >> 3)
+				n |= 56
+			} else {
+				r.acc, r.n, r.pos = acc, n, pos
+				r.slowRefill()
+				acc, n, pos = r.acc, r.n, r.pos
 			}
-			runs[c] = run
 		}
-		{
-			a1 := max(a0, 0) + runs[0]
-			a2 := a1 + runs[1]
-			if a2 > width {
+		if p := pairTab[color][acc>>52]; p != 0 {
+			// Both runs in one lookup; neither is zero, so no change
+			// cancels.
+			a1 := max(a0, 0) + int32(p>>4&63)
+			a2 := a1 + int32(p>>10)
+			if a2 <= width {
+				acc <<= p & 15
+				n -= uint(p & 15)
+				ch = append(ch, a1, a2)
+				a0 = a2
+				continue
+			}
+		}
+		e := look(t1, acc)
+		acc <<= e & 31
+		n -= uint(e & 31)
+		r1 := int32(e >> 8)
+		if e&0xe0 != kindTerm<<5 {
+			if e&0xe0 != kindMakeup<<5 {
 				ok = false
 				break
 			}
-			ch = appendChange(ch, a1)
-			ch = appendChange(ch, a2)
-			a0 = a2
+			r.acc, r.n, r.pos = acc, n, pos
+			r1, ok = moreRun(r, t1, r1, width)
+			acc, n, pos = r.acc, r.n, r.pos
+			if !ok {
+				break
+			}
 		}
+		if n < 16 {
+			if pos+8 <= len(data) {
+				acc |= binary.BigEndian.Uint64(data[pos:]) >> n
+				pos += int((63 - n) >> 3)
+				n |= 56
+			} else {
+				r.acc, r.n, r.pos = acc, n, pos
+				r.slowRefill()
+				acc, n, pos = r.acc, r.n, r.pos
+			}
+		}
+		e = look(t2, acc)
+		acc <<= e & 31
+		n -= uint(e & 31)
+		r2 := int32(e >> 8)
+		if e&0xe0 != kindTerm<<5 {
+			if e&0xe0 != kindMakeup<<5 {
+				ok = false
+				break
+			}
+			r.acc, r.n, r.pos = acc, n, pos
+			r2, ok = moreRun(r, t2, r2, width)
+			acc, n, pos = r.acc, r.n, r.pos
+			if !ok {
+				break
+			}
+		}
+		a1 := max(a0, 0) + r1
+		a2 := a1 + r2
+		if a2 > width {
+			ok = false
+			break
+		}
+		// Zero runs make a change coincide with the one before it: the two
+		// cancel.
+		if r1 == 0 {
+			ch = appendChange(ch, a1)
+		} else {
+			ch = append(ch, a1)
+		}
+		if r2 == 0 {
+			ch = appendChange(ch, a2)
+		} else {
+			ch = append(ch, a2)
+		}
+		a0 = a2
 	}
-out:
 	r.acc, r.n, r.pos = acc, n, pos
 	if !ok {
 		return ch, false

@@ -123,6 +123,13 @@ var runTabs [2]runTable // [0] white, [1] black
 // modeTab is indexed by the next 7 bits: length in bits 0-3, mode above.
 var modeTab [128]uint8
 
+// pairTab[c] decodes a run of colour c and the following run of the other
+// colour in one lookup of the next 12 bits, when both are terminating
+// codes for runs 1..63 and fit together: the common case in dithered
+// images. Entries hold the length (bits 0-3) and the two runs (6 bits
+// each); 0 means "decode one code at a time".
+var pairTab [2][1 << 12]uint16
+
 func init() {
 	for c := 0; c < 2; c++ {
 		term, mk := &whiteTerm, &whiteMakeup
@@ -140,6 +147,22 @@ func init() {
 		for i, s := range extMakeup {
 			encMakeup[c][28+i] = parse(s)
 			runTabs[c].add(parse(s), kindMakeup, 1792+64*i)
+		}
+	}
+	for c := 0; c < 2; c++ {
+		for r1 := 1; r1 < 64; r1++ {
+			k1 := encTerm[c][r1]
+			for r2 := 1; r2 < 64; r2++ {
+				k2 := encTerm[c^1][r2]
+				l := k1.n + k2.n
+				if l > 12 {
+					continue
+				}
+				bits := (k1.bits<<k2.n | k2.bits) << (12 - l)
+				for j := uint32(0); j < 1<<(12-l); j++ {
+					pairTab[c][bits|j] = uint16(l) | uint16(r1)<<4 | uint16(r2)<<10
+				}
+			}
 		}
 	}
 	for _, m := range modeCodes {

@@ -1,7 +1,7 @@
 /*
  * libtiffbench: the libtiff side of faxd's codec benchmark.
  *
- *   libtiffbench pages.pbm iterations [dumpdir]
+ *   libtiffbench pages.pbm iterations [page coding]
  *
  * The environment variable YRES (default 196) sets the pages' vertical
  * resolution.
@@ -10,8 +10,9 @@
  * coding (g3 1-D, g3 2-D, g4), times libtiff encoding the page into an
  * in-memory TIFF and decoding it back, iterations times each. It prints
  *   page coding encode_ns_per_page decode_ns_per_page strip_bytes
- * (each the best of 5 rounds of iterations) one line each; with a dumpdir it also writes each coded strip there as
- * page<N>.<coding> for the interoperability tests. The TIFF container work (a few tags in memory) is a
+ * (each the best of 5 rounds of iterations) one line each, or only for
+ * the given page (0-based) and coding (MH, MR or MMR). DUMPDIR in the
+ * environment also writes each coded strip there as page<N>.<coding>. The TIFF container work (a few tags in memory) is a
  * negligible share of a page's coding time.
  */
 #include <stdio.h>
@@ -107,8 +108,8 @@ static int decode(memfile *m, unsigned char *out, tsize_t n) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3 && argc != 4) {
-        fprintf(stderr, "usage: %s pages.pbm iterations [dumpdir]\n", argv[0]);
+    if (argc != 3 && argc != 5) {
+        fprintf(stderr, "usage: %s pages.pbm iterations [page coding]\n", argv[0]);
         return 2;
     }
     int iters = atoi(argv[2]);
@@ -129,6 +130,7 @@ int main(int argc, char **argv) {
         unsigned char *pix = malloc(n), *out = malloc(n);
         if (fread(pix, 1, n, f) != (size_t)n) { fprintf(stderr, "short page\n"); return 1; }
         for (int c = 0; c < 3; c++) {
+            if (argc == 5 && (atoi(argv[3]) != page || strcmp(argv[4], codings[c].name) != 0)) continue;
             /* The best of ROUNDS rounds: on a shared machine the minimum
              * is the figure least disturbed by other work. */
             long size = 0;
@@ -149,9 +151,9 @@ int main(int argc, char **argv) {
                 if (t < dec) dec = t;
             }
             if (memcmp(out, pix, n) != 0) { fprintf(stderr, "page %d %s: pixels differ\n", page, codings[c].name); return 1; }
-            if (argc == 4) {
+            if (getenv("DUMPDIR")) {
                 char path[4096];
-                snprintf(path, sizeof path, "%s/page%d.%s", argv[3], page, codings[c].name);
+                snprintf(path, sizeof path, "%s/page%d.%s", getenv("DUMPDIR"), page, codings[c].name);
                 m.pos = 0;
                 TIFF *t = TIFFClientOpen("mem", "r", (thandle_t)&m, mread, mwrite, mseek, mclose, msize, mmap_, munmap_);
                 unsigned char *raw = malloc(size);
