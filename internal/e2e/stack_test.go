@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faxd/faxd/internal/pgtest"
 	"github.com/faxd/faxd/internal/sip"
 	"github.com/faxd/faxd/t38/bilevel"
 	"github.com/faxd/faxd/t38/interop"
@@ -30,6 +31,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	interop.Cleanup()
+	pgtest.Shutdown()
 	os.Exit(code)
 }
 

@@ -1,0 +1,333 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/netip"
+	"net/textproto"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faxd/faxd/archive"
+	"github.com/faxd/faxd/internal/api/tokens"
+	"github.com/faxd/faxd/internal/channel"
+	"github.com/faxd/faxd/internal/config"
+	"github.com/faxd/faxd/internal/pgtest"
+	"github.com/faxd/faxd/internal/server"
+	"github.com/faxd/faxd/queue"
+	"github.com/faxd/faxd/t38/interop"
+)
+
+// The server tests run a whole faxd node (internal/server: real PostgreSQL,
+// embedded NATS, the HTTP API, the channel pool and its SIP user agent)
+// against spandsp endpoints. Faxes go in through POST /v1/faxes and come
+// out as queue states and archive records.
+
+// faxd is one running node.
+type faxd struct {
+	s     *server.Server
+	base  string // http://host:port
+	token string
+	sip   netip.AddrPort // its SIP UDP listener
+}
+
+// gw is a gateway the node dials.
+type gw struct {
+	name       string
+	addr       netip.AddrPort
+	cost       float64
+	audioFirst bool
+}
+
+// startFaxd runs a node on a fresh database until the test ends.
+func startFaxd(t *testing.T, gws []gw, mutate func(*config.Config)) *faxd {
+	t.Helper()
+	pgtest.Cluster(t) // skips without the PostgreSQL binaries
+	sipPort, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := int(mediaPorts.Add(40)) - 40
+	cfg := config.Default()
+	cfg.Node.ID = "e2e-" + strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Database.QueueDSN = pgtest.NewDSN(t)
+	cfg.NATS.EmbeddedDir = t.TempDir()
+	cfg.NATS.EmbeddedListen = "127.0.0.1:0"
+	cfg.Queue.PollInterval = config.Duration(200 * time.Millisecond)
+	cfg.Channels.Count = 2
+	cfg.SIP.ListenUDP = "127.0.0.1:" + strconv.Itoa(sipPort)
+	cfg.SIP.MediaBind = "127.0.0.1"
+	cfg.SIP.MediaPortMin, cfg.SIP.MediaPortMax = base, base+39
+	cfg.SIP.AllowFrom = []string{"127.0.0.0/8"}
+	cfg.SIP.ReinviteAfter = 20 * time.Second
+	cfg.SIP.RingTimeout = 3 * time.Second
+	cfg.SIP.InviteTimeout = 1500 * time.Millisecond
+	cfg.Channel.HeaderTemplate = "" // pages go out as submitted, so they compare pixel for pixel
+	cfg.Channel.ProbeInterval = time.Hour
+	cfg.Channel.Gateways, cfg.Channel.Routes = nil, nil
+	for _, g := range gws {
+		cfg.Channel.Gateways = append(cfg.Channel.Gateways, channel.Gateway{Name: g.name, Address: g.addr.String(), AudioFirst: g.audioFirst})
+		cfg.Channel.Routes = append(cfg.Channel.Routes, channel.Route{Prefix: "", Gateway: g.name, Cost: g.cost})
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	if errs := cfg.Validate(); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := server.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		s.Close(context.Background())
+	})
+	secret, _, err := tokens.New(s.DB.Queue).Create(ctx, "e2e", tokens.Submitter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &faxd{s: s, base: "http://" + s.HTTPAddr(), token: secret,
+		sip: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sipPort))}
+}
+
+// submit posts a fax of the TIFF at doc to number and returns the job id.
+func (f *faxd) submit(t *testing.T, number, doc string) int64 {
+	t.Helper()
+	data, err := os.ReadFile(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="fax"`)
+	h.Set("Content-Type", "application/json")
+	pw, _ := mw.CreatePart(h)
+	fmt.Fprintf(pw, `{"to": %q, "resolution": "standard", "max_attempts": 5}`, number)
+	h = textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="document"; filename="doc.tif"`)
+	h.Set("Content-Type", "image/tiff")
+	pw, _ = mw.CreatePart(h)
+	pw.Write(data)
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, f.base+"/v1/faxes", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+f.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("submit: %d %s", resp.StatusCode, b)
+	}
+	var job struct {
+		ID int64 `json:"id"`
+	}
+	if err := json.Unmarshal(b, &job); err != nil || job.ID == 0 {
+		t.Fatalf("submit answer %s: %v", b, err)
+	}
+	return job.ID
+}
+
+// document fetches what the API serves for a job's document (the prepared
+// TIFF Class F pages faxd sends).
+func (f *faxd) document(t *testing.T, id int64) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/v1/faxes/%d/document?format=tiff", f.base, id), nil)
+	req.Header.Set("Authorization", "Bearer "+f.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("document: %d %s", resp.StatusCode, b)
+	}
+	p := filepath.Join(t.TempDir(), "prepared.tif")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// waitJob polls the job until done says so.
+func (f *faxd) waitJob(ctx context.Context, t *testing.T, id int64, what string, done func(queue.Job) bool) queue.Job {
+	t.Helper()
+	for {
+		j, err := f.s.Queue.Get(ctx, id)
+		if err != nil {
+			t.Fatalf("job %d: %v", id, err)
+		}
+		if done(j) {
+			return j
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("job %d never %s: %+v", id, what, j)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func finished(j queue.Job) bool { return j.State.Final() }
+
+// TestFaxdSendsToSpandsp: a fax submitted over the API goes out through an
+// outbound channel to the spandsp endpoint, in each call flow. The job must
+// be sent with every page confirmed, spandsp must report T30_ERR_OK, and
+// tiffcmp must find spandsp's pages identical to the submitted ones.
+func TestFaxdSendsToSpandsp(t *testing.T) {
+	t.Parallel()
+	doc, _ := testDocument(t)
+	interop.Concurrent(t, flows, flowName, func(t *testing.T, flow Flow) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		ep := Listen(t, Options{Flow: flow, ECM: true})
+		f := startFaxd(t, []gw{{name: "spandsp", addr: ep.Addr(), audioFirst: flow != FlowT38}}, func(c *config.Config) {
+			if flow == FlowFaxdReinvite {
+				c.SIP.ReinviteAfter = time.Second
+			}
+		})
+		id := f.submit(t, "4930100", doc)
+		j := f.waitJob(ctx, t, id, "finished", finished)
+		if j.State != queue.Sent || j.PagesConfirmed != 2 || j.PagesTotal != 2 || j.Attempts != 1 {
+			t.Fatalf("job %+v", j)
+		}
+		cr, err := ep.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSpandsp(t, cr, 2, "far")
+		if !cr.Fax.ECM || cr.Fax.RemoteIdent != config.Default().Channel.StationID {
+			t.Fatalf("spandsp saw ECM %v, TSI %q", cr.Fax.ECM, cr.Fax.RemoteIdent)
+		}
+		checkFlow(t, flow, cr)
+		if err := interop.CompareTIFF(ctx, doc, cr.Received); err != nil {
+			t.Fatalf("spandsp received other pages than were submitted: %v", err)
+		}
+		if err := interop.CompareTIFF(ctx, f.document(t, id), cr.Received); err != nil {
+			t.Fatalf("spandsp received other pages than the job's document: %v", err)
+		}
+		rec := waitArchive(ctx, t, f, archive.Filter{Direction: archive.Outbound})
+		if rec.Result != "sent" || rec.Pages != 2 || rec.JobID != id || rec.Gateway != "spandsp" || rec.RemoteStationID != "SPANDSP E2E" {
+			t.Fatalf("archive record %+v", rec)
+		}
+		if err := ep.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestFaxdReceivesFromSpandsp: the spandsp endpoint calls faxd and sends 2
+// pages; faxd answers on an inbound channel and the received fax must be
+// archived with the caller's data, its TIFF identical to what spandsp sent
+// and its PDF holding the same number of pages.
+func TestFaxdReceivesFromSpandsp(t *testing.T) {
+	t.Parallel()
+	doc, _ := testDocument(t)
+	interop.NeedTool(t, "pdfinfo", "poppler-utils")
+	interop.Concurrent(t, flows, flowName, func(t *testing.T, flow Flow) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		f := startFaxd(t, nil, func(c *config.Config) {
+			if flow == FlowFaxdReinvite {
+				c.SIP.ReinviteAfter = time.Second
+			}
+		})
+		ep := Call(t, f.sip, Options{Flow: flow, Send: doc, DID: "4930777", CallerID: "4940555"})
+		cr, err := ep.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSpandsp(t, cr, 2, "far")
+		checkFlow(t, flow, cr)
+		rec := waitArchive(ctx, t, f, archive.Filter{Direction: archive.Inbound})
+		if rec.Result != "received" || rec.Pages != 2 || rec.LocalNumber != "4930777" || rec.RemoteNumber != "4940555" ||
+			rec.RemoteStationID != "SPANDSP E2E" || rec.Routing != "unrouted" {
+			t.Fatalf("archive record %+v", rec)
+		}
+		_, tif, err := f.s.Archive.RecordDocument(ctx, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := filepath.Join(t.TempDir(), "received.tif")
+		if err := os.WriteFile(got, tif, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := interop.CompareTIFF(ctx, doc, got); err != nil {
+			t.Fatalf("faxd stored other pages than spandsp sent: %v", err)
+		}
+		pdf, err := f.s.Archive.RecordPDF(ctx, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := pdfPages(ctx, t, pdf); n != 2 {
+			t.Fatalf("received PDF has %d pages", n)
+		}
+		if err := ep.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// waitArchive waits for the first archive record f matches.
+func waitArchive(ctx context.Context, t *testing.T, fx *faxd, f archive.Filter) archive.Record {
+	t.Helper()
+	for {
+		recs, _, err := fx.s.Archive.Search(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) > 0 {
+			return recs[0]
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no archive record for %+v", f)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// pdfPages counts a PDF's pages with poppler's pdfinfo.
+func pdfPages(ctx context.Context, t *testing.T, pdf []byte) int {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "fax.pdf")
+	if err := os.WriteFile(p, pdf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(ctx, "pdfinfo", p).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdfinfo: %v\n%s", err, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(l, "Pages:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	t.Fatalf("pdfinfo: no page count\n%s", out)
+	return 0
+}
