@@ -135,8 +135,10 @@ func (c *inboundCall) store(callID string, res *t30.Result, pages []*t30.Receive
 			}
 		}
 	}
-	rec.Routing = "unrouted"
+	// Without an InboundRouter the routing column is left to whoever routes
+	// archived records (the server's follower of received faxes).
 	if p.d.Inbound != nil && len(pages) > 0 {
+		rec.Routing = "unrouted"
 		r, err := p.d.Inbound.RouteReceived(ctx, ReceivedFax{
 			Ref: key, Document: rec.Document, DID: c.in.DID, Caller: c.in.CallerID, RemoteStationID: res.RemoteIdent,
 			Pages: len(pages), Result: result, Reason: reason, Gateway: rec.Gateway, Node: rec.NodeID,
