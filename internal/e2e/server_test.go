@@ -331,3 +331,84 @@ func pdfPages(ctx context.Context, t *testing.T, pdf []byte) int {
 	t.Fatalf("pdfinfo: no page count\n%s", out)
 	return 0
 }
+
+// TestFaxdGatewayFailures: a gateway that is busy, does not answer, or
+// answers 403 or 404 gives the job the documented failure class and back-off
+// (docs/sip.md, queue.retry): back to pending with run_at one first delay
+// ahead (±10% jitter), or failed for good on 404. A gateway that answers 503
+// or nothing at all is down: the same attempt moves on to the next gateway,
+// here the spandsp endpoint, and the fax is sent.
+func TestFaxdGatewayFailures(t *testing.T) {
+	t.Parallel()
+	doc, _ := testDocument(t)
+	retry := config.Default().Queue.Retry
+	type tc struct {
+		name  string
+		o     Options
+		class queue.Class
+		delay config.Duration // 0: failed for good
+		next  bool            // a second, working gateway takes the call
+		seen  string          // how the failing endpoint saw the call end
+	}
+	cases := []tc{
+		{name: "486-busy", o: Options{Reject: 486}, class: queue.ClassBusy, delay: retry.Busy, seen: "rejected"},
+		{name: "no-answer", o: Options{NoAnswer: true}, class: queue.ClassNoAnswer, delay: retry.NoAnswer, seen: "cancelled"},
+		{name: "403", o: Options{Reject: 403}, class: queue.ClassRoute, delay: retry.Gateway, seen: "rejected"},
+		{name: "404", o: Options{Reject: 404}, class: queue.ClassPermanent, seen: "rejected"},
+		{name: "503-next-gateway", o: Options{Reject: 503, RetryAfter: 60}, next: true, seen: "rejected"},
+		{name: "silent-next-gateway", o: Options{Silent: true}, next: true},
+	}
+	interop.Concurrent(t, cases, func(c tc) string { return c.name }, func(t *testing.T, c tc) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		bad := Listen(t, c.o)
+		gws := []gw{{name: "failing", addr: bad.Addr(), cost: 1}}
+		var good *Endpoint
+		if c.next {
+			good = Listen(t, Options{})
+			gws = append(gws, gw{name: "spandsp", addr: good.Addr(), cost: 2})
+		}
+		f := startFaxd(t, gws, nil)
+		id := f.submit(t, "4930100", doc)
+		if c.next {
+			j := f.waitJob(ctx, t, id, "finished", finished)
+			if j.State != queue.Sent || j.Attempts != 1 || j.PagesConfirmed != 2 {
+				t.Fatalf("job %+v", j)
+			}
+			cr, err := good.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkSpandsp(t, cr, 2, "far")
+			rec := waitArchive(ctx, t, f, archive.Filter{Direction: archive.Outbound})
+			if rec.Gateway != "spandsp" || rec.Result != "sent" {
+				t.Fatalf("archive record %+v", rec)
+			}
+		} else {
+			j := f.waitJob(ctx, t, id, "tried", func(j queue.Job) bool { return j.Attempts >= 1 && j.LastClass != "" && j.State != queue.Sending })
+			if j.LastClass != c.class || j.Attempts != 1 {
+				t.Fatalf("job %+v, want class %s", j, c.class)
+			}
+			if c.delay == 0 {
+				if j.State != queue.Failed {
+					t.Fatalf("job %+v, want failed", j)
+				}
+			} else {
+				d := j.RunAt.Sub(j.UpdatedAt)
+				if j.State != queue.Pending || d < c.delay.D()*8/10 || d > c.delay.D()*12/10 {
+					t.Fatalf("job %s, run_at %v after the attempt, want pending %v ±10%%: %+v", j.State, d, c.delay.D(), j)
+				}
+			}
+		}
+		if c.seen == "" {
+			return
+		}
+		cr, err := bad.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cr.End != c.seen || cr.Media != nil {
+			t.Fatalf("failing gateway saw %+v", cr)
+		}
+	})
+}
