@@ -51,7 +51,7 @@ type gw struct {
 }
 
 // startFaxd runs a node on a fresh database until the test ends.
-func startFaxd(t *testing.T, gws []gw, mutate func(*config.Config)) *faxd {
+func startFaxd(t testing.TB, gws []gw, mutate func(*config.Config)) *faxd {
 	t.Helper()
 	pgtest.Cluster(t) // skips without the PostgreSQL binaries
 	sipPort, err := freePort()
@@ -111,7 +111,7 @@ func startFaxd(t *testing.T, gws []gw, mutate func(*config.Config)) *faxd {
 }
 
 // submit posts a fax of the TIFF at doc to number and returns the job id.
-func (f *faxd) submit(t *testing.T, number, doc string) int64 {
+func (f *faxd) submit(t testing.TB, number, doc string) int64 {
 	t.Helper()
 	data, err := os.ReadFile(doc)
 	if err != nil {
@@ -153,7 +153,7 @@ func (f *faxd) submit(t *testing.T, number, doc string) int64 {
 
 // document fetches what the API serves for a job's document (the prepared
 // TIFF Class F pages faxd sends).
-func (f *faxd) document(t *testing.T, id int64) string {
+func (f *faxd) document(t testing.TB, id int64) string {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/v1/faxes/%d/document?format=tiff", f.base, id), nil)
 	req.Header.Set("Authorization", "Bearer "+f.token)
@@ -174,7 +174,7 @@ func (f *faxd) document(t *testing.T, id int64) string {
 }
 
 // waitJob polls the job until done says so.
-func (f *faxd) waitJob(ctx context.Context, t *testing.T, id int64, what string, done func(queue.Job) bool) queue.Job {
+func (f *faxd) waitJob(ctx context.Context, t testing.TB, id int64, what string, done func(queue.Job) bool) queue.Job {
 	t.Helper()
 	for {
 		j, err := f.s.Queue.Get(ctx, id)
@@ -293,7 +293,7 @@ func TestFaxdReceivesFromSpandsp(t *testing.T) {
 }
 
 // waitArchive waits for the first archive record f matches.
-func waitArchive(ctx context.Context, t *testing.T, fx *faxd, f archive.Filter) archive.Record {
+func waitArchive(ctx context.Context, t testing.TB, fx *faxd, f archive.Filter) archive.Record {
 	t.Helper()
 	for {
 		recs, _, err := fx.s.Archive.Search(ctx, f)
@@ -312,7 +312,7 @@ func waitArchive(ctx context.Context, t *testing.T, fx *faxd, f archive.Filter) 
 }
 
 // pdfPages counts a PDF's pages with poppler's pdfinfo.
-func pdfPages(ctx context.Context, t *testing.T, pdf []byte) int {
+func pdfPages(ctx context.Context, t testing.TB, pdf []byte) int {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "fax.pdf")
 	if err := os.WriteFile(p, pdf, 0o644); err != nil {
