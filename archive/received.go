@@ -155,16 +155,21 @@ type Dispatcher interface {
 	Dispatch(ctx context.Context, fax inbound.Fax) (inbound.Decision, error)
 }
 
-// RouteReceived routes the archived received fax key once (Dispatch is
+// RouteReceived routes an archived received fax once (Dispatch is
 // idempotent per fax) and records the outcome in the archive: routed with
-// its destination, or unrouted for an administrator. A fax not archived
-// yet wraps ErrNotFound, so a caller following the stream retries; a
-// fax without pages is not routed (there is nothing to deliver) and
-// stays as it is.
-func (s *Store) RouteReceived(ctx context.Context, d Dispatcher, key string) (inbound.Decision, error) {
+// its destination, or unrouted for an administrator. rec is the record as
+// it came off the stream: until the archive holds that version of it the
+// answer wraps ErrNotFound, so a follower of the stream retries (and a
+// record archived again cannot undo the routing it records). A fax
+// without pages is not routed (there is nothing to deliver).
+func (s *Store) RouteReceived(ctx context.Context, d Dispatcher, rec Record) (inbound.Decision, error) {
+	key := rec.Key
 	r, err := s.GetByKey(ctx, key)
 	if err != nil {
 		return inbound.Decision{}, err
+	}
+	if r.Version < rec.Version {
+		return inbound.Decision{}, fmt.Errorf("%w: version %d of %s not archived yet", ErrNotFound, rec.Version, key)
 	}
 	if r.Direction != Inbound || r.DocumentSHA256 == "" {
 		return inbound.Decision{Destination: Unrouted}, nil

@@ -100,7 +100,7 @@ func TestReceivedFaxes(t *testing.T) {
 	unrouted := e.archiveReceived("+4955500", "", 1)
 	failed := e.archiveReceived("+4930100", "+4989222", 0)
 	for _, rec := range []archive.Record{routed, unrouted, failed} {
-		if _, err := e.archive.RouteReceived(ctx, e.inbound, rec.Key); err != nil {
+		if _, err := e.archive.RouteReceived(ctx, e.inbound, rec); err != nil {
 			t.Fatal(err)
 		}
 	}

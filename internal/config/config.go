@@ -23,6 +23,8 @@ import (
 
 	"github.com/faxd/faxd/internal/api"
 	"github.com/faxd/faxd/internal/channel"
+	"github.com/faxd/faxd/internal/inbound"
+	"github.com/faxd/faxd/internal/notify"
 	"github.com/faxd/faxd/internal/sip"
 )
 
@@ -42,6 +44,8 @@ type Config struct {
 	SIP      sip.Config     `yaml:"sip"`
 	Channel  channel.Config `yaml:"channel"` // gateways, routes, station id (internal/channel)
 	API      api.Config     `yaml:"api"`
+	Notify   notify.Config  `yaml:"notify"`  // email, webhooks, callbacks (internal/notify)
+	Inbound  inbound.Config `yaml:"inbound"` // received-fax deliveries (internal/inbound)
 }
 
 // Node identifies this server in the cluster.
@@ -159,6 +163,7 @@ func Default() Config {
 		SIP:      sipCfg,
 		Channel:  channel.Default(),
 		API:      api.Defaults(),
+		Notify:   notify.DefaultConfig(),
 	}
 }
 
@@ -316,6 +321,10 @@ func (c *Config) Validate() []error {
 	}
 	errs = append(errs, c.API.Validate()...)
 	errs = append(errs, c.Channel.Validate()...)
+	errs = append(errs, c.Inbound.Validate()...)
+	if err := c.Notify.Validate(); err != nil { // errors.Join of one per key
+		errs = append(errs, err.(interface{ Unwrap() []error }).Unwrap()...)
+	}
 	if err := c.SIP.Validate(); err != nil {
 		if j, ok := err.(interface{ Unwrap() []error }); ok {
 			errs = append(errs, j.Unwrap()...)

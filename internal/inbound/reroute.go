@@ -212,3 +212,29 @@ func (r *Router) MarkRead(ctx context.Context, id int64, read bool) error {
 	}
 	return nil
 }
+
+// Purge deletes routing history older than age: where faxes went,
+// reroutes and mailbox entries, in batches. The archive keeps faxes for
+// the same period, so nothing here outlives the fax it names. It returns
+// the rows deleted.
+func (r *Router) Purge(ctx context.Context, age time.Duration) (int64, error) {
+	if age <= 0 {
+		return 0, fmt.Errorf("%w: purge age must be positive", ErrInvalid)
+	}
+	var total int64
+	for _, table := range []string{"reroutes", "mailbox_entries", "inbound_dispositions"} {
+		for {
+			tag, err := r.pool.Exec(ctx, `DELETE FROM `+table+` WHERE ctid = ANY (ARRAY(
+				SELECT ctid FROM `+table+` WHERE created_at < now() - $1 * interval '1 microsecond' LIMIT 1000))`,
+				age.Microseconds())
+			if err != nil {
+				return total, fmt.Errorf("inbound: purge %s: %w", table, err)
+			}
+			total += tag.RowsAffected()
+			if tag.RowsAffected() < 1000 {
+				break
+			}
+		}
+	}
+	return total, nil
+}

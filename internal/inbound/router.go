@@ -34,6 +34,14 @@ type Config struct {
 	MaxAttempts int `yaml:"max_attempts"`
 }
 
+// Validate names every bad key, under the inbound. prefix.
+func (c Config) Validate() []error {
+	if c.MaxAttempts < 0 || c.MaxAttempts > 100 {
+		return []error{fmt.Errorf("inbound.max_attempts: %d: must be from 0 (notify.retry.max_attempts) to 100", c.MaxAttempts)}
+	}
+	return nil
+}
+
 // Fax is a received fax as routing and delivery see it. Ref is the
 // archive's opaque key for it.
 type Fax struct {

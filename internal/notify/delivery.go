@@ -285,3 +285,25 @@ func (n *Notifier) Retry(ctx context.Context, id int64) error {
 	n.Wake()
 	return nil
 }
+
+// Purge deletes deliveries that finished (delivered or failed) more than
+// age ago, in batches, and returns how many. Pending ones are kept
+// whatever their age.
+func (n *Notifier) Purge(ctx context.Context, age time.Duration) (int64, error) {
+	if age <= 0 {
+		return 0, fmt.Errorf("%w: purge age must be positive", ErrInvalid)
+	}
+	var total int64
+	for {
+		tag, err := n.pool.Exec(ctx, `DELETE FROM deliveries WHERE id IN (
+			SELECT id FROM deliveries WHERE state <> 'pending'
+			AND finished_at < now() - $1 * interval '1 microsecond' LIMIT 1000)`, age.Microseconds())
+		if err != nil {
+			return total, fmt.Errorf("notify: purge: %w", err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < 1000 {
+			return total, nil
+		}
+	}
+}

@@ -43,6 +43,10 @@ type JobNotice struct {
 	FinishedAt     time.Time `json:"finished_at,omitzero"`
 	CallbackURL    string    `json:"-"`
 	NotifyEmails   []string  `json:"-"`
+	// Key makes the notice's deliveries idempotent: the archive record key
+	// of the finished job, unique across queue databases. Empty: the job
+	// id (unique in one queue database only).
+	Key string `json:"-"`
 }
 
 // JobNoticeFrom reads a finished job.
@@ -92,7 +96,10 @@ func (n *Notifier) FaxFinished(ctx context.Context, q Querier, j JobNotice) erro
 	default:
 		return fmt.Errorf("%w: job %d is %s, not finished", ErrInvalid, j.JobID, j.State)
 	}
-	key := fmt.Sprintf("job:%d:finished", j.JobID)
+	key := j.Key
+	if key == "" {
+		key = fmt.Sprintf("job:%d:finished", j.JobID)
+	}
 	var errs []error
 	if j.CallbackURL != "" {
 		if err := checkURL(j.CallbackURL); err != nil {

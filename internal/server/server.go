@@ -162,6 +162,9 @@ type Server struct {
 	wg       sync.WaitGroup
 
 	channels *channels // internal/server/channels.go
+
+	notify  *notifyParts  // internal/server/notify.go
+	inbound *inboundParts // internal/server/inbound.go
 }
 
 // New opens every dependency and migrates the schemas. Close undoes it.
@@ -211,7 +214,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 			"Faxes deleted from the archive after archive.purge_after.",
 			func(ctx context.Context) (int64, error) { return s.Archive.Purge(ctx, s.cfg.Archive.PurgeAfter.D()) }),
 	}
-	if s.api, err = api.New(cfg.API, api.Deps{Pool: s.DB.Queue, Queue: s.Queue, Logger: log.With("component", "api")}); err != nil {
+	if err := s.openNotify(ctx); err != nil { // internal/server/notify.go
+		s.Close(ctx)
+		return nil, err
+	}
+	if err := s.openInbound(ctx); err != nil { // internal/server/inbound.go
+		s.Close(ctx)
+		return nil, err
+	}
+	if s.api, err = api.New(cfg.API, api.Deps{Pool: s.DB.Queue, Queue: s.Queue, Logger: log.With("component", "api"),
+		Archive: s.Archive, Inbound: s.inbound.router}); err != nil {
 		s.Close(ctx)
 		return nil, err
 	}
@@ -287,6 +299,8 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	background(func(ctx context.Context) { s.relay.Run(ctx) })
 	background(func(ctx context.Context) { s.archiver.Run(ctx) })
+	background(s.runNotify)  // internal/server/notify.go
+	background(s.runInbound) // internal/server/inbound.go
 	for _, t := range s.tasks {
 		background(func(ctx context.Context) { t.loop(ctx, s) })
 	}

@@ -1,0 +1,75 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/faxd/faxd/archive"
+	"github.com/faxd/faxd/internal/notify"
+	"github.com/faxd/faxd/queue"
+)
+
+// noticesConsumer is the durable consumer, shared by every node, that
+// turns finished jobs into submitters' completion notices.
+const noticesConsumer = "notifier"
+
+// notifyParts are this node's delivery workers and the completion-notice
+// follower.
+type notifyParts struct {
+	notifier *notify.Notifier
+	notices  *archive.Follower
+}
+
+// openNotify builds the notifier (a worker on every node sends the
+// deliveries of the queue database) and the follower of finished jobs.
+//
+// Completion notices come from the stream, not from the queue transition:
+// a job's final record reaches the stream through the outbox exactly when
+// the job's final state commits, and the follower enqueues the notice with
+// the record key as its idempotency key before acknowledging. A crash
+// between the two redelivers the record and the enqueue is a no-op, so a
+// submitter gets one notice per finished job, whichever node handles it.
+func (s *Server) openNotify(ctx context.Context) error {
+	n, err := notify.New(s.DB.Queue, s.cfg.Notify, notify.Options{
+		NodeID: s.cfg.Node.ID, Documents: s.Archive, Logger: s.log,
+	})
+	if err != nil {
+		return err
+	}
+	s.notify = &notifyParts{notifier: n}
+	s.notify.notices, err = archive.NewFollower(ctx, s.Bus.JetStream, archive.FollowerOptions{
+		Name: noticesConsumer, Topics: []string{archive.TopicJobFinished}, FromNow: true,
+		Logger: s.log.With("component", "notices"), Stream: archive.StreamConfig{Replicas: s.cfg.NATS.StreamReplicas},
+	}, s.jobNotice)
+	return err
+}
+
+// jobNotice enqueues the completion notice of one finished job, if its
+// submitter asked for one (callback_url, or notify_email in metadata).
+func (s *Server) jobNotice(ctx context.Context, m archive.Message) error {
+	var j queue.Job
+	if err := json.Unmarshal(m.Payload, &j); err != nil {
+		return fmt.Errorf("%w: job record %s: %v", archive.ErrTerminal, m.Record.Key, err)
+	}
+	n := notify.JobNoticeFrom(j)
+	if n.CallbackURL == "" && len(n.NotifyEmails) == 0 {
+		return nil
+	}
+	n.Key = m.Record.Key
+	err := s.notify.notifier.FaxFinished(ctx, nil, n)
+	if errors.Is(err, notify.ErrInvalid) {
+		return fmt.Errorf("%w: %v", archive.ErrTerminal, err)
+	}
+	return err
+}
+
+// runNotify sends deliveries and follows finished jobs until ctx ends.
+func (s *Server) runNotify(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = s.notify.notifier.Run(ctx) })
+	wg.Go(func() { _ = s.notify.notices.Run(ctx) })
+	wg.Wait()
+}
