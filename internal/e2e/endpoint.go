@@ -548,7 +548,7 @@ func (e *Endpoint) event(line string) {
 		c.end = kv["by"]
 		close(c.ended)
 		if !c.media {
-			e.result <- CallResult{Number: n, CallID: c.id, End: c.end}
+			e.deliver(CallResult{Number: n, CallID: c.id, End: c.end})
 		}
 	}
 }
@@ -648,7 +648,15 @@ func (e *Endpoint) runPeer(c *callState, neg *Negotiated) {
 	if r != nil {
 		res.AudioPackets = r.pkts.Load()
 	}
-	e.result <- res
+	e.deliver(res)
+}
+
+// deliver hands a finished call to Next, unless the endpoint is closing.
+func (e *Endpoint) deliver(r CallResult) {
+	select {
+	case e.result <- r:
+	case <-e.ctx.Done():
+	}
 }
 
 // hangup sends sipp the in-dialog MESSAGE its scenario waits for in place
