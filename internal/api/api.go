@@ -72,36 +72,16 @@ type route struct {
 // New builds the API. Zero fields of cfg take Defaults.
 func New(cfg Config, d Deps) (*API, error) {
 	def := Defaults()
-	if cfg.MaxUploadBytes == 0 {
-		cfg.MaxUploadBytes = def.MaxUploadBytes
-	}
-	if cfg.MaxDocuments == 0 {
-		cfg.MaxDocuments = def.MaxDocuments
-	}
-	if cfg.MaxPages == 0 {
-		cfg.MaxPages = def.MaxPages
-	}
-	if cfg.DocumentMaxBytes == 0 {
-		cfg.DocumentMaxBytes = def.DocumentMaxBytes
-	}
-	if cfg.Resolution == "" {
-		cfg.Resolution = def.Resolution
-	}
-	if cfg.PageSize == "" {
-		cfg.PageSize = def.PageSize
-	}
-	if cfg.RenderTimeout == 0 {
-		cfg.RenderTimeout = def.RenderTimeout
-	}
-	if cfg.RenderConcurrency == 0 {
-		cfg.RenderConcurrency = def.RenderConcurrency
-	}
-	if cfg.RateLimit == 0 {
-		cfg.RateLimit = def.RateLimit
-	}
-	if cfg.RateBurst == 0 {
-		cfg.RateBurst = def.RateBurst
-	}
+	orDefault(&cfg.MaxUploadBytes, def.MaxUploadBytes)
+	orDefault(&cfg.MaxDocuments, def.MaxDocuments)
+	orDefault(&cfg.MaxPages, def.MaxPages)
+	orDefault(&cfg.DocumentMaxBytes, def.DocumentMaxBytes)
+	orDefault(&cfg.Resolution, def.Resolution)
+	orDefault(&cfg.PageSize, def.PageSize)
+	orDefault(&cfg.RenderTimeout, def.RenderTimeout)
+	orDefault(&cfg.RenderConcurrency, def.RenderConcurrency)
+	orDefault(&cfg.RateLimit, def.RateLimit)
+	orDefault(&cfg.RateBurst, def.RateBurst)
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -166,6 +146,14 @@ func New(cfg Config, d Deps) (*API, error) {
 		{"GET", "/v1/whoami", tokens.Submitter, a.whoami},
 	}
 	return a, nil
+}
+
+// orDefault sets a zero *v to def.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
 
 // Routes registers the API on mux, under /v1/.

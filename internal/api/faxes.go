@@ -471,69 +471,44 @@ func (a *API) cancelFax(w http.ResponseWriter, r *http.Request, c *caller) error
 }
 
 func (a *API) listFaxes(w http.ResponseWriter, r *http.Request, c *caller) error {
-	q := r.URL.Query()
-	var errs []string
+	q := newQuery(r)
 	f := queue.ListFilter{}
-	for _, s := range q["state"] {
+	for _, s := range q.v["state"] {
 		for _, st := range strings.Split(s, ",") {
 			switch queue.State(st) {
 			case queue.Pending, queue.Sending, queue.Sent, queue.Failed, queue.Cancelled:
 				f.States = append(f.States, queue.State(st))
 			default:
-				errs = append(errs, fmt.Sprintf("state %q: must be pending, sending, sent, failed or cancelled", st))
+				q.bad("state %q: must be pending, sending, sent, failed or cancelled", st)
 			}
 		}
 	}
-	if to := q.Get("to"); to != "" {
+	if to := q.str("to"); to != "" {
 		n, err := normalizeNumber(to)
 		if err != nil {
-			errs = append(errs, "to: "+err.Error())
+			q.bad("to: %v", err)
 		}
 		f.Destination = n
 	}
-	f.Submitter = q.Get("submitter")
+	f.Submitter = q.str("submitter")
 	if !c.admin() {
 		if f.Submitter != "" && f.Submitter != c.Name {
 			return newProblem(http.StatusForbidden, "forbidden", "a submitter token lists only its own faxes; leave out submitter or use %q", c.Name)
 		}
 		f.Submitter = c.Name
 	}
-	for name, dst := range map[string]*time.Time{"created_after": &f.CreatedAfter, "created_before": &f.CreatedBefore} {
-		if s := q.Get(name); s != "" {
-			t, err := time.Parse(time.RFC3339, s)
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("%s %q: must be an RFC 3339 time such as 2030-01-02T15:04:05Z", name, s))
-			}
-			*dst = t
-		}
-	}
-	f.Limit = 50
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1000 {
-			errs = append(errs, fmt.Sprintf("limit %q: must be from 1 to 1000", s))
-		}
-		f.Limit = n
-	}
-	if s := q.Get("cursor"); s != "" {
+	f.CreatedAfter, f.CreatedBefore = q.time("created_after"), q.time("created_before")
+	f.Limit = q.int("limit", 1, 1000, 50)
+	if s := q.str("cursor"); s != "" {
 		b, err := base64.RawURLEncoding.DecodeString(s)
 		id, err2 := strconv.ParseInt(string(b), 10, 64)
 		if err != nil || err2 != nil || id <= 0 {
-			errs = append(errs, "cursor: not a cursor this server handed out (use next_cursor as is)")
+			q.bad("cursor: not a cursor this server handed out (use next_cursor as is)")
 		}
 		f.BeforeID = id
 	}
-	for k := range q {
-		switch k {
-		case "state", "to", "submitter", "created_after", "created_before", "limit", "cursor":
-		default:
-			errs = append(errs, fmt.Sprintf("unknown parameter %q (known: state, to, submitter, created_after, created_before, limit, cursor)", k))
-		}
-	}
-	if len(errs) > 0 {
-		p := newProblem(http.StatusBadRequest, "invalid-request", strings.Join(errs, "; "))
-		p.Errors = errs
-		return p
+	if err := q.err("state", "to", "submitter", "created_after", "created_before", "limit", "cursor"); err != nil {
+		return err
 	}
 	jobs, err := a.queue.List(r.Context(), f)
 	if err != nil {

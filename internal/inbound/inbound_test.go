@@ -517,3 +517,63 @@ func TestRerouteRefusals(t *testing.T) {
 		t.Errorf("refused reroutes recorded: %+v", list)
 	}
 }
+
+// Purge deletes routing history older than the period and keeps the rest;
+// deliveries that finished that long ago go with notify's Purge, pending
+// ones stay.
+func TestPurgeRoutingHistory(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.rule(t, inbound.Rule{Number: inbound.Match{Kind: inbound.MatchPrefix}, Destination: mailbox("all")})
+	old := e.arch.add(t, inbound.Fax{Ref: "old", DID: "+1"})
+	fresh := e.arch.add(t, inbound.Fax{Ref: "fresh", DID: "+2"})
+	for _, f := range []inbound.Fax{old, fresh} {
+		if _, err := e.router.Dispatch(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.router.Reroute(ctx, f.Ref, mailbox("ops"), "admin"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.router.Reroute(ctx, f.Ref, inbound.Destination{Kind: inbound.DestEmail, Emails: []string{"a@example.com"}}, "admin"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	back := "now() - interval '40 days'"
+	for _, q := range []string{
+		"UPDATE reroutes SET created_at = " + back + " WHERE fax_ref = 'old'",
+		"UPDATE mailbox_entries SET created_at = " + back + " WHERE fax_ref = 'old'",
+		"UPDATE inbound_dispositions SET created_at = " + back + " WHERE fax_ref = 'old'",
+		// The old fax's delivery finished long ago; the fresh one's is
+		// still pending however old it is.
+		"UPDATE deliveries SET state = 'delivered', finished_at = " + back + " WHERE payload_ref = 'old'",
+		"UPDATE deliveries SET created_at = " + back + " WHERE payload_ref = 'fresh'",
+	} {
+		if _, err := e.pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := e.router.Purge(ctx, 30*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.n.Purge(ctx, 30*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// old: 2 reroutes, 2 mailbox entries (all, ops), 1 disposition; 1 delivery.
+	if n != 5 || d != 1 {
+		t.Fatalf("purged %d routing rows and %d deliveries, want 5 and 1", n, d)
+	}
+	var left string
+	if err := e.pool.QueryRow(ctx, `SELECT string_agg(DISTINCT fax_ref, ',') FROM (
+		SELECT fax_ref FROM reroutes UNION ALL SELECT fax_ref FROM mailbox_entries
+		UNION ALL SELECT fax_ref FROM inbound_dispositions UNION ALL SELECT payload_ref FROM deliveries) x`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != "fresh" {
+		t.Fatalf("left after purge: %q", left)
+	}
+	if _, err := e.router.Purge(ctx, 0); err == nil {
+		t.Fatal("purge of everything accepted")
+	}
+}
