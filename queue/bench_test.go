@@ -45,7 +45,7 @@ type benchDB struct {
 	q    *queue.Queue
 }
 
-func newBenchDB(b *testing.B) *benchDB {
+func newBenchDB(b testing.TB) *benchDB {
 	b.Helper()
 	ctx := context.Background()
 	dsn := pgtest.NewDSN(b)

@@ -107,7 +107,11 @@ func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 	q := &Queue{pool: pool, cfg: cfg, log: log}
 	q.ready.q, q.ready.sql = q, sqlNotifyReady
 	q.outbox.q, q.outbox.sql = q, sqlNotifyOutbox
-	q.ops.run = q.runOps
+	q.ops.run, q.ops.gather = q.runOps, 2
+	// The relay is woken at most every outboxWakeGap: it drains whole
+	// batches without waiting anyway, and a wake-up per statement would
+	// cost a transaction per statement.
+	q.outbox.gap = outboxWakeGap
 	return q, nil
 }
 
@@ -188,3 +192,6 @@ type Failure struct {
 	Reason string
 	Pages  int // pages confirmed during the attempt (kept: a retry resumes after them)
 }
+
+// outboxWakeGap spaces the queue's outbox notifications.
+const outboxWakeGap = 10 * time.Millisecond
