@@ -170,6 +170,10 @@ func TestGCAfterPurge(t *testing.T) {
 	if _, err := pool.Exec(ctx, "UPDATE jobs SET finished_at = now() - interval '2 days'"); err != nil {
 		t.Fatal(err)
 	}
+	// The relay has published the job's final record: the archive has its copy.
+	if _, err := pool.Exec(ctx, "UPDATE outbox SET published_at = now()"); err != nil {
+		t.Fatal(err)
+	}
 	if n, err := q.Purge(ctx, 24*time.Hour); err != nil || n != 1 {
 		t.Fatalf("purge: %d %v", n, err)
 	}
@@ -201,5 +205,36 @@ func TestRefStable(t *testing.T) {
 	c := docstore.Ref("fine", []docstore.Source{{ContentType: "text/plain", Data: []byte("y")}})
 	if a != b || a == c || !bytes.HasPrefix([]byte(a), []byte(docstore.RefPrefix)) {
 		t.Fatalf("refs %s %s %s", a, b, c)
+	}
+}
+
+// A received fax's pages stay while the outbox row that carries them to the
+// archive is unpublished (NATS down for hours, say), even with a stale pin,
+// and go once it is published.
+func TestGCKeepsSetsUntilArchived(t *testing.T) {
+	ctx := context.Background()
+	pool := pgtest.NewDB(t)
+	s := docstore.New(pool, docstore.Config{StalePin: time.Hour})
+	ref, err := s.Put(ctx, set("received", "TIFF", "pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO outbox (topic, key, payload) VALUES ('archive.record', 'inbound/n1/c1', jsonb_build_object('document', $1::text))`, ref); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "UPDATE docstore_sets SET pinned_at = now() - interval '5 hours'"); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.GC(ctx); err != nil || res.Sets != 0 {
+		t.Fatalf("gc took a set its unpublished outbox row still names: %+v %v", res, err)
+	}
+	if err := s.Delete(ctx, ref); !errors.Is(err, docstore.ErrInvalid) {
+		t.Fatalf("delete of a set awaiting the archive: %v", err)
+	}
+	if _, err := pool.Exec(ctx, "UPDATE outbox SET published_at = now()"); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.GC(ctx); err != nil || res.Sets != 1 {
+		t.Fatalf("gc after the archive got its copy: %+v %v", res, err)
 	}
 }

@@ -21,12 +21,18 @@ INSERT INTO docstore_set_sources (set_ref, position, sha256, filename, content_t
 VALUES ($1, $2, $3, $4, $5)`
 
 // sqlUnpin: $1 ref. Returns the pins left and whether a job names the set.
+// inUse is true while set $1 must be kept: a job names it, or an outbox
+// row names it that the relay has not yet published (so the archive has no
+// copy yet; a received fax's pages are such a set).
+const inUse = `(EXISTS (SELECT 1 FROM jobs WHERE document = $1)
+	OR EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL AND payload->>'document' = $1))`
+
 const sqlUnpin = `
 UPDATE docstore_sets SET pins = GREATEST(pins - 1, 0) WHERE ref = $1
-RETURNING pins, EXISTS (SELECT 1 FROM jobs WHERE document = $1)`
+RETURNING pins, ` + inUse
 
 const sqlLockSet = `
-SELECT EXISTS (SELECT 1 FROM jobs WHERE document = $1) FROM docstore_sets WHERE ref = $1 FOR UPDATE`
+SELECT ` + inUse + ` FROM docstore_sets WHERE ref = $1 FOR UPDATE`
 
 // sqlDeleteSet deletes a set (its sources cascade) and returns the blobs
 // it used.
@@ -60,14 +66,15 @@ WHERE x.set_ref = $1 ORDER BY x.position`
 const sqlGetBlob = `SELECT data, content_type FROM docstore_blobs WHERE sha256 = $1`
 
 // sqlGCSets lists candidate sets: no job names them and they are not
-// pinned, or pinned longer than $1 seconds ago.
+// pinned, or pinned longer than $1 seconds ago. sqlGCLock re-checks each
+// under its lock, outbox rows included.
 const sqlGCSets = `
 SELECT s.ref FROM docstore_sets s
 WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.document = s.ref)
   AND (s.pins = 0 OR s.pinned_at IS NULL OR s.pinned_at < now() - $1::float8 * interval '1 second')`
 
 const sqlGCLock = `
-SELECT pins, pinned_at, EXISTS (SELECT 1 FROM jobs WHERE document = $1)
+SELECT pins, pinned_at, ` + inUse + `
 FROM docstore_sets WHERE ref = $1 FOR UPDATE`
 
 const sqlGCBlobs = `

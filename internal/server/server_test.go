@@ -42,6 +42,7 @@ func TestServerTwoDatabasesReadiness(t *testing.T) {
 	cfg.Database.ArchiveDSN = pgtest.NewEmptyDSN(t)
 	cfg.NATS.EmbeddedDir = t.TempDir()
 	cfg.NATS.EmbeddedListen = "127.0.0.1:0"
+	cfg.SIP.ListenUDP = "127.0.0.1:0" // never the fixed 5060: tests run side by side
 	if errs := cfg.Validate(); len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -112,6 +113,7 @@ func startServer(t *testing.T, mutate func(*config.Config)) *Server {
 	cfg.Database.QueueDSN = pgtest.NewDSN(t)
 	cfg.NATS.EmbeddedDir = t.TempDir()
 	cfg.NATS.EmbeddedListen = "127.0.0.1:0"
+	cfg.SIP.ListenUDP = "127.0.0.1:0" // never the fixed 5060: tests run side by side
 	cfg.Queue.HeartbeatInterval = config.Duration(100 * time.Millisecond)
 	cfg.Queue.LeaseTTL = config.Duration(time.Second)
 	if mutate != nil {
