@@ -3,9 +3,13 @@ package archive
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/faxd/faxd/internal/faxpdf"
 )
 
 // A follower sees each record once when its handler succeeds, again after
@@ -75,5 +79,20 @@ func TestFollowerRetriesAndTerminal(t *testing.T) {
 	defer mu.Unlock()
 	if seen["before"] != 0 || seen["ok"] != 1 || seen["flaky"] != 3 || seen["poison"] != 1 {
 		t.Fatalf("deliveries per record: %v", seen)
+	}
+}
+
+// BenchmarkTIFFToPDF converts a received fax's pages (every PDF download
+// and every email or webhook attachment of a received fax does it).
+func BenchmarkTIFFToPDF(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("..", "t38", "tiff", "testdata", "golden-MMR.tif"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := TIFFToPDF(data, faxpdf.Info{Title: "bench"}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -186,6 +186,25 @@ func TestReceivedFaxes(t *testing.T) {
 		t.Fatalf("format=png: %d", r.status)
 	}
 
+	// A fax archived as PDF is served as is, and not as TIFF.
+	asPDF := e.archiveReceived("+4930100", "+4989333", 0)
+	asPDF.Result, asPDF.Version, asPDF.DocumentSHA256 = "received", 2, "pdf-"+asPDF.Key
+	if err := e.archive.PutDocument(ctx, asPDF.DocumentSHA256, "application/pdf", pdf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.archive.Upsert(ctx, asPDF); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do("GET", fmt.Sprintf("/v1/received/%d/document", asPDF.ID), e.admin, nil, ""); r.status != 200 || !bytes.Equal(r.body, pdf) {
+		t.Fatalf("stored pdf: %d", r.status)
+	}
+	if r := e.do("GET", fmt.Sprintf("/v1/received/%d/document?format=tiff", asPDF.ID), e.admin, nil, ""); r.status != 406 || r.problem(t).Type != "urn:faxd:problem:not-acceptable-format" {
+		t.Fatalf("stored pdf as tiff: %d %s", r.status, r.body)
+	}
+	if _, err := e.pool.Exec(ctx, "DELETE FROM faxes WHERE id = $1", asPDF.ID); err != nil {
+		t.Fatal(err)
+	}
+
 	// Mailboxes.
 	var mbs struct {
 		Mailboxes []inbound.MailboxSummary `json:"mailboxes"`
