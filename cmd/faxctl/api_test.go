@@ -12,9 +12,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/faxd/faxd/archive"
 	"github.com/faxd/faxd/internal/api"
 	"github.com/faxd/faxd/internal/api/tokens"
+	"github.com/faxd/faxd/internal/inbound"
+	"github.com/faxd/faxd/internal/notify"
 	"github.com/faxd/faxd/internal/pgtest"
 	"github.com/faxd/faxd/queue"
 )
@@ -23,6 +27,8 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 type fixture struct {
 	url, admin, sub string
+	archive         *archive.Store
+	notify          *notify.Notifier
 }
 
 func newFixture(t *testing.T) fixture {
@@ -33,7 +39,16 @@ func newFixture(t *testing.T) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := api.New(api.Config{}, api.Deps{Pool: pool, Queue: q, Logger: log})
+	// One database holds the queue and the archive, as by default.
+	arch := archive.NewStore(pool)
+	ncfg := notify.DefaultConfig()
+	ncfg.PollInterval = 20 * time.Millisecond
+	n, err := notify.New(pool, ncfg, notify.Options{NodeID: "faxctl-test", Documents: arch, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	router := inbound.NewRouter(pool, n, arch, inbound.Config{}, log)
+	a, err := api.New(api.Config{}, api.Deps{Pool: pool, Queue: q, Archive: arch, Inbound: router, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +63,7 @@ func newFixture(t *testing.T) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fixture{url: srv.URL, admin: admin, sub: sub}
+	return fixture{url: srv.URL, admin: admin, sub: sub, archive: arch, notify: n}
 }
 
 // faxctl runs the command with a fresh environment and no config file.

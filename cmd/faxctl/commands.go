@@ -271,16 +271,22 @@ func (a *app) download(ctx context.Context, args []string) (int, error) {
 	if *format == "original" {
 		q.Set("part", strconv.Itoa(*part))
 	}
-	r, err := a.c.do(ctx, http.MethodGet, "/v1/faxes/"+id+"/document?"+q.Encode(), nil, "", nil)
+	return a.save(ctx, "/v1/faxes/"+id+"/document?"+q.Encode(), *out, "fax-"+id)
+}
+
+// save downloads path into out: the server's file name when out is empty
+// (fallback when it gives none), standard output for "-".
+func (a *app) save(ctx context.Context, path, out, fallback string) (int, error) {
+	r, err := a.c.do(ctx, http.MethodGet, path, nil, "", nil)
 	if err != nil {
 		return 1, err
 	}
-	name := *out
+	name := out
 	if name == "" {
 		_, params, _ := mime.ParseMediaType(r.header.Get("Content-Disposition"))
 		name = filepath.Base(params["filename"])
 		if name == "" || name == "." || name == "/" {
-			name = "fax-" + id
+			name = fallback
 		}
 	}
 	if name == "-" {

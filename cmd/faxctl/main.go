@@ -57,7 +57,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print JSON for scripts")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: faxctl [flags] health | send FILE... -to NUMBER | status ID | list | cancel ID |")
-		fmt.Fprintln(stderr, "              download ID [-format tiff|pdf|original] [-o FILE] | token create|list|revoke | version")
+		fmt.Fprintln(stderr, "              download ID [-format tiff|pdf|original] [-o FILE] | token create|list|revoke |")
+		fmt.Fprintln(stderr, "              inbound list|show|download|reroute | version")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -130,6 +131,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, err = a.download(ctx, rest)
 	case "token":
 		code, err = a.tokenCmd(ctx, rest)
+	case "inbound":
+		code, err = a.inboundCmd(ctx, rest)
 	default:
 		fs.Usage()
 		return 2
