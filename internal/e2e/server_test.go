@@ -194,12 +194,11 @@ func (f *faxd) waitJob(ctx context.Context, t testing.TB, id int64, what string,
 
 func finished(j queue.Job) bool { return j.State.Final() }
 
-// TestFaxdSendsToSpandsp: a fax submitted over the API goes out through an
+// faxdSendsToSpandsp: a fax submitted over the API goes out through an
 // outbound channel to the spandsp endpoint, in each call flow. The job must
 // be sent with every page confirmed, spandsp must report T30_ERR_OK, and
 // tiffcmp must find spandsp's pages identical to the submitted ones.
-func TestFaxdSendsToSpandsp(t *testing.T) {
-	t.Parallel()
+func faxdSendsToSpandsp(t *testing.T) {
 	doc, _ := testDocument(t)
 	interop.Concurrent(t, flows, flowName, func(t *testing.T, flow Flow) {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -240,12 +239,11 @@ func TestFaxdSendsToSpandsp(t *testing.T) {
 	})
 }
 
-// TestFaxdReceivesFromSpandsp: the spandsp endpoint calls faxd and sends 2
+// faxdReceivesFromSpandsp: the spandsp endpoint calls faxd and sends 2
 // pages; faxd answers on an inbound channel and the received fax must be
 // archived with the caller's data, its TIFF identical to what spandsp sent
 // and its PDF holding the same number of pages.
-func TestFaxdReceivesFromSpandsp(t *testing.T) {
-	t.Parallel()
+func faxdReceivesFromSpandsp(t *testing.T) {
 	doc, _ := testDocument(t)
 	interop.NeedTool(t, "pdfinfo", "poppler-utils")
 	interop.Concurrent(t, flows, flowName, func(t *testing.T, flow Flow) {
@@ -332,14 +330,13 @@ func pdfPages(ctx context.Context, t testing.TB, pdf []byte) int {
 	return 0
 }
 
-// TestFaxdGatewayFailures: a gateway that is busy, does not answer, or
+// faxdGatewayFailures: a gateway that is busy, does not answer, or
 // answers 403 or 404 gives the job the documented failure class and back-off
 // (docs/sip.md, queue.retry): back to pending with run_at one first delay
 // ahead (±10% jitter), or failed for good on 404. A gateway that answers 503
 // or nothing at all is down: the same attempt moves on to the next gateway,
 // here the spandsp endpoint, and the fax is sent.
-func TestFaxdGatewayFailures(t *testing.T) {
-	t.Parallel()
+func faxdGatewayFailures(t *testing.T) {
 	doc, _ := testDocument(t)
 	retry := config.Default().Queue.Retry
 	type tc struct {
@@ -411,4 +408,37 @@ func TestFaxdGatewayFailures(t *testing.T) {
 			t.Fatalf("failing gateway saw %+v", cr)
 		}
 	})
+}
+
+// faxdFaxesItself: the node's outbound channel calls its own SIP listener
+// (gateway "self"); the fax must be sent and come back in as a received fax
+// with identical pages.
+func faxdFaxesItself(t *testing.T) {
+	doc, _ := testDocument(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	f := startFaxd(t, nil, func(c *config.Config) {
+		c.Channel.Gateways = []channel.Gateway{{Name: "self", Address: channel.SelfAddress}}
+		c.Channel.Routes = []channel.Route{{Prefix: "", Gateway: "self"}}
+	})
+	id := f.submit(t, "4930100", doc)
+	j := f.waitJob(ctx, t, id, "finished", finished)
+	if j.State != queue.Sent || j.PagesConfirmed != 2 || j.Attempts != 1 {
+		t.Fatalf("job %+v", j)
+	}
+	rec := waitArchive(ctx, t, f, archive.Filter{Direction: archive.Inbound})
+	if rec.Result != "received" || rec.Pages != 2 || rec.LocalNumber != "4930100" {
+		t.Fatalf("inbound archive record %+v", rec)
+	}
+	_, tif, err := f.s.Archive.RecordDocument(ctx, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := filepath.Join(t.TempDir(), "received.tif")
+	if err := os.WriteFile(got, tif, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := interop.CompareTIFF(ctx, doc, got); err != nil {
+		t.Fatalf("faxd received other pages than it sent: %v", err)
+	}
 }

@@ -35,6 +35,27 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// TestEndToEnd runs every group of end-to-end calls at once: the calls are
+// real-time and spend their time waiting, so they overlap rather than queue
+// behind go test's -parallel limit (GOMAXPROCS, 2 in CI).
+func TestEndToEnd(t *testing.T) {
+	type group struct {
+		name string
+		f    func(*testing.T)
+	}
+	groups := []group{
+		{"FaxdSendsToSpandsp", faxdSendsToSpandsp},
+		{"FaxdReceivesFromSpandsp", faxdReceivesFromSpandsp},
+		{"FaxdGatewayFailures", faxdGatewayFailures},
+		{"FaxdFaxesItself", faxdFaxesItself},
+		{"StackSendsToSpandsp", stackSendsToSpandsp},
+		{"StackReceivesFromSpandsp", stackReceivesFromSpandsp},
+		{"StackSpandspHangsUp", stackSpandspHangsUp},
+		{"StackGatewayFailures", stackGatewayFailures},
+	}
+	interop.Concurrent(t, groups, func(g group) string { return g.name }, func(t *testing.T, g group) { g.f(t) })
+}
+
 // mediaPorts hands each test UA its own media range, below the kernel's
 // ephemeral ports so t38peer and sipp never collide with it.
 var mediaPorts atomic.Int32
@@ -174,10 +195,9 @@ func reinviteAfter(f Flow) func(*sip.Config) {
 	}
 }
 
-// TestStackSendsToSpandsp: our UA dials the endpoint and our session sends
+// stackSendsToSpandsp: our UA dials the endpoint and our session sends
 // 2 pages that spandsp must receive intact.
-func TestStackSendsToSpandsp(t *testing.T) {
-	t.Parallel()
+func stackSendsToSpandsp(t *testing.T) {
 	doc, pages := testDocument(t)
 	interop.Concurrent(t, flows, flowName, func(t *testing.T, flow Flow) {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -211,10 +231,9 @@ func TestStackSendsToSpandsp(t *testing.T) {
 	})
 }
 
-// TestStackReceivesFromSpandsp: the endpoint calls our UA and spandsp sends
+// stackReceivesFromSpandsp: the endpoint calls our UA and spandsp sends
 // 2 pages that our session must receive pixel for pixel.
-func TestStackReceivesFromSpandsp(t *testing.T) {
-	t.Parallel()
+func stackReceivesFromSpandsp(t *testing.T) {
 	doc, pages := testDocument(t)
 	peer := interop.BuildPeer(t)
 	interop.Concurrent(t, flows, flowName, func(t *testing.T, flow Flow) {
@@ -303,10 +322,9 @@ func (a *inboundChannel) Admit(_ context.Context, in sip.Incoming) sip.Decision 
 func (a *inboundChannel) Established(c *sip.Call) { a.est <- c }
 func (a *inboundChannel) Failed(err error)        { a.fail <- err }
 
-// TestStackSpandspHangsUp: when our side keeps the call up after the fax,
+// stackSpandspHangsUp: when our side keeps the call up after the fax,
 // the endpoint hangs up itself once spandsp is done, as a gateway does.
-func TestStackSpandspHangsUp(t *testing.T) {
-	t.Parallel()
+func stackSpandspHangsUp(t *testing.T) {
 	_, pages := testDocument(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -344,10 +362,9 @@ func TestStackSpandspHangsUp(t *testing.T) {
 	}
 }
 
-// TestStackGatewayFailures: the endpoint's failure answers reach our UA as
+// stackGatewayFailures: the endpoint's failure answers reach our UA as
 // the documented failure classes (docs/sip.md).
-func TestStackGatewayFailures(t *testing.T) {
-	t.Parallel()
+func stackGatewayFailures(t *testing.T) {
 	type tc struct {
 		name   string
 		o      Options
