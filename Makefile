@@ -14,7 +14,7 @@ BIN := bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/faxd/faxd/internal/buildinfo.Version=$(VERSION)
 
-.PHONY: all build run test bench lint deps-run deps-test go-deps fuzz clean
+.PHONY: all build run demo test bench lint deps-run deps-test go-deps fuzz clean
 
 all: build
 
@@ -46,6 +46,11 @@ build: go-deps
 # NATS in-process under ./var/nats, and a demo gateway that points at itself.
 run: deps-run build
 	$(BIN)/faxd -config deploy/faxd.dev.yaml
+
+# With `make run` up in another terminal: send a sample letter to the
+# "self" gateway and fetch what came back in (var/demo/).
+demo: build
+	deploy/demo.sh
 
 # The whole suite. Real PostgreSQL, NATS, Ghostscript, libtiff and spandsp.
 test: deps-test go-deps lint
