@@ -23,6 +23,7 @@ import (
 	"github.com/faxd/faxd/archive"
 	"github.com/faxd/faxd/internal/api"
 	"github.com/faxd/faxd/internal/buildinfo"
+	"github.com/faxd/faxd/internal/cluster"
 	"github.com/faxd/faxd/internal/config"
 	"github.com/faxd/faxd/internal/docstore"
 	"github.com/faxd/faxd/internal/metrics"
@@ -163,8 +164,9 @@ type Server struct {
 
 	channels *channels // internal/server/channels.go
 
-	notify  *notifyParts  // internal/server/notify.go
-	inbound *inboundParts // internal/server/inbound.go
+	notify  *notifyParts     // internal/server/notify.go
+	members *cluster.Watcher // internal/server/cluster.go
+	inbound *inboundParts    // internal/server/inbound.go
 }
 
 // New opens every dependency and migrates the schemas. Close undoes it.
@@ -218,6 +220,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		s.Close(ctx)
 		return nil, err
 	}
+	s.openMembership()
 	if err := s.openInbound(ctx); err != nil { // internal/server/inbound.go
 		s.Close(ctx)
 		return nil, err
@@ -301,6 +304,7 @@ func (s *Server) Run(ctx context.Context) error {
 	background(func(ctx context.Context) { s.archiver.Run(ctx) })
 	background(s.runNotify)  // internal/server/notify.go
 	background(s.runInbound) // internal/server/inbound.go
+	background(s.runMembership)
 	for _, t := range s.tasks {
 		background(func(ctx context.Context) { t.loop(ctx, s) })
 	}
