@@ -75,8 +75,13 @@ const sqlNotifyReady = `SELECT pg_notify('` + channelReady + `', '')`
 // parameter whose value would change an estimate (the arrays, the limit)
 // is read through a sub-select, which the planner cannot see into, so
 // custom and generic plans cost the same and the generic one is kept. The
-// claimed rows are then found through the primary key (id = ANY), never by
-// a join whose shape depends on a row estimate.
+// rows to update are found through the primary key (id = ANY), never by a
+// join whose shape depends on a row estimate. The state test of the
+// completions is written "IS TRUE" so that it does not match the
+// predicate of the partial index jobs_sending: a bitmap scan of that index
+// reads every dead entry left by earlier completions (bitmap scans never
+// mark them dead), which made each statement slower the longer a busy
+// queue ran.
 const sqlOps = `
 WITH i AS (
 	SELECT * FROM unnest((SELECT $1::bigint[]), (SELECT $2::bigint[]), (SELECT $3::int[]),
@@ -86,7 +91,7 @@ WITH i AS (
 		last_class = '', last_reason = i.reason, finished_at = now(), updated_at = now()
 	FROM i
 	WHERE j.id = ANY ((SELECT $1::bigint[])::bigint[]) AND j.id = i.id AND j.token = i.token
-	  AND j.state = 'sending'
+	  AND (j.state = 'sending') IS TRUE
 	RETURNING j.*, i.want
 ), lease AS (
 	SELECT 1 FROM nodes
