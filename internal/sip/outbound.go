@@ -289,12 +289,14 @@ func (u *UA) invite(ctx context.Context, c *Call, req *sip.Request, auth *Creden
 			tx.Terminate()
 			return nil, nil, ClassifyError(fmt.Errorf("%w within %s", ErrNoResponse, u.cfg.InviteTimeout))
 		case <-ring.C:
+			if !provisional {
+				// Not a single response, not even 100 Trying: the gateway
+				// is not there, whatever the two timeouts are set to.
+				tx.Terminate()
+				return nil, nil, ClassifyError(fmt.Errorf("%w within %s", ErrNoResponse, ringFor))
+			}
 			cause = ErrRingTimeout
 			sendCancel("ringing timeout")
-			if !provisional {
-				tx.Terminate()
-				return nil, nil, u.cancelOutcome(cause)
-			}
 		case <-ctx.Done():
 			if !cancelled {
 				cause = ctx.Err()

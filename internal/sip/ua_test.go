@@ -473,6 +473,12 @@ func TestNoResponseIsGatewayFailure(t *testing.T) {
 	if o.Class != ClassRoute || !o.GatewayDown || !errors.Is(err, ErrNoResponse) {
 		t.Fatalf("got %v", o)
 	}
+	// A ringing timeout shorter than the no-response one changes nothing:
+	// a gateway that never said a word is down, not "no answer".
+	_, err = caller.Dial(context.Background(), Dial{Target: "sip:1@" + sink.LocalAddr().String(), RingTimeout: 500 * time.Millisecond})
+	if o := outcomeOf(t, err); o.Class != ClassRoute || !o.GatewayDown || !errors.Is(err, ErrNoResponse) {
+		t.Fatalf("short ring timeout: got %v", o)
+	}
 	// TCP to a closed port: connection refused, also a gateway failure.
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := l.Addr().String()
