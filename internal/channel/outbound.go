@@ -32,7 +32,7 @@ const dbTimeout = 10 * time.Second
 // worker claims and sends one job at a time until ctx ends.
 func (p *Pool) worker(ctx context.Context) {
 	for ctx.Err() == nil {
-		if !p.active() {
+		if !p.active() || p.gatewayCount() == 0 {
 			select {
 			case <-ctx.Done():
 			case <-p.wake:
@@ -156,8 +156,8 @@ func (p *Pool) send(soft context.Context, lease *queue.Lease, job queue.Job) (ba
 		if !p.d.Router.Acquire(gw.Name) {
 			continue
 		}
-		g := p.gateways[gw.Name]
-		if g.Name == "" { // a gateway the router knows but the file does not
+		g := p.gateway(gw.Name)
+		if g.Name == "" { // a gateway the router knows but the pool does not (yet)
 			g = Gateway{Name: gw.Name, Address: gw.Address}
 		}
 		a.gateway = g.Name

@@ -45,12 +45,18 @@ type Options struct {
 // Pool is one node's fax channels: Outbound workers pulling jobs from the
 // queue, and up to InboundCount answered calls at once.
 type Pool struct {
-	cfg      Config
-	opt      Options
-	d        Deps
-	log      *slog.Logger
-	header   *template.Template
-	gateways map[string]Gateway // by name, addresses resolved
+	cfg    Config
+	opt    Options
+	d      Deps
+	log    *slog.Logger
+	header *template.Template
+
+	// gateways are the file's (fixed) merged with the database's (replaced
+	// by SetExtraGateways while running), by name, addresses resolved.
+	gwMu     sync.RWMutex
+	fileGWs  map[string]Gateway
+	gateways map[string]Gateway
+	self     string
 
 	waiter          *queue.Waiter
 	state           atomic.Int32 // sip.State: claiming and answering only while active
@@ -89,7 +95,7 @@ func New(cfg Config, opt Options, d Deps, self string) (*Pool, error) {
 	if inbound == 0 {
 		inbound = opt.Outbound
 	}
-	p := &Pool{cfg: cfg, opt: opt, d: d, log: d.Log, gateways: map[string]Gateway{},
+	p := &Pool{cfg: cfg, opt: opt, d: d, log: d.Log, fileGWs: map[string]Gateway{}, self: self,
 		wake: make(chan struct{}, 1), inSlots: make(chan struct{}, inbound)}
 	if cfg.HeaderTemplate != "" {
 		t, err := render.ParseHeaderTemplate(cfg.HeaderTemplate)
@@ -105,18 +111,58 @@ func New(cfg Config, opt Options, d Deps, self string) (*Pool, error) {
 		if g.Address == SelfAddress {
 			g.Address = self
 		}
-		p.gateways[g.Name] = g
+		p.fileGWs[g.Name] = g
 	}
-	if len(p.gateways) == 0 && opt.Outbound > 0 {
-		// Nothing to call through: leave the jobs pending (an operator
-		// adds a gateway) rather than fail them all with "no route".
-		p.log.Warn("no gateways configured: outbound channels are off; inbound calls are answered", "channel.gateways", 0)
-		p.opt.Outbound = 0
-	}
+	p.SetExtraGateways(nil)
 	p.hard, p.hardCancel = context.WithCancel(context.Background())
 	p.state.Store(int32(sip.StateActive))
 	d.UA.SetAdmission(p)
 	return p, nil
+}
+
+// SetExtraGateways replaces the gateways administrators manage in the
+// database. A name the configuration file already uses keeps the file's
+// entry. Until some gateway exists the outbound workers claim nothing, so
+// jobs wait pending (for an operator to add one) instead of failing with
+// "no route".
+func (p *Pool) SetExtraGateways(extra []Gateway) {
+	m := make(map[string]Gateway, len(p.fileGWs)+len(extra))
+	for _, g := range extra {
+		if _, dup := p.fileGWs[g.Name]; dup {
+			p.log.Warn("gateway defined in the configuration file and the database: the file's entry is used", "gateway", g.Name)
+			continue
+		}
+		if g.Address == SelfAddress {
+			g.Address = p.self
+		}
+		m[g.Name] = g
+	}
+	for name, g := range p.fileGWs {
+		m[name] = g
+	}
+	p.gwMu.Lock()
+	had := len(p.gateways) > 0
+	p.gateways = m
+	p.gwMu.Unlock()
+	if !had && len(m) > 0 {
+		select { // idle workers start claiming now
+		case p.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// gateway returns the named gateway ("" Name when unknown).
+func (p *Pool) gateway(name string) Gateway {
+	p.gwMu.RLock()
+	defer p.gwMu.RUnlock()
+	return p.gateways[name]
+}
+
+func (p *Pool) gatewayCount() int {
+	p.gwMu.RLock()
+	defer p.gwMu.RUnlock()
+	return len(p.gateways)
 }
 
 // SetState switches the node between active (claiming and answering),
@@ -170,9 +216,12 @@ func (p *Pool) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		p.d.Router.RunProber(ctx, Prober{UA: p.d.UA, Gateways: p.gateways}, p.cfg.ProbeInterval)
+		p.d.Router.RunProber(ctx, Prober{UA: p.d.UA, Gateway: p.gateway}, p.cfg.ProbeInterval)
 	}()
-	p.log.Info("fax channels running", "outbound", p.opt.Outbound, "inbound", cap(p.inSlots), "gateways", len(p.gateways))
+	p.log.Info("fax channels running", "outbound", p.opt.Outbound, "inbound", cap(p.inSlots), "gateways", p.gatewayCount())
+	if p.gatewayCount() == 0 && p.opt.Outbound > 0 {
+		p.log.Warn("no gateways yet: outbound faxes wait pending until one is configured; inbound calls are answered")
+	}
 	<-ctx.Done()
 
 	p.mu.Lock()

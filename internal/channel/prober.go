@@ -15,8 +15,9 @@ const probeTimeout = 5 * time.Second
 
 // Prober probes gateways with SIP OPTIONS (routing.Prober).
 type Prober struct {
-	UA       *sip.UA
-	Gateways map[string]Gateway // for the transport; addresses come from the router
+	UA *sip.UA
+	// Gateway looks up a gateway's transport; addresses come from the router.
+	Gateway func(name string) Gateway
 }
 
 // Probe reports an error when the gateway does not answer, or answers
@@ -26,7 +27,7 @@ func (p Prober) Probe(ctx context.Context, g routing.Gateway) error {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	target := "sip:" + g.Address
-	if t := p.Gateways[g.Name].transport(); t != "udp" {
+	if t := p.Gateway(g.Name).transport(); t != "udp" {
 		target += ";transport=" + t
 	}
 	code, err := p.UA.Options(ctx, target)

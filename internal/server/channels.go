@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/faxd/faxd/internal/api/routingcfg"
 	"github.com/faxd/faxd/internal/channel"
 	"github.com/faxd/faxd/internal/docstore"
 	"github.com/faxd/faxd/internal/sip"
@@ -19,6 +20,7 @@ type channels struct {
 	UA     *sip.UA
 	Router *routing.Router
 	Pool   *channel.Pool
+	self   string // this node's SIP address, what the "self" gateway means
 }
 
 // openChannels starts the SIP user agent (it answers OPTIONS at once and
@@ -34,6 +36,7 @@ func (s *Server) openChannels(ctx context.Context) error {
 	if ap, ok := ua.Addr("udp"); ok {
 		self = ap.String()
 	}
+	c.self = self
 	gws, routes := s.cfg.Channel.RoutingTable(self)
 	if c.Router, err = routing.New(gws, routes, routing.HealthPolicy{}); err != nil {
 		return fmt.Errorf("channel: %w", err)
@@ -49,7 +52,7 @@ func (s *Server) openChannels(ctx context.Context) error {
 	if s.cfg.Node.Role == "standby" {
 		c.Pool.SetState(sip.StateStandby) // no channels until promoted (R17)
 	}
-	return nil
+	return s.refreshRouting(ctx)
 }
 
 // runChannels runs the pool until ctx ends; stop ends it (draining calls
@@ -115,4 +118,73 @@ func (d channelDocs) PutReceived(ctx context.Context, r channel.ReceivedDocument
 		Pages:     r.TIFF,
 		PageCount: r.Pages,
 	})
+}
+
+// routingRefresh is how soon a gateway or route an administrator changed
+// through the API is used by every node.
+const routingRefresh = 5 * time.Second
+
+// refreshRouting merges the gateways and routes administrators keep in the
+// database with the configuration file's into the router (least-cost
+// choice, health, channel limits) and the channel pool (how to call each).
+// A database gateway named like a file gateway is ignored: the file wins.
+func (s *Server) refreshRouting(ctx context.Context) error {
+	c := s.channels
+	if c == nil || c.Pool == nil {
+		return nil
+	}
+	store := routingcfg.New(s.DB.Queue)
+	dbGws, dbRoutes, err := store.Load(ctx) // enabled gateways and their routes
+	if err != nil {
+		return err
+	}
+	creds, err := store.Gateways(ctx)
+	if err != nil {
+		return err
+	}
+	byName := map[string]routingcfg.Gateway{}
+	for _, g := range creds {
+		byName[g.Name] = g
+	}
+	gws, routes := s.cfg.Channel.RoutingTable(c.self)
+	inFile := map[string]bool{}
+	for _, g := range gws {
+		inFile[g.Name] = true
+	}
+	var extra []channel.Gateway
+	for _, g := range dbGws {
+		if inFile[g.Name] {
+			continue
+		}
+		gws = append(gws, g)
+		cg := byName[g.Name]
+		extra = append(extra, channel.Gateway{Name: g.Name, Address: g.Address, MaxChannels: g.MaxChannels,
+			Username: cg.Username, Password: cg.Password})
+	}
+	for _, r := range dbRoutes {
+		if !inFile[r.Gateway] {
+			routes = append(routes, r)
+		}
+	}
+	if err := c.Router.Update(gws, routes); err != nil {
+		return err
+	}
+	c.Pool.SetExtraGateways(extra)
+	return nil
+}
+
+// runRouting keeps the routing table current until ctx ends.
+func (s *Server) runRouting(ctx context.Context) {
+	t := time.NewTicker(routingRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.refreshRouting(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("routing table not refreshed from the database", "err", err)
+		}
+	}
 }

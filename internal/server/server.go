@@ -305,6 +305,7 @@ func (s *Server) Run(ctx context.Context) error {
 	background(s.runNotify)  // internal/server/notify.go
 	background(s.runInbound) // internal/server/inbound.go
 	background(s.runMembership)
+	background(s.runRouting) // internal/server/channels.go
 	for _, t := range s.tasks {
 		background(func(ctx context.Context) { t.loop(ctx, s) })
 	}
