@@ -12,6 +12,7 @@ import (
 	"github.com/faxd/faxd/internal/channel"
 	"github.com/faxd/faxd/internal/config"
 	"github.com/faxd/faxd/internal/docstore"
+	"github.com/faxd/faxd/internal/sip"
 	"github.com/faxd/faxd/queue"
 	"github.com/faxd/faxd/t38/bilevel"
 	"github.com/faxd/faxd/t38/tiff"
@@ -365,13 +366,11 @@ func TestChannelsGatewayDownNextCandidate(t *testing.T) {
 // over and finished by a live node, which sends only the third page.
 func TestChannelsResumeFromFirstUnconfirmedPage(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, func(c *config.Config) {
-		selfConfig(c)
-		// Idle workers wake only on notifications here, so the dying node
-		// below claims the job first.
-		c.Queue.PollInterval = config.Duration(time.Hour)
-	})
+	s := startServer(t, selfConfig)
 	ctx := context.Background()
+	// The node's own channels stand by while the dying node below claims
+	// the job, so that it, not they, gets it.
+	s.channels.Pool.SetState(sip.StateStandby)
 	job := enqueueFax(t, s, testPages(3, 80), queue.Request{SendAfter: time.Now().Add(time.Hour)})
 	dying, err := s.Queue.Register(ctx, queue.NodeInfo{ID: "dying"}, queue.NodeConfig{TTL: time.Second, Interval: 200 * time.Millisecond})
 	if err != nil {
@@ -387,6 +386,7 @@ func TestChannelsResumeFromFirstUnconfirmedPage(t *testing.T) {
 	if _, err := s.Queue.Progress(ctx, job.ID, claimed[0].Token, 2); err != nil {
 		t.Fatal(err)
 	}
+	s.channels.Pool.SetState(sip.StateActive)
 	done := waitJob(t, s, job.ID, 90*time.Second, "sent", func(j queue.Job) bool { return j.State.Final() })
 	if done.State != queue.Sent || done.PagesConfirmed != 3 || done.NodeID != s.cfg.Node.ID {
 		t.Fatalf("job ended %s on %s with %d pages (%s)", done.State, done.NodeID, done.PagesConfirmed, done.LastReason)
