@@ -685,31 +685,34 @@ func decode2D(r *reader, ref, ch []int32, width int32) ([]int32, bool) {
 		l := uint(m & 7)
 		acc <<= l
 		n -= l
-		// b1: the first change on ref right of a0 with the colour opposite
-		// to a0's (even indexes are white-to-black). It is at most one
-		// step behind the last b1, and the sentinels (width > a0) stop
-		// the scan.
-		if bi > 0 {
-			bi--
+		// Move b1 right past a0, keeping its parity (b1 lags by at most
+		// one change after the previous mode; the sentinels stop it).
+		for ref[bi] <= a0 && ref[bi] < width {
+			bi += 2
 		}
-		for ref[bi] <= a0 {
-			bi++
-		}
-		bi += (bi ^ color) & 1
 		if k := m >> 3; k >= modeV0 {
 			// Vertical: a1 = b1 + delta. The previous change is at most
 			// a0, so a1 > a0 never cancels it.
 			a1 := ref[bi] + int32(vdelta[k])
-			if a1 <= a0 || a1 > width {
+			if uint32(a1-a0-1) >= uint32(width-a0) { // a1 <= a0 || a1 > width
 				ok = false
 				break
 			}
 			ch = append(ch, a1)
 			a0 = a1
 			color ^= 1
+			// The colour flips, so b1 takes the other parity: the next
+			// change after V0/VR, the previous one after VL (the scan
+			// above moves it on if it is not right of a1).
+			bi += int(vstep[k])
+			if bi < 0 {
+				bi = 1 // VL at the first change: the next one of that parity
+			}
 			continue
 		} else if k == modePass {
+			// a0 moves to b2; b1 to the change after it.
 			a0 = ref[bi+1]
+			bi += 2
 			continue
 		} else if k != modeHoriz {
 			ok = false
@@ -811,6 +814,9 @@ func decode2D(r *reader, ref, ch []int32, width int32) ([]int32, bool) {
 	}
 	return terminate(ch, width), true
 }
+
+// vstep moves b1's index after each vertical mode (see decode2D).
+var vstep = [32]int8{modeV0: 1, modeVR1: 1, modeVR2: 1, modeVR3: 1, modeVL1: -1, modeVL2: -1, modeVL3: -1}
 
 // vdelta is a1 - b1 for each vertical mode; 32 entries so that indexing
 // by a mode (uint8 >> 3) needs no bounds check.
