@@ -254,29 +254,58 @@ func (s *Server) routes() http.Handler {
 	return mux
 }
 
-// readyz is ready when the queue database, the archive database and NATS
-// all answer; the body names each so an operator sees which one is down.
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+// componentCheck is one dependency's readiness.
+type componentCheck struct {
+	name string
+	err  error
+}
+
+// checkComponents asks the queue database, the archive database and NATS
+// whether they answer, and records each in faxd_component_up.
+func (s *Server) checkComponents(ctx context.Context) []componentCheck {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	checks := []struct {
-		name string
-		err  error
-	}{
+	checks := []componentCheck{
 		{"queue_db", s.DB.Queue.Ping(ctx)},
 		{"archive_db", s.DB.Archive.Ping(ctx)},
 		{"nats", s.Bus.Ready()},
 	}
-	status := http.StatusOK
-	var body string
 	for _, c := range checks {
 		up := 1.0
-		line := c.name + " ok\n"
 		if c.err != nil {
-			up, status = 0, http.StatusServiceUnavailable
-			line = c.name + " down: " + c.err.Error() + "\n"
+			up = 0
 		}
 		s.Metrics.Up.WithLabelValues(c.name).Set(up)
+	}
+	return checks
+}
+
+// runHealth keeps faxd_component_up current for Prometheus, whether or
+// not anything polls /readyz.
+func (s *Server) runHealth(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		s.checkComponents(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// readyz is ready when the queue database, the archive database and NATS
+// all answer; the body names each so an operator sees which one is down.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	status := http.StatusOK
+	var body string
+	for _, c := range s.checkComponents(r.Context()) {
+		line := c.name + " ok\n"
+		if c.err != nil {
+			status = http.StatusServiceUnavailable
+			line = c.name + " down: " + c.err.Error() + "\n"
+		}
 		body += line
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -305,6 +334,7 @@ func (s *Server) Run(ctx context.Context) error {
 	background(s.runNotify)  // internal/server/notify.go
 	background(s.runInbound) // internal/server/inbound.go
 	background(s.runMembership)
+	background(s.runHealth)
 	background(s.runRouting) // internal/server/channels.go
 	for _, t := range s.tasks {
 		background(func(ctx context.Context) { t.loop(ctx, s) })
