@@ -273,13 +273,15 @@ func runMatrixCase(t *testing.T, bin string, c matrixCase) {
 		// The receiver of the image data (hundreds of datagrams) must have
 		// recovered some of what was dropped; the few datagrams going the
 		// other way may lose only repeat copies, which need no recovery.
-		// (session.Run does not expose our UDPTL counters; for spandsp → us
-		// the identical pages after image-data loss are the proof.)
-		switch {
+		switch u := or.Wire.UDPTL; {
 		case c.dir == usToSpandsp && pr.UDPTL.RxRecovered+pr.UDPTL.RxRepaired == 0:
 			t.Errorf("the peer's UDPTL recovered nothing from ours (%+v)", pr.UDPTL)
 		case c.dir == usToSpandsp && fec && pr.UDPTL.RxRepaired == 0:
 			t.Errorf("the peer repaired nothing from our FEC (%+v)", pr.UDPTL)
+		case c.dir == spandspToUs && u.Recovered == 0:
+			t.Errorf("our UDPTL recovered nothing from the peer's (%+v)", u)
+		case c.dir == spandspToUs && fec && u.Repaired == 0:
+			t.Errorf("our UDPTL repaired nothing from the peer's FEC (%+v)", u)
 		}
 	}
 }

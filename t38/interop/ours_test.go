@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"syscall"
 	"time"
 
 	"github.com/faxd/faxd/t38/bilevel"
@@ -19,7 +18,7 @@ import (
 // ourOptions configure our terminal for one call.
 type ourOptions struct {
 	Calling     bool
-	Pages       []*bilevel.Image // to send; nil to receive
+	Pages       []*bilevel.Image `json:"-"` // to send; nil to receive
 	Ident       string
 	Version     int
 	ECM         bool
@@ -35,7 +34,10 @@ type ourResult struct {
 	Sent     []t30.PageStats
 	Received []*t30.ReceivedPage
 	Wire     session.Stats
-	Call     time.Duration // start to the end of the call
+	// Call is the wire time: start to the engine's end of the call (DCN
+	// sent or received), as spandsp's call_ms runs to phase E; the linger
+	// after it is not counted.
+	Call time.Duration
 }
 
 // listenUDP opens our socket on loopback.
@@ -43,7 +45,8 @@ func listenUDP() (*net.UDPConn, error) {
 	return net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 }
 
-// runOurs runs our terminal on conn against remote until the call ends.
+// runOurs runs our terminal on conn against remote (the zero AddrPort:
+// whoever sends first) until the call ends.
 // It owns conn and closes it.
 func runOurs(ctx context.Context, conn *net.UDPConn, remote netip.AddrPort, o ourOptions) (ourResult, error) {
 	defer conn.Close()
@@ -80,12 +83,18 @@ func runOurs(ctx context.Context, conn *net.UDPConn, remote netip.AddrPort, o ou
 	if err != nil {
 		return out, err
 	}
+	var peer net.Addr // unknown: learnt from the first datagram
+	if remote.IsValid() {
+		peer = net.UDPAddrFromAddrPort(remote)
+	}
 	res, err := session.Run(ctx, conn, ses, session.RunConfig{
-		Peer:   net.UDPAddrFromAddrPort(remote),
+		Peer:   peer,
 		UDPTL:  uc,
 		Linger: 500 * time.Millisecond, // as the peer does: let the DCN's repeats leave
 		OnEvent: func(ev t30.Output) {
 			switch ev.Kind {
+			case t30.OutDone:
+				out.Call = time.Since(start)
 			case t30.OutPageSent:
 				out.Sent = append(out.Sent, *ev.Stats)
 			case t30.OutPageReceived:
@@ -95,15 +104,8 @@ func runOurs(ctx context.Context, conn *net.UDPConn, remote netip.AddrPort, o ou
 	})
 	out.Result = res
 	out.Wire = ses.Stats()
-	out.Call = time.Since(start)
-	return out, err
-}
-
-// processCPU is this process's user+system CPU time.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+	if out.Call == 0 {
+		out.Call = time.Since(start)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return out, err
 }

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/faxd/faxd/t38/ifp"
@@ -45,7 +48,14 @@ var ErrNoPeer = errors.New("session: no peer address yet")
 
 // Run carries s over conn in real time until the call ends or ctx is
 // done. s must use a real-time Clock (NewMonoClock). On ctx cancellation
-// the session is told the call dropped. The result is the engine's.
+// the session is told the call dropped. The result is the engine's; the
+// UDPTL counters are in s.Stats() afterwards.
+//
+// Run is one goroutine: it blocks in ReadFrom with the read deadline set to
+// the session's next deadline, so a datagram and a due packet or timer wake
+// the same goroutine, with no channel hand-off and no timer of its own. The
+// deadline is moved only when that instant changes. Run owns conn's read
+// deadline while it runs.
 func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*t30.Result, error) {
 	if cfg.Tick == 0 {
 		// Every timer and every paced packet is a session deadline, so
@@ -63,58 +73,59 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 		}
 		return b
 	}})
-	type dgram struct {
-		b    []byte
-		from net.Addr
-	}
-	in := make(chan dgram, 64)
-	readErr := make(chan error, 1)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		buf := make([]byte, 65536)
-		for {
-			// The reader wakes up now and then to notice stop; it moves
-			// its own deadline so an expired one never makes it spin.
-			_ = conn.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
-			n, from, err := conn.ReadFrom(buf)
-			if err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					select {
-					case <-stop:
-						return
-					default:
-						continue
-					}
-				}
-				readErr <- err
-				return
-			}
-			select {
-			case in <- dgram{append([]byte(nil), buf[:n]...), from}:
-			case <-stop:
-				return
-			}
+	defer func() { s.stats.UDPTL = rcv.Stats() }()
+
+	// Cancellation wakes a blocked read by moving the deadline into the
+	// past. The loop checks cancelled after each deadline it sets, so the
+	// two cannot undo each other.
+	var cancelled atomic.Bool
+	stopWake := context.AfterFunc(ctx, func() {
+		cancelled.Store(true)
+		_ = conn.SetReadDeadline(time.Unix(1, 0))
+	})
+	defer func() {
+		if stopWake() {
+			_ = conn.SetReadDeadline(time.Time{})
 		}
 	}()
+	// Reading into netip.AddrPort allocates nothing per datagram.
+	udp, _ := conn.(interface {
+		ReadFromUDPAddrPort([]byte) (int, netip.AddrPort, error)
+	})
+
+	// base turns session time into wall-clock instants, so a deadline that
+	// has not changed maps to the same instant and is not set again.
+	base := time.Now().Add(-s.clock.Now())
+	if mc, ok := s.clock.(*MonoClock); ok {
+		base = mc.start
+	}
+
 	peer := cfg.Peer
-	var lastIn time.Time
-	var sendErr error
+	var (
+		lastIn  time.Time
+		sendErr error
+		dgram   []byte // reused: WriteTo copies it out
+		setAt   time.Time
+		tickAt  = time.Now().Add(cfg.Tick)
+		buf     = make([]byte, 65536)
+	)
 	flush := func() {
 		for _, p := range s.Outgoing() {
-			d, err := snd.Build(p)
+			d, err := snd.AppendBuild(dgram[:0], p)
 			if err != nil {
 				sendErr = fmt.Errorf("session: udptl: %w", err)
 				continue
 			}
+			dgram = d
 			if peer == nil {
 				sendErr = ErrNoPeer
 				continue
 			}
 			if _, err := conn.WriteTo(d, peer); err != nil {
 				sendErr = fmt.Errorf("session: send: %w", err)
+				continue
 			}
+			s.stats.DatagramsOut++
 		}
 		if cfg.OnEvent != nil {
 			for _, e := range s.Events() {
@@ -129,49 +140,81 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 			s.Receive(d.Seq, d.IFP)
 		}
 	}
+	hangup := func(err error) (*t30.Result, error) {
+		s.Hangup()
+		flush()
+		return s.Result(), err
+	}
 	s.Start()
 	flush()
-	timer := time.NewTimer(cfg.Tick)
-	defer timer.Stop()
 	for !s.Done() {
-		wait := cfg.Tick
+		wake := tickAt
 		if d, ok := s.NextDeadline(); ok {
-			wait = min(wait, max(d-s.clock.Now(), 0))
+			if t := base.Add(d); t.Before(wake) {
+				wake = t
+			}
 		}
 		if rcv.Held() > 0 {
-			wait = min(wait, max(cfg.FlushAfter-time.Since(lastIn), 0))
-		}
-		timer.Reset(wait)
-		select {
-		case <-ctx.Done():
-			s.Hangup()
-			flush()
-			return s.Result(), ctx.Err()
-		case err := <-readErr:
-			s.Hangup()
-			flush()
-			return s.Result(), fmt.Errorf("session: receive: %w", err)
-		case d := <-in:
-			if peer == nil {
-				peer = d.from
+			if t := lastIn.Add(cfg.FlushAfter); t.Before(wake) {
+				wake = t
 			}
-			lastIn = time.Now()
-			ds, err := rcv.Receive(d.b)
-			if err == nil {
+		}
+		if !wake.Equal(setAt) {
+			_ = conn.SetReadDeadline(wake)
+			setAt = wake
+		}
+		if cancelled.Load() {
+			return hangup(ctx.Err())
+		}
+		var (
+			n    int
+			from net.Addr
+			ap   netip.AddrPort
+			err  error
+		)
+		if udp != nil {
+			n, ap, err = udp.ReadFromUDPAddrPort(buf)
+		} else {
+			n, from, err = conn.ReadFrom(buf)
+		}
+		now := time.Now()
+		switch {
+		case err == nil:
+			if peer == nil {
+				if udp != nil {
+					from = net.UDPAddrFromAddrPort(ap)
+				}
+				peer = from
+			}
+			lastIn = now
+			if ds, err := rcv.Receive(buf[:n]); err == nil {
 				deliver(ds)
 			}
-		case <-timer.C:
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if cancelled.Load() {
+				return hangup(ctx.Err())
+			}
+			if !now.Before(tickAt) {
+				tickAt = now.Add(cfg.Tick)
+			}
+		default:
+			if cancelled.Load() {
+				return hangup(ctx.Err())
+			}
+			return hangup(fmt.Errorf("session: receive: %w", err))
 		}
-		if rcv.Held() > 0 && time.Since(lastIn) >= cfg.FlushAfter {
+		if rcv.Held() > 0 && now.Sub(lastIn) >= cfg.FlushAfter {
 			deliver(rcv.Flush())
 		}
 		s.Tick()
 		flush()
 	}
 	if cfg.Linger > 0 {
+		t := time.NewTimer(cfg.Linger)
+		defer t.Stop()
 		select {
 		case <-ctx.Done():
-		case <-time.After(cfg.Linger):
+		case <-t.C:
 		}
 	}
 	return s.Result(), sendErr

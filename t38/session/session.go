@@ -14,6 +14,7 @@ import (
 
 	"github.com/faxd/faxd/t38/ifp"
 	"github.com/faxd/faxd/t38/t30"
+	"github.com/faxd/faxd/t38/udptl"
 )
 
 // Clock is the session's only source of time. Tests use a virtual clock;
@@ -45,6 +46,11 @@ type Stats struct {
 	Late                  int // packets that arrived after later ones had been used
 	Gaps                  int // sequence numbers never received
 	Malformed             int
+	// Filled by Run, the driver that owns the UDPTL layer (zero under
+	// other drivers): datagrams sent and our UDPTL receiver's counters,
+	// which show what redundancy and FEC recovered.
+	DatagramsOut int
+	UDPTL        udptl.Stats
 }
 
 // Session is one T.38 terminal call.
