@@ -75,7 +75,7 @@ func (c *inboundCall) receive(call *sip.Call) {
 	start := time.Now()
 	var pages []*t30.ReceivedPage
 	cfg := t30.Config{Ident: p.cfg.StationID, ECM: p.cfg.ECM, Fine: true, Superfine: true, Decoder: t30.T4Decoder{}}
-	s, rc, err := terminal(call.Media(), cfg)
+	s, rc, err := Terminal(call.Media(), cfg)
 	var res *t30.Result
 	if err == nil {
 		rc.OnEvent = func(o t30.Output) {

@@ -249,7 +249,7 @@ func (a *attempt) transmit(call *sip.Call, pages []*bilevel.Image) *t30.Result {
 	}()
 	cfg := t30.Config{Calling: true, Transmit: true, Ident: p.cfg.StationID, ECM: p.cfg.ECM,
 		Fine: true, Superfine: true, Pages: t30.ImagePages(pages), StartPage: a.confirmed}
-	s, rc, err := terminal(call.Media(), cfg)
+	s, rc, err := Terminal(call.Media(), cfg)
 	if err != nil {
 		a.log.Error("T.38 session", "err", err)
 		return &t30.Result{Reason: t30.ReasonPageSource, Detail: err.Error(), NextPage: a.confirmed}

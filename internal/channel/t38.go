@@ -20,9 +20,11 @@ const redundancyEntries = 3
 // can repeat the final DCN before the BYE.
 const linger = 300 * time.Millisecond
 
-// terminal builds the T.38 session and the driver configuration for a
-// call whose media is m, from the far end's agreed parameters.
-func terminal(m sip.Media, cfg t30.Config) (*session.Session, session.RunConfig, error) {
+// Terminal builds the T.38 session and the driver configuration for a
+// call whose media is m, from the far end's agreed parameters (version,
+// error correction, its receive limits). The channels use it, and so do
+// the end-to-end tests that run our stack against other terminals.
+func Terminal(m sip.Media, cfg t30.Config) (*session.Session, session.RunConfig, error) {
 	p := m.Params
 	ec := udptl.ECNone
 	switch p.UDPEC {

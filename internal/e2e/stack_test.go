@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,14 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faxd/faxd/internal/channel"
 	"github.com/faxd/faxd/internal/pgtest"
 	"github.com/faxd/faxd/internal/sip"
 	"github.com/faxd/faxd/t38/bilevel"
 	"github.com/faxd/faxd/t38/interop"
-	"github.com/faxd/faxd/t38/sdp"
 	"github.com/faxd/faxd/t38/session"
 	"github.com/faxd/faxd/t38/t30"
-	"github.com/faxd/faxd/t38/udptl"
 )
 
 // The stack tests put faxd's SIP user agent (internal/sip) and T.38 terminal
@@ -129,33 +127,13 @@ func runSession(ctx context.Context, c *sip.Call, calling bool, pages []*bilevel
 		out.Err = errors.New("media is not T.38")
 		return out
 	}
-	p := m.Params
-	ec := udptl.ECNone
-	switch p.UDPEC {
-	case sdp.ECRedundancy:
-		ec = udptl.ECRedundancy
-	case sdp.ECFEC:
-		ec = udptl.ECFEC
-	}
-	maxDG := p.MaxDatagram
-	if maxDG == 0 {
-		maxDG = 400
-	}
-	maxIFP, entries := udptl.FarMaxIFP(maxDG, ec, 2)
-	uc := udptl.Config{FarMaxDatagram: maxDG}
-	switch ec {
-	case udptl.ECRedundancy:
-		uc.Redundancy = entries
-	case udptl.ECFEC:
-		uc.FEC, uc.FECSpan, uc.FECEntries = true, udptl.DefaultFECSpan, max(entries, 1)
-	}
-	cfg := t30.Config{Calling: calling, Transmit: pages != nil, Ident: "FAXD E2E", T38: true, Fine: true, Superfine: true}
+	cfg := t30.Config{Calling: calling, Transmit: pages != nil, Ident: "FAXD E2E", Fine: true, Superfine: true}
 	if pages != nil {
 		cfg.Pages = t30.ImagePages(pages)
 	} else {
 		cfg.Decoder = t30.T4Decoder{}
 	}
-	ses, err := session.New(session.Config{T30: cfg, Version: p.Version, MaxIFP: maxIFP, MaxBuffer: p.MaxBuffer}, session.NewMonoClock())
+	ses, rc, err := channel.Terminal(m, cfg)
 	if err != nil {
 		out.Err = err
 		return out
@@ -169,14 +147,12 @@ func runSession(ctx context.Context, c *sip.Call, calling bool, pages []*bilevel
 		case <-ctx.Done():
 		}
 	}()
-	out.Result, out.Err = session.Run(ctx, m.Conn, ses, session.RunConfig{
-		Peer: net.UDPAddrFromAddrPort(m.Remote), UDPTL: uc, Linger: 500 * time.Millisecond,
-		OnEvent: func(ev t30.Output) {
-			if ev.Kind == t30.OutPageReceived && ev.Received != nil {
-				out.Received = append(out.Received, ev.Received.Image)
-			}
-		},
-	})
+	rc.OnEvent = func(ev t30.Output) {
+		if ev.Kind == t30.OutPageReceived && ev.Received != nil {
+			out.Received = append(out.Received, ev.Received.Image)
+		}
+	}
+	out.Result, out.Err = session.Run(ctx, m.Conn, ses, rc)
 	return out
 }
 
