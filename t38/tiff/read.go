@@ -37,11 +37,18 @@ type Limits struct {
 	MaxWidth  int   // pixels
 	MaxHeight int   // rows
 	MaxPixels int64 // width*height of one page
+	// MaxBytes bounds the file itself (0 = no bound here: the caller
+	// already holds it in memory).
+	MaxBytes int64
+	// MaxDecoded bounds the memory of all pages Decode returns together
+	// (1 bit per bilevel pixel, 1-4 bytes per grey or colour pixel); a
+	// small file can describe many large pages. 0 = 1 GiB.
+	MaxDecoded int64
 }
 
-// DefaultLimits suit fax documents: 1000 pages, and pages up to A3 at
-// 600 dpi.
-var DefaultLimits = Limits{MaxPages: 1000, MaxWidth: 16384, MaxHeight: 16384, MaxPixels: 5100 * 7100}
+// DefaultLimits suit fax documents: 1000 pages, pages up to A4 at 600 dpi
+// (or A3 at 400), 512 MiB of decoded pages.
+var DefaultLimits = Limits{MaxPages: 1000, MaxWidth: 16384, MaxHeight: 16384, MaxPixels: 5100 * 7100, MaxDecoded: 512 << 20}
 
 // Page is one decoded page. Exactly one of Bilevel and Image is set:
 // Bilevel for 1-bit and fax-coded pages, Image for grey, palette and
@@ -74,6 +81,9 @@ func Open(data []byte, limits Limits) (*File, error) {
 	}
 	if len(data) < 8 {
 		return nil, fmt.Errorf("%w: %d bytes", ErrFormat, len(data))
+	}
+	if limits.MaxBytes > 0 && int64(len(data)) > limits.MaxBytes {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrLimit, len(data), limits.MaxBytes)
 	}
 	f := &File{data: data, limits: limits}
 	switch string(data[:2]) {
@@ -125,15 +135,46 @@ func Decode(data []byte) ([]Page, error) {
 	if err != nil {
 		return nil, err
 	}
+	return f.All()
+}
+
+// All decodes every page, within Limits.MaxDecoded in total.
+func (f *File) All() ([]Page, error) {
+	budget := f.limits.MaxDecoded
+	if budget <= 0 {
+		budget = 1 << 30
+	}
 	pages := make([]Page, 0, f.NumPages())
 	for i := range f.NumPages() {
 		p, err := f.Page(i)
 		if err != nil {
 			return nil, err
 		}
+		if budget -= p.size(); budget < 0 {
+			return nil, fmt.Errorf("%w: pages 1-%d decode to more than %d bytes", ErrLimit, i+1, f.limits.MaxDecoded)
+		}
 		pages = append(pages, p)
 	}
 	return pages, nil
+}
+
+// size is the memory a decoded page holds.
+func (p Page) size() int64 {
+	switch img := p.Image.(type) {
+	case nil:
+		if p.Bilevel != nil {
+			return int64(len(p.Bilevel.Pix))
+		}
+	case *image.Gray:
+		return int64(len(img.Pix))
+	case *image.Paletted:
+		return int64(len(img.Pix))
+	case *image.RGBA:
+		return int64(len(img.Pix))
+	case *image.CMYK:
+		return int64(len(img.Pix))
+	}
+	return 0
 }
 
 // Tags used here.
@@ -370,6 +411,10 @@ func (f *File) layout(d ifd) (layout, error) {
 	}
 	if l.spp > 5 {
 		return l, fmt.Errorf("%w: %d samples per pixel", ErrUnsupported, l.spp)
+	}
+	// Unpacked samples take up to this many bytes before conversion.
+	if b := int64(l.width) * int64(l.height) * int64(l.spp) * int64(max(1, l.bps/8)); l.bps > 1 && b > 3*lim.MaxPixels {
+		return l, fmt.Errorf("%w: %dx%d pixels of %d %d-bit samples", ErrLimit, l.width, l.height, l.spp, l.bps)
 	}
 	if _, ok := d.fields[tagTileWidth]; ok {
 		l.tiled = true

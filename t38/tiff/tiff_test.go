@@ -204,4 +204,16 @@ func TestHostileFiles(t *testing.T) {
 	if _, err := Open(good, Limits{MaxPages: 1, MaxWidth: 1, MaxHeight: 1, MaxPixels: 1}); err != nil {
 		t.Errorf("open with tight limits: %v", err)
 	}
+	if _, err := Open(good, Limits{MaxPages: 1, MaxBytes: 100}); !errors.Is(err, ErrLimit) {
+		t.Errorf("byte limit: %v", err)
+	}
+	// Many pages sharing one strip: each is small to store, large decoded.
+	many := encodeFax(t, []*bilevel.Image{bilevel.New(1728, 2000), bilevel.New(1728, 2000), bilevel.New(1728, 2000)}, FaxOptions{Coding: t4.MMR})
+	f, err = Open(many, Limits{MaxPages: 10, MaxWidth: 2000, MaxHeight: 2000, MaxPixels: 1 << 22, MaxDecoded: 2 * 216 * 2000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.All(); !errors.Is(err, ErrLimit) {
+		t.Errorf("decoded-size limit: %v", err)
+	}
 }
