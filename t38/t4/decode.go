@@ -134,7 +134,11 @@ func (d *Decoder) Write(p []byte) (int, error) {
 func (d *Decoder) Done() bool { return d.done }
 
 // Stats returns the statistics so far.
-func (d *Decoder) Stats() DecodeStats { return d.stats }
+func (d *Decoder) Stats() DecodeStats {
+	st := d.stats
+	st.Rows = d.img.Height
+	return st
+}
 
 // Close decodes what remains and returns the page.
 func (d *Decoder) Close() (*bilevel.Image, DecodeStats, error) {

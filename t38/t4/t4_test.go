@@ -318,6 +318,9 @@ func TestStreamingDecoder(t *testing.T) {
 		if !d.Done() {
 			t.Errorf("%v: RTC/EOFB not noticed before Close", c)
 		}
+		if st := d.Stats(); st.Rows != img.Height || st.BadRows != 0 {
+			t.Errorf("%v: running stats %+v before Close", c, st)
+		}
 		got, st, err := d.Close()
 		if err != nil || st.BadRows != 0 || !got.Equal(img) || !st.EndMarker || st.Bytes != len(data) {
 			t.Fatalf("%v: streaming decode: err %v, stats %+v, equal %v", c, err, st, got.Equal(img))
