@@ -5,7 +5,10 @@ package queue_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -18,8 +21,10 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
 
+	"github.com/faxd/faxd/internal/pgcluster"
 	"github.com/faxd/faxd/internal/pgtest"
 	"github.com/faxd/faxd/queue"
+	"github.com/faxd/faxd/schemas"
 )
 
 type benchArgs struct {
@@ -45,10 +50,45 @@ type benchDB struct {
 	q    *queue.Queue
 }
 
+// benchDSN is the benchmarks' database: by default on the test harness's
+// cluster (Fast mode: fsync, synchronous_commit and full_page_writes off);
+// with FAXD_BENCH_DURABLE=1 on a cluster of its own with the server's
+// settings (all three on). Both queues always share the cluster and its
+// settings.
+func benchDSN(b testing.TB) string {
+	if os.Getenv("FAXD_BENCH_DURABLE") != "1" {
+		return pgtest.NewDSN(b)
+	}
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "faxd-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = os.RemoveAll(dir) })
+	c, err := pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(dir, "data"), Fast: false})
+	if errors.Is(err, pgcluster.ErrNoBinaries) {
+		b.Skip("PostgreSQL server binaries (initdb, postgres) missing: install postgresql")
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = c.Stop(context.Background()) })
+	dsn := c.DSN("postgres")
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	if err := schemas.Migrate(ctx, pool, schemas.Queue); err != nil {
+		b.Fatal(err)
+	}
+	return dsn
+}
+
 func newBenchDB(b testing.TB) *benchDB {
 	b.Helper()
 	ctx := context.Background()
-	dsn := pgtest.NewDSN(b)
+	dsn := benchDSN(b)
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		b.Fatal(err)
