@@ -252,11 +252,9 @@ func (d *Decoder) stepT4(r *reader, final bool) bool {
 			d.unGood()
 		}
 		d.afterGood = false
-		z, ok := r.zeros()
-		if !ok || r.overrun() {
+		if _, ok := r.zeros(); !ok || r.overrun() {
 			return d.outOfData(final)
 		}
-		_ = z
 		r.skip(1)
 		d.bitpos = r.bitpos()
 	}
@@ -273,13 +271,22 @@ func (d *Decoder) stepT4(r *reader, final bool) bool {
 	}
 	r.refill()
 	if bits.LeadingZeros64(r.acc) >= 11 {
-		// Two EOLs in a row: RTC. Consume the rest of it for the octet count.
-		n, ok := d.eolsFollow(r)
-		if !ok && !final {
+		// More EOLs. Three or more in a row are RTC (T.4 sends six); just
+		// two, then row data, mean a row was lost in between (a line hit
+		// that left only zeros), and the page goes on.
+		p0 := r.bitpos()
+		n, more := d.eolsFollow(r)
+		if more && !final {
 			return true
 		}
-		d.stats.EndMarker = n > 0
-		d.finish()
+		if n >= 2 || more {
+			d.bitpos = r.bitpos()
+			d.stats.EndMarker = n >= 1
+			d.finish()
+			return false
+		}
+		d.bitpos = p0
+		d.badRow()
 		return false
 	}
 	var ok bool
@@ -313,29 +320,27 @@ func (d *Decoder) stepT4(r *reader, final bool) bool {
 	return false
 }
 
-// eolsFollow consumes the EOLs that follow an EOL (the rest of RTC) and
-// counts them; ok is false if the data ran out first.
-func (d *Decoder) eolsFollow(r *reader) (n int, ok bool) {
+// eolsFollow consumes the EOLs that follow an EOL and counts them (up to
+// the rest of RTC); more is true if the data ended before anything else
+// came.
+func (d *Decoder) eolsFollow(r *reader) (n int, more bool) {
 	for ; n < 5; n++ {
 		r.refill()
 		if bits.LeadingZeros64(r.acc) < 11 {
-			break
+			return n, false // a one bit within 11: real data, not an EOL
 		}
-		// Two EOLs in a row already make RTC: data running out after
-		// that is the end of the page, not a reason to wait.
 		if _, ok := r.zeros(); !ok {
-			return n, n > 0
+			return n, true
 		}
 		r.skip(1)
 		if d.opt.Coding == MR {
 			r.skip(1)
 		}
 		if r.overrun() {
-			return n, n > 0
+			return n, true
 		}
-		d.bitpos = r.bitpos()
 	}
-	return n, true
+	return n, false
 }
 
 func (d *Decoder) outOfData(final bool) bool {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/faxd/faxd/t38/bilevel"
@@ -428,5 +429,28 @@ func TestDecodeIntoBuffer(t *testing.T) {
 	got, _, err := Decode(data, DecodeOptions{Coding: MR, Width: 1728, Height: img.Height, Buffer: buf})
 	if err != nil || !got.Equal(img) || &got.Pix[0] != &buf[0] {
 		t.Fatalf("decode into buffer: %v, equal %v, reused %v", err, err == nil && got.Equal(img), &got.Pix[0] == &buf[0])
+	}
+}
+
+// Two EOLs with nothing between them are a lost row, not RTC: the page
+// goes on (RTC is three or more).
+func TestDoubleEOLIsALostRow(t *testing.T) {
+	img := bilevel.New(16, 3)
+	for x := 4; x < 12; x++ {
+		img.SetBlack(x, 0, true)
+		img.SetBlack(x-4, 2, true)
+	}
+	// EOL row0 EOL EOL row2 RTC, by hand: the EOL of row 1 is there,
+	// its data is gone.
+	bits := "000000000001" + "1011" + "000101" + "1011" + // EOL W4 B8 W4
+		"000000000001" + "000000000001" + // EOL (row 1 lost) EOL
+		"00110101" + "000101" + "10011" + // W0 B8 W8
+		strings.Repeat("000000000001", 6)
+	got, st, err := Decode(packBits(bits), DecodeOptions{Coding: MH, Width: 16})
+	if err != nil || st.Rows != 3 || st.BadRows != 1 || !st.EndMarker {
+		t.Fatalf("%v %+v", err, st)
+	}
+	if !bytes.Equal(got.Row(1), img.Row(0)) || !bytes.Equal(got.Row(2), img.Row(2)) {
+		t.Fatal("rows around the lost one are wrong")
 	}
 }
