@@ -178,8 +178,13 @@ func newRowCoder(width, ydpi int, opt EncodeOptions) (*rowCoder, error) {
 	if opt.K <= 0 {
 		opt.K = DefaultK(ydpi)
 	}
-	if opt.MinRowBits < 0 {
-		opt.MinRowBits = 0
+	// A scan line takes at most 40 ms (T.30 minimum scan-line times top
+	// out there), which is under 1200 bits even at 28800 bit/s.
+	if opt.MinRowBits < 0 || opt.MinRowBits > MaxMinRowBits {
+		return nil, fmt.Errorf("t4: %w: minimum row length %d bits", ErrBadOptions, opt.MinRowBits)
+	}
+	if opt.K > MaxK {
+		return nil, fmt.Errorf("t4: %w: K %d", ErrBadOptions, opt.K)
 	}
 	rc := &rowCoder{opt: opt, width: width, k: opt.K}
 	rc.ref = whiteRow(rc.ref, width)

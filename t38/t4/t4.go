@@ -44,11 +44,18 @@ const (
 
 // Errors reported by the codec.
 var (
-	ErrBadWidth  = errors.New("unsupported page width")
-	ErrBadCoding = errors.New("unknown coding")
-	ErrBadImage  = errors.New("malformed image")
-	ErrCorrupt   = errors.New("corrupt coded data")
-	ErrTooLong   = errors.New("page too long")
+	ErrBadWidth   = errors.New("unsupported page width")
+	ErrBadCoding  = errors.New("unknown coding")
+	ErrBadImage   = errors.New("malformed image")
+	ErrCorrupt    = errors.New("corrupt coded data")
+	ErrTooLong    = errors.New("page too long")
+	ErrBadOptions = errors.New("bad encode options")
+)
+
+// Bounds on EncodeOptions.
+const (
+	MaxMinRowBits = 1 << 14
+	MaxK          = 1 << 16
 )
 
 // ReverseBits reverses the bit order of every octet in place, converting

@@ -394,6 +394,9 @@ func TestHeightAndLimits(t *testing.T) {
 	if _, err := Encode(img, EncodeOptions{Coding: 9}); !errors.Is(err, ErrBadCoding) {
 		t.Fatalf("want ErrBadCoding, got %v", err)
 	}
+	if _, err := Encode(img, EncodeOptions{Coding: MH, MinRowBits: 1 << 30}); !errors.Is(err, ErrBadOptions) {
+		t.Fatalf("want ErrBadOptions, got %v", err)
+	}
 }
 
 func TestReverseBits(t *testing.T) {
