@@ -109,24 +109,25 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 		tickAt  = time.Now().Add(cfg.Tick)
 		buf     = make([]byte, 65536)
 	)
-	flush := func() {
-		for _, p := range s.Outgoing() {
-			d, err := snd.AppendBuild(dgram[:0], p)
-			if err != nil {
-				sendErr = fmt.Errorf("session: udptl: %w", err)
-				continue
-			}
-			dgram = d
-			if peer == nil {
-				sendErr = ErrNoPeer
-				continue
-			}
-			if _, err := conn.WriteTo(d, peer); err != nil {
-				sendErr = fmt.Errorf("session: send: %w", err)
-				continue
-			}
-			s.stats.DatagramsOut++
+	send := func(p []byte) {
+		d, err := snd.AppendBuild(dgram[:0], p)
+		if err != nil {
+			sendErr = fmt.Errorf("session: udptl: %w", err)
+			return
 		}
+		dgram = d
+		if peer == nil {
+			sendErr = ErrNoPeer
+			return
+		}
+		if _, err := conn.WriteTo(d, peer); err != nil {
+			sendErr = fmt.Errorf("session: send: %w", err)
+			return
+		}
+		s.stats.DatagramsOut++
+	}
+	flush := func() {
+		s.DrainOutgoing(send)
 		if cfg.OnEvent != nil {
 			for _, e := range s.Events() {
 				cfg.OnEvent(e)

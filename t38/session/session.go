@@ -59,18 +59,24 @@ type Session struct {
 	clock Clock
 	eng   *t30.Engine
 
-	out    [][]byte
-	events []t30.Output
-	stats  Stats
-	err    error
+	// Marshalled packets to send: outBuf holds them back to back, outEnd
+	// where each ends, so sending allocates nothing once warm.
+	outBuf  []byte
+	outEnd  []int
+	scratch ifp.Packet
+	field   [1]ifp.Field
+	events  []t30.Output
+	stats   Stats
+	err     error
 
 	// transmit side
-	queue   []t30.Output
-	steps   []step
-	endAt   time.Duration
-	active  bool
-	lastEnd time.Duration
-	lastMod t30.Modem
+	queue    []t30.Output
+	steps    []step
+	nextStep int // steps[nextStep:] are still to send
+	endAt    time.Duration
+	active   bool
+	lastEnd  time.Duration
+	lastMod  t30.Modem
 
 	// receive side
 	expect     uint32 // next expected seq + 1 (0: none yet)
@@ -84,9 +90,15 @@ type Session struct {
 	finished   bool
 }
 
+// step is one packet of a laid-out transmission, kept flat (no
+// *ifp.Packet each) and marshalled only when it is due.
 type step struct {
-	at  time.Duration
-	pkt *ifp.Packet
+	at        time.Duration
+	data      bool
+	indicator ifp.Indicator // !data
+	dataType  ifp.DataType  // data: one field
+	fieldType ifp.FieldType
+	chunk     []byte
 }
 
 // ErrVersion reports an unsupported T.38 version.
@@ -131,10 +143,33 @@ func (s *Session) Start() {
 }
 
 // Outgoing returns and clears the marshalled IFP packets to send, in order.
+// The caller owns them.
 func (s *Session) Outgoing() [][]byte {
-	o := s.out
-	s.out = nil
+	if len(s.outEnd) == 0 {
+		return nil
+	}
+	o := make([][]byte, len(s.outEnd))
+	start := 0
+	for i, end := range s.outEnd {
+		o[i] = s.outBuf[start:end:end]
+		start = end
+	}
+	// The packets now belong to the caller: start a new buffer.
+	s.outBuf, s.outEnd = nil, s.outEnd[:0]
 	return o
+}
+
+// DrainOutgoing passes each marshalled IFP packet to send to f, in order,
+// and clears them. A packet is valid only during its call to f: the
+// session reuses the memory, so a driver that sends at once allocates
+// nothing.
+func (s *Session) DrainOutgoing(f func(ifp []byte)) {
+	start := 0
+	for _, end := range s.outEnd {
+		f(s.outBuf[start:end:end])
+		start = end
+	}
+	s.outBuf, s.outEnd = s.outBuf[:0], s.outEnd[:0]
 }
 
 // Events returns and clears the engine's events (phases, pages, result).
@@ -157,7 +192,7 @@ func (s *Session) Stats() Stats { return s.stats }
 func (s *Session) Hangup() {
 	s.eng.Tick(s.clock.Now())
 	s.eng.Hangup()
-	s.queue, s.steps, s.active = nil, nil, false
+	s.queue, s.steps, s.nextStep, s.active = nil, s.steps[:0], 0, false
 	s.pump()
 }
 
@@ -174,8 +209,8 @@ func (s *Session) NextDeadline() (time.Duration, bool) {
 	d, ok := s.eng.NextDeadline()
 	if s.active {
 		t := s.endAt
-		if len(s.steps) > 0 {
-			t = s.steps[0].at
+		if s.nextStep < len(s.steps) {
+			t = s.steps[s.nextStep].at
 		}
 		if !ok || t < d {
 			d, ok = t, true
@@ -190,11 +225,8 @@ func (s *Session) Tick() {
 	s.eng.Tick(now)
 	s.pump()
 	for s.active {
-		for len(s.steps) > 0 && s.steps[0].at <= now {
-			s.send(s.steps[0].pkt)
-			s.steps = s.steps[1:]
-		}
-		if len(s.steps) > 0 || now < s.endAt {
+		s.sendDue(now)
+		if s.nextStep < len(s.steps) || now < s.endAt {
 			break
 		}
 		s.active = false
@@ -219,16 +251,28 @@ func (s *Session) pump() {
 		s.queue = s.queue[1:]
 		s.begin(o)
 		// A burst that starts now sends its first packets at once.
-		now := s.clock.Now()
-		for len(s.steps) > 0 && s.steps[0].at <= now {
-			s.send(s.steps[0].pkt)
-			s.steps = s.steps[1:]
-		}
+		s.sendDue(s.clock.Now())
 	}
 }
 
-func (s *Session) send(p *ifp.Packet) {
-	b, err := p.Marshal(s.cfg.Version)
+// sendDue sends the laid-out packets that are due at now.
+func (s *Session) sendDue(now time.Duration) {
+	for s.nextStep < len(s.steps) && s.steps[s.nextStep].at <= now {
+		s.send(&s.steps[s.nextStep])
+		s.steps[s.nextStep].chunk = nil // let the page data go once sent
+		s.nextStep++
+	}
+}
+
+func (s *Session) send(st *step) {
+	p := &s.scratch
+	if st.data {
+		s.field[0] = ifp.Field{Type: st.fieldType, Data: st.chunk}
+		*p = ifp.Packet{IsData: true, DataType: st.dataType, Fields: s.field[:]}
+	} else {
+		*p = ifp.Packet{Indicator: st.indicator}
+	}
+	b, err := p.AppendMarshal(s.outBuf, s.cfg.Version)
 	if err != nil {
 		// Only a programming error gets here: every packet is built from
 		// known values.
@@ -236,7 +280,8 @@ func (s *Session) send(p *ifp.Packet) {
 		return
 	}
 	s.stats.PacketsOut++
-	s.out = append(s.out, b)
+	s.outBuf = b
+	s.outEnd = append(s.outEnd, len(b))
 }
 
 // Err reports an internal encoding error, if one happened.

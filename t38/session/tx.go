@@ -131,20 +131,20 @@ func (s *Session) begin(o t30.Output) {
 		start = max(now, s.lastEnd+gap)
 	}
 	s.active = true
-	s.steps = s.steps[:0]
-	add := func(at time.Duration, p *ifp.Packet) { s.steps = append(s.steps, step{at, p}) }
+	s.steps, s.nextStep = s.steps[:0], 0
+	ind := func(at time.Duration, i ifp.Indicator) { s.steps = append(s.steps, step{at: at, indicator: i}) }
 	t := start
 	switch o.Kind {
 	case t30.OutTone:
-		ind := ifp.CNG
+		tone := ifp.CNG
 		if o.Tone == t30.ToneCED {
-			ind = ifp.CED
+			tone = ifp.CED
 		}
-		add(t, ifp.NewIndicator(ind))
+		ind(t, tone)
 		t += o.Duration
-		add(t, ifp.NewIndicator(ifp.NoSignal))
+		ind(t, ifp.NoSignal)
 	case t30.OutFrames:
-		add(t, ifp.NewIndicator(ifp.V21Preamble))
+		ind(t, ifp.V21Preamble)
 		t += s.cfg.Preamble
 		t = s.hdlcSteps(t, ifp.V21, 300, o.Frames)
 	case t30.OutTCF, t30.OutImage:
@@ -152,7 +152,7 @@ func (s *Session) begin(o t30.Output) {
 		if o.Kind == t30.OutTCF {
 			data = make([]byte, int(int64(o.Duration)*int64(o.Modem.BitRate())/int64(8*time.Second)))
 		}
-		add(t, ifp.NewIndicator(training(o.Modem, o.LongTrain)))
+		ind(t, training(o.Modem, o.LongTrain))
 		t += o.Modem.TrainingTime(o.LongTrain)
 		dt, rate, n := dataType(o.Modem), o.Modem.BitRate(), s.chunkSize(o.Modem)
 		for off := 0; off < len(data) || off == 0; off += n {
@@ -162,11 +162,11 @@ func (s *Session) begin(o t30.Output) {
 			if off+n >= len(data) {
 				ft = ifp.T4NonECMSigEnd
 			}
-			add(t, ifp.NewData(dt, ifp.Field{Type: ft, Data: chunk}))
+			s.steps = append(s.steps, step{at: t, data: true, dataType: dt, fieldType: ft, chunk: chunk})
 		}
-		add(t, ifp.NewIndicator(ifp.NoSignal))
+		ind(t, ifp.NoSignal)
 	case t30.OutECM:
-		add(t, ifp.NewIndicator(training(o.Modem, o.LongTrain)))
+		ind(t, training(o.Modem, o.LongTrain))
 		t += o.Modem.TrainingTime(o.LongTrain)
 		t = s.hdlcSteps(t, dataType(o.Modem), o.Modem.BitRate(), o.Frames)
 	}
@@ -187,15 +187,15 @@ func (s *Session) hdlcSteps(t time.Duration, dt ifp.DataType, rate int, frames [
 		for off := 0; off < len(r); off += n {
 			chunk := r[off:min(off+n, len(r))]
 			t += lineTime(len(chunk), rate)
-			s.steps = append(s.steps, step{t, ifp.NewData(dt, ifp.Field{Type: ifp.HDLCData, Data: chunk})})
+			s.steps = append(s.steps, step{at: t, data: true, dataType: dt, fieldType: ifp.HDLCData, chunk: chunk})
 		}
 		t += lineTime(2, rate) // the FCS
 		ft := ifp.HDLCFCSOK
 		if i == len(frames)-1 {
 			ft = ifp.HDLCFCSOKSigEnd
 		}
-		s.steps = append(s.steps, step{t, ifp.NewData(dt, ifp.Field{Type: ft})})
+		s.steps = append(s.steps, step{at: t, data: true, dataType: dt, fieldType: ft})
 	}
-	s.steps = append(s.steps, step{t, ifp.NewIndicator(ifp.NoSignal)})
+	s.steps = append(s.steps, step{at: t, indicator: ifp.NoSignal})
 	return t
 }

@@ -120,6 +120,12 @@ func (p *Packet) AppendMarshal(dst []byte) ([]byte, error) {
 // Unmarshal decodes one datagram. The parse must end exactly at the end of
 // b. The IFP and FEC slices alias b.
 func (p *Packet) Unmarshal(b []byte) error {
+	return p.unmarshal(b, nil)
+}
+
+// unmarshal is Unmarshal storing the secondaries in sec's storage when it
+// has room, so a Receiver parses without allocating.
+func (p *Packet) unmarshal(b []byte, sec [][]byte) error {
 	*p = Packet{}
 	if len(b) < 2 {
 		return fmt.Errorf("%w: %d octets", ErrTruncated, len(b))
@@ -145,7 +151,11 @@ func (p *Packet) Unmarshal(b []byte) error {
 			return fmt.Errorf("%w: %d secondary IFPs in %d octets", ErrTruncated, n, len(b)-pos)
 		}
 		if n > 0 {
-			p.Secondary = make([][]byte, n)
+			if cap(sec) >= n {
+				p.Secondary = sec[:n]
+			} else {
+				p.Secondary = make([][]byte, n)
+			}
 		}
 		for k := range p.Secondary {
 			if p.Secondary[k], err = readOpenType(b, &pos, "secondary IFP"); err != nil {

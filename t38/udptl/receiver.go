@@ -20,7 +20,8 @@ const (
 const DefaultReorderDepth = 3
 
 // Delivered is one IFP handed up in sequence order. IFP must not be
-// modified: the Receiver keeps it for FEC repair.
+// modified: the Receiver keeps it for FEC repair. The slice of Delivered
+// that Receive and Flush return is reused by the next call.
 type Delivered struct {
 	Seq uint16
 	IFP []byte
@@ -92,6 +93,8 @@ type Receiver struct {
 	groups  []fecGroup
 	stats   Stats
 	out     []Delivered
+	pkt     Packet   // scratch: the datagram being received
+	sec     [][]byte // storage for pkt's secondaries
 }
 
 // NewReceiver returns a Receiver with default settings.
@@ -116,13 +119,18 @@ func (r *Receiver) Held() int { return r.held }
 // A malformed datagram changes nothing and returns an error wrapping
 // ErrTruncated, ErrTrailing or ErrMalformed.
 func (r *Receiver) Receive(datagram []byte) ([]Delivered, error) {
-	var p Packet
-	if err := p.Unmarshal(datagram); err != nil {
+	p := &r.pkt
+	err := p.unmarshal(datagram, r.sec)
+	if cap(p.Secondary) > cap(r.sec) {
+		r.sec = p.Secondary
+	}
+	if err != nil {
+		*p = Packet{}
 		r.stats.Malformed++
 		return nil, fmt.Errorf("udptl receive: %w", err)
 	}
 	r.stats.Datagrams++
-	r.out = nil
+	r.out = r.out[:0]
 	first := p.Seq - uint16(len(p.Secondary))
 	if !r.started {
 		r.started = true
@@ -139,16 +147,17 @@ func (r *Receiver) Receive(datagram []byte) ([]Delivered, error) {
 	}
 	r.accept(p.Seq, p.Primary, true)
 	if p.FEC != nil {
-		r.addFEC(&p)
+		r.addFEC(p)
 		r.repair()
 	}
 	r.drain(r.cfg.ReorderDepth)
+	*p = Packet{Secondary: p.Secondary[:0]} // hold no views into datagram
 	return r.out, nil
 }
 
 // Flush gives up on every gap and returns all held IFPs in order.
 func (r *Receiver) Flush() []Delivered {
-	r.out = nil
+	r.out = r.out[:0]
 	r.flush()
 	return r.out
 }
