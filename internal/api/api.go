@@ -44,6 +44,8 @@ type Deps struct {
 	Archive *archive.Store
 	Inbound *inbound.Router
 	Logger  *slog.Logger
+	// Cluster serves /v1/cluster and the standby controls (standby.go).
+	Cluster Cluster
 }
 
 // API serves /v1.
@@ -57,6 +59,7 @@ type API struct {
 	rules   *inbound.Store
 	archive *archive.Store
 	inbound *inbound.Router
+	cluster Cluster
 	limit   *limiter
 	renders chan struct{}
 	routes  []route
@@ -102,6 +105,7 @@ func New(cfg Config, d Deps) (*API, error) {
 		rules:   inbound.NewStore(d.Pool),
 		archive: d.Archive,
 		inbound: d.Inbound,
+		cluster: d.Cluster,
 		limit:   newLimiter(cfg.RateLimit, cfg.RateBurst),
 		renders: make(chan struct{}, cfg.RenderConcurrency),
 	}
@@ -145,6 +149,7 @@ func New(cfg Config, d Deps) (*API, error) {
 
 		{"GET", "/v1/whoami", tokens.Submitter, a.whoami},
 	}
+	a.routes = append(a.routes, a.clusterRoutes()...) // standby.go
 	return a, nil
 }
 

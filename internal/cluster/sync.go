@@ -26,6 +26,9 @@ import (
 // ErrSameDatabase: the primary's DSN names this node's own database.
 var ErrSameDatabase = errors.New("cluster: sync: the primary's database is this node's own")
 
+// ErrNoSync: no sync is configured (standby.sync.primary_dsn is empty).
+var ErrNoSync = errors.New("cluster: no configuration sync on this node (standby.sync.primary_dsn is empty)")
+
 // SyncNotifier tells administrators of sync results; AdminNotices
 // implements it.
 type SyncNotifier interface {

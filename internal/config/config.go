@@ -23,6 +23,7 @@ import (
 
 	"github.com/faxd/faxd/internal/api"
 	"github.com/faxd/faxd/internal/channel"
+	"github.com/faxd/faxd/internal/cluster"
 	"github.com/faxd/faxd/internal/inbound"
 	"github.com/faxd/faxd/internal/notify"
 	"github.com/faxd/faxd/internal/sip"
@@ -33,19 +34,20 @@ const EnvPrefix = "FAXD_"
 
 // Config is the whole configuration. The yaml tags are the key names.
 type Config struct {
-	Node     Node           `yaml:"node"`
-	Log      Log            `yaml:"log"`
-	HTTP     HTTP           `yaml:"http"`
-	Database Database       `yaml:"database"`
-	NATS     NATS           `yaml:"nats"`
-	Queue    Queue          `yaml:"queue"`
-	Archive  Archive        `yaml:"archive"`
-	Channels Channels       `yaml:"channels"`
-	SIP      sip.Config     `yaml:"sip"`
-	Channel  channel.Config `yaml:"channel"` // gateways, routes, station id (internal/channel)
-	API      api.Config     `yaml:"api"`
-	Notify   notify.Config  `yaml:"notify"`  // email, webhooks, callbacks (internal/notify)
-	Inbound  inbound.Config `yaml:"inbound"` // received-fax deliveries (internal/inbound)
+	Node     Node                  `yaml:"node"`
+	Log      Log                   `yaml:"log"`
+	HTTP     HTTP                  `yaml:"http"`
+	Database Database              `yaml:"database"`
+	NATS     NATS                  `yaml:"nats"`
+	Queue    Queue                 `yaml:"queue"`
+	Archive  Archive               `yaml:"archive"`
+	Channels Channels              `yaml:"channels"`
+	SIP      sip.Config            `yaml:"sip"`
+	Channel  channel.Config        `yaml:"channel"` // gateways, routes, station id (internal/channel)
+	API      api.Config            `yaml:"api"`
+	Notify   notify.Config         `yaml:"notify"`  // email, webhooks, callbacks (internal/notify)
+	Inbound  inbound.Config        `yaml:"inbound"` // received-fax deliveries (internal/inbound)
+	Standby  cluster.StandbyConfig `yaml:"standby"` // failover controls and sync (internal/cluster)
 }
 
 // Node identifies this server in the cluster.
@@ -164,6 +166,7 @@ func Default() Config {
 		Channel:  channel.Default(),
 		API:      api.Defaults(),
 		Notify:   notify.DefaultConfig(),
+		Standby:  cluster.DefaultStandbyConfig(),
 	}
 }
 
@@ -322,6 +325,10 @@ func (c *Config) Validate() []error {
 	errs = append(errs, c.API.Validate()...)
 	errs = append(errs, c.Channel.Validate()...)
 	errs = append(errs, c.Inbound.Validate()...)
+	errs = append(errs, c.Standby.Validate(c.Node.ID)...)
+	if c.Standby.Sync.PrimaryDSN != "" && c.Standby.Sync.PrimaryDSN == c.Database.QueueDSN {
+		bad("standby.sync.primary_dsn", "names this node's own queue database (leave it empty when the two share one)")
+	}
 	if err := c.Notify.Validate(); err != nil { // errors.Join of one per key
 		errs = append(errs, err.(interface{ Unwrap() []error }).Unwrap()...)
 	}

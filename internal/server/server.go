@@ -167,6 +167,7 @@ type Server struct {
 	notify  *notifyParts     // internal/server/notify.go
 	members *cluster.Watcher // internal/server/cluster.go
 	inbound *inboundParts    // internal/server/inbound.go
+	standby *standbyParts    // internal/server/standby.go (node.role standby only)
 }
 
 // New opens every dependency and migrates the schemas. Close undoes it.
@@ -221,12 +222,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		return nil, err
 	}
 	s.openMembership()
+	if err := s.openStandby(ctx); err != nil { // internal/server/standby.go
+		s.Close(ctx)
+		return nil, err
+	}
 	if err := s.openInbound(ctx); err != nil { // internal/server/inbound.go
 		s.Close(ctx)
 		return nil, err
 	}
 	if s.api, err = api.New(cfg.API, api.Deps{Pool: s.DB.Queue, Queue: s.Queue, Logger: log.With("component", "api"),
-		Archive: s.Archive, Inbound: s.inbound.router}); err != nil {
+		Archive: s.Archive, Inbound: s.inbound.router, Cluster: s.clusterAPI()}); err != nil {
 		s.Close(ctx)
 		return nil, err
 	}
@@ -334,6 +339,7 @@ func (s *Server) Run(ctx context.Context) error {
 	background(s.runNotify)  // internal/server/notify.go
 	background(s.runInbound) // internal/server/inbound.go
 	background(s.runMembership)
+	background(s.runStandby) // internal/server/standby.go
 	background(s.runHealth)
 	background(s.runRouting) // internal/server/channels.go
 	for _, t := range s.tasks {
