@@ -260,6 +260,7 @@ func TestOutboxRecord(t *testing.T) {
 	n := register(t, q, "n1", queue.NodeConfig{})
 	r := req("4930123")
 	r.CallerID, r.Header, r.Submitter, r.CallbackURL = "4930999", "ACME", "alice", "https://example.test/cb"
+	r.IdempotencyKey = "order-17"
 	r.Metadata = map[string]any{"result": map[string]any{"gateway": "gw1"}}
 	j := enqueue(t, q, r)
 	cur := claimOne(t, q, n)
@@ -279,10 +280,10 @@ func TestOutboxRecord(t *testing.T) {
 	if topic != "queue.job.finished" || key != fmt.Sprint(j.ID) {
 		t.Fatalf("topic %q key %q", topic, key)
 	}
-	want := []string{"id", "state", "priority", "destination", "caller_id", "header", "document",
-		"callback_url", "submitter", "metadata", "pages_total", "pages_confirmed", "attempts",
-		"takeovers", "node_id", "token", "last_class", "last_reason", "created_at", "claimed_at",
-		"finished_at", "updated_at"}
+	want := []string{"id", "idempotency_key", "state", "priority", "destination", "caller_id", "header",
+		"document", "callback_url", "submitter", "metadata", "pages_total", "pages_confirmed", "attempts",
+		"max_attempts", "takeovers", "node_id", "token", "last_class", "last_reason", "created_at",
+		"claimed_at", "finished_at", "updated_at"}
 	var keys []string
 	for k := range rec {
 		keys = append(keys, k)
@@ -292,25 +293,17 @@ func TestOutboxRecord(t *testing.T) {
 	if !slices.Equal(keys, want) {
 		t.Fatalf("record fields %v, want %v", keys, want)
 	}
-	var job struct {
-		ID         int64          `json:"id"`
-		State      string         `json:"state"`
-		Token      int64          `json:"token"`
-		Pages      int            `json:"pages_confirmed"`
-		Reason     string         `json:"last_reason"`
-		Submitter  string         `json:"submitter"`
-		Callback   string         `json:"callback_url"`
-		Metadata   map[string]any `json:"metadata"`
-		ClaimedAt  time.Time      `json:"claimed_at"`
-		FinishedAt time.Time      `json:"finished_at"`
-	}
+	// The submitter's notice decodes the record as a Job.
+	var job queue.Job
 	if err := json.Unmarshal(payload, &job); err != nil {
 		t.Fatal(err)
 	}
-	if job.ID != j.ID || job.State != "sent" || job.Token != cur.Token || job.Pages != 3 || job.Reason != "OK" ||
-		job.Submitter != "alice" || job.Callback != r.CallbackURL || job.Metadata["result"] == nil ||
+	if job.ID != j.ID || job.State != queue.Sent || job.Token != cur.Token || job.PagesConfirmed != 3 ||
+		job.LastReason != "OK" || job.Submitter != "alice" || job.CallbackURL != r.CallbackURL ||
+		job.IdempotencyKey != "order-17" || job.Destination != r.Destination || job.Attempts != 1 ||
+		job.MaxAttempts != 5 || job.Metadata["result"] == nil || !job.CreatedAt.Equal(j.CreatedAt) ||
 		!job.ClaimedAt.Equal(cur.ClaimedAt) || !job.FinishedAt.Equal(done.FinishedAt) {
-		t.Fatalf("record %s", payload)
+		t.Fatalf("record %s\ndecoded %+v", payload, job)
 	}
 }
 

@@ -13,19 +13,20 @@ const jobCols = `id, coalesce(idempotency_key, ''), state, priority, run_at, att
 
 const outboxTopicFinished = "queue.job.finished"
 
-// outboxPayload is a finished job's record in the outbox: what the archive
-// keeps (see archive.jobRow) plus the fencing token and callback URL, over
-// the job columns of the row source it is selected from. Not the whole
-// row: the request hash, retry policy, run_at and holder incarnation mean
-// nothing once the job is over, and every byte is written to the WAL twice
-// (outbox insert, later its published_at update).
-const outboxPayload = `jsonb_build_object('id', id, 'state', state, 'priority', priority,
-	'destination', destination, 'caller_id', caller_id, 'header', header, 'document', document,
-	'callback_url', callback_url, 'submitter', submitter, 'metadata', metadata,
+// outboxPayload is a finished job's record in the outbox, over the job
+// columns of the row source it is selected from: what the archive keeps
+// (archive.jobRow) and what the submitter's notice reads (the record is
+// decoded as a Job: idempotency key, callback URL), plus the fencing
+// token. Not the whole row: the request hash, retry policy, run_at and
+// holder incarnation mean nothing once the job is over, and every byte is
+// written to the WAL.
+const outboxPayload = `jsonb_build_object('id', id, 'idempotency_key', idempotency_key, 'state', state,
+	'priority', priority, 'destination', destination, 'caller_id', caller_id, 'header', header,
+	'document', document, 'callback_url', callback_url, 'submitter', submitter, 'metadata', metadata,
 	'pages_total', pages_total, 'pages_confirmed', pages_confirmed, 'attempts', attempts,
-	'takeovers', takeovers, 'node_id', node_id, 'token', token, 'last_class', last_class,
-	'last_reason', last_reason, 'created_at', created_at, 'claimed_at', claimed_at,
-	'finished_at', finished_at, 'updated_at', updated_at)`
+	'max_attempts', max_attempts, 'takeovers', takeovers, 'node_id', node_id, 'token', token,
+	'last_class', last_class, 'last_reason', last_reason, 'created_at', created_at,
+	'claimed_at', claimed_at, 'finished_at', finished_at, 'updated_at', updated_at)`
 
 // outboxWakeAfterCommit, as a condition of an outbox insert, tells the
 // outbox trigger (migration 0050) that this transaction wakes the relay
