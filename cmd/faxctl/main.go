@@ -133,6 +133,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, err = a.tokenCmd(ctx, rest)
 	case "inbound":
 		code, err = a.inboundCmd(ctx, rest)
+	case "cluster":
+		code, err = a.clusterCmd(ctx, rest) // cluster.go
 	default:
 		fs.Usage()
 		return 2
