@@ -54,7 +54,7 @@ demo: build
 
 # The whole suite. Real PostgreSQL, NATS, Ghostscript, libtiff and spandsp.
 test: deps-test go-deps lint
-	CGO_ENABLED=1 $(GO) test -count=1 -timeout 25m ./...
+	CGO_ENABLED=1 $(GO) test -json -count=1 -timeout 25m ./... | $(GO) run ./internal/testsummary $(if $(CI),-no-skips)
 	CGO_ENABLED=0 $(GO) build ./cmd/...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
