@@ -254,3 +254,61 @@ func TestStandbyPromotesTakesOverAndStepsDown(t *testing.T) {
 		t.Errorf("a job enqueued after the step-down is %s on %s", j.State, j.NodeID)
 	}
 }
+
+// A standby with its own queue database watches the primary's /readyz and
+// copies its configuration: before the sync the primary's admin token is
+// unknown to the standby, after it the token works there and the
+// primary's gateway is in the standby's database. When the primary stops
+// answering, the standby promotes itself.
+func TestStandbyOwnDatabaseSyncAndHTTPProbe(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	priDSN := pgtest.NewDSN(t)
+	pri, stopPri := startNode(t, priDSN, func(c *config.Config) { c.Node.ID = "fax-a" })
+	secret, _, err := tokens.New(pri.DB.Queue).Create(ctx, "ops", tokens.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pri.DB.Queue.Exec(ctx, `INSERT INTO gateways (name, address) VALUES ('carrier', '192.0.2.7')`); err != nil {
+		t.Fatal(err)
+	}
+	sb, _ := startNode(t, pgtest.NewDSN(t), func(c *config.Config) {
+		c.Node.ID, c.Node.Role = "fax-b", "standby"
+		c.Standby.PrimaryURL = "http://" + pri.HTTPAddr()
+		c.Standby.HeartbeatInterval = 100 * time.Millisecond
+		c.Standby.RecheckInterval = 100 * time.Millisecond
+		c.Standby.ProbeTimeout = time.Second
+		c.Standby.Sync.PrimaryDSN = priDSN
+		c.Standby.Sync.Every = cluster.Every(24 * time.Hour)
+	})
+	req, _ := http.NewRequest("GET", "http://"+sb.HTTPAddr()+"/v1/cluster", nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the primary's token before the sync: %d", resp.StatusCode)
+	}
+	if _, err := sb.standby.sync.SyncNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := clusterState(t, sb, secret) // the primary's token works on the standby now
+	if c.Standby == nil || !c.Standby.Sync || c.Standby.LastSync == nil || c.Standby.LastSyncError != "" || c.Standby.NextSync == nil {
+		t.Fatalf("standby after the sync: %+v", c.Standby)
+	}
+	var addr string
+	if err := sb.DB.Queue.QueryRow(ctx, `SELECT address FROM gateways WHERE name = 'carrier'`).Scan(&addr); err != nil || addr != "192.0.2.7" {
+		t.Fatalf("gateway on the standby: %q %v", addr, err)
+	}
+	waitFor(t, 10*time.Second, "a good /readyz check", func() bool { return !sb.standby.ctl.Status().LastOK.IsZero() })
+	if st := sb.standby.ctl.Status(); st.State != cluster.StateWatching {
+		t.Fatalf("state %s while the primary answers", st.State)
+	}
+	stopPri()
+	waitFor(t, 15*time.Second, "the promotion", func() bool { return sb.standby.ctl.Status().State == cluster.StatePromoted })
+	if st := sb.standby.ctl.Status(); !strings.Contains(st.Reason, "/readyz") || sb.channels.UA.State() != sip.StateActive {
+		t.Errorf("after the promotion: %+v, SIP %v", st, sb.channels.UA.State())
+	}
+}
