@@ -46,14 +46,19 @@ func (q *Queue) Complete(ctx context.Context, id, token int64, r Result) (Job, e
 // any other completion error) nothing is completed, nothing is claimed,
 // and err is the completion's error. When the job was completed but the
 // lease refuses the claim, done is the completed job, next is empty and
-// err wraps ErrLeaseLost. Otherwise err is nil and next holds up to n jobs
-// (none when nothing is claimable).
+// err wraps ErrLeaseLost (ErrInvalidRequest for a nil lease). Otherwise
+// err is nil and next holds up to n jobs (none when nothing is
+// claimable); with n <= 0 it is Complete.
 func (q *Queue) CompleteAndClaim(ctx context.Context, id, token int64, r Result, l *Lease, n int) (done Job, next []Job, err error) {
 	if r.Pages < 0 {
 		return Job{}, nil, fmt.Errorf("%w: negative page count", ErrInvalidRequest)
 	}
 	c := &opCall{ctx: ctx, complete: true, id: id, token: token, r: r}
-	if n > 0 {
+	switch {
+	case n <= 0:
+	case l == nil:
+		c.claimErr = fmt.Errorf("%w: claim without a lease", ErrInvalidRequest)
+	default:
 		if c.claimErr = l.Err(); c.claimErr == nil {
 			c.lease, c.want = l, n
 		}

@@ -76,8 +76,16 @@ func TestCompleteAndClaim(t *testing.T) {
 	if _, _, err := q.CompleteAndClaim(ctx, 424242, 1, queue.Result{}, n.Lease(), 0); !errors.Is(err, queue.ErrNotFound) {
 		t.Fatalf("unknown job: %v, want ErrNotFound", err)
 	}
-	if got := countState(t, q, queue.Sent); got != 3 {
-		t.Fatalf("%d sent, want 3", got)
+	// No lease: the job is completed, the claim refused.
+	enqueue(t, q, req("4"))
+	cur = claimOne(t, q, n)
+	done, next, err = q.CompleteAndClaim(ctx, cur.ID, cur.Token, queue.Result{Pages: 1}, nil, 1)
+	wantErr(t, "claim without a lease", err, queue.ErrInvalidRequest)
+	if done.ID != cur.ID || done.State != queue.Sent || len(next) != 0 {
+		t.Fatalf("without a lease: done %+v next %+v", done, next)
+	}
+	if got := countState(t, q, queue.Sent); got != 4 {
+		t.Fatalf("%d sent, want 4", got)
 	}
 }
 
