@@ -7,6 +7,8 @@
 //	faxctl cancel ID
 //	faxctl download ID [-format tiff|pdf|original] [-o FILE]
 //	faxctl token create -name NAME [-role submitter|admin] | token list | token revoke ID   (admin)
+//	faxctl inbound list|show|download|reroute ...     received faxes (admin)
+//	faxctl cluster status|promote|demote|enable|disable|sync   nodes and standby control (admin)
 //	faxctl version
 //
 // Servers and token come from flags, else the environment (FAXD_SERVERS or
@@ -58,7 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: faxctl [flags] health | send FILE... -to NUMBER | status ID | list | cancel ID |")
 		fmt.Fprintln(stderr, "              download ID [-format tiff|pdf|original] [-o FILE] | token create|list|revoke |")
-		fmt.Fprintln(stderr, "              inbound list|show|download|reroute | version")
+		fmt.Fprintln(stderr, "              inbound list|show|download|reroute | cluster status|promote|demote|enable|disable|sync | version")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

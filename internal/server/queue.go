@@ -47,7 +47,9 @@ func (s *Server) openQueue(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("register node %s: %w", s.cfg.Node.ID, err)
 	}
-	node.SetFree(s.cfg.Channels.Count)
+	if s.cfg.Node.Role == "active" {
+		node.SetFree(s.cfg.Channels.Count)
+	} // a standby offers nothing until it is promoted
 	s.Queue, s.Node = q, node
 	s.Metrics.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "faxd", Name: "node_lease_held",

@@ -202,7 +202,7 @@ func TestServerNodeRowAndLeaseMetric(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(nodes) != 1 || nodes[0].Role != "standby" || nodes[0].Capacity != 12 || !nodes[0].Live {
+	if len(nodes) != 1 || nodes[0].Role != "standby" || nodes[0].Capacity != 12 || nodes[0].FreeChannels != 0 || !nodes[0].Live {
 		t.Fatalf("nodes = %+v", nodes)
 	}
 	if _, body := get(t, "http://"+s.HTTPAddr()+"/metrics"); !strings.Contains(body, "faxd_node_lease_held 1") {
