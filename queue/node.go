@@ -146,7 +146,11 @@ func (q *Queue) Register(ctx context.Context, info NodeInfo, cfg NodeConfig) (*N
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	n := &Node{q: q, info: info, cfg: cfg, free: info.Capacity}
+	free := info.Capacity
+	if info.Role != "" && info.Role != "active" {
+		free = 0 // a standby offers no channels until it is promoted
+	}
+	n := &Node{q: q, info: info, cfg: cfg, free: free}
 	l, err := n.register(ctx)
 	if err != nil {
 		return nil, err
