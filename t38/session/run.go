@@ -88,10 +88,22 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 			_ = conn.SetReadDeadline(time.Time{})
 		}
 	}()
-	// Reading into netip.AddrPort allocates nothing per datagram.
+	// On Linux a *net.UDPConn is driven by raw send and receive calls
+	// (see rawUDP); otherwise reading into netip.AddrPort at least
+	// allocates nothing per datagram.
 	udp, _ := conn.(interface {
 		ReadFromUDPAddrPort([]byte) (int, netip.AddrPort, error)
 	})
+	peer := cfg.Peer
+	raw := newRawUDP(conn)
+	var peerAP netip.AddrPort // peer, for raw
+	if raw != nil && peer != nil {
+		if ua, ok := peer.(*net.UDPAddr); ok && ua.Zone == "" {
+			peerAP = ua.AddrPort()
+		} else {
+			raw = nil
+		}
+	}
 
 	// base turns session time into wall-clock instants, so a deadline that
 	// has not changed maps to the same instant and is not set again.
@@ -100,7 +112,6 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 		base = mc.start
 	}
 
-	peer := cfg.Peer
 	var (
 		lastIn  time.Time
 		sendErr error
@@ -120,7 +131,12 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 			sendErr = ErrNoPeer
 			return
 		}
-		if _, err := conn.WriteTo(d, peer); err != nil {
+		if raw != nil {
+			err = raw.send(d, peerAP)
+		} else {
+			_, err = conn.WriteTo(d, peer)
+		}
+		if err != nil {
 			sendErr = fmt.Errorf("session: send: %w", err)
 			return
 		}
@@ -173,19 +189,22 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 			ap   netip.AddrPort
 			err  error
 		)
-		if udp != nil {
+		switch {
+		case raw != nil:
+			n, ap, err = raw.recv(buf)
+		case udp != nil:
 			n, ap, err = udp.ReadFromUDPAddrPort(buf)
-		} else {
+		default:
 			n, from, err = conn.ReadFrom(buf)
 		}
 		now := time.Now()
 		switch {
 		case err == nil:
 			if peer == nil {
-				if udp != nil {
+				if raw != nil || udp != nil {
 					from = net.UDPAddrFromAddrPort(ap)
 				}
-				peer = from
+				peer, peerAP = from, ap
 			}
 			lastIn = now
 			if ds, err := rcv.Receive(buf[:n]); err == nil {

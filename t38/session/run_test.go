@@ -2,8 +2,10 @@ package session
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,24 +15,52 @@ import (
 )
 
 // TestRunLoopback sends a fax between two real-time sessions over UDP on
-// loopback, with redundancy, as the SIP channels will.
+// loopback, with redundancy, as the SIP channels will: on IPv4 sockets, on
+// a socket bound to every address (AF_INET6 dual-stack where the kernel
+// has IPv6, so IPv4 peers are v4-mapped), and through a net.PacketConn
+// that is not a *net.UDPConn (Run's portable path).
 func TestRunLoopback(t *testing.T) {
 	t.Parallel()
+	var wg sync.WaitGroup
+	for _, c := range []struct {
+		name  string
+		bAddr string
+		wrap  bool
+	}{{"udp4", "127.0.0.1:0", false}, {"any-address", ":0", false}, {"packetconn", "127.0.0.1:0", true}} {
+		// Real-time calls mostly wait: run them all at once rather than
+		// under t.Parallel's GOMAXPROCS cap.
+		wg.Add(1)
+		go t.Run(c.name, func(t *testing.T) {
+			defer wg.Done()
+			a, err := net.ListenPacket("udp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			b, err := net.ListenPacket("udp", c.bAddr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			bAddr := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: b.LocalAddr().(*net.UDPAddr).Port}
+			if c.wrap {
+				a, b = plainConn{a}, plainConn{b}
+			}
+			runLoopback(t, a, b, bAddr)
+		})
+	}
+	wg.Wait()
+}
+
+// plainConn hides the *net.UDPConn behind net.PacketConn.
+type plainConn struct{ net.PacketConn }
+
+func runLoopback(t *testing.T, a, b net.PacketConn, bAddr net.Addr) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	page := bilevel.New(bilevel.WidthA4, 30)
 	for i := 0; i < 400; i++ {
 		page.SetBlack(rng.IntN(page.Width), rng.IntN(page.Height), true)
 	}
-	a, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
 	fast := 200 * time.Millisecond // short V.21 preambles keep the test short
 	tx, err := New(Config{Version: 3, Preamble: fast, T30: t30.Config{Calling: true, Transmit: true, ECM: true,
 		Pages: t30.ImagePages{page}}}, NewMonoClock())
@@ -57,7 +87,7 @@ func TestRunLoopback(t *testing.T) {
 		}
 		done <- r
 	}()
-	res, err := Run(ctx, a, tx, RunConfig{Peer: b.LocalAddr(), UDPTL: udptl.Config{Redundancy: 3}, Linger: 300 * time.Millisecond})
+	res, err := Run(ctx, a, tx, RunConfig{Peer: bAddr, UDPTL: udptl.Config{Redundancy: 3}, Linger: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,5 +97,48 @@ func TestRunLoopback(t *testing.T) {
 	}
 	if len(got) != 1 || !got[0].Image.Equal(page) {
 		t.Fatalf("received %d pages", len(got))
+	}
+	// Both Runs counted what crossed the wire, and nothing was lost on
+	// loopback. The receiver stops reading once the call is over, so the
+	// sender's last datagram (the indicator after DCN) may go unread.
+	ts, rs := tx.Stats(), rx.Stats()
+	if ts.DatagramsOut != ts.PacketsOut || ts.DatagramsOut == 0 || rs.DatagramsOut == 0 {
+		t.Errorf("datagrams out: sender %+v, receiver %+v", ts, rs)
+	}
+	if got := int(rs.UDPTL.Datagrams); got > ts.DatagramsOut || got < ts.DatagramsOut-2 ||
+		int(rs.UDPTL.Delivered) != rs.PacketsIn || rs.UDPTL.Lost != 0 {
+		t.Errorf("receiver UDPTL %+v after %d datagrams sent", rs.UDPTL, ts.DatagramsOut)
+	}
+}
+
+// TestRunCancel: cancelling the context ends a Run that is waiting for a
+// far end that never speaks, at once, with the call dropped.
+func TestRunCancel(t *testing.T) {
+	t.Parallel()
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rx, err := New(Config{T30: t30.Config{ECM: true, Decoder: t30.T4Decoder{}}}, NewMonoClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	res, err := Run(ctx, conn, rx, RunConfig{Tick: 10 * time.Second})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Run took %v to notice the cancellation", d)
+	}
+	if res == nil || res.Reason != t30.ReasonCallDropped {
+		t.Errorf("result %v, want call dropped", res)
+	}
+	// Run gives the socket back without a read deadline.
+	if err := conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
+		t.Fatal(err)
 	}
 }
