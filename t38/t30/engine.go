@@ -430,7 +430,7 @@ func (e *Engine) RxFrame(b []byte, fcsOK bool) {
 	if err != nil {
 		return
 	}
-	if e.cfg.Log != nil && f.FCF != FCFFCD {
+	if f.FCF != FCFFCD && e.debugOn() {
 		e.debug("rx", "frame", FCFName(f.FCF), "fif", fmt.Sprintf("% x", f.FIF), "fcs_ok", fcsOK)
 	}
 	if f.FCF == FCFFCD || f.FCF == FCFRCP {
@@ -478,8 +478,15 @@ func (e *Engine) isRxState() bool { return e.st >= stRxWaitDIS && e.st <= stRxWa
 
 // ---- plumbing ----
 
+// debugOn reports whether debug logging is on. Callers that build
+// attributes (hex dumps, per-frame names) check it first, so a disabled
+// level costs nothing per frame.
+func (e *Engine) debugOn() bool {
+	return e.cfg.Log != nil && e.cfg.Log.Enabled(context.Background(), slog.LevelDebug)
+}
+
 func (e *Engine) debug(msg string, args ...any) {
-	if e.cfg.Log != nil && e.cfg.Log.Enabled(context.Background(), slog.LevelDebug) {
+	if e.debugOn() {
 		e.cfg.Log.Debug(msg, append([]any{"t", e.now, "state", e.st.String()}, args...)...)
 	}
 }
@@ -488,7 +495,7 @@ func (e *Engine) emit(o Output) {
 	if o.Transmit() {
 		e.txPending++
 	}
-	if e.cfg.Log != nil {
+	if e.debugOn() {
 		switch o.Kind {
 		case OutFrames:
 			for _, f := range o.Frames {

@@ -1,7 +1,10 @@
 package t30
 
 import (
+	"bytes"
+	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -283,4 +286,27 @@ func TestEnginePolling(t *testing.T) {
 		t.Fatalf("%v / %v\n%s", a.Result(), b.Result(), l.trace.String())
 	}
 	checkPages(t, l, pages)
+}
+
+// TestEngineLogLevels: at debug level the engine logs every frame it sends
+// and receives; above it, nothing per frame reaches the handler.
+func TestEngineLogLevels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, level := range []slog.Level{slog.LevelDebug, slog.LevelInfo} {
+		var buf bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: level}))
+		pages := []*bilevel.Image{testPage(rng, 1728, 20, ResFine)}
+		l, _ := newPair(t, Config{Log: log}, Config{Fine: true, Log: log}, pages)
+		l.run(10 * time.Minute)
+		if r := l.eng[0].Result(); !r.OK() {
+			t.Fatalf("%v: %v", level, r)
+		}
+		rx, tx := strings.Count(buf.String(), "msg=rx "), strings.Count(buf.String(), "msg=tx ")
+		if level == slog.LevelDebug && (rx == 0 || tx == 0 || !strings.Contains(buf.String(), "frame=DCS")) {
+			t.Errorf("debug: %d rx and %d tx records:\n%s", rx, tx, buf.String())
+		}
+		if level == slog.LevelInfo && buf.Len() != 0 {
+			t.Errorf("info: logged %q", buf.String())
+		}
+	}
 }
