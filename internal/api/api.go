@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"text/template"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -62,6 +63,7 @@ type API struct {
 	cluster Cluster
 	limit   *limiter
 	renders chan struct{}
+	cover   *template.Template // nil: render's built-in cover layout
 	routes  []route
 }
 
@@ -108,6 +110,10 @@ func New(cfg Config, d Deps) (*API, error) {
 		cluster: d.Cluster,
 		limit:   newLimiter(cfg.RateLimit, cfg.RateBurst),
 		renders: make(chan struct{}, cfg.RenderConcurrency),
+	}
+	var err error
+	if a.cover, err = cfg.coverTemplate(); err != nil {
+		return nil, fmt.Errorf("api.cover_template: %w", err)
 	}
 	a.routes = []route{
 		{"POST", "/v1/faxes", tokens.Submitter, a.submitFax},

@@ -2,6 +2,8 @@ package api
 
 import (
 	"fmt"
+	"os"
+	"text/template"
 	"time"
 
 	"github.com/faxd/faxd/internal/render"
@@ -34,6 +36,9 @@ type Config struct {
 	// RateBurst how many requests it may make at once.
 	RateLimit float64 `yaml:"rate_limit"`
 	RateBurst int     `yaml:"rate_burst"`
+	// CoverTemplate is a text/template file for cover pages (a submission
+	// with a "cover" object gets one); empty uses the built-in layout.
+	CoverTemplate string `yaml:"cover_template"`
 }
 
 // Defaults returns the documented defaults.
@@ -88,7 +93,24 @@ func (c Config) Validate() []error {
 	if c.RateBurst < 1 {
 		bad("rate_burst", "%d: must be at least 1", c.RateBurst)
 	}
+	if c.CoverTemplate != "" {
+		if _, err := c.coverTemplate(); err != nil {
+			bad("cover_template", "%v", err)
+		}
+	}
 	return errs
+}
+
+// coverTemplate reads and parses CoverTemplate; nil means the built-in one.
+func (c Config) coverTemplate() (*template.Template, error) {
+	if c.CoverTemplate == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(c.CoverTemplate)
+	if err != nil {
+		return nil, err
+	}
+	return render.ParseCoverTemplate(string(b))
 }
 
 var resolutions = map[string]render.Resolution{

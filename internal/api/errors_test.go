@@ -49,6 +49,7 @@ func TestSubmitErrorsQueueNothing(t *testing.T) {
 		{name: "type mismatch", token: e.sub, fax: ok, docs: []doc{{"fake.pdf", "application/pdf", []byte("just text\n")}}, status: 415, typ: "unsupported-document", message: "fake.pdf"},
 		{name: "empty document", token: e.sub, fax: ok, docs: []doc{{"empty.txt", "text/plain", nil}}, status: 422, typ: "unprocessable", message: "empty.txt"},
 		{name: "oversized upload", token: e.sub, fax: ok, docs: []doc{{"big.txt", "text/plain", big}}, status: 413, typ: "too-large", message: "limit of 65536 bytes"},
+		{name: "bad cover", token: e.sub, fax: `{"to":"123456","cover":{"subject":"a\u0007b","comment":"` + strings.Repeat("x", 2001) + `"}}`, docs: []doc{textDoc("hi")}, status: 400, typ: "invalid-request", message: "cover.subject: control characters"},
 		{name: "good fax, bad second document", token: e.sub, fax: ok, docs: []doc{textDoc("fine"), {"bad.pdf", "application/pdf", []byte("%PDF-1.4 nothing")}}, status: 422, typ: "unprocessable", message: "document 2 (bad.pdf)"},
 	}
 	for _, c := range cases {

@@ -35,6 +35,27 @@ type FaxRequest struct {
 	CallbackURL string         `json:"callback_url,omitempty"`
 	Metadata    map[string]any `json:"metadata,omitempty"`
 	Resolution  string         `json:"resolution,omitempty"`
+	// Cover asks for a cover page before the documents.
+	Cover *CoverRequest `json:"cover,omitempty"`
+}
+
+// CoverRequest is what the cover page shows besides the numbers.
+type CoverRequest struct {
+	ToName   string `json:"to_name,omitempty"`
+	FromName string `json:"from_name,omitempty"`
+	Subject  string `json:"subject,omitempty"`
+	Comment  string `json:"comment,omitempty"`
+}
+
+// coverRecipe makes the cover part of the document reference: the same
+// documents with another cover (or another day's date on it) are another
+// set of pages.
+func (f *FaxRequest) coverRecipe() string {
+	if f.Cover == nil {
+		return ""
+	}
+	b, _ := json.Marshal(f.Cover)
+	return " cover " + time.Now().UTC().Format(time.DateOnly) + " " + string(b)
 }
 
 // Fax is a fax as the API shows it.
@@ -204,7 +225,7 @@ func jsonErr(err error) string {
 	case errors.As(err, &se):
 		return fmt.Sprintf("syntax error at byte %d", se.Offset)
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
-		return strings.TrimPrefix(err.Error(), "json: ") + " (known: to, from, header, priority, send_after, max_attempts, callback_url, metadata, resolution)"
+		return strings.TrimPrefix(err.Error(), "json: ") + " (known: to, from, header, priority, send_after, max_attempts, callback_url, metadata, resolution, cover)"
 	case errors.Is(err, io.EOF):
 		return "the part is empty"
 	}
@@ -268,6 +289,22 @@ func (f *FaxRequest) validate() error {
 	if f.Resolution != "" {
 		if _, ok := resolutions[f.Resolution]; !ok {
 			bad("resolution %q: must be standard, fine or superfine", f.Resolution)
+		}
+	}
+	if c := f.Cover; c != nil {
+		for name, v := range map[string]string{"cover.to_name": c.ToName, "cover.from_name": c.FromName, "cover.subject": c.Subject} {
+			if len(v) > 100 {
+				bad("%s: at most 100 characters", name)
+			}
+			if strings.ContainsFunc(v, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+				bad("%s: control characters are not allowed", name)
+			}
+		}
+		if len(c.Comment) > 2000 {
+			bad("cover.comment: at most 2000 characters")
+		}
+		if strings.ContainsFunc(c.Comment, func(r rune) bool { return (r < ' ' && r != '\n') || r == 0x7f }) {
+			bad("cover.comment: control characters other than line breaks are not allowed")
 		}
 	}
 	if len(errs) > 0 {
@@ -338,6 +375,18 @@ func (a *API) prepare(r *http.Request, s *submission, res render.Resolution) ([]
 				"the documents have more than %d pages together, this server's limit for one fax", a.cfg.MaxPages)
 		}
 	}
+	if c := s.fax.Cover; c != nil {
+		cover, err := render.CoverPage(render.CoverData{To: c.ToName, ToNumber: s.fax.To, From: c.FromName,
+			FromNumber: s.fax.From, Subject: c.Subject, Comment: c.Comment, Pages: len(pages), Time: time.Now()}, a.cover, opt)
+		if err != nil {
+			return nil, 0, fmt.Errorf("cover page: %w", err)
+		}
+		if len(pages)+1 > a.cfg.MaxPages {
+			return nil, 0, newProblem(http.StatusUnprocessableEntity, "unprocessable",
+				"the documents and the cover page have more than %d pages together, this server's limit for one fax", a.cfg.MaxPages)
+		}
+		pages = append([]*bilevel.Image{cover}, pages...)
+	}
 	var buf bytes.Buffer
 	if err := tiff.EncodeFax(&buf, pages, tiff.FaxOptions{Coding: t4.MMR, Software: "faxd"}); err != nil {
 		return nil, 0, fmt.Errorf("encoding fax pages: %w", err)
@@ -366,7 +415,7 @@ func (a *API) submitFax(w http.ResponseWriter, r *http.Request, c *caller) error
 		return err
 	}
 	ref, err := a.docs.Put(r.Context(), docstore.NewSet{
-		Recipe: "render v1 " + resName + " " + a.cfg.PageSize, Sources: s.sources, Pages: tiffData, PageCount: n,
+		Recipe: "render v1 " + resName + " " + a.cfg.PageSize + s.fax.coverRecipe(), Sources: s.sources, Pages: tiffData, PageCount: n,
 	})
 	if errors.Is(err, docstore.ErrTooLarge) {
 		return newProblem(http.StatusRequestEntityTooLarge, "too-large", "%v", strings.TrimPrefix(err.Error(), "docstore: put "))

@@ -232,3 +232,66 @@ func TestSubmitRendersDocuments(t *testing.T) {
 		t.Fatalf("original PDF differs (%d bytes, %s)", len(r.body), r.header.Get("Content-Type"))
 	}
 }
+
+// A cover page goes before the documents: the first page carries ink in
+// the cover's box, the others are the documents' own pages, and the count
+// includes it. Another cover is another set of pages.
+func TestSubmitWithCoverPage(t *testing.T) {
+	e := newEnv(t, Config{})
+	plain := e.submit(e.sub, `{"to":"+15550100","resolution":"standard"}`, []doc{textDoc("the letter\n")})
+	covered := e.submit(e.sub, `{"to":"+15550100","from":"+15550111","resolution":"standard",
+		"cover":{"to_name":"Accounts","from_name":"ACME","subject":"Invoice 4711","comment":"Two lines\nof comment"}}`,
+		[]doc{textDoc("the letter\n")})
+	if plain.status != 201 || covered.status != 201 {
+		t.Fatalf("submit: %d %s / %d %s", plain.status, plain.body, covered.status, covered.body)
+	}
+	var fp, fc Fax
+	plain.json(t, &fp)
+	covered.json(t, &fc)
+	if fp.PagesTotal != 1 || fc.PagesTotal != 2 {
+		t.Fatalf("pages: plain %d, with cover %d", fp.PagesTotal, fc.PagesTotal)
+	}
+	get := func(id int64) []tiff.Page {
+		r := e.do("GET", fmt.Sprintf("/v1/faxes/%d/document", id), e.sub, nil, "")
+		pages, err := tiff.Decode(r.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pages
+	}
+	pp, pc := get(fp.ID), get(fc.ID)
+	if len(pc) != 2 || !pc[1].Bilevel.Equal(pp[0].Bilevel) {
+		t.Fatal("the page after the cover is not the document's page")
+	}
+	if pc[0].Bilevel.Equal(pp[0].Bilevel) {
+		t.Fatal("the cover page is the document's page")
+	}
+	ink := 0
+	for _, b := range pc[0].Bilevel.Pix {
+		if b != 0 {
+			ink++
+		}
+	}
+	if ink < 500 {
+		t.Fatalf("cover page nearly blank (%d inked bytes)", ink)
+	}
+}
+
+func TestCoverTemplateConfig(t *testing.T) {
+	dir := t.TempDir()
+	bad := dir + "/bad.tmpl"
+	os.WriteFile(bad, []byte("# {{.Subject"), 0o600)
+	if errs := (Config{CoverTemplate: bad}).Validate(); len(errs) == 0 || !strings.Contains(fmt.Sprint(errs), "cover_template") {
+		t.Fatalf("bad template: %v", errs)
+	}
+	if errs := (Config{CoverTemplate: dir + "/missing.tmpl"}).Validate(); len(errs) == 0 {
+		t.Fatal("missing template file accepted")
+	}
+	good := dir + "/good.tmpl"
+	os.WriteFile(good, []byte("# {{.Subject}}\nTo: {{.To}}\n"), 0o600)
+	e := newEnv(t, Config{CoverTemplate: good})
+	r := e.submit(e.sub, `{"to":"+15550100","cover":{"subject":"Hello"}}`, []doc{textDoc("x\n")})
+	if r.status != 201 {
+		t.Fatalf("submit with a custom cover template: %d %s", r.status, r.body)
+	}
+}
