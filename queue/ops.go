@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Claim takes up to n claimable jobs, highest priority first, for the
@@ -150,7 +152,13 @@ func (q *Queue) runStatement(calls []*opCall, l *Lease) {
 		wants = append(wants, int32(c.want))
 	}
 
-	rows, err := q.pool.Query(ctx, sqlOps, ids, tokens, pages, reasons, wants, claims, node, incarnation)
+	var rows pgx.Rows
+	var err error
+	if len(ids) == 0 {
+		rows, err = q.pool.Query(ctx, sqlClaim, claims, node, incarnation)
+	} else {
+		rows, err = q.pool.Query(ctx, sqlOps, ids, tokens, pages, reasons, wants, claims, node, incarnation)
+	}
 	done := make(map[key]Job, len(ids))
 	var claimed []Job
 	if err == nil {

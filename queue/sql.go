@@ -126,6 +126,34 @@ SELECT ` + jobCols + `, false FROM done
 UNION ALL
 SELECT ` + jobCols + `, true FROM claimed`
 
+// sqlClaim is sqlOps without completions, for a batch of plain claims
+// (a worker idle or just started): a lighter plan on the path from enqueue
+// to dispatch. $1 claims, $2 node, $3 incarnation; same rows as sqlOps,
+// and the same care for the generic plan.
+const sqlClaim = `
+WITH lease AS (
+	SELECT 1 FROM nodes
+	WHERE node_id = $2 AND incarnation = $3 AND lease_expires_at > now()
+), next AS (
+	SELECT id, nextval('queue_fencing_seq') AS token FROM (
+		SELECT id FROM jobs
+		WHERE state = 'pending' AND run_at <= now() AND EXISTS (SELECT 1 FROM lease)
+		ORDER BY priority DESC, run_at, id
+		LIMIT (SELECT $1::int)
+		FOR UPDATE SKIP LOCKED) n
+), claimed AS (
+	UPDATE jobs j SET state = 'sending', attempts = j.attempts + 1, node_id = $2,
+		node_incarnation = $3, token = next.token, claimed_at = now(), updated_at = now()
+	FROM next
+	WHERE j.id = ANY (ARRAY(SELECT id FROM next)) AND j.id = next.id
+	RETURNING j.*
+), hist AS (
+	INSERT INTO job_history (job_id, from_state, to_state, node_id, token, reason, pages)
+	SELECT id, 'pending', 'sending', node_id, token, 'claimed, attempt ' || attempts, pages_confirmed
+	FROM claimed
+)
+SELECT ` + jobCols + `, true FROM claimed`
+
 const sqlLeaseLive = `
 SELECT EXISTS (SELECT 1 FROM nodes WHERE node_id = $1 AND incarnation = $2 AND lease_expires_at > now())`
 
