@@ -5,7 +5,9 @@ package session
 import (
 	"net"
 	"net/netip"
+	"os"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -156,3 +158,139 @@ func sockaddrToAddrPort(sa *syscall.RawSockaddrAny) netip.AddrPort {
 	}
 	return netip.AddrPort{}
 }
+
+// recvNow reads one datagram into b if there is one; ok is false when the
+// socket has none (a spurious wake-up).
+func (r *rawUDP) recvNow(b []byte) (n int, from netip.AddrPort, ok bool, err error) {
+	var rerr error
+	err = r.rc.Read(func(fd uintptr) bool {
+		for {
+			r.fromlen = syscall.SizeofSockaddrAny
+			m, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)),
+				0, uintptr(unsafe.Pointer(&r.from)), uintptr(unsafe.Pointer(&r.fromlen)))
+			switch e {
+			case 0:
+				n, from, ok = int(m), sockaddrToAddrPort(&r.from), true
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+			default:
+				rerr = e
+			}
+			return true // never wait here: the caller waits in its epoll
+		}
+	})
+	if err == nil {
+		err = rerr
+	}
+	return n, from, ok, err
+}
+
+// timerPoll waits for a datagram or a deadline in one epoll set of its own
+// (the socket and a timerfd), itself waited on in the runtime's netpoller.
+//
+// Why: a goroutine woken by a runtime timer (a read deadline, time.Timer)
+// is made runnable from the scheduler, which also wakes a second thread to
+// look for work that is not there: about three context switches per
+// wake-up against one for a wake-up by I/O. A sending terminal wakes for
+// every paced packet, so the deadline comes from the kernel as I/O instead.
+type timerPoll struct {
+	ep     *os.File // the epoll descriptor, in the netpoller
+	eprc   syscall.RawConn
+	tfd    int
+	sockfd int32
+	evs    [4]syscall.EpollEvent
+	its    [4]int64 // struct itimerspec: interval, value
+}
+
+// newTimerPoll returns nil if any step fails; Run then waits with read
+// deadlines instead.
+func newTimerPoll(r *rawUDP) *timerPoll {
+	var sockfd int
+	if err := r.rc.Control(func(fd uintptr) { sockfd = int(fd) }); err != nil {
+		return nil
+	}
+	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil
+	}
+	const clockMonotonic, tfdNonblock, tfdCloexec = 1, syscall.O_NONBLOCK, syscall.O_CLOEXEC
+	tfd, _, e := syscall.RawSyscall(syscall.SYS_TIMERFD_CREATE, clockMonotonic, tfdNonblock|tfdCloexec, 0)
+	if e != 0 {
+		syscall.Close(ep)
+		return nil
+	}
+	t := &timerPoll{tfd: int(tfd), sockfd: int32(sockfd)}
+	fail := func() *timerPoll {
+		syscall.Close(t.tfd)
+		syscall.Close(ep)
+		return nil
+	}
+	for _, fd := range []int{sockfd, t.tfd} {
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}
+		if syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, fd, &ev) != nil {
+			return fail()
+		}
+	}
+	if syscall.SetNonblock(ep, true) != nil {
+		return fail()
+	}
+	t.ep = os.NewFile(uintptr(ep), "session-epoll")
+	if t.eprc, err = t.ep.SyscallConn(); err != nil {
+		syscall.Close(t.tfd)
+		t.ep.Close()
+		return nil
+	}
+	return t
+}
+
+// close releases the epoll set and the timer (not the socket).
+func (t *timerPoll) close() {
+	syscall.Close(t.tfd)
+	t.ep.Close()
+}
+
+// arm sets the timer to fire at wake (at once if that has passed).
+func (t *timerPoll) arm(wake time.Time) error {
+	d := max(time.Until(wake), time.Nanosecond) // zero would disarm
+	t.its = [4]int64{0, 0, int64(d / time.Second), int64(d % time.Second)}
+	_, _, e := syscall.RawSyscall6(syscall.SYS_TIMERFD_SETTIME, uintptr(t.tfd), 0, uintptr(unsafe.Pointer(&t.its)), 0, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// wait blocks until the socket is readable or the timer has fired. A read
+// deadline on t.ep ends the wait with os.ErrDeadlineExceeded (Run's
+// cancellation). The timer stays readable until clearTimer or arm.
+func (t *timerPoll) wait() (sock, timer bool, err error) {
+	err = t.eprc.Read(func(fd uintptr) bool {
+		n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&t.evs[0])), uintptr(len(t.evs)), 0, 0, 0)
+		if e != 0 || n == 0 {
+			return false // EINTR or nothing ready: wait in the netpoller
+		}
+		for _, ev := range t.evs[:n] {
+			switch ev.Fd {
+			case t.sockfd:
+				sock = true
+			case int32(t.tfd):
+				timer = true
+			}
+		}
+		return true
+	})
+	return sock, timer, err
+}
+
+// clearTimer consumes a fired timer.
+func (t *timerPoll) clearTimer() {
+	var buf [8]byte
+	syscall.RawSyscall(syscall.SYS_READ, uintptr(t.tfd), uintptr(unsafe.Pointer(&buf[0])), 8)
+}
+
+// interrupt ends a wait in progress, and every later one, at once.
+func (t *timerPoll) interrupt() { _ = t.ep.SetReadDeadline(time.Unix(1, 0)) }
+
+// alive reports an error once the socket is closed, without a system call.
+func (r *rawUDP) alive() error { return r.rc.Control(func(uintptr) {}) }

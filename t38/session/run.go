@@ -75,21 +75,9 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 	}})
 	defer func() { s.stats.UDPTL = rcv.Stats() }()
 
-	// Cancellation wakes a blocked read by moving the deadline into the
-	// past. The loop checks cancelled after each deadline it sets, so the
-	// two cannot undo each other.
-	var cancelled atomic.Bool
-	stopWake := context.AfterFunc(ctx, func() {
-		cancelled.Store(true)
-		_ = conn.SetReadDeadline(time.Unix(1, 0))
-	})
-	defer func() {
-		if stopWake() {
-			_ = conn.SetReadDeadline(time.Time{})
-		}
-	}()
 	// On Linux a *net.UDPConn is driven by raw send and receive calls
-	// (see rawUDP); otherwise reading into netip.AddrPort at least
+	// (rawUDP) and the session's deadlines come from a timerfd
+	// (timerPoll); otherwise reading into netip.AddrPort at least
 	// allocates nothing per datagram.
 	udp, _ := conn.(interface {
 		ReadFromUDPAddrPort([]byte) (int, netip.AddrPort, error)
@@ -102,6 +90,54 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 			peerAP = ua.AddrPort()
 		} else {
 			raw = nil
+		}
+	}
+	var poll *timerPoll
+	if raw != nil {
+		if poll = newTimerPoll(raw); poll != nil {
+			defer poll.close()
+		}
+	}
+
+	// Cancellation wakes a blocked wait by moving its deadline into the
+	// past. The loop checks cancelled after each deadline it sets, so the
+	// two cannot undo each other.
+	var cancelled atomic.Bool
+	stopWake := context.AfterFunc(ctx, func() {
+		cancelled.Store(true)
+		if poll != nil {
+			poll.interrupt()
+		} else {
+			_ = conn.SetReadDeadline(time.Unix(1, 0))
+		}
+	})
+	defer func() {
+		if stopWake() && poll == nil {
+			_ = conn.SetReadDeadline(time.Time{})
+		}
+	}()
+	// readPoll waits in timerPoll: a datagram, or os.ErrDeadlineExceeded
+	// when the timer fired.
+	readPoll := func(buf []byte) (int, netip.AddrPort, error) {
+		for {
+			sock, timer, err := poll.wait()
+			if err != nil {
+				return 0, netip.AddrPort{}, err
+			}
+			if sock {
+				if n, ap, ok, err := raw.recvNow(buf); ok || err != nil {
+					return n, ap, err
+				}
+			}
+			if timer {
+				poll.clearTimer()
+				// A closed socket leaves the epoll set without an
+				// event: notice it here.
+				if err := raw.alive(); err != nil {
+					return 0, netip.AddrPort{}, err
+				}
+				return 0, netip.AddrPort{}, os.ErrDeadlineExceeded
+			}
 		}
 	}
 
@@ -177,7 +213,13 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 			}
 		}
 		if !wake.Equal(setAt) {
-			_ = conn.SetReadDeadline(wake)
+			if poll != nil {
+				if err := poll.arm(wake); err != nil {
+					return hangup(fmt.Errorf("session: timer: %w", err))
+				}
+			} else {
+				_ = conn.SetReadDeadline(wake)
+			}
 			setAt = wake
 		}
 		if cancelled.Load() {
@@ -190,6 +232,8 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 			err  error
 		)
 		switch {
+		case poll != nil:
+			n, ap, err = readPoll(buf)
 		case raw != nil:
 			n, ap, err = raw.recv(buf)
 		case udp != nil:

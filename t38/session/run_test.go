@@ -142,3 +142,29 @@ func TestRunCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRunClosedConn: closing the socket under a waiting Run ends the call
+// with a receive error within about one Tick.
+func TestRunClosedConn(t *testing.T) {
+	t.Parallel()
+	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rx, err := New(Config{T30: t30.Config{ECM: true, Decoder: t30.T4Decoder{}}}, NewMonoClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(200*time.Millisecond, func() { conn.Close() })
+	start := time.Now()
+	res, err := Run(context.Background(), conn, rx, RunConfig{Tick: 300 * time.Millisecond})
+	if err == nil || !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("err %v, want one wrapping net.ErrClosed", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Run took %v to notice the closed socket", d)
+	}
+	if res == nil || res.Reason != t30.ReasonCallDropped {
+		t.Errorf("result %v, want call dropped", res)
+	}
+}
