@@ -143,6 +143,7 @@ func New(cfg Config, d Deps) (*API, error) {
 		{"GET", "/v1/received", tokens.Admin, a.listReceived},
 		{"GET", "/v1/received/{id}", tokens.Admin, a.getReceived},
 		{"GET", "/v1/received/{id}/document", tokens.Admin, a.receivedDocument},
+		{"GET", "/v1/received/{id}/thumbnail", tokens.Admin, a.receivedThumbnail},
 		{"POST", "/v1/received/{id}/reroute", tokens.Admin, a.reroute},
 		{"GET", "/v1/received/{id}/reroutes", tokens.Admin, a.listReroutes},
 		{"GET", "/v1/mailboxes", tokens.Admin, a.listMailboxes},

@@ -1,8 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"github.com/faxd/faxd/internal/thumbnail"
+	"github.com/faxd/faxd/t38/tiff"
 	"net/http"
 	"time"
 
@@ -195,6 +198,52 @@ func (a *API) receivedDocument(w http.ResponseWriter, r *http.Request, c *caller
 		return sendFile(w, ct, name+".tif", data)
 	}
 	return newProblem(http.StatusNotAcceptable, "not-acceptable-format", "received fax %d is archived as %s; ask for format=pdf", rec.ID, ct)
+}
+
+// receivedThumbnail is a grey PNG preview of one page of a received fax,
+// for consoles and lists: every pixel the average of the page area it
+// covers, the height following the physical page.
+func (a *API) receivedThumbnail(w http.ResponseWriter, r *http.Request, c *caller) error {
+	rec, err := a.received(r)
+	if err != nil {
+		return err
+	}
+	q := newQuery(r)
+	page := q.int("page", 1, 10000, 1)
+	width := q.int("width", 50, 800, thumbnail.DefaultWidth)
+	if err := q.err("page", "width"); err != nil {
+		return err
+	}
+	ct, data, err := a.archive.RecordDocument(r.Context(), rec)
+	if errors.Is(err, archive.ErrNotFound) {
+		return notFound("received fax %d has no document (no page arrived, or it was purged)", rec.ID)
+	}
+	if err != nil {
+		return err
+	}
+	if ct != "image/tiff" {
+		return newProblem(http.StatusNotAcceptable, "not-acceptable-format", "received fax %d is archived as %s; thumbnails are made from TIFF pages", rec.ID, ct)
+	}
+	f, err := tiff.Open(data, tiff.Limits{})
+	if err != nil {
+		return fmt.Errorf("received fax %d: %w", rec.ID, err)
+	}
+	if page > f.NumPages() {
+		return notFound("received fax %d has %d page(s); there is no page %d", rec.ID, f.NumPages(), page)
+	}
+	p, err := f.Page(page - 1)
+	if err != nil {
+		return fmt.Errorf("received fax %d page %d: %w", rec.ID, page, err)
+	}
+	img := p.Bilevel
+	if img == nil {
+		img = p.Fax(1728, 0)
+	}
+	var buf bytes.Buffer
+	if err := thumbnail.PNG(&buf, img, width); err != nil {
+		return fmt.Errorf("received fax %d page %d: %w", rec.ID, page, err)
+	}
+	return sendFile(w, "image/png", fmt.Sprintf("received-%d-page-%d.png", rec.ID, page), buf.Bytes())
 }
 
 func (a *API) reroute(w http.ResponseWriter, r *http.Request, c *caller) error {

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"image/png"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -377,4 +378,41 @@ func decodeB64(t *testing.T, b []byte) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// A thumbnail is a PNG of the asked page, as wide as asked, with ink where
+// the page has its bar; a page past the end is 404, a bad width 400.
+func TestReceivedThumbnail(t *testing.T) {
+	e := newEnv(t, Config{})
+	rec := e.archiveReceived("+15550100", "+15557777", 2)
+	r := e.do("GET", fmt.Sprintf("/v1/received/%d/thumbnail?page=2&width=100", rec.ID), e.admin, nil, "")
+	if r.status != 200 || r.header.Get("Content-Type") != "image/png" {
+		t.Fatalf("thumbnail: %d %s %s", r.status, r.header.Get("Content-Type"), r.body)
+	}
+	img, err := png.Decode(bytes.NewReader(r.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := img.Bounds()
+	if b.Dx() != 100 || b.Dy() < 5 {
+		t.Fatalf("size %v", b)
+	}
+	dark := false
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		if g, _, _, _ := img.At(b.Dx()/2, y).RGBA(); g < 0x8000 {
+			dark = true
+		}
+	}
+	if !dark {
+		t.Fatal("no ink down the middle of the thumbnail")
+	}
+	if r := e.do("GET", fmt.Sprintf("/v1/received/%d/thumbnail?page=3", rec.ID), e.admin, nil, ""); r.status != 404 {
+		t.Fatalf("page past the end: %d", r.status)
+	}
+	if r := e.do("GET", fmt.Sprintf("/v1/received/%d/thumbnail?width=5000", rec.ID), e.admin, nil, ""); r.status != 400 {
+		t.Fatalf("bad width: %d", r.status)
+	}
+	if r := e.do("GET", fmt.Sprintf("/v1/received/%d/thumbnail", rec.ID), e.sub, nil, ""); r.status != 403 {
+		t.Fatalf("submitter: %d", r.status)
+	}
 }
