@@ -5,9 +5,12 @@
 package sip
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"time"
 )
 
@@ -20,6 +23,10 @@ type Config struct {
 	ListenTLS string `yaml:"listen_tls"`
 	TLSCert   string `yaml:"tls_cert"`
 	TLSKey    string `yaml:"tls_key"`
+	// TLSCA is a PEM bundle of the certificate authorities trusted for
+	// calls we place over TLS (gateways with a private CA); empty trusts
+	// the system's roots.
+	TLSCA string `yaml:"tls_ca"`
 
 	// PublicHost is the address put in Via, Contact and SDP c= lines. It is
 	// required when a listen address is a wildcard.
@@ -125,6 +132,11 @@ func (c *Config) Validate() error {
 	if c.ListenTLS != "" && (c.TLSCert == "" || c.TLSKey == "") {
 		errs = append(errs, errors.New("sip.listen_tls: tls_cert and tls_key are required"))
 	}
+	if c.TLSCA != "" {
+		if _, err := c.clientTLS(); err != nil {
+			errs = append(errs, fmt.Errorf("sip.tls_ca: %w", err))
+		}
+	}
 	for _, a := range []string{c.ListenUDP, c.ListenTCP, c.ListenTLS} {
 		if a == "" {
 			continue
@@ -171,4 +183,23 @@ func parseAllow(list []string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
+}
+
+// clientTLS is the TLS configuration of calls we place: TLS 1.2 or newer,
+// verified against TLSCA or the system's roots.
+func (c *Config) clientTLS() (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.TLSCA == "" {
+		return tc, nil
+	}
+	pem, err := os.ReadFile(c.TLSCA)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", c.TLSCA)
+	}
+	tc.RootCAs = pool
+	return tc, nil
 }

@@ -107,8 +107,13 @@ func NewUA(cfg Config, pool *portpool.Pool, log *slog.Logger) (*UA, error) {
 	u.ctx, u.cancel = context.WithCancel(context.Background())
 
 	sipLog := u.log.With("layer", "sipgo")
+	clientTLS, err := cfg.clientTLS()
+	if err != nil {
+		return nil, fmt.Errorf("sip.tls_ca: %w", err)
+	}
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(cfg.UserAgent),
+		sipgo.WithUserAgenTLSConfig(clientTLS),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(quiet(sipLog)),
 			sip.WithTransactionLayerUnhandledResponseHandler(u.onStrayResponse),
