@@ -51,11 +51,14 @@ var ErrNoPeer = errors.New("session: no peer address yet")
 // the session is told the call dropped. The result is the engine's; the
 // UDPTL counters are in s.Stats() afterwards.
 //
-// Run is one goroutine: it blocks in ReadFrom with the read deadline set to
-// the session's next deadline, so a datagram and a due packet or timer wake
-// the same goroutine, with no channel hand-off and no timer of its own. The
-// deadline is moved only when that instant changes. Run owns conn's read
-// deadline while it runs.
+// Run is one goroutine: it waits for a datagram or the session's next
+// deadline (a due packet or T.30 timer) in one place, with no channel
+// hand-off; the deadline is moved only when that instant changes. On Linux
+// with a *net.UDPConn it sends and receives with raw system calls and
+// waits on an epoll set of its own holding the socket and a timerfd
+// (rawudp_linux.go says why); elsewhere it blocks in ReadFrom under a read
+// deadline, which Run owns while it runs. Closing conn ends Run within a
+// Tick; cancelling ctx ends it at once.
 func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*t30.Result, error) {
 	if cfg.Tick == 0 {
 		// Every timer and every paced packet is a session deadline, so
@@ -261,6 +264,10 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 			if !now.Before(tickAt) {
 				tickAt = now.Add(cfg.Tick)
 			}
+			// A fired timerfd stays quiet until armed again: arm it even
+			// if the next wake-up is the same instant, so nothing can
+			// stall.
+			setAt = time.Time{}
 		default:
 			if cancelled.Load() {
 				return hangup(ctx.Err())
