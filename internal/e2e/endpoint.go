@@ -22,6 +22,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"github.com/faxd/faxd/internal/logtail"
 	"io"
 	"net"
 	"net/netip"
@@ -194,7 +195,7 @@ type Endpoint struct {
 	cmd    *exec.Cmd
 	sippCh chan struct{} // closed when sipp exited
 	sippEr error
-	out    *tailBuffer
+	out    *logtail.Buffer
 	trig   *net.UDPConn // sends the hang-up MESSAGEs
 
 	mu     sync.Mutex
@@ -286,7 +287,7 @@ func start(t testing.TB, o Options, calling bool, target netip.AddrPort) *Endpoi
 	e := &Endpoint{
 		t: t, o: o, calling: calling, ctx: ctx, cancel: cancel,
 		evfile: filepath.Join(o.Dir, "events"), sippCh: make(chan struct{}),
-		out: &tailBuffer{max: 16 << 10}, ports: map[int]*reserved{},
+		out: logtail.New(16 << 10), ports: map[int]*reserved{},
 		calls: map[int]*callState{}, result: make(chan CallResult, o.Calls+16),
 	}
 	t.Cleanup(e.Close)
@@ -687,29 +688,6 @@ func freePort() (int, error) {
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).Port, nil
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if len(t.b) > t.max {
-		t.b = append([]byte(nil), t.b[len(t.b)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.b)
 }
 
 func tail(b []byte, n int) string {

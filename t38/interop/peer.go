@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/faxd/faxd/internal/logtail"
 	"io"
 	"net/netip"
 	"os"
@@ -237,7 +238,7 @@ type Peer struct {
 	cmd    *exec.Cmd
 	addr   netip.AddrPort
 	lines  chan string
-	stderr *tail
+	stderr *logtail.Buffer
 	waited bool
 	res    Result
 	err    error
@@ -255,7 +256,7 @@ func StartPeer(ctx context.Context, path string, o PeerOptions) (*Peer, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Peer{cmd: cmd, lines: make(chan string, 4), stderr: &tail{max: 8 << 10}}
+	p := &Peer{cmd: cmd, lines: make(chan string, 4), stderr: logtail.New(8 << 10)}
 	cmd.Stderr = p.stderr
 	if o.Stderr != nil {
 		cmd.Stderr = io.MultiWriter(p.stderr, o.Stderr)
@@ -545,27 +546,4 @@ func Concurrent[C any](t *testing.T, cases []C, name func(C) string, f func(*tes
 		}()
 	}
 	wg.Wait()
-}
-
-// tail keeps the last max bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if len(t.b) > t.max {
-		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.b)
 }
