@@ -111,10 +111,27 @@ func (c *client) do(ctx context.Context, method, path string, body []byte, conte
 	return out, nil
 }
 
-func (c *client) getJSON(ctx context.Context, path string, v any) error {
-	r, err := c.do(ctx, http.MethodGet, path, nil, "", nil)
+// show GETs path and either prints the API's JSON as is (-json) or decodes
+// it into v for a table; printed says the first happened.
+func (a *app) show(ctx context.Context, path string, v any) (printed bool, err error) {
+	r, err := a.c.do(ctx, http.MethodGet, path, nil, "", nil)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return json.Unmarshal(r.body, v)
+	if a.json {
+		a.printJSON(r.body)
+		return true, nil
+	}
+	if err := json.Unmarshal(r.body, v); err != nil {
+		return false, fmt.Errorf("unexpected answer from %s: %w", r.server, err)
+	}
+	return false, nil
+}
+
+// exitCode is 1 for an error, 0 otherwise.
+func exitCode(err error) int {
+	if err != nil {
+		return 1
+	}
+	return 0
 }

@@ -31,17 +31,9 @@ func (a *app) clusterCmd(ctx context.Context, args []string) (int, error) {
 }
 
 func (a *app) clusterStatus(ctx context.Context) (int, error) {
-	r, err := a.c.do(ctx, http.MethodGet, "/v1/cluster", nil, "", nil)
-	if err != nil {
-		return 1, err
-	}
-	if a.json {
-		a.printJSON(r.body)
-		return 0, nil
-	}
 	var c api.ClusterJSON
-	if err := json.Unmarshal(r.body, &c); err != nil {
-		return 1, fmt.Errorf("unexpected answer from %s: %w", r.server, err)
+	if printed, err := a.show(ctx, "/v1/cluster", &c); err != nil || printed {
+		return exitCode(err), err
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tROLE\tLIVE\tFREE/CHANNELS\tLAST HEARTBEAT\tLEASE EXPIRES\tADDRESS")

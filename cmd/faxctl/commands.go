@@ -146,17 +146,9 @@ func (a *app) status(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 2, err
 	}
-	r, err := a.c.do(ctx, http.MethodGet, "/v1/faxes/"+id, nil, "", nil)
-	if err != nil {
-		return 1, err
-	}
-	if a.json {
-		a.printJSON(r.body)
-		return 0, nil
-	}
 	var f api.Fax
-	if err := json.Unmarshal(r.body, &f); err != nil {
-		return 1, err
+	if printed, err := a.show(ctx, "/v1/faxes/"+id, &f); err != nil || printed {
+		return exitCode(err), err
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Fax:\t%d\n", f.ID)
@@ -208,17 +200,9 @@ func (a *app) list(ctx context.Context, args []string) (int, error) {
 		}
 	}
 	q.Set("limit", strconv.Itoa(*limit))
-	r, err := a.c.do(ctx, http.MethodGet, "/v1/faxes?"+q.Encode(), nil, "", nil)
-	if err != nil {
-		return 1, err
-	}
-	if a.json {
-		a.printJSON(r.body)
-		return 0, nil
-	}
 	var l api.FaxList
-	if err := json.Unmarshal(r.body, &l); err != nil {
-		return 1, err
+	if printed, err := a.show(ctx, "/v1/faxes?"+q.Encode(), &l); err != nil || printed {
+		return exitCode(err), err
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATE\tTO\tPAGES\tATTEMPTS\tSUBMITTER\tCREATED\tREASON")
@@ -329,17 +313,9 @@ func (a *app) tokenCmd(ctx context.Context, args []string) (int, error) {
 		fmt.Fprintf(a.stderr, "token %d (%s, %s) created; the line above is shown only once: store it now\n", ct.ID, ct.Name, ct.Role)
 		return 0, nil
 	case "list":
-		r, err := a.c.do(ctx, http.MethodGet, "/v1/tokens", nil, "", nil)
-		if err != nil {
-			return 1, err
-		}
-		if a.json {
-			a.printJSON(r.body)
-			return 0, nil
-		}
 		var l struct{ Tokens []tokens.Token }
-		if err := json.Unmarshal(r.body, &l); err != nil {
-			return 1, err
+		if printed, err := a.show(ctx, "/v1/tokens", &l); err != nil || printed {
+			return exitCode(err), err
 		}
 		tokens.PrintTable(a.stdout, l.Tokens)
 		return 0, nil

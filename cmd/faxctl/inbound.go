@@ -72,17 +72,9 @@ func (a *app) inboundList(ctx context.Context, args []string) (int, error) {
 	if *unrouted {
 		q.Set("unrouted", "true")
 	}
-	r, err := a.c.do(ctx, http.MethodGet, "/v1/received?"+q.Encode(), nil, "", nil)
-	if err != nil {
-		return 1, err
-	}
-	if a.json {
-		a.printJSON(r.body)
-		return 0, nil
-	}
 	var l api.ReceivedList
-	if err := json.Unmarshal(r.body, &l); err != nil {
-		return 1, err
+	if printed, err := a.show(ctx, "/v1/received?"+q.Encode(), &l); err != nil || printed {
+		return exitCode(err), err
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tRECEIVED\tDID\tCALLER\tSTATION\tPAGES\tRESULT\tROUTING")
@@ -102,17 +94,9 @@ func (a *app) inboundList(ctx context.Context, args []string) (int, error) {
 }
 
 func (a *app) inboundShow(ctx context.Context, id string) (int, error) {
-	r, err := a.c.do(ctx, http.MethodGet, "/v1/received/"+id, nil, "", nil)
-	if err != nil {
-		return 1, err
-	}
-	if a.json {
-		a.printJSON(r.body)
-		return 0, nil
-	}
 	var f api.ReceivedFax
-	if err := json.Unmarshal(r.body, &f); err != nil {
-		return 1, err
+	if printed, err := a.show(ctx, "/v1/received/"+id, &f); err != nil || printed {
+		return exitCode(err), err
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Received fax:\t%d\n", f.ID)
