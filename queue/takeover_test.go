@@ -19,12 +19,10 @@ const helperEnv = "FAXD_QUEUE_HELPER_DSN"
 
 // TestHelperNodeProcess is not a test: it is the node process of
 // TestOrphanTakeoverAfterSIGKILL. It registers, heartbeats, claims the job,
-// confirms two pages, reports, and waits to be killed.
+// confirms two pages, reports, and waits to be killed. TestMain runs it
+// only there.
 func TestHelperNodeProcess(t *testing.T) {
 	dsn := os.Getenv(helperEnv)
-	if dsn == "" {
-		t.Skip("helper process only")
-	}
 	ctx := context.Background()
 	q, err := queue.New(pgtest.Pool(t, dsn), queue.Config{Logger: quiet})
 	if err != nil {

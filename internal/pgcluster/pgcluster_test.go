@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -119,13 +120,19 @@ func TestDurableByDefault(t *testing.T) {
 	}
 }
 
+// TestMain leaves the helper entry point below out of ordinary runs: it
+// is not a test, and excluding it is not a skip.
+func TestMain(m *testing.M) {
+	if os.Getenv("PGCLUSTER_HELPER_DIR") == "" {
+		flag.Set("test.skip", "^TestHelper")
+	}
+	os.Exit(m.Run())
+}
+
 // TestHelperHoldCluster is not a test: it is the child process of
-// TestPostmasterDiesWithParent.
+// TestPostmasterDiesWithParent (TestMain runs it only there).
 func TestHelperHoldCluster(t *testing.T) {
 	dir := os.Getenv("PGCLUSTER_HELPER_DIR")
-	if dir == "" {
-		t.Skip("helper process only")
-	}
 	c, err := Start(context.Background(), Options{Dir: dir, Fast: os.Getenv("PGCLUSTER_HELPER_FAST") == "1"})
 	if err != nil {
 		fmt.Println("ERR", err)
