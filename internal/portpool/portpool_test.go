@@ -57,12 +57,26 @@ func TestAcquireKindsAndRelease(t *testing.T) {
 }
 
 func TestSkipsPortsTakenElsewhere(t *testing.T) {
-	other, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 41100})
-	if err != nil {
-		t.Skip("port 41100 busy on this host")
+	// Another socket holds an even port the OS picked: the start of a
+	// four-port range the pool must then skip.
+	var other *net.UDPConn
+	for i := 0; i < 100 && other == nil; i++ {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.LocalAddr().(*net.UDPAddr).Port%2 == 0 && c.LocalAddr().(*net.UDPAddr).Port <= 65532 {
+			other = c
+		} else {
+			c.Close()
+		}
+	}
+	if other == nil {
+		t.Fatal("the OS handed out no even port in 100 tries")
 	}
 	defer other.Close()
-	p, err := New("127.0.0.1", 41100, 41103)
+	base := other.LocalAddr().(*net.UDPAddr).Port
+	p, err := New("127.0.0.1", base, base+3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,8 +85,8 @@ func TestSkipsPortsTakenElsewhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Release()
-	if l.Port() != 41102 {
-		t.Fatalf("got %d, want 41102 (41100 is taken by another socket)", l.Port())
+	if l.Port() != base+2 {
+		t.Fatalf("got %d, want %d (%d is taken by another socket)", l.Port(), base+2, base)
 	}
 	if _, err := p.Acquire(RTP); !errors.Is(err, ErrExhausted) {
 		t.Fatalf("err = %v, want ErrExhausted", err)
