@@ -59,12 +59,25 @@ test: deps-test go-deps lint
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 
 # Every Fuzz target in the tree, briefly (a longer FUZZTIME for real hunting).
+# A failing input the fuzzer finds is saved under the package's
+# testdata/fuzz/ and fails the run. A failure that saved none is the fuzzing
+# engine itself (a worker that died on a loaded machine): its output is shown
+# and the target runs once more.
 FUZZTIME ?= 30s
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 			echo "fuzz $$pkg $$f"; \
-			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null; \
+			dir=$$($(GO) list -f '{{.Dir}}' $$pkg)/testdata/fuzz/$$f; \
+			before=$$( (ls $$dir 2>/dev/null || true) | wc -l); \
+			if ! out=$$($(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg 2>&1); then \
+				echo "$$out" | tail -40; \
+				if [ "$$( (ls $$dir 2>/dev/null || true) | wc -l)" != "$$before" ]; then \
+					echo "$$f found a failing input, saved in $$dir"; exit 1; \
+				fi; \
+				echo "$$f: the fuzzing engine failed without a failing input; running it once more"; \
+				$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+			fi; \
 		done; \
 	done
 
