@@ -266,17 +266,7 @@ func faxdReceivesFromSpandsp(t *testing.T) {
 			rec.RemoteStationID != "SPANDSP E2E" || rec.Routing != "unrouted" {
 			t.Fatalf("archive record %+v", rec)
 		}
-		_, tif, err := f.s.Archive.RecordDocument(ctx, rec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := filepath.Join(t.TempDir(), "received.tif")
-		if err := os.WriteFile(got, tif, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := interop.CompareTIFF(ctx, doc, got); err != nil {
-			t.Fatalf("faxd stored other pages than spandsp sent: %v", err)
-		}
+		archivedPagesEqual(ctx, t, f, rec, doc, "faxd stored other pages than spandsp sent")
 		pdf, err := f.s.Archive.RecordPDF(ctx, rec)
 		if err != nil {
 			t.Fatal(err)
@@ -430,6 +420,13 @@ func faxdFaxesItself(t *testing.T) {
 	if rec.Result != "received" || rec.Pages != 2 || rec.LocalNumber != "4930100" {
 		t.Fatalf("inbound archive record %+v", rec)
 	}
+	archivedPagesEqual(ctx, t, f, rec, doc, "faxd received other pages than it sent")
+}
+
+// archivedPagesEqual checks with tiffcmp that the pages the archive holds
+// for rec are the pages of the TIFF file doc.
+func archivedPagesEqual(ctx context.Context, t *testing.T, f *faxd, rec archive.Record, doc, what string) {
+	t.Helper()
 	_, tif, err := f.s.Archive.RecordDocument(ctx, rec)
 	if err != nil {
 		t.Fatal(err)
@@ -439,6 +436,6 @@ func faxdFaxesItself(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := interop.CompareTIFF(ctx, doc, got); err != nil {
-		t.Fatalf("faxd received other pages than it sent: %v", err)
+		t.Fatalf("%s: %v", what, err)
 	}
 }
