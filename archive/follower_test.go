@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/faxd/faxd/internal/faxpdf"
+	"github.com/faxd/faxd/t38/faxpdf"
 )
 
 // A follower sees each record once when its handler succeeds, again after

@@ -43,11 +43,11 @@ func newFixture(t *testing.T) fixture {
 	arch := archive.NewStore(pool)
 	ncfg := notify.DefaultConfig()
 	ncfg.PollInterval = 20 * time.Millisecond
-	n, err := notify.New(pool, ncfg, notify.Options{NodeID: "faxctl-test", Documents: arch, Logger: log})
+	n, err := notify.New(pool, ncfg, notify.Options{NodeID: "faxctl-test", Documents: inbound.Archived{Store: arch}, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	router := inbound.NewRouter(pool, n, arch, inbound.Config{}, log)
+	router := inbound.NewRouter(pool, n, inbound.Archived{Store: arch}, inbound.Config{}, log)
 	a, err := api.New(api.Config{}, api.Deps{Pool: pool, Queue: q, Archive: arch, Inbound: router, Logger: log})
 	if err != nil {
 		t.Fatal(err)

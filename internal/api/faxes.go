@@ -16,10 +16,10 @@ import (
 
 	"github.com/faxd/faxd/archive"
 	"github.com/faxd/faxd/internal/docstore"
-	"github.com/faxd/faxd/internal/faxpdf"
 	"github.com/faxd/faxd/internal/render"
 	"github.com/faxd/faxd/queue"
 	"github.com/faxd/faxd/t38/bilevel"
+	"github.com/faxd/faxd/t38/faxpdf"
 	"github.com/faxd/faxd/t38/t4"
 	"github.com/faxd/faxd/t38/tiff"
 )

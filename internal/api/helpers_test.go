@@ -78,11 +78,11 @@ func newEnv(t *testing.T, cfg Config) *env {
 	ncfg := notify.DefaultConfig()
 	ncfg.Retry = notify.Retry{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond, MaxAttempts: 3}
 	ncfg.PollInterval = 20 * time.Millisecond
-	n, err := notify.New(pool, ncfg, notify.Options{NodeID: "api-test", Documents: arch, Logger: log})
+	n, err := notify.New(pool, ncfg, notify.Options{NodeID: "api-test", Documents: inbound.Archived{Store: arch}, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	router := inbound.NewRouter(pool, n, arch, inbound.Config{}, log)
+	router := inbound.NewRouter(pool, n, inbound.Archived{Store: arch}, inbound.Config{}, log)
 	a, err := New(cfg, Deps{Pool: pool, Queue: q, Archive: arch, Inbound: router, Logger: log})
 	if err != nil {
 		t.Fatal(err)

@@ -84,7 +84,7 @@ func TestReceivedFaxes(t *testing.T) {
 	// The notifier of newEnv has no SMTP relay; this one does.
 	ncfg := e.notify.Config()
 	ncfg.SMTP = smtp.Config("fax@faxd.example")
-	n, err := notify.New(e.pool, ncfg, notify.Options{NodeID: "api-test", Documents: e.archive})
+	n, err := notify.New(e.pool, ncfg, notify.Options{NodeID: "api-test", Documents: inbound.Archived{Store: e.archive}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestReceivedFaxes(t *testing.T) {
 	unrouted := e.archiveReceived("+4955500", "", 1)
 	failed := e.archiveReceived("+4930100", "+4989222", 0)
 	for _, rec := range []archive.Record{routed, unrouted, failed} {
-		if _, err := e.archive.RouteReceived(ctx, e.inbound, rec); err != nil {
+		if _, err := inbound.RouteArchived(ctx, e.archive, e.inbound, rec); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -168,7 +168,7 @@ func TestReceivedFaxes(t *testing.T) {
 
 	// Documents: the TIFF as archived, and the PDF that deliveries attach.
 	r := e.do("GET", fmt.Sprintf("/v1/received/%d/document", routed.ID), e.admin, nil, "")
-	pdf, err := e.archive.PDF(ctx, routed.Key)
+	pdf, err := inbound.Archived{Store: e.archive}.PDF(ctx, routed.Key)
 	if err != nil {
 		t.Fatal(err)
 	}

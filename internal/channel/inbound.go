@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/faxd/faxd/archive"
-	"github.com/faxd/faxd/internal/faxpdf"
 	"github.com/faxd/faxd/internal/sip"
+	"github.com/faxd/faxd/t38/faxpdf"
 	"github.com/faxd/faxd/t38/session"
 	"github.com/faxd/faxd/t38/t30"
 	"github.com/faxd/faxd/t38/t4"

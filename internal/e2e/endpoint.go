@@ -22,7 +22,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"github.com/faxd/faxd/internal/logtail"
+	"github.com/faxd/faxd/t38/interop/logtail"
 	"io"
 	"net"
 	"net/netip"

@@ -17,12 +17,12 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/faxd/faxd/internal/faxpdf"
 	"github.com/faxd/faxd/internal/inbound"
 	"github.com/faxd/faxd/internal/notify"
 	"github.com/faxd/faxd/internal/notify/notifytest"
 	"github.com/faxd/faxd/internal/pgtest"
 	"github.com/faxd/faxd/t38/bilevel"
+	"github.com/faxd/faxd/t38/faxpdf"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -30,7 +30,7 @@ type inboundParts struct {
 // the fax's document in the archive. Unrouted faxes stay listed
 // (GET /v1/received?unrouted=true) for an administrator to reroute.
 func (s *Server) openInbound(ctx context.Context) error {
-	s.inbound = &inboundParts{router: inbound.NewRouter(s.DB.Queue, s.notify.notifier, s.Archive, s.cfg.Inbound, s.log)}
+	s.inbound = &inboundParts{router: inbound.NewRouter(s.DB.Queue, s.notify.notifier, inbound.Archived{Store: s.Archive}, s.cfg.Inbound, s.log)}
 	var err error
 	s.inbound.dispatch, err = archive.NewFollower(ctx, s.Bus.JetStream, archive.FollowerOptions{
 		Name: dispatchConsumer, Topics: []string{archive.TopicRecord}, FromNow: true, Retry: 500 * time.Millisecond,
@@ -60,7 +60,7 @@ func (s *Server) dispatchReceived(ctx context.Context, m archive.Message) error 
 	if m.Record.Direction != archive.Inbound {
 		return nil
 	}
-	if _, err := s.Archive.RouteReceived(ctx, s.inbound.router, m.Record); err != nil {
+	if _, err := inbound.RouteArchived(ctx, s.Archive, s.inbound.router, m.Record); err != nil {
 		return fmt.Errorf("route %s: %w", m.Record.Key, err) // not archived yet, or a database down: retried
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/faxd/faxd/archive"
+	"github.com/faxd/faxd/internal/inbound"
 	"github.com/faxd/faxd/internal/notify"
 	"github.com/faxd/faxd/queue"
 )
@@ -34,7 +35,7 @@ type notifyParts struct {
 // submitter gets one notice per finished job, whichever node handles it.
 func (s *Server) openNotify(ctx context.Context) error {
 	n, err := notify.New(s.DB.Queue, s.cfg.Notify, notify.Options{
-		NodeID: s.cfg.Node.ID, Documents: s.Archive, Logger: s.log,
+		NodeID: s.cfg.Node.ID, Documents: inbound.Archived{Store: s.Archive}, Logger: s.log,
 	})
 	if err != nil {
 		return err

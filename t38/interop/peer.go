@@ -19,7 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/faxd/faxd/internal/logtail"
+	"github.com/faxd/faxd/t38/interop/logtail"
 	"io"
 	"net/netip"
 	"os"
