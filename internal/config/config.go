@@ -32,6 +32,14 @@ import (
 // EnvPrefix starts every environment override.
 const EnvPrefix = "FAXD_"
 
+// notKeys are FAXD_ variables that are not configuration keys: the file's
+// own name, read by the command line, and faxctl's (an operator's shell
+// often has them set when faxd is started from it).
+var notKeys = map[string]bool{
+	EnvPrefix + "CONFIG": true,
+	EnvPrefix + "TOKEN":  true, EnvPrefix + "SERVER": true, EnvPrefix + "SERVERS": true, EnvPrefix + "DR_SERVERS": true,
+}
+
 // Config is the whole configuration. The yaml tags are the key names.
 type Config struct {
 	Node     Node                  `yaml:"node"`
@@ -185,7 +193,7 @@ func Load(path string, environ []string) (Config, error) {
 			return cfg, fmt.Errorf("config: %s: %w", path, err)
 		}
 		if len(doc.Content) > 0 { // an empty file means all defaults
-			decodeNode(doc.Content[0], reflect.ValueOf(&cfg).Elem(), "", &errs)
+			decodeValue(doc.Content[0], reflect.ValueOf(&cfg).Elem(), "", &errs)
 		}
 	}
 	errs = append(errs, applyEnv(&cfg, environ)...)
@@ -210,47 +218,6 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() []error { return e.Problems }
-
-// decodeNode decodes a YAML mapping into a struct key by key, so that an
-// unknown key or a bad value is reported with its dotted path and line, and
-// decoding goes on to find the rest.
-func decodeNode(n *yaml.Node, v reflect.Value, prefix string, errs *[]error) {
-	where := func(key string) string {
-		if prefix == "" {
-			return key
-		}
-		return prefix + "." + key
-	}
-	if n.Kind != yaml.MappingNode {
-		if n.Tag != "!!null" {
-			*errs = append(*errs, fmt.Errorf("%s: line %d: want a mapping of keys", where(""), n.Line))
-		}
-		return
-	}
-	fields := map[string]int{}
-	for i := 0; i < v.NumField(); i++ {
-		fields[strings.Split(v.Type().Field(i).Tag.Get("yaml"), ",")[0]] = i
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
-		idx, ok := fields[k.Value]
-		if !ok {
-			*errs = append(*errs, fmt.Errorf("%s: line %d: no such configuration key", where(k.Value), k.Line))
-			continue
-		}
-		fv := v.Field(idx)
-		if fv.Kind() == reflect.Struct && fv.Type() != reflect.TypeOf(Duration(0)) {
-			decodeNode(val, fv, where(k.Value), errs)
-			continue
-		}
-		target := reflect.New(fv.Type())
-		if err := val.Decode(target.Interface()); err != nil {
-			*errs = append(*errs, fmt.Errorf("%s: line %d: %q is not a valid %s", where(k.Value), val.Line, val.Value, typeName(fv)))
-			continue
-		}
-		fv.Set(target.Elem())
-	}
-}
 
 // Validate checks every value and names the key of each bad one.
 func (c *Config) Validate() []error {
@@ -402,36 +369,53 @@ func applyEnv(cfg *Config, environ []string) []error {
 			return
 		}
 		delete(vars, name)
-		target := reflect.New(v.Type())
 		if v.Kind() == reflect.String {
-			target.Elem().SetString(val) // verbatim: a DSN is not YAML
-		} else if err := yaml.Unmarshal([]byte(val), target.Interface()); err != nil {
-			errs = append(errs, fmt.Errorf("%s (from %s): %q is not a valid %s", path, name, val, typeName(v)))
+			v.SetString(val) // verbatim: a DSN is not YAML
 			return
 		}
-		v.Set(target.Elem())
-	})
-	for name := range vars {
-		if name == EnvPrefix+"CONFIG" {
-			continue // names the file itself, read by the command line
+		// The value is YAML, checked like the file's: a list of gateways
+		// in FAXD_CHANNEL_GATEWAYS has its keys checked item by item.
+		var doc yaml.Node
+		if err := yaml.Unmarshal([]byte(val), &doc); err != nil {
+			errs = append(errs, &problem{Key: path, Source: name, Msg: fmt.Sprintf("%q is not valid YAML: %v", val, err)})
+			return
 		}
-		errs = append(errs, fmt.Errorf("%s: no such configuration key", name))
+		n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null"}
+		if len(doc.Content) > 0 {
+			n = doc.Content[0]
+		}
+		var found []error
+		decodeValue(n, v, path, &found)
+		for _, e := range found {
+			if p, ok := e.(*problem); ok {
+				p.Source, p.Line = name, 0 // the line of a one-line value says nothing
+			}
+			errs = append(errs, e)
+		}
+	})
+	if len(vars) == 0 {
+		return errs
+	}
+	known := make([]string, 0, 128)
+	for _, k := range Keys() {
+		known = append(known, k.Env)
+	}
+	names := make([]string, 0, len(vars))
+	for name := range vars {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if notKeys[name] {
+			continue
+		}
+		msg := "no such configuration key (`faxd keys` lists them)"
+		if best, ok := closest(name, known); ok {
+			msg = "no such configuration key (did you mean " + best + "?)"
+		}
+		errs = append(errs, &problem{Key: name, Msg: msg})
 	}
 	return errs
-}
-
-func typeName(v reflect.Value) string {
-	switch v.Interface().(type) {
-	case Duration:
-		return "duration (for example 30s, 5m, 2h, 30d)"
-	}
-	switch v.Kind() {
-	case reflect.Int, reflect.Int64:
-		return "integer"
-	case reflect.Bool:
-		return "boolean"
-	}
-	return v.Kind().String()
 }
 
 // Day is the unit that purge periods are usually written in.

@@ -191,3 +191,187 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		}
 	}
 }
+
+// Unknown keys are found at every depth, in list items too, each named by
+// its full path and line, with the valid key it most likely meant; and
+// the good keys around them still load.
+func TestUnknownKeysAtEveryDepth(t *testing.T) {
+	p := writeFile(t, `
+nodes:
+  id: x
+queue:
+  retry:
+    bussy: 1m
+channel:
+  gateways:
+    - {name: g, address: 192.0.2.1, bogus_key: 1}
+    - name: h
+      address: 192.0.2.2
+      max_chanels: 4
+  routes:
+    - {prefix: "+49", gateway: g, wieght: 2}
+notify:
+  admin_webhooks:
+    - url: https://hooks.example/a
+      secrett: s
+sip:
+  inbound_auth:
+    username: u
+    pasword: p
+`)
+	cfg, err := Load(p, nil)
+	if err == nil {
+		t.Fatal("unknown keys accepted")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"nodes: line 2: no such configuration key (did you mean node?)",
+		"queue.retry.bussy: line 6: no such configuration key (did you mean busy?)",
+		"channel.gateways[0].bogus_key: line 9: no such configuration key; valid keys here: address, assert_identity, audio_first,",
+		"channel.gateways[1].max_chanels: line 12: no such configuration key (did you mean max_channels?)",
+		"channel.routes[0].wieght: line 14: no such configuration key (did you mean weight?)",
+		"notify.admin_webhooks[0].secrett: line 18: no such configuration key (did you mean secret?)",
+		"sip.inbound_auth.pasword: line 22: no such configuration key (did you mean password?)",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	if n := len(err.(*Error).Problems); n != 7 {
+		t.Errorf("%d problems, want 7:\n%s", n, msg)
+	}
+	// The known keys next to the bad ones were decoded.
+	if g := cfg.Channel.Gateways; len(g) != 2 || g[0].Name != "g" || g[1].Address != "192.0.2.2" {
+		t.Errorf("gateways = %+v", g)
+	}
+	if a := cfg.SIP.InboundAuth; a == nil || a.Username != "u" {
+		t.Errorf("inbound_auth = %+v", a)
+	}
+}
+
+// A list item that is not a mapping, a value of the wrong type inside one
+// and a key given twice are each named by path.
+func TestBadListItems(t *testing.T) {
+	p := writeFile(t, `
+channel:
+  gateways:
+    - just-a-name
+    - {name: g, address: 192.0.2.1, max_channels: many}
+  routes: {prefix: "", gateway: g}
+node:
+  id: a
+  id: b
+`)
+	_, err := Load(p, nil)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"channel.gateways[0]: line 4: want a mapping of keys",
+		`channel.gateways[1].max_channels: line 5: "many" is not a valid integer`,
+		"channel.routes: line 6: want a list",
+		"node.id: line 9: given twice (first on line 8)",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+}
+
+// The well-formed lists of the file load as yaml.v3 would load them.
+func TestListsLoad(t *testing.T) {
+	p := writeFile(t, `
+sip:
+  allow_from: [10.0.0.0/8, 192.0.2.0/24]
+channel:
+  gateways:
+    - {name: g, address: 192.0.2.1, max_channels: 4, audio_first: true}
+  routes:
+    - {prefix: "+49", gateway: g, cost: 0.5, weight: 2}
+notify:
+  admin_webhooks:
+    - {url: "https://hooks.example/a", secret: s}
+`)
+	cfg, err := Load(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := cfg.Channel.Gateways; len(g) != 1 || g[0].MaxChannels != 4 || !g[0].AudioFirst {
+		t.Errorf("gateways = %+v", g)
+	}
+	if r := cfg.Channel.Routes; len(r) != 1 || r[0].Cost != 0.5 || r[0].Weight != 2 || r[0].Prefix != "+49" {
+		t.Errorf("routes = %+v", r)
+	}
+	if w := cfg.Notify.AdminWebhooks; len(w) != 1 || w[0].Secret != "s" {
+		t.Errorf("admin_webhooks = %+v", w)
+	}
+	if a := cfg.SIP.AllowFrom; len(a) != 2 || a[1] != "192.0.2.0/24" {
+		t.Errorf("allow_from = %v", a)
+	}
+}
+
+// FAXD_ variables are checked like the file: a misspelt name gets the
+// closest variable, and a list given in one has its items' keys checked.
+// faxctl's own variables are not configuration and pass.
+func TestEnvUnknownKeys(t *testing.T) {
+	_, err := Load("", []string{
+		"FAXD_QUEUE_LEASE_TLL=30s",
+		"FAXD_CHANNEL_GATEWAYS=[{name: g, address: 192.0.2.1, max_chanels: 2}]",
+		"FAXD_ZZZ=1",
+		"FAXD_TOKEN=secret", "FAXD_SERVERS=http://a", "FAXD_DR_SERVERS=http://b", "FAXD_SERVER=http://a",
+	})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"FAXD_QUEUE_LEASE_TLL: no such configuration key (did you mean FAXD_QUEUE_LEASE_TTL?)",
+		"channel.gateways[0].max_chanels (from FAXD_CHANNEL_GATEWAYS): no such configuration key (did you mean max_channels?)",
+		"FAXD_ZZZ: no such configuration key (`faxd keys` lists them)",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+	if n := len(err.(*Error).Problems); n != 3 {
+		t.Errorf("%d problems, want 3:\n%s", n, msg)
+	}
+	cfg, err := Load("", []string{"FAXD_CHANNEL_GATEWAYS=[{name: g, address: 192.0.2.1, max_channels: 2}]", "FAXD_CHANNEL_ROUTES=[{prefix: '', gateway: g}]"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := cfg.Channel.Gateways; len(g) != 1 || g[0].MaxChannels != 2 {
+		t.Errorf("gateways from env = %+v", g)
+	}
+}
+
+func TestClosestKey(t *testing.T) {
+	valid := []string{"name", "address", "max_channels", "listen_udp", "id", "username", "password"}
+	for in, want := range map[string]string{
+		"max_chanels":  "max_channels", // a letter missing
+		"listen_upd":   "listen_udp",   // two letters swapped
+		"Max_Channels": "max_channels", // case
+		"adress":       "address",
+		"passwort":     "password",
+		"idd":          "id",
+	} {
+		if got, ok := closest(in, valid); !ok || got != want {
+			t.Errorf("closest(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"bogus_key", "xy", "colour", "transport_layer"} {
+		if got, ok := closest(in, valid); ok {
+			t.Errorf("closest(%q) = %q, want no suggestion", in, got)
+		}
+	}
+	for a, b := range map[string]int{"": 0, "abc": 3, "kitten|sitting": 3, "ab|ba": 1, "abcd|acbd": 1} {
+		x, y, _ := strings.Cut(a, "|")
+		if y == "" && a != "" {
+			x, y = a, ""
+		}
+		if d := editDistance(x, y); d != b {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", x, y, d, b)
+		}
+	}
+}
