@@ -1,9 +1,6 @@
-// Package layers holds the repository-wide test that the lower layers
-// (t38/..., queue, archive, routing) know nothing of faxd's application
-// packages under internal/: they are libraries the server is built from,
-// and an import upwards would make them unusable on their own and invite
-// import cycles.
-package layers
+// Package repotest holds tests of the repository as a whole: the
+// layering of its packages and its user documentation.
+package repotest
 
 import (
 	"bufio"
@@ -17,6 +14,10 @@ const module = "github.com/faxd/faxd/"
 
 var lower = []string{"./t38/...", "./queue/...", "./archive/...", "./routing/..."}
 
+// The lower layers (t38/..., queue, archive, routing) know nothing of
+// faxd's application packages under internal/: they are libraries the
+// server is built from, and an import upwards would make them unusable on
+// their own and invite import cycles.
 func TestLowerLayersImportNoInternalPackage(t *testing.T) {
 	// -deps lists every package the lower layers are built from (their
 	// tests' imports are not included: a test may use internal/pgtest).
