@@ -174,7 +174,7 @@ func (n *Node) register(ctx context.Context) (*Lease, error) {
 	lctx, cancel := context.WithCancelCause(context.Background())
 	l := &Lease{NodeID: n.info.ID, Incarnation: inc, ctx: lctx, cancel: cancel, margin: n.cfg.Margin}
 	l.extend(start, n.cfg.TTL)
-	n.q.log.Info("queue: node registered", "node", n.info.ID, "incarnation", inc, "ttl", n.cfg.TTL)
+	n.q.log.Info("queue: node registered", "incarnation", inc, "ttl", n.cfg.TTL)
 	return l, nil
 }
 
@@ -249,7 +249,7 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 			nl, err := n.register(ctx)
 			if err != nil {
-				n.q.log.Warn("queue: node re-registration failed", "node", n.info.ID, "err", err)
+				n.q.log.Warn("queue: node re-registration failed", "err", err)
 				continue
 			}
 			n.mu.Lock()
@@ -258,12 +258,12 @@ func (n *Node) Run(ctx context.Context) error {
 			continue
 		}
 		if err := n.Renew(ctx); err != nil {
-			n.q.log.Warn("queue: lease renewal failed", "node", n.info.ID, "err", err)
+			n.q.log.Warn("queue: lease renewal failed", "err", err)
 			continue
 		}
 		if n.cfg.TakeOver {
 			if _, err := n.q.TakeOver(ctx, n.info.ID); err != nil {
-				n.q.log.Warn("queue: takeover failed", "node", n.info.ID, "err", err)
+				n.q.log.Warn("queue: takeover failed", "err", err)
 			}
 		}
 	}

@@ -74,7 +74,10 @@ type Config struct {
 	// before it fails instead of being retried (a job that kills nodes);
 	// default 3.
 	MaxTakeovers int
-	Logger       *slog.Logger
+	// Logger should say which node it logs for (faxd's carries a node
+	// attribute); the queue does not add its node's ID again, since a key
+	// repeated in one line is rejected by many log pipelines.
+	Logger *slog.Logger
 }
 
 // Queue is the outbound queue on one database.

@@ -106,19 +106,19 @@ func (w *Watcher) Check(ctx context.Context) error {
 		case prev.live && !n.Live:
 			ev := notify.ServerEvent{Node: n.ID, LastHeartbeat: n.LastHeartbeat, Incarnation: n.Incarnation, ReportedBy: w.self, At: w.now()}
 			if err := w.alert.ServerDown(ctx, ev); err != nil {
-				w.log.Warn("server down: notice not queued yet", "node", n.ID, "err", err)
+				w.log.Warn("server down: notice not queued yet", "server", n.ID, "err", err)
 				continue // state unchanged: alerted again next time
 			}
-			w.log.Error("server down", "node", n.ID, "last_heartbeat", n.LastHeartbeat)
+			w.log.Error("server down", "server", n.ID, "last_heartbeat", n.LastHeartbeat)
 			next.downSince = n.LastHeartbeat
 		case !prev.live && n.Live:
 			ev := notify.ServerEvent{Node: n.ID, LastHeartbeat: n.LastHeartbeat, Incarnation: n.Incarnation,
 				DownSince: prev.downSince, ReportedBy: w.self, At: w.now()}
 			if err := w.alert.ServerUp(ctx, ev); err != nil {
-				w.log.Warn("server up: notice not queued yet", "node", n.ID, "err", err)
+				w.log.Warn("server up: notice not queued yet", "server", n.ID, "err", err)
 				continue
 			}
-			w.log.Info("server up", "node", n.ID, "down_since", prev.downSince)
+			w.log.Info("server up", "server", n.ID, "down_since", prev.downSince)
 			next.downSince = time.Time{}
 		}
 		w.known[n.ID] = next

@@ -26,7 +26,7 @@ type channels struct {
 // openChannels starts the SIP user agent (it answers OPTIONS at once and
 // INVITEs once the pool admits them) and prepares the channel pool.
 func (s *Server) openChannels(ctx context.Context) error {
-	ua, err := sip.NewUA(s.cfg.SIP, nil, s.log.With("component", "sip"))
+	ua, err := sip.NewUA(s.cfg.SIP, nil, s.log) // sip adds its component
 	if err != nil {
 		return fmt.Errorf("sip: %w", err)
 	}

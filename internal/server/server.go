@@ -230,7 +230,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		s.Close(ctx)
 		return nil, err
 	}
-	if s.api, err = api.New(cfg.API, api.Deps{Pool: s.DB.Queue, Queue: s.Queue, Logger: log.With("component", "api"),
+	if s.api, err = api.New(cfg.API, api.Deps{Pool: s.DB.Queue, Queue: s.Queue, Logger: log, // api adds its component
 		Archive: s.Archive, Inbound: s.inbound.router, Cluster: s.clusterAPI()}); err != nil {
 		s.Close(ctx)
 		return nil, err
@@ -355,7 +355,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}()
 	stopChannels := s.runChannels(ctx) // internal/server/channels.go
-	s.log.Info("faxd running", "node", s.cfg.Node.ID, "role", s.cfg.Node.Role, "http", s.HTTPAddr(),
+	s.log.Info("faxd running", "role", s.cfg.Node.Role, "http", s.HTTPAddr(),
 		"pid", os.Getpid(), "version", buildinfo.Version)
 	var err error
 	select {
