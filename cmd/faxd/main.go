@@ -8,6 +8,7 @@
 //	                              database (how the first admin token is made)
 //	faxd keys                     list every configuration key and its environment variable
 //	faxd version                  print the version
+//	faxd COMMAND -h               help on one command; nothing is started
 //
 // FILE defaults to $FAXD_CONFIG; with neither, the embedded defaults apply.
 package main
@@ -34,23 +35,67 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// usages is each command's help, printed for `faxd COMMAND -h`.
+var usages = map[string]string{
+	"run":     "usage: faxd [-config FILE] [run]\n\nRun the server until SIGINT or SIGTERM.",
+	"migrate": "usage: faxd [-config FILE] migrate\n\nApply the schema migrations to the queue and archive databases, and exit.",
+	"check":   "usage: faxd [-config FILE] check\n\nValidate the configuration (file and FAXD_ variables) and exit: 0 when it is\ngood, 1 naming every bad key.",
+	"keys":    "usage: faxd keys\n\nList every configuration key and its FAXD_ environment variable.",
+	"version": "usage: faxd version\n\nPrint the version.",
+}
+
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("faxd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", os.Getenv(config.EnvPrefix+"CONFIG"), "configuration `file` (YAML)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: faxd [-config FILE] [run|migrate|check|keys|version|token ...]")
+	usage := func(w io.Writer) {
+		fmt.Fprintln(w, "usage: faxd [-config FILE] [run|migrate|check|keys|version|token ...]")
+		fmt.Fprintln(w, "       faxd COMMAND -h    help on one command")
+		fs.SetOutput(w)
 		fs.PrintDefaults()
+		fs.SetOutput(stderr)
 	}
+	fs.Usage = func() {} // printed below, to stdout when asked for
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout)
+			return 0
+		}
+		usage(stderr)
 		return 2
 	}
 	cmd := "run"
 	if fs.NArg() > 0 {
 		cmd = fs.Arg(0)
 	}
+	// Help is answered before anything is loaded, opened or started.
+	if isHelp(cmd) {
+		usage(stdout)
+		return 0
+	}
+	for _, a := range fs.Args()[min(1, fs.NArg()):] {
+		if !isHelp(a) {
+			continue
+		}
+		if cmd == "token" {
+			tokens.Usage(stdout)
+			return 0
+		}
+		if u, ok := usages[cmd]; ok {
+			fmt.Fprintln(stdout, u)
+			return 0
+		}
+	}
 	if fs.NArg() > 1 && cmd != "token" {
-		fs.Usage()
+		usage(stderr)
+		return 2
+	}
+	if cmd == "token" && (fs.NArg() < 2 || !tokens.IsSubcommand(fs.Arg(1))) {
+		tokens.Usage(stderr)
 		return 2
 	}
 	switch cmd {
@@ -65,7 +110,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "run", "migrate", "check", "token":
 	default:
 		fmt.Fprintf(stderr, "faxd: unknown command %q\n", cmd)
-		fs.Usage()
+		usage(stderr)
 		return 2
 	}
 
@@ -78,7 +123,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "configuration ok")
 		return 0
 	}
-	log := cfg.Log.NewLogger(stderr).With("node", cfg.Node.ID)
+	log := server.NewLogger(cfg, stderr)
 	slog.SetDefault(log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,5 +49,67 @@ func TestExampleConfigChecks(t *testing.T) {
 		if rc := run([]string{"-config", f, "check"}, &out, &errb); rc != 0 {
 			t.Errorf("%s: rc=%d %s", f, rc, errb.String())
 		}
+	}
+}
+
+// buildFaxd builds the faxd binary as `make build` does.
+func buildFaxd(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "faxd")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// Every command answers -h, --help or help with its usage on stdout and
+// exit status 0, before it loads, opens or starts anything: the
+// configuration here points at a database and a NATS that are not there
+// (and an embedded directory that cannot be made), so any work would
+// fail with status 1 and log lines on stderr.
+func TestHelpStartsNothing(t *testing.T) {
+	bin := buildFaxd(t)
+	cfg := filepath.Join(t.TempDir(), "nowhere.yaml")
+	os.WriteFile(cfg, []byte("database:\n  queue_dsn: postgres://faxd@127.0.0.1:1/none?connect_timeout=1\n  embedded_dir: /dev/null/pg\nnats:\n  url: nats://127.0.0.1:1\n"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-h"}, "usage: faxd [-config FILE]"},
+		{[]string{"--help"}, "usage: faxd [-config FILE]"},
+		{[]string{"help"}, "usage: faxd [-config FILE]"},
+		{[]string{"run", "-h"}, "Run the server"},
+		{[]string{"migrate", "--help"}, "Apply the schema migrations"},
+		{[]string{"check", "-h"}, "Validate the configuration"},
+		{[]string{"keys", "-h"}, "FAXD_ environment variable"},
+		{[]string{"version", "-help"}, "Print the version"},
+		{[]string{"token", "-h"}, "faxd token create --name NAME"},
+		{[]string{"token", "create", "-h"}, "faxd token create --name NAME"},
+		{[]string{"token", "revoke", "--help"}, "faxd token revoke ID"},
+	} {
+		args := append([]string{"-config", cfg}, tc.args...)
+		cmd := exec.Command(bin, args...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if err != nil || stderr.Len() != 0 || !strings.Contains(stdout.String(), tc.want) {
+			t.Errorf("faxd %s: %v\nstdout: %s\nstderr: %s", strings.Join(tc.args, " "), err, stdout.String(), stderr.String())
+		}
+	}
+	// Without -h the same configuration does fail: the help above really
+	// did no work.
+	cmd := exec.Command(bin, "-config", cfg, "token", "list")
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Errorf("token list against nothing succeeded: %s", out)
+	}
+	// A token command that is not one fails with its usage, also before
+	// any database is opened.
+	var stderr bytes.Buffer
+	cmd = exec.Command(bin, "-config", cfg, "token", "frobnicate")
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil || !strings.Contains(stderr.String(), "usage: faxd token") || strings.Contains(stderr.String(), "level=") {
+		t.Errorf("token frobnicate: %v %s", err, stderr.String())
 	}
 }

@@ -19,9 +19,7 @@ import (
 // the words after "token". It returns the process exit code.
 func Command(ctx context.Context, pool *pgxpool.Pool, args []string, stdout, stderr io.Writer) int {
 	usage := func() int {
-		fmt.Fprintln(stderr, "usage: faxd token create --name NAME [--role submitter|admin] [--json]")
-		fmt.Fprintln(stderr, "       faxd token list [--json]")
-		fmt.Fprintln(stderr, "       faxd token revoke ID")
+		Usage(stderr)
 		return 2
 	}
 	if len(args) == 0 {
@@ -87,6 +85,19 @@ func Command(ctx context.Context, pool *pgxpool.Pool, args []string, stdout, std
 	default:
 		return usage()
 	}
+}
+
+// Usage prints how `faxd token` is called; faxd prints it for -h before
+// opening any database.
+func Usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: faxd token create --name NAME [--role submitter|admin] [--json]")
+	fmt.Fprintln(w, "       faxd token list [--json]")
+	fmt.Fprintln(w, "       faxd token revoke ID")
+}
+
+// IsSubcommand reports whether word is one Command takes first.
+func IsSubcommand(word string) bool {
+	return word == "create" || word == "list" || word == "revoke"
 }
 
 func writeJSON(w io.Writer, v any) {
