@@ -44,9 +44,11 @@ var usages = map[string]string{
 	"version": "usage: faxd version\n\nPrint the version.",
 }
 
-func isHelp(arg string) bool {
-	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+func isHelpFlag(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help"
 }
+
+func isHelp(arg string) bool { return isHelpFlag(arg) || arg == "help" }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("faxd", flag.ContinueOnError)
@@ -77,8 +79,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stdout)
 		return 0
 	}
-	for _, a := range fs.Args()[min(1, fs.NArg()):] {
-		if !isHelp(a) {
+	for i, a := range fs.Args() {
+		// "help" counts only as the word after the command: it may be a
+		// value further on (faxd token create --name help).
+		if i == 0 || !(isHelpFlag(a) || (i == 1 && a == "help")) {
 			continue
 		}
 		if cmd == "token" {

@@ -88,6 +88,7 @@ func TestHelpStartsNothing(t *testing.T) {
 		{[]string{"token", "-h"}, "faxd token create --name NAME"},
 		{[]string{"token", "create", "-h"}, "faxd token create --name NAME"},
 		{[]string{"token", "revoke", "--help"}, "faxd token revoke ID"},
+		{[]string{"token", "help"}, "faxd token list"},
 	} {
 		args := append([]string{"-config", cfg}, tc.args...)
 		cmd := exec.Command(bin, args...)
@@ -100,14 +101,16 @@ func TestHelpStartsNothing(t *testing.T) {
 	}
 	// Without -h the same configuration does fail: the help above really
 	// did no work.
-	cmd := exec.Command(bin, "-config", cfg, "token", "list")
-	if out, err := cmd.CombinedOutput(); err == nil {
-		t.Errorf("token list against nothing succeeded: %s", out)
+	for _, args := range [][]string{{"token", "list"}, {"token", "create", "--name", "help"}} {
+		cmd := exec.Command(bin, append([]string{"-config", cfg}, args...)...)
+		if out, err := cmd.CombinedOutput(); err == nil || strings.Contains(string(out), "usage:") {
+			t.Errorf("faxd %s against nothing: %v %s", strings.Join(args, " "), err, out)
+		}
 	}
 	// A token command that is not one fails with its usage, also before
 	// any database is opened.
 	var stderr bytes.Buffer
-	cmd = exec.Command(bin, "-config", cfg, "token", "frobnicate")
+	cmd := exec.Command(bin, "-config", cfg, "token", "frobnicate")
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err == nil || !strings.Contains(stderr.String(), "usage: faxd token") || strings.Contains(stderr.String(), "level=") {
 		t.Errorf("token frobnicate: %v %s", err, stderr.String())
