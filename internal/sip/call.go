@@ -71,9 +71,11 @@ type Call struct {
 }
 
 func newCall(u *UA, d *dialog, outbound bool, onEvent func(Event)) *Call {
-	return &Call{u: u, dlg: d, outbound: outbound, onEvent: onEvent,
+	c := &Call{u: u, dlg: d, outbound: outbound, onEvent: onEvent,
 		log:   u.log.With("call_id", d.callID, "outbound", outbound),
 		t38Up: make(chan struct{}), ended: make(chan struct{})}
+	d.ended = c.ended
+	return c
 }
 
 // CallID is the SIP Call-ID.
@@ -337,20 +339,28 @@ func (c *Call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.u.respond(tx, req, 491, "Request Pending", nil)
 		return
 	}
-	ok200 := func(body []byte) {
+	build := func(body []byte) *sip.Response {
 		res := sip.NewResponseFromRequest(req, 200, "OK", body)
 		res.AppendHeader(c.u.contact(c.dlg.transport, c.dlg.local.User))
 		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		res.AppendHeader(sip.NewHeader("Allow", allowMethods))
-		wait := c.dlg.respond2xx(tx, res)
-		c.u.wg.Add(1)
-		go func() {
-			defer c.u.wg.Done()
-			if err := wait(c.u.ctx); err != nil && !errors.Is(err, errClosed) {
+		return res
+	}
+	ok200 := func(body []byte) {
+		res := build(body)
+		wait, err := c.dlg.respond2xx(tx, res)
+		if err != nil {
+			c.u.respond(tx, req, 500, "Server Internal Error", nil)
+			return
+		}
+		c.u.goSafe("re-INVITE 2xx", c.dlg.callID, func() {
+			if err := wait(c.u.ctx); err != nil && !errors.Is(err, errClosed) && !errors.Is(err, ErrCallEnded) {
 				c.log.Warn("re-INVITE 200 never acknowledged: ending call", "error", err)
-				_ = c.Hangup(context.Background())
+				hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = c.Hangup(hctx)
 			}
-		}()
+		}, nil)
 	}
 	if len(req.Body()) == 0 {
 		// Offerless re-INVITE (RFC 4028 refresh or a peer asking for an
@@ -360,7 +370,7 @@ func (c *Call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	desc, err := parseSDP(req.Body())
 	if err != nil {
-		c.u.respond(tx, req, 400, "Bad SDP", nil)
+		c.u.refuseSDP(tx, req, err)
 		return
 	}
 	switch {
@@ -383,6 +393,12 @@ func (c *Call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		ours.Addr = ""
 		body := c.u.answerBody(desc, desc.imageIdx, ours.Media())
+		if !c.u.fits(build(body)) {
+			lease.Release()
+			c.u.metrics.Refused.WithLabelValues("too_large").Inc()
+			c.u.respond(tx, req, 488, "Not Acceptable Here", []sip.Header{sip.NewHeader("Warning", `399 `+c.u.host+` "SDP answer too large for UDP; use TCP"`)})
+			return
+		}
 		c.emit(EventReinvited, 0, "")
 		c.setT38(lease, sess, body)
 		ok200(body)

@@ -26,6 +26,7 @@ type dialog struct {
 	remoteTarget sip.Uri   // their Contact
 	routes       []sip.Uri // route set, in the order we send it
 	transport    string
+	ended        <-chan struct{} // the call's end: stops our 2xx retransmission
 
 	mu         sync.Mutex
 	cseq       uint32
@@ -121,20 +122,24 @@ func (d *dialog) ackReceived(req *sip.Request) {
 // doubling to T2 until the ACK arrives or 64*T1 has passed (RFC 3261
 // §13.3.1.4), which sipgo leaves to the transaction user. The returned
 // function waits for the ACK.
-func (d *dialog) respond2xx(tx sip.ServerTransaction, res *sip.Response) func(context.Context) error {
+// A 2xx that cannot be sent at all is an error at once: waiting 64*T1 for
+// the ACK of a response that never left would leave the caller ringing.
+func (d *dialog) respond2xx(tx sip.ServerTransaction, res *sip.Response) (func(context.Context) error, error) {
 	seq := res.CSeq().SeqNo
 	acked := make(chan struct{})
 	d.mu.Lock()
 	d.pendingAck[seq] = acked
 	d.mu.Unlock()
 	if err := tx.Respond(res); err != nil {
-		d.u.log.Debug("2xx not sent", "call_id", d.callID, "error", err)
+		d.mu.Lock()
+		delete(d.pendingAck, seq)
+		d.mu.Unlock()
+		d.u.log.Warn("2xx not sent", "call_id", d.callID, "error", err)
+		return nil, fmt.Errorf("sip: 2xx not sent: %w", err)
 	}
 	result := make(chan error, 1)
 	reliable := sip.IsReliable(res.Transport())
-	d.u.wg.Add(1)
-	go func() {
-		defer d.u.wg.Done()
+	d.u.goSafe("2xx retransmission", d.callID, func() {
 		interval := sip.T1
 		deadline := time.NewTimer(64 * sip.T1)
 		defer deadline.Stop()
@@ -157,6 +162,9 @@ func (d *dialog) respond2xx(tx sip.ServerTransaction, res *sip.Response) func(co
 			case <-d.u.ctx.Done():
 				result <- errClosed
 				return
+			case <-d.ended:
+				result <- ErrCallEnded
+				return
 			case <-retx.C:
 				// While sipgo keeps the transaction (Timer L) it passes a
 				// repeated 2xx straight to the transport; after that we write it.
@@ -167,7 +175,7 @@ func (d *dialog) respond2xx(tx sip.ServerTransaction, res *sip.Response) func(co
 				retx.Reset(interval)
 			}
 		}
-	}()
+	}, func() { result <- errClosed })
 	return func(ctx context.Context) error {
 		select {
 		case err := <-result:
@@ -175,7 +183,7 @@ func (d *dialog) respond2xx(tx sip.ServerTransaction, res *sip.Response) func(co
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	}
+	}, nil
 }
 
 // transact sends an in-dialog request and waits for its final response.

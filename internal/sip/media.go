@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/netip"
@@ -86,7 +87,12 @@ func (u *UA) answerBody(offer *offerDesc, idx int, chosen sdp.Media) []byte {
 		if i == idx {
 			media[i] = chosen
 		} else {
-			media[i] = sdp.Rejected(m)
+			// One format is enough on a refused line and keeps the answer small.
+			r := sdp.Rejected(m)
+			if len(r.Formats) > 1 {
+				r.Formats = r.Formats[:1]
+			}
+			media[i] = r
 		}
 	}
 	return u.session(media...)
@@ -102,11 +108,24 @@ func (u *UA) codecs() []rtpaudio.Codec {
 	return out
 }
 
+// maxMediaLines bounds the m= lines of an SDP we answer: our answer
+// repeats every one (RFC 3264 §6), and a fax gateway offers one or two.
+const maxMediaLines = 8
+
+var errTooManyMedia = fmt.Errorf("%w: more than %d m= lines", sdp.ErrSyntax, maxMediaLines)
+
 // parseSDP reads the parts of an SDP body the UA acts on.
 func parseSDP(body []byte) (*offerDesc, error) {
+	// Count before parsing: an absurd offer costs no more than a scan.
+	if n := bytes.Count(body, []byte("\nm=")) + boolInt(bytes.HasPrefix(body, []byte("m="))); n > maxMediaLines {
+		return nil, errTooManyMedia
+	}
 	s, err := sdp.Parse(body)
 	if err != nil {
 		return nil, err
+	}
+	if len(s.Media) > maxMediaLines {
+		return nil, errTooManyMedia
 	}
 	d := &offerDesc{sess: s, imageIdx: -1, audioIdx: -1}
 	for i := range s.Media {
@@ -170,4 +189,11 @@ func (u *UA) answerT38(offer sdp.T38Params, port int) (ours, session sdp.T38Para
 	session.Addr, session.Port = offer.Addr, offer.Port
 	session.MaxDatagram, session.MaxBuffer = offer.MaxDatagram, offer.MaxBuffer
 	return ours, session, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -43,7 +43,18 @@ type Dial struct {
 // Dial places a call and returns it once T.38 media is negotiated. On
 // failure the error is an *Outcome (errors.As) with the failure class; the
 // media ports are released on every failure path.
-func (u *UA) Dial(ctx context.Context, d Dial) (*Call, error) {
+func (u *UA) Dial(ctx context.Context, d Dial) (c *Call, err error) {
+	defer func() {
+		// The channel calling us must see a failed call, never a panic.
+		if r := recover(); r != nil {
+			u.panicked("dial", "", r)
+			c, err = nil, outcomef(ClassProtocol, fmt.Errorf("sip: internal error: %v", r), "call setup failed")
+		}
+	}()
+	return u.dial(ctx, d)
+}
+
+func (u *UA) dial(ctx context.Context, d Dial) (*Call, error) {
 	if u.closed.Load() {
 		return nil, errClosed
 	}
