@@ -225,11 +225,19 @@ func (g *guard) inspect(raw []byte, src netip.AddrPort, transport string) (pass 
 	isResponse := bytes.HasPrefix(first, []byte("SIP/"))
 	method, _, _ := bytes.Cut(first, []byte(" "))
 	allowed := src.IsValid() && u.allowed(src.Addr())
-	if !isResponse && !allowed && string(method) == string(sip.OPTIONS) && u.cfg.OptionsFromUnknown == "drop" {
-		// Silently: a scanner learns nothing; only the start line was read.
-		u.metrics.Refused.WithLabelValues("allow_from").Inc()
-		u.log.Debug("OPTIONS dropped: source not in allow_from", "source", src)
-		return false, nil
+	if !isResponse && !allowed {
+		// Refuse on the raw bytes: only Call-ID and the To tag are read, to
+		// let requests inside a call we placed to this gateway through.
+		cid := rawHeader(raw, "call-id", "i")
+		tag := tagOf(rawHeader(raw, "to", "t"))
+		if cid == "" || tag == "" || !u.hasDialog(cid, tag) {
+			u.metrics.Refused.WithLabelValues("allow_from").Inc()
+			u.log.Warn("SIP request refused: source not in allow_from", "source", src, "transport", transport, "method", printable(string(method), 20), "call_id", printable(cid, 80))
+			if string(method) == string(sip.ACK) || (string(method) == string(sip.OPTIONS) && u.cfg.OptionsFromUnknown == "drop") {
+				return false, nil // an ACK is never answered; a dropped OPTIONS tells a scanner nothing
+			}
+			return false, g.rawReply(raw, 403, "Forbidden", "source not in allow_from")
+		}
 	}
 	msg, err := g.safeParse(raw)
 	if err == nil {
@@ -248,24 +256,39 @@ func (g *guard) inspect(raw []byte, src netip.AddrPort, transport string) (pass 
 		}
 		return false, g.rawReply(raw, 400, badReason(err), err.Error())
 	}
-	req, ok := msg.(*sip.Request)
-	if !ok || allowed {
-		return true, nil
+	return true, nil
+}
+
+// rawHeader is the value of the first header line named one of names
+// (lower case, long or compact form) in a raw message's header section.
+func rawHeader(raw []byte, names ...string) string {
+	head, _, _ := bytes.Cut(raw, []byte("\r\n\r\n"))
+	for _, line := range bytes.Split(head, []byte("\r\n"))[1:] {
+		name, val, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		n := strings.ToLower(string(bytes.TrimSpace(name)))
+		for _, want := range names {
+			if n == want {
+				return string(bytes.TrimSpace(val))
+			}
+		}
 	}
-	if u.callFor(req) != nil {
-		return true, nil // in one of our dialogs (a gateway we called)
+	return ""
+}
+
+// tagOf is the tag parameter of a raw From/To value.
+func tagOf(v string) string {
+	if i := strings.LastIndexByte(v, '>'); i >= 0 {
+		v = v[i+1:]
 	}
-	u.metrics.Refused.WithLabelValues("allow_from").Inc()
-	u.log.Warn("SIP request refused: source not in allow_from", "source", src, "method", req.Method, "call_id", req.CallID().Value())
-	if req.IsAck() {
-		return false, nil
+	for _, p := range strings.Split(v, ";") {
+		if k, val, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.EqualFold(k, "tag") {
+			return strings.TrimSpace(val)
+		}
 	}
-	res := sip.NewResponseFromRequest(req, 403, "Forbidden", nil)
-	if to := res.To(); to != nil && !to.Params.Has("tag") {
-		to.Params.Add("tag", sip.GenerateTagN(16))
-	}
-	res.AppendHeader(sip.NewHeader("Server", u.cfg.UserAgent))
-	return false, []byte(res.String())
+	return ""
 }
 
 // safeParse runs sipgo's parser and turns a panic inside it into an error.

@@ -143,7 +143,18 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 
 	// Ring while Admission decides; a CANCEL ends actx.
-	if err := tx.Respond(withTag(180, "Ringing", nil)); err != nil {
+	ringing := withTag(180, "Ringing", nil)
+	if !u.fits(ringing) {
+		// Record-Route and Via copied from the INVITE would make every
+		// answer too large for UDP: say so rather than leave it ringing.
+		u.metrics.Refused.WithLabelValues("too_large").Inc()
+		u.log.Warn("INVITE refused: our responses would exceed the UDP MTU", "call_id", req.CallID().Value(), "bytes", len(ringing.String()))
+		u.respond(tx, req, 513, "Message Too Large", []sip.Header{sip.NewHeader("Warning", `399 `+u.host+` "responses to this INVITE would not fit UDP; use TCP"`)})
+		return
+	}
+	if err := tx.Respond(ringing); err != nil {
+		u.log.Warn("180 not sent", "call_id", req.CallID().Value(), "error", err)
+		u.respond(tx, req, 500, "Server Internal Error", nil)
 		return
 	}
 	actx, cancel := context.WithCancel(u.ctx)

@@ -422,6 +422,12 @@ func (u *UA) callFor(req *sip.Request) *Call {
 	return u.calls[dialogKey(cid.Value(), tag)]
 }
 
+func (u *UA) hasDialog(callID, localTag string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.calls[dialogKey(callID, localTag)] != nil
+}
+
 func (u *UA) track(c *Call) {
 	u.mu.Lock()
 	u.calls[dialogKey(c.dlg.callID, c.dlg.localTag)] = c
