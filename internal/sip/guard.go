@@ -233,8 +233,9 @@ func (g *guard) inspect(raw []byte, src netip.AddrPort, transport string) (pass 
 		if cid == "" || tag == "" || !u.hasDialog(cid, tag) {
 			u.metrics.Refused.WithLabelValues("allow_from").Inc()
 			u.log.Warn("SIP request refused: source not in allow_from", "source", src, "transport", transport, "method", printable(string(method), 20), "call_id", printable(cid, 80))
-			if string(method) == string(sip.ACK) || (string(method) == string(sip.OPTIONS) && u.cfg.OptionsFromUnknown == "drop") {
-				return false, nil // an ACK is never answered; a dropped OPTIONS tells a scanner nothing
+			if string(method) == string(sip.ACK) || !looksLikeRequest(first) ||
+				(string(method) == string(sip.OPTIONS) && u.cfg.OptionsFromUnknown == "drop") {
+				return false, nil // an ACK is never answered, noise neither; a dropped OPTIONS tells a scanner nothing
 			}
 			return false, g.rawReply(raw, 403, "Forbidden", "source not in allow_from")
 		}
@@ -251,8 +252,8 @@ func (g *guard) inspect(raw []byte, src netip.AddrPort, transport string) (pass 
 		}
 		u.metrics.Malformed.WithLabelValues("request").Inc()
 		u.log.Warn("SIP request refused with 400", "source", src, "transport", transport, "start", printable(string(first), 80), "error", err)
-		if string(method) == string(sip.ACK) {
-			return false, nil // an ACK is never answered
+		if string(method) == string(sip.ACK) || !looksLikeRequest(first) {
+			return false, nil // an ACK is never answered; nor is noise
 		}
 		return false, g.rawReply(raw, 400, badReason(err), err.Error())
 	}
@@ -393,13 +394,17 @@ func (g *guard) rawReply(raw []byte, code int, reason, warning string) []byte {
 		}
 		switch n := strings.ToLower(string(bytes.TrimSpace(name))); n {
 		case "via", "v", "from", "f", "call-id", "i", "cseq":
-			b.Write(line)
-			b.WriteString("\r\n")
 		case "to", "t":
-			b.Write(line)
 			if !bytes.Contains(bytes.ToLower(val), []byte("tag=")) {
-				b.WriteString(";tag=" + sip.GenerateTagN(16))
+				line = append(bytes.Clone(line), ";tag="+sip.GenerateTagN(16)...)
 			}
+		default:
+			continue
+		}
+		// A line sipgo cannot read would make the whole answer unreadable:
+		// leave it out (the peer then matches what it can).
+		if headerParses(line) {
+			b.Write(line)
 			b.WriteString("\r\n")
 		}
 	}
@@ -407,6 +412,17 @@ func (g *guard) rawReply(raw []byte, code int, reason, warning string) []byte {
 	fmt.Fprintf(&b, "Warning: 399 %s \"%s\"\r\n", g.u.host, printable(warning, 120))
 	b.WriteString("Content-Length: 0\r\n\r\n")
 	return []byte(b.String())
+}
+
+func headerParses(line []byte) bool {
+	_, err := sip.ParseMessage([]byte("SIP/2.0 400 X\r\n" + string(line) + "\r\nContent-Length: 0\r\n\r\n"))
+	return err == nil
+}
+
+// looksLikeRequest accepts a start line "METHOD URI SIP/2.0" in shape.
+func looksLikeRequest(first []byte) bool {
+	f := bytes.Fields(first)
+	return len(f) == 3 && bytes.Equal(f[2], []byte("SIP/2.0")) && bytes.IndexFunc(f[0], func(r rune) bool { return r < 'A' || r > 'Z' }) < 0
 }
 
 // printable keeps a message-derived text safe inside a quoted header value.
