@@ -214,6 +214,9 @@ func (c *Call) stopAudio() {
 		return
 	}
 	s.Stop()
+	if p := s.Panicked(); p != nil {
+		c.u.panicked("rtp audio", c.dlg.callID, p)
+	}
 	c.mu.Lock()
 	if c.audioHeard == nil {
 		c.audioHeard = map[float64]bool{}

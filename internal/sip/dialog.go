@@ -97,6 +97,9 @@ func (d *dialog) ack(seq uint32) error {
 // reAck repeats our ACK when the far end retransmits its 2xx: our ACK was
 // lost and without it the far end gives up on the call after 64*T1.
 func (d *dialog) reAck(res *sip.Response) {
+	if res.CSeq() == nil {
+		return
+	}
 	d.mu.Lock()
 	a := d.acks[res.CSeq().SeqNo]
 	d.mu.Unlock()

@@ -225,6 +225,11 @@ func (u *UA) invite(ctx context.Context, c *Call, req *sip.Request, auth *Creden
 		}
 		cr := cancelRequest(req)
 		go func() {
+			defer func() {
+				if r := recover(); r != nil {
+					u.panicked("CANCEL", c.dlg.callID, r)
+				}
+			}()
 			cctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
 			defer cancel()
 			if res, err := u.cli.Do(cctx, cr, noBuild); err != nil {

@@ -219,12 +219,29 @@ func (u *UA) listen() error {
 	return nil
 }
 
+// serve runs a transport's read loop. Should sipgo panic inside it, the
+// loop is logged, counted and started again: a deaf listener is no better
+// than a dead process.
 func (u *UA) serve(f func() error) {
 	u.wg.Add(1)
 	go func() {
 		defer u.wg.Done()
-		if err := f(); err != nil && !u.closed.Load() {
-			u.log.Error("sip transport stopped", "error", err)
+		for !u.closed.Load() {
+			err, panicked := func() (err error, panicked bool) {
+				defer func() {
+					if r := recover(); r != nil {
+						u.panicked("transport", "", r)
+						panicked = true
+					}
+				}()
+				return f(), false
+			}()
+			if !panicked {
+				if err != nil && !u.closed.Load() {
+					u.log.Error("sip transport stopped", "error", err)
+				}
+				return
+			}
 		}
 	}()
 }
