@@ -282,7 +282,7 @@ func (c *Call) reinviteT38(ctx context.Context) error {
 		return outcomef(ClassRoute, err, "no free media port")
 	}
 	local := c.u.localT38(lease.Port())
-	body := c.u.t38Body(local)
+	body := c.u.t38Body(c.dlg, local)
 	req, err := c.dlg.request(sip.INVITE)
 	if err != nil {
 		lease.Release()
@@ -331,12 +331,26 @@ func (c *Call) ackAndWatch(tx sip.ClientTransaction, res *sip.Response) {
 	}
 }
 
+// currentSDP is the description in force, for a refresh: the very bytes
+// sent before when nothing was offered since (same o= version), else the
+// same media under the next version, because a refused offer of ours
+// came in between and the far end has seen that version.
+func (c *Call) currentSDP() []byte {
+	c.mu.Lock()
+	body := c.localSDP
+	c.mu.Unlock()
+	s, err := sdp.Parse(body)
+	if err != nil {
+		return body
+	}
+	return c.dlg.describe(c.u.host, s.Media)
+}
+
 // onReinvite answers a re-INVITE from the far end.
 func (c *Call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.mu.Lock()
 	pending := c.reinvPend
 	cur := c.media
-	localSDP := c.localSDP
 	c.mu.Unlock()
 	if pending {
 		c.u.respond(tx, req, 491, "Request Pending", nil)
@@ -368,7 +382,7 @@ func (c *Call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	if len(req.Body()) == 0 {
 		// Offerless re-INVITE (RFC 4028 refresh or a peer asking for an
 		// offer): we offer what we have; the ACK's answer changes nothing.
-		ok200(localSDP)
+		ok200(c.currentSDP())
 		return
 	}
 	desc, err := parseSDP(req.Body())
@@ -379,7 +393,7 @@ func (c *Call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	switch {
 	case desc.image != nil && cur.T38:
 		// Refresh of the T.38 session we already have.
-		ok200(localSDP)
+		ok200(c.currentSDP())
 	case desc.image != nil && c.u.refuseT38ForTest:
 		c.u.respond(tx, req, 488, "Not Acceptable Here", nil)
 	case desc.image != nil:
@@ -395,7 +409,7 @@ func (c *Call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 		ours.Addr = ""
-		body := c.u.answerBody(desc, desc.imageIdx, ours.Media())
+		body := c.u.answerBody(c.dlg, desc, desc.imageIdx, ours.Media())
 		if !c.u.fits(build(body)) {
 			lease.Release()
 			c.u.metrics.Refused.WithLabelValues("too_large").Inc()
@@ -406,7 +420,7 @@ func (c *Call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.setT38(lease, sess, body)
 		ok200(body)
 	case desc.hasAudio && !cur.T38:
-		ok200(localSDP) // audio refresh
+		ok200(c.currentSDP()) // audio refresh
 	default:
 		// No going back to audio once T.38 runs, and nothing else we carry.
 		c.u.respond(tx, req, 488, "Not Acceptable Here", []sip.Header{sip.NewHeader("Warning", `304 `+c.u.host+` "T.38 only"`)})

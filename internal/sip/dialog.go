@@ -1,14 +1,18 @@
 package sip
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/faxd/faxd/t38/sdp"
 )
 
 // dialog is the RFC 3261 §12 dialog state we keep ourselves: sipgo's dialog
@@ -32,10 +36,45 @@ type dialog struct {
 	cseq       uint32
 	pendingAck map[uint32]chan struct{} // our 2xx awaiting ACK, by CSeq
 	acks       map[uint32]*sip.Request  // ACKs we sent, by CSeq, to repeat on a retransmitted 2xx
+
+	// Our SDP origin (RFC 3264 §8): one session id for the dialog's life,
+	// the version one up each time what we send changes.
+	sdpID      uint64
+	sdpVersion uint64
+	sdpLast    []byte // the last description we sent, origin left blank
 }
 
 func newDialog(u *UA) *dialog {
 	return &dialog{u: u, cseq: rand.Uint32N(1 << 15), pendingAck: map[uint32]chan struct{}{}, acks: map[uint32]*sip.Request{}}
+}
+
+// newSessionID is a random 62-bit o= session id (RFC 4566 §5.2 wants it
+// unique; 62 bits keep it inside a signed 64-bit integer on any peer).
+var newSessionID = func() uint64 {
+	for {
+		if id := rand.Uint64() >> 2; id != 0 {
+			return id
+		}
+	}
+}
+
+// describe writes our SDP with media under the dialog's origin: the same
+// session id every time, the version unchanged when the description is
+// the one we sent last (a refresh) and one up when it differs.
+func (d *dialog) describe(host string, media []sdp.Media) []byte {
+	s := sdp.Session{Origin: sdp.Origin{Username: "faxd", SessionID: "0", Addr: host}, Name: "faxd", Addr: host, Media: media}
+	key := s.Marshal()
+	d.mu.Lock()
+	switch {
+	case d.sdpID == 0:
+		d.sdpID, d.sdpVersion = newSessionID(), 1
+	case !bytes.Equal(key, d.sdpLast):
+		d.sdpVersion++
+	}
+	d.sdpLast = key
+	s.Origin.SessionID, s.Origin.SessionVersion = strconv.FormatUint(d.sdpID, 10), d.sdpVersion
+	d.mu.Unlock()
+	return s.Marshal()
 }
 
 // noBuild stops sipgo from adding headers to a request we built completely.

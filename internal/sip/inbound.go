@@ -203,7 +203,7 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 		ours.Addr = ""
-		body = u.answerBody(offer, offer.imageIdx, ours.Media())
+		body = u.answerBody(dl, offer, offer.imageIdx, ours.Media())
 		c.setT38(lease, sess, body)
 	} else {
 		lease, err := u.pool.Acquire(portpool.RTP)
@@ -212,7 +212,7 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 		codec, _ := u.pickCodec(offer.audioPTs)
-		body = u.answerBody(offer, offer.audioIdx, sdp.AudioMedia(lease.Port(), "", 20,
+		body = u.answerBody(dl, offer, offer.audioIdx, sdp.AudioMedia(lease.Port(), "", 20,
 			sdp.RTPMap{PT: int(codec.PayloadType), Encoding: codec.Name, ClockRate: rtpaudio.SampleRate}))
 		c.setAudio(lease, offer.audio, codec, body)
 	}

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync/atomic"
 
 	"github.com/faxd/faxd/internal/sip/rtpaudio"
 	"github.com/faxd/faxd/t38/sdp"
@@ -35,8 +34,6 @@ type offerDesc struct {
 	audioPTs []uint8 // PCMU/PCMA payload types offered, in order
 }
 
-var sdpVersion atomic.Uint64
-
 func codecByName(name string) (rtpaudio.Codec, bool) {
 	switch strings.ToUpper(name) {
 	case "PCMU":
@@ -54,34 +51,29 @@ func (u *UA) localT38(port int) sdp.T38Params {
 		MaxBuffer: u.cfg.T38MaxBuffer, MaxDatagram: u.cfg.T38MaxDatagram, UDPEC: ec, Port: port}
 }
 
-func (u *UA) session(media ...sdp.Media) []byte {
-	v := sdpVersion.Add(1)
-	s := sdp.Session{
-		Origin: sdp.Origin{Username: "faxd", SessionID: fmt.Sprint(v), SessionVersion: v, Addr: u.host},
-		Name:   "faxd", Addr: u.host, Media: media,
-	}
-	return s.Marshal()
+func (u *UA) session(d *dialog, media ...sdp.Media) []byte {
+	return d.describe(u.host, media)
 }
 
 // t38Body writes an m=image description with p (Addr comes from the session c=).
-func (u *UA) t38Body(p sdp.T38Params) []byte {
+func (u *UA) t38Body(d *dialog, p sdp.T38Params) []byte {
 	p.Addr = ""
-	return u.session(p.Media())
+	return u.session(d, p.Media())
 }
 
 // audioBody writes an m=audio description listing codecs in order.
-func (u *UA) audioBody(port int, codecs []rtpaudio.Codec) []byte {
+func (u *UA) audioBody(d *dialog, port int, codecs []rtpaudio.Codec) []byte {
 	var maps []sdp.RTPMap
 	for _, c := range codecs {
 		maps = append(maps, sdp.RTPMap{PT: int(c.PayloadType), Encoding: c.Name, ClockRate: rtpaudio.SampleRate})
 	}
-	return u.session(sdp.AudioMedia(port, "", 20, maps...))
+	return u.session(d, sdp.AudioMedia(port, "", 20, maps...))
 }
 
 // answerBody answers offer with chosen in place of the m= line at idx and
 // every other m= line rejected, as RFC 3264 §6 wants one answer line per
 // offered line.
-func (u *UA) answerBody(offer *offerDesc, idx int, chosen sdp.Media) []byte {
+func (u *UA) answerBody(d *dialog, offer *offerDesc, idx int, chosen sdp.Media) []byte {
 	media := make([]sdp.Media, len(offer.sess.Media))
 	for i, m := range offer.sess.Media {
 		if i == idx {
@@ -95,7 +87,7 @@ func (u *UA) answerBody(offer *offerDesc, idx int, chosen sdp.Media) []byte {
 			media[i] = r
 		}
 	}
-	return u.session(media...)
+	return u.session(d, media...)
 }
 
 func (u *UA) codecs() []rtpaudio.Codec {

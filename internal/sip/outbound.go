@@ -104,9 +104,9 @@ func (u *UA) dial(ctx context.Context, d Dial) (*Call, error) {
 	}
 	var body []byte
 	if d.AudioFirst {
-		body = u.audioBody(lease.Port(), u.codecs())
+		body = u.audioBody(dl, lease.Port(), u.codecs())
 	} else {
-		body = u.t38Body(u.localT38(lease.Port()))
+		body = u.t38Body(dl, u.localT38(lease.Port()))
 	}
 
 	req := sip.NewRequest(sip.INVITE, target)
