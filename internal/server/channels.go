@@ -32,6 +32,9 @@ func (s *Server) openChannels(ctx context.Context) error {
 	}
 	c := &channels{UA: ua}
 	s.channels = c
+	if err := ua.RegisterMetrics(s.Metrics.Registry); err != nil {
+		return fmt.Errorf("sip metrics: %w", err)
+	}
 	self := ""
 	if ap, ok := ua.Addr("udp"); ok {
 		self = ap.String()

@@ -71,9 +71,11 @@ type Call struct {
 }
 
 func newCall(u *UA, d *dialog, outbound bool, onEvent func(Event)) *Call {
-	return &Call{u: u, dlg: d, outbound: outbound, onEvent: onEvent,
+	c := &Call{u: u, dlg: d, outbound: outbound, onEvent: onEvent,
 		log:   u.log.With("call_id", d.callID, "outbound", outbound),
 		t38Up: make(chan struct{}), ended: make(chan struct{})}
+	d.ended = c.ended
+	return c
 }
 
 // CallID is the SIP Call-ID.
@@ -212,6 +214,9 @@ func (c *Call) stopAudio() {
 		return
 	}
 	s.Stop()
+	if p := s.Panicked(); p != nil {
+		c.u.panicked("rtp audio", c.dlg.callID, p)
+	}
 	c.mu.Lock()
 	if c.audioHeard == nil {
 		c.audioHeard = map[float64]bool{}
@@ -277,7 +282,7 @@ func (c *Call) reinviteT38(ctx context.Context) error {
 		return outcomef(ClassRoute, err, "no free media port")
 	}
 	local := c.u.localT38(lease.Port())
-	body := c.u.t38Body(local)
+	body := c.u.t38Body(c.dlg, local)
 	req, err := c.dlg.request(sip.INVITE)
 	if err != nil {
 		lease.Release()
@@ -326,47 +331,69 @@ func (c *Call) ackAndWatch(tx sip.ClientTransaction, res *sip.Response) {
 	}
 }
 
+// currentSDP is the description in force, for a refresh: the very bytes
+// sent before when nothing was offered since (same o= version), else the
+// same media under the next version, because a refused offer of ours
+// came in between and the far end has seen that version.
+func (c *Call) currentSDP() []byte {
+	c.mu.Lock()
+	body := c.localSDP
+	c.mu.Unlock()
+	s, err := sdp.Parse(body)
+	if err != nil {
+		return body
+	}
+	return c.dlg.describe(c.u.host, s.Media)
+}
+
 // onReinvite answers a re-INVITE from the far end.
 func (c *Call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.mu.Lock()
 	pending := c.reinvPend
 	cur := c.media
-	localSDP := c.localSDP
 	c.mu.Unlock()
 	if pending {
 		c.u.respond(tx, req, 491, "Request Pending", nil)
 		return
 	}
-	ok200 := func(body []byte) {
+	build := func(body []byte) *sip.Response {
 		res := sip.NewResponseFromRequest(req, 200, "OK", body)
 		res.AppendHeader(c.u.contact(c.dlg.transport, c.dlg.local.User))
 		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		res.AppendHeader(sip.NewHeader("Allow", allowMethods))
-		wait := c.dlg.respond2xx(tx, res)
-		c.u.wg.Add(1)
-		go func() {
-			defer c.u.wg.Done()
-			if err := wait(c.u.ctx); err != nil && !errors.Is(err, errClosed) {
+		return res
+	}
+	ok200 := func(body []byte) {
+		res := build(body)
+		wait, err := c.dlg.respond2xx(tx, res)
+		if err != nil {
+			c.u.respond(tx, req, 500, "Server Internal Error", nil)
+			return
+		}
+		c.u.goSafe("re-INVITE 2xx", c.dlg.callID, func() {
+			if err := wait(c.u.ctx); err != nil && !errors.Is(err, errClosed) && !errors.Is(err, ErrCallEnded) {
 				c.log.Warn("re-INVITE 200 never acknowledged: ending call", "error", err)
-				_ = c.Hangup(context.Background())
+				hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = c.Hangup(hctx)
 			}
-		}()
+		}, nil)
 	}
 	if len(req.Body()) == 0 {
 		// Offerless re-INVITE (RFC 4028 refresh or a peer asking for an
 		// offer): we offer what we have; the ACK's answer changes nothing.
-		ok200(localSDP)
+		ok200(c.currentSDP())
 		return
 	}
 	desc, err := parseSDP(req.Body())
 	if err != nil {
-		c.u.respond(tx, req, 400, "Bad SDP", nil)
+		c.u.refuseSDP(tx, req, err)
 		return
 	}
 	switch {
 	case desc.image != nil && cur.T38:
 		// Refresh of the T.38 session we already have.
-		ok200(localSDP)
+		ok200(c.currentSDP())
 	case desc.image != nil && c.u.refuseT38ForTest:
 		c.u.respond(tx, req, 488, "Not Acceptable Here", nil)
 	case desc.image != nil:
@@ -382,12 +409,18 @@ func (c *Call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 		ours.Addr = ""
-		body := c.u.answerBody(desc, desc.imageIdx, ours.Media())
+		body := c.u.answerBody(c.dlg, desc, desc.imageIdx, ours.Media())
+		if !c.u.fits(build(body)) {
+			lease.Release()
+			c.u.metrics.Refused.WithLabelValues("too_large").Inc()
+			c.u.respond(tx, req, 488, "Not Acceptable Here", []sip.Header{sip.NewHeader("Warning", `399 `+c.u.host+` "SDP answer too large for UDP; use TCP"`)})
+			return
+		}
 		c.emit(EventReinvited, 0, "")
 		c.setT38(lease, sess, body)
 		ok200(body)
 	case desc.hasAudio && !cur.T38:
-		ok200(localSDP) // audio refresh
+		ok200(c.currentSDP()) // audio refresh
 	default:
 		// No going back to audio once T.38 runs, and nothing else we carry.
 		c.u.respond(tx, req, 488, "Not Acceptable Here", []sip.Header{sip.NewHeader("Warning", `304 `+c.u.host+` "T.38 only"`)})

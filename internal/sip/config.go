@@ -40,9 +40,14 @@ type Config struct {
 	MediaPortMin int    `yaml:"media_port_min"`
 	MediaPortMax int    `yaml:"media_port_max"`
 
-	// AllowFrom lists the CIDRs (or single addresses) whose INVITEs are
-	// accepted; every other source gets 403. Empty refuses all inbound calls.
+	// AllowFrom lists the CIDRs (or single addresses) whose requests are
+	// accepted; every other source gets 403 unless the request belongs to a
+	// call we placed. Empty refuses all inbound calls.
 	AllowFrom []string `yaml:"allow_from"`
+	// OptionsFromUnknown is what an OPTIONS from outside AllowFrom gets:
+	// "reject" (403, the default) or "drop" (no answer at all, so that a
+	// scanner learns nothing).
+	OptionsFromUnknown string `yaml:"options_from_unknown"`
 	// InboundAuth, when set, challenges inbound INVITEs with digest (401).
 	InboundAuth *Credentials `yaml:"inbound_auth"`
 
@@ -121,6 +126,9 @@ func (c *Config) Defaults() {
 	if len(c.Codecs) == 0 {
 		c.Codecs = []string{"PCMU", "PCMA"}
 	}
+	if c.OptionsFromUnknown == "" {
+		c.OptionsFromUnknown = "reject"
+	}
 }
 
 // Validate reports every problem, keyed by the yaml name.
@@ -160,6 +168,11 @@ func (c *Config) Validate() error {
 		if _, ok := codecByName(name); !ok {
 			errs = append(errs, fmt.Errorf("sip.codecs: unknown codec %q (PCMU, PCMA)", name))
 		}
+	}
+	switch c.OptionsFromUnknown {
+	case "reject", "drop", "":
+	default:
+		errs = append(errs, fmt.Errorf("sip.options_from_unknown: %q is not reject or drop", c.OptionsFromUnknown))
 	}
 	switch c.T38ErrorCorrection {
 	case "redundancy", "fec", "none":

@@ -1,14 +1,18 @@
 package sip
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/faxd/faxd/t38/sdp"
 )
 
 // dialog is the RFC 3261 §12 dialog state we keep ourselves: sipgo's dialog
@@ -26,15 +30,51 @@ type dialog struct {
 	remoteTarget sip.Uri   // their Contact
 	routes       []sip.Uri // route set, in the order we send it
 	transport    string
+	ended        <-chan struct{} // the call's end: stops our 2xx retransmission
 
 	mu         sync.Mutex
 	cseq       uint32
 	pendingAck map[uint32]chan struct{} // our 2xx awaiting ACK, by CSeq
 	acks       map[uint32]*sip.Request  // ACKs we sent, by CSeq, to repeat on a retransmitted 2xx
+
+	// Our SDP origin (RFC 3264 §8): one session id for the dialog's life,
+	// the version one up each time what we send changes.
+	sdpID      uint64
+	sdpVersion uint64
+	sdpLast    []byte // the last description we sent, origin left blank
 }
 
 func newDialog(u *UA) *dialog {
 	return &dialog{u: u, cseq: rand.Uint32N(1 << 15), pendingAck: map[uint32]chan struct{}{}, acks: map[uint32]*sip.Request{}}
+}
+
+// newSessionID is a random 62-bit o= session id (RFC 4566 §5.2 wants it
+// unique; 62 bits keep it inside a signed 64-bit integer on any peer).
+var newSessionID = func() uint64 {
+	for {
+		if id := rand.Uint64() >> 2; id != 0 {
+			return id
+		}
+	}
+}
+
+// describe writes our SDP with media under the dialog's origin: the same
+// session id every time, the version unchanged when the description is
+// the one we sent last (a refresh) and one up when it differs.
+func (d *dialog) describe(host string, media []sdp.Media) []byte {
+	s := sdp.Session{Origin: sdp.Origin{Username: "faxd", SessionID: "0", Addr: host}, Name: "faxd", Addr: host, Media: media}
+	key := s.Marshal()
+	d.mu.Lock()
+	switch {
+	case d.sdpID == 0:
+		d.sdpID, d.sdpVersion = newSessionID(), 1
+	case !bytes.Equal(key, d.sdpLast):
+		d.sdpVersion++
+	}
+	d.sdpLast = key
+	s.Origin.SessionID, s.Origin.SessionVersion = strconv.FormatUint(d.sdpID, 10), d.sdpVersion
+	d.mu.Unlock()
+	return s.Marshal()
 }
 
 // noBuild stops sipgo from adding headers to a request we built completely.
@@ -96,6 +136,9 @@ func (d *dialog) ack(seq uint32) error {
 // reAck repeats our ACK when the far end retransmits its 2xx: our ACK was
 // lost and without it the far end gives up on the call after 64*T1.
 func (d *dialog) reAck(res *sip.Response) {
+	if res.CSeq() == nil {
+		return
+	}
 	d.mu.Lock()
 	a := d.acks[res.CSeq().SeqNo]
 	d.mu.Unlock()
@@ -121,20 +164,24 @@ func (d *dialog) ackReceived(req *sip.Request) {
 // doubling to T2 until the ACK arrives or 64*T1 has passed (RFC 3261
 // §13.3.1.4), which sipgo leaves to the transaction user. The returned
 // function waits for the ACK.
-func (d *dialog) respond2xx(tx sip.ServerTransaction, res *sip.Response) func(context.Context) error {
+// A 2xx that cannot be sent at all is an error at once: waiting 64*T1 for
+// the ACK of a response that never left would leave the caller ringing.
+func (d *dialog) respond2xx(tx sip.ServerTransaction, res *sip.Response) (func(context.Context) error, error) {
 	seq := res.CSeq().SeqNo
 	acked := make(chan struct{})
 	d.mu.Lock()
 	d.pendingAck[seq] = acked
 	d.mu.Unlock()
 	if err := tx.Respond(res); err != nil {
-		d.u.log.Debug("2xx not sent", "call_id", d.callID, "error", err)
+		d.mu.Lock()
+		delete(d.pendingAck, seq)
+		d.mu.Unlock()
+		d.u.log.Warn("2xx not sent", "call_id", d.callID, "error", err)
+		return nil, fmt.Errorf("sip: 2xx not sent: %w", err)
 	}
 	result := make(chan error, 1)
 	reliable := sip.IsReliable(res.Transport())
-	d.u.wg.Add(1)
-	go func() {
-		defer d.u.wg.Done()
+	d.u.goSafe("2xx retransmission", d.callID, func() {
 		interval := sip.T1
 		deadline := time.NewTimer(64 * sip.T1)
 		defer deadline.Stop()
@@ -157,6 +204,9 @@ func (d *dialog) respond2xx(tx sip.ServerTransaction, res *sip.Response) func(co
 			case <-d.u.ctx.Done():
 				result <- errClosed
 				return
+			case <-d.ended:
+				result <- ErrCallEnded
+				return
 			case <-retx.C:
 				// While sipgo keeps the transaction (Timer L) it passes a
 				// repeated 2xx straight to the transport; after that we write it.
@@ -167,7 +217,7 @@ func (d *dialog) respond2xx(tx sip.ServerTransaction, res *sip.Response) func(co
 				retx.Reset(interval)
 			}
 		}
-	}()
+	}, func() { result <- errClosed })
 	return func(ctx context.Context) error {
 		select {
 		case err := <-result:
@@ -175,7 +225,7 @@ func (d *dialog) respond2xx(tx sip.ServerTransaction, res *sip.Response) func(co
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	}
+	}, nil
 }
 
 // transact sends an in-dialog request and waits for its final response.

@@ -2,16 +2,15 @@ package sip
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -93,7 +92,7 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	offer, err := parseSDP(req.Body())
 	if err != nil {
-		u.respond(tx, req, 400, "Bad SDP", nil)
+		u.refuseSDP(tx, req, err)
 		return
 	}
 	_, audioOK := u.pickCodec(offer.audioPTs)
@@ -144,7 +143,18 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 
 	// Ring while Admission decides; a CANCEL ends actx.
-	if err := tx.Respond(withTag(180, "Ringing", nil)); err != nil {
+	ringing := withTag(180, "Ringing", nil)
+	if !u.fits(ringing) {
+		// Record-Route and Via copied from the INVITE would make every
+		// answer too large for UDP: say so rather than leave it ringing.
+		u.metrics.Refused.WithLabelValues("too_large").Inc()
+		u.log.Warn("INVITE refused: our responses would exceed the UDP MTU", "call_id", req.CallID().Value(), "bytes", len(ringing.String()))
+		u.respond(tx, req, 513, "Message Too Large", []sip.Header{sip.NewHeader("Warning", `399 `+u.host+` "responses to this INVITE would not fit UDP; use TCP"`)})
+		return
+	}
+	if err := tx.Respond(ringing); err != nil {
+		u.log.Warn("180 not sent", "call_id", req.CallID().Value(), "error", err)
+		u.respond(tx, req, 500, "Server Internal Error", nil)
 		return
 	}
 	actx, cancel := context.WithCancel(u.ctx)
@@ -193,7 +203,7 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 		ours.Addr = ""
-		body = u.answerBody(offer, offer.imageIdx, ours.Media())
+		body = u.answerBody(dl, offer, offer.imageIdx, ours.Media())
 		c.setT38(lease, sess, body)
 	} else {
 		lease, err := u.pool.Acquire(portpool.RTP)
@@ -202,7 +212,7 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 		codec, _ := u.pickCodec(offer.audioPTs)
-		body = u.answerBody(offer, offer.audioIdx, sdp.AudioMedia(lease.Port(), "", 20,
+		body = u.answerBody(dl, offer, offer.audioIdx, sdp.AudioMedia(lease.Port(), "", 20,
 			sdp.RTPMap{PT: int(codec.PayloadType), Encoding: codec.Name, ClockRate: rtpaudio.SampleRate}))
 		c.setAudio(lease, offer.audio, codec, body)
 	}
@@ -211,12 +221,30 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	res.AppendHeader(sip.NewHeader("Allow", allowMethods))
 	res.AppendHeader(sip.NewHeader("Server", u.cfg.UserAgent))
+	if !u.fits(res) {
+		// Our answer would not go out at all (sipgo refuses UDP messages
+		// near the MTU) and the caller would ring forever: refuse instead.
+		u.metrics.Refused.WithLabelValues("too_large").Inc()
+		u.log.Warn("INVITE refused: SDP answer too large for UDP", "call_id", dl.callID, "bytes", len(res.String()))
+		c.end(ErrNoMedia)
+		u.respond(tx, req, 488, "Not Acceptable Here", []sip.Header{sip.NewHeader("Warning", `399 `+u.host+` "SDP answer too large for UDP; use TCP"`)})
+		if ch != nil {
+			ch.Failed(fmt.Errorf("%w: SDP answer too large for UDP", ErrNoMedia))
+		}
+		return
+	}
 	u.track(c)
-	wait := dl.respond2xx(tx, res)
+	wait, err := dl.respond2xx(tx, res)
+	if err != nil {
+		c.end(err)
+		u.respond(tx, req, 500, "Server Internal Error", nil)
+		if ch != nil {
+			ch.Failed(err)
+		}
+		return
+	}
 
-	u.wg.Add(1)
-	go func() {
-		defer u.wg.Done()
+	u.goSafe("inbound call", dl.callID, func() {
 		err := wait(u.ctx)
 		if err == nil {
 			c.emit(EventAnswered, 200, "")
@@ -240,7 +268,26 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			_ = c.Hangup(hctx)
 			hcancel()
 		}
-	}()
+	}, func() { c.end(ErrCallEnded) })
+}
+
+// refuseSDP answers an offer we cannot read or will not answer.
+func (u *UA) refuseSDP(tx sip.ServerTransaction, req *sip.Request, err error) {
+	if errors.Is(err, errTooManyMedia) {
+		u.metrics.Refused.WithLabelValues("too_many_media").Inc()
+		u.log.Warn("offer refused: too many m= lines", "source", req.Source(), "call_id", req.CallID().Value())
+		u.respond(tx, req, 488, "Not Acceptable Here", []sip.Header{sip.NewHeader("Warning",
+			fmt.Sprintf(`399 %s "more than %d m= lines"`, u.host, maxMediaLines))})
+		return
+	}
+	u.log.Warn("offer refused: unreadable SDP", "source", req.Source(), "call_id", req.CallID().Value(), "error", err)
+	u.respond(tx, req, 400, "Bad SDP", []sip.Header{sip.NewHeader("Warning", `399 `+u.host+` "`+printable(err.Error(), 120)+`"`)})
+}
+
+// fits reports whether res can be sent on its transport: sipgo refuses a
+// UDP message within 200 bytes of the MTU.
+func (u *UA) fits(res *sip.Response) bool {
+	return sip.IsReliable(res.Transport()) || len(res.String()) <= sip.UDPMTUSize-200
 }
 
 func (u *UA) allowed(a netip.Addr) bool {
@@ -260,38 +307,92 @@ func (u *UA) retryAfter(d time.Duration) sip.Header {
 	return sip.NewHeader("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
 }
 
-// --- inbound digest (RFC 3261 §22, RFC 2617) --------------------------------
+// --- inbound digest (RFC 3261 §22, RFC 7616) --------------------------------
 
-const nonceLife = 5 * time.Minute
+const (
+	nonceLife = 5 * time.Minute
+	// maxNonces bounds the table; only allowed sources get challenges, so
+	// it fills only under a flood from a gateway, and then the oldest go.
+	maxNonces = 4096
+)
 
-// nonce is a timestamp signed with the UA's key, so no nonce table is kept.
-func (u *UA) nonce(now time.Time) string {
-	var b [8 + 16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.Unix()))
-	m := hmac.New(sha256.New, u.nonceKey[:])
-	m.Write(b[:8])
-	copy(b[8:], m.Sum(nil))
-	return base64.RawURLEncoding.EncodeToString(b[:])
+// nonceTable remembers every nonce we issued and the highest nonce count
+// seen with it, so that a captured Authorization (same nonce, same nc)
+// is refused instead of being good for the nonce's whole lifetime.
+type nonceTable struct {
+	mu sync.Mutex
+	m  map[string]*nonceState
 }
 
-func (u *UA) nonceValid(n string, now time.Time) bool {
-	b, err := base64.RawURLEncoding.DecodeString(n)
-	if err != nil || len(b) != 24 {
-		return false
-	}
-	m := hmac.New(sha256.New, u.nonceKey[:])
-	m.Write(b[:8])
-	if !hmac.Equal(m.Sum(nil)[:16], b[8:]) {
-		return false
-	}
-	t := time.Unix(int64(binary.BigEndian.Uint64(b[:8])), 0)
-	return now.Sub(t) < nonceLife && t.Sub(now) < time.Minute
+type nonceState struct {
+	issued time.Time
+	nc     uint64 // highest nc accepted; 0: none yet
+	used   bool   // a request without qop used it (single use)
 }
 
-var errBadCredentials = errors.New("bad digest credentials")
+func newNonceTable() *nonceTable { return &nonceTable{m: map[string]*nonceState{}} }
 
-// authorized checks the request's credentials and, when they are missing
-// or stale, sends the challenge; wrong credentials get 403.
+// issue makes a fresh random nonce for one challenge.
+func (t *nonceTable) issue(now time.Time) string {
+	var b [18]byte
+	_, _ = randRead(b[:])
+	n := base64.RawURLEncoding.EncodeToString(b[:])
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.m) >= maxNonces {
+		var oldest string
+		var ot time.Time
+		for k, s := range t.m {
+			if now.Sub(s.issued) >= nonceLife {
+				delete(t.m, k)
+				continue
+			}
+			if oldest == "" || s.issued.Before(ot) {
+				oldest, ot = k, s.issued
+			}
+		}
+		if len(t.m) >= maxNonces {
+			delete(t.m, oldest)
+		}
+	}
+	t.m[n] = &nonceState{issued: now}
+	return n
+}
+
+type nonceVerdict int
+
+const (
+	nonceOK     nonceVerdict = iota
+	nonceStale               // unknown or expired: challenge again
+	nonceReplay              // nc not above the last one accepted
+)
+
+// use checks nonce and its count nc (RFC 7616 §3.4) for credentials that
+// are otherwise correct and, when fine, records nc as used.
+func (t *nonceTable) use(nonce string, nc int, qop bool, now time.Time) nonceVerdict {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.m[nonce]
+	if s == nil || now.Sub(s.issued) >= nonceLife || s.issued.Sub(now) > time.Minute {
+		delete(t.m, nonce)
+		return nonceStale
+	}
+	if !qop {
+		if s.used {
+			return nonceReplay
+		}
+		s.used = true
+		return nonceOK
+	}
+	if nc <= 0 || uint64(nc) <= s.nc {
+		return nonceReplay
+	}
+	s.nc = uint64(nc)
+	return nonceOK
+}
+
+// authorized checks the request's credentials and, when they are missing,
+// stale or replayed, sends a fresh challenge; wrong credentials get 403.
 func (u *UA) authorized(req *sip.Request, tx sip.ServerTransaction, a *Credentials) bool {
 	realm := a.Realm
 	if realm == "" {
@@ -302,22 +403,18 @@ func (u *UA) authorized(req *sip.Request, tx sip.ServerTransaction, a *Credentia
 		reqHdr, chalHdr, code, reason = "Proxy-Authorization", "Proxy-Authenticate", 407, "Proxy Authentication Required"
 	}
 	now := time.Now()
-	challenge := func() {
-		chal := digest.Challenge{Realm: realm, Nonce: u.nonce(now), Algorithm: "MD5", QOP: []string{"auth"}}
+	challenge := func(stale bool) {
+		chal := digest.Challenge{Realm: realm, Nonce: u.nonces.issue(now), Algorithm: "MD5", QOP: []string{"auth"}, Stale: stale}
 		u.respond(tx, req, code, reason, []sip.Header{sip.NewHeader(chalHdr, chal.String())})
 	}
 	h := req.GetHeader(reqHdr)
 	if h == nil {
-		challenge()
+		challenge(false)
 		return false
 	}
 	cred, err := digest.ParseCredentials(h.Value())
 	if err != nil || cred.Realm != realm {
-		challenge()
-		return false
-	}
-	if !u.nonceValid(cred.Nonce, now) {
-		challenge() // stale or forged nonce: a fresh challenge
+		challenge(false)
 		return false
 	}
 	chal := &digest.Challenge{Realm: realm, Nonce: cred.Nonce, Algorithm: cred.Algorithm}
@@ -330,6 +427,19 @@ func (u *UA) authorized(req *sip.Request, tx sip.ServerTransaction, a *Credentia
 		subtle.ConstantTimeCompare([]byte(want.Response), []byte(cred.Response)) != 1 {
 		u.log.Warn("INVITE refused: bad digest credentials", "source", req.Source(), "username", cred.Username)
 		u.respond(tx, req, 403, "Forbidden", nil)
+		return false
+	}
+	// Only correct credentials reach the nonce count, so a forger cannot
+	// burn a gateway's counts with guessed responses.
+	switch u.nonces.use(cred.Nonce, cred.Nc, cred.QOP != "", now) {
+	case nonceStale:
+		u.metrics.Refused.WithLabelValues("digest_stale").Inc()
+		challenge(true)
+		return false
+	case nonceReplay:
+		u.metrics.Refused.WithLabelValues("digest_replay").Inc()
+		u.log.Warn("INVITE refused: replayed digest credentials", "source", req.Source(), "username", cred.Username, "call_id", req.CallID().Value())
+		challenge(true)
 		return false
 	}
 	return true

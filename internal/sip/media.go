@@ -1,11 +1,11 @@
 package sip
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/netip"
 	"strings"
-	"sync/atomic"
 
 	"github.com/faxd/faxd/internal/sip/rtpaudio"
 	"github.com/faxd/faxd/t38/sdp"
@@ -34,8 +34,6 @@ type offerDesc struct {
 	audioPTs []uint8 // PCMU/PCMA payload types offered, in order
 }
 
-var sdpVersion atomic.Uint64
-
 func codecByName(name string) (rtpaudio.Codec, bool) {
 	switch strings.ToUpper(name) {
 	case "PCMU":
@@ -53,43 +51,43 @@ func (u *UA) localT38(port int) sdp.T38Params {
 		MaxBuffer: u.cfg.T38MaxBuffer, MaxDatagram: u.cfg.T38MaxDatagram, UDPEC: ec, Port: port}
 }
 
-func (u *UA) session(media ...sdp.Media) []byte {
-	v := sdpVersion.Add(1)
-	s := sdp.Session{
-		Origin: sdp.Origin{Username: "faxd", SessionID: fmt.Sprint(v), SessionVersion: v, Addr: u.host},
-		Name:   "faxd", Addr: u.host, Media: media,
-	}
-	return s.Marshal()
+func (u *UA) session(d *dialog, media ...sdp.Media) []byte {
+	return d.describe(u.host, media)
 }
 
 // t38Body writes an m=image description with p (Addr comes from the session c=).
-func (u *UA) t38Body(p sdp.T38Params) []byte {
+func (u *UA) t38Body(d *dialog, p sdp.T38Params) []byte {
 	p.Addr = ""
-	return u.session(p.Media())
+	return u.session(d, p.Media())
 }
 
 // audioBody writes an m=audio description listing codecs in order.
-func (u *UA) audioBody(port int, codecs []rtpaudio.Codec) []byte {
+func (u *UA) audioBody(d *dialog, port int, codecs []rtpaudio.Codec) []byte {
 	var maps []sdp.RTPMap
 	for _, c := range codecs {
 		maps = append(maps, sdp.RTPMap{PT: int(c.PayloadType), Encoding: c.Name, ClockRate: rtpaudio.SampleRate})
 	}
-	return u.session(sdp.AudioMedia(port, "", 20, maps...))
+	return u.session(d, sdp.AudioMedia(port, "", 20, maps...))
 }
 
 // answerBody answers offer with chosen in place of the m= line at idx and
 // every other m= line rejected, as RFC 3264 §6 wants one answer line per
 // offered line.
-func (u *UA) answerBody(offer *offerDesc, idx int, chosen sdp.Media) []byte {
+func (u *UA) answerBody(d *dialog, offer *offerDesc, idx int, chosen sdp.Media) []byte {
 	media := make([]sdp.Media, len(offer.sess.Media))
 	for i, m := range offer.sess.Media {
 		if i == idx {
 			media[i] = chosen
 		} else {
-			media[i] = sdp.Rejected(m)
+			// One format is enough on a refused line and keeps the answer small.
+			r := sdp.Rejected(m)
+			if len(r.Formats) > 1 {
+				r.Formats = r.Formats[:1]
+			}
+			media[i] = r
 		}
 	}
-	return u.session(media...)
+	return u.session(d, media...)
 }
 
 func (u *UA) codecs() []rtpaudio.Codec {
@@ -102,11 +100,24 @@ func (u *UA) codecs() []rtpaudio.Codec {
 	return out
 }
 
+// maxMediaLines bounds the m= lines of an SDP we answer: our answer
+// repeats every one (RFC 3264 §6), and a fax gateway offers one or two.
+const maxMediaLines = 8
+
+var errTooManyMedia = fmt.Errorf("%w: more than %d m= lines", sdp.ErrSyntax, maxMediaLines)
+
 // parseSDP reads the parts of an SDP body the UA acts on.
 func parseSDP(body []byte) (*offerDesc, error) {
+	// Count before parsing: an absurd offer costs no more than a scan.
+	if n := bytes.Count(body, []byte("\nm=")) + boolInt(bytes.HasPrefix(body, []byte("m="))); n > maxMediaLines {
+		return nil, errTooManyMedia
+	}
 	s, err := sdp.Parse(body)
 	if err != nil {
 		return nil, err
+	}
+	if len(s.Media) > maxMediaLines {
+		return nil, errTooManyMedia
 	}
 	d := &offerDesc{sess: s, imageIdx: -1, audioIdx: -1}
 	for i := range s.Media {
@@ -170,4 +181,11 @@ func (u *UA) answerT38(offer sdp.T38Params, port int) (ours, session sdp.T38Para
 	session.Addr, session.Port = offer.Addr, offer.Port
 	session.MaxDatagram, session.MaxBuffer = offer.MaxDatagram, offer.MaxBuffer
 	return ours, session, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -43,7 +43,18 @@ type Dial struct {
 // Dial places a call and returns it once T.38 media is negotiated. On
 // failure the error is an *Outcome (errors.As) with the failure class; the
 // media ports are released on every failure path.
-func (u *UA) Dial(ctx context.Context, d Dial) (*Call, error) {
+func (u *UA) Dial(ctx context.Context, d Dial) (c *Call, err error) {
+	defer func() {
+		// The channel calling us must see a failed call, never a panic.
+		if r := recover(); r != nil {
+			u.panicked("dial", "", r)
+			c, err = nil, outcomef(ClassProtocol, fmt.Errorf("sip: internal error: %v", r), "call setup failed")
+		}
+	}()
+	return u.dial(ctx, d)
+}
+
+func (u *UA) dial(ctx context.Context, d Dial) (*Call, error) {
 	if u.closed.Load() {
 		return nil, errClosed
 	}
@@ -93,9 +104,9 @@ func (u *UA) Dial(ctx context.Context, d Dial) (*Call, error) {
 	}
 	var body []byte
 	if d.AudioFirst {
-		body = u.audioBody(lease.Port(), u.codecs())
+		body = u.audioBody(dl, lease.Port(), u.codecs())
 	} else {
-		body = u.t38Body(u.localT38(lease.Port()))
+		body = u.t38Body(dl, u.localT38(lease.Port()))
 	}
 
 	req := sip.NewRequest(sip.INVITE, target)
@@ -214,6 +225,11 @@ func (u *UA) invite(ctx context.Context, c *Call, req *sip.Request, auth *Creden
 		}
 		cr := cancelRequest(req)
 		go func() {
+			defer func() {
+				if r := recover(); r != nil {
+					u.panicked("CANCEL", c.dlg.callID, r)
+				}
+			}()
 			cctx, cancel := context.WithTimeout(context.Background(), 64*sip.T1)
 			defer cancel()
 			if res, err := u.cli.Do(cctx, cr, noBuild); err != nil {

@@ -60,7 +60,9 @@ type UA struct {
 
 	state     atomic.Int32
 	admission atomic.Pointer[admissionBox]
-	nonceKey  [32]byte
+	nonces    *nonceTable
+	metrics   *Metrics
+	guard     *guard
 
 	mu    sync.Mutex
 	calls map[string]*Call // dialogKey -> call
@@ -100,10 +102,9 @@ func NewUA(cfg Config, pool *portpool.Pool, log *slog.Logger) (*UA, error) {
 	u := &UA{
 		cfg: cfg, log: log.With("component", "sip"), pool: pool, allow: allow,
 		addrs: map[string]netip.AddrPort{}, calls: map[string]*Call{},
+		nonces: newNonceTable(), metrics: newMetrics(),
 	}
-	if _, err := randRead(u.nonceKey[:]); err != nil {
-		return nil, err
-	}
+	u.guard = newGuard(u)
 	u.ctx, u.cancel = context.WithCancel(context.Background())
 
 	sipLog := u.log.With("layer", "sipgo")
@@ -116,9 +117,10 @@ func NewUA(cfg Config, pool *portpool.Pool, log *slog.Logger) (*UA, error) {
 		sipgo.WithUserAgenTLSConfig(clientTLS),
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(quiet(sipLog)),
-			sip.WithTransactionLayerUnhandledResponseHandler(u.onStrayResponse),
+			sip.WithTransactionLayerUnhandledResponseHandler(u.safeStrayResponse),
 		),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet(sipLog))),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet(sipLog)),
+			sip.WithTransportLayerReadFilter(u.guard.filter)),
 	)
 	if err != nil {
 		return nil, err
@@ -132,13 +134,9 @@ func NewUA(cfg Config, pool *portpool.Pool, log *slog.Logger) (*UA, error) {
 		ua.Close()
 		return nil, err
 	}
-	u.srv.OnInvite(u.onInvite)
-	u.srv.OnAck(u.onAck)
-	u.srv.OnBye(u.onBye)
-	u.srv.OnCancel(u.onCancel)
-	u.srv.OnOptions(u.onOptions)
-	u.srv.OnUpdate(u.onInDialogOK)
-	u.srv.OnInfo(u.onInDialogOK)
+	for m, h := range u.handlers() {
+		u.srv.OnRequest(m, u.handler(h))
+	}
 
 	if err := u.listen(); err != nil {
 		u.Close()
@@ -176,6 +174,9 @@ func (u *UA) listen() error {
 		}
 		u.listeners = append(u.listeners, conn)
 		u.addrs["udp"] = conn.LocalAddr().(*net.UDPAddr).AddrPort()
+		u.guard.mu.Lock()
+		u.guard.udp[conn.LocalAddr().String()] = conn
+		u.guard.mu.Unlock()
 		u.serve(func() error { return u.srv.ServeUDP(conn) })
 		// Requests we send over UDP leave from this socket; sipgo must have
 		// registered it before the first Dial or it would try to bind it again.
@@ -218,12 +219,29 @@ func (u *UA) listen() error {
 	return nil
 }
 
+// serve runs a transport's read loop. Should sipgo panic inside it, the
+// loop is logged, counted and started again: a deaf listener is no better
+// than a dead process.
 func (u *UA) serve(f func() error) {
 	u.wg.Add(1)
 	go func() {
 		defer u.wg.Done()
-		if err := f(); err != nil && !u.closed.Load() {
-			u.log.Error("sip transport stopped", "error", err)
+		for !u.closed.Load() {
+			err, panicked := func() (err error, panicked bool) {
+				defer func() {
+					if r := recover(); r != nil {
+						u.panicked("transport", "", r)
+						panicked = true
+					}
+				}()
+				return f(), false
+			}()
+			if !panicked {
+				if err != nil && !u.closed.Load() {
+					u.log.Error("sip transport stopped", "error", err)
+				}
+				return
+			}
 		}
 	}()
 }
@@ -351,12 +369,17 @@ func (u *UA) stamp(req *sip.Request, transport string) error {
 // --- OPTIONS ---------------------------------------------------------------
 
 func (u *UA) onOptions(req *sip.Request, tx sip.ServerTransaction) {
-	if c := u.callFor(req); c != nil || req.To().Params.Has("tag") {
-		// In-dialog OPTIONS is a keep-alive: 200 when we know the dialog.
-		if c == nil {
-			u.respond(tx, req, 481, "Call/Transaction Does Not Exist", nil)
-			return
+	if to := req.To(); to != nil && to.Params.Has("tag") && u.callFor(req) == nil {
+		// In-dialog OPTIONS is a keep-alive: 200 only when we know the dialog.
+		u.respond(tx, req, 481, "Call/Transaction Does Not Exist", nil)
+		return
+	}
+	if src, err := netip.ParseAddrPort(req.Source()); (err != nil || !u.allowed(src.Addr())) && u.callFor(req) == nil {
+		// The read guard refuses these already; this holds if one gets here.
+		if u.cfg.OptionsFromUnknown != "drop" {
+			u.respond(tx, req, 403, "Forbidden", nil)
 		}
+		return
 	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
 	res.AppendHeader(sip.NewHeader("Allow", allowMethods))
@@ -416,6 +439,12 @@ func (u *UA) callFor(req *sip.Request) *Call {
 	return u.calls[dialogKey(cid.Value(), tag)]
 }
 
+func (u *UA) hasDialog(callID, localTag string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.calls[dialogKey(callID, localTag)] != nil
+}
+
 func (u *UA) track(c *Call) {
 	u.mu.Lock()
 	u.calls[dialogKey(c.dlg.callID, c.dlg.localTag)] = c
@@ -468,6 +497,31 @@ func (u *UA) onInDialogOK(req *sip.Request, tx sip.ServerTransaction) {
 	// UPDATE without a body is an RFC 4028 session refresh; INFO carries
 	// nothing we act on. Both get 200 so the far end keeps the call.
 	u.respond(tx, req, 200, "OK", nil)
+}
+
+// handlers are the request handlers by method; NewUA wraps each with
+// header checks and panic recovery.
+func (u *UA) handlers() map[sip.RequestMethod]func(*sip.Request, sip.ServerTransaction) {
+	return map[sip.RequestMethod]func(*sip.Request, sip.ServerTransaction){
+		sip.INVITE: u.onInvite, sip.ACK: u.onAck, sip.BYE: u.onBye, sip.CANCEL: u.onCancel,
+		sip.OPTIONS: u.onOptions, sip.UPDATE: u.onInDialogOK, sip.INFO: u.onInDialogOK,
+	}
+}
+
+func (u *UA) safeStrayResponse(res *sip.Response) {
+	defer func() {
+		if r := recover(); r != nil {
+			cid := ""
+			if c := res.CallID(); c != nil {
+				cid = c.Value()
+			}
+			u.panicked("stray response", cid, r)
+		}
+	}()
+	if checkMessage(res) != nil {
+		return
+	}
+	u.onStrayResponse(res)
 }
 
 // onStrayResponse sees responses no client transaction matched: a 200 to

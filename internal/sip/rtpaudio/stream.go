@@ -26,6 +26,7 @@ type Stream struct {
 	detectors []*Detector
 	received  int
 	sent      int
+	panicked  any
 }
 
 // Start begins sending t (a zero Tone sends silence) every 20 ms and
@@ -36,9 +37,32 @@ func Start(conn *net.UDPConn, remote *net.UDPAddr, codec Codec, t Tone, listen .
 		s.detectors = append(s.detectors, &Detector{Freq: f})
 	}
 	s.wg.Add(2)
-	go s.send(t)
-	go s.receive()
+	go s.guarded(func() { s.send(t) })
+	go s.guarded(s.receive)
 	return s
+}
+
+// guarded runs one direction; a panic (a packet nobody foresaw) ends that
+// direction only and is kept for Panicked, so the call's owner can log it.
+func (s *Stream) guarded(f func()) {
+	defer s.wg.Done()
+	defer func() {
+		if r := recover(); r != nil {
+			s.mu.Lock()
+			if s.panicked == nil {
+				s.panicked = r
+			}
+			s.mu.Unlock()
+		}
+	}()
+	f()
+}
+
+// Panicked is the value of a panic that ended a direction early, or nil.
+func (s *Stream) Panicked() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.panicked
 }
 
 // Stop ends both directions and waits for them. Safe to call twice.
@@ -72,7 +96,6 @@ func (s *Stream) Counts() (sent, received int) {
 }
 
 func (s *Stream) send(t Tone) {
-	defer s.wg.Done()
 	var seed [10]byte
 	_, _ = rand.Read(seed[:])
 	pkt := rtp.Packet{Header: rtp.Header{
@@ -112,7 +135,6 @@ func (s *Stream) send(t Tone) {
 }
 
 func (s *Stream) receive() {
-	defer s.wg.Done()
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
 	var pcm []int16
