@@ -88,7 +88,9 @@ type Store struct {
 }
 
 // New returns a store on pool (schemas.Queue applied).
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, TouchEvery: time.Minute, Now: time.Now} }
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool, TouchEvery: time.Minute, Now: time.Now}
+}
 
 // WithTx returns a copy of s working inside tx.
 func (s *Store) WithTx(tx pgx.Tx) *Store {
