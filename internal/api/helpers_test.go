@@ -78,7 +78,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 	ncfg := notify.DefaultConfig()
 	ncfg.Retry = notify.Retry{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond, MaxAttempts: 3}
 	ncfg.PollInterval = 20 * time.Millisecond
-	n, err := notify.New(pool, ncfg, notify.Options{NodeID: "api-test", Documents: arch, Logger: log})
+	n, err := notify.New(pool, ncfg, notify.Options{Secrets: testSecrets, NodeID: "api-test", Documents: arch, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,7 +84,7 @@ func TestReceivedFaxes(t *testing.T) {
 	// The notifier of newEnv has no SMTP relay; this one does.
 	ncfg := e.notify.Config()
 	ncfg.SMTP = smtp.Config("fax@faxd.example")
-	n, err := notify.New(e.pool, ncfg, notify.Options{NodeID: "api-test", Documents: e.archive})
+	n, err := notify.New(e.pool, ncfg, notify.Options{Secrets: testSecrets, NodeID: "api-test", Documents: e.archive})
 	if err != nil {
 		t.Fatal(err)
 	}

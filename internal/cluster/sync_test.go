@@ -189,7 +189,7 @@ func TestSyncNotices(t *testing.T) {
 	ncfg.AdminWebhooks = []notify.Webhook{{URL: hook.URL, Secret: "hook-secret"}}
 	ncfg.SyncCompleted = true
 	ncfg.PollInterval = 50 * time.Millisecond
-	n, err := notify.New(stby, ncfg, notify.Options{NodeID: "fax-b", Logger: quiet})
+	n, err := notify.New(stby, ncfg, notify.Options{Secrets: testSecrets, NodeID: "fax-b", Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -284,3 +284,14 @@ func EnsureKeyFile(path string) (bool, error) {
 	}
 	return err == nil, err
 }
+
+// NewRandom returns a keyring with one fresh random key under id, kept
+// only in memory: for tests and throwaway set-ups, since what it seals
+// is lost with the process.
+func NewRandom(id string) (*Keyring, error) {
+	var k [KeySize]byte
+	if _, err := rand.Read(k[:]); err != nil {
+		return nil, err
+	}
+	return New(id, map[string][]byte{id: k[:]})
+}
