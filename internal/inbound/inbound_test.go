@@ -19,10 +19,10 @@ import (
 
 	"github.com/faxd/faxd/internal/faxpdf"
 	"github.com/faxd/faxd/internal/inbound"
-	"github.com/faxd/faxd/internal/secretbox"
 	"github.com/faxd/faxd/internal/notify"
 	"github.com/faxd/faxd/internal/notify/notifytest"
 	"github.com/faxd/faxd/internal/pgtest"
+	"github.com/faxd/faxd/internal/secretbox"
 	"github.com/faxd/faxd/t38/bilevel"
 )
 
