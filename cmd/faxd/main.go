@@ -6,6 +6,8 @@
 //	faxd [-config FILE] token create|list|revoke ...
 //	                              manage API tokens directly in the queue
 //	                              database (how the first admin token is made)
+//	faxd [-config FILE] secrets new-key|status|rotate
+//	                              manage the encryption of stored secrets
 //	faxd keys                     list every configuration key and its environment variable
 //	faxd version                  print the version
 //
@@ -39,7 +41,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", os.Getenv(config.EnvPrefix+"CONFIG"), "configuration `file` (YAML)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: faxd [-config FILE] [run|migrate|check|keys|version|token ...]")
+		fmt.Fprintln(stderr, "usage: faxd [-config FILE] [run|migrate|check|keys|version|token ...|secrets ...]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -49,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		cmd = fs.Arg(0)
 	}
-	if fs.NArg() > 1 && cmd != "token" {
+	if fs.NArg() > 1 && cmd != "token" && cmd != "secrets" {
 		fs.Usage()
 		return 2
 	}
@@ -62,7 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%-32s %s\n", k.Path, k.Env)
 		}
 		return 0
-	case "run", "migrate", "check", "token":
+	case "run", "migrate", "check", "token", "secrets":
 	default:
 		fmt.Fprintf(stderr, "faxd: unknown command %q\n", cmd)
 		fs.Usage()
@@ -84,6 +86,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if cmd == "secrets" {
+		return secretsCommand(ctx, cfg, log, fs.Args()[1:], stdout, stderr)
+	}
 	if cmd == "migrate" || cmd == "token" {
 		db, err := server.OpenDatabases(ctx, cfg.Database, log)
 		if err != nil {

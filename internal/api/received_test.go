@@ -233,6 +233,13 @@ func TestReceivedFaxes(t *testing.T) {
 	if r.status != 201 || rr.From != "unrouted" || rr.To != "mailbox:ops" || rr.Outcome != "delivered" || rr.Actor != "ops" {
 		t.Fatalf("reroute to mailbox: %d %s", r.status, r.body)
 	}
+	// The reroute is in the audit log too, and its row links the entry.
+	var linked int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM reroutes r JOIN audit_log a ON a.id = r.audit_id
+		WHERE r.id = $1 AND a.action = 'reroute' AND a.object_type = 'received_fax' AND a.object_id = $2 AND a.actor = 'ops'`,
+		rr.ID, fmt.Sprint(unrouted.ID)).Scan(&linked); err != nil || linked != 1 {
+		t.Fatalf("reroute audit entry: %d %v", linked, err)
+	}
 	e.do("GET", fmt.Sprintf("/v1/received/%d", unrouted.ID), e.admin, nil, "").json(t, &f)
 	if f.Routing != archive.Rerouted || f.RoutedTo != "mailbox:ops" || len(f.Reroutes) != 1 || f.Reroutes[0].ID != rr.ID {
 		t.Fatalf("rerouted fax: %+v", f)

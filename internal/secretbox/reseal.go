@@ -50,9 +50,10 @@ type ResealResult struct {
 }
 
 // Reseal rewrites the column's values under the active key: plaintexts
-// always, values under older keys only when rotate is set. A value that
-// does not open is left as it is and reported; the others are still
-// rewritten. It runs in one transaction per column.
+// always; with rotate also values under older keys, and it checks that
+// values under the active key open. A value that does not open is left
+// as it is and reported; the others are still rewritten. It runs in one
+// transaction per column.
 func Reseal(ctx context.Context, db DB, k *Keyring, c Column, rotate bool) (ResealResult, error) {
 	res := ResealResult{Column: c}
 	if err := c.check(); err != nil {
@@ -77,13 +78,16 @@ func Reseal(ctx context.Context, db DB, k *Keyring, c Column, rotate bool) (Rese
 		}
 		for _, x := range all {
 			plain := !IsSealed(x.val)
-			if !plain && (!rotate || KeyID(x.val) == k.active) {
+			if !plain && !rotate {
 				continue
 			}
 			pt, err := k.Open(x.val)
 			if err != nil {
 				res.Failures = append(res.Failures, Failure{Column: c, Row: x.key, Err: err})
 				continue
+			}
+			if !plain && KeyID(x.val) == k.active {
+				continue // checked: it opens; no need to rewrite
 			}
 			sealed, err := k.Seal(pt)
 			if err != nil {
