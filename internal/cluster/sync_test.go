@@ -27,7 +27,7 @@ func dump(t *testing.T, pool *pgxpool.Pool) string {
 		`SELECT name, address, username, password, max_channels, enabled, created_at, updated_at FROM gateways ORDER BY name`,
 		`SELECT prefix, gateway, cost, weight, created_at, updated_at FROM routes ORDER BY prefix, gateway`,
 		`SELECT id, priority, match_kind, match, caller_kind, caller_match, dest_kind, destination, secret, description, enabled, created_at, updated_at FROM inbound_rules ORDER BY id`,
-		`SELECT id, name, role, encode(hash, 'hex'), created_at, revoked_at FROM api_tokens ORDER BY id`,
+		`SELECT id, name, role, encode(hash, 'hex'), created_at, revoked_at, expires_at FROM api_tokens ORDER BY id`,
 	} {
 		rows, err := pool.Query(context.Background(), q)
 		if err != nil {
