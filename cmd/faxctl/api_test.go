@@ -43,7 +43,7 @@ func newFixture(t *testing.T) fixture {
 	arch := archive.NewStore(pool)
 	ncfg := notify.DefaultConfig()
 	ncfg.PollInterval = 20 * time.Millisecond
-	n, err := notify.New(pool, ncfg, notify.Options{NodeID: "faxctl-test", Documents: inbound.Archived{Store: arch}, Logger: log})
+	n, err := notify.New(pool, ncfg, notify.Options{Secrets: testSecrets, NodeID: "faxctl-test", Documents: inbound.Archived{Store: arch}, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

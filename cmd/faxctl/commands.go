@@ -293,10 +293,11 @@ func (a *app) tokenCmd(ctx context.Context, args []string) (int, error) {
 		fs := subFlags("token create", a.stderr)
 		name := fs.String("name", "", "token `name`")
 		role := fs.String("role", "submitter", "submitter or admin")
+		expires := fs.String("expires", "", "lifetime such as 90d or 12h after which the token is refused; empty: never")
 		if pos, err := parseInterleaved(fs, args[1:]); err != nil || len(pos) > 0 || *name == "" {
-			return 2, fmt.Errorf("usage: faxctl token create -name NAME [-role submitter|admin]")
+			return 2, fmt.Errorf("usage: faxctl token create -name NAME [-role submitter|admin] [-expires 90d]")
 		}
-		body, _ := json.Marshal(api.TokenInput{Name: *name, Role: tokens.Role(*role)})
+		body, _ := json.Marshal(api.TokenInput{Name: *name, Role: tokens.Role(*role), ExpiresIn: *expires})
 		r, err := a.c.do(ctx, http.MethodPost, "/v1/tokens", body, "application/json", nil)
 		if err != nil {
 			return 1, err

@@ -6,6 +6,8 @@
 //	faxd [-config FILE] token create|list|revoke ...
 //	                              manage API tokens directly in the queue
 //	                              database (how the first admin token is made)
+//	faxd [-config FILE] secrets new-key|status|rotate
+//	                              manage the encryption of stored secrets
 //	faxd keys                     list every configuration key and its environment variable
 //	faxd version                  print the version
 //	faxd COMMAND -h               help on one command; nothing is started
@@ -42,6 +44,7 @@ var usages = map[string]string{
 	"check":   "usage: faxd [-config FILE] check\n\nValidate the configuration (file and FAXD_ variables) and exit: 0 when it is\ngood, 1 naming every bad key.",
 	"keys":    "usage: faxd keys\n\nList every configuration key and its FAXD_ environment variable.",
 	"version": "usage: faxd version\n\nPrint the version.",
+	"secrets": secretsUsage,
 }
 
 func isHelpFlag(arg string) bool {
@@ -55,7 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", os.Getenv(config.EnvPrefix+"CONFIG"), "configuration `file` (YAML)")
 	usage := func(w io.Writer) {
-		fmt.Fprintln(w, "usage: faxd [-config FILE] [run|migrate|check|keys|version|token ...]")
+		fmt.Fprintln(w, "usage: faxd [-config FILE] [run|migrate|check|keys|version|token ...|secrets ...]")
 		fmt.Fprintln(w, "       faxd COMMAND -h    help on one command")
 		fs.SetOutput(w)
 		fs.PrintDefaults()
@@ -94,7 +97,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 	}
-	if fs.NArg() > 1 && cmd != "token" {
+	if fs.NArg() > 1 && cmd != "token" && cmd != "secrets" {
 		usage(stderr)
 		return 2
 	}
@@ -111,7 +114,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%-32s %s\n", k.Path, k.Env)
 		}
 		return 0
-	case "run", "migrate", "check", "token":
+	case "run", "migrate", "check", "token", "secrets":
 	default:
 		fmt.Fprintf(stderr, "faxd: unknown command %q\n", cmd)
 		usage(stderr)
@@ -133,6 +136,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if cmd == "secrets" {
+		return secretsCommand(ctx, cfg, log, fs.Args()[1:], stdout, stderr)
+	}
 	if cmd == "migrate" || cmd == "token" {
 		db, err := server.OpenDatabases(ctx, cfg.Database, log)
 		if err != nil {

@@ -9,9 +9,14 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/faxd/faxd/internal/api/routingcfg"
 	"github.com/faxd/faxd/internal/api/tokens"
+	"github.com/faxd/faxd/internal/audit"
+	"github.com/faxd/faxd/internal/secretbox"
 )
 
 // decodeBody reads a JSON request body into v, refusing unknown fields.
@@ -41,8 +46,17 @@ func storeErr(err error) error {
 		return newProblem(http.StatusConflict, "conflict", "%s", trimPkg(err))
 	case errors.Is(err, tokens.ErrBadRequest):
 		return newProblem(http.StatusBadRequest, "invalid-request", "%s", trimPkg(err))
+	case errors.Is(err, secretbox.ErrNoKey):
+		return noKeyProblem()
 	}
 	return err
+}
+
+// noKeyProblem: a secret was sent to a server that has no key to seal it
+// with. Nothing is stored.
+func noKeyProblem() error {
+	return newProblem(http.StatusConflict, "conflict",
+		"this server has no secrets encryption key, so it cannot store passwords or webhook secrets: set secrets.key_file or secrets.key_env (see docs/security.md)")
 }
 
 // trimPkg drops the "pkg: sentinel: " lead of a wrapped store error.
@@ -101,7 +115,12 @@ func (a *API) createGateway(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
-	g, err := a.routing.CreateGateway(r.Context(), in.gateway())
+	var g routingcfg.Gateway
+	err := a.audited(r, c, func(tx pgx.Tx) (audit.Change, error) {
+		var err error
+		g, err = a.routing.WithTx(tx).CreateGateway(r.Context(), in.gateway())
+		return audit.Change{Action: "create", ObjectType: audit.Gateway, ObjectID: g.Name, After: g}, err
+	})
 	if err != nil {
 		return storeErr(err)
 	}
@@ -130,7 +149,20 @@ func (a *API) updateGateway(w http.ResponseWriter, r *http.Request, c *caller) e
 		return newProblem(http.StatusBadRequest, "invalid-request", "name %q differs from the gateway in the path (%q); a gateway cannot be renamed, create a new one", in.Name, name)
 	}
 	in.Name = name
-	g, err := a.routing.UpdateGateway(r.Context(), in.gateway(), in.Password == nil)
+	var g routingcfg.Gateway
+	err := a.audited(r, c, func(tx pgx.Tx) (audit.Change, error) {
+		st := a.routing.WithTx(tx)
+		before, err := st.Gateway(r.Context(), name)
+		if err != nil {
+			return audit.Change{}, err
+		}
+		g, err = st.UpdateGateway(r.Context(), in.gateway(), in.Password == nil)
+		detail := ""
+		if in.Password != nil {
+			detail = "password changed" // the values are never recorded
+		}
+		return audit.Change{Action: "update", ObjectType: audit.Gateway, ObjectID: name, Before: before, After: g, Detail: detail}, err
+	})
 	if err != nil {
 		return storeErr(err)
 	}
@@ -140,7 +172,16 @@ func (a *API) updateGateway(w http.ResponseWriter, r *http.Request, c *caller) e
 }
 
 func (a *API) deleteGateway(w http.ResponseWriter, r *http.Request, c *caller) error {
-	if err := a.routing.DeleteGateway(r.Context(), r.PathValue("name")); err != nil {
+	name := r.PathValue("name")
+	err := a.audited(r, c, func(tx pgx.Tx) (audit.Change, error) {
+		st := a.routing.WithTx(tx)
+		before, err := st.Gateway(r.Context(), name)
+		if err == nil {
+			err = st.DeleteGateway(r.Context(), name)
+		}
+		return audit.Change{Action: "delete", ObjectType: audit.Gateway, ObjectID: name, Before: before}, err
+	})
+	if err != nil {
 		return storeErr(err)
 	}
 	a.log.Info("gateway deleted", "gateway", r.PathValue("name"), "by", c.Name)
@@ -181,7 +222,12 @@ func (a *API) createRoute(w http.ResponseWriter, r *http.Request, c *caller) err
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
-	rt, err := a.routing.CreateRoute(r.Context(), in.route())
+	var rt routingcfg.Route
+	err := a.audited(r, c, func(tx pgx.Tx) (audit.Change, error) {
+		var err error
+		rt, err = a.routing.WithTx(tx).CreateRoute(r.Context(), in.route())
+		return audit.Change{Action: "create", ObjectType: audit.Route, ObjectID: strconv.FormatInt(rt.ID, 10), After: rt}, err
+	})
 	if err != nil {
 		return storeErr(err)
 	}
@@ -215,7 +261,14 @@ func (a *API) updateRoute(w http.ResponseWriter, r *http.Request, c *caller) err
 	}
 	rt := in.route()
 	rt.ID = id
-	rt, err = a.routing.UpdateRoute(r.Context(), rt)
+	err = a.audited(r, c, func(tx pgx.Tx) (audit.Change, error) {
+		st := a.routing.WithTx(tx)
+		before, err := st.Route(r.Context(), id)
+		if err == nil {
+			rt, err = st.UpdateRoute(r.Context(), rt)
+		}
+		return audit.Change{Action: "update", ObjectType: audit.Route, ObjectID: strconv.FormatInt(id, 10), Before: before, After: rt}, err
+	})
 	if err != nil {
 		return storeErr(err)
 	}
@@ -229,7 +282,15 @@ func (a *API) deleteRoute(w http.ResponseWriter, r *http.Request, c *caller) err
 	if err != nil {
 		return err
 	}
-	if err := a.routing.DeleteRoute(r.Context(), id); err != nil {
+	err = a.audited(r, c, func(tx pgx.Tx) (audit.Change, error) {
+		st := a.routing.WithTx(tx)
+		before, err := st.Route(r.Context(), id)
+		if err == nil {
+			err = st.DeleteRoute(r.Context(), id)
+		}
+		return audit.Change{Action: "delete", ObjectType: audit.Route, ObjectID: strconv.FormatInt(id, 10), Before: before}, err
+	})
+	if err != nil {
 		return storeErr(err)
 	}
 	a.log.Info("route deleted", "route", id, "by", c.Name)
@@ -237,10 +298,14 @@ func (a *API) deleteRoute(w http.ResponseWriter, r *http.Request, c *caller) err
 	return nil
 }
 
-// TokenInput is the body of token creation.
+// TokenInput is the body of token creation. ExpiresAt (RFC 3339) or
+// ExpiresIn (a lifetime such as "90d" or "12h") sets an expiry; neither:
+// the token does not expire.
 type TokenInput struct {
-	Name string      `json:"name"`
-	Role tokens.Role `json:"role"`
+	Name      string      `json:"name"`
+	Role      tokens.Role `json:"role"`
+	ExpiresAt *time.Time  `json:"expires_at"`
+	ExpiresIn string      `json:"expires_in"`
 }
 
 // CreatedToken is a new token with its secret, shown this once.
@@ -269,7 +334,25 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request, c *caller) err
 	if in.Role == "" {
 		in.Role = tokens.Submitter
 	}
-	secret, t, err := a.tokens.Create(r.Context(), in.Name, in.Role)
+	var exp time.Time
+	switch {
+	case in.ExpiresAt != nil && in.ExpiresIn != "":
+		return newProblem(http.StatusBadRequest, "invalid-request", "expires_at and expires_in: give one of them, not both")
+	case in.ExpiresAt != nil:
+		exp = *in.ExpiresAt
+	case in.ExpiresIn != "":
+		var err error
+		if exp, err = tokens.ParseExpiry(in.ExpiresIn, a.tokens.Now()); err != nil {
+			return newProblem(http.StatusBadRequest, "invalid-request", "expires_in: %v", err)
+		}
+	}
+	var secret string
+	var t tokens.Token
+	err := a.audited(r, c, func(tx pgx.Tx) (audit.Change, error) {
+		var err error
+		secret, t, err = a.tokens.WithTx(tx).CreateExpiring(r.Context(), in.Name, in.Role, exp)
+		return audit.Change{Action: "create", ObjectType: audit.Token, ObjectID: strconv.FormatInt(t.ID, 10), After: t}, err
+	})
 	if err != nil {
 		return storeErr(err)
 	}
@@ -285,7 +368,15 @@ func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, c *caller) err
 	if err != nil {
 		return err
 	}
-	t, err := a.tokens.Revoke(r.Context(), id)
+	var t tokens.Token
+	err = a.audited(r, c, func(tx pgx.Tx) (audit.Change, error) {
+		st := a.tokens.WithTx(tx)
+		before, err := st.Get(r.Context(), id)
+		if err == nil {
+			t, err = st.Revoke(r.Context(), id)
+		}
+		return audit.Change{Action: "revoke", ObjectType: audit.Token, ObjectID: strconv.FormatInt(id, 10), Before: before, After: t}, err
+	})
 	if err != nil {
 		return storeErr(err)
 	}

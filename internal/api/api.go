@@ -31,6 +31,7 @@ import (
 	"github.com/faxd/faxd/internal/api/tokens"
 	"github.com/faxd/faxd/internal/docstore"
 	"github.com/faxd/faxd/internal/inbound"
+	"github.com/faxd/faxd/internal/secretbox"
 	"github.com/faxd/faxd/queue"
 )
 
@@ -47,12 +48,18 @@ type Deps struct {
 	Logger  *slog.Logger
 	// Cluster serves /v1/cluster and the standby controls (standby.go).
 	Cluster Cluster
+	// Secrets seals gateway passwords and webhook secrets; nil refuses to
+	// store them (the API answers 409 naming secrets.key_file).
+	Secrets *secretbox.Keyring
+	// Now is the clock token expiry is judged by; nil: time.Now.
+	Now func() time.Time
 }
 
 // API serves /v1.
 type API struct {
 	cfg     Config
 	log     *slog.Logger
+	pool    *pgxpool.Pool
 	queue   *queue.Queue
 	docs    *docstore.Store
 	tokens  *tokens.Store
@@ -100,16 +107,20 @@ func New(cfg Config, d Deps) (*API, error) {
 	a := &API{
 		cfg:     cfg,
 		log:     log.With("component", "api"),
+		pool:    d.Pool,
 		queue:   d.Queue,
 		docs:    docstore.New(d.Pool, docstore.Config{MaxBytes: cfg.DocumentMaxBytes}),
 		tokens:  tokens.New(d.Pool),
-		routing: routingcfg.New(d.Pool),
-		rules:   inbound.NewStore(d.Pool),
+		routing: routingcfg.New(d.Pool).WithSecrets(d.Secrets),
+		rules:   inbound.NewStore(d.Pool).WithSecrets(d.Secrets),
 		archive: d.Archive,
 		inbound: d.Inbound,
 		cluster: d.Cluster,
 		limit:   newLimiter(cfg.RateLimit, cfg.RateBurst),
 		renders: make(chan struct{}, cfg.RenderConcurrency),
+	}
+	if d.Now != nil {
+		a.tokens.Now = d.Now
 	}
 	var err error
 	if a.cover, err = cfg.coverTemplate(); err != nil {
@@ -155,6 +166,8 @@ func New(cfg Config, d Deps) (*API, error) {
 		{"DELETE", "/v1/tokens/{id}", tokens.Admin, a.revokeToken},
 
 		{"GET", "/v1/whoami", tokens.Submitter, a.whoami},
+
+		{"GET", "/v1/audit", tokens.Admin, a.listAudit},
 	}
 	a.routes = append(a.routes, a.clusterRoutes()...) // standby.go
 	return a, nil
@@ -259,6 +272,10 @@ func (a *API) authenticate(r *http.Request, need tokens.Role) (*caller, error) {
 	t, err := a.tokens.Authenticate(r.Context(), strings.TrimSpace(secret))
 	if errors.Is(err, tokens.ErrInvalid) {
 		return nil, newProblem(http.StatusUnauthorized, "unauthorized", "the API token is unknown, mistyped or revoked")
+	}
+	if errors.Is(err, tokens.ErrExpired) {
+		return nil, newProblem(http.StatusUnauthorized, "unauthorized", "the API token %q expired at %s; ask an administrator for a new one",
+			t.Name, t.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	if err != nil {
 		return nil, err

@@ -231,8 +231,8 @@ func TestAdminCRUD(t *testing.T) {
 	}
 	var stored string
 	e.pool.QueryRow(context.Background(), "SELECT password FROM gateways WHERE name = 'carrier-a'").Scan(&stored)
-	if stored != "pw1" {
-		t.Fatalf("password after update = %q", stored)
+	if plain, err := testSecrets.Open(stored); err != nil || plain != "pw1" || strings.Contains(stored, "pw1") {
+		t.Fatalf("password after update = %q (opens to %q, %v)", stored, plain, err)
 	}
 	if r := e.doJSON("PUT", "/v1/gateways/ghost", e.admin, map[string]any{"address": "10.1.1.1"}); r.status != 404 {
 		t.Fatalf("update unknown: %d", r.status)

@@ -62,6 +62,26 @@ type env struct {
 	srv        *httptest.Server
 	logs       *syncBuffer
 	admin, sub string // token secrets
+	clock      *testClock
+}
+
+// testClock is the API's clock for token expiry: the real time plus an
+// offset a test advances, so no test waits.
+type testClock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
 }
 
 func newEnv(t *testing.T, cfg Config) *env {
@@ -78,16 +98,17 @@ func newEnv(t *testing.T, cfg Config) *env {
 	ncfg := notify.DefaultConfig()
 	ncfg.Retry = notify.Retry{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond, MaxAttempts: 3}
 	ncfg.PollInterval = 20 * time.Millisecond
-	n, err := notify.New(pool, ncfg, notify.Options{NodeID: "api-test", Documents: inbound.Archived{Store: arch}, Logger: log})
+	n, err := notify.New(pool, ncfg, notify.Options{Secrets: testSecrets, NodeID: "api-test", Documents: inbound.Archived{Store: arch}, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	router := inbound.NewRouter(pool, n, inbound.Archived{Store: arch}, inbound.Config{}, log)
-	a, err := New(cfg, Deps{Pool: pool, Queue: q, Archive: arch, Inbound: router, Logger: log})
+	clock := &testClock{}
+	a, err := New(cfg, Deps{Pool: pool, Queue: q, Archive: arch, Inbound: router, Logger: log, Secrets: testSecrets, Now: func() time.Time { return clock.now() }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, pool: pool, queue: q, archive: arch, notify: n, inbound: router, api: a, logs: logs}
+	e := &env{t: t, pool: pool, queue: q, archive: arch, notify: n, inbound: router, api: a, logs: logs, clock: clock}
 	e.srv = httptest.NewServer(a.Handler())
 	t.Cleanup(e.srv.Close)
 	ts := tokens.New(pool)

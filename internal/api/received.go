@@ -2,15 +2,20 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
-	"github.com/faxd/faxd/internal/thumbnail"
-	"github.com/faxd/faxd/t38/tiff"
 	"net/http"
+	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/faxd/faxd/archive"
+	"github.com/faxd/faxd/internal/audit"
 	"github.com/faxd/faxd/internal/inbound"
+	"github.com/faxd/faxd/internal/thumbnail"
+	"github.com/faxd/faxd/t38/tiff"
 )
 
 // Received faxes live in the archive (archive.Store); where each went, the
@@ -258,7 +263,14 @@ func (a *API) reroute(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if rec.DocumentSHA256 == "" {
 		return newProblem(http.StatusConflict, "state-conflict", "received fax %d has no pages (%s: %s); there is nothing to send on", rec.ID, rec.Result, rec.Reason)
 	}
-	rr, err := a.inbound.Reroute(r.Context(), rec.Key, in.Destination.destination(), c.Name)
+	rr, err := a.inbound.RerouteAudited(r.Context(), rec.Key, in.Destination.destination(), c.Name,
+		func(ctx context.Context, tx pgx.Tx, rr inbound.Reroute) (int64, error) {
+			ch := audit.Change{Action: "reroute", ObjectType: audit.ReceivedFax, ObjectID: strconv.FormatInt(rec.ID, 10),
+				Before: map[string]string{"destination": rr.From}, After: viewReroute(rr),
+				Detail: fmt.Sprintf("reroute %d", rr.ID)}
+			a.stamp(&ch, r, c)
+			return audit.Record(ctx, tx, ch)
+		})
 	if err != nil {
 		return inboundErr(err)
 	}

@@ -84,7 +84,7 @@ func TestReceivedFaxes(t *testing.T) {
 	// The notifier of newEnv has no SMTP relay; this one does.
 	ncfg := e.notify.Config()
 	ncfg.SMTP = smtp.Config("fax@faxd.example")
-	n, err := notify.New(e.pool, ncfg, notify.Options{NodeID: "api-test", Documents: inbound.Archived{Store: e.archive}})
+	n, err := notify.New(e.pool, ncfg, notify.Options{Secrets: testSecrets, NodeID: "api-test", Documents: inbound.Archived{Store: e.archive}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,6 +232,13 @@ func TestReceivedFaxes(t *testing.T) {
 	r.json(t, &rr)
 	if r.status != 201 || rr.From != "unrouted" || rr.To != "mailbox:ops" || rr.Outcome != "delivered" || rr.Actor != "ops" {
 		t.Fatalf("reroute to mailbox: %d %s", r.status, r.body)
+	}
+	// The reroute is in the audit log too, and its row links the entry.
+	var linked int
+	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM reroutes r JOIN audit_log a ON a.id = r.audit_id
+		WHERE r.id = $1 AND a.action = 'reroute' AND a.object_type = 'received_fax' AND a.object_id = $2 AND a.actor = 'ops'`,
+		rr.ID, fmt.Sprint(unrouted.ID)).Scan(&linked); err != nil || linked != 1 {
+		t.Fatalf("reroute audit entry: %d %v", linked, err)
 	}
 	e.do("GET", fmt.Sprintf("/v1/received/%d", unrouted.ID), e.admin, nil, "").json(t, &f)
 	if f.Routing != archive.Rerouted || f.RoutedTo != "mailbox:ops" || len(f.Reroutes) != 1 || f.Reroutes[0].ID != rr.ID {

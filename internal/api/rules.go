@@ -7,7 +7,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/faxd/faxd/internal/audit"
 	"github.com/faxd/faxd/internal/inbound"
+	"github.com/faxd/faxd/internal/secretbox"
 )
 
 // Inbound rules are internal/inbound's: its Store validates and keeps them
@@ -96,6 +100,8 @@ func inboundErr(err error) error {
 		return p
 	case errors.Is(err, inbound.ErrNotFound):
 		return newProblem(http.StatusNotFound, "not-found", "there is no %s", strings.TrimPrefix(err.Error(), inbound.ErrNotFound.Error()+": "))
+	case errors.Is(err, secretbox.ErrNoKey):
+		return noKeyProblem()
 	}
 	return err
 }
@@ -118,7 +124,12 @@ func (a *API) createRule(w http.ResponseWriter, r *http.Request, c *caller) erro
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
-	ru, err := a.rules.Create(r.Context(), in.rule())
+	var ru inbound.Rule
+	err := a.audited(r, c, func(tx pgx.Tx) (audit.Change, error) {
+		var err error
+		ru, err = a.rules.WithTx(tx).Create(r.Context(), in.rule())
+		return audit.Change{Action: "create", ObjectType: audit.InboundRule, ObjectID: strconv.FormatInt(ru.ID, 10), After: viewRule(ru)}, err
+	})
 	if err != nil {
 		return inboundErr(err)
 	}
@@ -152,7 +163,23 @@ func (a *API) updateRule(w http.ResponseWriter, r *http.Request, c *caller) erro
 	}
 	ru := in.rule()
 	ru.ID = id
-	if ru, err = a.rules.Update(r.Context(), ru); err != nil {
+	err = a.audited(r, c, func(tx pgx.Tx) (audit.Change, error) {
+		st := a.rules.WithTx(tx)
+		before, err := st.Get(r.Context(), id)
+		if err != nil {
+			return audit.Change{}, err
+		}
+		if ru, err = st.Update(r.Context(), ru); err != nil {
+			return audit.Change{}, err
+		}
+		detail := ""
+		if in.Destination.Secret != "" {
+			detail = "webhook secret changed" // the values are never recorded
+		}
+		return audit.Change{Action: "update", ObjectType: audit.InboundRule, ObjectID: strconv.FormatInt(id, 10),
+			Before: viewRule(before), After: viewRule(ru), Detail: detail}, nil
+	})
+	if err != nil {
 		return inboundErr(err)
 	}
 	a.log.Info("inbound rule updated", "rule", ru.ID, "by", c.Name)
@@ -165,7 +192,15 @@ func (a *API) deleteRule(w http.ResponseWriter, r *http.Request, c *caller) erro
 	if err != nil {
 		return err
 	}
-	if err := a.rules.Delete(r.Context(), id); err != nil {
+	err = a.audited(r, c, func(tx pgx.Tx) (audit.Change, error) {
+		st := a.rules.WithTx(tx)
+		before, err := st.Get(r.Context(), id)
+		if err == nil {
+			err = st.Delete(r.Context(), id)
+		}
+		return audit.Change{Action: "delete", ObjectType: audit.InboundRule, ObjectID: strconv.FormatInt(id, 10), Before: viewRule(before)}, err
+	})
+	if err != nil {
 		return inboundErr(err)
 	}
 	a.log.Info("inbound rule deleted", "rule", id, "by", c.Name)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/faxd/faxd/internal/api/tokens"
+	"github.com/faxd/faxd/internal/audit"
 	"github.com/faxd/faxd/internal/cluster"
 	"github.com/faxd/faxd/queue"
 )
@@ -102,11 +103,11 @@ func standbyJSON(v StandbyView) *StandbyJSON {
 func (a *API) clusterRoutes() []route {
 	return []route{
 		{"GET", "/v1/cluster", tokens.Admin, a.getCluster},
-		{"POST", "/v1/cluster/standby/promote", tokens.Admin, a.standbyControl(Cluster.Promote, "promoted")},
-		{"POST", "/v1/cluster/standby/demote", tokens.Admin, a.standbyControl(Cluster.Demote, "demoted")},
-		{"POST", "/v1/cluster/standby/enable", tokens.Admin, a.standbyControl(Cluster.Enable, "automatic failover enabled")},
-		{"POST", "/v1/cluster/standby/disable", tokens.Admin, a.standbyControl(Cluster.Disable, "automatic failover disabled")},
-		{"POST", "/v1/cluster/standby/sync", tokens.Admin, a.standbyControl(Cluster.SyncNow, "configuration synced")},
+		{"POST", "/v1/cluster/standby/promote", tokens.Admin, a.standbyControl(Cluster.Promote, "promote", "promoted")},
+		{"POST", "/v1/cluster/standby/demote", tokens.Admin, a.standbyControl(Cluster.Demote, "demote", "demoted")},
+		{"POST", "/v1/cluster/standby/enable", tokens.Admin, a.standbyControl(Cluster.Enable, "enable", "automatic failover enabled")},
+		{"POST", "/v1/cluster/standby/disable", tokens.Admin, a.standbyControl(Cluster.Disable, "disable", "automatic failover disabled")},
+		{"POST", "/v1/cluster/standby/sync", tokens.Admin, a.standbyControl(Cluster.SyncNow, "sync", "configuration synced")},
 	}
 }
 
@@ -136,11 +137,17 @@ func nodeJSON(n queue.NodeStatus) NodeJSON {
 }
 
 // standbyControl runs one manual control on this node's standby and
-// answers with its state afterwards.
-func (a *API) standbyControl(op func(Cluster, context.Context, string) error, done string) func(http.ResponseWriter, *http.Request, *caller) error {
+// answers with its state afterwards. The audit entry follows a control
+// that succeeded: a control is not one database transaction (a sync
+// reads the primary over the network), so it cannot share one.
+func (a *API) standbyControl(op func(Cluster, context.Context, string) error, action, done string) func(http.ResponseWriter, *http.Request, *caller) error {
 	return func(w http.ResponseWriter, r *http.Request, c *caller) error {
 		if a.cluster == nil {
 			return newProblem(http.StatusConflict, "conflict", "this server is not a standby (node.role is active)")
+		}
+		var before *StandbyJSON
+		if v, ok := a.cluster.Standby(); ok {
+			before = standbyJSON(v)
 		}
 		err := op(a.cluster, r.Context(), c.Name)
 		switch {
@@ -156,6 +163,12 @@ func (a *API) standbyControl(op func(Cluster, context.Context, string) error, do
 		}
 		a.log.Info("standby: "+done, "by", c.Name)
 		v, _ := a.cluster.Standby()
+		ch := audit.Change{Action: action, ObjectType: audit.Standby, ObjectID: a.cluster.Node(), Before: before, After: standbyJSON(v), Detail: done}
+		a.stamp(&ch, r, c)
+		if _, err := audit.Record(r.Context(), a.pool, ch); err != nil {
+			// The control happened; losing its record is logged loudly.
+			a.log.Error("standby control not recorded in the audit log", "op", action, "by", c.Name, "err", err)
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"standby": standbyJSON(v)})
 		return nil
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -123,6 +124,19 @@ func TestClusterAndStandbyControls(t *testing.T) {
 	}
 	if want := "promote by ops,demote by ops,enable by ops,disable by ops,sync by ops"; joinCalls(f) != want {
 		t.Errorf("calls %q, want %q", joinCalls(f), want)
+	}
+	// Each control that happened is in the audit log, with who and where.
+	var al AuditList
+	e.do("GET", "/v1/audit?object_type=standby", e.admin, nil, "").json(t, &al)
+	var acts []string
+	for _, en := range al.Entries {
+		if en.Actor != "ops" || en.ObjectID != "fax-b" || en.RemoteAddr != "127.0.0.1" || en.After == nil {
+			t.Errorf("standby audit entry %+v", en)
+		}
+		acts = append(acts, en.Action)
+	}
+	if got := strings.Join(acts, ","); got != "sync,disable,enable,demote,promote" {
+		t.Errorf("standby audit actions %q", got)
 	}
 	f.err = errors.New("cluster: sync: connection refused")
 	if r := e.do("POST", "/v1/cluster/standby/sync", e.admin, nil, ""); r.status != 503 || r.problem(t).Detail == "" {

@@ -37,7 +37,7 @@ func TestServerDownAndUpNotifiedOnce(t *testing.T) {
 	cfg := notify.DefaultConfig()
 	cfg.AdminWebhooks = []notify.Webhook{{URL: hook.URL, Secret: "s3cret"}}
 	cfg.PollInterval = 50 * time.Millisecond
-	n, err := notify.New(pool, cfg, notify.Options{NodeID: "a", Logger: quiet})
+	n, err := notify.New(pool, cfg, notify.Options{Secrets: testSecrets, NodeID: "a", Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -202,6 +202,7 @@ type tokenRow struct {
 	Hash                []byte
 	CreatedAt           time.Time
 	LastUsed, RevokedAt *time.Time
+	ExpiresAt           *time.Time
 }
 
 func (s *Syncer) sync(ctx context.Context) (SyncResult, error) {
@@ -273,7 +274,7 @@ func readConfig(ctx context.Context, conn *pgx.Conn) (config, error) {
 		if c.rules, err = pgx.CollectRows(rows, pgx.RowToStructByPos[ruleRow]); err != nil {
 			return fmt.Errorf("inbound rules: %w", err)
 		}
-		rows, _ = tx.Query(ctx, `SELECT id, name, role, hash, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY id`)
+		rows, _ = tx.Query(ctx, `SELECT id, name, role, hash, created_at, last_used_at, revoked_at, expires_at FROM api_tokens ORDER BY id`)
 		if c.tokens, err = pgx.CollectRows(rows, pgx.RowToStructByPos[tokenRow]); err != nil {
 			return fmt.Errorf("api tokens: %w", err)
 		}
@@ -376,14 +377,14 @@ func applyConfig(ctx context.Context, tx pgx.Tx, c config, res *SyncResult) erro
 	for _, t := range c.tokens {
 		// last_used_at is not configuration: each side keeps its latest.
 		if err := exec("api_tokens", res.Copied, `
-			INSERT INTO api_tokens AS t (id, name, role, hash, created_at, last_used_at, revoked_at)
-			OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7)
+			INSERT INTO api_tokens AS t (id, name, role, hash, created_at, last_used_at, revoked_at, expires_at)
+			OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, role = EXCLUDED.role, hash = EXCLUDED.hash,
-				created_at = EXCLUDED.created_at, revoked_at = EXCLUDED.revoked_at,
+				created_at = EXCLUDED.created_at, revoked_at = EXCLUDED.revoked_at, expires_at = EXCLUDED.expires_at,
 				last_used_at = greatest(t.last_used_at, EXCLUDED.last_used_at)
-			WHERE (t.name, t.role, t.hash, t.created_at, t.revoked_at)
-				IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.role, EXCLUDED.hash, EXCLUDED.created_at, EXCLUDED.revoked_at)`,
-			t.ID, t.Name, t.Role, t.Hash, t.CreatedAt, t.LastUsed, t.RevokedAt); err != nil {
+			WHERE (t.name, t.role, t.hash, t.created_at, t.revoked_at, t.expires_at)
+				IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.role, EXCLUDED.hash, EXCLUDED.created_at, EXCLUDED.revoked_at, EXCLUDED.expires_at)`,
+			t.ID, t.Name, t.Role, t.Hash, t.CreatedAt, t.LastUsed, t.RevokedAt, t.ExpiresAt); err != nil {
 			return err
 		}
 	}

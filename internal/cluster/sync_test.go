@@ -27,7 +27,7 @@ func dump(t *testing.T, pool *pgxpool.Pool) string {
 		`SELECT name, address, username, password, max_channels, enabled, created_at, updated_at FROM gateways ORDER BY name`,
 		`SELECT prefix, gateway, cost, weight, created_at, updated_at FROM routes ORDER BY prefix, gateway`,
 		`SELECT id, priority, match_kind, match, caller_kind, caller_match, dest_kind, destination, secret, description, enabled, created_at, updated_at FROM inbound_rules ORDER BY id`,
-		`SELECT id, name, role, encode(hash, 'hex'), created_at, revoked_at FROM api_tokens ORDER BY id`,
+		`SELECT id, name, role, encode(hash, 'hex'), created_at, revoked_at, expires_at FROM api_tokens ORDER BY id`,
 	} {
 		rows, err := pool.Query(context.Background(), q)
 		if err != nil {
@@ -189,7 +189,7 @@ func TestSyncNotices(t *testing.T) {
 	ncfg.AdminWebhooks = []notify.Webhook{{URL: hook.URL, Secret: "hook-secret"}}
 	ncfg.SyncCompleted = true
 	ncfg.PollInterval = 50 * time.Millisecond
-	n, err := notify.New(stby, ncfg, notify.Options{NodeID: "fax-b", Logger: quiet})
+	n, err := notify.New(stby, ncfg, notify.Options{Secrets: testSecrets, NodeID: "fax-b", Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
@@ -26,6 +27,7 @@ import (
 	"github.com/faxd/faxd/internal/cluster"
 	"github.com/faxd/faxd/internal/inbound"
 	"github.com/faxd/faxd/internal/notify"
+	"github.com/faxd/faxd/internal/secretbox"
 	"github.com/faxd/faxd/internal/sip"
 )
 
@@ -56,6 +58,7 @@ type Config struct {
 	Notify   notify.Config         `yaml:"notify"`  // email, webhooks, callbacks (internal/notify)
 	Inbound  inbound.Config        `yaml:"inbound"` // received-fax deliveries (internal/inbound)
 	Standby  cluster.StandbyConfig `yaml:"standby"` // failover controls and sync (internal/cluster)
+	Secrets  secretbox.Config      `yaml:"secrets"` // keys sealing stored passwords and webhook secrets (internal/secretbox)
 }
 
 // Node identifies this server in the cluster.
@@ -299,6 +302,7 @@ func (c *Config) Validate() []error {
 	if err := c.Notify.Validate(); err != nil { // errors.Join of one per key
 		errs = append(errs, err.(interface{ Unwrap() []error }).Unwrap()...)
 	}
+	errs = append(errs, c.validateSecrets()...)
 	if err := c.SIP.Validate(); err != nil {
 		if j, ok := err.(interface{ Unwrap() []error }); ok {
 			errs = append(errs, j.Unwrap()...)
@@ -462,4 +466,35 @@ func (d Duration) String() string {
 		return strconv.FormatInt(int64(time.Duration(d)/Day), 10) + "d"
 	}
 	return time.Duration(d).String()
+}
+
+// EmbeddedKeyFile is where the embedded set-up keeps the secrets key it
+// generates on first start: next to the embedded database directory, not
+// inside it, so a copy of the database files alone does not carry it.
+func (c Config) EmbeddedKeyFile() string {
+	return filepath.Join(filepath.Dir(filepath.Clean(c.Database.EmbeddedDir)), "secrets.key")
+}
+
+// validateSecrets loads the configured keys (so a bad key file fails
+// check, not the first write) and refuses secrets in this file that could
+// not be stored: webhook secrets in the delivery log need a key when the
+// server has no embedded key file to make one in.
+func (c *Config) validateSecrets() []error {
+	if _, err := c.Secrets.Load(os.Getenv); err != nil {
+		return []error{err}
+	}
+	if c.Secrets.Configured() || c.Database.QueueDSN == "" {
+		return nil
+	}
+	var errs []error
+	if c.Notify.CallbackSecret != "" {
+		errs = append(errs, fmt.Errorf("secrets.key_file: notify.callback_secret is set, and the deliveries that carry it are stored encrypted: set secrets.key_file or secrets.key_env"))
+	}
+	for i, w := range c.Notify.AdminWebhooks {
+		if w.Secret != "" {
+			errs = append(errs, fmt.Errorf("secrets.key_file: notify.admin_webhooks[%d].secret is set, and the deliveries that carry it are stored encrypted: set secrets.key_file or secrets.key_env", i))
+			break
+		}
+	}
+	return errs
 }

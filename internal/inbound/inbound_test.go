@@ -21,6 +21,7 @@ import (
 	"github.com/faxd/faxd/internal/notify"
 	"github.com/faxd/faxd/internal/notify/notifytest"
 	"github.com/faxd/faxd/internal/pgtest"
+	"github.com/faxd/faxd/internal/secretbox"
 	"github.com/faxd/faxd/t38/bilevel"
 	"github.com/faxd/faxd/t38/faxpdf"
 )
@@ -90,7 +91,7 @@ func newEnv(t *testing.T) *env {
 	cfg.SMTP = e.smtp.Config("faxd@example.com")
 	cfg.Retry = notify.Retry{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond, MaxAttempts: 4}
 	cfg.PollInterval = 20 * time.Millisecond
-	n, err := notify.New(e.pool, cfg, notify.Options{NodeID: "n1", Documents: e.arch, Logger: quiet})
+	n, err := notify.New(e.pool, cfg, notify.Options{Secrets: testSecrets, NodeID: "n1", Documents: e.arch, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,10 +183,17 @@ func TestStoreCRUDAndValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Destination.Secret != "0123456789abcdef" || got.Number != r.Number {
-		t.Errorf("got %+v", got)
+	// The secret is stored sealed and opens to what was given.
+	if plain, err := testSecrets.Open(got.Destination.Secret); err != nil || plain != "0123456789abcdef" || got.Number != r.Number {
+		t.Errorf("got %+v (secret opens: %v)", got, err)
+	}
+	var raw string
+	if err := e.pool.QueryRow(ctx, `SELECT secret FROM inbound_rules WHERE id = $1`, r.ID).Scan(&raw); err != nil ||
+		!secretbox.IsSealed(raw) || strings.Contains(raw, "0123456789abcdef") {
+		t.Errorf("stored secret column %q (%v): want a sealed value", raw, err)
 	}
 	// An update without the secret keeps it.
+	sealed := got.Destination.Secret
 	got.Destination.Secret = ""
 	got.Number.Value = "101"
 	got.Caller = inbound.Match{Kind: inbound.MatchPrefix, Value: "+44"}
@@ -193,7 +201,7 @@ func TestStoreCRUDAndValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if up.Destination.Secret != "0123456789abcdef" || up.Number.Value != "101" || up.Caller.Value != "+44" || !up.UpdatedAt.After(r.UpdatedAt) {
+	if up.Destination.Secret != sealed || up.Number.Value != "101" || up.Caller.Value != "+44" || !up.UpdatedAt.After(r.UpdatedAt) {
 		t.Errorf("updated %+v", up)
 	}
 	up.Destination = inbound.Destination{Kind: inbound.DestEmail, Emails: []string{"a@example.com", " b@example.com"}}

@@ -53,6 +53,16 @@ const MaxActor = 200
 // notify workers finish it, and the row is updated in the same transaction
 // (a trigger on the deliveries table).
 func (r *Router) Reroute(ctx context.Context, faxRef string, to Destination, actor string) (Reroute, error) {
+	return r.RerouteAudited(ctx, faxRef, to, actor, nil)
+}
+
+// AuditHook writes the audit log entry of a reroute inside its
+// transaction and returns the entry's id, which the reroute row links to.
+type AuditHook func(ctx context.Context, tx pgx.Tx, rr Reroute) (int64, error)
+
+// RerouteAudited is Reroute that also records the change through audit
+// (nil: no entry) in the same transaction.
+func (r *Router) RerouteAudited(ctx context.Context, faxRef string, to Destination, actor string, audit AuditHook) (Reroute, error) {
 	to = Rule{Destination: to}.normalize().Destination
 	if err := to.Validate(); err != nil {
 		return Reroute{}, err
@@ -98,6 +108,14 @@ func (r *Router) Reroute(ctx context.Context, faxRef string, to Destination, act
 		_, err = tx.Exec(ctx, `INSERT INTO inbound_dispositions (fax_ref, rule_id, destination) VALUES ($1, NULL, $2)
 			ON CONFLICT (fax_ref) DO UPDATE SET rule_id = NULL, destination = EXCLUDED.destination, updated_at = now()`,
 			faxRef, to.String())
+		if err != nil || audit == nil {
+			return err
+		}
+		auditID, err := audit(ctx, tx, rr)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE reroutes SET audit_id = $2 WHERE id = $1`, rr.ID, auditID)
 		return err
 	})
 	if err != nil {

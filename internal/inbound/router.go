@@ -85,7 +85,11 @@ func NewRouter(pool *pgxpool.Pool, n *notify.Notifier, source FaxSource, cfg Con
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Router{pool: pool, store: NewStore(pool), notify: n, source: source, cfg: cfg, log: log.With("component", "inbound")}
+	store := NewStore(pool)
+	if n != nil {
+		store.WithSecrets(n.Secrets()) // rules' webhook secrets share the deliveries' keyring
+	}
+	return &Router{pool: pool, store: store, notify: n, source: source, cfg: cfg, log: log.With("component", "inbound")}
 }
 
 // Store returns the rule store.

@@ -8,16 +8,60 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/faxd/faxd/internal/secretbox"
 )
 
-// Store keeps inbound rules in the queue database (table inbound_rules).
-type Store struct {
-	pool *pgxpool.Pool
+// DB is a pool or a transaction: a change and its audit entry can share
+// a transaction (WithTx).
+type DB interface {
+	Begin(context.Context) (pgx.Tx, error)
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+	QueryRow(context.Context, string, ...any) pgx.Row
 }
 
-// NewStore returns a Store on the queue database.
+// Store keeps inbound rules in the queue database (table inbound_rules).
+// Webhook secrets are stored sealed (secretbox); a Rule read from the
+// store carries the sealed value in Destination.Secret, which notify
+// opens when it signs, so the plaintext exists only while signing.
+type Store struct {
+	pool    DB
+	secrets *secretbox.Keyring
+}
+
+// NewStore returns a Store on the queue database. Without WithSecrets it
+// refuses to store webhook secrets.
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// WithSecrets sets the keyring webhook secrets are sealed with.
+func (s *Store) WithSecrets(k *secretbox.Keyring) *Store {
+	s.secrets = k
+	return s
+}
+
+// WithTx returns a copy of s working inside tx.
+func (s *Store) WithTx(tx pgx.Tx) *Store {
+	c := *s
+	c.pool = tx
+	return &c
+}
+
+// SecretColumns are the columns holding sealed secrets, for re-sealing.
+var SecretColumns = []secretbox.Column{{Table: "inbound_rules", Key: "id", Value: "secret"}}
+
+// sealSecret seals r's webhook secret for storage (a kept, already sealed
+// one stays as it is).
+func (s *Store) sealSecret(r *Rule) error {
+	v, err := s.secrets.Seal(r.Destination.Secret)
+	if err != nil {
+		return fmt.Errorf("inbound: the webhook secret cannot be stored: %w", err)
+	}
+	r.Destination.Secret = v
+	return nil
+}
 
 const ruleCols = `id, priority, match_kind, match, caller_kind, caller_match, dest_kind, destination,
 	secret, description, enabled, created_at, updated_at`
@@ -60,6 +104,9 @@ func destColumn(d Destination) string {
 func (s *Store) Create(ctx context.Context, r Rule) (Rule, error) {
 	r = r.normalize()
 	if err := r.Validate(); err != nil {
+		return Rule{}, err
+	}
+	if err := s.sealSecret(&r); err != nil {
 		return Rule{}, err
 	}
 	out, err := scanRule(s.pool.QueryRow(ctx, `INSERT INTO inbound_rules
@@ -124,6 +171,9 @@ func (s *Store) Update(ctx context.Context, r Rule) (Rule, error) {
 		if err := r.Validate(); err != nil {
 			return err
 		}
+		if err := s.sealSecret(&r); err != nil {
+			return err
+		}
 		out, err = scanRule(tx.QueryRow(ctx, `UPDATE inbound_rules SET priority = $2, match_kind = $3, match = $4,
 			caller_kind = $5, caller_match = $6, dest_kind = $7, destination = $8, secret = $9, description = $10,
 			enabled = $11, updated_at = greatest(now(), updated_at + interval '1 microsecond')
@@ -133,7 +183,7 @@ func (s *Store) Update(ctx context.Context, r Rule) (Rule, error) {
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) {
+		if errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) || errors.Is(err, secretbox.ErrNoKey) {
 			return Rule{}, err
 		}
 		return Rule{}, fmt.Errorf("inbound: update rule %d: %w", r.ID, err)

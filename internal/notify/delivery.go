@@ -81,7 +81,7 @@ type Delivery struct {
 	Payload        json.RawMessage `json:"payload"`
 	FaxRef         string          `json:"fax_ref,omitempty"`
 	Attach         bool            `json:"attach"`
-	Secret         string          `json:"-"`
+	Secret         string          `json:"-"` // sealed (secretbox)
 	IdempotencyKey string          `json:"idempotency_key"`
 	Attempts       int             `json:"attempts"`
 	MaxAttempts    int             `json:"max_attempts"`
@@ -197,6 +197,12 @@ func (n *Notifier) Enqueue(ctx context.Context, q Querier, r Request) (int64, er
 	if err != nil {
 		return 0, fmt.Errorf("%w: data: %v", ErrInvalid, err)
 	}
+	// The webhook secret is stored sealed; one already sealed (copied from
+	// an inbound rule) stays as it is.
+	secret, err := n.opts.Secrets.Seal(r.Secret)
+	if err != nil {
+		return 0, fmt.Errorf("notify: enqueue %s: the webhook secret cannot be stored: %w", r.Event, err)
+	}
 	maxAtt := r.MaxAttempts
 	if maxAtt <= 0 {
 		maxAtt = n.cfg.Retry.MaxAttempts
@@ -213,7 +219,7 @@ func (n *Notifier) Enqueue(ctx context.Context, q Querier, r Request) (int64, er
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
 		RETURNING id`,
-		r.Kind, r.Event, target, oneLine(r.Subject), r.Text, payload, r.FaxRef, r.Attach, r.Secret, key, maxAtt).Scan(&id)
+		r.Kind, r.Event, target, oneLine(r.Subject), r.Text, payload, r.FaxRef, r.Attach, secret, key, maxAtt).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("notify: enqueue %s: %w", r.Event, err)
 	}

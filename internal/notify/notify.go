@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/faxd/faxd/internal/secretbox"
 )
 
 // Documents fetches a received fax's PDF for attachments; the archive
@@ -42,7 +44,13 @@ type Options struct {
 	NodeID    string    // recorded on each attempt
 	Documents Documents // required for deliveries with attachments
 	Logger    *slog.Logger
+	// Secrets seals the webhook secrets stored with deliveries and opens
+	// them to sign; nil refuses deliveries that carry a plaintext secret.
+	Secrets *secretbox.Keyring
 }
+
+// SecretColumns are the columns holding sealed secrets, for re-sealing.
+var SecretColumns = []secretbox.Column{{Table: "deliveries", Key: "id", Value: "secret"}}
 
 // Notifier enqueues deliveries and, through Run, works them.
 type Notifier struct {
@@ -54,6 +62,10 @@ type Notifier struct {
 	http  *http.Client
 	roots *x509.CertPool
 }
+
+// Secrets is the keyring deliveries' webhook secrets are sealed with;
+// inbound routing seals its rules' secrets with the same one.
+func (n *Notifier) Secrets() *secretbox.Keyring { return n.opts.Secrets }
 
 // New returns a Notifier on the queue database's pool.
 func New(pool *pgxpool.Pool, cfg Config, opts Options) (*Notifier, error) {

@@ -51,7 +51,7 @@ func newNotifier(t *testing.T, pool *pgxpool.Pool, cfg notify.Config, d notify.D
 
 func newNode(t *testing.T, node string, pool *pgxpool.Pool, cfg notify.Config, d notify.Documents) *notify.Notifier {
 	t.Helper()
-	n, err := notify.New(pool, cfg, notify.Options{NodeID: node, Documents: d})
+	n, err := notify.New(pool, cfg, notify.Options{Secrets: testSecrets, NodeID: node, Documents: d})
 	if err != nil {
 		t.Fatal(err)
 	}

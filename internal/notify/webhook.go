@@ -76,7 +76,12 @@ func (n *Notifier) sendWebhook(ctx context.Context, d Delivery, pdf []byte) erro
 	req.Header.Set(IdempotencyHeader, d.IdempotencyKey)
 	req.Header.Set(EventHeader, d.Event)
 	if d.Secret != "" {
-		req.Header.Set(SignatureHeader, Sign([]byte(d.Secret), time.Now(), body))
+		secret, err := n.opts.Secrets.Open(d.Secret)
+		if err != nil {
+			// Retried: the operator may restore the missing key.
+			return fmt.Errorf("webhook: signing secret: %w", err)
+		}
+		req.Header.Set(SignatureHeader, Sign([]byte(secret), time.Now(), body))
 	}
 	resp, err := n.http.Do(req)
 	if err != nil {

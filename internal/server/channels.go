@@ -136,7 +136,7 @@ func (s *Server) refreshRouting(ctx context.Context) error {
 	if c == nil || c.Pool == nil {
 		return nil
 	}
-	store := routingcfg.New(s.DB.Queue)
+	store := routingcfg.New(s.DB.Queue).WithSecrets(s.secrets)
 	dbGws, dbRoutes, err := store.Load(ctx) // enabled gateways and their routes
 	if err != nil {
 		return err
@@ -161,8 +161,14 @@ func (s *Server) refreshRouting(ctx context.Context) error {
 		}
 		gws = append(gws, g)
 		cg := byName[g.Name]
+		password, err := store.Password(cg)
+		if err != nil {
+			// The gateway stays usable without authentication; the log
+			// names the missing key (never the value).
+			s.log.Error("gateway password cannot be decrypted", "gateway", g.Name, "err", err)
+		}
 		extra = append(extra, channel.Gateway{Name: g.Name, Address: g.Address, MaxChannels: g.MaxChannels,
-			Username: cg.Username, Password: cg.Password})
+			Username: cg.Username, Password: password})
 	}
 	for _, r := range dbRoutes {
 		if !inFile[r.Gateway] {

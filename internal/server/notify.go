@@ -35,7 +35,7 @@ type notifyParts struct {
 // submitter gets one notice per finished job, whichever node handles it.
 func (s *Server) openNotify(ctx context.Context) error {
 	n, err := notify.New(s.DB.Queue, s.cfg.Notify, notify.Options{
-		NodeID: s.cfg.Node.ID, Documents: inbound.Archived{Store: s.Archive}, Logger: s.log,
+		NodeID: s.cfg.Node.ID, Documents: inbound.Archived{Store: s.Archive}, Logger: s.log, Secrets: s.secrets,
 	})
 	if err != nil {
 		return err

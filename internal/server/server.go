@@ -29,6 +29,7 @@ import (
 	"github.com/faxd/faxd/internal/metrics"
 	"github.com/faxd/faxd/internal/natsbus"
 	"github.com/faxd/faxd/internal/pgcluster"
+	"github.com/faxd/faxd/internal/secretbox"
 	"github.com/faxd/faxd/queue"
 	"github.com/faxd/faxd/schemas"
 )
@@ -153,6 +154,7 @@ type Server struct {
 	Node    *queue.Node
 	Archive *archive.Store
 
+	secrets  *secretbox.Keyring // internal/server/secrets.go; nil: none configured
 	api      *api.API
 	docs     *docstore.Store
 	relay    *archive.Relay
@@ -178,6 +180,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		return nil, err
 	}
 	if err := Migrate(ctx, s.DB); err != nil {
+		s.Close(ctx)
+		return nil, err
+	}
+	if s.secrets, err = OpenSecrets(cfg, log); err != nil { // internal/server/secrets.go
+		s.Close(ctx)
+		return nil, err
+	}
+	if err := s.prepareSecrets(ctx); err != nil {
 		s.Close(ctx)
 		return nil, err
 	}
@@ -231,7 +241,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		return nil, err
 	}
 	if s.api, err = api.New(cfg.API, api.Deps{Pool: s.DB.Queue, Queue: s.Queue, Logger: log, // api adds its component
-		Archive: s.Archive, Inbound: s.inbound.router, Cluster: s.clusterAPI()}); err != nil {
+		Archive: s.Archive, Inbound: s.inbound.router, Cluster: s.clusterAPI(), Secrets: s.secrets}); err != nil {
 		s.Close(ctx)
 		return nil, err
 	}

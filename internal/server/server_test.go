@@ -116,6 +116,7 @@ func startServer(t *testing.T, mutate func(*config.Config)) *Server {
 	cfg.SIP.ListenUDP = "127.0.0.1:0" // never the fixed 5060: tests run side by side
 	cfg.Queue.HeartbeatInterval = config.Duration(100 * time.Millisecond)
 	cfg.Queue.LeaseTTL = config.Duration(time.Second)
+	cfg.Secrets.KeyFile = testKeyFile(t)
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -37,6 +37,7 @@ func startNode(t *testing.T, dsn string, mutate func(*config.Config)) (s *Server
 	cfg.SIP.ListenUDP = "127.0.0.1:0"
 	cfg.Queue.HeartbeatInterval = config.Duration(100 * time.Millisecond)
 	cfg.Queue.LeaseTTL = config.Duration(time.Second)
+	cfg.Secrets.KeyFile = testKeyFile(t)
 	mutate(&cfg)
 	if errs := cfg.Validate(); len(errs) > 0 {
 		t.Fatal(errs)

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/faxd/faxd/internal/secretbox"
 	"github.com/faxd/faxd/routing"
 )
 
@@ -52,7 +53,8 @@ func (c *checker) err() error {
 }
 
 // Gateway is an IP gateway with its credentials. Password is write-only:
-// it is stored but never returned (json "-"); HasPassword says whether one
+// it is stored encrypted (secretbox) and never returned (json "-"; reads
+// leave it empty, Store.Password decrypts); HasPassword says whether one
 // is set.
 type Gateway struct {
 	Name        string    `json:"name"`
@@ -64,6 +66,8 @@ type Gateway struct {
 	Enabled     bool      `json:"enabled"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+
+	sealed string // the stored column value
 }
 
 var (
@@ -147,11 +151,59 @@ func (r *Route) Validate() error {
 	return c.err()
 }
 
-// Store is the routing configuration in the queue database.
-type Store struct{ pool *pgxpool.Pool }
+// DB is a pool or a transaction: a change and its audit entry can share
+// a transaction (WithTx).
+type DB interface {
+	Begin(context.Context) (pgx.Tx, error)
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+	QueryRow(context.Context, string, ...any) pgx.Row
+}
 
-// New returns a store on pool (schemas.Queue applied).
+// Store is the routing configuration in the queue database.
+type Store struct {
+	pool    DB
+	secrets *secretbox.Keyring
+}
+
+// New returns a store on pool (schemas.Queue applied). Without
+// WithSecrets it cannot store or read gateway passwords.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// WithSecrets sets the keyring gateway passwords are sealed with.
+func (s *Store) WithSecrets(k *secretbox.Keyring) *Store {
+	s.secrets = k
+	return s
+}
+
+// WithTx returns a copy of s working inside tx.
+func (s *Store) WithTx(tx pgx.Tx) *Store {
+	c := *s
+	c.pool = tx
+	return &c
+}
+
+// SecretColumns are the columns holding sealed secrets, for re-sealing.
+var SecretColumns = []secretbox.Column{{Table: "gateways", Key: "name", Value: "password"}}
+
+// Password decrypts g's stored password ("" for none). The error names
+// the gateway and the key, never the value.
+func (s *Store) Password(g Gateway) (string, error) {
+	p, err := s.secrets.Open(g.sealed)
+	if err != nil {
+		return "", fmt.Errorf("routingcfg: gateway %q password: %w", g.Name, err)
+	}
+	return p, nil
+}
+
+// seal encrypts a new password for storage.
+func (s *Store) seal(g Gateway) (string, error) {
+	v, err := s.secrets.Seal(g.Password)
+	if err != nil {
+		return "", fmt.Errorf("routingcfg: gateway %q password cannot be stored: %w", g.Name, err)
+	}
+	return v, nil
+}
 
 func pgCode(err error) string {
 	var pe *pgconn.PgError
@@ -166,8 +218,8 @@ const gatewayCols = `name, address, max_channels, username, password, enabled, c
 func scanGateway(row pgx.Row) (Gateway, error) {
 	var g Gateway
 	var maxCh int32
-	err := row.Scan(&g.Name, &g.Address, &maxCh, &g.Username, &g.Password, &g.Enabled, &g.CreatedAt, &g.UpdatedAt)
-	g.MaxChannels, g.HasPassword = int(maxCh), g.Password != ""
+	err := row.Scan(&g.Name, &g.Address, &maxCh, &g.Username, &g.sealed, &g.Enabled, &g.CreatedAt, &g.UpdatedAt)
+	g.MaxChannels, g.HasPassword = int(maxCh), g.sealed != ""
 	return g, err
 }
 
@@ -194,10 +246,14 @@ func (s *Store) CreateGateway(ctx context.Context, g Gateway) (Gateway, error) {
 	if err := g.Validate(); err != nil {
 		return Gateway{}, err
 	}
+	stored, err := s.seal(g)
+	if err != nil {
+		return Gateway{}, err
+	}
 	out, err := scanGateway(s.pool.QueryRow(ctx, `
 		INSERT INTO gateways (name, address, max_channels, username, password, enabled)
 		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+gatewayCols,
-		g.Name, g.Address, g.MaxChannels, g.Username, g.Password, g.Enabled))
+		g.Name, g.Address, g.MaxChannels, g.Username, stored, g.Enabled))
 	if pgCode(err) == "23505" {
 		return Gateway{}, fmt.Errorf("%w: a gateway named %q exists already", ErrConflict, g.Name)
 	}
@@ -207,21 +263,33 @@ func (s *Store) CreateGateway(ctx context.Context, g Gateway) (Gateway, error) {
 // UpdateGateway replaces a gateway's settings. keepPassword leaves the
 // stored password as it is (the request did not mention it).
 func (s *Store) UpdateGateway(ctx context.Context, g Gateway, keepPassword bool) (Gateway, error) {
+	var stored string
+	check := g
 	if keepPassword {
 		old, err := s.Gateway(ctx, g.Name)
 		if err != nil {
 			return Gateway{}, err
 		}
-		g.Password = old.Password
+		// The kept value is copied sealed: no key is needed to keep it.
+		stored = old.sealed
+		if stored != "" {
+			check.Password = "(kept)" // so Validate sees that one is set
+		}
 	}
-	if err := g.Validate(); err != nil {
+	if err := check.Validate(); err != nil {
 		return Gateway{}, err
+	}
+	if !keepPassword {
+		var err error
+		if stored, err = s.seal(g); err != nil {
+			return Gateway{}, err
+		}
 	}
 	out, err := scanGateway(s.pool.QueryRow(ctx, `
 		UPDATE gateways SET address = $2, max_channels = $3, username = $4, password = $5, enabled = $6,
 			updated_at = now()
 		WHERE name = $1 RETURNING `+gatewayCols,
-		g.Name, g.Address, g.MaxChannels, g.Username, g.Password, g.Enabled))
+		g.Name, g.Address, g.MaxChannels, g.Username, stored, g.Enabled))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Gateway{}, fmt.Errorf("%w: gateway %q", ErrNotFound, g.Name)
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -48,6 +49,10 @@ var (
 	ErrNotFound = errors.New("tokens: no such token")
 	// ErrBadRequest: a bad name or role at creation.
 	ErrBadRequest = errors.New("tokens: bad request")
+	// ErrExpired: the token is genuine but past its expiry. Unlike
+	// ErrInvalid it is told apart, since the holder proved the secret and
+	// needs to know to ask for a new token rather than check for typos.
+	ErrExpired = errors.New("tokens: token expired")
 )
 
 // Token describes a token; the secret is never part of it.
@@ -58,17 +63,48 @@ type Token struct {
 	CreatedAt  time.Time `json:"created_at"`
 	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 	RevokedAt  time.Time `json:"revoked_at,omitzero"`
+	ExpiresAt  time.Time `json:"expires_at,omitzero"`
+}
+
+// Expired reports whether t has expired at now.
+func (t Token) Expired(now time.Time) bool { return !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) }
+
+// DB is a pool or a transaction: a change and its audit entry can share
+// a transaction (WithTx).
+type DB interface {
+	Begin(context.Context) (pgx.Tx, error)
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+	QueryRow(context.Context, string, ...any) pgx.Row
 }
 
 // Store is the token table in the queue database.
 type Store struct {
-	pool *pgxpool.Pool
+	pool DB
 	// TouchEvery limits last_used_at writes to one per token per period.
 	TouchEvery time.Duration
+	// Now is the clock expiry is judged by (tests set it).
+	Now func() time.Time
 }
 
 // New returns a store on pool (schemas.Queue applied).
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, TouchEvery: time.Minute} }
+func New(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool, TouchEvery: time.Minute, Now: time.Now}
+}
+
+// WithTx returns a copy of s working inside tx.
+func (s *Store) WithTx(tx pgx.Tx) *Store {
+	c := *s
+	c.pool = tx
+	return &c
+}
+
+func (s *Store) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
+}
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
 
@@ -85,11 +121,20 @@ func hash(secret string) []byte {
 	return h[:]
 }
 
-// Create makes a token and returns its secret, which is not stored and
-// cannot be shown again.
+// Create makes a token that does not expire and returns its secret,
+// which is not stored and cannot be shown again.
 func (s *Store) Create(ctx context.Context, name string, role Role) (string, Token, error) {
+	return s.CreateExpiring(ctx, name, role, time.Time{})
+}
+
+// CreateExpiring is Create with an expiry (zero: none), which must lie in
+// the future.
+func (s *Store) CreateExpiring(ctx context.Context, name string, role Role, expires time.Time) (string, Token, error) {
 	if err := ValidateName(name); err != nil {
 		return "", Token{}, err
+	}
+	if !expires.IsZero() && !expires.After(s.now()) {
+		return "", Token{}, fmt.Errorf("%w: expires_at %s is not in the future", ErrBadRequest, expires.UTC().Format(time.RFC3339))
 	}
 	if !role.Valid() {
 		return "", Token{}, fmt.Errorf("%w: role %q: must be submitter or admin", ErrBadRequest, role)
@@ -109,14 +154,21 @@ func (s *Store) Create(ctx context.Context, name string, role Role) (string, Tok
 		}
 		secret = Prefix + strconv.FormatInt(t.ID, 10) + "_" + secretPart
 		return tx.QueryRow(ctx, `
-			INSERT INTO api_tokens (id, name, role, hash) OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4)
-			RETURNING created_at`, t.ID, name, string(role), hash(secret)).Scan(&t.CreatedAt)
+			INSERT INTO api_tokens (id, name, role, hash, expires_at) OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5)
+			RETURNING created_at`, t.ID, name, string(role), hash(secret), optTime(expires)).Scan(&t.CreatedAt)
 	})
 	if err != nil {
 		return "", Token{}, fmt.Errorf("tokens: create: %w", err)
 	}
-	t.Name, t.Role = name, role
+	t.Name, t.Role, t.ExpiresAt = name, role, expires
 	return secret, t, nil
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // parse extracts the id from a presented token.
@@ -133,13 +185,13 @@ func parse(secret string) (int64, bool) {
 	return id, err == nil && id > 0
 }
 
-const tokenCols = `id, name, role, created_at, last_used_at, revoked_at`
+const tokenCols = `id, name, role, created_at, last_used_at, revoked_at, expires_at`
 
 func scan(row pgx.Row, extra ...any) (Token, error) {
 	var t Token
 	var role string
-	var used, revoked *time.Time
-	if err := row.Scan(append([]any{&t.ID, &t.Name, &role, &t.CreatedAt, &used, &revoked}, extra...)...); err != nil {
+	var used, revoked, expires *time.Time
+	if err := row.Scan(append([]any{&t.ID, &t.Name, &role, &t.CreatedAt, &used, &revoked, &expires}, extra...)...); err != nil {
 		return Token{}, err
 	}
 	t.Role = Role(role)
@@ -148,6 +200,9 @@ func scan(row pgx.Row, extra ...any) (Token, error) {
 	}
 	if revoked != nil {
 		t.RevokedAt = *revoked
+	}
+	if expires != nil {
+		t.ExpiresAt = *expires
 	}
 	return t, nil
 }
@@ -169,11 +224,15 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (Token, error) 
 	if subtle.ConstantTimeCompare(stored, hash(secret)) != 1 || !t.RevokedAt.IsZero() {
 		return Token{}, ErrInvalid
 	}
-	if t.LastUsedAt.IsZero() || time.Since(t.LastUsedAt) > s.TouchEvery {
+	now := s.now()
+	if t.Expired(now) {
+		return t, fmt.Errorf("%w: token %d (%s) expired at %s", ErrExpired, t.ID, t.Name, t.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	if t.LastUsedAt.IsZero() || now.Sub(t.LastUsedAt) > s.TouchEvery {
 		if _, err := s.pool.Exec(ctx, `UPDATE api_tokens SET last_used_at = now() WHERE id = $1`, id); err != nil {
 			return Token{}, fmt.Errorf("tokens: record use: %w", err)
 		}
-		t.LastUsedAt = time.Now()
+		t.LastUsedAt = now
 	}
 	return t, nil
 }
@@ -215,4 +274,40 @@ func (s *Store) Revoke(ctx context.Context, id int64) (Token, error) {
 		return Token{}, fmt.Errorf("tokens: revoke %d: %w", id, err)
 	}
 	return t, nil
+}
+
+// ParseExpiry reads an expiry: a lifetime from now ("90d", "12h", "30m",
+// "1d12h") or a date ("2027-01-31", meaning its start in UTC) or an RFC
+// 3339 time. Empty means no expiry (zero time).
+func ParseExpiry(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	var d time.Duration
+	rest := s
+	if days, after, ok := strings.Cut(rest, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 36600 {
+			return time.Time{}, fmt.Errorf("expiry %q: write a lifetime like 90d or 12h, or a date like 2027-01-31", s)
+		}
+		d, rest = time.Duration(n)*24*time.Hour, after
+	}
+	if rest != "" {
+		x, err := time.ParseDuration(rest)
+		if err != nil || x < 0 {
+			return time.Time{}, fmt.Errorf("expiry %q: write a lifetime like 90d or 12h, or a date like 2027-01-31", s)
+		}
+		d += x
+	}
+	if d <= 0 {
+		return time.Time{}, fmt.Errorf("expiry %q: the lifetime must be positive", s)
+	}
+	return now.Add(d), nil
 }
