@@ -216,7 +216,7 @@ func (p *Pool) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		p.d.Router.RunProber(ctx, Prober{UA: p.d.UA, Gateway: p.gateway}, p.cfg.ProbeInterval)
+		p.d.Router.RunProber(ctx, Prober{UA: p.d.UA, Gateway: p.gateway}, time.Second)
 	}()
 	p.log.Info("fax channels running", "outbound", p.opt.Outbound, "inbound", cap(p.inSlots), "gateways", p.gatewayCount())
 	if p.gatewayCount() == 0 && p.opt.Outbound > 0 {

@@ -38,13 +38,16 @@ func (s *Server) openChannels(ctx context.Context) error {
 	}
 	c.self = self
 	gws, routes := s.cfg.Channel.RoutingTable(self)
-	if c.Router, err = routing.New(gws, routes, routing.HealthPolicy{}); err != nil {
+	if c.Router, err = routing.New(gws, routes, s.cfg.Channel.HealthPolicy()); err != nil {
 		return fmt.Errorf("channel: %w", err)
 	}
+	chLog := s.log.With("component", "channel")
+	chMetrics := channel.NewMetrics(s.Metrics.Registry, c.Router)
+	c.Router.OnTransition(func(t routing.Transition) { chMetrics.GatewayTransition(chLog, t) })
 	c.Pool, err = channel.New(s.cfg.Channel, channel.Options{Outbound: s.cfg.Channels.Count, Poll: s.cfg.Queue.PollInterval.D()},
 		channel.Deps{
 			Queue: s.Queue, Node: s.Node, UA: ua, Router: c.Router, Docs: channelDocs{s.docs}, Outbox: s.DB.Queue,
-			Metrics: channel.NewMetrics(s.Metrics.Registry, c.Router), Log: s.log.With("component", "channel"),
+			Metrics: chMetrics, Log: chLog,
 		}, self)
 	if err != nil {
 		return err
