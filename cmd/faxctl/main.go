@@ -9,6 +9,7 @@
 //	faxctl token create -name NAME [-role submitter|admin] | token list | token revoke ID   (admin)
 //	faxctl inbound list|show|download|reroute ...     received faxes (admin)
 //	faxctl cluster status|promote|demote|enable|disable|sync   nodes and standby control (admin)
+//	faxctl gateways health                           gateways up or down on the answering server, since when and why (admin)
 //	faxctl version
 //
 // Servers and token come from flags, else the environment (FAXD_SERVERS or
@@ -60,7 +61,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: faxctl [flags] health | send FILE... -to NUMBER | status ID | list | cancel ID |")
 		fmt.Fprintln(stderr, "              download ID [-format tiff|pdf|original] [-o FILE] | token create|list|revoke |")
-		fmt.Fprintln(stderr, "              inbound list|show|download|reroute | cluster status|promote|demote|enable|disable|sync | version")
+		fmt.Fprintln(stderr, "              inbound list|show|download|reroute | cluster status|promote|demote|enable|disable|sync |")
+		fmt.Fprintln(stderr, "              gateways health | version")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -137,6 +139,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, err = a.inboundCmd(ctx, rest)
 	case "cluster":
 		code, err = a.clusterCmd(ctx, rest) // cluster.go
+	case "gateways":
+		code, err = a.gatewaysCmd(ctx, rest) // gateways.go
 	default:
 		fs.Usage()
 		return 2

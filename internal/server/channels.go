@@ -58,6 +58,18 @@ func (s *Server) openChannels(ctx context.Context) error {
 	return s.refreshRouting(ctx)
 }
 
+// routerHealth gives the API the gateway router's live state; the
+// channels are opened after the API is built, so it looks them up on
+// each call.
+type routerHealth struct{ s *Server }
+
+func (h routerHealth) Status() []routing.GatewayStatus {
+	if h.s.channels == nil || h.s.channels.Router == nil {
+		return nil
+	}
+	return h.s.channels.Router.Status()
+}
+
 // runChannels runs the pool until ctx ends; stop ends it (draining calls
 // in progress) and waits, and must be called while the node lease is
 // still held so that drained jobs can be released.

@@ -231,7 +231,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		return nil, err
 	}
 	if s.api, err = api.New(cfg.API, api.Deps{Pool: s.DB.Queue, Queue: s.Queue, Logger: log.With("component", "api"),
-		Archive: s.Archive, Inbound: s.inbound.router, Cluster: s.clusterAPI()}); err != nil {
+		Archive: s.Archive, Inbound: s.inbound.router, Cluster: s.clusterAPI(), Gateways: routerHealth{s}}); err != nil {
 		s.Close(ctx)
 		return nil, err
 	}
