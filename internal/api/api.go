@@ -54,21 +54,21 @@ type Deps struct {
 
 // API serves /v1.
 type API struct {
-	cfg      Config
-	log      *slog.Logger
-	queue    *queue.Queue
-	docs     *docstore.Store
-	tokens   *tokens.Store
-	routing  *routingcfg.Store
-	rules    *inbound.Store
-	archive  *archive.Store
-	inbound  *inbound.Router
-	cluster  Cluster
-	gateways GatewayHealth
-	limit    *limiter
-	renders  chan struct{}
-	cover    *template.Template // nil: render's built-in cover layout
-	routes   []route
+	cfg     Config
+	log     *slog.Logger
+	queue   *queue.Queue
+	docs    *docstore.Store
+	tokens  *tokens.Store
+	routing *routingcfg.Store
+	rules   *inbound.Store
+	archive *archive.Store
+	inbound *inbound.Router
+	cluster Cluster
+	health  GatewayHealth
+	limit   *limiter
+	renders chan struct{}
+	cover   *template.Template // nil: render's built-in cover layout
+	routes  []route
 }
 
 // route is one served method and path pattern, and the role it needs.
@@ -102,19 +102,19 @@ func New(cfg Config, d Deps) (*API, error) {
 		log = slog.Default()
 	}
 	a := &API{
-		cfg:      cfg,
-		log:      log.With("component", "api"),
-		queue:    d.Queue,
-		docs:     docstore.New(d.Pool, docstore.Config{MaxBytes: cfg.DocumentMaxBytes}),
-		tokens:   tokens.New(d.Pool),
-		routing:  routingcfg.New(d.Pool),
-		rules:    inbound.NewStore(d.Pool),
-		archive:  d.Archive,
-		inbound:  d.Inbound,
-		cluster:  d.Cluster,
-		gateways: d.Gateways,
-		limit:    newLimiter(cfg.RateLimit, cfg.RateBurst),
-		renders:  make(chan struct{}, cfg.RenderConcurrency),
+		cfg:     cfg,
+		log:     log.With("component", "api"),
+		queue:   d.Queue,
+		docs:    docstore.New(d.Pool, docstore.Config{MaxBytes: cfg.DocumentMaxBytes}),
+		tokens:  tokens.New(d.Pool),
+		routing: routingcfg.New(d.Pool),
+		rules:   inbound.NewStore(d.Pool),
+		archive: d.Archive,
+		inbound: d.Inbound,
+		cluster: d.Cluster,
+		health:  d.Gateways,
+		limit:   newLimiter(cfg.RateLimit, cfg.RateBurst),
+		renders: make(chan struct{}, cfg.RenderConcurrency),
 	}
 	var err error
 	if a.cover, err = cfg.coverTemplate(); err != nil {
@@ -161,8 +161,8 @@ func New(cfg Config, d Deps) (*API, error) {
 
 		{"GET", "/v1/whoami", tokens.Submitter, a.whoami},
 	}
-	a.routes = append(a.routes, a.clusterRoutes()...)       // standby.go
-	a.routes = append(a.routes, a.gatewayHealthRoutes()...) // gatewayhealth.go
+	a.routes = append(a.routes, a.clusterRoutes()...) // standby.go
+	a.routes = append(a.routes, a.gatewayHealthRoutes()...)
 	return a, nil
 }
 

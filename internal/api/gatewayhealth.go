@@ -36,11 +36,11 @@ func (a *API) gatewayHealthRoutes() []route {
 }
 
 func (a *API) getGatewayHealth(w http.ResponseWriter, r *http.Request, c *caller) error {
-	if a.gateways == nil {
+	if a.health == nil {
 		return newProblem(http.StatusServiceUnavailable, "unavailable", "this node runs no fax channels, so it routes through no gateway")
 	}
 	out := []GatewayHealthJSON{}
-	for _, s := range a.gateways.Status() {
+	for _, s := range a.health.Status() {
 		g := GatewayHealthJSON{
 			Name: s.Name, Address: s.Address, Up: s.Up, InUse: s.InUse, MaxChannels: s.MaxChannels,
 			Since: s.Since.UTC(), Reason: s.Reason, Probe: string(routing.ProbeOptions),

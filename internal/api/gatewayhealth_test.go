@@ -24,7 +24,7 @@ func TestGatewayHealth(t *testing.T) {
 	}
 	router.Probed("gw-a", errors.New("OPTIONS gw-a: answered 503"))
 	router.Report("gw-b", routing.GatewayDown, "INVITE timeout")
-	e.api.gateways = router
+	e.api.health = router
 
 	var got struct {
 		Node     string              `json:"node"`
