@@ -9,6 +9,7 @@
 //	faxctl token create -name NAME [-role submitter|admin] | token list | token revoke ID   (admin)
 //	faxctl inbound list|show|download|reroute ...     received faxes (admin)
 //	faxctl cluster status|promote|demote|enable|disable|sync   nodes and standby control (admin)
+//	faxctl trace ID [-attempt N]                     an attempt's SIP steps and T.30 frames
 //	faxctl gateways health                           gateways up or down on the answering server, since when and why (admin)
 //	faxctl version
 //
@@ -62,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: faxctl [flags] health | send FILE... -to NUMBER | status ID | list | cancel ID |")
 		fmt.Fprintln(stderr, "              download ID [-format tiff|pdf|original] [-o FILE] | token create|list|revoke |")
 		fmt.Fprintln(stderr, "              inbound list|show|download|reroute | cluster status|promote|demote|enable|disable|sync |")
-		fmt.Fprintln(stderr, "              gateways health | version")
+		fmt.Fprintln(stderr, "              trace ID [-attempt N] | gateways health | version")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -139,6 +140,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, err = a.inboundCmd(ctx, rest)
 	case "cluster":
 		code, err = a.clusterCmd(ctx, rest) // cluster.go
+	case "trace":
+		code, err = a.trace(ctx, rest) // trace.go
 	case "gateways":
 		code, err = a.gatewaysCmd(ctx, rest) // gateways.go
 	default:

@@ -29,6 +29,7 @@ import (
 	"github.com/faxd/faxd/archive"
 	"github.com/faxd/faxd/internal/api/routingcfg"
 	"github.com/faxd/faxd/internal/api/tokens"
+	"github.com/faxd/faxd/internal/calltrace"
 	"github.com/faxd/faxd/internal/docstore"
 	"github.com/faxd/faxd/internal/inbound"
 	"github.com/faxd/faxd/queue"
@@ -65,6 +66,7 @@ type API struct {
 	inbound *inbound.Router
 	cluster Cluster
 	health  GatewayHealth
+	traces  *calltrace.Store
 	limit   *limiter
 	renders chan struct{}
 	cover   *template.Template // nil: render's built-in cover layout
@@ -113,6 +115,7 @@ func New(cfg Config, d Deps) (*API, error) {
 		inbound: d.Inbound,
 		cluster: d.Cluster,
 		health:  d.Gateways,
+		traces:  calltrace.NewStore(d.Pool),
 		limit:   newLimiter(cfg.RateLimit, cfg.RateBurst),
 		renders: make(chan struct{}, cfg.RenderConcurrency),
 	}
@@ -163,6 +166,7 @@ func New(cfg Config, d Deps) (*API, error) {
 	}
 	a.routes = append(a.routes, a.clusterRoutes()...) // standby.go
 	a.routes = append(a.routes, a.gatewayHealthRoutes()...)
+	a.routes = append(a.routes, a.traceRoutes()...)
 	return a, nil
 }
 

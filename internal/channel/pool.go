@@ -30,6 +30,8 @@ type Deps struct {
 	Outbox *pgxpool.Pool
 	// Inbound routes received faxes; nil keeps them unrouted.
 	Inbound InboundRouter
+	// Traces keeps each call's trace; nil keeps none.
+	Traces  Traces
 	Metrics *Metrics
 	Log     *slog.Logger
 }

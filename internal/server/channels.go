@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/faxd/faxd/internal/api/routingcfg"
+	"github.com/faxd/faxd/internal/calltrace"
 	"github.com/faxd/faxd/internal/channel"
 	"github.com/faxd/faxd/internal/docstore"
 	"github.com/faxd/faxd/internal/sip"
@@ -47,7 +48,7 @@ func (s *Server) openChannels(ctx context.Context) error {
 	c.Pool, err = channel.New(s.cfg.Channel, channel.Options{Outbound: s.cfg.Channels.Count, Poll: s.cfg.Queue.PollInterval.D()},
 		channel.Deps{
 			Queue: s.Queue, Node: s.Node, UA: ua, Router: c.Router, Docs: channelDocs{s.docs}, Outbox: s.DB.Queue,
-			Metrics: chMetrics, Log: chLog,
+			Traces: calltrace.NewStore(s.DB.Queue), Metrics: chMetrics, Log: chLog,
 		}, self)
 	if err != nil {
 		return err
