@@ -142,6 +142,22 @@ func (f *Follower) Run(ctx context.Context) error {
 	return nil
 }
 
+// notYetWarnAfter is how many deliveries of a record that is not archived
+// yet are an ordinary wait: a follower often sees a result a moment
+// before the archiver has stored it. Past that, something is wrong.
+const notYetWarnAfter = 5
+
+// retryLevel is the log level of a retry: debug while the record is
+// merely not archived yet, a warning otherwise.
+func retryLevel(msg jetstream.Msg, err error) slog.Level {
+	if errors.Is(err, ErrNotFound) {
+		if meta, _ := msg.Metadata(); meta != nil && meta.NumDelivered <= notYetWarnAfter {
+			return slog.LevelDebug
+		}
+	}
+	return slog.LevelWarn
+}
+
 func sleep(ctx context.Context, d time.Duration) {
 	select {
 	case <-ctx.Done():
@@ -162,7 +178,7 @@ func (f *Follower) deliver(ctx context.Context, msg jetstream.Msg) {
 		}
 		if !errors.Is(err, ErrTerminal) {
 			if ctx.Err() == nil {
-				f.log.Warn("will retry", "consumer", f.cfg.Durable, "key", m.Record.Key, "err", err)
+				f.log.Log(ctx, retryLevel(msg, err), "will retry", "consumer", f.cfg.Durable, "key", m.Record.Key, "err", err)
 			}
 			_ = msg.NakWithDelay(f.Retry)
 			return

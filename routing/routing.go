@@ -7,7 +7,6 @@
 package routing
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -22,6 +21,8 @@ type Gateway struct {
 	Name        string
 	Address     string // SIP URI host[:port]
 	MaxChannels int    // simultaneous calls; 0 = unlimited
+	// Probe overrides the router's HealthPolicy for this gateway.
+	Probe ProbePolicy
 }
 
 // Route says that numbers starting with Prefix may go through Gateway at
@@ -49,14 +50,6 @@ const (
 	GatewayDown
 )
 
-// HealthPolicy tunes exclusion and re-admission.
-type HealthPolicy struct {
-	// ReadmitAfter consecutive successful probes bring a down gateway back.
-	ReadmitAfter int
-	// FailAfter consecutive failed probes take an up gateway out.
-	FailAfter int
-}
-
 // ErrNoRoute means no configured route matches the number.
 var ErrNoRoute = errors.New("routing: no route for this number")
 
@@ -71,6 +64,7 @@ type Router struct {
 	policy   HealthPolicy
 	rnd      *rand.Rand
 	now      func() time.Time
+	onChange func(Transition)
 }
 
 type gwState struct {
@@ -81,16 +75,19 @@ type gwState struct {
 	badProbes int
 	since     time.Time
 	reason    string
+	// probeOK: the gateway has answered a probe at least once; callOK: it
+	// has carried a call. A gateway that carries calls but never answers
+	// probes (many ignore or rate-limit OPTIONS) is judged by calls alone.
+	probeOK, callOK bool
+	lastProbe       time.Time
+	lastProbeErr    string
+	nextProbe       time.Time
+	probing         bool
 }
 
 // New builds a router. Every route must name a configured gateway.
 func New(gateways []Gateway, routes []Route, p HealthPolicy) (*Router, error) {
-	if p.ReadmitAfter <= 0 {
-		p.ReadmitAfter = 3
-	}
-	if p.FailAfter <= 0 {
-		p.FailAfter = 2
-	}
+	p.setDefaults()
 	r := &Router{gateways: map[string]*gwState{}, policy: p, rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)), now: time.Now}
 	if err := r.Update(gateways, routes); err != nil {
 		return nil, err
@@ -109,10 +106,13 @@ func (r *Router) Update(gateways []Gateway, routes []Route) error {
 		if g.MaxChannels < 0 {
 			return fmt.Errorf("routing: gateway %q: negative channel limit", g.Name)
 		}
+		if err := g.Probe.Validate(); err != nil {
+			return fmt.Errorf("routing: gateway %q: %w", g.Name, err)
+		}
 		if _, dup := next[g.Name]; dup {
 			return fmt.Errorf("routing: gateway %q configured twice", g.Name)
 		}
-		next[g.Name] = &gwState{Gateway: g, up: true, since: time.Now()}
+		next[g.Name] = &gwState{Gateway: g, up: true, since: r.now()}
 	}
 	for _, rt := range routes {
 		if _, ok := next[rt.Gateway]; !ok {
@@ -129,7 +129,12 @@ func (r *Router) Update(gateways []Gateway, routes []Route) error {
 	defer r.mu.Unlock()
 	for name, st := range next {
 		if old, ok := r.gateways[name]; ok {
-			st.up, st.inUse, st.okProbes, st.badProbes, st.since, st.reason = old.up, old.inUse, old.okProbes, old.badProbes, old.since, old.reason
+			g := st.Gateway
+			*st = *old
+			st.Gateway = g
+			if g.Probe != old.Probe {
+				st.nextProbe = time.Time{} // a changed policy takes effect at once
+			}
 		}
 	}
 	r.gateways = next
@@ -210,97 +215,6 @@ func (r *Router) Release(name string) {
 	defer r.mu.Unlock()
 	if st, ok := r.gateways[name]; ok && st.inUse > 0 {
 		st.inUse--
-	}
-}
-
-// Report records a call's outcome. GatewayDown takes the gateway out now.
-func (r *Router) Report(name string, o Outcome, reason string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	st, ok := r.gateways[name]
-	if !ok {
-		return
-	}
-	if o == GatewayDown && st.up {
-		st.up, st.okProbes, st.since, st.reason = false, 0, r.now(), reason
-	}
-}
-
-// Probed records the result of a probe (SIP OPTIONS). A down gateway comes
-// back after ReadmitAfter consecutive successes; an up one goes down after
-// FailAfter consecutive failures.
-func (r *Router) Probed(name string, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	st, ok := r.gateways[name]
-	if !ok {
-		return
-	}
-	if err == nil {
-		st.badProbes = 0
-		st.okProbes++
-		if !st.up && st.okProbes >= r.policy.ReadmitAfter {
-			st.up, st.since, st.reason = true, r.now(), ""
-		}
-		return
-	}
-	st.okProbes = 0
-	st.badProbes++
-	if st.up && st.badProbes >= r.policy.FailAfter {
-		st.up, st.since, st.reason = false, r.now(), "probe: "+err.Error()
-	}
-}
-
-// GatewayStatus is one gateway's live state, for the API, console and metrics.
-type GatewayStatus struct {
-	Gateway
-	Up     bool
-	InUse  int
-	Since  time.Time
-	Reason string
-}
-
-// Status lists every gateway's state, by name.
-func (r *Router) Status() []GatewayStatus {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]GatewayStatus, 0, len(r.gateways))
-	for _, st := range r.gateways {
-		out = append(out, GatewayStatus{Gateway: st.Gateway, Up: st.up, InUse: st.inUse, Since: st.since, Reason: st.reason})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-// Prober checks whether a gateway answers (SIP OPTIONS in faxd).
-type Prober interface {
-	Probe(ctx context.Context, g Gateway) error
-}
-
-// ProbeAll probes every gateway once, concurrently, and records the results.
-func (r *Router) ProbeAll(ctx context.Context, p Prober) {
-	var wg sync.WaitGroup
-	for _, st := range r.Status() {
-		wg.Add(1)
-		go func(g Gateway) {
-			defer wg.Done()
-			r.Probed(g.Name, p.Probe(ctx, g))
-		}(st.Gateway)
-	}
-	wg.Wait()
-}
-
-// RunProber probes every interval until ctx ends.
-func (r *Router) RunProber(ctx context.Context, p Prober, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		r.ProbeAll(ctx, p)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
 }
 

@@ -17,7 +17,8 @@ import (
 const inboundUsage = `usage: faxctl inbound list [-unrouted] [-did N] [-caller N] [-limit N] [-cursor C]
        faxctl inbound show ID
        faxctl inbound download ID [-format pdf|tiff] [-o FILE]
-       faxctl inbound reroute ID (-mailbox NAME | -email ADDR[,ADDR] | -webhook URL [-secret S])`
+       faxctl inbound reroute ID (-mailbox NAME | -email ADDR[,ADDR] | -webhook URL [-secret S])
+       faxctl inbound trace ID`
 
 // inboundCmd serves administrators' work on received faxes.
 func (a *app) inboundCmd(ctx context.Context, args []string) (int, error) {
@@ -48,6 +49,12 @@ func (a *app) inboundCmd(ctx context.Context, args []string) (int, error) {
 		return a.save(ctx, "/v1/received/"+id+"/document?"+url.Values{"format": {*format}}.Encode(), *out, "received-"+id+"."+*format)
 	case "reroute":
 		return a.inboundReroute(ctx, args[1:])
+	case "trace":
+		id, err := idArg(args[1:], "inbound trace")
+		if err != nil {
+			return 2, err
+		}
+		return a.printTrace(ctx, "/v1/received/"+id+"/trace") // trace.go
 	default:
 		return 2, fmt.Errorf("%s", inboundUsage)
 	}

@@ -10,6 +10,8 @@
 //	faxctl inbound list|show|download|reroute ...     received faxes (admin)
 //	faxctl cluster status|promote|demote|enable|disable|sync   nodes and standby control (admin)
 //	faxctl audit [-since T] [-until T] [-actor NAME] [-type T] [-id ID] [-action A]   configuration changes (admin)
+//	faxctl trace ID [-attempt N]                     an attempt's SIP steps and T.30 frames
+//	faxctl gateways health                           gateways up or down on the answering server, since when and why (admin)
 //	faxctl version
 //
 // Servers and token come from flags, else the environment (FAXD_SERVERS or
@@ -61,7 +63,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: faxctl [flags] health | send FILE... -to NUMBER | status ID | list | cancel ID |")
 		fmt.Fprintln(stderr, "              download ID [-format tiff|pdf|original] [-o FILE] | token create|list|revoke |")
-		fmt.Fprintln(stderr, "              inbound list|show|download|reroute | cluster status|promote|demote|enable|disable|sync | audit | version")
+		fmt.Fprintln(stderr, "              inbound list|show|download|reroute | cluster status|promote|demote|enable|disable|sync |")
+		fmt.Fprintln(stderr, "              audit | trace ID [-attempt N] | gateways health | version")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -140,6 +143,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		code, err = a.clusterCmd(ctx, rest) // cluster.go
 	case "audit":
 		code, err = a.auditCmd(ctx, rest) // audit.go
+	case "trace":
+		code, err = a.trace(ctx, rest) // trace.go
+	case "gateways":
+		code, err = a.gatewaysCmd(ctx, rest) // gateways.go
 	default:
 		fs.Usage()
 		return 2

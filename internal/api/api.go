@@ -29,6 +29,7 @@ import (
 	"github.com/faxd/faxd/archive"
 	"github.com/faxd/faxd/internal/api/routingcfg"
 	"github.com/faxd/faxd/internal/api/tokens"
+	"github.com/faxd/faxd/internal/calltrace"
 	"github.com/faxd/faxd/internal/docstore"
 	"github.com/faxd/faxd/internal/inbound"
 	"github.com/faxd/faxd/internal/secretbox"
@@ -53,6 +54,9 @@ type Deps struct {
 	Secrets *secretbox.Keyring
 	// Now is the clock token expiry is judged by; nil: time.Now.
 	Now func() time.Time
+	// Gateways serves /v1/gateway-health (gatewayhealth.go); nil on a
+	// node without fax channels.
+	Gateways GatewayHealth
 }
 
 // API serves /v1.
@@ -68,6 +72,8 @@ type API struct {
 	archive *archive.Store
 	inbound *inbound.Router
 	cluster Cluster
+	health  GatewayHealth
+	traces  *calltrace.Store
 	limit   *limiter
 	renders chan struct{}
 	cover   *template.Template // nil: render's built-in cover layout
@@ -116,6 +122,8 @@ func New(cfg Config, d Deps) (*API, error) {
 		archive: d.Archive,
 		inbound: d.Inbound,
 		cluster: d.Cluster,
+		health:  d.Gateways,
+		traces:  calltrace.NewStore(d.Pool),
 		limit:   newLimiter(cfg.RateLimit, cfg.RateBurst),
 		renders: make(chan struct{}, cfg.RenderConcurrency),
 	}
@@ -170,6 +178,8 @@ func New(cfg Config, d Deps) (*API, error) {
 		{"GET", "/v1/audit", tokens.Admin, a.listAudit},
 	}
 	a.routes = append(a.routes, a.clusterRoutes()...) // standby.go
+	a.routes = append(a.routes, a.gatewayHealthRoutes()...)
+	a.routes = append(a.routes, a.traceRoutes()...)
 	return a, nil
 }
 

@@ -38,8 +38,15 @@ type Config struct {
 	HeaderTemplate string `yaml:"header_template"`
 	// ECM enables T.30 error correction both ways.
 	ECM bool `yaml:"ecm"`
-	// ProbeInterval is how often every gateway gets a SIP OPTIONS probe.
-	ProbeInterval time.Duration `yaml:"probe_interval"`
+	// ProbeInterval is how often a gateway in rotation gets a SIP OPTIONS
+	// probe; ProbeRecheckInterval how often one that is down, or has just
+	// failed a probe, is probed again. ProbeFailAfter failed probes in a
+	// row take a gateway out, ProbeReadmitAfter good ones bring it back.
+	// Each gateway may override them.
+	ProbeInterval        time.Duration `yaml:"probe_interval"`
+	ProbeRecheckInterval time.Duration `yaml:"probe_recheck_interval"`
+	ProbeFailAfter       int           `yaml:"probe_fail_after"`
+	ProbeReadmitAfter    int           `yaml:"probe_readmit_after"`
 	// DrainTimeout is how long calls in progress may go on after a
 	// shutdown began; then they are hung up and their jobs released.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
@@ -64,6 +71,25 @@ type Gateway struct {
 	// P-Asserted-Identity (trusted gateways take the caller id from it).
 	FromHost       string `yaml:"from_host"`
 	AssertIdentity bool   `yaml:"assert_identity"`
+	// Probe is "options" (the default) or "off" (health from calls alone:
+	// a gateway taken out by a failed call returns after ProbeInterval).
+	// The other Probe fields override the channel-wide values; 0 keeps them.
+	Probe             string        `yaml:"probe"`
+	ProbeInterval     time.Duration `yaml:"probe_interval"`
+	ProbeFailAfter    int           `yaml:"probe_fail_after"`
+	ProbeReadmitAfter int           `yaml:"probe_readmit_after"`
+}
+
+// ProbePolicy is the gateway's probing for the router.
+func (g Gateway) ProbePolicy() routing.ProbePolicy {
+	return routing.ProbePolicy{Mode: routing.ProbeMode(strings.ToLower(g.Probe)), Interval: g.ProbeInterval,
+		FailAfter: g.ProbeFailAfter, ReadmitAfter: g.ProbeReadmitAfter}
+}
+
+// HealthPolicy is the channel-wide probing for the router.
+func (c *Config) HealthPolicy() routing.HealthPolicy {
+	return routing.HealthPolicy{Interval: c.ProbeInterval, DownInterval: c.ProbeRecheckInterval,
+		FailAfter: c.ProbeFailAfter, ReadmitAfter: c.ProbeReadmitAfter}
 }
 
 // String hides the password from logs.
@@ -93,11 +119,14 @@ type Route struct {
 // "no route" until some are configured), ECM on, probes every 30 s.
 func Default() Config {
 	return Config{
-		StationID:      "",
-		HeaderTemplate: render.DefaultHeaderTemplate,
-		ECM:            true,
-		ProbeInterval:  30 * time.Second,
-		DrainTimeout:   2 * time.Minute,
+		StationID:            "",
+		HeaderTemplate:       render.DefaultHeaderTemplate,
+		ECM:                  true,
+		ProbeInterval:        routing.DefaultProbeInterval,
+		ProbeRecheckInterval: routing.DefaultProbeDownInterval,
+		ProbeFailAfter:       routing.DefaultFailAfter,
+		ProbeReadmitAfter:    routing.DefaultReadmitAfter,
+		DrainTimeout:         2 * time.Minute,
 	}
 }
 
@@ -120,6 +149,15 @@ func (c *Config) Validate() []error {
 	}
 	if c.ProbeInterval < time.Second {
 		bad("probe_interval", "%v: must be at least 1s", c.ProbeInterval)
+	}
+	if c.ProbeRecheckInterval < time.Second {
+		bad("probe_recheck_interval", "%v: must be at least 1s", c.ProbeRecheckInterval)
+	}
+	if c.ProbeFailAfter < 1 || c.ProbeFailAfter > 100 {
+		bad("probe_fail_after", "%d: must be from 1 to 100", c.ProbeFailAfter)
+	}
+	if c.ProbeReadmitAfter < 1 || c.ProbeReadmitAfter > 100 {
+		bad("probe_readmit_after", "%d: must be from 1 to 100", c.ProbeReadmitAfter)
 	}
 	if c.DrainTimeout < 0 {
 		bad("drain_timeout", "must not be negative")
@@ -153,6 +191,9 @@ func (c *Config) Validate() []error {
 		}
 		if g.Password != "" && g.Username == "" {
 			bad(key+".username", "required with a password")
+		}
+		if err := g.ProbePolicy().Validate(); err != nil {
+			bad(key+".probe", "%v", err)
 		}
 	}
 	for i, r := range c.Routes {
@@ -207,7 +248,7 @@ func (c *Config) RoutingTable(self string) ([]routing.Gateway, []routing.Route) 
 		if addr == SelfAddress {
 			addr = self
 		}
-		gws = append(gws, routing.Gateway{Name: g.Name, Address: addr, MaxChannels: g.MaxChannels})
+		gws = append(gws, routing.Gateway{Name: g.Name, Address: addr, MaxChannels: g.MaxChannels, Probe: g.ProbePolicy()})
 	}
 	routes := make([]routing.Route, 0, len(c.Routes))
 	for _, r := range c.Routes {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/faxd/faxd/internal/calltrace"
 	"github.com/faxd/faxd/t38/bilevel"
 )
 
@@ -20,6 +21,11 @@ type Documents interface {
 	// PutReceived stores a received fax, as received (TIFF Class F) and as
 	// PDF, and returns its document reference.
 	PutReceived(ctx context.Context, d ReceivedDocument) (ref string, err error)
+}
+
+// Traces keeps call traces (calltrace.Store).
+type Traces interface {
+	Save(ctx context.Context, t calltrace.Trace) (int64, error)
 }
 
 // ReceivedDocument is a received fax's files.

@@ -25,6 +25,7 @@ func (a *attempt) end(res *t30.Result) {
 		// confirmed pages are in the queue; whoever takes it over resumes
 		// from there.
 		a.log.Warn("hung up", "reason", cause, "pages_confirmed", a.confirmed)
+		a.outcome = fmt.Sprintf("abandoned: %v", cause)
 		a.count("abandoned")
 	case errors.Is(cause, errCancelRequested):
 		a.setResult()
@@ -34,6 +35,7 @@ func (a *attempt) end(res *t30.Result) {
 			a.log.Warn("acknowledging cancel", "err", err)
 		}
 		a.log.Info("job cancelled", "pages_confirmed", a.confirmed)
+		a.outcome = "cancelled"
 		a.count("cancelled")
 	case a.ctx.Err() != nil:
 		a.release("node shut down during the call")
@@ -50,6 +52,7 @@ func (a *attempt) end(res *t30.Result) {
 }
 
 func (a *attempt) complete(reason string) {
+	a.outcome = "sent: " + reason
 	a.setResult()
 	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
 	defer cancel()
@@ -63,6 +66,7 @@ func (a *attempt) complete(reason string) {
 }
 
 func (a *attempt) fail(class queue.Class, reason string) {
+	a.outcome = fmt.Sprintf("failed (%s): %s", class, reason)
 	a.setResult()
 	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
 	defer cancel()
@@ -77,6 +81,7 @@ func (a *attempt) fail(class queue.Class, reason string) {
 }
 
 func (a *attempt) release(reason string) {
+	a.outcome = "released: " + reason
 	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
 	defer cancel()
 	if _, err := a.p.d.Queue.Release(ctx, a.job.ID, a.job.Token, reason); err != nil {

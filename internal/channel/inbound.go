@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/faxd/faxd/archive"
+	"github.com/faxd/faxd/internal/calltrace"
 	"github.com/faxd/faxd/internal/sip"
 	"github.com/faxd/faxd/t38/faxpdf"
 	"github.com/faxd/faxd/t38/session"
@@ -37,7 +38,13 @@ func (p *Pool) Admit(ctx context.Context, in sip.Incoming) sip.Decision {
 	p.busy(Inbound, 1)
 	c := &inboundCall{p: p, in: in, admitted: time.Now(),
 		log: p.log.With("call_id", in.CallID, "did", in.DID, "caller", in.CallerID, "source", in.Source.String())}
-	return sip.Decision{Verdict: sip.Accept, Channel: c}
+	d := sip.Decision{Verdict: sip.Accept, Channel: c}
+	if p.d.Traces != nil {
+		c.trace = calltrace.NewRecorder(calltrace.Trace{Direction: calltrace.Inbound, Node: p.d.Node.ID(), CallID: in.CallID, Gateway: in.Source.String()})
+		c.trace.SIP("INVITE from %v over %s to %q from %q: admitted", in.Source, in.Transport, in.DID, in.CallerID)
+		d.OnEvent = c.traceSIP
+	}
+	return d
 }
 
 // inboundCall is one admitted inbound call.
@@ -46,6 +53,16 @@ type inboundCall struct {
 	in       sip.Incoming
 	admitted time.Time
 	log      *slog.Logger
+	trace    *calltrace.Recorder // nil without Deps.Traces
+}
+
+// traceSIP records a step of the call's SIP dialogue.
+func (c *inboundCall) traceSIP(ev sip.Event) {
+	if ev.Status != 0 {
+		c.trace.SIP("%s %d %s", ev.Kind, ev.Status, ev.Detail)
+		return
+	}
+	c.trace.SIP("%s %s", ev.Kind, ev.Detail)
 }
 
 func (c *inboundCall) free() {
@@ -74,7 +91,12 @@ func (c *inboundCall) receive(call *sip.Call) {
 	p := c.p
 	start := time.Now()
 	var pages []*t30.ReceivedPage
-	cfg := t30.Config{Ident: p.cfg.StationID, ECM: p.cfg.ECM, Fine: true, Superfine: true, Decoder: t30.T4Decoder{}}
+	cfg := t30.Config{Ident: p.cfg.StationID, ECM: p.cfg.ECM, Fine: true, Superfine: true, Decoder: t30.T4Decoder{}, Log: c.log}
+	if c.trace != nil {
+		cfg.Trace = c.trace.T30
+		m := call.Media()
+		c.trace.SIP("T.38 agreed with %v: version %d, max datagram %d, error correction %s", m.Remote, m.Params.Version, m.Params.MaxDatagram, m.Params.UDPEC)
+	}
 	s, rc, err := Terminal(call.Media(), cfg)
 	var res *t30.Result
 	if err == nil {
@@ -153,6 +175,11 @@ func (c *inboundCall) store(callID string, res *t30.Result, pages []*t30.Receive
 	}
 	if err := emit(ctx, p, rec); err != nil {
 		c.log.Error("writing the archive record", "err", err)
+	} else if c.trace != nil {
+		c.trace.SetReceivedKey(key)
+		if _, err := p.d.Traces.Save(ctx, c.trace.Finish(result+": "+reason)); err != nil {
+			c.log.Warn("call trace not stored", "err", err)
+		}
 	}
 	p.d.Metrics.Calls.WithLabelValues(Inbound, result).Inc()
 	c.log.Info("fax received", "result", result, "reason", reason, "pages", len(pages),

@@ -1,6 +1,8 @@
 package channel
 
 import (
+	"log/slog"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/faxd/faxd/routing"
@@ -17,6 +19,8 @@ type Metrics struct {
 	Busy  *prometheus.GaugeVec   // faxd_channels_busy{direction}
 	Calls *prometheus.CounterVec // faxd_calls_total{direction,result}
 	Pages *prometheus.CounterVec // faxd_pages_total{direction}
+	// GatewayTransitions: faxd_gateway_transitions_total{gateway,to,cause}.
+	GatewayTransitions *prometheus.CounterVec
 }
 
 // NewMetrics registers the channel metrics on reg. router, when set,
@@ -35,6 +39,10 @@ func NewMetrics(reg prometheus.Registerer, router *routing.Router) *Metrics {
 			Namespace: "faxd", Name: "pages_total",
 			Help: "Fax pages confirmed by the far end (outbound) or accepted (inbound).",
 		}, []string{"direction"}),
+		GatewayTransitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "faxd", Name: "gateway_transitions_total",
+			Help: "Gateways going out of rotation (to=down) or coming back (to=up), by what decided it (cause: probe, call, hold_down).",
+		}, []string{"gateway", "to", "cause"}),
 	}
 	for _, d := range []string{Outbound, Inbound} {
 		m.Busy.WithLabelValues(d)
@@ -43,7 +51,7 @@ func NewMetrics(reg prometheus.Registerer, router *routing.Router) *Metrics {
 	if reg == nil {
 		return m
 	}
-	reg.MustRegister(m.Busy, m.Calls, m.Pages)
+	reg.MustRegister(m.Busy, m.Calls, m.Pages, m.GatewayTransitions)
 	if router != nil {
 		reg.MustRegister(gatewayUp{router})
 	}
@@ -67,4 +75,19 @@ func (g gatewayUp) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(gatewayUpDesc, prometheus.GaugeValue, v, s.Name)
 	}
+}
+
+// GatewayTransition logs a gateway going down or coming back, at INFO with
+// the reason, and counts it.
+func (m *Metrics) GatewayTransition(log *slog.Logger, t routing.Transition) {
+	to := "down"
+	if t.Up {
+		to = "up"
+	}
+	m.GatewayTransitions.WithLabelValues(t.Gateway, to, t.Cause).Inc()
+	if t.Up {
+		log.Info("gateway back in rotation", "gateway", t.Gateway, "cause", t.Cause, "reason", t.Reason)
+		return
+	}
+	log.Info("gateway out of rotation", "gateway", t.Gateway, "cause", t.Cause, "reason", t.Reason)
 }

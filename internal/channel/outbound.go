@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/faxd/faxd/internal/calltrace"
 	"github.com/faxd/faxd/internal/render"
 	"github.com/faxd/faxd/internal/sip"
 	"github.com/faxd/faxd/queue"
@@ -90,6 +91,9 @@ type attempt struct {
 	confirmed int // pages confirmed in the document (resume point)
 	stats     []t30.PageStats
 	remoteID  string
+
+	trace   *calltrace.Recorder // nil without Deps.Traces
+	outcome string              // how the attempt ended, for the trace
 }
 
 // send runs one claimed job to its end. It reports whether the worker
@@ -112,6 +116,10 @@ func (p *Pool) send(soft context.Context, lease *queue.Lease, job queue.Job) (ba
 	a := &attempt{p: p, job: job, start: time.Now(), ctx: ctx, cancel: cancel, soft: soft, confirmed: job.PagesConfirmed,
 		log: p.log.With("job", job.ID, "token", job.Token, "to", job.Destination, "attempt", job.Attempts)}
 	a.log.Info("job claimed", "pages_confirmed", job.PagesConfirmed, "pages_total", job.PagesTotal)
+	if p.d.Traces != nil {
+		a.trace = calltrace.NewRecorder(calltrace.Trace{Direction: calltrace.Outbound, JobID: job.ID, Attempt: job.Attempts, Node: p.d.Node.ID()})
+		defer a.saveTrace()
+	}
 	if job.CancelRequested {
 		cancel(errCancelRequested)
 		a.end(nil)
@@ -161,8 +169,12 @@ func (p *Pool) send(soft context.Context, lease *queue.Lease, job queue.Job) (ba
 			g = Gateway{Name: gw.Name, Address: gw.Address}
 		}
 		a.gateway = g.Name
-		call, err := p.d.UA.Dial(ctx, p.dial(g, job))
+		d := p.dial(g, job)
+		a.trace.SIP("INVITE %s through gateway %s (%s)", d.Target, g.Name, map[bool]string{true: "audio first", false: "T.38 offered"}[d.AudioFirst])
+		d.OnEvent = a.traceSIP
+		call, err := p.d.UA.Dial(ctx, d)
 		if err != nil {
+			a.trace.SIP("call failed: %v", err)
 			p.d.Router.Release(g.Name)
 			v := ClassifyCall(err)
 			p.d.Router.Report(g.Name, v.Gateway, err.Error())
@@ -182,6 +194,9 @@ func (p *Pool) send(soft context.Context, lease *queue.Lease, job queue.Job) (ba
 		p.d.Router.Report(g.Name, routing.OK, "")
 		a.callID = call.CallID()
 		a.log = a.log.With("gateway", g.Name, "call_id", a.callID)
+		a.trace.SetCall(a.callID, g.Name)
+		m := call.Media()
+		a.trace.SIP("T.38 agreed with %v: version %d, max datagram %d, error correction %s", m.Remote, m.Params.Version, m.Params.MaxDatagram, m.Params.UDPEC)
 		res := a.transmit(call, pages)
 		p.d.Router.Release(g.Name)
 		a.end(res)
@@ -248,7 +263,10 @@ func (a *attempt) transmit(call *sip.Call, pages []*bilevel.Image) *t30.Result {
 		}
 	}()
 	cfg := t30.Config{Calling: true, Transmit: true, Ident: p.cfg.StationID, ECM: p.cfg.ECM,
-		Fine: true, Superfine: true, Pages: t30.ImagePages(pages), StartPage: a.confirmed}
+		Fine: true, Superfine: true, Pages: t30.ImagePages(pages), StartPage: a.confirmed, Log: a.log}
+	if a.trace != nil {
+		cfg.Trace = a.trace.T30
+	}
 	s, rc, err := Terminal(call.Media(), cfg)
 	if err != nil {
 		a.log.Error("T.38 session", "err", err)
@@ -275,6 +293,28 @@ func (a *attempt) transmit(call *sip.Call, pages []*bilevel.Image) *t30.Result {
 		a.log.Debug("session ended", "err", err)
 	}
 	return res
+}
+
+// traceSIP records a step of the call's SIP dialogue.
+func (a *attempt) traceSIP(ev sip.Event) {
+	if ev.Status != 0 {
+		a.trace.SIP("%s %d %s", ev.Kind, ev.Status, ev.Detail)
+		return
+	}
+	a.trace.SIP("%s %s", ev.Kind, ev.Detail)
+}
+
+// saveTrace stores the attempt's trace once it is over, in a write of its
+// own: a trace that cannot be stored is logged, never a reason to fail.
+func (a *attempt) saveTrace() {
+	if a.gateway == "" {
+		return // no call was placed: the job's history says why
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
+	defer cancel()
+	if _, err := a.p.d.Traces.Save(ctx, a.trace.Finish(a.outcome)); err != nil {
+		a.log.Warn("call trace not stored", "err", err)
+	}
 }
 
 // progress writes confirmed pages to the queue off the real-time loop:

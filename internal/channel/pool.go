@@ -30,6 +30,8 @@ type Deps struct {
 	Outbox *pgxpool.Pool
 	// Inbound routes received faxes; nil keeps them unrouted.
 	Inbound InboundRouter
+	// Traces keeps each call's trace; nil keeps none.
+	Traces  Traces
 	Metrics *Metrics
 	Log     *slog.Logger
 }
@@ -216,7 +218,7 @@ func (p *Pool) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		p.d.Router.RunProber(ctx, Prober{UA: p.d.UA, Gateway: p.gateway}, p.cfg.ProbeInterval)
+		p.d.Router.RunProber(ctx, Prober{UA: p.d.UA, Gateway: p.gateway}, time.Second)
 	}()
 	p.log.Info("fax channels running", "outbound", p.opt.Outbound, "inbound", cap(p.inSlots), "gateways", p.gatewayCount())
 	if p.gatewayCount() == 0 && p.opt.Outbound > 0 {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/faxd/faxd/internal/api/routingcfg"
+	"github.com/faxd/faxd/internal/calltrace"
 	"github.com/faxd/faxd/internal/channel"
 	"github.com/faxd/faxd/internal/docstore"
 	"github.com/faxd/faxd/internal/sip"
@@ -41,13 +42,16 @@ func (s *Server) openChannels(ctx context.Context) error {
 	}
 	c.self = self
 	gws, routes := s.cfg.Channel.RoutingTable(self)
-	if c.Router, err = routing.New(gws, routes, routing.HealthPolicy{}); err != nil {
+	if c.Router, err = routing.New(gws, routes, s.cfg.Channel.HealthPolicy()); err != nil {
 		return fmt.Errorf("channel: %w", err)
 	}
+	chLog := s.log.With("component", "channel")
+	chMetrics := channel.NewMetrics(s.Metrics.Registry, c.Router)
+	c.Router.OnTransition(func(t routing.Transition) { chMetrics.GatewayTransition(chLog, t) })
 	c.Pool, err = channel.New(s.cfg.Channel, channel.Options{Outbound: s.cfg.Channels.Count, Poll: s.cfg.Queue.PollInterval.D()},
 		channel.Deps{
 			Queue: s.Queue, Node: s.Node, UA: ua, Router: c.Router, Docs: channelDocs{s.docs}, Outbox: s.DB.Queue,
-			Metrics: channel.NewMetrics(s.Metrics.Registry, c.Router), Log: s.log.With("component", "channel"),
+			Traces: calltrace.NewStore(s.DB.Queue), Metrics: chMetrics, Log: chLog,
 		}, self)
 	if err != nil {
 		return err
@@ -56,6 +60,18 @@ func (s *Server) openChannels(ctx context.Context) error {
 		c.Pool.SetState(sip.StateStandby) // no channels until promoted (R17)
 	}
 	return s.refreshRouting(ctx)
+}
+
+// routerHealth gives the API the gateway router's live state; the
+// channels are opened after the API is built, so it looks them up on
+// each call.
+type routerHealth struct{ s *Server }
+
+func (h routerHealth) Status() []routing.GatewayStatus {
+	if h.s.channels == nil || h.s.channels.Router == nil {
+		return nil
+	}
+	return h.s.channels.Router.Status()
 }
 
 // runChannels runs the pool until ctx ends; stop ends it (draining calls

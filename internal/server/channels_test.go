@@ -3,12 +3,14 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/faxd/faxd/archive"
+	"github.com/faxd/faxd/internal/calltrace"
 	"github.com/faxd/faxd/internal/channel"
 	"github.com/faxd/faxd/internal/config"
 	"github.com/faxd/faxd/internal/docstore"
@@ -219,6 +221,51 @@ func TestChannelsFaxToSelf(t *testing.T) {
 			t.Errorf("received page %d differs from the page sent", i+1)
 		}
 	}
+	// Both calls left a trace: the sender's SIP steps and frames, and the
+	// receiver's, each ending with the result.
+	ctx := context.Background()
+	traces := calltrace.NewStore(s.DB.Queue)
+	outTrace := waitTrace(t, func() (calltrace.Trace, error) { return traces.ForAttempt(ctx, job.ID, 1) })
+	inTrace := waitTrace(t, func() (calltrace.Trace, error) {
+		return traces.ForReceived(ctx, strings.TrimPrefix(in.Key, in.Source+"/"))
+	})
+	if want := "sent: "; !strings.HasPrefix(outTrace.Result, want) || outTrace.Gateway != "self" || outTrace.CallID == "" {
+		t.Errorf("outbound trace %+v", outTrace)
+	}
+	if !strings.HasPrefix(inTrace.Result, "received") || inTrace.CallID != outTrace.CallID {
+		t.Errorf("inbound trace %+v (call id %q)", inTrace, outTrace.CallID)
+	}
+	seq := func(tr calltrace.Trace) string {
+		var b []string
+		for _, ev := range tr.Events {
+			switch ev.Kind {
+			case "tx", "rx":
+				b = append(b, ev.Kind+":"+ev.Frame)
+			case "sip":
+				b = append(b, "sip:"+strings.Fields(ev.Detail)[0])
+			case "done":
+				b = append(b, "done")
+			}
+		}
+		return strings.Join(b, " ")
+	}
+	for _, c := range []struct {
+		tr    calltrace.Trace
+		wants []string
+	}{
+		{outTrace, []string{"sip:INVITE", "sip:answered", "rx:DIS", "tx:DCS", "rx:CFR", "rx:MCF", "tx:DCN", "done"}},
+		{inTrace, []string{"sip:INVITE", "tx:DIS", "rx:DCS", "tx:CFR", "tx:MCF", "rx:DCN", "done"}},
+	} {
+		got, rest := seq(c.tr), seq(c.tr)
+		for _, w := range c.wants {
+			i := strings.Index(rest, w)
+			if i < 0 {
+				t.Errorf("%s trace lacks %s after what came before: %s", c.tr.Direction, w, got)
+				break
+			}
+			rest = rest[i+len(w):]
+		}
+	}
 	noPortsLeased(t, s)
 	body := metricsBody(t, s)
 	for _, want := range []string{
@@ -357,8 +404,25 @@ func TestChannelsGatewayDownNextCandidate(t *testing.T) {
 			t.Error("the dead gateway is still in rotation")
 		}
 	}
-	if body := metricsBody(t, s); !strings.Contains(body, `faxd_gateway_up{gateway="dead"} 0`) {
-		t.Error("faxd_gateway_up does not show the dead gateway down")
+	if body := metricsBody(t, s); !strings.Contains(body, `faxd_gateway_up{gateway="dead"} 0`) ||
+		!strings.Contains(body, `faxd_gateway_transitions_total{cause="call",gateway="dead",to="down"} 1`) {
+		t.Error("faxd_gateway_up or faxd_gateway_transitions_total does not show the dead gateway down")
+	}
+	// The attempt's trace shows both calls: the refused one, then the one
+	// that carried the fax.
+	tr := waitTrace(t, func() (calltrace.Trace, error) {
+		return calltrace.NewStore(s.DB.Queue).ForAttempt(context.Background(), job.ID, 1)
+	})
+	var sipSteps []string
+	for _, ev := range tr.Events {
+		if ev.Kind == calltrace.KindSIP {
+			sipSteps = append(sipSteps, ev.Detail)
+		}
+	}
+	all := strings.Join(sipSteps, "\n")
+	dead1, failed, self1 := strings.Index(all, "through gateway dead"), strings.Index(all, "call failed"), strings.Index(all, "through gateway self")
+	if dead1 < 0 || failed < dead1 || self1 < failed || tr.Gateway != "self" {
+		t.Errorf("trace of the attempt (gateway %q):\n%s", tr.Gateway, all)
 	}
 }
 
@@ -398,5 +462,22 @@ func TestChannelsResumeFromFirstUnconfirmedPage(t *testing.T) {
 	got := receivedPages(t, s, in.Document)
 	if len(got) != 1 || !got[0].Bilevel.Equal(testPages(3, 80)[2]) {
 		t.Error("the page received is not the third page")
+	}
+}
+
+// waitTrace polls for a call trace: it is stored just after the job's
+// final transition.
+func waitTrace(t *testing.T, get func() (calltrace.Trace, error)) calltrace.Trace {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		tr, err := get()
+		if err == nil {
+			return tr
+		}
+		if !errors.Is(err, calltrace.ErrNotFound) || time.Now().After(deadline) {
+			t.Fatalf("call trace: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/faxd/faxd/archive"
 	"github.com/faxd/faxd/internal/api"
 	"github.com/faxd/faxd/internal/buildinfo"
+	"github.com/faxd/faxd/internal/calltrace"
 	"github.com/faxd/faxd/internal/cluster"
 	"github.com/faxd/faxd/internal/config"
 	"github.com/faxd/faxd/internal/docstore"
@@ -219,8 +220,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 				if err != nil {
 					return n, err
 				}
-				// The purged jobs' documents go with them.
-				_, err = s.docs.GC(ctx)
+				// The purged jobs' documents go with them, and call traces
+				// as old (outbound ones also go with their jobs).
+				if _, err = s.docs.GC(ctx); err != nil {
+					return n, err
+				}
+				_, err = calltrace.NewStore(s.DB.Queue).Purge(ctx, s.cfg.Queue.PurgeAfter.D())
 				return n, err
 			}),
 		s.newTask("archive_purged_faxes", s.DB.Archive, archivePurgeLockKey, min(time.Hour, s.cfg.Archive.PurgeAfter.D()/10),
@@ -241,7 +246,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		return nil, err
 	}
 	if s.api, err = api.New(cfg.API, api.Deps{Pool: s.DB.Queue, Queue: s.Queue, Logger: log, // api adds its component
-		Archive: s.Archive, Inbound: s.inbound.router, Cluster: s.clusterAPI(), Secrets: s.secrets}); err != nil {
+		Archive: s.Archive, Inbound: s.inbound.router, Cluster: s.clusterAPI(), Secrets: s.secrets, Gateways: routerHealth{s}}); err != nil {
 		s.Close(ctx)
 		return nil, err
 	}

@@ -72,7 +72,11 @@ type Config struct {
 	Timers   Timers
 	MaxTries int // command repetitions before giving up; 0: 3
 	// Log, when set, gets every frame in and out at debug level.
-	Log    *slog.Logger
+	Log *slog.Logger
+	// Trace, when set, gets every control frame in and out (ECM data
+	// frames excepted), each timeout and the end, as they happen: the
+	// call trace an administrator reads.
+	Trace  func(TraceEvent)
 	MaxRTN int // re-sends of one page after RTN; 0: 3
 }
 
@@ -295,6 +299,7 @@ func (e *Engine) Tick(now time.Duration) {
 	if e.rt != 0 && e.now >= e.rt {
 		e.rt = 0
 		e.debug("timeout", "timer", e.rtKind)
+		e.trace(TraceEvent{Kind: TraceTimeout, Detail: e.rtKind.String()})
 		e.timeout(e.rtKind)
 	}
 }
@@ -433,6 +438,9 @@ func (e *Engine) RxFrame(b []byte, fcsOK bool) {
 	if f.FCF != FCFFCD && e.debugOn() {
 		e.debug("rx", "frame", FCFName(f.FCF), "fif", fmt.Sprintf("% x", f.FIF), "fcs_ok", fcsOK)
 	}
+	if f.FCF != FCFFCD && f.FCF != FCFRCP && e.cfg.Trace != nil { // ECM data frames: one line per block, on the sending side
+		e.trace(TraceEvent{Kind: TraceRx, Frame: FCFName(f.FCF), FIF: f.FIF, FCSOK: fcsOK})
+	}
 	if f.FCF == FCFFCD || f.FCF == FCFRCP {
 		e.rxECMFrame(b, f, fcsOK)
 		return
@@ -504,6 +512,9 @@ func (e *Engine) emit(o Output) {
 		case OutTCF, OutImage, OutECM:
 			e.debug("tx", "signal", o.Kind, "modem", o.Modem.String(), "octets", len(o.Data), "frames", len(o.Frames))
 		}
+	}
+	if e.cfg.Trace != nil {
+		e.traceOutput(o)
 	}
 	e.out = append(e.out, o)
 }
@@ -599,6 +610,7 @@ func (e *Engine) finish(r Reason, detail string) {
 		return
 	}
 	e.debug("done", "reason", r.String(), "detail", detail)
+	e.trace(TraceEvent{Kind: TraceDone, Detail: r.String() + ": " + detail})
 	e.setPhase(PhaseE)
 	e.st = stDone
 	e.rt, e.t1, e.t5 = 0, 0, 0
