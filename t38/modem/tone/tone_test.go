@@ -221,6 +221,8 @@ func TestDetectTones(t *testing.T) {
 		{"CED", ced(DefaultLevel), math.Inf(1), "tone-on:CED tone-off:CED "},
 		{"CED-noise", ced(DefaultLevel), 6, "tone-on:CED tone-off:CED "},
 		{"ANSam", ansam(), 10, "tone-on:CED tone-off:CED "},
+		// Phase reversals in the middle of the detector's 10 ms blocks.
+		{"ANSam-offset", append(make([]int16, block/2), ansam()...), 10, "tone-on:CED tone-off:CED "},
 		{"CED-40dBm0", ced(-40), math.Inf(1), "tone-on:CED tone-off:CED "},
 		{"CNG+38Hz", sine(CNGFreq+38, DefaultLevel, 500*time.Millisecond), math.Inf(1), "tone-on:CNG tone-off:CNG "},
 		{"CNG-38Hz", sine(CNGFreq-38, DefaultLevel, 500*time.Millisecond), math.Inf(1), "tone-on:CNG tone-off:CNG "},
