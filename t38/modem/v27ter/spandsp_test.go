@@ -144,13 +144,30 @@ func TestTxIntoSpandsp(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(rate), 1))
 			sent := randomBits(r, 4000)
 			line := modulate(t, rate, sent, DefaultTxLevel, false)
-			got, trained := o.demodulate(t, rate, pad(line, 800, 800))
+			got, trained := o.demodulate(t, rate, pad16(line, 800, 800))
 			if !trained {
 				t.Fatal("spandsp did not train")
 			}
 			errs, n := bitErrors(sent, got)
 			if errs != 0 {
 				t.Fatalf("%d errors in %d bits", errs, n)
+			}
+		})
+	}
+}
+
+// spandsp's transmitter into our receiver.
+func TestSpandspIntoRx(t *testing.T) {
+	o := startSpandsp(t)
+	for _, rate := range []Rate{Rate4800, Rate2400} {
+		t.Run(fmt.Sprint(int(rate)), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(uint64(rate), 5))
+			sent := randomBits(r, 4000)
+			line := o.modulate(t, rate, sent, DefaultTxLevel)
+			got, kinds := demodulate(t, rate, pad16(line, 800, 800))
+			errs, n := bitErrors(sent, got)
+			if errs != 0 || fmt.Sprint(kinds) != "[carrier-up trained carrier-down]" {
+				t.Fatalf("%v, %d errors in %d bits", kinds, errs, n)
 			}
 		})
 	}

@@ -44,10 +44,8 @@ func modulate(t testing.TB, rate Rate, bits []uint8, level float64, tep bool) []
 	return out
 }
 
-func pad(x []int16, before, after int) []int16 {
-	out := make([]int16, before+len(x)+after)
-	copy(out[before:], x)
-	return out
+func pad16(x []int16, before, after int) []int16 {
+	return toInt16(pad(toFloat(x), before, after))
 }
 
 // bitErrors finds sent inside got (which holds training ones before and
