@@ -173,6 +173,11 @@ func (r *Rx) Process(samples []int16, out []Event) []Event {
 			out = append(out, ev)
 		}
 		if r.carrier && r.st != stFailed {
+			if r.st == stReversals {
+				// Until the reversals are found the level may still be
+				// rising out of noise: keep the gain in step with it.
+				r.scale = math.Sqrt(2 / max(r.power, 1))
+			}
 			out = r.sample(x, out)
 		}
 	}
@@ -322,10 +327,11 @@ func (r *Rx) symbol(out []Event) []Event {
 	r.state = state
 	switch r.st {
 	case stReversals:
+		// Unequalised, the steps are only roughly 180° and 0°.
 		switch {
-		case step == 4:
+		case step >= 3 && step <= 5:
 			r.reversals++
-		case step == 0 && r.reversals >= minReversals:
+		case (step <= 1 || step == 7) && r.reversals >= minReversals:
 			// The hop: the first symbol of segment 4, which the
 			// scrambler makes a 0° step.
 			b := r.trainScr.scramble(1)

@@ -172,3 +172,45 @@ func TestSpandspIntoRx(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkBER puts the same noisy signal (our transmitter, white noise
+// over the 4 kHz band while the signal lasts, silence around it) into our
+// receiver and spandsp's and reports both bit error rates; a failed
+// training counts as all bits wrong.
+func BenchmarkBER(b *testing.B) {
+	o := startSpandsp(b)
+	for _, rate := range []Rate{Rate4800, Rate2400} {
+		for _, snr := range []float64{6, 8, 10, 12, 14} {
+			b.Run(fmt.Sprintf("%d/snr=%gdB", rate, snr), func(b *testing.B) {
+				var ours, theirs, n int
+				for i := range b.N {
+					r := rand.New(rand.NewPCG(uint64(i), uint64(snr*100)+uint64(rate)))
+					sent := randomBits(r, 20000)
+					sig := toFloat(modulate(b, rate, sent, DefaultTxLevel, false))
+					line := toInt16(pad(awgn(sig, snr, meanSquare(DefaultTxLevel), r), 800, 800))
+					got, _ := demodulate(b, rate, line)
+					e, m := bitErrors(sent, got)
+					ours += e
+					got, _ = o.demodulate(b, rate, line)
+					e, _ = bitErrors(sent, got)
+					theirs += e
+					n += m
+				}
+				b.ReportMetric(float64(ours)/float64(n), "ber-ours")
+				b.ReportMetric(float64(theirs)/float64(n), "ber-spandsp")
+			})
+		}
+	}
+}
+
+// BenchmarkRx is the receiver's cost per second of 4800 bit/s signal.
+func BenchmarkRx(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	line := modulate(b, Rate4800, randomBits(r, 4800), DefaultTxLevel, false)
+	line = line[:SampleRate]
+	b.ResetTimer()
+	for range b.N {
+		rx, _ := NewRx(RxConfig{Rate: Rate4800})
+		rx.Process(line, nil)
+	}
+}
