@@ -1,9 +1,12 @@
 package v27ter
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/faxd/faxd/t38/modem/hdlc"
 )
 
 func demodulate(t testing.TB, rate Rate, x []int16) (bits []uint8, kinds []EventKind) {
@@ -40,5 +43,54 @@ func TestRoundTrip(t *testing.T) {
 				t.Fail()
 			}
 		})
+	}
+}
+
+// One receiver, two signals (say TCF, then a page): each trains anew.
+func TestTwoSignals(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	a, b := randomBits(r, 1500), randomBits(r, 1500)
+	x := append(pad16(modulate(t, Rate4800, a, DefaultTxLevel, false), 800, 4000), modulate(t, Rate4800, b, -25, false)...)
+	got, kinds := demodulate(t, Rate4800, pad16(x, 0, 800))
+	if want := "[carrier-up trained carrier-down carrier-up trained carrier-down]"; fmt.Sprint(kinds) != want {
+		t.Fatalf("events %v, want %v", kinds, want)
+	}
+	if errs, _ := bitErrors(a, got); errs != 0 {
+		t.Errorf("first signal: %d errors", errs)
+	}
+	if errs, _ := bitErrors(b, got[len(got)-len(b)-200:]); errs != 0 {
+		t.Errorf("second signal: %d errors", errs)
+	}
+}
+
+// ECM frames through HDLC and V.27 ter.
+func TestHDLCOverV27ter(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	var frames [][]byte
+	for i := range 8 {
+		f := make([]byte, 4+256)
+		f[0], f[1], f[2], f[3] = 0xFF, 0x03, 0x06, byte(i) // FCD, frame number
+		for j := 4; j < len(f); j++ {
+			f[j] = byte(r.Uint32())
+		}
+		frames = append(frames, f)
+	}
+	bits, err := hdlc.Encode(20, frames...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := condition{snr: 25, gainDB: -10, ppm: 100, hz: 3}
+	got, _ := demodulate(t, Rate4800, c.apply(modulate(t, Rate4800, bits, DefaultTxLevel, false), r))
+	var n int
+	for _, ev := range hdlc.Decode(got) {
+		if ev.Kind == hdlc.EventFrame && ev.FCSOK {
+			if n >= len(frames) || !bytes.Equal(ev.Frame, frames[n]) {
+				t.Fatalf("frame %d differs", n)
+			}
+			n++
+		}
+	}
+	if n != len(frames) {
+		t.Fatalf("%d of %d frames", n, len(frames))
 	}
 }

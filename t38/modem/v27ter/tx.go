@@ -12,7 +12,8 @@ type BitSource interface {
 }
 
 // Tx is a V.27 ter transmitter: training, then the source's bits, then a
-// short run of scrambled ones and the end of the signal.
+// short run of scrambled ones and the end of the signal. A Tx sends one
+// signal; each new signal (TCF, a page, an ECM block) needs a new Tx.
 type Tx struct {
 	rate  Rate
 	steps []int
