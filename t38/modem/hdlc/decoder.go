@@ -127,6 +127,10 @@ func (d *Decoder) data(b uint8) {
 	d.cur |= b << (d.nbits & 7)
 	d.nbits++
 	if d.nbits&7 == 0 {
+		if d.buf == nil {
+			// Allocated once, whole: appends never grow it.
+			d.buf = make([]byte, 0, d.maxLen()+2)
+		}
 		if len(d.buf) < d.maxLen()+2 {
 			d.buf = append(d.buf, d.cur)
 		} else {
