@@ -99,6 +99,7 @@ type Rx struct {
 	n    int           // samples since the last exact re-sum
 
 	onMS, offMS float64         // thresholds as mean squares
+	diffGain    float64         // undoes the first difference's gain at the channel centre
 	pw          [window]float64 // squared samples in the window
 	pwSum       float64
 	power       float64 // mean square over the window
@@ -133,6 +134,9 @@ func NewRx(cfg RxConfig) (*Rx, error) {
 		corr:  [2]correlator{newCorrelator(space), newCorrelator(mark)},
 		onMS:  meanSquare(cfg.OnLevel),
 		offMS: meanSquare(cfg.OffLevel),
+		// |1 - e^-jw|^2 = 2 - 2cos w at the centre of the channel, so that
+		// the power reads true for its tones.
+		diffGain: 1 / (2 - 2*math.Cos(2*math.Pi*(mark+space)/2/SampleRate)),
 	}, nil
 }
 
@@ -151,10 +155,10 @@ func (r *Rx) Process(samples []int16, out []Event) []Event {
 		r.correlate(x)
 
 		// The power is measured on the first difference, which takes out
-		// any DC offset; it raises 1.75 kHz by 2.1 dB, corrected below.
+		// any DC offset; diffGain corrects its slope at the channel centre.
 		d := x - r.lastX
 		r.lastX = x
-		e := d * d * diffGain
+		e := d * d * r.diffGain
 		r.pwSum += e - r.pw[r.pos]
 		r.pw[r.pos] = e
 		r.power = max(0, r.pwSum/window)
@@ -174,10 +178,6 @@ func (r *Rx) Process(samples []int16, out []Event) []Event {
 	}
 	return out
 }
-
-// diffGain undoes the first difference's gain at the band centre (1750 Hz,
-// |1 - e^-jw|^2 = 2 - 2cos w), so that power reads true for V.21 tones.
-var diffGain = 1 / (2 - 2*math.Cos(2*math.Pi*1750/SampleRate))
 
 func (r *Rx) correlate(x float64) {
 	p := r.pos

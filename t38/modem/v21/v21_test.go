@@ -312,3 +312,50 @@ func FuzzRx(f *testing.F) {
 		}
 	})
 }
+
+// Channel 1 (980/1180 Hz) works the same way.
+func TestChannel1(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	sent := randomBits(r, 1000)
+	tx, err := NewTx(Channel1, DefaultTxLevel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := Bits(sent)
+	buf := make([]int16, len(sent)*27)
+	n := tx.Modulate(buf, &src)
+	line := toInt16(awgn(pad(toFloat(buf[:n]), 400, 400), 10, meanSquare(DefaultTxLevel), r))
+	rx, err := NewRx(RxConfig{Channel: Channel1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []uint8
+	for _, ev := range rx.Process(line, nil) {
+		if ev.Kind == EventBit {
+			got = append(got, ev.Bit)
+		}
+	}
+	if errs, m := bitErrors(sent, got, 8); errs != 0 {
+		t.Fatalf("%d errors in %d bits", errs, m)
+	}
+	// The level reads true, within the tilt of the difference filter
+	// across the channel, in the middle of a clean signal.
+	rx, _ = NewRx(RxConfig{Channel: Channel1})
+	rx.Process(buf[:n/2], nil)
+	if p := rx.Power(); math.Abs(p-DefaultTxLevel) > 1 {
+		t.Errorf("power %.2f dBm0 in the signal, want %g", p, DefaultTxLevel)
+	}
+	// The mark tone is 980 Hz.
+	ones := Bits(bytes.Repeat([]byte{1}, 300))
+	tx, _ = NewTx(Channel1, DefaultTxLevel)
+	n = tx.Modulate(buf[:8000], &ones)
+	cross := 0
+	for i := 1; i < n; i++ {
+		if (buf[i-1] < 0) != (buf[i] < 0) {
+			cross++
+		}
+	}
+	if f := float64(cross) / 2 / (float64(n) / SampleRate); math.Abs(f-980) > 3 {
+		t.Errorf("channel 1 mark %.1f Hz, want 980", f)
+	}
+}
