@@ -63,7 +63,7 @@ func demodulate(t testing.TB, samples []int16) (bits []uint8, carrier []EventKin
 func bitErrors(sent, got []uint8, skip int) (errs, compared int) {
 	const probe = 64
 	best, bestOff := math.MaxInt, 0
-	for off := -16; off <= 16; off++ {
+	for off := -48; off <= 48; off++ {
 		e := 0
 		for i := skip; i < skip+probe && i < len(sent); i++ {
 			j := i + off
