@@ -36,12 +36,15 @@ func NewTx(ch Channel, levelDBm0 float64) (*Tx, error) {
 }
 
 // Modulate writes samples into dst for bits taken from src, and returns how
-// many it wrote. It stops early, at the end of a bit, when src has no more
-// bits: the carrier is then off, and a later call starts it again with the
+// many it wrote. It stops early, at the end of a bit, when src (which may
+// be nil) has no more bits: the carrier is then off, and a later call starts it again with the
 // phase where it left off.
 func (t *Tx) Modulate(dst []int16, src BitSource) int {
 	for i := range dst {
 		if !t.on {
+			if src == nil {
+				return i
+			}
 			b, ok := src.NextBit()
 			if !ok {
 				return i

@@ -359,3 +359,10 @@ func TestChannel1(t *testing.T) {
 		t.Errorf("channel 1 mark %.1f Hz, want 980", f)
 	}
 }
+
+func TestTxNilSource(t *testing.T) {
+	tx, _ := NewTx(Channel2, DefaultTxLevel)
+	if n := tx.Modulate(make([]int16, 100), nil); n != 0 {
+		t.Fatalf("nil source gave %d samples", n)
+	}
+}

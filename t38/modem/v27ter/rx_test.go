@@ -94,3 +94,39 @@ func TestHDLCOverV27ter(t *testing.T) {
 		t.Fatalf("%d of %d frames", n, len(frames))
 	}
 }
+
+// TCF: 1.5 s of zeros after the training come out as zeros, and a nil
+// source gives a training and the shutdown only.
+func TestTCFAndNilSource(t *testing.T) {
+	for _, rate := range []Rate{Rate2400, Rate4800} {
+		zeros := make([]uint8, int(rate)*3/2)
+		got, kinds := demodulate(t, rate, pad16(modulate(t, rate, zeros, DefaultTxLevel, false), 800, 800))
+		if fmt.Sprint(kinds) != "[carrier-up trained carrier-down]" {
+			t.Fatalf("%d: events %v", rate, kinds)
+		}
+		// Ones (end of training), the zeros, ones (shutdown): one run of
+		// zeros exactly as long. (A few bits of the pulse tail after the
+		// shutdown come out before the carrier drops.)
+		run, longest := 0, 0
+		for _, b := range got {
+			if b == 0 {
+				run++
+				longest = max(longest, run)
+			} else {
+				run = 0
+			}
+		}
+		if longest != len(zeros) {
+			t.Errorf("%d bit/s: a run of %d zeros, want %d", rate, longest, len(zeros))
+		}
+		tx, _ := NewTx(rate, DefaultTxLevel, false)
+		buf := make([]int16, 2*SampleRate)
+		m := tx.Modulate(buf, nil)
+		if !tx.Done() || m == len(buf) {
+			t.Fatalf("%d: nil source: %d samples, done %v", rate, m, tx.Done())
+		}
+		if want := (TrainingSymbols + segShutdown + span + 2) * SampleRate / rate.baud(); abs(m-want) > 2*SampleRate/rate.baud() {
+			t.Errorf("%d: nil source gave %d samples, want about %d", rate, m, want)
+		}
+	}
+}

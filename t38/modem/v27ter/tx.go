@@ -91,7 +91,9 @@ func (t *Tx) nextSymbol() complex128 {
 		for range n {
 			in := uint8(1)
 			if !training && t.ended == 0 {
-				if b, ok := t.source.NextBit(); ok {
+				if t.source == nil {
+					t.ended = 1
+				} else if b, ok := t.source.NextBit(); ok {
 					in = b & 1
 				} else {
 					t.ended = 1
@@ -108,8 +110,8 @@ func (t *Tx) nextSymbol() complex128 {
 }
 
 // Modulate writes samples to dst and returns how many: fewer than
-// len(dst) once the signal has ended (the source ran out, the shutdown
-// ones and the pulse tail were sent).
+// len(dst) once the signal has ended (the source, which may be nil, ran
+// out, and the shutdown ones and the pulse tail were sent).
 func (t *Tx) Modulate(dst []int16, src BitSource) int {
 	t.source = src
 	for i := range dst {
