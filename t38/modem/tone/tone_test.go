@@ -303,3 +303,16 @@ func FuzzDetector(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDetector is the detector's cost per second of signal.
+func BenchmarkDetector(b *testing.B) {
+	g, _ := NewCED(DefaultLevel, DefaultCED)
+	x := make([]int16, SampleRate)
+	g.Generate(x)
+	d, _ := NewDetector(DetectorConfig{})
+	evs := make([]Event, 0, 16)
+	b.ResetTimer()
+	for range b.N {
+		evs = d.Process(x, evs[:0])
+	}
+}

@@ -5,6 +5,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/faxd/faxd/t38/modem/hdlc"
+	"github.com/faxd/faxd/t38/modem/v21"
 )
 
 type condition struct {
@@ -83,6 +86,17 @@ func TestNoFalseTraining(t *testing.T) {
 	other := modulate(t, Rate2400, randomBits(r, 2000), DefaultTxLevel, false)
 	if _, kinds := demodulate(t, Rate4800, pad16(other, 800, 800)); contains(kinds, EventTrained) {
 		t.Errorf("2400 bit/s signal trained a 4800 bit/s receiver: %v", kinds)
+	}
+	// V.21 flags, as a T.30 receiver hears while it waits for a page.
+	flags, _ := hdlc.Encode(100)
+	ftx, _ := v21.NewTx(v21.Channel2, DefaultTxLevel)
+	fsk := make([]int16, 2*SampleRate)
+	src := v21.Bits(flags)
+	fsk = fsk[:ftx.Modulate(fsk, &src)]
+	for _, rate := range []Rate{Rate2400, Rate4800} {
+		if _, kinds := demodulate(t, rate, pad16(fsk, 800, 800)); contains(kinds, EventTrained) {
+			t.Errorf("V.21 flags trained a %d bit/s receiver: %v", rate, kinds)
+		}
 	}
 	if _, err := NewRx(RxConfig{Rate: 7200}); err == nil {
 		t.Error("rate 7200 accepted")
