@@ -37,8 +37,8 @@ type Tx struct {
 }
 
 // NewTx returns a transmitter at rate and levelDBm0 (-60..0 dBm0). With
-// tep, the training starts with 185 ms of talker echo protection
-// (unmodulated carrier, then silence).
+// tep, the training starts with talker echo protection: 320 symbols of
+// unmodulated carrier (200 ms at 4800 bit/s), then 32 of silence.
 func NewTx(rate Rate, levelDBm0 float64, tep bool) (*Tx, error) {
 	if err := rate.check(); err != nil {
 		return nil, err
