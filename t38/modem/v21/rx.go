@@ -1,0 +1,275 @@
+package v21
+
+import (
+	"fmt"
+	"math"
+)
+
+// EventKind tells what a receiver Event reports.
+type EventKind uint8
+
+const (
+	EventCarrierUp   EventKind = iota + 1 // a V.21 signal began
+	EventCarrierDown                      // it ended; no bits follow until the next EventCarrierUp
+	EventBit                              // one received bit in Bit
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case EventCarrierUp:
+		return "carrier-up"
+	case EventCarrierDown:
+		return "carrier-down"
+	case EventBit:
+		return "bit"
+	}
+	return "event?"
+}
+
+// Event is one receiver output.
+type Event struct {
+	Kind EventKind
+	Bit  uint8
+}
+
+// RxConfig sets up a receiver. The zero value is channel 2 with the default
+// thresholds.
+type RxConfig struct {
+	Channel  Channel // 0 means Channel2
+	OnLevel  float64 // dBm0; 0 means DefaultOnLevel
+	OffLevel float64 // dBm0; 0 means DefaultOffLevel
+}
+
+// Receiver timing constants.
+const (
+	// window is the correlation span: one bit (26 2/3 samples) rounded,
+	// the matched filter for a non-coherent FSK symbol.
+	window = 27
+	// carrierHold is how many samples the power (averaged over the
+	// window) has to stay past a threshold before the carrier is declared
+	// on or off: more than the window, so that a click, which lifts the
+	// average for exactly one window, neither starts nor ends a carrier.
+	carrierHold = 40
+	// Timing recovery gains: fast while acquiring, then slow so that noise
+	// on a transition moves the bit clock little.
+	acquireGain  = 0.5
+	trackGain    = 0.0625
+	acquireEdges = 8
+	// Once locked, a sign change far from where a boundary is due is more
+	// likely noise than a boundary: its pull is limited to this much.
+	trackClip       = 0.2
+	recomputeWindow = 4096 // samples between exact re-sums of the sliding correlators
+)
+
+// correlator is a sliding quadrature correlation with one tone.
+type correlator struct {
+	cos, sin []float64 // one period of the reference, table length = period
+	idx      int
+	ri, rq   [window]float64 // products in the window
+	si, sq   float64         // their sums
+}
+
+func newCorrelator(freq float64) correlator {
+	// A period of whole samples: SampleRate/gcd(freq, SampleRate).
+	f := int(math.Round(freq))
+	g := gcd(f, SampleRate)
+	n := SampleRate / g
+	c := correlator{cos: make([]float64, n), sin: make([]float64, n)}
+	for i := range n {
+		s, co := math.Sincos(2 * math.Pi * float64(f) * float64(i) / SampleRate)
+		c.cos[i], c.sin[i] = co, s
+	}
+	return c
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// Rx is a V.21 receiver: carrier detection on the signal power, two
+// sliding quadrature correlators (mark and space) one bit long, and a
+// digital phase-locked bit clock that samples the mark-minus-space decision
+// in the middle of each bit.
+type Rx struct {
+	corr [2]correlator // [space, mark]
+	pos  int           // ring position in the correlator windows
+	n    int           // samples since the last exact re-sum
+
+	onMS, offMS float64         // thresholds as mean squares
+	diffGain    float64         // undoes the first difference's gain at the channel centre
+	pw          [window]float64 // squared samples in the window
+	pwSum       float64
+	power       float64 // mean square over the window
+	lastX       float64
+	carrier     bool
+	hold        int // samples past the threshold so far
+
+	phase   float64 // bit clock, in bits; a bit is sampled when it passes 1
+	edges   int     // transitions seen since carrier up
+	lastDec float64 // previous decision value
+}
+
+// NewRx returns a receiver.
+func NewRx(cfg RxConfig) (*Rx, error) {
+	if cfg.Channel == 0 {
+		cfg.Channel = Channel2
+	}
+	mark, space, err := cfg.Channel.Frequencies()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.OnLevel == 0 {
+		cfg.OnLevel = DefaultOnLevel
+	}
+	if cfg.OffLevel == 0 {
+		cfg.OffLevel = DefaultOffLevel
+	}
+	if math.IsNaN(cfg.OnLevel) || math.IsNaN(cfg.OffLevel) || cfg.OffLevel > cfg.OnLevel || cfg.OnLevel > 0 {
+		return nil, fmt.Errorf("v21: carrier thresholds on %g dBm0, off %g dBm0: need off <= on <= 0", cfg.OnLevel, cfg.OffLevel)
+	}
+	return &Rx{
+		corr:  [2]correlator{newCorrelator(space), newCorrelator(mark)},
+		onMS:  meanSquare(cfg.OnLevel),
+		offMS: meanSquare(cfg.OffLevel),
+		// |1 - e^-jw|^2 = 2 - 2cos w at the centre of the channel, so that
+		// the power reads true for its tones.
+		diffGain: 1 / (2 - 2*math.Cos(2*math.Pi*(mark+space)/2/SampleRate)),
+	}, nil
+}
+
+// Carrier reports whether the receiver sees a carrier.
+func (r *Rx) Carrier() bool { return r.carrier }
+
+// Power is the received signal level in dBm0, averaged over one bit.
+func (r *Rx) Power() float64 { return PowerDBm0(r.power) }
+
+// Process demodulates samples and appends what it found to out: carrier
+// events, and one EventBit per bit while the carrier is up. It returns the
+// extended slice. A call appends at most one event per 13 samples.
+func (r *Rx) Process(samples []int16, out []Event) []Event {
+	for _, s := range samples {
+		x := float64(s)
+		r.correlate(x)
+
+		// The power is measured on the first difference, which takes out
+		// any DC offset; diffGain corrects its slope at the channel centre.
+		d := x - r.lastX
+		r.lastX = x
+		e := d * d * r.diffGain
+		r.pwSum += e - r.pw[r.pos]
+		r.pw[r.pos] = e
+		r.power = max(0, r.pwSum/window)
+		if r.pos++; r.pos == window {
+			r.pos = 0
+		}
+
+		if ev, ok := r.detect(); ok {
+			out = append(out, ev)
+		}
+		if !r.carrier {
+			continue
+		}
+		if bit, ok := r.clock(); ok {
+			out = append(out, Event{Kind: EventBit, Bit: bit})
+		}
+	}
+	return out
+}
+
+func (r *Rx) correlate(x float64) {
+	p := r.pos
+	for k := range r.corr {
+		c := &r.corr[k]
+		i, q := x*c.cos[c.idx], x*c.sin[c.idx]
+		if c.idx++; c.idx == len(c.cos) {
+			c.idx = 0
+		}
+		c.si += i - c.ri[p]
+		c.sq += q - c.rq[p]
+		c.ri[p], c.rq[p] = i, q
+	}
+	// Sliding sums drift by rounding; re-add them now and then.
+	if r.n++; r.n == recomputeWindow {
+		r.n = 0
+		for k := range r.corr {
+			c := &r.corr[k]
+			c.si, c.sq = 0, 0
+			for j := range window {
+				c.si += c.ri[j]
+				c.sq += c.rq[j]
+			}
+		}
+		r.pwSum = 0
+		for _, e := range r.pw {
+			r.pwSum += e
+		}
+	}
+}
+
+// detect runs carrier detection with hysteresis and a hold time.
+func (r *Rx) detect() (Event, bool) {
+	past := r.power > r.onMS
+	if r.carrier {
+		past = r.power < r.offMS
+	}
+	if !past {
+		r.hold = 0
+		return Event{}, false
+	}
+	if r.hold++; r.hold < carrierHold {
+		return Event{}, false
+	}
+	r.hold = 0
+	r.carrier = !r.carrier
+	if r.carrier {
+		r.phase, r.edges, r.lastDec = 0, 0, 0
+		return Event{Kind: EventCarrierUp}, true
+	}
+	return Event{Kind: EventCarrierDown}, true
+}
+
+// decision is in [-1, 1]: positive for mark, independent of level.
+func (r *Rx) decision() float64 {
+	s, m := &r.corr[0], &r.corr[1]
+	es := s.si*s.si + s.sq*s.sq
+	em := m.si*m.si + m.sq*m.sq
+	if es+em == 0 {
+		return 0
+	}
+	return (em - es) / (em + es)
+}
+
+// clock advances the bit clock by a sample and returns a bit when one is
+// due. A sign change of the decision marks a bit boundary (delayed by half
+// the window, like every decision); the clock is pulled towards having that
+// boundary half a bit away from its sampling instant.
+func (r *Rx) clock() (uint8, bool) {
+	dec := r.decision()
+	if (dec > 0) != (r.lastDec > 0) && r.lastDec != 0 {
+		// Where between the two samples the sign changed.
+		frac := r.lastDec / (r.lastDec - dec)
+		at := r.phase + frac*BitRate/SampleRate
+		e := at - 0.5
+		if r.edges == 0 {
+			r.phase -= e
+		} else if r.edges < acquireEdges {
+			r.phase -= e * acquireGain
+		} else {
+			r.phase -= max(-trackClip, min(trackClip, e)) * trackGain
+		}
+		r.edges++
+	}
+	r.lastDec = dec
+	r.phase += float64(BitRate) / SampleRate
+	if r.phase < 1 {
+		return 0, false
+	}
+	r.phase--
+	if dec > 0 {
+		return 1, true
+	}
+	return 0, true
+}
