@@ -29,6 +29,27 @@ func TestLivenessSessionLostFencesAndReRegisters(t *testing.T) {
 	held := claimOne(t, q, n)
 	old := n.Lease()
 
+	// Quiet intervals are no failure: the session has waited out at least
+	// one interval and checked its lock, and the lease holds.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var checked bool
+		if err := q.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE application_name = 'faxd liveness n' AND query LIKE '%pg_backend_pid%')`).Scan(&checked); err != nil {
+			t.Fatal(err)
+		}
+		if checked {
+			break
+		}
+		if time.Now().After(deadline) || old.Err() != nil {
+			t.Fatalf("the session never checked its lock; lease: %v", old.Err())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := old.Err(); err != nil {
+		t.Fatalf("fenced while the session lives: %v", err)
+	}
+
 	if _, err := q.Pool().Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'faxd liveness n'"); err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +69,7 @@ func TestLivenessSessionLostFencesAndReRegisters(t *testing.T) {
 
 	// A new incarnation with its own session, long before the hour-long
 	// lease of the old one would have run out.
-	deadline := time.Now().Add(30 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for n.Lease() == old || n.Lease().Err() != nil {
 		if time.Now().After(deadline) {
 			t.Fatal("no new incarnation")
