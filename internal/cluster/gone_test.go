@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/faxd/faxd/internal/notify"
 	"github.com/faxd/faxd/internal/pgtest"
 	"github.com/faxd/faxd/queue"
 )
@@ -123,5 +124,56 @@ func TestLeaseProbeProcessGone(t *testing.T) {
 	err = p.Check(ctx)
 	if !errors.Is(err, ErrPrimaryGone) || !errors.Is(err, ErrPrimaryDown) || !strings.Contains(err.Error(), "lease live until") {
 		t.Fatalf("check of a gone primary with a live lease: %v", err)
+	}
+}
+
+// alerts records the membership watcher's notices.
+type alerts struct{ down, up []string }
+
+func (a *alerts) ServerDown(_ context.Context, e notify.ServerEvent) error {
+	a.down = append(a.down, e.Node)
+	return nil
+}
+
+func (a *alerts) ServerUp(_ context.Context, e notify.ServerEvent) error {
+	a.up = append(a.up, e.Node)
+	return nil
+}
+
+// A server whose process is gone is reported down at the next check,
+// although its hour-long lease still runs.
+func TestMembershipSeesGoneProcess(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewDB(t)
+	q, err := queue.New(pool, queue.Config{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := q.Register(ctx, queue.NodeInfo{ID: "b"}, queue.NodeConfig{TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &alerts{}
+	w := NewWatcher(q, a, "a", quiet, nil)
+	if err := w.Check(ctx); err != nil || len(a.down) != 0 {
+		t.Fatalf("live b: down %v, %v", a.down, err)
+	}
+	if _, err := pool.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'faxd liveness b'"); err != nil {
+		t.Fatal(err)
+	}
+	<-b.Lease().Done()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(a.down) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("gone process never reported down")
+		}
+		time.Sleep(10 * time.Millisecond)
+		if err := w.Check(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(a.down) != 1 || a.down[0] != "b" || len(w.Live()) != 0 {
+		t.Fatalf("down %v, live %v", a.down, w.Live())
 	}
 }
