@@ -35,7 +35,7 @@ func TestLivenessSessionLostFencesAndReRegisters(t *testing.T) {
 	for {
 		var checked bool
 		if err := q.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE application_name = 'faxd liveness n' AND query LIKE '%pg_backend_pid%')`).Scan(&checked); err != nil {
+			WHERE datname = current_database() AND application_name = 'faxd liveness n' AND query LIKE '%pg_backend_pid%')`).Scan(&checked); err != nil {
 			t.Fatal(err)
 		}
 		if checked {
@@ -50,7 +50,7 @@ func TestLivenessSessionLostFencesAndReRegisters(t *testing.T) {
 		t.Fatalf("fenced while the session lives: %v", err)
 	}
 
-	if _, err := q.Pool().Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'faxd liveness n'"); err != nil {
+	if _, err := q.Pool().Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'faxd liveness n'"); err != nil {
 		t.Fatal(err)
 	}
 	<-old.Done() // a hang here is the failure: the lease must fence

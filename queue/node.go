@@ -270,6 +270,11 @@ func (n *Node) openSession(ctx context.Context) (*pgx.Conn, *int64, error) {
 // any reason, because then nothing is transmitted under it any more.
 func (n *Node) watch(l *Lease, conn *pgx.Conn) {
 	defer conn.Close(context.Background())
+	// A slow check is no lost session, but a check cut short closes the
+	// connection (the protocol state is unknown), which ends the session:
+	// so a check may take until the node would have fenced itself through
+	// its lease anyway, counted from the last good check.
+	lastOK := time.Now()
 	for {
 		wctx, cancel := context.WithTimeout(l.ctx, n.cfg.Interval)
 		err := conn.PgConn().WaitForNotification(wctx)
@@ -285,10 +290,14 @@ func (n *Node) watch(l *Lease, conn *pgx.Conn) {
 			n.q.log.Warn("queue: liveness session lost; channels stop", "node", l.NodeID, "incarnation", l.Incarnation, "err", err)
 			return
 		}
-		pctx, cancel := context.WithTimeout(l.ctx, n.cfg.Interval)
+		start := time.Now()
+		pctx, cancel := context.WithDeadline(l.ctx, lastOK.Add(n.cfg.TTL-n.cfg.Margin))
 		var held bool
 		err = conn.QueryRow(pctx, sqlLivenessHeld, l.Incarnation).Scan(&held)
 		cancel()
+		if err == nil && held {
+			lastOK = start
+		}
 		if l.ctx.Err() != nil {
 			return
 		}

@@ -110,7 +110,7 @@ func TestLeaseProbeProcessGone(t *testing.T) {
 		t.Fatalf("live primary: %v gone=%v", err, p.Gone(ctx))
 	}
 	// Its session ends (as when its process dies).
-	if _, err := pool.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'faxd liveness fax-a'"); err != nil {
+	if _, err := pool.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'faxd liveness fax-a'"); err != nil {
 		t.Fatal(err)
 	}
 	<-n.Lease().Done()
@@ -159,7 +159,7 @@ func TestMembershipSeesGoneProcess(t *testing.T) {
 	if err := w.Check(ctx); err != nil || len(a.down) != 0 {
 		t.Fatalf("live b: down %v, %v", a.down, err)
 	}
-	if _, err := pool.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'faxd liveness b'"); err != nil {
+	if _, err := pool.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'faxd liveness b'"); err != nil {
 		t.Fatal(err)
 	}
 	<-b.Lease().Done()
