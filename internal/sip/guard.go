@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -37,14 +38,20 @@ const (
 
 type guard struct {
 	u *UA
-	// parse is sipgo's parser; tests replace it to prove that a parser
-	// panic is contained.
-	parse func([]byte) (sip.Message, error)
+	// parser is sipgo's parser; tests replace it (setParser) to prove
+	// that a parser panic is contained.
+	parser atomic.Pointer[parseFunc]
 
 	mu      sync.Mutex
 	streams map[string]*streamBuf
 	udp     map[string]net.PacketConn // our UDP listeners by local address
 }
+
+type parseFunc func([]byte) (sip.Message, error)
+
+func (g *guard) parse(raw []byte) (sip.Message, error) { return (*g.parser.Load())(raw) }
+
+func (g *guard) setParser(f parseFunc) { g.parser.Store(&f) }
 
 type streamBuf struct {
 	buf      []byte
@@ -53,8 +60,9 @@ type streamBuf struct {
 }
 
 func newGuard(u *UA) *guard {
-	p := sip.NewParser()
-	return &guard{u: u, parse: p.ParseSIP, streams: map[string]*streamBuf{}, udp: map[string]net.PacketConn{}}
+	g := &guard{u: u, streams: map[string]*streamBuf{}, udp: map[string]net.PacketConn{}}
+	g.setParser(sip.NewParser().ParseSIP)
+	return g
 }
 
 // filter is the sip.TransportReadFilter: it returns what sipgo may parse.

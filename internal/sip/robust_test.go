@@ -590,13 +590,13 @@ func TestParserPanicContained(t *testing.T) {
 			u := newTestUA(t, nil)
 			ans := newAnswering(Accept)
 			u.SetAdmission(ans)
-			real := u.guard.parse
-			u.guard.parse = func(b []byte) (sip.Message, error) {
+			real := sip.NewParser().ParseSIP
+			u.guard.setParser(func(b []byte) (sip.Message, error) {
 				if bytes.Contains(b, []byte("X-Boom")) {
 					panic("parser bug")
 				}
 				return real(b)
-			}
+			})
 			p := dialRaw(t, u, tr, "127.0.0.1")
 			p.send(p.request(u, "INVITE", "boom-"+sip.GenerateTagN(8), gwT38SDP).add("X-Boom", "1").String())
 			if res := p.final(nil); statusOf(res) != 400 {
