@@ -240,11 +240,14 @@ func (g *guard) inspect(raw []byte, src netip.AddrPort, transport string) (pass 
 		tag := tagOf(rawHeader(raw, "to", "t"))
 		if cid == "" || tag == "" || !u.hasDialog(cid, tag) {
 			u.metrics.Refused.WithLabelValues("allow_from").Inc()
-			u.log.Warn("SIP request refused: source not in allow_from", "source", src, "transport", transport, "method", printable(string(method), 20), "call_id", printable(cid, 80))
 			if string(method) == string(sip.ACK) || !looksLikeRequest(first) ||
 				(string(method) == string(sip.OPTIONS) && u.cfg.OptionsFromUnknown == "drop") {
-				return false, nil // an ACK is never answered, noise neither; a dropped OPTIONS tells a scanner nothing
+				// An ACK is never answered, noise neither; a dropped OPTIONS
+				// tells a scanner nothing. Debug only: scans come in floods.
+				u.log.Debug("SIP request dropped: source not in allow_from", "source", src, "transport", transport, "method", printable(string(method), 20))
+				return false, nil
 			}
+			u.log.Warn("SIP request refused: source not in allow_from", "source", src, "transport", transport, "method", printable(string(method), 20), "call_id", printable(cid, 80))
 			return false, g.rawReply(raw, 403, "Forbidden", "source not in allow_from")
 		}
 	}
