@@ -16,7 +16,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func TestMaskedJSON(t *testing.T) {
 	b, err := maskedJSON(map[string]any{
 		"name": "gw", "password": "p1", "Secret": "s1",
-		"nested": []any{map[string]any{"token": "t1", "secret": ""}},
+		"nested":       []any{map[string]any{"token": "t1", "secret": ""}},
 		"has_password": true,
 	})
 	if err != nil {
