@@ -50,24 +50,27 @@ type AGC struct {
 	Target float32
 	Gain   float32
 	Frozen bool
-	meter  PowerMeter
+	alpha  float32
+	p      float32
+	n      int
 }
 
 // NewAGC returns an AGC aiming at mean square target, with memory n samples.
 func NewAGC(target float32, n int) *AGC {
-	return &AGC{Target: target, Gain: 1, meter: PowerMeter{alpha: 1 / float32(n)}}
+	return &AGC{Target: target, Gain: 1, alpha: 1 / float32(n)}
 }
 
 // Apply scales x, updating the gain unless frozen.
 func (a *AGC) Apply(x complex64) complex64 {
 	if !a.Frozen {
-		p := a.meter.Update(float32(math.Sqrt(float64(Abs2(x)))))
-		if p > 0 {
-			a.Gain = float32(math.Sqrt(float64(a.Target / p)))
+		a.p += a.alpha * (Abs2(x) - a.p)
+		// The gain needs a square root; every few samples is plenty.
+		if a.n++; a.n&7 == 0 && a.p > 0 {
+			a.Gain = float32(math.Sqrt(float64(a.Target / a.p)))
 		}
 	}
 	return x * complex(a.Gain, 0)
 }
 
 // Reset forgets the level.
-func (a *AGC) Reset() { a.Gain, a.Frozen = 1, false; a.meter.Reset() }
+func (a *AGC) Reset() { a.Gain, a.Frozen, a.p, a.n = 1, false, 0, 0 }

@@ -1,0 +1,387 @@
+package v29
+
+import (
+	"math"
+
+	"github.com/faxd/faxd/t38/modem/dsp"
+)
+
+type rxState uint8
+
+const (
+	stIdle    rxState = iota // no carrier
+	stAcquire                // carrier up: settling level and symbol timing on the alternations
+	stTrackAB                // phase known: following A/B until segment 3 starts
+	stTrainCD                // training the equaliser on segment 3
+	stOnes                   // segment 4: decision-directed, bits not yet delivered
+	stData                   // delivering bits
+	stParked                 // training failed: wait for the carrier to drop
+)
+
+// Receiver tuning, in symbols unless said otherwise.
+const (
+	eqTaps        = 32   // T/2 taps: 16 symbols of span
+	agcFreezeAt   = 24   // symbols of alternations before the level is fixed
+	timingLockAt  = 48   // symbols of alternations before the phase is read
+	phaseWindow   = 16   // symbols over which the A/B phase is measured
+	maxTrackAB    = 160  // give up if segment 3 has not started by then
+	onOffHystDB   = 5    // carrier off threshold below the on threshold
+	carrierOffLen = 96   // samples below the off threshold before carrier down
+	trainMaxMSEDB = -12  // worst equaliser error accepted at the end of training
+	meterSamples  = 40   // power meter memory for carrier detection
+	qualityAlpha  = 0.02 // smoothing of the running quality figure
+)
+
+// Rx is a V.29 receiver. Feed audio with Write; take bits with ReadBits
+// and reports with PollEvent. Bits are delivered only between
+// TrainingDone and CarrierDown.
+type Rx struct {
+	rate    int
+	tp      trainingPoints
+	onPower float32
+	offPow  float32
+
+	meter *dsp.PowerMeter
+	nco   *dsp.NCO
+	agc   *dsp.AGC
+	sync  *dsp.SymbolSync
+	eq    *dsp.Equalizer
+	pll   *dsp.CarrierLoop
+	descr dsp.Descrambler
+	prbs  prbs7
+
+	state    rxState
+	count    int // symbols in the current state
+	belowFor int
+	sample   int64
+	bitsOut  int64
+
+	// Phase identification on the alternations.
+	win    [phaseWindow]complex64
+	expect int // 0: A next, 1: B next
+
+	phase   uint8   // previous absolute phase (differential decoding)
+	mse     float64 // running equaliser error power
+	refPow  float64 // mean |point|² the error is compared with
+	trainSE float64 // summed error over the end of segment 3
+
+	bits   dsp.BitQueue
+	events dsp.Queue
+}
+
+// NewRx returns a receiver for rate (9600, 7200 or 4800) that turns on at
+// -26 dBm0 (the V.29 figure); see SetThreshold.
+func NewRx(rate int) (*Rx, error) {
+	if err := checkRate(rate); err != nil {
+		return nil, err
+	}
+	r := &Rx{
+		rate:  rate,
+		tp:    training(rate),
+		meter: dsp.NewPowerMeter(meterSamples),
+		nco:   dsp.NewNCO(-carrierHz, sampleRate),
+		agc:   dsp.NewAGC(1, 64),
+		sync:  dsp.NewSymbolSync(sampleRate/baud, alpha, span),
+		eq:    dsp.NewEqualizer(eqTaps),
+		pll:   dsp.NewCarrierLoop(0.02),
+	}
+	r.refPow = meanPower(rate)
+	r.SetThreshold(-26)
+	return r, nil
+}
+
+// SetThreshold sets the carrier-on level in dBm0; the off level is 5 dB
+// lower.
+func (r *Rx) SetThreshold(onDBm0 float64) {
+	r.onPower = float32(dsp.DBm0ToPower(onDBm0))
+	r.offPow = float32(dsp.DBm0ToPower(onDBm0 - onOffHystDB))
+}
+
+// ReadBits moves up to len(p) received bits (one per byte) into p.
+func (r *Rx) ReadBits(p []byte) int { return r.bits.Read(p) }
+
+// PollEvent returns the oldest unread event.
+func (r *Rx) PollEvent() (dsp.Event, bool) { return r.events.Pop() }
+
+// QualityDB is the running equaliser error relative to the constellation
+// power, in dB (meaningful once trained).
+func (r *Rx) QualityDB() float64 { return 10 * math.Log10(r.mse/r.refPow+1e-12) }
+
+// CarrierOffsetHz is the carrier frequency error learned by the receiver.
+func (r *Rx) CarrierOffsetHz() float64 { return r.pll.FrequencyHz(baud) }
+
+// Trained reports whether data bits are being delivered.
+func (r *Rx) Trained() bool { return r.state == stData }
+
+// Write feeds audio samples.
+func (r *Rx) Write(samples []int16) {
+	for _, s := range samples {
+		r.sample++
+		x := float32(s)
+		p := r.meter.Update(x)
+		if r.state == stIdle {
+			if p < r.onPower {
+				continue
+			}
+			r.start()
+		} else if p < r.offPow {
+			if r.belowFor++; r.belowFor >= carrierOffLen {
+				r.events.Push(dsp.Event{Kind: dsp.CarrierDown, Sample: r.sample, Bits: r.bitsOut})
+				r.state = stIdle
+				continue
+			}
+		} else {
+			r.belowFor = 0
+		}
+		if r.state == stParked {
+			continue
+		}
+		z := r.agc.Apply(complex(x*(1.0/32768), 0) * r.nco.Next())
+		y, onTime, ok := r.sync.Push(z)
+		if !ok {
+			continue
+		}
+		r.eq.Push(y)
+		if onTime {
+			r.symbol()
+		}
+	}
+}
+
+func (r *Rx) start() {
+	r.events.Push(dsp.Event{Kind: dsp.CarrierUp, Sample: r.sample})
+	r.state = stAcquire
+	r.count = 0
+	r.belowFor = 0
+	r.bitsOut = 0
+	r.nco.Reset()
+	r.agc.Reset()
+	r.sync.Reset()
+	r.sync.Kp, r.sync.Ki = 0.2, 0
+	r.eq.Reset()
+	r.eq.Mu = 0.2
+	*r.pll = dsp.CarrierLoop{}
+	r.pll.SetBandwidth(0.02)
+	r.descr.Reset()
+	r.prbs = newPRBS7()
+	r.mse = r.refPow
+}
+
+func (r *Rx) fail() {
+	r.events.Push(dsp.Event{Kind: dsp.TrainingFailed, Sample: r.sample})
+	r.state = stParked
+}
+
+// symbol handles one symbol instant.
+func (r *Rx) symbol() {
+	r.count++
+	switch r.state {
+	case stAcquire:
+		r.acquire()
+	case stTrackAB:
+		r.trackAB()
+	case stTrainCD:
+		r.trainCD()
+	case stOnes, stData:
+		r.data()
+	}
+}
+
+func (r *Rx) acquire() {
+	if r.count == agcFreezeAt {
+		r.agc.Frozen = true
+	}
+	if r.count <= timingLockAt {
+		return
+	}
+	r.win[r.count-timingLockAt-1] = r.eq.Output()
+	if r.count < timingLockAt+phaseWindow {
+		return
+	}
+	// Which of the alternating symbols is A? From A to B the phase turns
+	// forwards (180° to 315° or 270°), from B to A backwards.
+	var turn float32
+	for i := 0; i+1 < phaseWindow; i++ {
+		a, b := r.win[i], r.win[i+1]
+		im := imag(b)*real(a) - real(b)*imag(a)
+		if i&1 == 0 {
+			turn += im
+		} else {
+			turn -= im
+		}
+	}
+	first := 0 // win[0] is A
+	if turn < 0 {
+		first = 1
+	}
+	// Least-squares gain and phase that put the window on the ideal
+	// points; folded into the equaliser so everything after is on scale.
+	var num complex64
+	var den float32
+	for i, z := range r.win {
+		want := r.tp.a
+		if (i+first)&1 == 1 {
+			want = r.tp.b
+		}
+		num += want * complex(real(z), -imag(z))
+		den += dsp.Abs2(z)
+	}
+	if den == 0 {
+		r.fail()
+		return
+	}
+	r.eq.Scale(num / complex(den, 0))
+	// The last window symbol was A if (phaseWindow-1+first) is even.
+	r.expect = (phaseWindow + first) & 1
+	r.state, r.count = stTrackAB, 0
+	r.sync.Kp, r.sync.Ki = 0.03, 0.0003
+}
+
+func (r *Rx) trackAB() {
+	y := r.eq.Output()
+	d := r.pll.Derotate(y)
+	want := r.tp.a
+	if r.expect == 1 {
+		want = r.tp.b
+	}
+	r.expect ^= 1
+	if dsp.Abs2(d-r.tp.c) < dsp.Abs2(d-want) {
+		// Segment 3 has begun; its first symbol is always C (the PRBS
+		// starts with a zero).
+		r.prbs.next()
+		r.state, r.count = stTrainCD, 1
+		r.trainSE = 0
+		r.adapt(y, d, r.tp.c)
+		return
+	}
+	r.pll.Update(d, want)
+	if r.count > maxTrackAB {
+		r.fail()
+	}
+}
+
+// adapt trains the equaliser towards want and updates the carrier loop.
+func (r *Rx) adapt(y, d, want complex64) float32 {
+	e := want - d
+	r.eq.Adapt(e * r.pll.Rotor())
+	r.pll.Update(d, want)
+	return dsp.Abs2(e)
+}
+
+func (r *Rx) trainCD() {
+	want := r.tp.c
+	if r.prbs.next() == 1 {
+		want = r.tp.d
+	}
+	switch {
+	case r.count == 128:
+		r.eq.Mu = 0.05
+		r.pll.SetBandwidth(0.01)
+	case r.count == 256:
+		r.eq.Mu = 0.025
+		r.pll.SetBandwidth(0.005)
+	}
+	y := r.eq.Output()
+	e := r.adapt(y, r.pll.Derotate(y), want)
+	if r.count > seg3Len-64 {
+		r.trainSE += float64(e)
+	}
+	if r.count < seg3Len {
+		return
+	}
+	// Compare with the mean power of the C/D points actually sent.
+	cd := (float64(dsp.Abs2(r.tp.c)) + float64(dsp.Abs2(r.tp.d))) / 2
+	mse := r.trainSE / 64
+	if 10*math.Log10(mse/cd+1e-12) > trainMaxMSEDB {
+		r.fail()
+		return
+	}
+	r.mse = mse / cd * r.refPow
+	r.phase = 0
+	r.eq.Mu = 0.01
+	r.state, r.count = stOnes, 0
+}
+
+// decide returns the nearest point of the data constellation as an index
+// into points.
+func (r *Rx) decide(d complex64) uint8 {
+	best, bi := float32(math.MaxFloat32), uint8(0)
+	switch r.rate {
+	case 9600:
+		for i := range points {
+			if e := dsp.Abs2(d - points[i]); e < best {
+				best, bi = e, uint8(i)
+			}
+		}
+	case 7200:
+		for i := 0; i < 8; i++ {
+			if e := dsp.Abs2(d - points[i]); e < best {
+				best, bi = e, uint8(i)
+			}
+		}
+	default:
+		for i := 0; i < 8; i += 2 {
+			if e := dsp.Abs2(d - points[i]); e < best {
+				best, bi = e, uint8(i)
+			}
+		}
+	}
+	return bi
+}
+
+// stepBits inverts phaseStep: the data bits for a phase change.
+var stepBits = func() (t [8]uint8) {
+	for bits, st := range phaseStep {
+		t[st] = uint8(bits)
+	}
+	return
+}()
+
+var stepBits4800 = func() (t [8]uint8) {
+	for bits, st := range phaseStep4800 {
+		t[st] = uint8(bits)
+	}
+	return
+}()
+
+func (r *Rx) data() {
+	y := r.eq.Output()
+	d := r.pll.Derotate(y)
+	idx := r.decide(d)
+	want := points[idx]
+	e := r.adapt(y, d, want)
+	r.mse += qualityAlpha * (float64(e) - r.mse)
+
+	ph := idx & 7
+	step := (ph - r.phase) & 7
+	r.phase = ph
+	switch r.rate {
+	case 9600:
+		r.put(idx >> 3)
+		b := stepBits[step]
+		r.put(b >> 2)
+		r.put(b >> 1)
+		r.put(b)
+	case 7200:
+		b := stepBits[step]
+		r.put(b >> 2)
+		r.put(b >> 1)
+		r.put(b)
+	default:
+		b := stepBits4800[step]
+		r.put(b >> 1)
+		r.put(b)
+	}
+	if r.state == stOnes && r.count >= seg4Len {
+		r.state = stData
+		r.events.Push(dsp.Event{Kind: dsp.TrainingDone, Sample: r.sample, QualityDB: r.QualityDB()})
+	}
+}
+
+func (r *Rx) put(b uint8) {
+	out := r.descr.Descramble(b & 1)
+	if r.state == stData {
+		r.bits.Push(out)
+		r.bitsOut++
+	}
+}
