@@ -31,3 +31,7 @@ func (d *Descrambler) Descramble(b uint8) uint8 {
 
 // Reset clears the register.
 func (d *Descrambler) Reset() { d.reg = 0 }
+
+// SetState loads the register (V.17 starts its training from a given
+// state so the receiver can predict the training symbols).
+func (s *Scrambler) SetState(reg uint32) { s.reg = reg }

@@ -1,0 +1,404 @@
+package v17
+
+import (
+	"math"
+
+	"github.com/faxd/faxd/t38/modem/dsp"
+)
+
+type rxState uint8
+
+const (
+	stIdle    rxState = iota // no carrier
+	stAcquire                // settling level and symbol timing on the alternations
+	stTrackAB                // phase known: following A/B until segment 2 starts
+	stTrainCD                // training the equaliser on segment 2
+	stBridge                 // segment 3
+	stOnes                   // segment 4: trellis decoding, bits not yet delivered
+	stData                   // delivering bits
+	stParked                 // training failed: wait for the carrier to drop
+)
+
+const (
+	eqTaps        = 32
+	agcFreezeAt   = 24
+	timingLockAt  = 48
+	phaseWindow   = 16
+	maxTrackAB    = 300
+	onOffHystDB   = 5
+	carrierOffLen = 96
+	trainMaxMSEDB = -16 // V.17's dense constellations need a cleaner equaliser than V.29
+	meterSamples  = 40
+	qualityAlpha  = 0.02
+)
+
+// Rx is a V.17 receiver. Feed audio with Write; take bits with ReadBits
+// and reports with PollEvent. Bits are delivered only between
+// TrainingDone and CarrierDown.
+type Rx struct {
+	rate    int
+	points  []complex64
+	onPower float32
+	offPow  float32
+
+	meter *dsp.PowerMeter
+	nco   *dsp.NCO
+	agc   *dsp.AGC
+	sync  *dsp.SymbolSync
+	eq    *dsp.Equalizer
+	pll   *dsp.CarrierLoop
+	gen   dsp.Scrambler // predicts segments 2 and 3
+	descr dsp.Descrambler
+	vit   *viterbi
+
+	wantShort   bool // the next burst should carry a short training
+	short       bool // this burst does
+	trainedOnce bool
+
+	state    rxState
+	count    int
+	belowFor int
+	sample   int64
+	bitsOut  int64
+
+	win     [phaseWindow]complex64
+	expect  int
+	abcd    uint8
+	diff    uint8
+	decoded int // symbols the trellis decoder has released in segment 4 and after
+	mse     float64
+	refPow  float64
+	trainSE float64
+
+	bits   dsp.BitQueue
+	events dsp.Queue
+}
+
+// NewRx returns a receiver for rate (14400, 12000, 9600 or 7200) that turns
+// on at -26 dBm0; see SetThreshold.
+func NewRx(rate int) (*Rx, error) {
+	if err := checkRate(rate); err != nil {
+		return nil, err
+	}
+	r := &Rx{
+		rate:   rate,
+		points: constellation(rate),
+		meter:  dsp.NewPowerMeter(meterSamples),
+		nco:    dsp.NewNCO(-carrierHz, sampleRate),
+		agc:    dsp.NewAGC(1, 64),
+		sync:   dsp.NewSymbolSync(sampleRate/baud, alpha, span),
+		eq:     dsp.NewEqualizer(eqTaps),
+		pll:    dsp.NewCarrierLoop(0.02),
+	}
+	r.vit = newViterbi(r.points)
+	r.refPow = meanPower(rate)
+	r.SetThreshold(-26)
+	return r, nil
+}
+
+// SetThreshold sets the carrier-on level in dBm0; the off level is 5 dB
+// lower.
+func (r *Rx) SetThreshold(onDBm0 float64) {
+	r.onPower = float32(dsp.DBm0ToPower(onDBm0))
+	r.offPow = float32(dsp.DBm0ToPower(onDBm0 - onOffHystDB))
+}
+
+// SetShortTraining says whether the next transmission will use the short
+// training sequence. It takes effect only once a long training has
+// succeeded: the short one keeps the equaliser learned then.
+func (r *Rx) SetShortTraining(short bool) { r.wantShort = short }
+
+// ReadBits moves up to len(p) received bits (one per byte) into p.
+func (r *Rx) ReadBits(p []byte) int { return r.bits.Read(p) }
+
+// PollEvent returns the oldest unread event.
+func (r *Rx) PollEvent() (dsp.Event, bool) { return r.events.Pop() }
+
+// QualityDB is the running equaliser error relative to the constellation
+// power, in dB.
+func (r *Rx) QualityDB() float64 { return 10 * math.Log10(r.mse/r.refPow+1e-12) }
+
+// CarrierOffsetHz is the carrier frequency error learned by the receiver.
+func (r *Rx) CarrierOffsetHz() float64 { return r.pll.FrequencyHz(baud) }
+
+// Trained reports whether data bits are being delivered.
+func (r *Rx) Trained() bool { return r.state == stData }
+
+// Write feeds audio samples.
+func (r *Rx) Write(samples []int16) {
+	for _, s := range samples {
+		r.sample++
+		x := float32(s)
+		p := r.meter.Update(x)
+		if r.state == stIdle {
+			if p < r.onPower {
+				continue
+			}
+			r.start()
+		} else if p < r.offPow {
+			if r.belowFor++; r.belowFor >= carrierOffLen {
+				r.events.Push(dsp.Event{Kind: dsp.CarrierDown, Sample: r.sample, Bits: r.bitsOut})
+				r.state = stIdle
+				continue
+			}
+		} else {
+			r.belowFor = 0
+		}
+		if r.state == stParked {
+			continue
+		}
+		z := r.agc.Apply(complex(x*(1.0/32768), 0) * r.nco.Next())
+		y, onTime, ok := r.sync.Push(z)
+		if !ok {
+			continue
+		}
+		r.eq.Push(y)
+		if onTime {
+			r.symbol()
+		}
+	}
+}
+
+func (r *Rx) start() {
+	r.events.Push(dsp.Event{Kind: dsp.CarrierUp, Sample: r.sample})
+	r.state = stAcquire
+	r.count = 0
+	r.belowFor = 0
+	r.bitsOut = 0
+	r.short = r.wantShort && r.trainedOnce
+	r.nco.Reset()
+	r.agc.Reset()
+	r.sync.Reset()
+	r.sync.Kp, r.sync.Ki = 0.2, 0
+	if r.short {
+		// Keep what the equaliser learned; clear only its history.
+		c := append([]complex64(nil), r.eq.Coefficients()...)
+		r.eq.Reset()
+		copy(r.eq.Coefficients(), c)
+		r.eq.Mu = 0.02
+	} else {
+		r.eq.Reset()
+		r.eq.Mu = 0.2
+	}
+	*r.pll = dsp.CarrierLoop{}
+	r.pll.SetBandwidth(0.02)
+	r.gen.SetState(scramblerInit)
+	r.descr.Reset()
+	r.mse = r.refPow
+}
+
+func (r *Rx) fail() {
+	r.events.Push(dsp.Event{Kind: dsp.TrainingFailed, Sample: r.sample})
+	r.state = stParked
+}
+
+func (r *Rx) symbol() {
+	r.count++
+	switch r.state {
+	case stAcquire:
+		r.acquire()
+	case stTrackAB:
+		r.trackAB()
+	case stTrainCD:
+		r.trainCD()
+	case stBridge:
+		r.bridge()
+	case stOnes, stData:
+		r.data()
+	}
+}
+
+func (r *Rx) acquire() {
+	if r.count == agcFreezeAt {
+		r.agc.Frozen = true
+	}
+	if r.count <= timingLockAt {
+		return
+	}
+	r.win[r.count-timingLockAt-1] = r.eq.Output()
+	if r.count < timingLockAt+phaseWindow {
+		return
+	}
+	// From A to B the phase turns forwards a quarter turn.
+	var turn float32
+	for i := 0; i+1 < phaseWindow; i++ {
+		a, b := r.win[i], r.win[i+1]
+		im := imag(b)*real(a) - real(b)*imag(a)
+		if i&1 == 0 {
+			turn += im
+		} else {
+			turn -= im
+		}
+	}
+	first := 0
+	if turn < 0 {
+		first = 1
+	}
+	var num complex64
+	var den float32
+	for i, z := range r.win {
+		want := pointA
+		if (i+first)&1 == 1 {
+			want = pointB
+		}
+		num += want * complex(real(z), -imag(z))
+		den += dsp.Abs2(z)
+	}
+	if den == 0 {
+		r.fail()
+		return
+	}
+	r.eq.Scale(num / complex(den, 0))
+	r.expect = (phaseWindow + first) & 1
+	r.state, r.count = stTrackAB, 0
+	r.sync.Kp, r.sync.Ki = 0.03, 0.0003
+}
+
+// nextTraining returns the next segment 2 point from the predicting
+// scrambler.
+func (r *Rx) nextTraining() complex64 {
+	b := r.gen.Scramble(1)
+	b = b<<1 | r.gen.Scramble(1)
+	r.abcd = dibitToABCD[b]
+	return abcd[r.abcd]
+}
+
+func (r *Rx) trackAB() {
+	y := r.eq.Output()
+	d := r.pll.Derotate(y)
+	want := pointA
+	if r.expect == 1 {
+		want = pointB
+	}
+	r.expect ^= 1
+	// Segment 2 starts where the signal leaves the alternation for the
+	// first predicted training point.
+	probe := r.gen
+	b := probe.Scramble(1)
+	b = b<<1 | probe.Scramble(1)
+	first := abcd[dibitToABCD[b]]
+	if first != want && dsp.Abs2(d-first) < dsp.Abs2(d-want) {
+		r.state, r.count = stTrainCD, 1
+		r.trainSE = 0
+		r.adapt(y, d, r.nextTraining())
+		return
+	}
+	r.pll.Update(d, want)
+	if r.count > maxTrackAB {
+		r.fail()
+	}
+}
+
+func (r *Rx) adapt(y, d, want complex64) float32 {
+	e := want - d
+	r.eq.Adapt(e * r.pll.Rotor())
+	r.pll.Update(d, want)
+	return dsp.Abs2(e)
+}
+
+func (r *Rx) trainCD() {
+	want := r.nextTraining()
+	seg := seg2Len
+	judge := 256
+	if r.short {
+		seg, judge = seg2ShortLen, 24
+	} else {
+		switch r.count {
+		case 128:
+			r.eq.Mu = 0.1
+			r.pll.SetBandwidth(0.01)
+		case 512:
+			r.eq.Mu = 0.05
+			r.pll.SetBandwidth(0.005)
+		case 1500:
+			r.eq.Mu = 0.02
+		}
+	}
+	y := r.eq.Output()
+	e := r.adapt(y, r.pll.Derotate(y), want)
+	if r.count > seg-judge {
+		r.trainSE += float64(e)
+	}
+	if r.count < seg {
+		return
+	}
+	mse := r.trainSE / float64(judge) / float64(dsp.Abs2(pointA))
+	if 10*math.Log10(mse+1e-12) > trainMaxMSEDB {
+		r.fail()
+		return
+	}
+	r.mse = mse * r.refPow
+	if r.short {
+		r.startOnes()
+		return
+	}
+	r.state, r.count = stBridge, 0
+}
+
+func (r *Rx) bridge() {
+	sh := uint((r.count - 1) & 7 * 2)
+	b := r.gen.Scramble(uint8(bridgeWord >> sh))
+	b = b<<1 | r.gen.Scramble(uint8(bridgeWord>>(sh+1)))
+	r.abcd = (r.abcd + bridgeStep[b]) & 3
+	y := r.eq.Output()
+	r.adapt(y, r.pll.Derotate(y), abcd[r.abcd])
+	if r.count >= seg3Len {
+		r.startOnes()
+	}
+}
+
+func (r *Rx) startOnes() {
+	r.state, r.count = stOnes, 0
+	r.vit.reset()
+	r.decoded = 0
+	r.diff = 1
+	if r.short {
+		r.diff = 0
+	}
+	r.eq.Mu = 0.003
+	r.pll.SetBandwidth(0.005)
+	// Dense constellations make the timing detector noisy: track gently.
+	r.sync.Kp, r.sync.Ki = 0.01, 0.0001
+}
+
+// nearest is the closest point of the whole constellation: the quick
+// decision that steers the equaliser and the carrier loop, while the
+// trellis decoder takes its time over the data.
+func (r *Rx) nearest(d complex64) complex64 {
+	best := float32(math.MaxFloat32)
+	var p complex64
+	for _, c := range r.points {
+		if e := dsp.Abs2(d - c); e < best {
+			best, p = e, c
+		}
+	}
+	return p
+}
+
+func (r *Rx) data() {
+	y := r.eq.Output()
+	d := r.pll.Derotate(y)
+	e := r.adapt(y, d, r.nearest(d))
+	r.mse += qualityAlpha * (float64(e) - r.mse)
+	label, ok := r.vit.push(d)
+	if !ok {
+		return
+	}
+	idx := r.decoded
+	r.decoded++
+	if idx == seg4Len {
+		r.state = stData
+		r.trainedOnce = true
+		r.events.Push(dsp.Event{Kind: dsp.TrainingDone, Sample: r.sample, QualityDB: r.QualityDB()})
+	}
+	y21 := (label >> 1) & 3
+	raw := (label>>1)&0x3c | (y21-r.diff)&3
+	r.diff = y21
+	for i := 0; i < bitsPerSymbol(r.rate); i++ {
+		out := r.descr.Descramble(raw >> i)
+		if r.state == stData {
+			r.bits.Push(out)
+			r.bitsOut++
+		}
+	}
+}

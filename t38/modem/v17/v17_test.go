@@ -1,0 +1,172 @@
+package v17
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"testing"
+
+	"github.com/faxd/faxd/t38/modem/dsp"
+	"github.com/faxd/faxd/t38/modem/dsp/dsptest"
+)
+
+var rates = []int{14400, 12000, 9600, 7200}
+
+func randomBits(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 17))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.IntN(2))
+	}
+	return b
+}
+
+// modulate runs bits through our transmitter, with silence around.
+func modulate(t testing.TB, rate int, short bool, dbm0 float64, bits []byte) []int16 {
+	tx, err := NewTx(rate, short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx.SetLevel(dbm0)
+	tx.Write(bits)
+	tx.Close()
+	audio := make([]int16, 800)
+	buf := make([]int16, 160)
+	for !tx.Done() {
+		n := tx.Read(buf)
+		audio = append(audio, buf[:n]...)
+	}
+	return append(audio, make([]int16, 800)...)
+}
+
+// receiver wraps our Rx for tests: it collects bits and events.
+type receiver struct {
+	rx   *Rx
+	bits []byte
+	evs  []dsp.Event
+}
+
+func newReceiver(t testing.TB, rate int) *receiver {
+	rx, err := NewRx(rate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &receiver{rx: rx}
+}
+
+func (r *receiver) feed(audio []int16) {
+	p := make([]byte, 512)
+	for i := 0; i < len(audio); i += 160 {
+		r.rx.Write(audio[i:min(i+160, len(audio))])
+		for n := r.rx.ReadBits(p); n > 0; n = r.rx.ReadBits(p) {
+			r.bits = append(r.bits, p[:n]...)
+		}
+		for e, ok := r.rx.PollEvent(); ok; e, ok = r.rx.PollEvent() {
+			r.evs = append(r.evs, e)
+		}
+	}
+}
+
+func kinds(evs []dsp.Event) []dsp.EventKind {
+	var k []dsp.EventKind
+	for _, e := range evs {
+		k = append(k, e.Kind)
+	}
+	return k
+}
+
+// checkBurst asserts up/trained/down for one burst and returns the bit
+// errors over want.
+func checkBurst(t *testing.T, name string, want, got []byte, evs []dsp.Event) int {
+	t.Helper()
+	k := kinds(evs)
+	if len(k) != 3 || k[0] != dsp.CarrierUp || k[1] != dsp.TrainingDone || k[2] != dsp.CarrierDown {
+		t.Errorf("%s: events %v, want [carrier-up training-done carrier-down]", name, k)
+		return len(want)
+	}
+	if len(got) < len(want) {
+		t.Errorf("%s: received %d bits, sent %d", name, len(got), len(want))
+		return len(want)
+	}
+	e, _ := dsptest.BitErrors(want, got[:len(want)])
+	return e
+}
+
+func TestLoopbackChannels(t *testing.T) {
+	cases := []struct {
+		name    string
+		ch      dsptest.Channel
+		level   float64
+		maxBER  float64
+		minQual float64
+	}{
+		{name: "clean -6dBm0", level: -6, maxBER: 0, minQual: -28},
+		{name: "clean -20dBm0", level: -20, maxBER: 0, minQual: -28},
+		{name: "awgn 30dB", level: -14, ch: dsptest.Channel{SNRDB: 30, Seed: 1}, maxBER: 0, minQual: -24},
+		{name: "freq +7Hz", level: -14, ch: dsptest.Channel{FreqOffsetHz: 7, SNRDB: 32, Seed: 3}, maxBER: 0, minQual: -22},
+		{name: "freq -5Hz", level: -14, ch: dsptest.Channel{FreqOffsetHz: -5, SNRDB: 32, Seed: 4}, maxBER: 0, minQual: -22},
+		{name: "clock +200ppm", level: -14, ch: dsptest.Channel{ClockPPM: 200, SNRDB: 32, Seed: 5}, maxBER: 0, minQual: -22},
+		{name: "clock -200ppm", level: -14, ch: dsptest.Channel{ClockPPM: -200, SNRDB: 32, Seed: 6}, maxBER: 0, minQual: -22},
+		{name: "echo 1ms -10dB", level: -14, ch: dsptest.Channel{EchoDelay: 8, EchoDB: -10, SNRDB: 32, Seed: 7}, maxBER: 0, minQual: -20},
+		{name: "all", level: -14, ch: dsptest.Channel{EchoDelay: 5, EchoDB: -12, FreqOffsetHz: 4, ClockPPM: -200, SNRDB: 32, Seed: 8}, maxBER: 1e-4, minQual: -20},
+	}
+	for _, rate := range rates {
+		for _, c := range cases {
+			bits := randomBits(rate*2, uint64(rate))
+			r := newReceiver(t, rate)
+			r.feed(c.ch.Apply(modulate(t, rate, false, c.level, bits)))
+			name := c.name + " " + strconv.Itoa(rate)
+			errs := checkBurst(t, name, bits, r.bits, r.evs)
+			if ber := float64(errs) / float64(len(bits)); ber > c.maxBER {
+				t.Errorf("%s: %d bit errors in %d (BER %.2g), want at most %.2g", name, errs, len(bits), ber, c.maxBER)
+			}
+			if len(r.evs) > 1 {
+				if q := r.evs[1].QualityDB; q > c.minQual {
+					t.Errorf("%s: training quality %.1f dB, want %.1f or better", name, q, c.minQual)
+				}
+			}
+		}
+	}
+}
+
+// A long training, then a short one: the receiver keeps its equaliser and
+// takes the second burst after only the short training.
+func TestShortTraining(t *testing.T) {
+	for _, rate := range rates {
+		a, b := randomBits(rate, 1), randomBits(rate, 2)
+		ch := dsptest.Channel{SNRDB: 32, FreqOffsetHz: 2, ClockPPM: 100, Seed: 9}
+		audio := append(modulate(t, rate, false, -14, a), modulate(t, rate, true, -14, b)...)
+		r := newReceiver(t, rate)
+		r.rx.SetShortTraining(true)
+		r.feed(ch.Apply(audio))
+		k := kinds(r.evs)
+		if len(k) != 6 || k[1] != dsp.TrainingDone || k[4] != dsp.TrainingDone {
+			t.Errorf("%d: events %v, want two bursts each up/trained/down", rate, k)
+			continue
+		}
+		// The short burst's training is a tenth of the long one's.
+		long, short := r.evs[1].Sample-r.evs[0].Sample, r.evs[4].Sample-r.evs[3].Sample
+		if short*4 > long {
+			t.Errorf("%d: short training took %d samples, long %d", rate, short, long)
+		}
+		n1 := int(r.evs[2].Bits)
+		if e, _ := dsptest.BitErrors(a, r.bits[:len(a)]); e != 0 {
+			t.Errorf("%d: long burst %d errors", rate, e)
+		}
+		if len(r.bits) < n1+len(b) {
+			t.Errorf("%d: short burst gave %d bits, want %d", rate, len(r.bits)-n1, len(b))
+			continue
+		}
+		if e, _ := dsptest.BitErrors(b, r.bits[n1:n1+len(b)]); e != 0 {
+			t.Errorf("%d: short burst %d errors", rate, e)
+		}
+	}
+}
+
+func TestBadRate(t *testing.T) {
+	if _, err := NewTx(4800, false); err == nil {
+		t.Error("NewTx(4800) accepted")
+	}
+	if _, err := NewRx(2400); err == nil {
+		t.Error("NewRx(2400) accepted")
+	}
+}
