@@ -11,8 +11,10 @@ const (
 	// TrainingDone: the training sequence was recognised and the equaliser
 	// converged; data bits follow. Event.QualityDB says how well.
 	TrainingDone
-	// TrainingFailed: a carrier came but no usable training was found; the
-	// receiver waits for the carrier to drop before it tries again.
+	// TrainingFailed: a carrier came but no usable training was found. The
+	// receiver tries again when the carrier drops and returns, or when the
+	// level jumps by 6 dB (a signal starting on top of line noise), so a
+	// TrainingDone may follow without a new CarrierUp.
 	TrainingFailed
 	// CarrierDown: the signal fell below the off threshold.
 	CarrierDown

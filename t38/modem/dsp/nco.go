@@ -49,3 +49,14 @@ func Abs2(z complex64) float32 { return real(z)*real(z) + imag(z)*imag(z) }
 
 // Angle is arg(z) in radians.
 func Angle(z complex64) float64 { return math.Atan2(float64(imag(z)), float64(real(z))) }
+
+// MinDistance2 is the smallest squared distance between two points.
+func MinDistance2(points []complex64) float32 {
+	best := float32(math.MaxFloat32)
+	for i := range points {
+		for j := range i {
+			best = min(best, Abs2(points[i]-points[j]))
+		}
+	}
+	return best
+}

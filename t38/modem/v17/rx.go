@@ -27,9 +27,12 @@ const (
 	maxTrackAB    = 300
 	onOffHystDB   = 5
 	carrierOffLen = 96
-	trainMaxMSEDB = -16 // V.17's dense constellations need a cleaner equaliser than V.29
-	meterSamples  = 40
-	qualityAlpha  = 0.02
+	// trainMaxErr is the worst equaliser error power accepted at the end of
+	// training, as a fraction of the squared half-distance between the
+	// closest points: lenient, since T.30's TCF check judges the line.
+	trainMaxErr  = 0.6
+	meterSamples = 40
+	qualityAlpha = 0.02
 )
 
 // Rx is a V.17 receiver. Feed audio with Write; take bits with ReadBits
@@ -55,20 +58,22 @@ type Rx struct {
 	short       bool // this burst does
 	trainedOnce bool
 
-	state    rxState
-	count    int
-	belowFor int
-	sample   int64
-	bitsOut  int64
+	state     rxState
+	count     int
+	belowFor  int
+	parkedPow float32 // level when training failed
+	sample    int64
+	bitsOut   int64
 
-	win     [phaseWindow]complex64
-	expect  int
-	abcd    uint8
-	diff    uint8
-	decoded int // symbols the trellis decoder has released in segment 4 and after
-	mse     float64
-	refPow  float64
-	trainSE float64
+	win       [phaseWindow]complex64
+	expect    int
+	abcd      uint8
+	diff      uint8
+	decoded   int // symbols the trellis decoder has released in segment 4 and after
+	mse       float64
+	refPow    float64
+	halfDist2 float64
+	trainSE   float64
 
 	bits   dsp.BitQueue
 	events dsp.Queue
@@ -92,6 +97,7 @@ func NewRx(rate int) (*Rx, error) {
 	}
 	r.vit = newViterbi(r.points)
 	r.refPow = meanPower(rate)
+	r.halfDist2 = float64(dsp.MinDistance2(r.points)) / 4
 	r.SetThreshold(-26)
 	return r, nil
 }
@@ -145,7 +151,13 @@ func (r *Rx) Write(samples []int16) {
 			r.belowFor = 0
 		}
 		if r.state == stParked {
-			continue
+			// A signal starting on top of whatever failed (noise, a
+			// stronger carrier) gets a fresh try.
+			if p > 4*r.parkedPow {
+				r.restart()
+			} else {
+				continue
+			}
 		}
 		z := r.agc.Apply(complex(x*(1.0/32768), 0) * r.nco.Next())
 		y, onTime, ok := r.sync.Push(z)
@@ -161,6 +173,11 @@ func (r *Rx) Write(samples []int16) {
 
 func (r *Rx) start() {
 	r.events.Push(dsp.Event{Kind: dsp.CarrierUp, Sample: r.sample})
+	r.restart()
+}
+
+// restart begins acquisition afresh on the current carrier.
+func (r *Rx) restart() {
 	r.state = stAcquire
 	r.count = 0
 	r.belowFor = 0
@@ -190,6 +207,7 @@ func (r *Rx) start() {
 func (r *Rx) fail() {
 	r.events.Push(dsp.Event{Kind: dsp.TrainingFailed, Sample: r.sample})
 	r.state = stParked
+	r.parkedPow = r.meter.Power()
 }
 
 func (r *Rx) symbol() {
@@ -322,12 +340,12 @@ func (r *Rx) trainCD() {
 	if r.count < seg {
 		return
 	}
-	mse := r.trainSE / float64(judge) / float64(dsp.Abs2(pointA))
-	if 10*math.Log10(mse+1e-12) > trainMaxMSEDB {
+	mse := r.trainSE / float64(judge)
+	if mse > trainMaxErr*r.halfDist2 {
 		r.fail()
 		return
 	}
-	r.mse = mse * r.refPow
+	r.mse = mse
 	if r.short {
 		r.startOnes()
 		return

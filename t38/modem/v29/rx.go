@@ -20,16 +20,19 @@ const (
 
 // Receiver tuning, in symbols unless said otherwise.
 const (
-	eqTaps        = 32   // T/2 taps: 16 symbols of span
-	agcFreezeAt   = 24   // symbols of alternations before the level is fixed
-	timingLockAt  = 48   // symbols of alternations before the phase is read
-	phaseWindow   = 16   // symbols over which the A/B phase is measured
-	maxTrackAB    = 160  // give up if segment 3 has not started by then
-	onOffHystDB   = 5    // carrier off threshold below the on threshold
-	carrierOffLen = 96   // samples below the off threshold before carrier down
-	trainMaxMSEDB = -12  // worst equaliser error accepted at the end of training
-	meterSamples  = 40   // power meter memory for carrier detection
-	qualityAlpha  = 0.02 // smoothing of the running quality figure
+	eqTaps        = 32  // T/2 taps: 16 symbols of span
+	agcFreezeAt   = 24  // symbols of alternations before the level is fixed
+	timingLockAt  = 48  // symbols of alternations before the phase is read
+	phaseWindow   = 16  // symbols over which the A/B phase is measured
+	maxTrackAB    = 160 // give up if segment 3 has not started by then
+	onOffHystDB   = 5   // carrier off threshold below the on threshold
+	carrierOffLen = 96  // samples below the off threshold before carrier down
+	// trainMaxErr is the worst equaliser error power accepted at the end of
+	// training, as a fraction of the squared half-distance between the
+	// closest points: lenient, since T.30's TCF check judges the line.
+	trainMaxErr  = 0.6
+	meterSamples = 40   // power meter memory for carrier detection
+	qualityAlpha = 0.02 // smoothing of the running quality figure
 )
 
 // Rx is a V.29 receiver. Feed audio with Write; take bits with ReadBits
@@ -50,20 +53,22 @@ type Rx struct {
 	descr dsp.Descrambler
 	prbs  prbs7
 
-	state    rxState
-	count    int // symbols in the current state
-	belowFor int
-	sample   int64
-	bitsOut  int64
+	state     rxState
+	count     int // symbols in the current state
+	belowFor  int
+	parkedPow float32 // level when training failed
+	sample    int64
+	bitsOut   int64
 
 	// Phase identification on the alternations.
 	win    [phaseWindow]complex64
 	expect int // 0: A next, 1: B next
 
-	phase   uint8   // previous absolute phase (differential decoding)
-	mse     float64 // running equaliser error power
-	refPow  float64 // mean |point|² the error is compared with
-	trainSE float64 // summed error over the end of segment 3
+	phase     uint8   // previous absolute phase (differential decoding)
+	mse       float64 // running equaliser error power
+	refPow    float64 // mean |point|² the error is compared with
+	halfDist2 float64 // squared half of the smallest distance between points
+	trainSE   float64 // summed error over the end of segment 3
 
 	bits   dsp.BitQueue
 	events dsp.Queue
@@ -86,6 +91,13 @@ func NewRx(rate int) (*Rx, error) {
 		pll:   dsp.NewCarrierLoop(0.02),
 	}
 	r.refPow = meanPower(rate)
+	var pts []complex64
+	for i := range points {
+		if (rate == 9600 || i < 8) && (rate != 4800 || i%2 == 0) {
+			pts = append(pts, points[i])
+		}
+	}
+	r.halfDist2 = float64(dsp.MinDistance2(pts)) / 4
 	r.SetThreshold(-26)
 	return r, nil
 }
@@ -134,7 +146,13 @@ func (r *Rx) Write(samples []int16) {
 			r.belowFor = 0
 		}
 		if r.state == stParked {
-			continue
+			// A signal starting on top of whatever failed (noise, a
+			// stronger carrier) gets a fresh try.
+			if p > 4*r.parkedPow {
+				r.restart()
+			} else {
+				continue
+			}
 		}
 		z := r.agc.Apply(complex(x*(1.0/32768), 0) * r.nco.Next())
 		y, onTime, ok := r.sync.Push(z)
@@ -150,6 +168,11 @@ func (r *Rx) Write(samples []int16) {
 
 func (r *Rx) start() {
 	r.events.Push(dsp.Event{Kind: dsp.CarrierUp, Sample: r.sample})
+	r.restart()
+}
+
+// restart begins acquisition afresh on the current carrier.
+func (r *Rx) restart() {
 	r.state = stAcquire
 	r.count = 0
 	r.belowFor = 0
@@ -170,6 +193,7 @@ func (r *Rx) start() {
 func (r *Rx) fail() {
 	r.events.Push(dsp.Event{Kind: dsp.TrainingFailed, Sample: r.sample})
 	r.state = stParked
+	r.parkedPow = r.meter.Power()
 }
 
 // symbol handles one symbol instant.
@@ -290,13 +314,12 @@ func (r *Rx) trainCD() {
 		return
 	}
 	// Compare with the mean power of the C/D points actually sent.
-	cd := (float64(dsp.Abs2(r.tp.c)) + float64(dsp.Abs2(r.tp.d))) / 2
 	mse := r.trainSE / 64
-	if 10*math.Log10(mse/cd+1e-12) > trainMaxMSEDB {
+	if mse > trainMaxErr*r.halfDist2 {
 		r.fail()
 		return
 	}
-	r.mse = mse / cd * r.refPow
+	r.mse = mse
 	r.phase = 0
 	r.eq.Mu = 0.01
 	r.state, r.count = stOnes, 0

@@ -191,3 +191,22 @@ func TestBadRate(t *testing.T) {
 		t.Error("NewRx(14400) accepted")
 	}
 }
+
+// Line noise loud enough to raise carrier detect fails training; a signal
+// that then starts on top of the noise is still received.
+func TestSignalAfterLoudNoise(t *testing.T) {
+	bits := randomBits(4800, 3)
+	audio := append(make([]int16, 4000), modulate(t, 4800, -8, bits)...)
+	audio = dsptest.AddNoise(audio, -24, 9)
+	got, evs, _ := demodulate(t, 4800, audio)
+	k := kinds(evs)
+	if len(k) < 3 || k[0] != dsp.CarrierUp || k[1] != dsp.TrainingFailed || k[2] != dsp.TrainingDone {
+		t.Fatalf("events %v, want carrier-up, training-failed, training-done", k)
+	}
+	if len(got) < len(bits) {
+		t.Fatalf("received %d bits, sent %d", len(got), len(bits))
+	}
+	if e, _ := dsptest.BitErrors(bits, got); e != 0 {
+		t.Errorf("%d bit errors in %d", e, len(bits))
+	}
+}

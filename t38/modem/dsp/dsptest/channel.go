@@ -192,3 +192,14 @@ func Align(want, got []byte, maxShift int) []byte {
 	}
 	return got[bestAt:]
 }
+
+// AddNoise adds white Gaussian noise at an absolute level (dBm0) to x.
+func AddNoise(x []int16, dbm0 float64, seed uint64) []int16 {
+	sigma := math.Sqrt(dsp.DBm0ToPower(dbm0))
+	r := rand.New(rand.NewPCG(seed, 0x5851f42d4c957f2d))
+	out := make([]int16, len(x))
+	for i, v := range x {
+		out[i] = Saturate(float64(v) + sigma*r.NormFloat64())
+	}
+	return out
+}
