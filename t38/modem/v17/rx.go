@@ -95,7 +95,7 @@ func NewRx(rate int) (*Rx, error) {
 		eq:     dsp.NewEqualizer(eqTaps),
 		pll:    dsp.NewCarrierLoop(0.02),
 	}
-	r.vit = newViterbi(r.points)
+	r.vit = newViterbi(subsetMapFor(rate))
 	r.refPow = meanPower(rate)
 	r.halfDist2 = float64(dsp.MinDistance2(r.points)) / 4
 	r.SetThreshold(-26)
@@ -379,26 +379,14 @@ func (r *Rx) startOnes() {
 	r.sync.Kp, r.sync.Ki = 0.01, 0.0001
 }
 
-// nearest is the closest point of the whole constellation: the quick
-// decision that steers the equaliser and the carrier loop, while the
-// trellis decoder takes its time over the data.
-func (r *Rx) nearest(d complex64) complex64 {
-	best := float32(math.MaxFloat32)
-	var p complex64
-	for _, c := range r.points {
-		if e := dsp.Abs2(d - c); e < best {
-			best, p = e, c
-		}
-	}
-	return p
-}
-
 func (r *Rx) data() {
 	y := r.eq.Output()
 	d := r.pll.Derotate(y)
-	e := r.adapt(y, d, r.nearest(d))
-	r.mse += qualityAlpha * (float64(e) - r.mse)
 	label, ok := r.vit.push(d)
+	// The nearest point is the quick decision that steers the equaliser
+	// and the carrier loop, while the trellis decoder takes its time.
+	e := r.adapt(y, d, r.points[r.vit.nearestLabel()])
+	r.mse += qualityAlpha * (float64(e) - r.mse)
 	if !ok {
 		return
 	}

@@ -11,8 +11,11 @@ const depth = 16
 // Y0), extends the survivor path of each encoder state, and releases the
 // label decided depth-1 symbols ago.
 type viterbi struct {
-	points []complex64
-	subset [8][]uint8 // labels of each subset
+	sm *subsetMap
+	// Per-symbol subset distances, kept so the receiver can reuse them for
+	// its quick decision.
+	dist   [8]float32
+	best   [8]uint8
 	metric [8]float32
 	prev   [depth][8]uint8 // survivor: previous state
 	label  [depth][8]uint8 // survivor: label sent on that branch
@@ -20,11 +23,8 @@ type viterbi struct {
 	filled int
 }
 
-func newViterbi(points []complex64) *viterbi {
-	v := &viterbi{points: points}
-	for l := range points {
-		v.subset[l&7] = append(v.subset[l&7], uint8(l))
-	}
+func newViterbi(sm *subsetMap) *viterbi {
+	v := &viterbi{sm: sm}
 	v.reset()
 	return v
 }
@@ -39,22 +39,22 @@ func (v *viterbi) reset() {
 	v.pos, v.filled = 0, 0
 }
 
+// nearestLabel is the label of the point closest to the last pushed one.
+func (v *viterbi) nearestLabel() uint8 {
+	bs := 0
+	for s := 1; s < 8; s++ {
+		if v.dist[s] < v.dist[bs] {
+			bs = s
+		}
+	}
+	return v.best[bs]
+}
+
 // push adds a received point; when ok, label is the decision for the
 // symbol depth-1 symbols back.
 func (v *viterbi) push(z complex64) (label uint8, ok bool) {
-	var dist [8]float32
-	var best [8]uint8
-	for s := 0; s < 8; s++ {
-		d := float32(math.MaxFloat32)
-		for _, l := range v.subset[s] {
-			p := v.points[l]
-			e := (real(z)-real(p))*(real(z)-real(p)) + (imag(z)-imag(p))*(imag(z)-imag(p))
-			if e < d {
-				d, best[s] = e, l
-			}
-		}
-		dist[s] = d
-	}
+	v.sm.nearest(z, &v.dist, &v.best)
+	dist, best := &v.dist, &v.best
 	var next [8]float32
 	for i := range next {
 		next[i] = math.MaxFloat32

@@ -38,7 +38,7 @@ func TestViterbiDecodesAndGains(t *testing.T) {
 			}
 		}
 		for _, sigma := range []float32{0, 0.3 * float32(math.Sqrt(float64(dmin)))} {
-			v := newViterbi(pts)
+			v := newViterbi(newSubsetMap(pts))
 			var vitErr, hardErr, n int
 			k := 0
 			for i, l := range labels {
@@ -71,6 +71,36 @@ func TestViterbiDecodesAndGains(t *testing.T) {
 				t.Errorf("%d: sigma %.2f: trellis decoder %d label errors, hard decisions %d; want at least 3 times fewer", rate, sigma, vitErr, hardErr)
 			}
 			t.Logf("%d: sigma %.2f: %d trellis, %d hard decision label errors in %d", rate, sigma, vitErr, hardErr, n)
+		}
+	}
+}
+
+// The cell map finds the same nearest point per subset as measuring every
+// point, on and off the grid.
+func TestSubsetMapMatchesBruteForce(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, rate := range rates {
+		pts := constellation(rate)
+		m := newSubsetMap(pts)
+		for i := 0; i < 20000; i++ {
+			scale := float32(11)
+			if i%10 == 0 {
+				scale = 30 // off the grid
+			}
+			z := complex(scale*(2*r.Float32()-1), scale*(2*r.Float32()-1))
+			var dist [8]float32
+			var lab [8]uint8
+			m.nearest(z, &dist, &lab)
+			for s := 0; s < 8; s++ {
+				best := float32(math.MaxFloat32)
+				for l := s; l < len(pts); l += 8 {
+					d := pts[l] - z
+					best = min(best, real(d)*real(d)+imag(d)*imag(d))
+				}
+				if dist[s] != best || int(lab[s])&7 != s {
+					t.Fatalf("%d: z=%v subset %d: map gives %g (label %d), brute force %g", rate, z, s, dist[s], lab[s], best)
+				}
+			}
 		}
 	}
 }
