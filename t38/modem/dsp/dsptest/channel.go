@@ -24,8 +24,9 @@ type Channel struct {
 	// ClockPPM resamples as if the receiver's sample clock ran this many
 	// parts per million fast (positive: more samples per symbol) or slow.
 	ClockPPM float64
-	// SNRDB adds white Gaussian noise this far below the signal power
-	// (measured over the whole input); 0 means no noise.
+	// SNRDB adds white Gaussian noise (over the whole 0-4 kHz band) this
+	// far below the signal power, measured from the first to the last
+	// non-zero sample; the noise covers the whole input. 0 means no noise.
 	SNRDB float64
 	// Seed makes the noise reproducible.
 	Seed uint64
@@ -60,16 +61,23 @@ func (c Channel) Apply(in []int16) []int16 {
 		x[i] *= g
 	}
 	if c.SNRDB != 0 {
-		var p float64
-		n := 0
-		for _, v := range x {
+		// Signal power over the span from the first to the last non-zero
+		// sample, so silence around a burst does not dilute it.
+		first, last := -1, -1
+		for i, v := range x {
 			if v != 0 {
-				p += v * v
-				n++
+				if first < 0 {
+					first = i
+				}
+				last = i
 			}
 		}
-		if n > 0 {
-			p /= float64(n)
+		var p float64
+		if first >= 0 {
+			for _, v := range x[first : last+1] {
+				p += v * v
+			}
+			p /= float64(last + 1 - first)
 		}
 		sigma := math.Sqrt(p / math.Pow(10, c.SNRDB/10))
 		r := rand.New(rand.NewPCG(c.Seed, 0x9e3779b97f4a7c15))
@@ -103,20 +111,22 @@ const hilbertHalf = 63
 // modulation through a windowed Hilbert transformer), as an FDM link with a
 // mistuned carrier would.
 func Shift(x []float64, f float64) []float64 {
-	h := make([]float64, 2*hilbertHalf+1)
-	for n := -hilbertHalf; n <= hilbertHalf; n++ {
-		if n%2 != 0 {
-			w := 0.42 + 0.5*math.Cos(math.Pi*float64(n)/float64(hilbertHalf+1)) + 0.08*math.Cos(2*math.Pi*float64(n)/float64(hilbertHalf+1))
-			h[n+hilbertHalf] = 2 / (math.Pi * float64(n)) * w
-		}
+	// Only odd taps of a Hilbert transformer are non-zero.
+	type tap struct {
+		off int
+		c   float64
+	}
+	var taps []tap
+	for n := -hilbertHalf; n <= hilbertHalf; n += 2 {
+		w := 0.42 + 0.5*math.Cos(math.Pi*float64(n)/float64(hilbertHalf+1)) + 0.08*math.Cos(2*math.Pi*float64(n)/float64(hilbertHalf+1))
+		taps = append(taps, tap{n, 2 / (math.Pi * float64(n)) * w})
 	}
 	out := make([]float64, len(x))
 	for i := range x {
 		var q float64
-		for k, c := range h {
-			j := i - (k - hilbertHalf)
-			if c != 0 && j >= 0 && j < len(x) {
-				q += c * x[j]
+		for _, t := range taps {
+			if j := i - t.off; j >= 0 && j < len(x) {
+				q += t.c * x[j]
 			}
 		}
 		s, co := math.Sincos(2 * math.Pi * f * float64(i) / 8000)
