@@ -313,7 +313,6 @@ func (r *Rx) trainCD() {
 	if r.count < seg3Len {
 		return
 	}
-	// Compare with the mean power of the C/D points actually sent.
 	mse := r.trainSE / 64
 	if mse > trainMaxErr*r.halfDist2 {
 		r.fail()
@@ -321,7 +320,10 @@ func (r *Rx) trainCD() {
 	}
 	r.mse = mse
 	r.phase = 0
-	r.eq.Mu = 0.01
+	r.eq.Mu = 0.005
+	// Data symbols make the timing detector noisier than training: track
+	// gently.
+	r.sync.Kp, r.sync.Ki = 0.01, 0.0001
 	r.state, r.count = stOnes, 0
 }
 
