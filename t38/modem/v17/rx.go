@@ -33,6 +33,7 @@ const (
 	trainMaxErr  = 0.6
 	meterSamples = 40
 	qualityAlpha = 0.02
+	longCheck    = 8 // symbols that tell a long training from a short one
 )
 
 // Rx is a V.17 receiver. Feed audio with Write; take bits with ReadBits
@@ -69,6 +70,7 @@ type Rx struct {
 	expect    int
 	abcd      uint8
 	diff      uint8
+	longFit   int // symbols after a short training that still look like training
 	decoded   int // symbols the trellis decoder has released in segment 4 and after
 	mse       float64
 	refPow    float64
@@ -367,6 +369,7 @@ func (r *Rx) bridge() {
 
 func (r *Rx) startOnes() {
 	r.state, r.count = stOnes, 0
+	r.longFit = 0
 	r.vit.reset()
 	r.decoded = 0
 	r.diff = 1
@@ -385,7 +388,22 @@ func (r *Rx) data() {
 	label, ok := r.vit.push(d)
 	// The nearest point is the quick decision that steers the equaliser
 	// and the carrier loop, while the trellis decoder takes its time.
-	e := r.adapt(y, d, r.points[r.vit.nearestLabel()])
+	near := r.points[r.vit.nearestLabel()]
+	if r.short && r.state == stOnes && r.count <= longCheck {
+		// A long training where a short one was expected goes on with
+		// training symbols after the short one's 38: if the first
+		// symbols here are those, switch to the long training.
+		p := r.nextTraining()
+		if dsp.Abs2(d-p) <= dsp.Abs2(d-near)+0.01 {
+			if r.longFit++; r.longFit == longCheck {
+				r.short = false
+				r.state, r.count = stTrainCD, seg2ShortLen+longCheck
+				r.trainSE = 0
+				r.eq.Mu = 0.05
+			}
+		}
+	}
+	e := r.adapt(y, d, near)
 	r.mse += qualityAlpha * (float64(e) - r.mse)
 	if !ok {
 		return

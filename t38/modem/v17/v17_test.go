@@ -170,3 +170,24 @@ func TestBadRate(t *testing.T) {
 		t.Error("NewRx(2400) accepted")
 	}
 }
+
+// A receiver told to expect a short training that gets a long one
+// recognises it and trains anyway.
+func TestLongWhenShortExpected(t *testing.T) {
+	for _, rate := range []int{14400, 7200} {
+		a, b := randomBits(rate, 1), randomBits(rate, 2)
+		audio := append(modulate(t, rate, false, -14, a), modulate(t, rate, false, -14, b)...)
+		r := newReceiver(t, rate)
+		r.rx.SetShortTraining(true)
+		r.feed(dsptest.Channel{SNRDB: 32, Seed: 4}.Apply(audio))
+		k := kinds(r.evs)
+		if len(k) != 6 || k[1] != dsp.TrainingDone || k[4] != dsp.TrainingDone {
+			t.Errorf("%d: events %v, want two bursts each up/trained/down", rate, k)
+			continue
+		}
+		n1 := int(r.evs[2].Bits)
+		if e, n := dsptest.BitErrors(b, r.bits[n1:]); e != 0 || n != len(b) {
+			t.Errorf("%d: second burst %d errors in %d of %d bits", rate, e, n, len(b))
+		}
+	}
+}
