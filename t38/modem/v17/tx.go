@@ -24,6 +24,7 @@ type Tx struct {
 	diff     uint8 // differential encoder state (Y2 Y1)
 	conv     uint8 // convolutional encoder state
 	closed   bool
+	src      BitSource // set only during Modulate
 	tailAt   int
 	flushed  int
 	done     bool
@@ -64,6 +65,34 @@ func NewTx(rate int, short bool) (*Tx, error) {
 // SetLevel sets the transmit level in dBm0.
 func (t *Tx) SetLevel(dbm0 float64) {
 	t.gain = float32(math.Sqrt(2 * dsp.DBm0ToPower(dbm0) / meanPower(t.rate)))
+}
+
+// BitSource hands a transmitter its bits on demand; ok false means there
+// are no more (the transmitter then sends its tail and ends). It is the
+// same interface as the other soft modems' transmitters take.
+type BitSource interface {
+	NextBit() (bit uint8, ok bool)
+}
+
+// Modulate is Read for a caller that would rather be asked for bits than
+// queue them: src is drawn as symbols need bits, and its end is Close.
+func (t *Tx) Modulate(dst []int16, src BitSource) int {
+	t.src = src
+	n := t.Read(dst)
+	t.src = nil
+	return n
+}
+
+// pull tops the queue up from the source so the next symbol has its bits.
+func (t *Tx) pull() {
+	for !t.closed && t.queue.Len() < bitsPerSymbol(t.rate) {
+		b, ok := t.src.NextBit()
+		if !ok {
+			t.closed = true
+			return
+		}
+		t.queue.Push(b & 1)
+	}
 }
 
 // Write queues data bits (one per byte, 0 or 1).
@@ -122,6 +151,9 @@ func (t *Tx) nextSymbol() complex64 {
 		return t.dataSymbol(false)
 	}
 	if t.tailAt < 0 {
+		if t.src != nil {
+			t.pull()
+		}
 		if !t.closed || t.queue.Len() > 0 {
 			return t.dataSymbol(true)
 		}

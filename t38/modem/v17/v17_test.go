@@ -191,3 +191,38 @@ func TestLongWhenShortExpected(t *testing.T) {
 		}
 	}
 }
+
+type sliceSource struct{ b []byte }
+
+func (s *sliceSource) NextBit() (uint8, bool) {
+	if len(s.b) == 0 {
+		return 0, false
+	}
+	b := s.b[0]
+	s.b = s.b[1:]
+	return b, true
+}
+
+// Pulling bits through Modulate gives the same signal as queueing them
+// with Write and Close.
+func TestModulateMatchesWrite(t *testing.T) {
+	bits := randomBits(5000, 4)
+	want := modulate(t, 14400, true, -14, bits)
+	want = want[800 : len(want)-800]
+	tx, _ := NewTx(14400, true)
+	src := &sliceSource{b: bits}
+	var got []int16
+	buf := make([]int16, 133)
+	for !tx.Done() {
+		n := tx.Modulate(buf, src)
+		got = append(got, buf[:n]...)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Modulate gave %d samples, Write+Close %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("sample %d: Modulate %d, Write+Close %d", i, got[i], want[i])
+		}
+	}
+}

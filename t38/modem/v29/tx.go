@@ -23,8 +23,9 @@ type Tx struct {
 	step    int // symbols sent since start
 	phase   uint8
 	closed  bool
-	tailAt  int // symbol index where the tail began, or -1
-	flushed int // zero symbols pushed after the tail
+	src     BitSource // set only during Modulate
+	tailAt  int       // symbol index where the tail began, or -1
+	flushed int       // zero symbols pushed after the tail
 	done    bool
 	// Underruns counts data symbols sent as idle ones because the queue
 	// was empty.
@@ -55,6 +56,34 @@ func (t *Tx) SetLevel(dbm0 float64) {
 	// Real passband power is half the complex baseband power, which is the
 	// mean |point|² times the (unit) pulse energy.
 	t.gain = float32(math.Sqrt(2 * dsp.DBm0ToPower(dbm0) / meanPower(t.rate)))
+}
+
+// BitSource hands a transmitter its bits on demand; ok false means there
+// are no more (the transmitter then sends its tail and ends). It is the
+// same interface as the other soft modems' transmitters take.
+type BitSource interface {
+	NextBit() (bit uint8, ok bool)
+}
+
+// Modulate is Read for a caller that would rather be asked for bits than
+// queue them: src is drawn as symbols need bits, and its end is Close.
+func (t *Tx) Modulate(dst []int16, src BitSource) int {
+	t.src = src
+	n := t.Read(dst)
+	t.src = nil
+	return n
+}
+
+// pull tops the queue up from the source so the next symbol has its bits.
+func (t *Tx) pull() {
+	for !t.closed && t.queue.Len() < bitsPerSymbol(t.rate) {
+		b, ok := t.src.NextBit()
+		if !ok {
+			t.closed = true
+			return
+		}
+		t.queue.Push(b & 1)
+	}
 }
 
 // Write queues data bits (one per byte, 0 or 1).
@@ -108,6 +137,9 @@ func (t *Tx) nextSymbol() complex64 {
 		return t.dataSymbol(false)
 	}
 	if t.tailAt < 0 {
+		if t.src != nil {
+			t.pull()
+		}
 		if !t.closed || t.queue.Len() > 0 {
 			return t.dataSymbol(true)
 		}
