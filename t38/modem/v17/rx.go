@@ -20,10 +20,16 @@ const (
 )
 
 const (
-	eqTaps        = 32
-	agcFreezeAt   = 24
-	timingLockAt  = 48
-	phaseWindow   = 16
+	eqTaps       = 32
+	timingLockAt = 48
+	phaseWindow  = 16
+	// alternation is how strongly a window must turn back and forth (as a
+	// share of the most A/B can: a quarter turn) to be the alternating
+	// segment.
+	alternation = 0.6
+	// maxAcquire bounds the search for the alternations: talker echo
+	// protection (200 ms) and its silence, the alternations, and some.
+	maxAcquire    = 1000
 	maxTrackAB    = 300
 	onOffHystDB   = 5
 	carrierOffLen = 96
@@ -61,6 +67,7 @@ type Rx struct {
 
 	state     rxState
 	count     int
+	acqTotal  int // symbols spent looking for the alternations
 	belowFor  int
 	parkedPow float32 // level when training failed
 	sample    int64
@@ -181,6 +188,7 @@ func (r *Rx) start() {
 // restart begins acquisition afresh on the current carrier.
 func (r *Rx) restart() {
 	r.state = stAcquire
+	r.acqTotal = 0
 	r.count = 0
 	r.belowFor = 0
 	r.bitsOut = 0
@@ -229,9 +237,6 @@ func (r *Rx) symbol() {
 }
 
 func (r *Rx) acquire() {
-	if r.count == agcFreezeAt {
-		r.agc.Frozen = true
-	}
 	if r.count <= timingLockAt {
 		return
 	}
@@ -240,16 +245,30 @@ func (r *Rx) acquire() {
 		return
 	}
 	// From A to B the phase turns forwards a quarter turn.
-	var turn float32
+	var turn, mag float32
 	for i := 0; i+1 < phaseWindow; i++ {
 		a, b := r.win[i], r.win[i+1]
 		im := imag(b)*real(a) - real(b)*imag(a)
+		mag += float32(math.Sqrt(float64(dsp.Abs2(a) * dsp.Abs2(b))))
 		if i&1 == 0 {
 			turn += im
 		} else {
 			turn -= im
 		}
 	}
+	if turn < alternation*mag && -turn < alternation*mag {
+		// Not (yet) the alternating segment: talker echo protection (a
+		// plain carrier), its silence, or timing still pulling in. Try
+		// the next window.
+		if r.acqTotal += phaseWindow; r.acqTotal > maxAcquire {
+			r.fail()
+			return
+		}
+		r.count = timingLockAt
+		return
+	}
+	// The level is taken from the alternations and then held.
+	r.agc.Frozen = true
 	first := 0
 	if turn < 0 {
 		first = 1

@@ -20,10 +20,15 @@ const (
 
 // Receiver tuning, in symbols unless said otherwise.
 const (
-	eqTaps        = 32  // T/2 taps: 16 symbols of span
-	agcFreezeAt   = 24  // symbols of alternations before the level is fixed
-	timingLockAt  = 48  // symbols of alternations before the phase is read
-	phaseWindow   = 16  // symbols over which the A/B phase is measured
+	eqTaps       = 32 // T/2 taps: 16 symbols of span
+	timingLockAt = 48 // symbols of alternations before the phase is read
+	phaseWindow  = 16 // symbols over which the A/B phase is measured
+	// alternation is how strongly a window must turn back and forth (as a
+	// share of the most A/B can: sin 135°) to be the alternating segment.
+	alternation = 0.45
+	// maxAcquire bounds the search for the alternations: talker echo
+	// protection (200 ms) and its silence, the alternations, and some.
+	maxAcquire    = 800
 	maxTrackAB    = 160 // give up if segment 3 has not started by then
 	onOffHystDB   = 5   // carrier off threshold below the on threshold
 	carrierOffLen = 96  // samples below the off threshold before carrier down
@@ -54,7 +59,8 @@ type Rx struct {
 	prbs  prbs7
 
 	state     rxState
-	count     int // symbols in the current state
+	count     int
+	acqTotal  int // symbols spent looking for the alternations // symbols in the current state
 	belowFor  int
 	parkedPow float32 // level when training failed
 	sample    int64
@@ -174,6 +180,7 @@ func (r *Rx) start() {
 // restart begins acquisition afresh on the current carrier.
 func (r *Rx) restart() {
 	r.state = stAcquire
+	r.acqTotal = 0
 	r.count = 0
 	r.belowFor = 0
 	r.bitsOut = 0
@@ -212,9 +219,6 @@ func (r *Rx) symbol() {
 }
 
 func (r *Rx) acquire() {
-	if r.count == agcFreezeAt {
-		r.agc.Frozen = true
-	}
 	if r.count <= timingLockAt {
 		return
 	}
@@ -224,16 +228,30 @@ func (r *Rx) acquire() {
 	}
 	// Which of the alternating symbols is A? From A to B the phase turns
 	// forwards (180° to 315° or 270°), from B to A backwards.
-	var turn float32
+	var turn, mag float32
 	for i := 0; i+1 < phaseWindow; i++ {
 		a, b := r.win[i], r.win[i+1]
 		im := imag(b)*real(a) - real(b)*imag(a)
+		mag += float32(math.Sqrt(float64(dsp.Abs2(a) * dsp.Abs2(b))))
 		if i&1 == 0 {
 			turn += im
 		} else {
 			turn -= im
 		}
 	}
+	if turn < alternation*mag && -turn < alternation*mag {
+		// Not (yet) the alternating segment: talker echo protection (a
+		// plain carrier), its silence, or timing still pulling in. Try
+		// the next window.
+		if r.acqTotal += phaseWindow; r.acqTotal > maxAcquire {
+			r.fail()
+			return
+		}
+		r.count = timingLockAt
+		return
+	}
+	// The level is taken from the alternations and then held.
+	r.agc.Frozen = true
 	first := 0 // win[0] is A
 	if turn < 0 {
 		first = 1

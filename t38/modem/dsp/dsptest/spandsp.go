@@ -52,12 +52,12 @@ func spandspBinary(t testing.TB) string {
 	return buildBin
 }
 
-func peerArgs(mode, modem string, rate int, short bool) []string {
+func peerArgs(mode, modem string, rate int, short bool, extra ...string) []string {
 	a := []string{mode, modem, strconv.Itoa(rate)}
 	if short {
 		a = append(a, "short")
 	}
-	return a
+	return append(a, extra...)
 }
 
 // SpandspTx modulates bits (one per byte) with spandsp's transmitter for
@@ -66,11 +66,23 @@ func peerArgs(mode, modem string, rate int, short bool) []string {
 // half, after 200 ms of silence, after a short one.
 func SpandspTx(t testing.TB, modem string, rate int, short bool, bits []byte) []int16 {
 	t.Helper()
+	return spandspTx(t, modem, rate, short, bits)
+}
+
+// SpandspTxTEP is SpandspTx with talker echo protection: the training
+// starts with unmodulated carrier and a short silence.
+func SpandspTxTEP(t testing.TB, modem string, rate int, bits []byte) []int16 {
+	t.Helper()
+	return spandspTx(t, modem, rate, false, bits, "tep")
+}
+
+func spandspTx(t testing.TB, modem string, rate int, short bool, bits []byte, extra ...string) []int16 {
+	t.Helper()
 	in := make([]byte, len(bits))
 	for i, b := range bits {
 		in[i] = '0' + b&1
 	}
-	cmd := exec.Command(spandspBinary(t), peerArgs("tx", modem, rate, short)...)
+	cmd := exec.Command(spandspBinary(t), peerArgs("tx", modem, rate, short, extra...)...)
 	cmd.Stdin = bytes.NewReader(in)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -2,7 +2,7 @@
  * Test peer for faxd's soft modems: runs spandsp's V.29 or V.17 modem on
  * stdin/stdout so Go tests can check our modems against it.
  *
- *   spandsp_modem tx v29|v17 RATE [short]   bits ('0'/'1' bytes) in, s16le audio out
+ *   spandsp_modem tx v29|v17 RATE [short] [tep]   bits ('0'/'1' bytes) in, s16le audio out
  *   spandsp_modem rx v29|v17 RATE [short]   s16le audio in, a byte stream out:
  *                                           '0'/'1' bits, 'U' carrier up,
  *                                           'T' trained, 'F' training failed,
@@ -10,7 +10,8 @@
  *
  * With "short" (V.17 only) the transmitter sends the first half of the bits
  * after a long training and the second half, after 200 ms of silence, after
- * a short one; the receiver expects the same.
+ * a short one; the receiver expects the same. With "tep" the transmitter
+ * starts with talker echo protection (unmodulated carrier, then silence).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,31 +85,36 @@ static void send_burst(void *tx, int n_short)
 
 int main(int argc, char **argv)
 {
-    int short_train;
+    int short_train = 0, tep = 0, i;
     if (argc < 4) {
         fprintf(stderr, "usage: %s tx|rx v29|v17 RATE [short]\n", argv[0]);
         return 2;
     }
     is_v17 = strcmp(argv[2], "v17") == 0;
     rate = atoi(argv[3]);
-    short_train = argc > 4 && strcmp(argv[4], "short") == 0;
+    for (i = 4;  i < argc;  i++) {
+        if (strcmp(argv[i], "short") == 0)
+            short_train = 1;
+        else if (strcmp(argv[i], "tep") == 0)
+            tep = 1;
+    }
     if (strcmp(argv[1], "tx") == 0) {
         int16_t silence[1600];
         memset(silence, 0, sizeof(silence));
         read_bits();
         stop = short_train ? nbits / 2 : nbits;
         if (is_v17) {
-            v17_tx_state_t *tx = v17_tx_init(NULL, rate, 0, get_bit, NULL);
+            v17_tx_state_t *tx = v17_tx_init(NULL, rate, tep, get_bit, NULL);
             if (tx == NULL) return 1;
             send_burst(tx, 0);
             if (short_train) {
                 write_samples(silence, 1600);
                 stop = nbits;
-                v17_tx_restart(tx, rate, 0, 1);
+                v17_tx_restart(tx, rate, tep, 1);
                 send_burst(tx, 1);
             }
         } else {
-            v29_tx_state_t *tx = v29_tx_init(NULL, rate, 0, get_bit, NULL);
+            v29_tx_state_t *tx = v29_tx_init(NULL, rate, tep, get_bit, NULL);
             if (tx == NULL) return 1;
             send_burst(tx, 0);
         }
