@@ -283,3 +283,41 @@ func TestAGCReachesTargetAndFreezes(t *testing.T) {
 		t.Fatalf("frozen AGC changed gain from %g to %g", g, a.Gain)
 	}
 }
+
+// An alternation seen through an unknown gain and phase is recognised,
+// with the right parity and the correction that undoes the channel; a
+// plain carrier and a half-symbol timing error (every sample midway) are
+// not alternations.
+func TestFitAlternation(t *testing.T) {
+	a, b := complex64(-3), complex64(3-3i)
+	ch := complex64(complex(0.2, -0.35))
+	for _, startB := range []bool{false, true} {
+		win := make([]complex64, 16)
+		for i := range win {
+			s := a
+			if (i%2 == 1) != startB {
+				s = b
+			}
+			win[i] = s * ch
+		}
+		g, firstIsA, ok := FitAlternation(win, a, b, 0.45)
+		if !ok || firstIsA == startB {
+			t.Fatalf("startB=%v: ok=%v firstIsA=%v", startB, ok, firstIsA)
+		}
+		if d := g*ch - 1; Abs2(d) > 1e-6 {
+			t.Fatalf("startB=%v: correction %v, want %v", startB, g, 1/ch)
+		}
+	}
+	carrier := make([]complex64, 16)
+	mid := make([]complex64, 16)
+	for i := range carrier {
+		carrier[i] = 3 * ch
+		mid[i] = (a + b) / 2 * ch
+	}
+	if _, _, ok := FitAlternation(carrier, a, b, 0.45); ok {
+		t.Error("a plain carrier was taken for the alternation")
+	}
+	if _, _, ok := FitAlternation(mid, a, b, 0.45); ok {
+		t.Error("midway samples were taken for the alternation")
+	}
+}

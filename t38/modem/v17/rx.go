@@ -244,19 +244,9 @@ func (r *Rx) acquire() {
 	if r.count < timingLockAt+phaseWindow {
 		return
 	}
-	// From A to B the phase turns forwards a quarter turn.
-	var turn, mag float32
-	for i := 0; i+1 < phaseWindow; i++ {
-		a, b := r.win[i], r.win[i+1]
-		im := imag(b)*real(a) - real(b)*imag(a)
-		mag += float32(math.Sqrt(float64(dsp.Abs2(a) * dsp.Abs2(b))))
-		if i&1 == 0 {
-			turn += im
-		} else {
-			turn -= im
-		}
-	}
-	if turn < alternation*mag && -turn < alternation*mag {
+	// Is this the alternating segment, and which of its symbols is A?
+	g, firstIsA, ok := dsp.FitAlternation(r.win[:], pointA, pointB, alternation)
+	if !ok {
 		// Not (yet) the alternating segment: talker echo protection (a
 		// plain carrier), its silence, or timing still pulling in. Try
 		// the next window.
@@ -267,27 +257,14 @@ func (r *Rx) acquire() {
 		r.count = timingLockAt
 		return
 	}
-	// The level is taken from the alternations and then held.
+	// The level is taken from the alternations and then held; the gain
+	// and phase correction goes into the equaliser.
 	r.agc.Frozen = true
+	r.eq.Scale(g)
 	first := 0
-	if turn < 0 {
+	if !firstIsA {
 		first = 1
 	}
-	var num complex64
-	var den float32
-	for i, z := range r.win {
-		want := pointA
-		if (i+first)&1 == 1 {
-			want = pointB
-		}
-		num += want * complex(real(z), -imag(z))
-		den += dsp.Abs2(z)
-	}
-	if den == 0 {
-		r.fail()
-		return
-	}
-	r.eq.Scale(num / complex(den, 0))
 	r.expect = (phaseWindow + first) & 1
 	r.state, r.count = stTrackAB, 0
 	r.sync.Kp, r.sync.Ki = 0.03, 0.0003

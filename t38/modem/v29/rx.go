@@ -226,20 +226,9 @@ func (r *Rx) acquire() {
 	if r.count < timingLockAt+phaseWindow {
 		return
 	}
-	// Which of the alternating symbols is A? From A to B the phase turns
-	// forwards (180° to 315° or 270°), from B to A backwards.
-	var turn, mag float32
-	for i := 0; i+1 < phaseWindow; i++ {
-		a, b := r.win[i], r.win[i+1]
-		im := imag(b)*real(a) - real(b)*imag(a)
-		mag += float32(math.Sqrt(float64(dsp.Abs2(a) * dsp.Abs2(b))))
-		if i&1 == 0 {
-			turn += im
-		} else {
-			turn -= im
-		}
-	}
-	if turn < alternation*mag && -turn < alternation*mag {
+	// Is this the alternating segment, and which of its symbols is A?
+	g, firstIsA, ok := dsp.FitAlternation(r.win[:], r.tp.a, r.tp.b, alternation)
+	if !ok {
 		// Not (yet) the alternating segment: talker echo protection (a
 		// plain carrier), its silence, or timing still pulling in. Try
 		// the next window.
@@ -250,30 +239,14 @@ func (r *Rx) acquire() {
 		r.count = timingLockAt
 		return
 	}
-	// The level is taken from the alternations and then held.
+	// The level is taken from the alternations and then held; the gain
+	// and phase correction goes into the equaliser.
 	r.agc.Frozen = true
-	first := 0 // win[0] is A
-	if turn < 0 {
+	r.eq.Scale(g)
+	first := 0
+	if !firstIsA {
 		first = 1
 	}
-	// Least-squares gain and phase that put the window on the ideal
-	// points; folded into the equaliser so everything after is on scale.
-	var num complex64
-	var den float32
-	for i, z := range r.win {
-		want := r.tp.a
-		if (i+first)&1 == 1 {
-			want = r.tp.b
-		}
-		num += want * complex(real(z), -imag(z))
-		den += dsp.Abs2(z)
-	}
-	if den == 0 {
-		r.fail()
-		return
-	}
-	r.eq.Scale(num / complex(den, 0))
-	// The last window symbol was A if (phaseWindow-1+first) is even.
 	r.expect = (phaseWindow + first) & 1
 	r.state, r.count = stTrackAB, 0
 	r.sync.Kp, r.sync.Ki = 0.03, 0.0003
