@@ -89,7 +89,11 @@ type Rx struct {
 }
 
 // NewRx returns a receiver for rate (14400, 12000, 9600 or 7200) that turns
-// on at -26 dBm0; see SetThreshold.
+// on at -26 dBm0 and off at -31 dBm0, like V.29. V.17 itself (and
+// spandsp) use -43 and -48: over a VoIP path the far signal arrives
+// strong, and the higher threshold keeps line noise and the echo of our
+// own transmission from counting as a carrier. SetThreshold(-43) gives
+// the V.17 figures.
 func NewRx(rate int) (*Rx, error) {
 	if err := checkRate(rate); err != nil {
 		return nil, err

@@ -179,7 +179,8 @@ func TestLongWhenShortExpected(t *testing.T) {
 		audio := append(modulate(t, rate, false, -14, a), modulate(t, rate, false, -14, b)...)
 		r := newReceiver(t, rate)
 		r.rx.SetShortTraining(true)
-		r.feed(dsptest.Channel{SNRDB: 32, Seed: 4}.Apply(audio))
+		// Noise low enough (-52 dBm0) for the carrier to drop between bursts.
+		r.feed(dsptest.Channel{SNRDB: 38, Seed: 4}.Apply(audio))
 		k := kinds(r.evs)
 		if len(k) != 6 || k[1] != dsp.TrainingDone || k[4] != dsp.TrainingDone {
 			t.Errorf("%d: events %v, want two bursts each up/trained/down", rate, k)
@@ -224,5 +225,23 @@ func TestModulateMatchesWrite(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("sample %d: Modulate %d, Write+Close %d", i, got[i], want[i])
 		}
+	}
+}
+
+// A weak signal (-40 dBm0) is ignored at the default threshold and
+// received with V.17's own -43 dBm0.
+func TestThreshold(t *testing.T) {
+	bits := randomBits(9600, 6)
+	audio := dsptest.Channel{SNRDB: 30, Seed: 3}.Apply(modulate(t, 9600, false, -40, bits))
+	r := newReceiver(t, 9600)
+	r.feed(audio)
+	if len(r.evs) != 0 || len(r.bits) != 0 {
+		t.Errorf("at -26 dBm0: events %v, %d bits; want nothing", kinds(r.evs), len(r.bits))
+	}
+	r = newReceiver(t, 9600)
+	r.rx.SetThreshold(-43)
+	r.feed(audio)
+	if errs := checkBurst(t, "-40 dBm0", bits, r.bits, r.evs); errs != 0 {
+		t.Errorf("at -43 dBm0: %d bit errors", errs)
 	}
 }
