@@ -36,10 +36,13 @@ const (
 	// trainMaxErr is the worst equaliser error power accepted at the end of
 	// training, as a fraction of the squared half-distance between the
 	// closest points: lenient, since T.30's TCF check judges the line.
-	trainMaxErr  = 0.6
-	meterSamples = 40
-	qualityAlpha = 0.02
-	longCheck    = 8 // symbols that tell a long training from a short one
+	trainMaxErr = 0.6
+	// A short training judges 24 symbols on an equaliser it did not have
+	// to learn: its figure is noisier, so it gets more room.
+	trainMaxErrShort = 1.2
+	meterSamples     = 40
+	qualityAlpha     = 0.02
+	longCheck        = 8 // symbols that tell a long training from a short one
 )
 
 // Rx is a V.17 receiver. Feed audio with Write; take bits with ReadBits
@@ -343,7 +346,11 @@ func (r *Rx) trainCD() {
 		return
 	}
 	mse := r.trainSE / float64(judge)
-	if mse > trainMaxErr*r.halfDist2 {
+	limit := trainMaxErr
+	if r.short {
+		limit = trainMaxErrShort
+	}
+	if mse > limit*r.halfDist2 {
 		r.fail()
 		return
 	}

@@ -245,3 +245,30 @@ func TestThreshold(t *testing.T) {
 		t.Errorf("at -43 dBm0: %d bit errors", errs)
 	}
 }
+
+// Training must be reliable, not lucky: at a noise level just above where
+// each rate reaches BER 1e-5, every one of several trials (different
+// timing phase, carrier offset, clock offset and noise) trains, long and
+// then short.
+func TestTrainingReliability(t *testing.T) {
+	snr := map[int]float64{14400: 23, 12000: 21, 9600: 18, 7200: 18}
+	for _, rate := range rates {
+		for trial := 0; trial < 8; trial++ {
+			bits := randomBits(1500, uint64(trial))
+			sig := append(modulate(t, rate, false, -14, bits)[800-trial*7:], modulate(t, rate, true, -14, bits)...)
+			ch := dsptest.Channel{SNRDB: snr[rate], Seed: uint64(trial), FreqOffsetHz: float64(trial%7) - 3, ClockPPM: float64(trial%5-2) * 100}
+			r := newReceiver(t, rate)
+			r.rx.SetShortTraining(true)
+			r.feed(ch.Apply(sig))
+			n := 0
+			for _, e := range r.evs {
+				if e.Kind == dsp.TrainingDone {
+					n++
+				}
+			}
+			if n != 2 {
+				t.Errorf("%d at %g dB, trial %d: events %v, want both bursts trained", rate, snr[rate], trial, kinds(r.evs))
+			}
+		}
+	}
+}

@@ -245,3 +245,22 @@ func TestModulateMatchesWrite(t *testing.T) {
 		}
 	}
 }
+
+// Training must be reliable, not lucky: at a noise level just above where
+// each rate reaches BER 1e-5, every one of several trials (different
+// timing phase, carrier offset, clock offset and noise) trains.
+func TestTrainingReliability(t *testing.T) {
+	snr := map[int]float64{9600: 21, 7200: 17, 4800: 14}
+	for _, rate := range []int{9600, 7200, 4800} {
+		for trial := 0; trial < 8; trial++ {
+			bits := randomBits(1500, uint64(trial))
+			sig := modulate(t, rate, -14, bits)[800-trial*7:]
+			ch := dsptest.Channel{SNRDB: snr[rate], Seed: uint64(trial), FreqOffsetHz: float64(trial%7) - 3, ClockPPM: float64(trial%5-2) * 100}
+			_, evs, _ := demodulate(t, rate, ch.Apply(sig))
+			k := kinds(evs)
+			if len(k) < 2 || k[1] != dsp.TrainingDone {
+				t.Errorf("%d at %g dB, trial %d: events %v, want training-done", rate, snr[rate], trial, k)
+			}
+		}
+	}
+}
