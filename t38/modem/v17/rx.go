@@ -1,6 +1,7 @@
 package v17
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/faxd/faxd/t38/modem/dsp"
@@ -119,10 +120,14 @@ func NewRx(rate int) (*Rx, error) {
 }
 
 // SetThreshold sets the carrier-on level in dBm0; the off level is 5 dB
-// lower.
-func (r *Rx) SetThreshold(onDBm0 float64) {
+// lower, -60 to 0.
+func (r *Rx) SetThreshold(onDBm0 float64) error {
+	if !(onDBm0 >= -60 && onDBm0 <= 0) {
+		return fmt.Errorf("%s: carrier threshold %g dBm0 is outside -60..0 dBm0", pkgName, onDBm0)
+	}
 	r.onPower = float32(dsp.DBm0ToPower(onDBm0))
 	r.offPow = float32(dsp.DBm0ToPower(onDBm0 - onOffHystDB))
+	return nil
 }
 
 // SetShortTraining says whether the next transmission will use the short

@@ -1,6 +1,7 @@
 package v17
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/faxd/faxd/t38/modem/dsp"
@@ -62,9 +63,14 @@ func NewTx(rate int, short bool) (*Tx, error) {
 	return t, nil
 }
 
-// SetLevel sets the transmit level in dBm0.
-func (t *Tx) SetLevel(dbm0 float64) {
+// SetLevel sets the transmit level in dBm0 (the mean power of the data
+// signal), -60 to 0.
+func (t *Tx) SetLevel(dbm0 float64) error {
+	if !(dbm0 >= -60 && dbm0 <= 0) {
+		return fmt.Errorf("%s: transmit level %g dBm0 is outside -60..0 dBm0", pkgName, dbm0)
+	}
 	t.gain = float32(math.Sqrt(2 * dsp.DBm0ToPower(dbm0) / meanPower(t.rate)))
+	return nil
 }
 
 // BitSource hands a transmitter its bits on demand; ok false means there

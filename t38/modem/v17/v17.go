@@ -92,3 +92,5 @@ func meanPower(rate int) float64 {
 	}
 	return p / float64(len(c))
 }
+
+const pkgName = "v17"

@@ -1,8 +1,10 @@
 package v17
 
 import (
+	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/faxd/faxd/t38/modem/dsp"
@@ -26,7 +28,9 @@ func modulate(t testing.TB, rate int, short bool, dbm0 float64, bits []byte) []i
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx.SetLevel(dbm0)
+	if err := tx.SetLevel(dbm0); err != nil {
+		t.Fatal(err)
+	}
 	tx.Write(bits)
 	tx.Close()
 	audio := make([]int16, 800)
@@ -270,5 +274,23 @@ func TestTrainingReliability(t *testing.T) {
 				t.Errorf("%d at %g dB, trial %d: events %v, want both bursts trained", rate, snr[rate], trial, kinds(r.evs))
 			}
 		}
+	}
+}
+
+// Levels outside what G.711 can carry are refused with an error naming the
+// value, not turned into silence or clipping.
+func TestBadLevels(t *testing.T) {
+	tx, _ := NewTx(9600, false)
+	for _, l := range []float64{1, -61, math.NaN()} {
+		if err := tx.SetLevel(l); err == nil || !strings.Contains(err.Error(), "dBm0") {
+			t.Errorf("SetLevel(%g): %v", l, err)
+		}
+	}
+	rx, _ := NewRx(9600)
+	if err := rx.SetThreshold(math.Inf(1)); err == nil {
+		t.Error("SetThreshold(+Inf) accepted")
+	}
+	if err := tx.SetLevel(-9); err != nil {
+		t.Errorf("SetLevel(-9): %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package v29
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/faxd/faxd/t38/modem/dsp"
@@ -51,11 +52,15 @@ func NewTx(rate int) (*Tx, error) {
 }
 
 // SetLevel sets the transmit level in dBm0 (the mean power of the data
-// signal).
-func (t *Tx) SetLevel(dbm0 float64) {
+// signal), -60 to 0.
+func (t *Tx) SetLevel(dbm0 float64) error {
+	if !(dbm0 >= -60 && dbm0 <= 0) {
+		return fmt.Errorf("%s: transmit level %g dBm0 is outside -60..0 dBm0", pkgName, dbm0)
+	}
 	// Real passband power is half the complex baseband power, which is the
 	// mean |point|² times the (unit) pulse energy.
 	t.gain = float32(math.Sqrt(2 * dsp.DBm0ToPower(dbm0) / meanPower(t.rate)))
+	return nil
 }
 
 // BitSource hands a transmitter its bits on demand; ok false means there

@@ -89,3 +89,5 @@ func meanPower(rate int) float64 {
 	}
 	return 9
 }
+
+const pkgName = "v29"
