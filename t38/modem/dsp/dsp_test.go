@@ -321,3 +321,55 @@ func TestFitAlternation(t *testing.T) {
 		t.Error("midway samples were taken for the alternation")
 	}
 }
+
+// The front end reports carrier up and down at its thresholds, one symbol
+// instant per 10/3 samples while a carrier is up, none while parked, and a
+// retry when the level jumps 6 dB over the level it was parked at.
+func TestFrontEndSteps(t *testing.T) {
+	f := NewFrontEnd(FrontEndConfig{CarrierHz: 1800, SampleRate: 8000, Baud: 2400, Alpha: 0.25,
+		Span: 6, EQTaps: 32, MeterLen: 40, OffLen: 96})
+	f.SetThresholds(-26, -31)
+	tone := func(dbm0 float64, n int) []int16 {
+		a := math.Sqrt(2 * DBm0ToPower(dbm0))
+		out := make([]int16, n)
+		for i := range out {
+			out[i] = int16(a * math.Sin(2*math.Pi*1800*float64(i)/8000))
+		}
+		return out
+	}
+	count := func(in []int16) (up, retry, down, sym int) {
+		for _, s := range in {
+			st := f.Push(s)
+			if st&StepCarrierUp != 0 {
+				up++
+			}
+			if st&StepRetry != 0 {
+				retry++
+			}
+			if st&StepCarrierDown != 0 {
+				down++
+			}
+			if st&StepSymbol != 0 {
+				sym++
+			}
+		}
+		return
+	}
+	if up, _, _, sym := count(tone(-40, 8000)); up != 0 || sym != 0 {
+		t.Fatalf("-40 dBm0: %d carrier-up, %d symbols; want none", up, sym)
+	}
+	up, _, _, sym := count(tone(-20, 8000))
+	if up != 1 || sym < 2350 || sym > 2400 {
+		t.Fatalf("-20 dBm0 for 1 s: %d carrier-up, %d symbols; want 1 and about 2400", up, sym)
+	}
+	f.Park()
+	if _, _, _, sym := count(tone(-20, 4000)); sym != 0 {
+		t.Fatalf("parked: %d symbols", sym)
+	}
+	if _, retry, _, sym := count(tone(-12, 4000)); retry != 1 || sym == 0 {
+		t.Fatalf("8 dB louder while parked: %d retries, %d symbols; want 1 and some", retry, sym)
+	}
+	if _, _, down, _ := count(make([]int16, 800)); down != 1 {
+		t.Fatalf("silence: %d carrier-down, want 1", down)
+	}
+}

@@ -82,3 +82,11 @@ func (e *Equalizer) Coefficients() []complex64 { return e.coef }
 
 // Len is the number of taps.
 func (e *Equalizer) Len() int { return len(e.coef) }
+
+// ClearHistory forgets the input but keeps the coefficients, for a new
+// signal on a line the equaliser has already learned.
+func (e *Equalizer) ClearHistory() {
+	clear(e.hist)
+	e.pos = 0
+	e.power = 0
+}

@@ -50,32 +50,21 @@ const (
 // and reports with PollEvent. Bits are delivered only between
 // TrainingDone and CarrierDown.
 type Rx struct {
-	rate    int
-	points  []complex64
-	onPower float32
-	offPow  float32
-
-	meter *dsp.PowerMeter
-	nco   *dsp.NCO
-	agc   *dsp.AGC
-	sync  *dsp.SymbolSync
-	eq    *dsp.Equalizer
-	pll   *dsp.CarrierLoop
-	gen   dsp.Scrambler // predicts segments 2 and 3
-	descr dsp.Descrambler
-	vit   *viterbi
+	rate   int
+	points []complex64
+	fe     *dsp.FrontEnd
+	gen    dsp.Scrambler // predicts segments 2 and 3
+	descr  dsp.Descrambler
+	vit    *viterbi
 
 	wantShort   bool // the next burst should carry a short training
 	short       bool // this burst does
 	trainedOnce bool
 
-	state     rxState
-	count     int
-	acqTotal  int // symbols spent looking for the alternations
-	belowFor  int
-	parkedPow float32 // level when training failed
-	sample    int64
-	bitsOut   int64
+	state    rxState
+	count    int
+	acqTotal int // symbols spent looking for the alternations
+	bitsOut  int64
 
 	win       [phaseWindow]complex64
 	expect    int
@@ -105,12 +94,8 @@ func NewRx(rate int) (*Rx, error) {
 	r := &Rx{
 		rate:   rate,
 		points: constellation(rate),
-		meter:  dsp.NewPowerMeter(meterSamples),
-		nco:    dsp.NewNCO(-carrierHz, sampleRate),
-		agc:    dsp.NewAGC(1, 64),
-		sync:   dsp.NewSymbolSync(sampleRate/baud, alpha, span),
-		eq:     dsp.NewEqualizer(eqTaps),
-		pll:    dsp.NewCarrierLoop(0.02),
+		fe: dsp.NewFrontEnd(dsp.FrontEndConfig{CarrierHz: carrierHz, SampleRate: sampleRate, Baud: baud, Alpha: alpha,
+			Span: span, EQTaps: eqTaps, MeterLen: meterSamples, OffLen: carrierOffLen}),
 	}
 	r.vit = newViterbi(subsetMapFor(rate))
 	r.refPow = meanPower(rate)
@@ -125,8 +110,7 @@ func (r *Rx) SetThreshold(onDBm0 float64) error {
 	if !(onDBm0 >= -60 && onDBm0 <= 0) {
 		return fmt.Errorf("%s: carrier threshold %g dBm0 is outside -60..0 dBm0", pkgName, onDBm0)
 	}
-	r.onPower = float32(dsp.DBm0ToPower(onDBm0))
-	r.offPow = float32(dsp.DBm0ToPower(onDBm0 - onOffHystDB))
+	r.fe.SetThresholds(onDBm0, onDBm0-onOffHystDB)
 	return nil
 }
 
@@ -146,7 +130,7 @@ func (r *Rx) PollEvent() (dsp.Event, bool) { return r.events.Pop() }
 func (r *Rx) QualityDB() float64 { return 10 * math.Log10(r.mse/r.refPow+1e-12) }
 
 // CarrierOffsetHz is the carrier frequency error learned by the receiver.
-func (r *Rx) CarrierOffsetHz() float64 { return r.pll.FrequencyHz(baud) }
+func (r *Rx) CarrierOffsetHz() float64 { return r.fe.PLL.FrequencyHz(baud) }
 
 // Trained reports whether data bits are being delivered.
 func (r *Rx) Trained() bool { return r.state == stData }
@@ -154,47 +138,21 @@ func (r *Rx) Trained() bool { return r.state == stData }
 // Write feeds audio samples.
 func (r *Rx) Write(samples []int16) {
 	for _, s := range samples {
-		r.sample++
-		x := float32(s)
-		p := r.meter.Update(x)
-		if r.state == stIdle {
-			if p < r.onPower {
-				continue
-			}
-			r.start()
-		} else if p < r.offPow {
-			if r.belowFor++; r.belowFor >= carrierOffLen {
-				r.events.Push(dsp.Event{Kind: dsp.CarrierDown, Sample: r.sample, Bits: r.bitsOut})
-				r.state = stIdle
-				continue
-			}
-		} else {
-			r.belowFor = 0
+		st := r.fe.Push(s)
+		if st&dsp.StepCarrierUp != 0 {
+			r.events.Push(dsp.Event{Kind: dsp.CarrierUp, Sample: r.fe.Sample})
 		}
-		if r.state == stParked {
-			// A signal starting on top of whatever failed (noise, a
-			// stronger carrier) gets a fresh try.
-			if p > 4*r.parkedPow {
-				r.restart()
-			} else {
-				continue
-			}
+		if st&(dsp.StepCarrierUp|dsp.StepRetry) != 0 {
+			r.restart()
 		}
-		z := r.agc.Apply(complex(x*(1.0/32768), 0) * r.nco.Next())
-		y, onTime, ok := r.sync.Push(z)
-		if !ok {
-			continue
+		if st&dsp.StepCarrierDown != 0 {
+			r.events.Push(dsp.Event{Kind: dsp.CarrierDown, Sample: r.fe.Sample, Bits: r.bitsOut})
+			r.state = stIdle
 		}
-		r.eq.Push(y)
-		if onTime {
+		if st&dsp.StepSymbol != 0 {
 			r.symbol()
 		}
 	}
-}
-
-func (r *Rx) start() {
-	r.events.Push(dsp.Event{Kind: dsp.CarrierUp, Sample: r.sample})
-	r.restart()
 }
 
 // restart begins acquisition afresh on the current carrier.
@@ -202,34 +160,25 @@ func (r *Rx) restart() {
 	r.state = stAcquire
 	r.acqTotal = 0
 	r.count = 0
-	r.belowFor = 0
 	r.bitsOut = 0
 	r.short = r.wantShort && r.trainedOnce
-	r.nco.Reset()
-	r.agc.Reset()
-	r.sync.Reset()
-	r.sync.Kp, r.sync.Ki = 0.2, 0
 	if r.short {
 		// Keep what the equaliser learned; clear only its history.
-		c := append([]complex64(nil), r.eq.Coefficients()...)
-		r.eq.Reset()
-		copy(r.eq.Coefficients(), c)
-		r.eq.Mu = 0.02
+		r.fe.EQ.ClearHistory()
+		r.fe.EQ.Mu = 0.02
 	} else {
-		r.eq.Reset()
-		r.eq.Mu = 0.2
+		r.fe.EQ.Reset()
+		r.fe.EQ.Mu = 0.2
 	}
-	*r.pll = dsp.CarrierLoop{}
-	r.pll.SetBandwidth(0.02)
 	r.gen.SetState(scramblerInit)
 	r.descr.Reset()
 	r.mse = r.refPow
 }
 
 func (r *Rx) fail() {
-	r.events.Push(dsp.Event{Kind: dsp.TrainingFailed, Sample: r.sample})
+	r.events.Push(dsp.Event{Kind: dsp.TrainingFailed, Sample: r.fe.Sample})
 	r.state = stParked
-	r.parkedPow = r.meter.Power()
+	r.fe.Park()
 }
 
 func (r *Rx) symbol() {
@@ -252,7 +201,7 @@ func (r *Rx) acquire() {
 	if r.count <= timingLockAt {
 		return
 	}
-	r.win[r.count-timingLockAt-1] = r.eq.Output()
+	r.win[r.count-timingLockAt-1] = r.fe.EQ.Output()
 	if r.count < timingLockAt+phaseWindow {
 		return
 	}
@@ -271,15 +220,15 @@ func (r *Rx) acquire() {
 	}
 	// The level is taken from the alternations and then held; the gain
 	// and phase correction goes into the equaliser.
-	r.agc.Frozen = true
-	r.eq.Scale(g)
+	r.fe.AGC.Frozen = true
+	r.fe.EQ.Scale(g)
 	first := 0
 	if !firstIsA {
 		first = 1
 	}
 	r.expect = (phaseWindow + first) & 1
 	r.state, r.count = stTrackAB, 0
-	r.sync.Kp, r.sync.Ki = 0.03, 0.0003
+	r.fe.Sync.Kp, r.fe.Sync.Ki = 0.03, 0.0003
 }
 
 // nextTraining returns the next segment 2 point from the predicting
@@ -292,8 +241,8 @@ func (r *Rx) nextTraining() complex64 {
 }
 
 func (r *Rx) trackAB() {
-	y := r.eq.Output()
-	d := r.pll.Derotate(y)
+	y := r.fe.EQ.Output()
+	d := r.fe.PLL.Derotate(y)
 	want := pointA
 	if r.expect == 1 {
 		want = pointB
@@ -311,18 +260,13 @@ func (r *Rx) trackAB() {
 		r.adapt(y, d, r.nextTraining())
 		return
 	}
-	r.pll.Update(d, want)
+	r.fe.PLL.Update(d, want)
 	if r.count > maxTrackAB {
 		r.fail()
 	}
 }
 
-func (r *Rx) adapt(y, d, want complex64) float32 {
-	e := want - d
-	r.eq.Adapt(e * r.pll.Rotor())
-	r.pll.Update(d, want)
-	return dsp.Abs2(e)
-}
+func (r *Rx) adapt(y, d, want complex64) float32 { return r.fe.Adapt(y, d, want) }
 
 func (r *Rx) trainCD() {
 	want := r.nextTraining()
@@ -333,17 +277,17 @@ func (r *Rx) trainCD() {
 	} else {
 		switch r.count {
 		case 128:
-			r.eq.Mu = 0.1
-			r.pll.SetBandwidth(0.01)
+			r.fe.EQ.Mu = 0.1
+			r.fe.PLL.SetBandwidth(0.01)
 		case 512:
-			r.eq.Mu = 0.05
-			r.pll.SetBandwidth(0.005)
+			r.fe.EQ.Mu = 0.05
+			r.fe.PLL.SetBandwidth(0.005)
 		case 1500:
-			r.eq.Mu = 0.02
+			r.fe.EQ.Mu = 0.02
 		}
 	}
-	y := r.eq.Output()
-	e := r.adapt(y, r.pll.Derotate(y), want)
+	y := r.fe.EQ.Output()
+	e := r.adapt(y, r.fe.PLL.Derotate(y), want)
 	if r.count > seg-judge {
 		r.trainSE += float64(e)
 	}
@@ -372,8 +316,8 @@ func (r *Rx) bridge() {
 	b := r.gen.Scramble(uint8(bridgeWord >> sh))
 	b = b<<1 | r.gen.Scramble(uint8(bridgeWord>>(sh+1)))
 	r.abcd = (r.abcd + bridgeStep[b]) & 3
-	y := r.eq.Output()
-	r.adapt(y, r.pll.Derotate(y), abcd[r.abcd])
+	y := r.fe.EQ.Output()
+	r.adapt(y, r.fe.PLL.Derotate(y), abcd[r.abcd])
 	if r.count >= seg3Len {
 		r.startOnes()
 	}
@@ -388,15 +332,15 @@ func (r *Rx) startOnes() {
 	if r.short {
 		r.diff = 0
 	}
-	r.eq.Mu = 0.003
-	r.pll.SetBandwidth(0.005)
+	r.fe.EQ.Mu = 0.003
+	r.fe.PLL.SetBandwidth(0.005)
 	// Dense constellations make the timing detector noisy: track gently.
-	r.sync.Kp, r.sync.Ki = 0.01, 0.0001
+	r.fe.Sync.Kp, r.fe.Sync.Ki = 0.01, 0.0001
 }
 
 func (r *Rx) data() {
-	y := r.eq.Output()
-	d := r.pll.Derotate(y)
+	y := r.fe.EQ.Output()
+	d := r.fe.PLL.Derotate(y)
 	label, ok := r.vit.push(d)
 	// The nearest point is the quick decision that steers the equaliser
 	// and the carrier loop, while the trellis decoder takes its time.
@@ -411,7 +355,7 @@ func (r *Rx) data() {
 				r.short = false
 				r.state, r.count = stTrainCD, seg2ShortLen+longCheck
 				r.trainSE = 0
-				r.eq.Mu = 0.05
+				r.fe.EQ.Mu = 0.05
 			}
 		}
 	}
@@ -425,7 +369,7 @@ func (r *Rx) data() {
 	if idx == seg4Len {
 		r.state = stData
 		r.trainedOnce = true
-		r.events.Push(dsp.Event{Kind: dsp.TrainingDone, Sample: r.sample, QualityDB: r.QualityDB()})
+		r.events.Push(dsp.Event{Kind: dsp.TrainingDone, Sample: r.fe.Sample, QualityDB: r.QualityDB()})
 	}
 	y21 := (label >> 1) & 3
 	raw := (label>>1)&0x3c | (y21-r.diff)&3

@@ -45,27 +45,16 @@ const (
 // and reports with PollEvent. Bits are delivered only between
 // TrainingDone and CarrierDown.
 type Rx struct {
-	rate    int
-	tp      trainingPoints
-	onPower float32
-	offPow  float32
-
-	meter *dsp.PowerMeter
-	nco   *dsp.NCO
-	agc   *dsp.AGC
-	sync  *dsp.SymbolSync
-	eq    *dsp.Equalizer
-	pll   *dsp.CarrierLoop
+	rate  int
+	tp    trainingPoints
+	fe    *dsp.FrontEnd
 	descr dsp.Descrambler
 	prbs  prbs7
 
-	state     rxState
-	count     int
-	acqTotal  int // symbols spent looking for the alternations // symbols in the current state
-	belowFor  int
-	parkedPow float32 // level when training failed
-	sample    int64
-	bitsOut   int64
+	state    rxState
+	count    int
+	acqTotal int // symbols spent looking for the alternations // symbols in the current state
+	bitsOut  int64
 
 	// Phase identification on the alternations.
 	win    [phaseWindow]complex64
@@ -88,14 +77,10 @@ func NewRx(rate int) (*Rx, error) {
 		return nil, err
 	}
 	r := &Rx{
-		rate:  rate,
-		tp:    training(rate),
-		meter: dsp.NewPowerMeter(meterSamples),
-		nco:   dsp.NewNCO(-carrierHz, sampleRate),
-		agc:   dsp.NewAGC(1, 64),
-		sync:  dsp.NewSymbolSync(sampleRate/baud, alpha, span),
-		eq:    dsp.NewEqualizer(eqTaps),
-		pll:   dsp.NewCarrierLoop(0.02),
+		rate: rate,
+		tp:   training(rate),
+		fe: dsp.NewFrontEnd(dsp.FrontEndConfig{CarrierHz: carrierHz, SampleRate: sampleRate, Baud: baud, Alpha: alpha,
+			Span: span, EQTaps: eqTaps, MeterLen: meterSamples, OffLen: carrierOffLen}),
 	}
 	r.refPow = meanPower(rate)
 	var pts []complex64
@@ -115,8 +100,7 @@ func (r *Rx) SetThreshold(onDBm0 float64) error {
 	if !(onDBm0 >= -60 && onDBm0 <= 0) {
 		return fmt.Errorf("%s: carrier threshold %g dBm0 is outside -60..0 dBm0", pkgName, onDBm0)
 	}
-	r.onPower = float32(dsp.DBm0ToPower(onDBm0))
-	r.offPow = float32(dsp.DBm0ToPower(onDBm0 - onOffHystDB))
+	r.fe.SetThresholds(onDBm0, onDBm0-onOffHystDB)
 	return nil
 }
 
@@ -131,7 +115,7 @@ func (r *Rx) PollEvent() (dsp.Event, bool) { return r.events.Pop() }
 func (r *Rx) QualityDB() float64 { return 10 * math.Log10(r.mse/r.refPow+1e-12) }
 
 // CarrierOffsetHz is the carrier frequency error learned by the receiver.
-func (r *Rx) CarrierOffsetHz() float64 { return r.pll.FrequencyHz(baud) }
+func (r *Rx) CarrierOffsetHz() float64 { return r.fe.PLL.FrequencyHz(baud) }
 
 // Trained reports whether data bits are being delivered.
 func (r *Rx) Trained() bool { return r.state == stData }
@@ -139,47 +123,21 @@ func (r *Rx) Trained() bool { return r.state == stData }
 // Write feeds audio samples.
 func (r *Rx) Write(samples []int16) {
 	for _, s := range samples {
-		r.sample++
-		x := float32(s)
-		p := r.meter.Update(x)
-		if r.state == stIdle {
-			if p < r.onPower {
-				continue
-			}
-			r.start()
-		} else if p < r.offPow {
-			if r.belowFor++; r.belowFor >= carrierOffLen {
-				r.events.Push(dsp.Event{Kind: dsp.CarrierDown, Sample: r.sample, Bits: r.bitsOut})
-				r.state = stIdle
-				continue
-			}
-		} else {
-			r.belowFor = 0
+		st := r.fe.Push(s)
+		if st&dsp.StepCarrierUp != 0 {
+			r.events.Push(dsp.Event{Kind: dsp.CarrierUp, Sample: r.fe.Sample})
 		}
-		if r.state == stParked {
-			// A signal starting on top of whatever failed (noise, a
-			// stronger carrier) gets a fresh try.
-			if p > 4*r.parkedPow {
-				r.restart()
-			} else {
-				continue
-			}
+		if st&(dsp.StepCarrierUp|dsp.StepRetry) != 0 {
+			r.restart()
 		}
-		z := r.agc.Apply(complex(x*(1.0/32768), 0) * r.nco.Next())
-		y, onTime, ok := r.sync.Push(z)
-		if !ok {
-			continue
+		if st&dsp.StepCarrierDown != 0 {
+			r.events.Push(dsp.Event{Kind: dsp.CarrierDown, Sample: r.fe.Sample, Bits: r.bitsOut})
+			r.state = stIdle
 		}
-		r.eq.Push(y)
-		if onTime {
+		if st&dsp.StepSymbol != 0 {
 			r.symbol()
 		}
 	}
-}
-
-func (r *Rx) start() {
-	r.events.Push(dsp.Event{Kind: dsp.CarrierUp, Sample: r.sample})
-	r.restart()
 }
 
 // restart begins acquisition afresh on the current carrier.
@@ -187,25 +145,18 @@ func (r *Rx) restart() {
 	r.state = stAcquire
 	r.acqTotal = 0
 	r.count = 0
-	r.belowFor = 0
 	r.bitsOut = 0
-	r.nco.Reset()
-	r.agc.Reset()
-	r.sync.Reset()
-	r.sync.Kp, r.sync.Ki = 0.2, 0
-	r.eq.Reset()
-	r.eq.Mu = 0.2
-	*r.pll = dsp.CarrierLoop{}
-	r.pll.SetBandwidth(0.02)
+	r.fe.EQ.Reset()
+	r.fe.EQ.Mu = 0.2
 	r.descr.Reset()
 	r.prbs = newPRBS7()
 	r.mse = r.refPow
 }
 
 func (r *Rx) fail() {
-	r.events.Push(dsp.Event{Kind: dsp.TrainingFailed, Sample: r.sample})
+	r.events.Push(dsp.Event{Kind: dsp.TrainingFailed, Sample: r.fe.Sample})
 	r.state = stParked
-	r.parkedPow = r.meter.Power()
+	r.fe.Park()
 }
 
 // symbol handles one symbol instant.
@@ -227,7 +178,7 @@ func (r *Rx) acquire() {
 	if r.count <= timingLockAt {
 		return
 	}
-	r.win[r.count-timingLockAt-1] = r.eq.Output()
+	r.win[r.count-timingLockAt-1] = r.fe.EQ.Output()
 	if r.count < timingLockAt+phaseWindow {
 		return
 	}
@@ -246,20 +197,20 @@ func (r *Rx) acquire() {
 	}
 	// The level is taken from the alternations and then held; the gain
 	// and phase correction goes into the equaliser.
-	r.agc.Frozen = true
-	r.eq.Scale(g)
+	r.fe.AGC.Frozen = true
+	r.fe.EQ.Scale(g)
 	first := 0
 	if !firstIsA {
 		first = 1
 	}
 	r.expect = (phaseWindow + first) & 1
 	r.state, r.count = stTrackAB, 0
-	r.sync.Kp, r.sync.Ki = 0.03, 0.0003
+	r.fe.Sync.Kp, r.fe.Sync.Ki = 0.03, 0.0003
 }
 
 func (r *Rx) trackAB() {
-	y := r.eq.Output()
-	d := r.pll.Derotate(y)
+	y := r.fe.EQ.Output()
+	d := r.fe.PLL.Derotate(y)
 	want := r.tp.a
 	if r.expect == 1 {
 		want = r.tp.b
@@ -274,19 +225,14 @@ func (r *Rx) trackAB() {
 		r.adapt(y, d, r.tp.c)
 		return
 	}
-	r.pll.Update(d, want)
+	r.fe.PLL.Update(d, want)
 	if r.count > maxTrackAB {
 		r.fail()
 	}
 }
 
 // adapt trains the equaliser towards want and updates the carrier loop.
-func (r *Rx) adapt(y, d, want complex64) float32 {
-	e := want - d
-	r.eq.Adapt(e * r.pll.Rotor())
-	r.pll.Update(d, want)
-	return dsp.Abs2(e)
-}
+func (r *Rx) adapt(y, d, want complex64) float32 { return r.fe.Adapt(y, d, want) }
 
 func (r *Rx) trainCD() {
 	want := r.tp.c
@@ -295,14 +241,14 @@ func (r *Rx) trainCD() {
 	}
 	switch {
 	case r.count == 128:
-		r.eq.Mu = 0.05
-		r.pll.SetBandwidth(0.01)
+		r.fe.EQ.Mu = 0.05
+		r.fe.PLL.SetBandwidth(0.01)
 	case r.count == 256:
-		r.eq.Mu = 0.025
-		r.pll.SetBandwidth(0.005)
+		r.fe.EQ.Mu = 0.025
+		r.fe.PLL.SetBandwidth(0.005)
 	}
-	y := r.eq.Output()
-	e := r.adapt(y, r.pll.Derotate(y), want)
+	y := r.fe.EQ.Output()
+	e := r.adapt(y, r.fe.PLL.Derotate(y), want)
 	if r.count > seg3Len-64 {
 		r.trainSE += float64(e)
 	}
@@ -316,10 +262,10 @@ func (r *Rx) trainCD() {
 	}
 	r.mse = mse
 	r.phase = 0
-	r.eq.Mu = 0.005
+	r.fe.EQ.Mu = 0.005
 	// Data symbols make the timing detector noisier than training: track
 	// gently.
-	r.sync.Kp, r.sync.Ki = 0.01, 0.0001
+	r.fe.Sync.Kp, r.fe.Sync.Ki = 0.01, 0.0001
 	r.state, r.count = stOnes, 0
 }
 
@@ -366,8 +312,8 @@ var stepBits4800 = func() (t [8]uint8) {
 }()
 
 func (r *Rx) data() {
-	y := r.eq.Output()
-	d := r.pll.Derotate(y)
+	y := r.fe.EQ.Output()
+	d := r.fe.PLL.Derotate(y)
 	idx := r.decide(d)
 	want := points[idx]
 	e := r.adapt(y, d, want)
@@ -395,7 +341,7 @@ func (r *Rx) data() {
 	}
 	if r.state == stOnes && r.count >= seg4Len {
 		r.state = stData
-		r.events.Push(dsp.Event{Kind: dsp.TrainingDone, Sample: r.sample, QualityDB: r.QualityDB()})
+		r.events.Push(dsp.Event{Kind: dsp.TrainingDone, Sample: r.fe.Sample, QualityDB: r.QualityDB()})
 	}
 }
 
