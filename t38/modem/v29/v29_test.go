@@ -286,3 +286,26 @@ func TestBadLevels(t *testing.T) {
 		t.Errorf("SetLevel(-9): %v", err)
 	}
 }
+
+// A V.21 signal (what T.30 sends between the image modems) raises the
+// carrier but never trains the receiver; after it ends and a gap of 75 ms
+// the receiver takes the real training.
+func TestV21DoesNotTrain(t *testing.T) {
+	bits := randomBits(4800, 8)
+	audio := append(dsptest.FSK(1650, 1850, 300, -10, 16000, 1), make([]int16, 600)...)
+	audio = append(audio, modulate(t, 9600, -14, bits)...)
+	got, evs, _ := demodulate(t, 9600, audio)
+	want := []dsp.EventKind{dsp.CarrierUp, dsp.TrainingFailed, dsp.CarrierDown, dsp.CarrierUp, dsp.TrainingDone, dsp.CarrierDown}
+	k := kinds(evs)
+	if len(k) != len(want) {
+		t.Fatalf("events %v, want %v", k, want)
+	}
+	for i := range k {
+		if k[i] != want[i] {
+			t.Fatalf("events %v, want %v", k, want)
+		}
+	}
+	if e, n := dsptest.BitErrors(bits, got); e != 0 || n != len(bits) {
+		t.Errorf("%d errors in %d of %d bits", e, n, len(bits))
+	}
+}

@@ -213,3 +213,25 @@ func AddNoise(x []int16, dbm0 float64, seed uint64) []int16 {
 	}
 	return out
 }
+
+// FSK returns n samples of continuous-phase FSK at level dBm0: random bits
+// at baud, mark and space frequencies in Hz (V.21 channel 2 is 300 baud,
+// 1650 and 1850 Hz).
+func FSK(mark, space, baud, dbm0 float64, n int, seed uint64) []int16 {
+	a := math.Sqrt(2 * dsp.DBm0ToPower(dbm0))
+	r := rand.New(rand.NewPCG(seed, 3))
+	out := make([]int16, n)
+	var ph float64
+	f := mark
+	for i := range out {
+		if i%int(8000/baud) == 0 {
+			f = mark
+			if r.IntN(2) == 0 {
+				f = space
+			}
+		}
+		ph += 2 * math.Pi * f / 8000
+		out[i] = Saturate(a * math.Sin(ph))
+	}
+	return out
+}
