@@ -17,7 +17,7 @@ const (
 	stBridge                 // segment 3
 	stOnes                   // segment 4: trellis decoding, bits not yet delivered
 	stData                   // delivering bits
-	stParked                 // training failed: wait for the carrier to drop
+	stParked                 // training failed: wait for the carrier to drop (or jump 6 dB)
 )
 
 const (
@@ -62,7 +62,7 @@ type Rx struct {
 	trainedOnce bool
 
 	state    rxState
-	count    int
+	count    int // symbols in the current state
 	acqTotal int // symbols spent looking for the alternations
 	bitsOut  int64
 
@@ -104,8 +104,8 @@ func NewRx(rate int) (*Rx, error) {
 	return r, nil
 }
 
-// SetThreshold sets the carrier-on level in dBm0; the off level is 5 dB
-// lower, -60 to 0.
+// SetThreshold sets the carrier-on level in dBm0 (-60 to 0); the off
+// level is 5 dB lower.
 func (r *Rx) SetThreshold(onDBm0 float64) error {
 	if !(onDBm0 >= -60 && onDBm0 <= 0) {
 		return fmt.Errorf("%s: carrier threshold %g dBm0 is outside -60..0 dBm0", pkgName, onDBm0)

@@ -16,7 +16,7 @@ const (
 	stTrainCD                // training the equaliser on segment 3
 	stOnes                   // segment 4: decision-directed, bits not yet delivered
 	stData                   // delivering bits
-	stParked                 // training failed: wait for the carrier to drop
+	stParked                 // training failed: wait for the carrier to drop (or jump 6 dB)
 )
 
 // Receiver tuning, in symbols unless said otherwise.
@@ -52,8 +52,8 @@ type Rx struct {
 	prbs  prbs7
 
 	state    rxState
-	count    int
-	acqTotal int // symbols spent looking for the alternations // symbols in the current state
+	count    int // symbols in the current state
+	acqTotal int // symbols spent looking for the alternations
 	bitsOut  int64
 
 	// Phase identification on the alternations.
@@ -94,8 +94,8 @@ func NewRx(rate int) (*Rx, error) {
 	return r, nil
 }
 
-// SetThreshold sets the carrier-on level in dBm0; the off level is 5 dB
-// lower, -60 to 0.
+// SetThreshold sets the carrier-on level in dBm0 (-60 to 0); the off
+// level is 5 dB lower.
 func (r *Rx) SetThreshold(onDBm0 float64) error {
 	if !(onDBm0 >= -60 && onDBm0 <= 0) {
 		return fmt.Errorf("%s: carrier threshold %g dBm0 is outside -60..0 dBm0", pkgName, onDBm0)
