@@ -47,6 +47,9 @@ type Deps struct {
 	Logger  *slog.Logger
 	// Cluster serves /v1/cluster and the standby controls (standby.go).
 	Cluster Cluster
+	// UploadTimeout (http.upload_timeout) replaces the server's read
+	// deadline once a request with a body is authenticated; 0 keeps it.
+	UploadTimeout time.Duration
 }
 
 // API serves /v1.
@@ -65,6 +68,7 @@ type API struct {
 	renders chan struct{}
 	cover   *template.Template // nil: render's built-in cover layout
 	routes  []route
+	upload  time.Duration
 }
 
 // route is one served method and path pattern, and the role it needs.
@@ -110,6 +114,7 @@ func New(cfg Config, d Deps) (*API, error) {
 		cluster: d.Cluster,
 		limit:   newLimiter(cfg.RateLimit, cfg.RateBurst),
 		renders: make(chan struct{}, cfg.RenderConcurrency),
+		upload:  d.UploadTimeout,
 	}
 	var err error
 	if a.cover, err = cfg.coverTemplate(); err != nil {
@@ -230,6 +235,9 @@ func (a *API) wrap(rt route) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		c, err := a.authenticate(r, rt.role)
+		if err == nil && c != nil {
+			a.extendDeadlines(w, r)
+		}
 		if err == nil {
 			err = rt.h(sw, r, c)
 		}
@@ -242,6 +250,21 @@ func (a *API) wrap(rt route) http.Handler {
 		}
 		a.log.Info("api request", attrs...)
 	})
+}
+
+// extendDeadlines gives an authenticated request with a body
+// http.upload_timeout to send it, and the answer as long again after that:
+// the server's short read_timeout only has to cover strangers.
+func (a *API) extendDeadlines(w http.ResponseWriter, r *http.Request) {
+	if a.upload <= 0 || r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	rc := http.NewResponseController(w)
+	now := time.Now()
+	// Errors mean the connection cannot take deadlines (a test recorder):
+	// the server's own then stay.
+	_ = rc.SetReadDeadline(now.Add(a.upload))
+	_ = rc.SetWriteDeadline(now.Add(2 * a.upload))
 }
 
 func (a *API) authenticate(r *http.Request, need tokens.Role) (*caller, error) {
