@@ -31,6 +31,8 @@ import (
 	"github.com/faxd/faxd/internal/api/tokens"
 	"github.com/faxd/faxd/internal/docstore"
 	"github.com/faxd/faxd/internal/inbound"
+	"github.com/faxd/faxd/internal/netguard"
+	"github.com/faxd/faxd/internal/notify"
 	"github.com/faxd/faxd/queue"
 )
 
@@ -50,6 +52,9 @@ type Deps struct {
 	// UploadTimeout (http.upload_timeout) replaces the server's read
 	// deadline once a request with a body is authenticated; 0 keeps it.
 	UploadTimeout time.Duration
+	// Outbound refuses callback and webhook URLs naming internal
+	// addresses (notify.outbound_allow); nil refuses every internal one.
+	Outbound *netguard.Policy
 }
 
 // API serves /v1.
@@ -68,7 +73,10 @@ type API struct {
 	renders chan struct{}
 	cover   *template.Template // nil: render's built-in cover layout
 	routes  []route
-	upload  time.Duration
+
+	// From Deps: the upload deadline (wrap) and the URL policy (outbound.go).
+	upload   time.Duration
+	outbound *netguard.Policy
 }
 
 // route is one served method and path pattern, and the role it needs.
@@ -114,7 +122,10 @@ func New(cfg Config, d Deps) (*API, error) {
 		cluster: d.Cluster,
 		limit:   newLimiter(cfg.RateLimit, cfg.RateBurst),
 		renders: make(chan struct{}, cfg.RenderConcurrency),
-		upload:  d.UploadTimeout,
+	}
+	a.upload, a.outbound = d.UploadTimeout, d.Outbound
+	if a.outbound == nil {
+		a.outbound, _ = notify.Config{}.Outbound() // no allow-list: cannot fail
 	}
 	var err error
 	if a.cover, err = cfg.coverTemplate(); err != nil {

@@ -406,6 +406,9 @@ func (a *API) submitFax(w http.ResponseWriter, r *http.Request, c *caller) error
 	if err := s.fax.validate(); err != nil {
 		return err
 	}
+	if err := a.checkOutbound("callback_url", s.fax.CallbackURL); err != nil {
+		return err
+	}
 	resName := s.fax.Resolution
 	if resName == "" {
 		resName = a.cfg.Resolution

@@ -118,6 +118,9 @@ func (a *API) createRule(w http.ResponseWriter, r *http.Request, c *caller) erro
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
+	if err := a.checkDestination(in.Destination); err != nil {
+		return err
+	}
 	ru, err := a.rules.Create(r.Context(), in.rule())
 	if err != nil {
 		return inboundErr(err)
@@ -148,6 +151,9 @@ func (a *API) updateRule(w http.ResponseWriter, r *http.Request, c *caller) erro
 	}
 	var in RuleInput
 	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	if err := a.checkDestination(in.Destination); err != nil {
 		return err
 	}
 	ru := in.rule()

@@ -20,11 +20,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/faxd/faxd/internal/netguard"
 )
 
 // Documents fetches a received fax's PDF for attachments; the archive
@@ -53,6 +56,7 @@ type Notifier struct {
 	wake  chan struct{}
 	http  *http.Client
 	roots *x509.CertPool
+	guard *netguard.Policy
 }
 
 // New returns a Notifier on the queue database's pool.
@@ -75,7 +79,17 @@ func New(pool *pgxpool.Pool, cfg Config, opts Options) (*Notifier, error) {
 			return nil, fmt.Errorf("notify.smtp.ca_file: %s holds no PEM certificate", cfg.SMTP.CAFile)
 		}
 	}
+	guard, err := cfg.Outbound()
+	if err != nil {
+		return nil, err
+	}
+	n.guard = guard
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// The address is checked as it is dialled, after resolution, so a
+	// name that resolves to an internal address is refused too. No proxy:
+	// through one, only the proxy's address could be checked.
+	tr.Proxy = nil
+	tr.DialContext = guard.DialContext(&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second})
 	n.http = &http.Client{
 		Transport: tr,
 		Timeout:   cfg.WebhookTimeout,

@@ -8,10 +8,12 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/mail"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,6 +43,7 @@ func testConfig() notify.Config {
 	c.Retry = notify.Retry{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, MaxAttempts: 6}
 	c.PollInterval = 20 * time.Millisecond
 	c.WebhookTimeout = 5 * time.Second
+	c.OutboundAllow = []string{"127.0.0.1"} // webhooks go to local test servers
 	return c
 }
 
@@ -663,12 +666,54 @@ func TestConfigValidate(t *testing.T) {
 	c := notify.DefaultConfig()
 	c.SMTP.Host, c.SMTP.Port, c.SMTP.From, c.SMTP.StartTLS = "mail", 0, "nope", "maybe"
 	c.AdminEmails = []string{"x"}
-	c.AdminWebhooks = []notify.Webhook{{URL: "gopher://x"}}
+	c.AdminWebhooks = []notify.Webhook{{URL: "gopher://x"}, {URL: "http://169.254.169.254/latest"}}
+	c.OutboundAllow = []string{"10.0.0.0/8", "bad entry!"}
 	c.Retry.MaxAttempts = 0
 	err := c.Validate()
-	for _, key := range []string{"smtp.port", "smtp.from", "smtp.starttls", "admin_emails[0]", "admin_webhooks[0].url", "retry.max_attempts"} {
+	for _, key := range []string{"smtp.port", "smtp.from", "smtp.starttls", "admin_emails[0]", "admin_webhooks[0].url",
+		"admin_webhooks[1].url: 169.254.169.254 is a link-local address", "outbound_allow[1]", "retry.max_attempts"} {
 		if err == nil || !strings.Contains(err.Error(), "notify."+key) {
 			t.Errorf("Validate does not name notify.%s: %v", key, err)
 		}
+	}
+}
+
+// Without notify.outbound_allow, a webhook to 127.0.0.1, or to a name that
+// resolves to it ("localhost"), fails for good on its first attempt and
+// the 127.0.0.1 listener never sees a connection: the address is checked
+// where it is dialled.
+func TestWebhookToInternalAddressRefused(t *testing.T) {
+	pool := pgtest.NewDB(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted atomic.Int64
+	srv := &http.Server{Handler: http.NotFoundHandler(), ConnState: func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			accepted.Add(1)
+		}
+	}}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+
+	cfg := testConfig()
+	cfg.OutboundAllow = nil
+	n := newNotifier(t, pool, cfg, nil)
+	run(t, n)
+	for i, u := range []string{"http://localhost:" + port + "/hook", "http://127.0.0.1:" + port + "/hook"} {
+		id, err := n.Enqueue(context.Background(), nil, notify.Request{Kind: notify.KindWebhook, Event: "test",
+			Targets: []string{u}, Secret: "k", Key: fmt.Sprint("ssrf-", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := waitState(t, n, id, notify.StateFailed)
+		if d.Attempts != 1 || !strings.Contains(d.LastError, "loopback address") || !strings.Contains(d.LastError, "notify.outbound_allow") {
+			t.Errorf("%s: attempts %d, error %q", u, d.Attempts, d.LastError)
+		}
+	}
+	if got := accepted.Load(); got != 0 {
+		t.Fatalf("the 127.0.0.1 listener accepted %d connections", got)
 	}
 }

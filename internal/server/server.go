@@ -235,9 +235,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		s.Close(ctx)
 		return nil, err
 	}
+	outbound, err := cfg.Notify.Outbound() // validated with the configuration
+	if err != nil {
+		s.Close(ctx)
+		return nil, err
+	}
 	if s.api, err = api.New(cfg.API, api.Deps{Pool: s.DB.Queue, Queue: s.Queue, Logger: log.With("component", "api"),
 		Archive: s.Archive, Inbound: s.inbound.router, Cluster: s.clusterAPI(),
-		UploadTimeout: cfg.HTTP.UploadTimeout.D()}); err != nil {
+		UploadTimeout: cfg.HTTP.UploadTimeout.D(), Outbound: outbound}); err != nil {
 		s.Close(ctx)
 		return nil, err
 	}
