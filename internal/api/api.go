@@ -99,6 +99,8 @@ func New(cfg Config, d Deps) (*API, error) {
 	orDefault(&cfg.RenderConcurrency, def.RenderConcurrency)
 	orDefault(&cfg.RateLimit, def.RateLimit)
 	orDefault(&cfg.RateBurst, def.RateBurst)
+	orDefault(&cfg.MaxImagePixels, def.MaxImagePixels)
+	orDefault(&cfg.MaxImageBytes, def.MaxImageBytes)
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
