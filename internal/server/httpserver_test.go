@@ -69,7 +69,9 @@ func TestHTTPSlowBodyUnauthenticated(t *testing.T) {
 		c.HTTP.ReadTimeout = config.Duration(200 * time.Millisecond)
 	})
 	c := dial(t, s)
-	io.WriteString(c, "POST /v1/faxes HTTP/1.1\r\nHost: faxd\r\nContent-Type: text/plain\r\nContent-Length: 1000000\r\n\r\n")
+	// Under 256 KB, so after answering 401 the server reads the rest of
+	// the body to keep the connection: only read_timeout ends that.
+	io.WriteString(c, "POST /v1/faxes HTTP/1.1\r\nHost: faxd\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n")
 	trickle(c)
 	waitClosed(t, c, "slow unauthenticated body")
 
