@@ -61,12 +61,14 @@ func dial(t *testing.T, s *Server) net.Conn {
 }
 
 // A stranger sending a body a byte at a time is cut off at
-// http.read_timeout, and every answer carries nosniff and a CSP.
+// http.read_timeout, headers over http.max_header_bytes get 431, and every
+// answer carries nosniff and a CSP.
 func TestHTTPSlowBodyUnauthenticated(t *testing.T) {
 	s := startServer(t, func(c *config.Config) {
 		c.Channels.Count = 0
 		c.HTTP.ReadHeaderTimeout = config.Duration(100 * time.Millisecond)
 		c.HTTP.ReadTimeout = config.Duration(200 * time.Millisecond)
+		c.HTTP.MaxHeaderBytes = 4096
 	})
 	c := dial(t, s)
 	// Under 256 KB, so after answering 401 the server reads the rest of
@@ -74,6 +76,14 @@ func TestHTTPSlowBodyUnauthenticated(t *testing.T) {
 	io.WriteString(c, "POST /v1/faxes HTTP/1.1\r\nHost: faxd\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n")
 	trickle(c)
 	waitClosed(t, c, "slow unauthenticated body")
+
+	req, _ := http.NewRequest("GET", "http://"+s.HTTPAddr()+"/healthz", nil)
+	req.Header.Set("X-Big", strings.Repeat("x", 64<<10))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("64 KiB of headers with http.max_header_bytes 4096: %v %v", err, resp)
+	} else {
+		resp.Body.Close()
+	}
 
 	for _, path := range []string{"/healthz", "/v1/whoami", "/v1/nothing-here"} {
 		resp, err := http.Get("http://" + s.HTTPAddr() + path)
