@@ -432,3 +432,33 @@ func TestSearchPagesAndPurge(t *testing.T) {
 		t.Error("referenced document purged")
 	}
 }
+
+// A relay that died mid-batch leaves its claimed rows to the others only
+// once its lease has passed; then they are published and marked.
+func TestRelayLeaseOnOutboxRows(t *testing.T) {
+	r := newRig(t, nil)
+	r.stopRuns() // this test drives the relay itself
+	r.wg.Wait()
+	ctx := context.Background()
+	finishJobs(t, ctx, r.queue, r.lease, 0, 5)
+	// Another relay claims the batch and dies.
+	if _, err := r.queueDB.Exec(ctx, sqlOutboxClaim, 100, time.Hour.Microseconds()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.relay.PublishOnce(ctx); n != 0 || err != nil {
+		t.Fatalf("published %d rows (%v) leased to another relay", n, err)
+	}
+	if _, err := r.queueDB.Exec(ctx, "UPDATE outbox SET claimed_until = clock_timestamp()"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.relay.PublishOnce(ctx); n != 5 || err != nil {
+		t.Fatalf("after the lease: published %d (%v), want 5", n, err)
+	}
+	var pending, claimed int
+	if err := r.queueDB.QueryRow(ctx, "SELECT count(*) FILTER (WHERE published_at IS NULL), count(claimed_until) FROM outbox").Scan(&pending, &claimed); err != nil {
+		t.Fatal(err)
+	}
+	if pending != 0 || claimed != 0 {
+		t.Fatalf("%d rows unpublished, %d still claimed", pending, claimed)
+	}
+}

@@ -1,10 +1,12 @@
 package archive
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -145,11 +147,16 @@ func (r *Relay) Pending(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-// PublishOnce publishes one batch and marks it published in the same
-// transaction that locked it. If publishing fails the transaction rolls
-// back and the rows are tried again; a row published but not marked (a
-// crash in between) is published again and dropped by the stream's
-// duplicate window and by the archive's version check.
+// relayLease is how long a claimed batch is this relay's: longer than a
+// batch takes to publish (each message and document has a 10 s timeout).
+// A relay that dies leaves its batch to the others after it.
+const relayLease = 5 * time.Minute
+
+// PublishOnce claims one batch (a lease, committed at once), publishes it
+// with no transaction open, and marks what was published. If publishing
+// fails the rest of the batch is released and tried again; a row published
+// but not marked (a crash in between) is published again and dropped by
+// the stream's duplicate window and by the archive's version check.
 func (r *Relay) PublishOnce(ctx context.Context) (int, error) {
 	if r.objects == nil {
 		obj, err := EnsureStream(ctx, r.js, StreamConfig{})
@@ -158,47 +165,60 @@ func (r *Relay) PublishOnce(ctx context.Context) (int, error) {
 		}
 		r.objects = obj
 	}
-	// While disconnected a publish would wait for its timeout with the rows
-	// locked; fail at once and let Run retry.
+	// While disconnected a publish would wait for its timeout; fail at
+	// once and let Run retry.
 	if !r.js.Conn().IsConnected() {
 		return 0, errNotConnected
 	}
-	n := 0
-	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, sqlOutboxBatch, r.batch)
-		if err != nil {
-			return err
-		}
-		type row struct {
-			id         int64
-			topic, key string
-			payload    []byte
-		}
-		batch, err := pgx.CollectRows(rows, func(cr pgx.CollectableRow) (row, error) {
-			var x row
-			err := cr.Scan(&x.id, &x.topic, &x.key, &x.payload)
-			return x, err
-		})
-		if err != nil || len(batch) == 0 {
-			return err
-		}
-		ids := make([]int64, 0, len(batch))
-		for _, x := range batch {
-			if err := r.publish(ctx, x.id, x.topic, x.key, x.payload); err != nil {
-				return err
-			}
-			ids = append(ids, x.id)
-		}
-		if _, err := tx.Exec(ctx, sqlOutboxPublished, ids); err != nil {
-			return err
-		}
-		n = len(ids)
-		return nil
+	type row struct {
+		id         int64
+		topic, key string
+		payload    []byte
+	}
+	rows, err := r.pool.Query(ctx, sqlOutboxClaim, r.batch, relayLease.Microseconds())
+	if err != nil {
+		return 0, fmt.Errorf("archive: relay: %w", err)
+	}
+	batch, err := pgx.CollectRows(rows, func(cr pgx.CollectableRow) (row, error) {
+		var x row
+		err := cr.Scan(&x.id, &x.topic, &x.key, &x.payload)
+		return x, err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("archive: relay: %w", err)
 	}
-	return n, nil
+	if len(batch) == 0 {
+		return 0, nil
+	}
+	// RETURNING has no order: publish in outbox order.
+	slices.SortFunc(batch, func(a, b row) int { return cmp.Compare(a.id, b.id) })
+	done := make([]int64, 0, len(batch))
+	var perr error
+	for _, x := range batch {
+		if perr = r.publish(ctx, x.id, x.topic, x.key, x.payload); perr != nil {
+			break
+		}
+		done = append(done, x.id)
+	}
+	// Record the outcome even if ctx ends now: a lost mark republishes.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if len(done) > 0 {
+		if _, err := r.pool.Exec(wctx, sqlOutboxPublished, done); err != nil {
+			return 0, fmt.Errorf("archive: relay: mark published: %w", err)
+		}
+	}
+	if perr != nil {
+		rest := make([]int64, 0, len(batch)-len(done))
+		for _, x := range batch[len(done):] {
+			rest = append(rest, x.id)
+		}
+		if _, err := r.pool.Exec(wctx, sqlOutboxRelease, rest); err != nil {
+			r.log.Warn("archive relay: releasing unpublished rows; they wait for the lease", "err", err)
+		}
+		return len(done), fmt.Errorf("archive: relay: %w", perr)
+	}
+	return len(done), nil
 }
 
 func (r *Relay) publish(ctx context.Context, id int64, topic, key string, payload []byte) error {

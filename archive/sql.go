@@ -49,14 +49,21 @@ DELETE FROM documents d WHERE NOT EXISTS (SELECT 1 FROM faxes f WHERE f.document
 
 // Relay statements run on the queue database, where the outbox lives.
 
-// sqlOutboxBatch locks the oldest unpublished rows; SKIP LOCKED lets the
-// relays of several nodes share the work. $1 batch size.
-const sqlOutboxBatch = `
-SELECT id, topic, key, payload FROM outbox
-WHERE published_at IS NULL ORDER BY id LIMIT $1
-FOR UPDATE SKIP LOCKED`
+// sqlOutboxClaim leases the oldest unpublished, unleased rows for $2
+// microseconds and commits at once: the relay publishes them with no
+// transaction open. SKIP LOCKED and the lease let the relays of several
+// nodes share the work. $1 batch size.
+const sqlOutboxClaim = `
+UPDATE outbox SET claimed_until = clock_timestamp() + $2 * interval '1 microsecond'
+WHERE id IN (SELECT id FROM outbox
+	WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until <= clock_timestamp())
+	ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+RETURNING id, topic, key, payload`
 
-const sqlOutboxPublished = `UPDATE outbox SET published_at = now() WHERE id = ANY($1)`
+const sqlOutboxPublished = `UPDATE outbox SET published_at = now(), claimed_until = NULL WHERE id = ANY($1)`
+
+// sqlOutboxRelease gives back the rows a failed batch did not publish.
+const sqlOutboxRelease = `UPDATE outbox SET claimed_until = NULL WHERE id = ANY($1) AND published_at IS NULL`
 
 const sqlOutboxPending = `SELECT count(*) FROM outbox WHERE published_at IS NULL`
 

@@ -32,6 +32,8 @@ import (
 	"github.com/faxd/faxd/internal/calltrace"
 	"github.com/faxd/faxd/internal/docstore"
 	"github.com/faxd/faxd/internal/inbound"
+	"github.com/faxd/faxd/internal/netguard"
+	"github.com/faxd/faxd/internal/notify"
 	"github.com/faxd/faxd/internal/secretbox"
 	"github.com/faxd/faxd/queue"
 )
@@ -57,6 +59,12 @@ type Deps struct {
 	// Gateways serves /v1/gateway-health (gatewayhealth.go); nil on a
 	// node without fax channels.
 	Gateways GatewayHealth
+	// UploadTimeout (http.upload_timeout) replaces the server's read
+	// deadline once a request with a body is authenticated; 0 keeps it.
+	UploadTimeout time.Duration
+	// Outbound refuses callback and webhook URLs naming internal
+	// addresses (notify.outbound_allow); nil refuses every internal one.
+	Outbound *netguard.Policy
 }
 
 // API serves /v1.
@@ -78,6 +86,10 @@ type API struct {
 	renders chan struct{}
 	cover   *template.Template // nil: render's built-in cover layout
 	routes  []route
+
+	// From Deps: the upload deadline (wrap) and the URL policy (outbound.go).
+	upload   time.Duration
+	outbound *netguard.Policy
 }
 
 // route is one served method and path pattern, and the role it needs.
@@ -100,6 +112,8 @@ func New(cfg Config, d Deps) (*API, error) {
 	orDefault(&cfg.RenderConcurrency, def.RenderConcurrency)
 	orDefault(&cfg.RateLimit, def.RateLimit)
 	orDefault(&cfg.RateBurst, def.RateBurst)
+	orDefault(&cfg.MaxImagePixels, def.MaxImagePixels)
+	orDefault(&cfg.MaxImageBytes, def.MaxImageBytes)
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -129,6 +143,10 @@ func New(cfg Config, d Deps) (*API, error) {
 	}
 	if d.Now != nil {
 		a.tokens.Now = d.Now
+	}
+	a.upload, a.outbound = d.UploadTimeout, d.Outbound
+	if a.outbound == nil {
+		a.outbound, _ = notify.Config{}.Outbound() // no allow-list: cannot fail
 	}
 	var err error
 	if a.cover, err = cfg.coverTemplate(); err != nil {
@@ -253,6 +271,9 @@ func (a *API) wrap(rt route) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		c, err := a.authenticate(r, rt.role)
+		if err == nil && c != nil {
+			a.extendDeadlines(w, r)
+		}
 		if err == nil {
 			err = rt.h(sw, r, c)
 		}
@@ -265,6 +286,21 @@ func (a *API) wrap(rt route) http.Handler {
 		}
 		a.log.Info("api request", attrs...)
 	})
+}
+
+// extendDeadlines gives an authenticated request with a body
+// http.upload_timeout to send it, and the answer as long again after that:
+// the server's short read_timeout only has to cover strangers.
+func (a *API) extendDeadlines(w http.ResponseWriter, r *http.Request) {
+	if a.upload <= 0 || r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	rc := http.NewResponseController(w)
+	now := time.Now()
+	// Errors mean the connection cannot take deadlines (a test recorder):
+	// the server's own then stay.
+	_ = rc.SetReadDeadline(now.Add(a.upload))
+	_ = rc.SetWriteDeadline(now.Add(2 * a.upload))
 }
 
 func (a *API) authenticate(r *http.Request, need tokens.Role) (*caller, error) {

@@ -36,6 +36,11 @@ type Config struct {
 	// RateBurst how many requests it may make at once.
 	RateLimit float64 `yaml:"rate_limit"`
 	RateBurst int     `yaml:"rate_burst"`
+	// MaxImagePixels and MaxImageBytes bound one decoded picture or TIFF
+	// page: width x height, and width x height x bytes per pixel (a 16-bit
+	// RGBA pixel is 8), both read from the header before decoding.
+	MaxImagePixels int64 `yaml:"max_image_pixels"`
+	MaxImageBytes  int64 `yaml:"max_image_bytes"`
 	// CoverTemplate is a text/template file for cover pages (a submission
 	// with a "cover" object gets one); empty uses the built-in layout.
 	CoverTemplate string `yaml:"cover_template"`
@@ -54,6 +59,8 @@ func Defaults() Config {
 		RenderConcurrency: 2,
 		RateLimit:         10,
 		RateBurst:         20,
+		MaxImagePixels:    render.DefaultMaxPixels,
+		MaxImageBytes:     render.DefaultMaxImage,
 	}
 }
 
@@ -92,6 +99,12 @@ func (c Config) Validate() []error {
 	}
 	if c.RateBurst < 1 {
 		bad("rate_burst", "%d: must be at least 1", c.RateBurst)
+	}
+	if c.MaxImagePixels < 1<<20 {
+		bad("max_image_pixels", "%d: must be at least 1048576", c.MaxImagePixels)
+	}
+	if c.MaxImageBytes < 1<<20 {
+		bad("max_image_bytes", "%d: must be at least 1048576", c.MaxImageBytes)
 	}
 	if c.CoverTemplate != "" {
 		if _, err := c.coverTemplate(); err != nil {

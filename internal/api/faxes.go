@@ -185,8 +185,12 @@ func (a *API) parseSubmission(w http.ResponseWriter, r *http.Request) (*submissi
 				return nil, a.bodyErr(err)
 			}
 			ct := p.Header.Get("Content-Type")
-			if m, _, err := mime.ParseMediaType(ct); err == nil {
+			if m, params, err := mime.ParseMediaType(ct); err == nil {
 				ct = m
+				// The charset goes with the type: render reads the text in it.
+				if cs := params["charset"]; cs != "" {
+					ct = mime.FormatMediaType(m, map[string]string{"charset": cs})
+				}
 			}
 			s.sources = append(s.sources, docstore.Source{Filename: p.FileName(), ContentType: ct, Data: data})
 		default:
@@ -356,6 +360,9 @@ func (a *API) prepare(r *http.Request, s *submission, res render.Resolution) ([]
 	opt := render.Options{
 		PageSize: pageSizes[a.cfg.PageSize], Resolution: res, MaxBytes: a.cfg.MaxUploadBytes,
 		MaxPages: a.cfg.MaxPages, Timeout: a.cfg.RenderTimeout,
+		MaxPixels: a.cfg.MaxImagePixels, MaxImageBytes: a.cfg.MaxImageBytes,
+		Names: render.LimitNames{MaxBytes: "api.max_upload_bytes", MaxPages: "api.max_pages",
+			MaxPixels: "api.max_image_pixels", MaxImageBytes: "api.max_image_bytes"},
 	}
 	select {
 	case a.renders <- struct{}{}:
@@ -404,6 +411,9 @@ func (a *API) submitFax(w http.ResponseWriter, r *http.Request, c *caller) error
 		return err
 	}
 	if err := s.fax.validate(); err != nil {
+		return err
+	}
+	if err := a.checkOutbound("callback_url", s.fax.CallbackURL); err != nil {
 		return err
 	}
 	resName := s.fax.Resolution

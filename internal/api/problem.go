@@ -34,6 +34,7 @@ var titles = map[string]string{
 	"too-large":             "Upload too large",
 	"unsupported-document":  "Unsupported document type",
 	"unprocessable":         "The document cannot be rendered",
+	"refused-address":       "The URL names an address faxd does not call",
 	"unsupported-media":     "Unsupported request body",
 	"rate-limited":          "Too many requests",
 	"unavailable":           "Service unavailable",

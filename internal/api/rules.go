@@ -127,6 +127,9 @@ func (a *API) createRule(w http.ResponseWriter, r *http.Request, c *caller) erro
 	if err := checkNotSealed("destination.secret", &in.Destination.Secret); err != nil {
 		return err
 	}
+	if err := a.checkDestination(in.Destination); err != nil {
+		return err
+	}
 	var ru inbound.Rule
 	err := a.audited(r, c, func(tx pgx.Tx) (audit.Change, error) {
 		var err error
@@ -165,6 +168,9 @@ func (a *API) updateRule(w http.ResponseWriter, r *http.Request, c *caller) erro
 		return err
 	}
 	if err := checkNotSealed("destination.secret", &in.Destination.Secret); err != nil {
+		return err
+	}
+	if err := a.checkDestination(in.Destination); err != nil {
 		return err
 	}
 	ru := in.rule()

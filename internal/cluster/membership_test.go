@@ -36,6 +36,7 @@ func TestServerDownAndUpNotifiedOnce(t *testing.T) {
 	hook := notifytest.StartWebhook(t, "s3cret", func(int) int { return 200 })
 	cfg := notify.DefaultConfig()
 	cfg.AdminWebhooks = []notify.Webhook{{URL: hook.URL, Secret: "s3cret"}}
+	cfg.OutboundAllow = []string{"127.0.0.1"} // the receiver is a local test server
 	cfg.PollInterval = 50 * time.Millisecond
 	n, err := notify.New(pool, cfg, notify.Options{Secrets: testSecrets, NodeID: "a", Logger: quiet})
 	if err != nil {

@@ -187,6 +187,7 @@ func TestSyncNotices(t *testing.T) {
 	hook := notifytest.StartWebhook(t, "hook-secret", nil)
 	ncfg := notify.DefaultConfig()
 	ncfg.AdminWebhooks = []notify.Webhook{{URL: hook.URL, Secret: "hook-secret"}}
+	ncfg.OutboundAllow = []string{"127.0.0.1"} // the receiver is a local test server
 	ncfg.SyncCompleted = true
 	ncfg.PollInterval = 50 * time.Millisecond
 	n, err := notify.New(stby, ncfg, notify.Options{Secrets: testSecrets, NodeID: "fax-b", Logger: quiet})

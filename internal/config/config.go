@@ -93,6 +93,63 @@ func (l Log) NewLogger(w io.Writer) *slog.Logger {
 // HTTP is the API, metrics and health listener.
 type HTTP struct {
 	Listen string `yaml:"listen"`
+	// Native TLS: both files or neither; TLSClientCA (PEM) then requires
+	// a client certificate signed by one of its CAs.
+	TLSCert     string `yaml:"tls_cert"`
+	TLSKey      string `yaml:"tls_key"`
+	TLSClientCA string `yaml:"tls_client_ca"`
+	// Limits that keep slow or idle clients from holding connections.
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"`
+	ReadTimeout       Duration `yaml:"read_timeout"`   // whole request, before authentication
+	UploadTimeout     Duration `yaml:"upload_timeout"` // an authenticated request's body
+	WriteTimeout      Duration `yaml:"write_timeout"`  // handler and response (downloads)
+	IdleTimeout       Duration `yaml:"idle_timeout"`   // keep-alive between requests
+	MaxHeaderBytes    int      `yaml:"max_header_bytes"`
+	MaxConnections    int      `yaml:"max_connections"`
+}
+
+func defaultHTTP() HTTP {
+	return HTTP{Listen: "127.0.0.1:8080",
+		ReadHeaderTimeout: Duration(10 * time.Second), ReadTimeout: Duration(30 * time.Second),
+		UploadTimeout: Duration(10 * time.Minute), WriteTimeout: Duration(10 * time.Minute),
+		IdleTimeout: Duration(2 * time.Minute), MaxHeaderBytes: 64 << 10, MaxConnections: 1024}
+}
+
+func (h HTTP) validate() []error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("http.%s: %s", key, fmt.Sprintf(format, a...)))
+	}
+	if (h.TLSCert == "") != (h.TLSKey == "") {
+		bad("tls_key", "http.tls_cert and http.tls_key go together: set both or neither")
+	}
+	if h.TLSClientCA != "" && h.TLSCert == "" {
+		bad("tls_client_ca", "client certificates need native TLS: set http.tls_cert and http.tls_key too")
+	}
+	for key, f := range map[string]string{"tls_cert": h.TLSCert, "tls_key": h.TLSKey, "tls_client_ca": h.TLSClientCA} {
+		if f == "" {
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			bad(key, "%v", err)
+		}
+	}
+	for key, d := range map[string]Duration{"read_header_timeout": h.ReadHeaderTimeout, "read_timeout": h.ReadTimeout,
+		"upload_timeout": h.UploadTimeout, "write_timeout": h.WriteTimeout, "idle_timeout": h.IdleTimeout} {
+		if d <= 0 {
+			bad(key, "%v: must be positive", d)
+		}
+	}
+	if h.ReadTimeout < h.ReadHeaderTimeout {
+		bad("read_timeout", "%v: must not be shorter than http.read_header_timeout (%v)", h.ReadTimeout, h.ReadHeaderTimeout)
+	}
+	if h.MaxHeaderBytes < 4096 || h.MaxHeaderBytes > 16<<20 {
+		bad("max_header_bytes", "%d: must be from 4096 to 16777216", h.MaxHeaderBytes)
+	}
+	if h.MaxConnections < 1 {
+		bad("max_connections", "%d: must be at least 1", h.MaxConnections)
+	}
+	return errs
 }
 
 // Database holds the two connection strings. An empty queue_dsn starts the
@@ -163,7 +220,7 @@ func Default() Config {
 	return Config{
 		Node:     Node{ID: host, Role: "active"},
 		Log:      Log{Format: "text", Level: "info"},
-		HTTP:     HTTP{Listen: "127.0.0.1:8080"},
+		HTTP:     defaultHTTP(),
 		Database: Database{EmbeddedDir: "var/pg", MaxConns: 20},
 		NATS:     NATS{EmbeddedDir: "var/nats", EmbeddedListen: "127.0.0.1:4222", StreamReplicas: 1},
 		Queue: Queue{
@@ -256,6 +313,7 @@ func (c *Config) Validate() []error {
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		bad("http.listen", "%q: want host:port", c.HTTP.Listen)
 	}
+	errs = append(errs, c.HTTP.validate()...)
 	if c.Database.QueueDSN == "" && c.Database.EmbeddedDir == "" {
 		bad("database.embedded_dir", "must be set when database.queue_dsn is empty")
 	}

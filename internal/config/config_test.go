@@ -375,3 +375,28 @@ func TestClosestKey(t *testing.T) {
 		}
 	}
 }
+
+// The HTTP limits and TLS files are checked key by key.
+func TestHTTPLimitsValidated(t *testing.T) {
+	p := writeFile(t, `
+http:
+  tls_cert: /nonexistent/cert.pem
+  tls_client_ca: /nonexistent/ca.pem
+  read_timeout: 1s
+  read_header_timeout: 5s
+  idle_timeout: 0s
+  max_header_bytes: 100
+  max_connections: 0
+`)
+	_, err := Load(p, nil)
+	if err == nil {
+		t.Fatal("bad http section accepted")
+	}
+	for _, want := range []string{"http.tls_key:", "http.tls_cert: stat /nonexistent/cert.pem", "http.tls_client_ca: stat",
+		"http.read_timeout: 1s: must not be shorter than http.read_header_timeout", "http.idle_timeout: 0s: must be positive",
+		"http.max_header_bytes: 100", "http.max_connections: 0"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("no %q in:\n%v", want, err)
+		}
+	}
+}

@@ -91,6 +91,7 @@ func newEnv(t *testing.T) *env {
 	cfg.SMTP = e.smtp.Config("faxd@example.com")
 	cfg.Retry = notify.Retry{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond, MaxAttempts: 4}
 	cfg.PollInterval = 20 * time.Millisecond
+	cfg.OutboundAllow = []string{"127.0.0.1"} // webhooks go to local test servers
 	n, err := notify.New(e.pool, cfg, notify.Options{Secrets: testSecrets, NodeID: "n1", Documents: e.arch, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/mail"
 	"time"
+
+	"github.com/faxd/faxd/internal/netguard"
 )
 
 // Config is the notify section of faxd's configuration.
@@ -28,6 +30,18 @@ type Config struct {
 	PollInterval time.Duration `yaml:"poll_interval"`
 	// Limit on one webhook request, connection to last byte.
 	WebhookTimeout time.Duration `yaml:"webhook_timeout"`
+	// CIDRs, addresses and host names that webhooks and callbacks may
+	// reach although they are internal (loopback, private, link-local...);
+	// everything else internal is refused where it is dialled.
+	OutboundAllow []string `yaml:"outbound_allow"`
+}
+
+// OutboundAllowKey names the allow-list in error messages.
+const OutboundAllowKey = "notify.outbound_allow"
+
+// Outbound is the policy for the URLs deliveries call.
+func (c Config) Outbound() (*netguard.Policy, error) {
+	return netguard.New(c.OutboundAllow, OutboundAllowKey)
 }
 
 // SMTP is the outgoing mail relay.
@@ -107,8 +121,14 @@ func (c Config) Validate() error {
 			bad(fmt.Sprintf("admin_emails[%d]", i), "%v", err)
 		}
 	}
+	guard, err := c.Outbound()
+	if err != nil {
+		errs = append(errs, err)
+	}
 	for i, w := range c.AdminWebhooks {
 		if err := checkURL(w.URL); err != nil {
+			bad(fmt.Sprintf("admin_webhooks[%d].url", i), "%v", err)
+		} else if err := guard.CheckURL(w.URL); err != nil {
 			bad(fmt.Sprintf("admin_webhooks[%d].url", i), "%v", err)
 		}
 	}

@@ -4,14 +4,17 @@
 // Whatever needs telling (a received fax routed to an address, a reroute,
 // a submitter's completion notice, a cluster event for administrators)
 // becomes a row in the deliveries table, written in the caller's
-// transaction when it has one. A worker on every node claims due rows with
-// FOR UPDATE SKIP LOCKED and holds the row lock for the whole attempt, so a
+// transaction when it has one. A worker on every node claims a due row
+// with FOR UPDATE SKIP LOCKED by leasing it (next_attempt_at moves to the
+// lease's end, committed at once), makes the attempt with no transaction
+// open, and records the outcome only while its lease still holds, so a
 // delivery is worked by one node at a time and is never sent twice by two
-// healthy nodes. Failed attempts are retried with exponential back-off and
-// given up after a number of attempts with the reason kept. A node that
-// dies mid-attempt releases the lock with its connection, and another node
-// retries: delivery is at least once, and every attempt carries the same
-// idempotency key so a receiver can drop the rare repeat.
+// healthy nodes. Failed attempts are retried with exponential back-off
+// counted from the attempt's end and given up after a number of attempts
+// with the reason kept. A node that dies mid-attempt leaves the row to
+// another node once the lease runs out: delivery is at least once, and
+// every attempt carries the same idempotency key so a receiver can drop
+// the rare repeat.
 package notify
 
 import (
@@ -20,12 +23,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/faxd/faxd/internal/netguard"
 	"github.com/faxd/faxd/internal/secretbox"
 )
 
@@ -61,6 +66,7 @@ type Notifier struct {
 	wake  chan struct{}
 	http  *http.Client
 	roots *x509.CertPool
+	guard *netguard.Policy
 }
 
 // Secrets is the keyring deliveries' webhook secrets are sealed with;
@@ -87,7 +93,17 @@ func New(pool *pgxpool.Pool, cfg Config, opts Options) (*Notifier, error) {
 			return nil, fmt.Errorf("notify.smtp.ca_file: %s holds no PEM certificate", cfg.SMTP.CAFile)
 		}
 	}
+	guard, err := cfg.Outbound()
+	if err != nil {
+		return nil, err
+	}
+	n.guard = guard
 	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// The address is checked as it is dialled, after resolution, so a
+	// name that resolves to an internal address is refused too. No proxy:
+	// through one, only the proxy's address could be checked.
+	tr.Proxy = nil
+	tr.DialContext = guard.DialContext(&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second})
 	n.http = &http.Client{
 		Transport: tr,
 		Timeout:   cfg.WebhookTimeout,

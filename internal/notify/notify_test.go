@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/mail"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,6 +44,7 @@ func testConfig() notify.Config {
 	c.Retry = notify.Retry{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, MaxAttempts: 6}
 	c.PollInterval = 20 * time.Millisecond
 	c.WebhookTimeout = 5 * time.Second
+	c.OutboundAllow = []string{"127.0.0.1"} // webhooks go to local test servers
 	return c
 }
 
@@ -663,12 +667,200 @@ func TestConfigValidate(t *testing.T) {
 	c := notify.DefaultConfig()
 	c.SMTP.Host, c.SMTP.Port, c.SMTP.From, c.SMTP.StartTLS = "mail", 0, "nope", "maybe"
 	c.AdminEmails = []string{"x"}
-	c.AdminWebhooks = []notify.Webhook{{URL: "gopher://x"}}
+	c.AdminWebhooks = []notify.Webhook{{URL: "gopher://x"}, {URL: "http://169.254.169.254/latest"}}
+	c.OutboundAllow = []string{"10.0.0.0/8", "bad entry!"}
 	c.Retry.MaxAttempts = 0
 	err := c.Validate()
-	for _, key := range []string{"smtp.port", "smtp.from", "smtp.starttls", "admin_emails[0]", "admin_webhooks[0].url", "retry.max_attempts"} {
+	for _, key := range []string{"smtp.port", "smtp.from", "smtp.starttls", "admin_emails[0]", "admin_webhooks[0].url",
+		"admin_webhooks[1].url: 169.254.169.254 is a link-local address", "outbound_allow[1]", "retry.max_attempts"} {
 		if err == nil || !strings.Contains(err.Error(), "notify."+key) {
 			t.Errorf("Validate does not name notify.%s: %v", key, err)
 		}
+	}
+}
+
+// Without notify.outbound_allow, a webhook to 127.0.0.1, or to a name that
+// resolves to it ("localhost"), fails for good on its first attempt and
+// the 127.0.0.1 listener never sees a connection: the address is checked
+// where it is dialled.
+func TestWebhookToInternalAddressRefused(t *testing.T) {
+	pool := pgtest.NewDB(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted atomic.Int64
+	srv := &http.Server{Handler: http.NotFoundHandler(), ConnState: func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			accepted.Add(1)
+		}
+	}}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+
+	cfg := testConfig()
+	cfg.OutboundAllow = nil
+	n := newNotifier(t, pool, cfg, nil)
+	run(t, n)
+	for i, u := range []string{"http://localhost:" + port + "/hook", "http://127.0.0.1:" + port + "/hook"} {
+		id, err := n.Enqueue(context.Background(), nil, notify.Request{Kind: notify.KindWebhook, Event: "test",
+			Targets: []string{u}, Secret: "k", Key: fmt.Sprint("ssrf-", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := waitState(t, n, id, notify.StateFailed)
+		if d.Attempts != 1 || !strings.Contains(d.LastError, "loopback address") || !strings.Contains(d.LastError, "notify.outbound_allow") {
+			t.Errorf("%s: attempts %d, error %q", u, d.Attempts, d.LastError)
+		}
+	}
+	if got := accepted.Load(); got != 0 {
+		t.Fatalf("the 127.0.0.1 listener accepted %d connections", got)
+	}
+}
+
+// While a webhook attempt is in progress no transaction is open and the
+// row is not locked; the row is leased to the node instead (another node
+// finds nothing due). When the lease runs out, as when the node died,
+// another node delivers it; the first node's late outcome is then not
+// recorded over the second's.
+func TestAttemptHoldsALeaseNotATransaction(t *testing.T) {
+	dsn := pgtest.NewDSN(t)
+	pool := pgtest.Pool(t, dsn)
+	ctx := context.Background()
+	entered := make(chan struct{}, 4)
+	release := make(chan struct{})
+	hook := notifytest.StartWebhook(t, "k", func(n int) int {
+		if n == 1 {
+			entered <- struct{}{}
+			<-release // the first attempt hangs until the test lets it go
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	})
+	a := newNode(t, "node-a", pool, testConfig(), nil)
+	b := newNode(t, "node-b", pgtest.Pool(t, dsn), testConfig(), nil)
+	id, err := a.Enqueue(ctx, nil, notify.Request{Kind: notify.KindWebhook, Event: "test", Targets: []string{hook.URL}, Secret: "k", Key: "lease"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := a.ProcessOne(ctx); done <- err }()
+	<-entered
+
+	var idleInTx int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+		AND state LIKE 'idle in transaction%'`).Scan(&idleInTx); err != nil {
+		t.Fatal(err)
+	}
+	if idleInTx != 0 {
+		t.Errorf("%d transactions open during the attempt", idleInTx)
+	}
+	var leased bool
+	var node string
+	// NOWAIT fails at once if anyone holds the row lock.
+	err = pool.QueryRow(ctx, `SELECT next_attempt_at > clock_timestamp() + interval '30 seconds', node_id FROM deliveries
+		WHERE id = $1 FOR UPDATE NOWAIT`, id).Scan(&leased, &node)
+	if err != nil || !leased || node != "node-a" {
+		t.Fatalf("during the attempt: leased %v to %q, %v", leased, node, err)
+	}
+	if worked, err := b.ProcessOne(ctx); worked || err != nil {
+		t.Fatalf("another node took a leased delivery: %v %v", worked, err)
+	}
+
+	// The lease runs out (node-a is as good as dead): node-b delivers.
+	if _, err := pool.Exec(ctx, `UPDATE deliveries SET next_attempt_at = clock_timestamp() WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	if worked, err := b.ProcessOne(ctx); !worked || err != nil {
+		t.Fatalf("node-b after the lease: %v %v", worked, err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	d, err := a.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.State != notify.StateDelivered || d.Attempts != 1 || d.NodeID != "node-b" || d.LastError != "" {
+		t.Fatalf("after both: %s, %d attempts, node %q, error %q; want node-b's delivery kept", d.State, d.Attempts, d.NodeID, d.LastError)
+	}
+}
+
+// A worker stopped mid-attempt gives the delivery back at once, without
+// counting the attempt.
+func TestShutdownMidAttemptReleasesTheDelivery(t *testing.T) {
+	pool := pgtest.NewDB(t)
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	hook := notifytest.StartWebhook(t, "k", func(int) int { entered <- struct{}{}; <-release; return http.StatusOK })
+	t.Cleanup(func() { close(release) }) // before the receiver's Close, which waits for its handlers
+	n := newNotifier(t, pool, testConfig(), nil)
+	id, err := n.Enqueue(context.Background(), nil, notify.Request{Kind: notify.KindWebhook, Event: "test", Targets: []string{hook.URL}, Secret: "k", Key: "stop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := n.ProcessOne(ctx); done <- err }()
+	<-entered
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("ProcessOne: %v", err)
+	}
+	var due bool
+	var attempts int
+	if err := pool.QueryRow(context.Background(), `SELECT next_attempt_at <= clock_timestamp(), attempts FROM deliveries WHERE id = $1`, id).Scan(&due, &attempts); err != nil {
+		t.Fatal(err)
+	}
+	if !due || attempts != 0 {
+		t.Fatalf("after shutdown: due %v, attempts %d; want due now and no attempt counted", due, attempts)
+	}
+}
+
+// The back-off runs from when the attempt ended, not from when it began:
+// a slow receiver does not shorten the wait.
+func TestBackoffCountsFromTheAttemptsEnd(t *testing.T) {
+	pool := pgtest.NewDB(t)
+	ctx := context.Background()
+	var replied time.Time
+	hook := notifytest.StartWebhook(t, "k", func(int) int {
+		// Hold the attempt until the database clock has moved on by half
+		// the back-off, then note the database time of the answer.
+		var start time.Time
+		for {
+			var now time.Time
+			if err := pool.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&now); err != nil {
+				t.Error(err)
+				return http.StatusInternalServerError
+			}
+			if start.IsZero() {
+				start = now
+			}
+			if now.Sub(start) >= 50*time.Millisecond {
+				replied = now
+				return http.StatusInternalServerError
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+	cfg := testConfig()
+	cfg.Retry = notify.Retry{Initial: 100 * time.Millisecond, Max: 100 * time.Millisecond, MaxAttempts: 5}
+	n := newNotifier(t, pool, cfg, nil)
+	id, err := n.Enqueue(ctx, nil, notify.Request{Kind: notify.KindWebhook, Event: "test", Targets: []string{hook.URL}, Secret: "k", Key: "slow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if worked, err := n.ProcessOne(ctx); !worked || err != nil {
+		t.Fatalf("%v %v", worked, err)
+	}
+	d, err := n.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Attempts != 1 || d.NextAttemptAt.Before(replied.Add(100*time.Millisecond)) {
+		t.Fatalf("attempt answered at %v, next attempt at %v (%v later); want at least 100ms after the answer",
+			replied, d.NextAttemptAt, d.NextAttemptAt.Sub(replied))
 	}
 }

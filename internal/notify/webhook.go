@@ -6,12 +6,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/faxd/faxd/internal/netguard"
 )
 
 // WebhookBody is the JSON every webhook request carries. ID is the
@@ -63,6 +66,9 @@ func (n *Notifier) sendWebhook(ctx context.Context, d Delivery, pdf []byte) erro
 	if d.Attach {
 		wb.Document = newDocument(d.FaxRef, pdf)
 	}
+	if err := n.guard.CheckURL(d.Target); err != nil {
+		return permanent(fmt.Errorf("webhook: %w", err))
+	}
 	body, err := json.Marshal(wb)
 	if err != nil {
 		return permanent(err)
@@ -84,6 +90,10 @@ func (n *Notifier) sendWebhook(ctx context.Context, d Delivery, pdf []byte) erro
 		req.Header.Set(SignatureHeader, Sign([]byte(secret), time.Now(), body))
 	}
 	resp, err := n.http.Do(req)
+	if errors.Is(err, netguard.ErrRefused) {
+		// What the name resolved to is internal: not a passing fault.
+		return permanent(fmt.Errorf("webhook: %w", err))
+	}
 	if err != nil {
 		// Network errors and timeouts: the receiver may be back later.
 		return fmt.Errorf("webhook: %w", err)

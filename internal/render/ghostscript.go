@@ -112,7 +112,7 @@ func ghostscript(ctx context.Context, data []byte, kind Kind, opt Options) (page
 			break
 		}
 		if len(pages) == opt.MaxPages {
-			readErr = newError(kind, ErrTooManyPages, "the document has more than %d pages", opt.MaxPages)
+			readErr = newError(kind, ErrTooManyPages, "the %s has more than %d pages; %s is %d", kind, opt.MaxPages, opt.Names.MaxPages, opt.MaxPages)
 			break
 		}
 		p.XDPI, p.YDPI = bilevel.XDPI, opt.Resolution.YDPI()

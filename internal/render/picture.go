@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"image"
+	"image/color"
 	"image/gif"
 	"image/jpeg"
 	"image/png"
@@ -56,15 +57,50 @@ func picture(r io.Reader, kind Kind, opt Options) (*bilevel.Image, error) {
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return nil, newError(kind, ErrCorrupt, "the picture is %dx%d pixels", cfg.Width, cfg.Height)
 	}
-	if int64(cfg.Width)*int64(cfg.Height) > opt.MaxPixels {
-		return nil, newError(kind, ErrTooLarge, "the picture is %dx%d pixels, more than the limit of %d pixels",
-			cfg.Width, cfg.Height, opt.MaxPixels)
+	if err := checkImage(kind, "the picture", cfg.Width, cfg.Height, bytesPerPixel(cfg.ColorModel), opt); err != nil {
+		return nil, err
 	}
 	img, err := decodePicture(data, kind)
 	if err != nil {
 		return nil, wrapError(kind, ErrCorrupt, err, "the picture cannot be decoded")
 	}
 	return pictureToPage(toGray(img), opt), nil
+}
+
+// bytesPerPixel is what the decoder allocates per pixel for a colour
+// model; unknown models count as the largest (16-bit RGBA).
+func bytesPerPixel(m color.Model) float64 {
+	switch m {
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	case color.Gray16Model, color.Alpha16Model:
+		return 2
+	case color.YCbCrModel:
+		return 3 // 4:4:4 is the worst case
+	case color.RGBAModel, color.NRGBAModel, color.CMYKModel:
+		return 4
+	case color.RGBA64Model, color.NRGBA64Model:
+		return 8
+	}
+	if _, ok := m.(color.Palette); ok {
+		return 1
+	}
+	return 8
+}
+
+// checkImage applies the pixel and the memory limit to a picture or page
+// whose header says it is w x h pixels of bpp bytes each. Converting it to
+// grey adds one more byte per pixel.
+func checkImage(kind Kind, what string, w, h int, bpp float64, opt Options) error {
+	px := int64(w) * int64(h)
+	if px > opt.MaxPixels {
+		return newError(kind, ErrTooLarge, "%s is %dx%d = %d pixels; %s is %d", what, w, h, px, opt.Names.MaxPixels, opt.MaxPixels)
+	}
+	if b := int64(float64(px) * (bpp + 1)); b > opt.MaxImageBytes {
+		return newError(kind, ErrTooLarge, "%s is %dx%d pixels of %g bytes (plus 1 to make it grey) = %d bytes decoded; %s is %d",
+			what, w, h, bpp, b, opt.Names.MaxImageBytes, opt.MaxImageBytes)
+	}
+	return nil
 }
 
 // pictureToPage fits a grey picture of square pixels onto a fax page.

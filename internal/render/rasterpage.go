@@ -37,7 +37,7 @@ func fromRaster(p rasterPage, opt Options) (*bilevel.Image, error) {
 		return nil, newError(KindTIFF, ErrCorrupt, "a page is %dx%d pixels", w, h)
 	}
 	if int64(w)*int64(h) > opt.MaxPixels {
-		return nil, newError(KindTIFF, ErrTooLarge, "a page is %dx%d pixels, more than the limit of %d", w, h, opt.MaxPixels)
+		return nil, newError(KindTIFF, ErrTooLarge, "a page is %dx%d = %d pixels; %s is %d", w, h, int64(w)*int64(h), opt.Names.MaxPixels, opt.MaxPixels)
 	}
 	xdpi, sdpi := p.xdpi, p.ydpi
 	if xdpi <= 0 || sdpi <= 0 {

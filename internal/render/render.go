@@ -121,6 +121,13 @@ type Options struct {
 	MaxPages  int           // pages per document; default 200
 	MaxPixels int64         // decoded picture size (width*height); default 50 million
 	Timeout   time.Duration // whole interpretation; default 2 minutes
+	// MaxImageBytes bounds the memory of one decoded picture or TIFF page:
+	// width x height x bytes per pixel, read from the header before any
+	// pixel is decoded (a 16-bit RGBA pixel is 8 bytes). Default 128 MiB.
+	MaxImageBytes int64
+	// Names are what error messages call the limits: the configuration
+	// keys that set them. Empty names are the option names.
+	Names LimitNames
 
 	// Ghostscript sandbox. MemoryLimit is the address-space limit of the
 	// interpreter process; default 1 GiB.
@@ -129,11 +136,17 @@ type Options struct {
 	PrlimitBin     string // default "prlimit" from PATH (util-linux)
 }
 
+// LimitNames name the limits in error messages.
+type LimitNames struct {
+	MaxBytes, MaxPages, MaxPixels, MaxImageBytes string
+}
+
 // Defaults applied by withDefaults.
 const (
 	DefaultMaxBytes    = 64 << 20
 	DefaultMaxPages    = 200
 	DefaultMaxPixels   = 50_000_000
+	DefaultMaxImage    = 128 << 20
 	DefaultTimeout     = 2 * time.Minute
 	DefaultMemoryLimit = 1 << 30
 )
@@ -147,6 +160,17 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxPixels <= 0 {
 		o.MaxPixels = DefaultMaxPixels
+	}
+	if o.MaxImageBytes <= 0 {
+		o.MaxImageBytes = DefaultMaxImage
+	}
+	for _, n := range []struct {
+		name *string
+		def  string
+	}{{&o.Names.MaxBytes, "max_bytes"}, {&o.Names.MaxPages, "max_pages"}, {&o.Names.MaxPixels, "max_pixels"}, {&o.Names.MaxImageBytes, "max_image_bytes"}} {
+		if *n.name == "" {
+			*n.name = n.def
+		}
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
@@ -189,10 +213,14 @@ func Document(ctx context.Context, r io.Reader, contentType string, opt Options)
 // Bytes is Document for a document already in memory.
 func Bytes(ctx context.Context, data []byte, contentType string, opt Options) ([]*bilevel.Image, error) {
 	opt = opt.withDefaults()
-	kind := Sniff(data)
 	if int64(len(data)) > opt.MaxBytes {
-		return nil, newError(kind, ErrTooLarge, "the document is larger than %d bytes", opt.MaxBytes)
+		return nil, newError(Sniff(data), ErrTooLarge, "the document is %d bytes; %s is %d", len(data), opt.Names.MaxBytes, opt.MaxBytes)
 	}
+	data, contentType, err := fromCharset(data, contentType)
+	if err != nil {
+		return nil, err
+	}
+	kind := Sniff(data)
 	if len(data) == 0 {
 		return nil, newError(KindUnknown, ErrEmpty, "the document is empty")
 	}
@@ -203,7 +231,6 @@ func Bytes(ctx context.Context, data []byte, contentType string, opt Options) ([
 		return nil, fmt.Errorf("render: %w", err)
 	}
 	var pages []*bilevel.Image
-	var err error
 	switch kind {
 	case KindPDF, KindPostScript:
 		pages, err = ghostscript(ctx, data, kind, opt)
@@ -226,7 +253,7 @@ func Bytes(ctx context.Context, data []byte, contentType string, opt Options) ([
 		return nil, newError(kind, ErrEmpty, "the document has no pages")
 	}
 	if len(pages) > opt.MaxPages {
-		return nil, newError(kind, ErrTooManyPages, "the document has more than %d pages", opt.MaxPages)
+		return nil, newError(kind, ErrTooManyPages, "the %s has %d pages; %s is %d", kind, len(pages), opt.Names.MaxPages, opt.MaxPages)
 	}
 	return pages, nil
 }

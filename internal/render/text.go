@@ -170,7 +170,7 @@ func text(data []byte, opt Options) ([]*bilevel.Image, error) {
 
 	pagesText := layoutText(data, cols, perPage)
 	if len(pagesText) > opt.MaxPages {
-		return nil, newError(KindText, ErrTooManyPages, "the text needs more than %d pages", opt.MaxPages)
+		return nil, newError(KindText, ErrTooManyPages, "the text needs %d pages; %s is %d", len(pagesText), opt.Names.MaxPages, opt.MaxPages)
 	}
 	out := make([]*bilevel.Image, 0, len(pagesText))
 	var canvas *image.Gray

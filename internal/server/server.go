@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/faxd/faxd/archive"
@@ -204,6 +205,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		s.Close(ctx)
 		return nil, fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
 	}
+	httpOpen := prometheus.NewGauge(prometheus.GaugeOpts{Name: "faxd_http_connections_open",
+		Help: "HTTP connections open now; at most http.max_connections, further clients wait."})
+	s.Metrics.Registry.MustRegister(httpOpen)
+	s.httpLn = newLimitListener(s.httpLn, cfg.HTTP.MaxConnections, httpOpen) // internal/server/httpserver.go
 	if err := s.openQueue(ctx); err != nil {
 		s.Close(ctx)
 		return nil, err
@@ -246,8 +251,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		s.Close(ctx)
 		return nil, err
 	}
+	outbound, err := cfg.Notify.Outbound() // validated with the configuration
+	if err != nil {
+		s.Close(ctx)
+		return nil, err
+	}
 	if s.api, err = api.New(cfg.API, api.Deps{Pool: s.DB.Queue, Queue: s.Queue, Logger: log, // api adds its component
-		Archive: s.Archive, Inbound: s.inbound.router, Cluster: s.clusterAPI(), Secrets: s.secrets, Gateways: routerHealth{s}}); err != nil {
+		Archive: s.Archive, Inbound: s.inbound.router, Cluster: s.clusterAPI(), Secrets: s.secrets, Gateways: routerHealth{s},
+		UploadTimeout: cfg.HTTP.UploadTimeout.D(), Outbound: outbound}); err != nil {
 		s.Close(ctx)
 		return nil, err
 	}
@@ -255,7 +266,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		s.Close(ctx)
 		return nil, err
 	}
-	s.httpSrv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	if s.httpSrv, err = newHTTPServer(cfg.HTTP, s.routes(), log.With("component", "http")); err != nil { // internal/server/httpserver.go
+		s.Close(ctx)
+		return nil, err
+	}
 	s.Metrics.Role.WithLabelValues(cfg.Node.Role).Set(1)
 	return s, nil
 }
@@ -340,7 +354,11 @@ func (s *Server) Run(ctx context.Context) error {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := s.httpSrv.Serve
+		if s.httpSrv.TLSConfig != nil {
+			serve = func(l net.Listener) error { return s.httpSrv.ServeTLS(l, "", "") }
+		}
+		if err := serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)
 		}
 	}()

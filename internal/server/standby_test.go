@@ -129,6 +129,7 @@ func TestStandbyPromotesTakesOverAndStepsDown(t *testing.T) {
 	hook := notifytest.StartWebhook(t, "dr-secret", nil)
 	admins := func(c *config.Config) {
 		c.Notify.AdminWebhooks = []notify.Webhook{{URL: hook.URL, Secret: "dr-secret"}}
+		c.Notify.OutboundAllow = []string{"127.0.0.1"} // the receiver is a local test server
 		c.Notify.PollInterval = 100 * time.Millisecond
 	}
 	primaryCfg := func(c *config.Config) {

@@ -129,6 +129,33 @@ func Open(data []byte, limits Limits) (*File, error) {
 // NumPages returns the number of pages.
 func (f *File) NumPages() int { return len(f.ifds) }
 
+// Info is what a page's header says about its size.
+type Info struct {
+	Width, Height   int
+	SamplesPerPixel int
+	BitsPerSample   int
+}
+
+// Info reads page i's header without decoding anything and without
+// applying the limits, so a caller can apply its own, by name, before
+// Page spends memory on the pixels.
+func (f *File) Info(i int) (Info, error) {
+	if i < 0 || i >= len(f.ifds) {
+		return Info{}, fmt.Errorf("%w: no page %d", ErrFormat, i)
+	}
+	d := f.ifds[i]
+	in := Info{
+		Width:           int(min(d.uint(tagImageWidth, 0), math.MaxInt32)),
+		Height:          int(min(d.uint(tagImageLength, 0), math.MaxInt32)),
+		SamplesPerPixel: int(min(d.uint(tagSamplesPerPixel, 1), 16)),
+		BitsPerSample:   1,
+	}
+	if bps := d.ints(tagBitsPerSample); len(bps) > 0 {
+		in.BitsPerSample = int(min(bps[0], 64))
+	}
+	return in, nil
+}
+
 // Decode decodes every page of a TIFF with DefaultLimits.
 func Decode(data []byte) ([]Page, error) {
 	f, err := Open(data, DefaultLimits)
