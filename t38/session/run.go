@@ -42,6 +42,32 @@ type RunConfig struct {
 	Linger time.Duration
 }
 
+// SeqMap remembers which UDPTL sequence number carried each of the last
+// packets a session sent, so a driver can send a Repeat under the same
+// number (udptl.Sender.AppendRepeat). The zero value is ready.
+type SeqMap struct {
+	ids  [seqMapSize]uint32
+	seqs [seqMapSize]uint16
+	set  [seqMapSize]bool
+}
+
+const seqMapSize = 16 // as many datagrams as udptl.Sender keeps
+
+// Put records that packet id went out with sequence number seq.
+func (m *SeqMap) Put(id uint32, seq uint16) {
+	i := id % seqMapSize
+	m.ids[i], m.seqs[i], m.set[i] = id, seq, true
+}
+
+// Seq is the sequence number packet id went out with, if still known.
+func (m *SeqMap) Seq(id uint32) (uint16, bool) {
+	i := id % seqMapSize
+	if !m.set[i] || m.ids[i] != id {
+		return 0, false
+	}
+	return m.seqs[i], true
+}
+
 // ErrNoPeer means the session had something to send before any peer
 // address was known.
 var ErrNoPeer = errors.New("session: no peer address yet")
@@ -159,8 +185,20 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 		tickAt  = time.Now().Add(cfg.Tick)
 		buf     = make([]byte, 65536)
 	)
-	send := func(p []byte) {
-		d, err := snd.AppendBuild(dgram[:0], p)
+	var seqs SeqMap
+	send := func(p Packet) {
+		var d []byte
+		var err error
+		if p.Repeat {
+			seq, ok := seqs.Seq(p.ID)
+			if !ok {
+				return // the original was never sent
+			}
+			d, err = snd.AppendRepeat(dgram[:0], seq)
+		} else {
+			seqs.Put(p.ID, snd.Seq())
+			d, err = snd.AppendBuild(dgram[:0], p.IFP)
+		}
 		if err != nil {
 			sendErr = fmt.Errorf("session: udptl: %w", err)
 			return

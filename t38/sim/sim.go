@@ -109,6 +109,7 @@ func Run(c Call) (*Outcome, error) {
 	var ses [2]*session.Session
 	var snd [2]*udptl.Sender
 	var rcv [2]*udptl.Receiver
+	var seqs [2]session.SeqMap
 	for i := range ses {
 		s, err := session.New(session.Config{T30: cfgs[i], Version: c.Version, MaxIFP: c.MaxIFP, MaxBuffer: c.MaxBuffer}, clk)
 		if err != nil {
@@ -130,15 +131,29 @@ func Run(c Call) (*Outcome, error) {
 	out := &Outcome{}
 
 	transmit := func(from int) error {
-		for _, p := range ses[from].Outgoing() {
-			if c.Mangle != nil {
-				if p = c.Mangle(from, clk.now, p); p == nil {
-					continue
+		for _, op := range ses[from].Outgoing() {
+			var d []byte
+			if op.Repeat {
+				seq, ok := seqs[from].Seq(op.ID)
+				if !ok {
+					continue // the original was mangled away
 				}
-			}
-			d, err := snd[from].Build(p)
-			if err != nil {
-				return fmt.Errorf("udptl build: %w", err)
+				var err error
+				if d, err = snd[from].AppendRepeat(nil, seq); err != nil {
+					return fmt.Errorf("udptl repeat: %w", err)
+				}
+			} else {
+				p := op.IFP
+				if c.Mangle != nil {
+					if p = c.Mangle(from, clk.now, p); p == nil {
+						continue
+					}
+				}
+				seqs[from].Put(op.ID, snd[from].Seq())
+				var err error
+				if d, err = snd[from].Build(p); err != nil {
+					return fmt.Errorf("udptl build: %w", err)
+				}
 			}
 			ch := chans[from]
 			if ch.CutAfter > 0 && clk.now >= ch.CutAfter {

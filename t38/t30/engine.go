@@ -137,6 +137,11 @@ type Engine struct {
 	dataSeen    bool
 	rxGaps      int
 	rxCarrier   Modem
+	// crpOwed: a damaged command arrived while a DCS was awaited. DCS is
+	// followed by TCF, so the CRP waits for the high-speed carrier to end:
+	// sent at once it would go out while the far end sends TCF (and is not
+	// listening), and both ends' T4 would then fire together, forever.
+	crpOwed bool
 }
 
 type state uint8
@@ -390,6 +395,12 @@ func (e *Engine) RxCarrierDown() {
 	if e.rt != 0 {
 		e.arm(e.rtKind)
 	}
+	if e.crpOwed && e.rxCarrier != V21 && e.rxCarrier != ModemNone {
+		e.crpOwed = false
+		if e.st == stRxWaitDCS && e.txPending == 0 {
+			e.respond(0, buildFrame(FCFCRP, e.x, true, nil))
+		}
+	}
 	switch e.st {
 	case stRxTCF:
 		e.checkTCF()
@@ -437,6 +448,17 @@ func (e *Engine) RxFrame(b []byte, fcsOK bool) {
 		e.rxECMFrame(b, f, fcsOK)
 		return
 	}
+	if fcsOK {
+		if err := checkFIF(f); err != nil {
+			// A good FCS over an impossible FIF is damage the FCS did not
+			// catch (over T.38: pieces of two frames joined after a lost
+			// end of transmission). Like a bad FCS it gets the command
+			// repeated (CRP, or silence until the far end's T4), instead
+			// of ending the call.
+			e.debug("malformed frame taken as bad", "frame", FCFName(f.FCF), "err", err)
+			fcsOK = false
+		}
+	}
 	if e.txPending > 0 && f.FCF != FCFDCN {
 		// Half duplex: a station does not hear while it talks. A frame that
 		// crossed ours (a repeat sent before the far end heard us) would
@@ -447,10 +469,15 @@ func (e *Engine) RxFrame(b []byte, fcsOK bool) {
 	if !fcsOK {
 		// A damaged command: ask for it again rather than wait for T4.
 		if f.Final && e.isRxState() && e.st != stRxWaitDIS && e.rxCarrier == V21 {
-			e.respond(0, buildFrame(FCFCRP, e.x, true, nil))
+			if e.st == stRxWaitDCS {
+				e.crpOwed = true // after the TCF that may follow
+			} else {
+				e.respond(0, buildFrame(FCFCRP, e.x, true, nil))
+			}
 		}
 		return
 	}
+	e.crpOwed = false
 	if e.st == stRxPage {
 		e.endOfData()
 	}
@@ -471,6 +498,23 @@ func (e *Engine) RxFrame(b []byte, fcsOK bool) {
 	} else {
 		e.rxFrame(f)
 	}
+}
+
+// checkFIF parses the FIF of the frames whose FIF has a structure the
+// engine relies on; an error wraps ErrBadFIF.
+func checkFIF(f Frame) error {
+	var err error
+	switch f.FCF {
+	case FCFDIS, FCFDTC:
+		_, err = DecodeCaps(f.FIF)
+	case FCFDCS:
+		_, err = DecodeParams(f.FIF)
+	case FCFPPS, FCFEOR:
+		_, err = ParsePPS(f.FIF)
+	case FCFPPR:
+		_, err = ParsePPR(f.FIF)
+	}
+	return err
 }
 
 func (e *Engine) isTxState() bool { return e.st >= stTxWaitCaps && e.st <= stTxDCN }
