@@ -95,7 +95,7 @@ func TestReceiveTolerance(t *testing.T) {
 	if out := fresh(s.Outgoing()); len(out) != 0 {
 		t.Fatalf("sent during the far end's TCF: %x", out)
 	}
-	s.Receive(106, []byte{0x1e}) // V.17 14400 long training
+	s.Receive(106, []byte{0x1e})       // V.17 14400 long training
 	clk.now += 2500 * time.Millisecond // training and 1.5 s of TCF
 	s.Receive(107, []byte{0x00})
 	for i := 0; i < 30; i++ { // our CRP goes out; the far end repeats
