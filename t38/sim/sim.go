@@ -27,6 +27,9 @@ type Channel struct {
 	// CutAfter, when non-zero, drops everything sent after this virtual
 	// time: the far end going silent.
 	CutAfter time.Duration
+	// Model, when set, decides the losses instead of Loss (RandomLoss,
+	// GilbertElliott): a loss pattern another stack can be run over too.
+	Model LossModel
 }
 
 // Call describes one simulated fax call: side 0 calls and sends, side 1
@@ -159,7 +162,11 @@ func Run(c Call) (*Outcome, error) {
 			if ch.CutAfter > 0 && clk.now >= ch.CutAfter {
 				continue
 			}
-			if rng.Float64() < ch.Loss {
+			if ch.Model != nil {
+				if ch.Model.Lost() {
+					continue
+				}
+			} else if rng.Float64() < ch.Loss {
 				continue
 			}
 			copies := 1
