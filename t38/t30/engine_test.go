@@ -373,3 +373,49 @@ func TestEngineMalformedFIFIsBadFrame(t *testing.T) {
 		})
 	}
 }
+
+// TestEngineT4Asymmetric: the answering end waits T4 + 15% before it
+// repeats (DIS here), the calling end T4 (DCS here), so that two ends
+// that collided once do not repeat in step and collide on every try.
+func TestEngineT4Asymmetric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	codec := &rowCodec{pages: []*bilevel.Image{testPage(rng, 1728, 10, ResFine)}}
+	ans, err := New(Config{Decoder: codec, Fine: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call, err := New(Config{Calling: true, Transmit: true, Pages: codec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := func(e *Engine, now time.Duration) []Output {
+		e.Tick(now)
+		outs := e.Outputs()
+		for _, o := range outs {
+			if o.Transmit() {
+				e.TxDone()
+			}
+		}
+		return outs
+	}
+	ans.Start(0)
+	outs := sent(ans, 5*time.Second) // CED, CSI+DIS have left at 5 s
+	var dis []byte
+	for _, o := range outs {
+		if o.Kind == OutFrames {
+			dis = o.Frames[len(o.Frames)-1]
+		}
+	}
+	if d, ok := ans.NextDeadline(); !ok || d != 5*time.Second+DefaultT4*115/100 {
+		t.Fatalf("answerer repeats DIS at %v, want %v", d, 5*time.Second+DefaultT4*115/100)
+	}
+	call.Start(0)
+	sent(call, 4*time.Second)
+	call.RxCarrierUp(V21)
+	call.RxFrame(dis, true)
+	call.RxCarrierDown()
+	sent(call, 9*time.Second) // TSI+DCS and TCF have left at 9 s
+	if d, ok := call.NextDeadline(); !ok || d != 9*time.Second+DefaultT4 {
+		t.Fatalf("caller repeats DCS at %v, want %v", d, 9*time.Second+DefaultT4)
+	}
+}
