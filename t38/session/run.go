@@ -40,6 +40,26 @@ type RunConfig struct {
 	// Linger keeps the socket open this long after the end, so the last
 	// packets (DCN) can be repeated by redundancy; 0: none.
 	Linger time.Duration
+	// AnySource takes datagrams from any address. By default only the
+	// Peer's count (or, without a Peer, those of the first source heard);
+	// others are dropped and counted in Stats.Foreign. Set it for a far
+	// end whose media comes from another address than its SDP names
+	// (NAT without an SBC).
+	AnySource bool
+}
+
+// canon makes v4-mapped IPv6 addresses (a dual-stack socket's view of an
+// IPv4 peer) compare equal to the IPv4 ones.
+func canon(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port())
+}
+
+// addrPortOf is a net.Addr's address, if it is a UDP one.
+func addrPortOf(a net.Addr) netip.AddrPort {
+	if ua, ok := a.(*net.UDPAddr); ok {
+		return ua.AddrPort()
+	}
+	return netip.AddrPort{}
 }
 
 // SeqMap remembers which UDPTL sequence number carried each of the last
@@ -114,6 +134,12 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 	peer := cfg.Peer
 	raw := newRawUDP(conn)
 	var peerAP netip.AddrPort // peer, for raw
+	// want is the only source datagrams are taken from (unless AnySource):
+	// the peer given, or the first one heard.
+	var want netip.AddrPort
+	if ua, ok := peer.(*net.UDPAddr); ok {
+		want = canon(ua.AddrPort())
+	}
 	if raw != nil && peer != nil {
 		if ua, ok := peer.(*net.UDPAddr); ok && ua.Zone == "" {
 			peerAP = ua.AddrPort()
@@ -285,11 +311,23 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 		now := time.Now()
 		switch {
 		case err == nil:
+			if raw == nil && udp == nil {
+				ap = addrPortOf(from)
+			}
 			if peer == nil {
 				if raw != nil || udp != nil {
 					from = net.UDPAddrFromAddrPort(ap)
 				}
 				peer, peerAP = from, ap
+				want = canon(ap)
+			}
+			if !cfg.AnySource && want.IsValid() && canon(ap) != want {
+				// Someone else's datagrams: typically the far end of an
+				// earlier call on this port (after a restart) still
+				// sending. Its frames (a DCN, a DIS) would be taken as
+				// this call's.
+				s.stats.Foreign++
+				break
 			}
 			lastIn = now
 			if ds, err := rcv.Receive(buf[:n]); err == nil {
