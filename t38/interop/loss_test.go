@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -247,6 +248,28 @@ func TestLossCompare(t *testing.T) {
 	if f := os.Getenv("FAXD_T38_LOSS_TABLE"); f != "" {
 		if err := os.WriteFile(f, []byte(table.String()), 0o644); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestSimPairRejectsBadFlags: the virtual-time mode refuses nonsense with
+// exit status 2 and a message, instead of running something else.
+func TestSimPairRejectsBadFlags(t *testing.T) {
+	bin := BuildPeer(t)
+	for _, args := range [][]string{
+		{"--sim-pair", "--send", "a.tif", "--receive", "b.tif", "--seeds", "1:10", "--loss-model", "bursty:5"},
+		{"--sim-pair", "--send", "a.tif", "--receive", "b.tif", "--seeds", "1:10", "--loss-model", "random:2000000"},
+		{"--sim-pair", "--send", "a.tif", "--receive", "b.tif", "--seeds", "1"},
+		{"--sim-pair", "--send", "a.tif", "--seeds", "1:10"},
+		{"--sim-pair", "--send", "a.tif", "--receive", "b.tif", "--seeds", "1:10", "--redundancy", "9"},
+	} {
+		cmd := exec.Command(bin, args...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 || stderr.Len() == 0 {
+			t.Errorf("%v: err %v, stderr %q", args, err, stderr.String())
 		}
 	}
 }

@@ -12,6 +12,11 @@
  * Output: with --local PORT 0 the first stdout line is {"port":N}; the last is
  * a JSON result object.  Exit status 0 only when T.30 completed with
  * T30_ERR_OK.  Diagnostics go to stderr.
+ *
+ * --sim-pair runs two terminals (caller sends, answerer receives) in one
+ * process on a virtual clock, seed after seed, over a seeded loss model that
+ * faxd's simulation implements draw for draw: spandsp's completion rate on
+ * the same loss patterns as ours, without real time.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
