@@ -42,11 +42,18 @@ type RunConfig struct {
 	Linger time.Duration
 	// AnySource takes datagrams from any address. By default only the
 	// Peer's count (or, without a Peer, those of the first source heard);
-	// others are dropped and counted in Stats.Foreign. Set it for a far
-	// end whose media comes from another address than its SDP names
-	// (NAT without an SBC).
+	// others are dropped and counted in Stats.Foreign. One exception: if
+	// for 10 s nothing came from Peer but another source sent, that
+	// source becomes the peer, for sending too (Stats.Latched): a far end
+	// behind NAT whose SDP names an address it does not send from.
 	AnySource bool
 }
+
+// latchAfter is how long Run waits for the peer before it takes another
+// source that talks to it as the peer: longer than any far end is silent
+// at the start of a call (an answerer sends CED and DIS at once, a caller
+// answers DIS within seconds), well inside T1 (35 s).
+const latchAfter = 10 * time.Second
 
 // canon makes v4-mapped IPv6 addresses (a dual-stack socket's view of an
 // IPv4 peer) compare equal to the IPv4 ones.
@@ -137,6 +144,12 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 	// want is the only source datagrams are taken from (unless AnySource):
 	// the peer given, or the first one heard.
 	var want netip.AddrPort
+	var (
+		heardPeer    bool           // a datagram came from want
+		foreign      netip.AddrPort // the first other source, while none did
+		foreignAP    netip.AddrPort // the same, as the socket reported it
+		foreignSince time.Time
+	)
 	if ua, ok := peer.(*net.UDPAddr); ok {
 		want = canon(ua.AddrPort())
 	}
@@ -321,14 +334,18 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 				peer, peerAP = from, ap
 				want = canon(ap)
 			}
-			if !cfg.AnySource && want.IsValid() && canon(ap) != want {
+			if c := canon(ap); !cfg.AnySource && want.IsValid() && c != want {
 				// Someone else's datagrams: typically the far end of an
 				// earlier call on this port (after a restart) still
 				// sending. Its frames (a DCN, a DIS) would be taken as
 				// this call's.
 				s.stats.Foreign++
+				if !heardPeer && !foreign.IsValid() {
+					foreign, foreignAP, foreignSince = c, ap, now
+				}
 				break
 			}
+			heardPeer = true
 			lastIn = now
 			if ds, err := rcv.Receive(buf[:n]); err == nil {
 				deliver(ds)
@@ -349,6 +366,15 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 				return hangup(ctx.Err())
 			}
 			return hangup(fmt.Errorf("session: receive: %w", err))
+		}
+		if !heardPeer && foreign.IsValid() && now.Sub(foreignSince) >= latchAfter {
+			// Nothing from the peer in all this time, but someone else
+			// talks to us: a far end behind NAT whose SDP names an address
+			// it does not send from. Take that source as the peer and
+			// answer there.
+			want, heardPeer = foreign, true
+			peer, peerAP = net.UDPAddrFromAddrPort(foreignAP), foreignAP
+			s.stats.Latched = true
 		}
 		if rcv.Held() > 0 && now.Sub(lastIn) >= cfg.FlushAfter {
 			deliver(rcv.Flush())

@@ -264,3 +264,49 @@ func TestRunForeignSource(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestRunLatchesBehindNAT: the far end's SDP names an address it never
+// sends from (NAT). Its datagrams are foreign at first; after 10 s with
+// nothing from the named address Run takes their source as the peer,
+// sends there, and the call completes within T1.
+func TestRunLatchesBehindNAT(t *testing.T) {
+	t.Parallel()
+	a, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	// The "private" address b believes a has: a socket nobody reads.
+	nowhere, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nowhere.Close()
+	fast := 200 * time.Millisecond
+	page := bilevel.New(bilevel.WidthA4, 20)
+	tx, _ := New(Config{Version: 0, Preamble: fast, T30: t30.Config{Calling: true, Transmit: true, Pages: t30.ImagePages{page}}}, NewMonoClock())
+	rx, _ := New(Config{Version: 0, Preamble: fast, T30: t30.Config{Fine: true, Decoder: t30.T4Decoder{}}}, NewMonoClock())
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	done := make(chan *t30.Result, 1)
+	go func() {
+		r, _ := Run(ctx, b, rx, RunConfig{Peer: nowhere.LocalAddr(), UDPTL: udptl.Config{Redundancy: 3}})
+		done <- r
+	}()
+	res, _ := Run(ctx, a, tx, RunConfig{Peer: b.LocalAddr(), UDPTL: udptl.Config{Redundancy: 3}})
+	rres := <-done
+	if !res.OK() || !rres.OK() {
+		t.Fatalf("%v / %v", res, rres)
+	}
+	if st := rx.Stats(); !st.Latched || st.Foreign == 0 {
+		t.Fatalf("receiver %+v: want latched after foreign datagrams", st)
+	}
+	if tx.Stats().Latched {
+		t.Fatal("the sender latched though its peer answered")
+	}
+}

@@ -77,7 +77,8 @@ type Stats struct {
 	Late                  int // packets that arrived after later ones had been used
 	Gaps                  int // sequence numbers never received
 	Malformed             int
-	Foreign               int // datagrams from another source than the peer, dropped by Run
+	Foreign               int  // datagrams from another source than the peer, dropped by Run
+	Latched               bool // Run took another source as the peer (see RunConfig.AnySource)
 	// Filled by Run, the driver that owns the UDPTL layer (zero under
 	// other drivers): datagrams sent and our UDPTL receiver's counters,
 	// which show what redundancy and FEC recovered.
