@@ -57,6 +57,10 @@ func burstPoint(pct int) lossPoint {
 		fmt.Sprintf("ge:%d:%d", gb, geBad)}
 }
 
+// lossCallLimit is the virtual time after which a call counts as failed,
+// the same for both stacks (a clean call takes about 25 s).
+const lossCallLimit = 5 * time.Minute
+
 type ecPoint struct {
 	name string
 	red  int
@@ -80,7 +84,8 @@ var (
 // returns how many calls completed.
 func spandspLoss(ctx context.Context, bin, in, out string, lp lossPoint, ec ecPoint, first uint64, n int) (int, error) {
 	args := append([]string{"--sim-pair", "--send", in, "--receive", out, "--seeds", fmt.Sprintf("%d:%d", first, n),
-		"--loss-model", lp.arg, "--delay", "20", "--version", "0", "--ecm", "1", "--max-datagram", "1400"}, ec.args()...)
+		"--loss-model", lp.arg, "--delay", "20", "--version", "0", "--ecm", "1", "--max-datagram", "1400",
+		"--timeout", strconv.Itoa(int(lossCallLimit / time.Second))}, ec.args()...)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -119,6 +124,7 @@ func oursLoss(ps []*bilevel.Image, lp lossPoint, ec ecPoint, first uint64, n int
 					FEC:        ec.fec,
 					Forward:    sim.Channel{Delay: 20 * time.Millisecond, Model: lp.model(seed, 0)},
 					Back:       sim.Channel{Delay: 20 * time.Millisecond, Model: lp.model(seed, 1)},
+					Limit:      lossCallLimit,
 				}
 				o, err := sim.Run(c)
 				if err == nil && o.Tx.OK() && o.Rx.OK() {
