@@ -81,6 +81,32 @@ func TestLossRedundancy3(t *testing.T) {
 	}
 }
 
+// TestLossBurstsNeedCopies: under loss bursts (Gilbert-Elliott, 10%,
+// bursts of 3 datagrams on average) with redundancy 3, 100 seeded calls all
+// complete with the default copies of each transmission's end; without
+// them (1 copy) some fail: a burst takes a transmission's last packets and
+// only the next transmission's redundancy brings them, too late.
+func TestLossBurstsNeedCopies(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	ps := pages(rng, 1, 600, t30.ResFine)
+	model := func(seed uint64, dir int) LossModel { return GilbertElliott(seed, dir, 37_037, 333_333) }
+	const n = 100
+	for _, copies := range []int{0, 1} {
+		ok, fail := completed(t, 1, n, func(seed uint64) Call {
+			c := lossCall(seed, ps, 3, false, model)
+			c.IndicatorCopies, c.DataEndCopies = copies, copies
+			return c
+		})
+		switch {
+		case copies == 0 && ok != n:
+			t.Errorf("with copies %d of %d calls completed; first failure %s", ok, n, fail)
+		case copies == 1 && ok == n:
+			t.Errorf("without copies all %d calls completed: the test no longer shows what copies protect", n)
+		}
+		t.Logf("copies %d: %d of %d completed", copies, ok, n)
+	}
+}
+
 // TestLossModels pins the loss models' draws (t38peer.c implements them
 // too; t38/interop checks that both agree) and their long-run rates.
 func TestLossModels(t *testing.T) {

@@ -44,7 +44,10 @@ type Call struct {
 	Back       Channel
 	MaxIFP     int
 	MaxBuffer  int
-	Limit      time.Duration // virtual time limit; 0: 20 minutes
+	// IndicatorCopies and DataEndCopies go to both sessions (0: their
+	// defaults; 1: no copies).
+	IndicatorCopies, DataEndCopies int
+	Limit                          time.Duration // virtual time limit; 0: 20 minutes
 	// Mangle, when set, sees every IFP packet side `from` sends before
 	// UDPTL and may change it (return nil to drop it): fault injection.
 	Mangle func(from int, now time.Duration, ifp []byte) []byte
@@ -114,7 +117,8 @@ func Run(c Call) (*Outcome, error) {
 	var rcv [2]*udptl.Receiver
 	var seqs [2]session.SeqMap
 	for i := range ses {
-		s, err := session.New(session.Config{T30: cfgs[i], Version: c.Version, MaxIFP: c.MaxIFP, MaxBuffer: c.MaxBuffer}, clk)
+		s, err := session.New(session.Config{T30: cfgs[i], Version: c.Version, MaxIFP: c.MaxIFP, MaxBuffer: c.MaxBuffer,
+			IndicatorCopies: c.IndicatorCopies, DataEndCopies: c.DataEndCopies}, clk)
 		if err != nil {
 			return nil, err
 		}
