@@ -29,7 +29,7 @@ type errorControl int
 
 const (
 	red0       errorControl = iota // no redundancy, no loss
-	red3                           // redundancy 3, no loss
+	red3Loss5                      // redundancy 3, 5% random loss both ways
 	red3Loss10                     // redundancy 3, 10% random loss both ways
 	fecLoss10                      // parity FEC (3 entries, span 3), 10% loss both ways: extra cases only
 )
@@ -41,14 +41,19 @@ type matrixCase struct {
 	coding  t30.Coding
 	ec      errorControl
 	pages   int
+	maxDG   int // T38FaxMaxDatagram of both ends; 0: 400
 }
 
 func (c matrixCase) name() string {
 	d := map[direction]string{usToSpandsp: "us-to-spandsp", spandspToUs: "spandsp-to-us"}[c.dir]
 	e := map[bool]string{true: "ECM", false: "nonECM"}[c.ecm]
 	k := map[t30.Coding]string{t30.CodingMH: "MH", t30.CodingMR: "MR", t30.CodingMMR: "MMR"}[c.coding]
-	r := map[errorControl]string{red0: "red0", red3: "red3", red3Loss10: "red3-loss10", fecLoss10: "fec-loss10"}[c.ec]
-	return fmt.Sprintf("%s/v%d/%s/%s/%s/%dp", d, c.version, e, k, r, c.pages)
+	r := map[errorControl]string{red0: "red0", red3Loss5: "red3-loss5", red3Loss10: "red3-loss10", fecLoss10: "fec-loss10"}[c.ec]
+	n := fmt.Sprintf("%s/v%d/%s/%s/%s/%dp", d, c.version, e, k, r, c.pages)
+	if c.maxDG > 0 {
+		n += fmt.Sprintf("/dgram%d", c.maxDG)
+	}
+	return n
 }
 
 // matrixAxes lists the values of each axis, in case-field order.
@@ -57,7 +62,7 @@ var matrixAxes = [][]int{
 	{0, 3},
 	{0, 1},
 	{int(t30.CodingMH), int(t30.CodingMR), int(t30.CodingMMR)},
-	{int(red0), int(red3), int(red3Loss10)},
+	{int(red0), int(red3Loss5), int(red3Loss10)},
 	{1, 3},
 }
 
@@ -123,10 +128,14 @@ func pairwise(axes [][]int, ok func([]int) bool) [][]int {
 }
 
 // extraCases go beyond the axes: parity FEC both ways, which only
-// some peers accept, so it is not a matrix axis but is proven here.
+// some peers accept, so it is not a matrix axis but is proven here; and
+// T.38 v3 with both ends' T38FaxMaxDatagram at 160 (a common gateway
+// limit: small IFPs, redundancy cut to fit) under 5% loss, both ways.
 var extraCases = []matrixCase{
 	{dir: usToSpandsp, version: 3, ecm: true, coding: t30.CodingMMR, ec: fecLoss10, pages: 1},
 	{dir: spandspToUs, version: 0, ecm: false, coding: t30.CodingMR, ec: fecLoss10, pages: 1},
+	{dir: usToSpandsp, version: 3, ecm: true, coding: t30.CodingMMR, ec: red3Loss5, pages: 1, maxDG: 160},
+	{dir: spandspToUs, version: 3, ecm: true, coding: t30.CodingMR, ec: red3Loss5, pages: 1, maxDG: 160},
 }
 
 func matrixCases() []matrixCase {
@@ -220,15 +229,19 @@ func runMatrixCase(t *testing.T, bin string, c matrixCase) {
 		red = 3
 	}
 	loss := 0
-	if c.ec == red3Loss10 || c.ec == fecLoss10 {
+	switch c.ec {
+	case red3Loss5:
+		loss = 5
+	case red3Loss10, fecLoss10:
 		loss = 10
 	}
 	fec := c.ec == fecLoss10
 	peer := PeerOptions{
 		Version: c.version, ECM: c.ecm, Redundancy: red, FEC: fec, Loss: loss, RxLoss: loss, Seed: seed,
-		Compress: peerComp, Ident: "SPANDSP", Timeout: 3 * time.Minute,
+		Compress: peerComp, Ident: "SPANDSP", Timeout: 3 * time.Minute, MaxDatagram: c.maxDG,
 	}
-	ours := ourOptions{Ident: "FAXD", Version: c.version, ECM: c.ecm, Codings: ourComp, Redundancy: red, FEC: fec}
+	ours := ourOptions{Ident: "FAXD", Version: c.version, ECM: c.ecm, Codings: ourComp, Redundancy: red, FEC: fec,
+		MaxDatagram: c.maxDG}
 	or, pr, err := callOurs(ctx, bin, c.dir, in, out, peer, ours)
 	t.Logf("spandsp %+v", pr)
 	if or.Result != nil {

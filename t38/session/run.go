@@ -40,6 +40,59 @@ type RunConfig struct {
 	// Linger keeps the socket open this long after the end, so the last
 	// packets (DCN) can be repeated by redundancy; 0: none.
 	Linger time.Duration
+	// AnySource takes datagrams from any address. By default only the
+	// Peer's count (or, without a Peer, those of the first source heard);
+	// others are dropped and counted in Stats.Foreign. One exception: if
+	// for 10 s nothing came from Peer but another source sent, that
+	// source becomes the peer, for sending too (Stats.Latched): a far end
+	// behind NAT whose SDP names an address it does not send from.
+	AnySource bool
+}
+
+// latchAfter is how long Run waits for the peer before it takes another
+// source that talks to it as the peer: longer than any far end is silent
+// at the start of a call (an answerer sends CED and DIS at once, a caller
+// answers DIS within seconds), well inside T1 (35 s).
+const latchAfter = 10 * time.Second
+
+// canon makes v4-mapped IPv6 addresses (a dual-stack socket's view of an
+// IPv4 peer) compare equal to the IPv4 ones.
+func canon(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port())
+}
+
+// addrPortOf is a net.Addr's address, if it is a UDP one.
+func addrPortOf(a net.Addr) netip.AddrPort {
+	if ua, ok := a.(*net.UDPAddr); ok {
+		return ua.AddrPort()
+	}
+	return netip.AddrPort{}
+}
+
+// SeqMap remembers which UDPTL sequence number carried each of the last
+// packets a session sent, so a driver can send a Repeat under the same
+// number (udptl.Sender.AppendRepeat). The zero value is ready.
+type SeqMap struct {
+	ids  [seqMapSize]uint32
+	seqs [seqMapSize]uint16
+	set  [seqMapSize]bool
+}
+
+const seqMapSize = 16 // as many datagrams as udptl.Sender keeps
+
+// Put records that packet id went out with sequence number seq.
+func (m *SeqMap) Put(id uint32, seq uint16) {
+	i := id % seqMapSize
+	m.ids[i], m.seqs[i], m.set[i] = id, seq, true
+}
+
+// Seq is the sequence number packet id went out with, if still known.
+func (m *SeqMap) Seq(id uint32) (uint16, bool) {
+	i := id % seqMapSize
+	if !m.set[i] || m.ids[i] != id {
+		return 0, false
+	}
+	return m.seqs[i], true
 }
 
 // ErrNoPeer means the session had something to send before any peer
@@ -88,6 +141,18 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 	peer := cfg.Peer
 	raw := newRawUDP(conn)
 	var peerAP netip.AddrPort // peer, for raw
+	// want is the only source datagrams are taken from (unless AnySource):
+	// the peer given, or the first one heard.
+	var want netip.AddrPort
+	var (
+		heardPeer    bool           // a datagram came from want
+		foreign      netip.AddrPort // the first other source, while none did
+		foreignAP    netip.AddrPort // the same, as the socket reported it
+		foreignSince time.Time
+	)
+	if ua, ok := peer.(*net.UDPAddr); ok {
+		want = canon(ua.AddrPort())
+	}
 	if raw != nil && peer != nil {
 		if ua, ok := peer.(*net.UDPAddr); ok && ua.Zone == "" {
 			peerAP = ua.AddrPort()
@@ -159,8 +224,20 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 		tickAt  = time.Now().Add(cfg.Tick)
 		buf     = make([]byte, 65536)
 	)
-	send := func(p []byte) {
-		d, err := snd.AppendBuild(dgram[:0], p)
+	var seqs SeqMap
+	send := func(p Packet) {
+		var d []byte
+		var err error
+		if p.Repeat {
+			seq, ok := seqs.Seq(p.ID)
+			if !ok {
+				return // the original was never sent
+			}
+			d, err = snd.AppendRepeat(dgram[:0], seq)
+		} else {
+			seqs.Put(p.ID, snd.Seq())
+			d, err = snd.AppendBuild(dgram[:0], p.IFP)
+		}
 		if err != nil {
 			sendErr = fmt.Errorf("session: udptl: %w", err)
 			return
@@ -247,12 +324,28 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 		now := time.Now()
 		switch {
 		case err == nil:
+			if raw == nil && udp == nil {
+				ap = addrPortOf(from)
+			}
 			if peer == nil {
 				if raw != nil || udp != nil {
 					from = net.UDPAddrFromAddrPort(ap)
 				}
 				peer, peerAP = from, ap
+				want = canon(ap)
 			}
+			if c := canon(ap); !cfg.AnySource && want.IsValid() && c != want {
+				// Someone else's datagrams: typically the far end of an
+				// earlier call on this port (after a restart) still
+				// sending. Its frames (a DCN, a DIS) would be taken as
+				// this call's.
+				s.stats.Foreign++
+				if !heardPeer && !foreign.IsValid() {
+					foreign, foreignAP, foreignSince = c, ap, now
+				}
+				break
+			}
+			heardPeer = true
 			lastIn = now
 			if ds, err := rcv.Receive(buf[:n]); err == nil {
 				deliver(ds)
@@ -273,6 +366,15 @@ func Run(ctx context.Context, conn net.PacketConn, s *Session, cfg RunConfig) (*
 				return hangup(ctx.Err())
 			}
 			return hangup(fmt.Errorf("session: receive: %w", err))
+		}
+		if !heardPeer && foreign.IsValid() && now.Sub(foreignSince) >= latchAfter {
+			// Nothing from the peer in all this time, but someone else
+			// talks to us: a far end behind NAT whose SDP names an address
+			// it does not send from. Take that source as the peer and
+			// answer there.
+			want, heardPeer = foreign, true
+			peer, peerAP = net.UDPAddrFromAddrPort(foreignAP), foreignAP
+			s.stats.Latched = true
 		}
 		if rcv.Held() > 0 && now.Sub(lastIn) >= cfg.FlushAfter {
 			deliver(rcv.Flush())

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/faxd/faxd/t38/bilevel"
+	"github.com/faxd/faxd/t38/ifp"
 	"github.com/faxd/faxd/t38/t30"
 	"github.com/faxd/faxd/t38/udptl"
 )
@@ -99,15 +100,21 @@ func runLoopback(t *testing.T, a, b net.PacketConn, bAddr net.Addr) {
 		t.Fatalf("received %d pages", len(got))
 	}
 	// Both Runs counted what crossed the wire, and nothing was lost on
-	// loopback. The receiver stops reading once the call is over, so the
-	// sender's last datagram (the indicator after DCN) may go unread.
+	// loopback. Every packet went out once as itself and the indicators
+	// and transmission ends again as copies under the same sequence
+	// number, which the receiver dropped as duplicates: T.30 saw each
+	// packet once. The receiver stops reading once the call is over, so
+	// the end of the sender's DCN transmission and its copies (at most 7
+	// datagrams) may go unread.
 	ts, rs := tx.Stats(), rx.Stats()
-	if ts.DatagramsOut != ts.PacketsOut || ts.DatagramsOut == 0 || rs.DatagramsOut == 0 {
+	if ts.DatagramsOut != ts.PacketsOut+ts.Repeats || ts.Repeats == 0 || rs.DatagramsOut == 0 {
 		t.Errorf("datagrams out: sender %+v, receiver %+v", ts, rs)
 	}
-	if got := int(rs.UDPTL.Datagrams); got > ts.DatagramsOut || got < ts.DatagramsOut-2 ||
-		int(rs.UDPTL.Delivered) != rs.PacketsIn || rs.UDPTL.Lost != 0 {
-		t.Errorf("receiver UDPTL %+v after %d datagrams sent", rs.UDPTL, ts.DatagramsOut)
+	u := rs.UDPTL
+	if got := int(u.Datagrams); got > ts.DatagramsOut || got < ts.DatagramsOut-7 ||
+		int(u.Delivered) != rs.PacketsIn || u.Lost != 0 || u.Delivered+u.Duplicates != u.Datagrams ||
+		rs.PacketsIn < ts.PacketsOut-1 || u.Duplicates == 0 {
+		t.Errorf("receiver UDPTL %+v, %d packets in, after %d datagrams (%d packets) sent", u, rs.PacketsIn, ts.DatagramsOut, ts.PacketsOut)
 	}
 }
 
@@ -166,5 +173,140 @@ func TestRunClosedConn(t *testing.T) {
 	}
 	if res == nil || res.Reason != t30.ReasonCallDropped {
 		t.Errorf("result %v, want call dropped", res)
+	}
+}
+
+// TestRunForeignSource: the far end of an earlier call on the same port
+// (after a restart) still sends, here a DCN. Run takes datagrams only
+// from the peer, so the call completes and the stale ones are counted;
+// with AnySource the stale DCN reaches T.30 and ends the call, which is
+// the failure this guards against.
+func TestRunForeignSource(t *testing.T) {
+	t.Parallel()
+	// A complete DCN burst in one datagram: no-signal as primary,
+	// preamble, DCN and FCS-OK-sig-end as secondaries.
+	old := udptl.NewSender(udptl.Config{Redundancy: 3, FirstSeq: 30000})
+	var stale []byte
+	for _, p := range []ifp.Packet{
+		{Indicator: ifp.V21Preamble},
+		{IsData: true, DataType: ifp.V21, Fields: []ifp.Field{{Type: ifp.HDLCData, Data: t30.ReverseBits([]byte{0xff, 0xc8, t30.FCFDCN})}}},
+		{IsData: true, DataType: ifp.V21, Fields: []ifp.Field{{Type: ifp.HDLCFCSOKSigEnd}}},
+		{Indicator: ifp.NoSignal},
+	} {
+		b, err := p.Marshal(3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stale, err = old.Build(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, anySource := range []bool{false, true} {
+		wg.Add(1)
+		go t.Run(map[bool]string{false: "peer-only", true: "any-source"}[anySource], func(t *testing.T) {
+			defer wg.Done()
+			a, err := net.ListenPacket("udp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			b, err := net.ListenPacket("udp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			c, err := net.ListenPacket("udp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			fast := 200 * time.Millisecond
+			page := bilevel.New(bilevel.WidthA4, 20)
+			tx, _ := New(Config{Version: 3, Preamble: fast, T30: t30.Config{Calling: true, Transmit: true, Pages: t30.ImagePages{page}}}, NewMonoClock())
+			rx, _ := New(Config{Version: 3, Preamble: fast, T30: t30.Config{Fine: true, Decoder: t30.T4Decoder{}}}, NewMonoClock())
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			stop := make(chan struct{})
+			go func() { // the stale sender, every 300 ms until the call ends
+				tk := time.NewTicker(300 * time.Millisecond)
+				defer tk.Stop()
+				for {
+					_, _ = c.WriteTo(stale, b.LocalAddr())
+					select {
+					case <-stop:
+						return
+					case <-tk.C:
+					}
+				}
+			}()
+			done := make(chan *t30.Result, 1)
+			go func() {
+				r, _ := Run(ctx, b, rx, RunConfig{Peer: a.LocalAddr(), UDPTL: udptl.Config{Redundancy: 3}, AnySource: anySource})
+				done <- r
+			}()
+			res, _ := Run(ctx, a, tx, RunConfig{Peer: b.LocalAddr(), UDPTL: udptl.Config{Redundancy: 3}})
+			rres := <-done
+			close(stop)
+			if anySource {
+				if rres.OK() || rres.Reason != t30.ReasonDCNUnexpected {
+					t.Fatalf("with any source the stale DCN should end the call: %v / %v", res, rres)
+				}
+				return
+			}
+			if !res.OK() || !rres.OK() {
+				t.Fatalf("%v / %v", res, rres)
+			}
+			if rx.Stats().Foreign == 0 || tx.Stats().Foreign != 0 {
+				t.Fatalf("foreign datagrams: receiver %d, sender %d", rx.Stats().Foreign, tx.Stats().Foreign)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestRunLatchesBehindNAT: the far end's SDP names an address it never
+// sends from (NAT). Its datagrams are foreign at first; after 10 s with
+// nothing from the named address Run takes their source as the peer,
+// sends there, and the call completes within T1.
+func TestRunLatchesBehindNAT(t *testing.T) {
+	t.Parallel()
+	a, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	// The "private" address b believes a has: a socket nobody reads.
+	nowhere, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nowhere.Close()
+	fast := 200 * time.Millisecond
+	page := bilevel.New(bilevel.WidthA4, 20)
+	tx, _ := New(Config{Version: 0, Preamble: fast, T30: t30.Config{Calling: true, Transmit: true, Pages: t30.ImagePages{page}}}, NewMonoClock())
+	rx, _ := New(Config{Version: 0, Preamble: fast, T30: t30.Config{Fine: true, Decoder: t30.T4Decoder{}}}, NewMonoClock())
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	done := make(chan *t30.Result, 1)
+	go func() {
+		r, _ := Run(ctx, b, rx, RunConfig{Peer: nowhere.LocalAddr(), UDPTL: udptl.Config{Redundancy: 3}})
+		done <- r
+	}()
+	res, _ := Run(ctx, a, tx, RunConfig{Peer: b.LocalAddr(), UDPTL: udptl.Config{Redundancy: 3}})
+	rres := <-done
+	if !res.OK() || !rres.OK() {
+		t.Fatalf("%v / %v", res, rres)
+	}
+	if st := rx.Stats(); !st.Latched || st.Foreign == 0 {
+		t.Fatalf("receiver %+v: want latched after foreign datagrams", st)
+	}
+	if tx.Stats().Latched {
+		t.Fatal("the sender latched though its peer answered")
 	}
 }

@@ -38,14 +38,47 @@ type Config struct {
 	// Preamble is the V.21 flag time before the first frame of a burst;
 	// 0: 1 s, as on the line.
 	Preamble time.Duration
+	// IndicatorCopies is how often each indicator packet goes out, and
+	// DataEndCopies how often the packets that end a transmission do (the
+	// last frame's data, its FCS-OK-sig-end, the non-ECM sig-end): the
+	// copies repeat the same datagram, same sequence number, so a copy
+	// that survives loss fills the gap and the others are dropped as
+	// duplicates. Without them a lost end of transmission is rebuilt by
+	// redundancy only from the next transmission, seconds later. 0: 3,
+	// spandsp's INDICATOR_TX_COUNT and DATA_END_TX_COUNT; 1: no copies.
+	IndicatorCopies, DataEndCopies int
+	// CopySpacing is the time between the copies, so that one short loss
+	// burst does not take them all; 0: 20 ms.
+	CopySpacing time.Duration
+}
+
+// Default copy counts and spacing.
+const (
+	DefaultIndicatorCopies = 3
+	DefaultDataEndCopies   = 3
+	DefaultCopySpacing     = 20 * time.Millisecond
+)
+
+// Packet is one IFP packet to send.
+type Packet struct {
+	IFP []byte
+	// ID numbers the session's packets from 0. A Repeat is a copy of the
+	// packet with the same ID, sent earlier: the driver sends that
+	// packet's datagram again, with the same sequence number
+	// (udptl.Sender.AppendRepeat), not a new one.
+	ID     uint32
+	Repeat bool
 }
 
 // Stats counts what the session saw on the wire.
 type Stats struct {
 	PacketsIn, PacketsOut int
+	Repeats               int // copies of packets sent (IndicatorCopies, DataEndCopies)
 	Late                  int // packets that arrived after later ones had been used
 	Gaps                  int // sequence numbers never received
 	Malformed             int
+	Foreign               int  // datagrams from another source than the peer, dropped by Run
+	Latched               bool // Run took another source as the peer (see RunConfig.AnySource)
 	// Filled by Run, the driver that owns the UDPTL layer (zero under
 	// other drivers): datagrams sent and our UDPTL receiver's counters,
 	// which show what redundancy and FEC recovered.
@@ -63,6 +96,9 @@ type Session struct {
 	// where each ends, so sending allocates nothing once warm.
 	outBuf  []byte
 	outEnd  []int
+	outID   []uint32 // per packet in outBuf: its ID, top bit set for a repeat
+	nextID  uint32
+	copies  []copyDue // pending copies, in time order
 	scratch ifp.Packet
 	field   [1]ifp.Field
 	events  []t30.Output
@@ -99,7 +135,17 @@ type step struct {
 	dataType  ifp.DataType  // data: one field
 	fieldType ifp.FieldType
 	chunk     []byte
+	copies    int // how often it goes out in all
 }
+
+// copyDue is a repeat of an already sent packet, due at a time.
+type copyDue struct {
+	at  time.Duration
+	id  uint32
+	ifp []byte
+}
+
+const repeatBit = 1 << 31
 
 // ErrVersion reports an unsupported T.38 version.
 var ErrVersion = errors.New("session: unsupported T.38 version")
@@ -120,6 +166,15 @@ func New(cfg Config, clock Clock) (*Session, error) {
 	}
 	if cfg.Preamble == 0 {
 		cfg.Preamble = time.Second
+	}
+	if cfg.IndicatorCopies <= 0 {
+		cfg.IndicatorCopies = DefaultIndicatorCopies
+	}
+	if cfg.DataEndCopies <= 0 {
+		cfg.DataEndCopies = DefaultDataEndCopies
+	}
+	if cfg.CopySpacing <= 0 {
+		cfg.CopySpacing = DefaultCopySpacing
 	}
 	cfg.T30.T38 = true
 	eng, err := t30.New(cfg.T30)
@@ -142,34 +197,38 @@ func (s *Session) Start() {
 	s.pump()
 }
 
-// Outgoing returns and clears the marshalled IFP packets to send, in order.
-// The caller owns them.
-func (s *Session) Outgoing() [][]byte {
+// Outgoing returns and clears the IFP packets to send, in order. The
+// caller owns them.
+func (s *Session) Outgoing() []Packet {
 	if len(s.outEnd) == 0 {
 		return nil
 	}
-	o := make([][]byte, len(s.outEnd))
+	o := make([]Packet, len(s.outEnd))
 	start := 0
 	for i, end := range s.outEnd {
-		o[i] = s.outBuf[start:end:end]
+		o[i] = s.packet(i, start, end)
 		start = end
 	}
 	// The packets now belong to the caller: start a new buffer.
-	s.outBuf, s.outEnd = nil, s.outEnd[:0]
+	s.outBuf, s.outEnd, s.outID = nil, s.outEnd[:0], s.outID[:0]
 	return o
 }
 
-// DrainOutgoing passes each marshalled IFP packet to send to f, in order,
-// and clears them. A packet is valid only during its call to f: the
-// session reuses the memory, so a driver that sends at once allocates
-// nothing.
-func (s *Session) DrainOutgoing(f func(ifp []byte)) {
+// DrainOutgoing passes each IFP packet to send to f, in order, and clears
+// them. A packet's bytes are valid only during its call to f: the session
+// reuses the memory, so a driver that sends at once allocates nothing.
+func (s *Session) DrainOutgoing(f func(Packet)) {
 	start := 0
-	for _, end := range s.outEnd {
-		f(s.outBuf[start:end:end])
+	for i, end := range s.outEnd {
+		f(s.packet(i, start, end))
 		start = end
 	}
-	s.outBuf, s.outEnd = s.outBuf[:0], s.outEnd[:0]
+	s.outBuf, s.outEnd, s.outID = s.outBuf[:0], s.outEnd[:0], s.outID[:0]
+}
+
+func (s *Session) packet(i, start, end int) Packet {
+	id := s.outID[i]
+	return Packet{IFP: s.outBuf[start:end:end], ID: id &^ repeatBit, Repeat: id&repeatBit != 0}
 }
 
 // Events returns and clears the engine's events (phases, pages, result).
@@ -180,7 +239,10 @@ func (s *Session) Events() []t30.Output {
 }
 
 // Done reports whether the call is over and everything has been sent.
-func (s *Session) Done() bool { return s.eng.Done() && !s.active && len(s.queue) == 0 }
+// The copies of the last packets count: they protect the final DCN.
+func (s *Session) Done() bool {
+	return s.eng.Done() && !s.active && len(s.queue) == 0 && len(s.copies) == 0
+}
 
 // Result is the engine's result once done.
 func (s *Session) Result() *t30.Result { return s.eng.Result() }
@@ -193,6 +255,7 @@ func (s *Session) Hangup() {
 	s.eng.Tick(s.clock.Now())
 	s.eng.Hangup()
 	s.queue, s.steps, s.nextStep, s.active = nil, s.steps[:0], 0, false
+	s.copies = s.copies[:0] // nobody is listening any more
 	s.pump()
 }
 
@@ -216,6 +279,9 @@ func (s *Session) NextDeadline() (time.Duration, bool) {
 			d, ok = t, true
 		}
 	}
+	if len(s.copies) > 0 && (!ok || s.copies[0].at < d) {
+		d, ok = s.copies[0].at, true
+	}
 	return d, ok
 }
 
@@ -224,6 +290,7 @@ func (s *Session) Tick() {
 	now := s.clock.Now()
 	s.eng.Tick(now)
 	s.pump()
+	s.sendCopies(now)
 	for s.active {
 		s.sendDue(now)
 		if s.nextStep < len(s.steps) || now < s.endAt {
@@ -264,6 +331,38 @@ func (s *Session) sendDue(now time.Duration) {
 	}
 }
 
+// sendCopies sends the repeats that are due at now.
+func (s *Session) sendCopies(now time.Duration) {
+	n := 0
+	for n < len(s.copies) && s.copies[n].at <= now {
+		c := &s.copies[n]
+		s.outBuf = append(s.outBuf, c.ifp...)
+		s.outEnd = append(s.outEnd, len(s.outBuf))
+		s.outID = append(s.outID, c.id|repeatBit)
+		s.stats.Repeats++
+		n++
+	}
+	if n > 0 {
+		s.copies = append(s.copies[:0], s.copies[n:]...)
+	}
+}
+
+// scheduleCopies queues the repeats of a packet just sent, spaced out, in
+// time order among those already pending.
+func (s *Session) scheduleCopies(now time.Duration, id uint32, b []byte, copies int) {
+	b = append([]byte(nil), b...)
+	for k := 1; k < copies; k++ {
+		c := copyDue{at: now + time.Duration(k)*s.cfg.CopySpacing, id: id, ifp: b}
+		i := len(s.copies)
+		for i > 0 && s.copies[i-1].at > c.at {
+			i--
+		}
+		s.copies = append(s.copies, copyDue{})
+		copy(s.copies[i+1:], s.copies[i:])
+		s.copies[i] = c
+	}
+}
+
 func (s *Session) send(st *step) {
 	p := &s.scratch
 	if st.data {
@@ -280,8 +379,15 @@ func (s *Session) send(st *step) {
 		return
 	}
 	s.stats.PacketsOut++
+	start := len(s.outBuf)
 	s.outBuf = b
 	s.outEnd = append(s.outEnd, len(b))
+	id := s.nextID &^ repeatBit
+	s.nextID++
+	s.outID = append(s.outID, id)
+	if st.copies > 1 {
+		s.scheduleCopies(s.clock.Now(), id, b[start:], st.copies)
+	}
 }
 
 // Err reports an internal encoding error, if one happened.

@@ -1,12 +1,24 @@
 package session
 
 import (
+	"bytes"
 	"encoding/hex"
 	"testing"
 	"time"
 
 	"github.com/faxd/faxd/t38/t30"
 )
+
+// fresh drops the repeats: the packets in the order they were first sent.
+func fresh(out []Packet) [][]byte {
+	var b [][]byte
+	for _, p := range out {
+		if !p.Repeat {
+			b = append(b, p.IFP)
+		}
+	}
+	return b
+}
 
 type vclock struct{ now time.Duration }
 
@@ -28,7 +40,7 @@ func TestWireGolden(t *testing.T) {
 		s.Start()
 		var got []string
 		for i := 0; i < 200 && len(got) < 8; i++ {
-			for _, p := range s.Outgoing() {
+			for _, p := range fresh(s.Outgoing()) {
 				got = append(got, hex.EncodeToString(p))
 			}
 			clk.now += 50 * time.Millisecond
@@ -76,22 +88,102 @@ func TestReceiveTolerance(t *testing.T) {
 	if s.Stats().Gaps != 1 {
 		t.Fatalf("gaps %d", s.Stats().Gaps)
 	}
+	// TCF follows the DCS: the CRP waits until it is over, when the far
+	// end listens.
+	clk.now += 100 * time.Millisecond
+	s.Tick()
+	if out := fresh(s.Outgoing()); len(out) != 0 {
+		t.Fatalf("sent during the far end's TCF: %x", out)
+	}
+	s.Receive(106, []byte{0x1e})       // V.17 14400 long training
+	clk.now += 2500 * time.Millisecond // training and 1.5 s of TCF
+	s.Receive(107, []byte{0x00})
 	for i := 0; i < 30; i++ { // our CRP goes out; the far end repeats
 		clk.now += 50 * time.Millisecond
 		s.Tick()
 	}
-	if out := s.Outgoing(); len(out) < 3 || hex.EncodeToString(out[1]) != "c0018000"+"02ffc858" {
+	if out := fresh(s.Outgoing()); len(out) < 3 || hex.EncodeToString(out[1]) != "c0018000"+"02ffc858" {
 		t.Fatalf("no CRP: %x", out)
 	}
-	s.Receive(106, pre)
-	s.Receive(107, dcs)
-	s.Receive(108, sig)
-	s.Receive(109, sig)
+	s.Receive(108, pre)
+	s.Receive(109, dcs)
+	s.Receive(110, sig)
+	s.Receive(111, sig)
 	if st := s.Engine().State(); st != "rx-wait-tcf" {
 		t.Fatalf("state %s after a good DCS", st)
 	}
 	s.Receive(90, pre) // late: dropped
 	if s.Stats().Late != 1 {
 		t.Fatalf("late %d", s.Stats().Late)
+	}
+}
+
+// TestEndCopies: every indicator goes out IndicatorCopies times and the
+// last frame of a burst (its data and FCS-OK-sig-end) DataEndCopies
+// times, each copy CopySpacing after the one before and with the ID of
+// the original; nothing else is repeated, and Done waits for the copies.
+func TestEndCopies(t *testing.T) {
+	for _, tc := range []struct{ ind, end int }{{0, 0}, {1, 1}, {2, 4}} {
+		clk := &vclock{}
+		spacing := 15 * time.Millisecond
+		s, err := New(Config{Version: 0, T30: t30.Config{Fine: true, Ident: "COPIES"}, IndicatorCopies: tc.ind, DataEndCopies: tc.end,
+			CopySpacing: spacing}, clk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ind, end := tc.ind, tc.end
+		if ind == 0 {
+			ind, end = DefaultIndicatorCopies, DefaultDataEndCopies
+		}
+		s.Start()
+		type sent struct {
+			at time.Duration
+			p  Packet
+		}
+		var got []sent
+		for i := 0; i < 400; i++ { // CED, then CSI+DIS
+			for _, p := range s.Outgoing() {
+				got = append(got, sent{clk.now, p})
+			}
+			d, ok := s.NextDeadline()
+			if !ok || d > 6*time.Second {
+				break
+			}
+			clk.now = max(clk.now, d)
+			s.Tick()
+		}
+		orig := map[uint32]sent{}
+		count := map[uint32]int{}
+		for _, g := range got {
+			count[g.p.ID]++
+			o, seen := orig[g.p.ID]
+			if !g.p.Repeat {
+				if seen {
+					t.Fatalf("%+v: ID %d sent twice as new", tc, g.p.ID)
+				}
+				orig[g.p.ID] = g
+				continue
+			}
+			if !seen || !bytes.Equal(o.p.IFP, g.p.IFP) {
+				t.Fatalf("%+v: copy of ID %d (%x) does not match its original", tc, g.p.ID, g.p.IFP)
+			}
+			if k := time.Duration(count[g.p.ID] - 1); g.at != o.at+k*spacing {
+				t.Fatalf("%+v: copy %d of ID %d at %v, original at %v", tc, k, g.p.ID, g.at, o.at)
+			}
+		}
+		// CED, no-signal, V.21 preamble, CSI data, FCS-OK, DIS data,
+		// FCS-OK-sig-end, no-signal: the CSI frame is not the last.
+		want := []int{ind, ind, ind, 1, 1, end, end, ind}
+		if len(orig) != len(want) {
+			t.Fatalf("%+v: %d packets: %+v", tc, len(orig), got)
+		}
+		for id, w := range want {
+			if count[uint32(id)] != w {
+				t.Fatalf("%+v: packet %d (%x) sent %d times, want %d", tc, id, orig[uint32(id)].p.IFP, count[uint32(id)], w)
+			}
+		}
+		if st := s.Stats(); st.PacketsOut != len(want) || st.Repeats != len(got)-len(want) {
+			t.Fatalf("%+v: stats %+v", tc, st)
+		}
 	}
 }

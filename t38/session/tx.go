@@ -132,7 +132,9 @@ func (s *Session) begin(o t30.Output) {
 	}
 	s.active = true
 	s.steps, s.nextStep = s.steps[:0], 0
-	ind := func(at time.Duration, i ifp.Indicator) { s.steps = append(s.steps, step{at: at, indicator: i}) }
+	ind := func(at time.Duration, i ifp.Indicator) {
+		s.steps = append(s.steps, step{at: at, indicator: i, copies: s.cfg.IndicatorCopies})
+	}
 	t := start
 	switch o.Kind {
 	case t30.OutTone:
@@ -158,11 +160,11 @@ func (s *Session) begin(o t30.Output) {
 		for off := 0; off < len(data) || off == 0; off += n {
 			chunk := data[off:min(off+n, len(data))]
 			t += lineTime(len(chunk), rate)
-			ft := ifp.T4NonECMData
+			ft, copies := ifp.T4NonECMData, 1
 			if off+n >= len(data) {
-				ft = ifp.T4NonECMSigEnd
+				ft, copies = ifp.T4NonECMSigEnd, s.cfg.DataEndCopies
 			}
-			s.steps = append(s.steps, step{at: t, data: true, dataType: dt, fieldType: ft, chunk: chunk})
+			s.steps = append(s.steps, step{at: t, data: true, dataType: dt, fieldType: ft, chunk: chunk, copies: copies})
 		}
 		ind(t, ifp.NoSignal)
 	case t30.OutECM:
@@ -184,18 +186,25 @@ func (s *Session) hdlcSteps(t time.Duration, dt ifp.DataType, rate int, frames [
 	}
 	for i, f := range frames {
 		r := t30.ReverseBits(f)
+		// The last frame ends the transmission: its packets go out
+		// DataEndCopies times, so its loss cannot leave the far end
+		// waiting for the next transmission.
+		copies := 1
+		if i == len(frames)-1 {
+			copies = s.cfg.DataEndCopies
+		}
 		for off := 0; off < len(r); off += n {
 			chunk := r[off:min(off+n, len(r))]
 			t += lineTime(len(chunk), rate)
-			s.steps = append(s.steps, step{at: t, data: true, dataType: dt, fieldType: ifp.HDLCData, chunk: chunk})
+			s.steps = append(s.steps, step{at: t, data: true, dataType: dt, fieldType: ifp.HDLCData, chunk: chunk, copies: copies})
 		}
 		t += lineTime(2, rate) // the FCS
 		ft := ifp.HDLCFCSOK
 		if i == len(frames)-1 {
 			ft = ifp.HDLCFCSOKSigEnd
 		}
-		s.steps = append(s.steps, step{at: t, data: true, dataType: dt, fieldType: ft})
+		s.steps = append(s.steps, step{at: t, data: true, dataType: dt, fieldType: ft, copies: copies})
 	}
-	s.steps = append(s.steps, step{at: t, indicator: ifp.NoSignal})
+	s.steps = append(s.steps, step{at: t, indicator: ifp.NoSignal, copies: s.cfg.IndicatorCopies})
 	return t
 }

@@ -27,6 +27,9 @@ type Channel struct {
 	// CutAfter, when non-zero, drops everything sent after this virtual
 	// time: the far end going silent.
 	CutAfter time.Duration
+	// Model, when set, decides the losses instead of Loss (RandomLoss,
+	// GilbertElliott): a loss pattern another stack can be run over too.
+	Model LossModel
 }
 
 // Call describes one simulated fax call: side 0 calls and sends, side 1
@@ -41,7 +44,10 @@ type Call struct {
 	Back       Channel
 	MaxIFP     int
 	MaxBuffer  int
-	Limit      time.Duration // virtual time limit; 0: 20 minutes
+	// IndicatorCopies and DataEndCopies go to both sessions (0: their
+	// defaults; 1: no copies).
+	IndicatorCopies, DataEndCopies int
+	Limit                          time.Duration // virtual time limit; 0: 20 minutes
 	// Mangle, when set, sees every IFP packet side `from` sends before
 	// UDPTL and may change it (return nil to drop it): fault injection.
 	Mangle func(from int, now time.Duration, ifp []byte) []byte
@@ -109,8 +115,10 @@ func Run(c Call) (*Outcome, error) {
 	var ses [2]*session.Session
 	var snd [2]*udptl.Sender
 	var rcv [2]*udptl.Receiver
+	var seqs [2]session.SeqMap
 	for i := range ses {
-		s, err := session.New(session.Config{T30: cfgs[i], Version: c.Version, MaxIFP: c.MaxIFP, MaxBuffer: c.MaxBuffer}, clk)
+		s, err := session.New(session.Config{T30: cfgs[i], Version: c.Version, MaxIFP: c.MaxIFP, MaxBuffer: c.MaxBuffer,
+			IndicatorCopies: c.IndicatorCopies, DataEndCopies: c.DataEndCopies}, clk)
 		if err != nil {
 			return nil, err
 		}
@@ -130,21 +138,39 @@ func Run(c Call) (*Outcome, error) {
 	out := &Outcome{}
 
 	transmit := func(from int) error {
-		for _, p := range ses[from].Outgoing() {
-			if c.Mangle != nil {
-				if p = c.Mangle(from, clk.now, p); p == nil {
-					continue
+		for _, op := range ses[from].Outgoing() {
+			var d []byte
+			if op.Repeat {
+				seq, ok := seqs[from].Seq(op.ID)
+				if !ok {
+					continue // the original was mangled away
 				}
-			}
-			d, err := snd[from].Build(p)
-			if err != nil {
-				return fmt.Errorf("udptl build: %w", err)
+				var err error
+				if d, err = snd[from].AppendRepeat(nil, seq); err != nil {
+					return fmt.Errorf("udptl repeat: %w", err)
+				}
+			} else {
+				p := op.IFP
+				if c.Mangle != nil {
+					if p = c.Mangle(from, clk.now, p); p == nil {
+						continue
+					}
+				}
+				seqs[from].Put(op.ID, snd[from].Seq())
+				var err error
+				if d, err = snd[from].Build(p); err != nil {
+					return fmt.Errorf("udptl build: %w", err)
+				}
 			}
 			ch := chans[from]
 			if ch.CutAfter > 0 && clk.now >= ch.CutAfter {
 				continue
 			}
-			if rng.Float64() < ch.Loss {
+			if ch.Model != nil {
+				if ch.Model.Lost() {
+					continue
+				}
+			} else if rng.Float64() < ch.Loss {
 				continue
 			}
 			copies := 1

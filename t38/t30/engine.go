@@ -141,6 +141,13 @@ type Engine struct {
 	dataSeen    bool
 	rxGaps      int
 	rxCarrier   Modem
+	// crpOwed: a damaged command arrived and CRP is to answer it, but not
+	// at once: DCS is followed by TCF, and a CRP sent then goes out while
+	// the far end sends TCF and is not listening (both ends' T4 then fire
+	// together). CRP goes when a high-speed carrier that followed has
+	// ended, or at crpAt if none started (spandsp's 200 ms "T4B").
+	crpOwed bool
+	crpAt   time.Duration
 }
 
 type state uint8
@@ -248,7 +255,7 @@ func (e *Engine) State() string { return e.st.String() }
 // NextDeadline is the earliest time a Tick can change anything, so a
 // driver can sleep until then; ok is false when no timer runs.
 func (e *Engine) NextDeadline() (d time.Duration, ok bool) {
-	for _, t := range []time.Duration{e.rt, e.t1, e.t5} {
+	for _, t := range []time.Duration{e.rt, e.t1, e.t5, e.crpAt} {
 		if t != 0 && (!ok || t < d) {
 			d, ok = t, true
 		}
@@ -295,6 +302,9 @@ func (e *Engine) Tick(now time.Duration) {
 		e.t1 = 0
 		e.fail(ReasonT1Expired, "no capabilities exchange within T1 in state "+e.st.String())
 		return
+	}
+	if e.crpAt != 0 && e.now >= e.crpAt {
+		e.sendOwedCRP()
 	}
 	if e.rt != 0 && e.now >= e.rt {
 		e.rt = 0
@@ -358,6 +368,14 @@ func (e *Engine) RxCarrierUp(m Modem) {
 		return
 	}
 	e.rxCarrier = m
+	if e.crpOwed {
+		if m == V21 {
+			// The far end sends again (its repeat): nothing to ask for.
+			e.crpOwed, e.crpAt = false, 0
+		} else {
+			e.crpAt = 0 // wait for the end of the TCF
+		}
+	}
 	if e.rt != 0 {
 		// The far end is talking: T2/T4 measure its silence, so they
 		// restart rather than fire half-way through its signal.
@@ -394,6 +412,13 @@ func (e *Engine) RxCarrierUp(m Modem) {
 func (e *Engine) RxCarrierDown() {
 	if e.rt != 0 {
 		e.arm(e.rtKind)
+	}
+	if e.crpOwed {
+		if e.rxCarrier != V21 && e.rxCarrier != ModemNone {
+			e.sendOwedCRP() // the far end listens now
+		} else {
+			e.crpAt = e.now + crpWait
+		}
 	}
 	switch e.st {
 	case stRxTCF:
@@ -445,6 +470,17 @@ func (e *Engine) RxFrame(b []byte, fcsOK bool) {
 		e.rxECMFrame(b, f, fcsOK)
 		return
 	}
+	if fcsOK {
+		if err := checkFIF(f); err != nil {
+			// A good FCS over an impossible FIF is damage the FCS did not
+			// catch (over T.38: pieces of two frames joined after a lost
+			// end of transmission). Like a bad FCS it gets the command
+			// repeated (CRP, or silence until the far end's T4), instead
+			// of ending the call.
+			e.debug("malformed frame taken as bad", "frame", FCFName(f.FCF), "err", err)
+			fcsOK = false
+		}
+	}
 	if e.txPending > 0 && f.FCF != FCFDCN {
 		// Half duplex: a station does not hear while it talks. A frame that
 		// crossed ours (a repeat sent before the far end heard us) would
@@ -455,10 +491,11 @@ func (e *Engine) RxFrame(b []byte, fcsOK bool) {
 	if !fcsOK {
 		// A damaged command: ask for it again rather than wait for T4.
 		if f.Final && e.isRxState() && e.st != stRxWaitDIS && e.rxCarrier == V21 {
-			e.respond(0, buildFrame(FCFCRP, e.x, true, nil))
+			e.crpOwed, e.crpAt = true, e.now+crpWait
 		}
 		return
 	}
+	e.crpOwed, e.crpAt = false, 0
 	if e.st == stRxPage {
 		e.endOfData()
 	}
@@ -479,6 +516,23 @@ func (e *Engine) RxFrame(b []byte, fcsOK bool) {
 	} else {
 		e.rxFrame(f)
 	}
+}
+
+// checkFIF parses the FIF of the frames whose FIF has a structure the
+// engine relies on; an error wraps ErrBadFIF.
+func checkFIF(f Frame) error {
+	var err error
+	switch f.FCF {
+	case FCFDIS, FCFDTC:
+		_, err = DecodeCaps(f.FIF)
+	case FCFDCS:
+		_, err = DecodeParams(f.FIF)
+	case FCFPPS, FCFEOR:
+		_, err = ParsePPS(f.FIF)
+	case FCFPPR:
+		_, err = ParsePPR(f.FIF)
+	}
+	return err
 }
 
 func (e *Engine) isTxState() bool { return e.st >= stTxWaitCaps && e.st <= stTxDCN }
@@ -532,10 +586,38 @@ func (e *Engine) arm(k timerKind) {
 	case tmT2:
 		e.rt = e.now + e.cfg.Timers.T2
 	case tmT4:
-		e.rt = e.now + e.cfg.Timers.T4
+		e.rt = e.now + e.t4()
 	default:
 		e.rt = 0
 	}
+}
+
+// crpWait is how long a CRP waits after the damaged command's carrier
+// for a TCF that may follow.
+const crpWait = 200 * time.Millisecond
+
+// sendOwedCRP sends the CRP a damaged command is owed, unless the state
+// moved on or we are talking.
+func (e *Engine) sendOwedCRP() {
+	owed := e.crpOwed
+	e.crpOwed, e.crpAt = false, 0
+	if owed && e.isRxState() && e.st != stRxWaitDIS && e.txPending == 0 {
+		e.respond(0, buildFrame(FCFCRP, e.x, true, nil))
+	}
+}
+
+// t4 is T4 for this end. The answering end waits 15% longer (3.45 s by
+// default, T.30's upper tolerance, spandsp's figure): when both ends
+// repeat on the same T4 after a collision (each one's command sent while
+// the other talked) they hear each other's signals end at the same moment
+// and collide again on every repetition until they give up; with
+// different T4 the caller's repetition starts first and the answerer,
+// hearing it, holds its own.
+func (e *Engine) t4() time.Duration {
+	if e.cfg.Calling {
+		return e.cfg.Timers.T4
+	}
+	return e.cfg.Timers.T4 * 115 / 100
 }
 
 // awaitAfterTx arms timer k once everything queued has been sent.
@@ -590,6 +672,7 @@ func (e *Engine) resendResp() {
 // disconnect sends DCN and then finishes with reason.
 func (e *Engine) disconnect(r Reason, detail string) {
 	e.rt, e.t1, e.t5 = 0, 0, 0
+	e.crpOwed, e.crpAt = false, 0
 	e.setPhase(PhaseE)
 	e.st = stTxDCN
 	e.dcnReason, e.dcnDetail = r, detail
@@ -614,6 +697,7 @@ func (e *Engine) finish(r Reason, detail string) {
 	e.setPhase(PhaseE)
 	e.st = stDone
 	e.rt, e.t1, e.t5 = 0, 0, 0
+	e.crpOwed, e.crpAt = false, 0
 	res := &Result{Reason: r, Detail: detail, RemoteIdent: e.remoteIdent, RemoteNSF: e.remoteNSF, Stats: e.stats}
 	if e.cfg.Transmit {
 		res.Pages, res.NextPage = e.confirmed, e.page

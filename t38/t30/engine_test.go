@@ -310,3 +310,112 @@ func TestEngineLogLevels(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineMalformedFIFIsBadFrame: a frame whose FCS was good but whose
+// FIF cannot be right (T.38 can join pieces of two frames when the end of
+// a transmission is lost) is treated like a frame with a bad FCS: the
+// command is repeated (after CRP, or the far end's T4) and the call goes
+// on, where it used to end with a protocol error.
+func TestEngineMalformedFIFIsBadFrame(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	pages := []*bilevel.Image{testPage(rng, 1728, 30, ResFine)}
+	for _, tc := range []struct {
+		name  string
+		ecm   bool
+		side  int  // the side whose frame is damaged
+		fcf   byte // which frame
+		spoil func(f []byte) []byte
+		crp   bool // the receiver answers CRP
+	}{
+		// DCS width code 3 is reserved: the error the issue reports.
+		{"DCS width code 3", false, 0, FCFDCS, func(f []byte) []byte { f[5] |= 0x03; return f }, true},
+		{"DCS too short", false, 0, FCFDCS, func(f []byte) []byte { return f[:4] }, true},
+		{"DIS too short", false, 1, FCFDIS, func(f []byte) []byte { return f[:4] }, false},
+		{"PPS too short", true, 0, FCFPPS, func(f []byte) []byte { return f[:5] }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, _ := newPair(t, Config{ECM: tc.ecm}, Config{ECM: tc.ecm, Fine: true}, pages)
+			spoiled, seen := 0, 0
+			l.mangle = func(from int, o *Output) bool {
+				if from != tc.side || (o.Kind != OutFrames) {
+					return true
+				}
+				for i, f := range o.Frames {
+					if normFCF(f[2]) != tc.fcf {
+						continue
+					}
+					seen++
+					if spoiled == 0 {
+						spoiled++
+						fs := append([][]byte(nil), o.Frames...)
+						fs[i] = tc.spoil(append([]byte(nil), f...))
+						o.Frames = fs
+					}
+				}
+				return true
+			}
+			l.run(10 * time.Minute)
+			if spoiled != 1 {
+				t.Fatalf("no %s frame to spoil\n%s", FCFName(tc.fcf), l.trace.String())
+			}
+			for i, e := range l.eng {
+				if r := e.Result(); !r.OK() {
+					t.Fatalf("side %d: %v\n%s", i, r, l.trace.String())
+				}
+			}
+			checkPages(t, l, pages)
+			if seen < 2 {
+				t.Fatalf("%s sent %d times: the damaged one was not repeated\n%s", FCFName(tc.fcf), seen, l.trace.String())
+			}
+			if crp := strings.Contains(l.trace.String(), "CRP"); crp != tc.crp {
+				t.Fatalf("CRP sent: %v, want %v\n%s", crp, tc.crp, l.trace.String())
+			}
+		})
+	}
+}
+
+// TestEngineT4Asymmetric: the answering end waits T4 + 15% before it
+// repeats (DIS here), the calling end T4 (DCS here), so that two ends
+// that collided once do not repeat in step and collide on every try.
+func TestEngineT4Asymmetric(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	codec := &rowCodec{pages: []*bilevel.Image{testPage(rng, 1728, 10, ResFine)}}
+	ans, err := New(Config{Decoder: codec, Fine: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call, err := New(Config{Calling: true, Transmit: true, Pages: codec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := func(e *Engine, now time.Duration) []Output {
+		e.Tick(now)
+		outs := e.Outputs()
+		for _, o := range outs {
+			if o.Transmit() {
+				e.TxDone()
+			}
+		}
+		return outs
+	}
+	ans.Start(0)
+	outs := sent(ans, 5*time.Second) // CED, CSI+DIS have left at 5 s
+	var dis []byte
+	for _, o := range outs {
+		if o.Kind == OutFrames {
+			dis = o.Frames[len(o.Frames)-1]
+		}
+	}
+	if d, ok := ans.NextDeadline(); !ok || d != 5*time.Second+DefaultT4*115/100 {
+		t.Fatalf("answerer repeats DIS at %v, want %v", d, 5*time.Second+DefaultT4*115/100)
+	}
+	call.Start(0)
+	sent(call, 4*time.Second)
+	call.RxCarrierUp(V21)
+	call.RxFrame(dis, true)
+	call.RxCarrierDown()
+	sent(call, 9*time.Second) // TSI+DCS and TCF have left at 9 s
+	if d, ok := call.NextDeadline(); !ok || d != 9*time.Second+DefaultT4 {
+		t.Fatalf("caller repeats DCS at %v, want %v", d, 9*time.Second+DefaultT4)
+	}
+}

@@ -1,5 +1,14 @@
 package udptl
 
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrNotKept: AppendRepeat was asked for a datagram the Sender no longer
+// has (or never built).
+var ErrNotKept = errors.New("udptl: datagram not kept for repeat")
+
 // historySize is how many sent IFPs the Sender remembers: the most
 // redundancy entries, and the widest FEC span*entries, it can produce.
 const historySize = 16
@@ -53,13 +62,15 @@ const (
 // Sender assigns sequence numbers and adds error recovery. Not safe for
 // concurrent use.
 type Sender struct {
-	cfg  Config
-	seq  uint16
-	sent int // datagrams built so far, saturating at historySize
-	hist [historySize][]byte
-	fec  [][]byte // scratch parity entries
-	sec  [][]byte // scratch secondary list
-	pkt  Packet
+	cfg   Config
+	seq   uint16
+	sent  int // datagrams built so far, saturating at historySize
+	built int // the same, saturating at 1<<16
+	hist  [historySize][]byte
+	dg    [historySize][]byte // the datagrams built, for AppendRepeat
+	fec   [][]byte            // scratch parity entries
+	sec   [][]byte            // scratch secondary list
+	pkt   Packet
 }
 
 // NewSender returns a Sender for cfg, clamping out-of-range values.
@@ -81,9 +92,12 @@ func NewSender(cfg Config) *Sender {
 // Seq returns the sequence number the next datagram will carry.
 func (s *Sender) Seq() uint16 { return s.seq }
 
-// Build wraps ifp in the next datagram. Repeats of an IFP (spandsp asks for
-// indicators and sig-ends three times) must each go through Build: every
-// copy gets its own sequence number, or the far end discards it.
+// Build wraps ifp in the next datagram, with the next sequence number.
+// A repeat of a packet meant to protect it against loss (spandsp sends
+// indicators and sig-ends three times) is AppendRepeat, not Build: a copy
+// under the same sequence number fills the gap when the first was lost and
+// is dropped as a duplicate otherwise, where a copy under a new number
+// reaches the far end's T.30 as a second packet.
 func (s *Sender) Build(ifp []byte) ([]byte, error) {
 	return s.AppendBuild(nil, ifp)
 }
@@ -120,9 +134,22 @@ func (s *Sender) AppendBuild(dst, ifp []byte) ([]byte, error) {
 	}
 	slot := int(s.seq) & (historySize - 1)
 	s.hist[slot] = append(s.hist[slot][:0], ifp...)
+	s.dg[slot] = append(s.dg[slot][:0], out[len(dst):]...)
 	s.seq++
 	s.sent = min(s.sent+1, historySize)
+	s.built = min(s.built+1, 1<<16)
 	return out, nil
+}
+
+// AppendRepeat appends the datagram built earlier with sequence number
+// seq, byte for byte, to dst. Only the last 16 datagrams are kept; an
+// older or never built seq is ErrNotKept.
+func (s *Sender) AppendRepeat(dst []byte, seq uint16) ([]byte, error) {
+	back := int(s.seq - seq)
+	if back < 1 || back > min(s.built, historySize) {
+		return dst, fmt.Errorf("%w: %d", ErrNotKept, seq)
+	}
+	return append(dst, s.dg[int(seq)&(historySize-1)]...), nil
 }
 
 // buildFEC fills p.FEC. Like spandsp, it winds up: with fewer than

@@ -740,3 +740,65 @@ func BenchmarkSendReceive(b *testing.B) {
 		}
 	}
 }
+
+// TestSenderRepeat: AppendRepeat gives back the datagram built for a seq,
+// byte for byte (same sequence number, same secondaries), for the last 16
+// only; it takes no new sequence number.
+func TestSenderRepeat(t *testing.T) {
+	s := NewSender(Config{Redundancy: 2, FirstSeq: 65530})
+	var built [][]byte
+	for i := 0; i < 20; i++ {
+		d, err := s.Build([]byte{byte(i), 0xAA})
+		if err != nil {
+			t.Fatal(err)
+		}
+		built = append(built, d)
+	}
+	next := s.Seq()
+	for back := 1; back <= 16; back++ {
+		seq := next - uint16(back)
+		d, err := s.AppendRepeat([]byte{0x55}, seq)
+		if err != nil {
+			t.Fatalf("seq %d: %v", seq, err)
+		}
+		if want := built[len(built)-back]; !bytes.Equal(d[1:], want) || d[0] != 0x55 {
+			t.Fatalf("repeat of %d = %x, want %x", seq, d[1:], want)
+		}
+	}
+	for _, seq := range []uint16{next - 17, next, next + 5} {
+		if _, err := s.AppendRepeat(nil, seq); !errors.Is(err, ErrNotKept) {
+			t.Fatalf("seq %d: err %v, want ErrNotKept", seq, err)
+		}
+	}
+	if s.Seq() != next {
+		t.Fatalf("repeats moved the sequence number to %d", s.Seq())
+	}
+	if _, err := NewSender(Config{}).AppendRepeat(nil, 65535); !errors.Is(err, ErrNotKept) {
+		t.Fatalf("fresh sender: %v", err)
+	}
+}
+
+// TestReceiverRepeatedDatagrams: copies of a datagram under one sequence
+// number (how the end of a transmission is protected) deliver its IFP once;
+// a copy fills the gap when the first one was lost, and later copies are
+// counted as duplicates, never delivered again.
+func TestReceiverRepeatedDatagrams(t *testing.T) {
+	for _, red := range []int{0, 3} {
+		ds := buildAll(t, Config{Redundancy: red}, 5)
+		r := NewReceiver()
+		// 0 1 2 arrive; 3 (the end) is lost, its copies arrive; 4 three times.
+		evs := collect(t, r, ds[0], ds[1], ds[2], ds[4], ds[3], ds[3], ds[4], ds[4])
+		if want := []uint16{0, 1, 2, 3, 4}; !reflect.DeepEqual(seqs(evs), want) {
+			t.Fatalf("red %d: delivered %v", red, seqs(evs))
+		}
+		// With redundancy 3 came from ds[4]'s secondaries first, so its
+		// first own copy is a duplicate too.
+		dups := uint64(3)
+		if red > 0 {
+			dups = 4
+		}
+		if st := r.Stats(); st.Duplicates != dups || st.Lost != 0 || st.Delivered != 5 {
+			t.Fatalf("red %d: stats %+v", red, st)
+		}
+	}
+}

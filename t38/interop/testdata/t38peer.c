@@ -12,6 +12,11 @@
  * Output: with --local PORT 0 the first stdout line is {"port":N}; the last is
  * a JSON result object.  Exit status 0 only when T.30 completed with
  * T30_ERR_OK.  Diagnostics go to stderr.
+ *
+ * --sim-pair runs two terminals (caller sends, answerer receives) in one
+ * process on a virtual clock, seed after seed, over a seeded loss model that
+ * faxd's simulation implements draw for draw: spandsp's completion rate on
+ * the same loss patterns as ours, without real time.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -67,18 +72,132 @@ static struct config {
 } cfg;
 
 static int sock = -1;
-static t38_terminal_state_t *term;
-static t38_core_state_t *core;
-static t30_state_t *t30;
 
-static int phase_e_seen;
-static int completion_code = -1;
-static int64_t phase_e_at;
-
-static struct counters {
+struct counters {
     long tx_ifps, tx_datagrams, tx_dropped, tx_unsent, tx_trimmed;
     long rx_datagrams, rx_dropped, rx_bad, rx_dup, rx_recovered, rx_repaired, rx_lost, rx_delivered;
-} st;
+};
+
+struct tx_state {
+    uint16_t seq;     /* next UDPTL sequence number */
+    long total;       /* IFPs sent so far: limits redundancy/FEC wind-up */
+    int len[TX_HIST];
+    uint8_t buf[TX_HIST][MAX_IFP];
+};
+
+struct rx_slot {
+    int valid;
+    uint16_t seq;
+    int len;
+    uint8_t buf[MAX_IFP];
+    /* parity FEC carried by the datagram whose primary is this seq */
+    int fec_span, fec_entries;
+    int fec_len[MAX_EC_ENTRIES];
+    uint8_t fec[MAX_EC_ENTRIES][MAX_IFP];
+};
+
+struct rx_state {
+    int started;
+    uint16_t next;       /* next sequence number to hand to spandsp */
+    uint16_t newest;     /* highest sequence number seen */
+    int hold;            /* how far past a gap FEC may still repair it */
+    int64_t gap_since;   /* when delivery first blocked on the current gap, 0 if none */
+    struct rx_slot ring[RX_RING];
+};
+
+/* One terminal's state.  A normal run has one; --sim-pair runs two in one
+   process on a virtual clock, and `cur` names the one spandsp is working for
+   (every spandsp callback happens inside a call made for that terminal). */
+struct side {
+    t38_terminal_state_t *m_term;
+    t38_core_state_t *m_core;
+    t30_state_t *m_t30;
+    int m_phase_e_seen;
+    int m_completion_code;
+    int64_t m_phase_e_at;
+    struct counters m_st;
+    struct tx_state m_tx;
+    struct rx_state m_rx;
+    uint64_t m_tx_rng, m_rx_rng;
+};
+static struct side sides[2], *cur = &sides[0];
+#define term (cur->m_term)
+#define core (cur->m_core)
+#define t30 (cur->m_t30)
+#define phase_e_seen (cur->m_phase_e_seen)
+#define completion_code (cur->m_completion_code)
+#define phase_e_at (cur->m_phase_e_at)
+#define st (cur->m_st)
+#define tx (cur->m_tx)
+#define rx (cur->m_rx)
+#define tx_rng (cur->m_tx_rng)
+#define rx_rng (cur->m_rx_rng)
+
+/* ---------------------------------------------------------------- --sim-pair
+
+   Two terminals in one process on a virtual clock, with a loss model shared
+   with faxd's simulation (t38/interop lossmodel.go): per direction a
+   splitmix64 stream seeded with seed ^ (0xA0761D6478BD642F * (direction + 1)),
+   one draw per datagram sent.  Random loss: lost when draw % 1000000 < ppm.
+   Gilbert-Elliott: the draw first moves the state (good -> bad when
+   draw % 1000000 < gb_ppm, bad -> good when < bg_ppm), then the datagram is
+   lost exactly when the state is bad. */
+static int sim_mode;
+static int64_t sim_now; /* virtual microseconds */
+
+struct loss_model {
+    int ge;               /* 0: random, 1: Gilbert-Elliott */
+    long ppm, gb_ppm, bg_ppm;
+};
+struct loss_state {
+    uint64_t s;
+    int bad;
+};
+static struct loss_model sim_loss;
+static struct loss_state sim_ls[2];
+static int64_t sim_delay_us = 20000;
+
+static uint64_t rng_next(uint64_t *s);
+static void die(const char *fmt, ...);
+static int sim_lost(struct loss_state *l)
+{
+    long d = (long) (rng_next(&l->s) % 1000000);
+    if (!sim_loss.ge)
+        return d < sim_loss.ppm;
+    if (!l->bad)
+        l->bad = d < sim_loss.gb_ppm;
+    else
+        l->bad = !(d < sim_loss.bg_ppm);
+    return l->bad;
+}
+
+struct flight {
+    int64_t at;
+    int to, len;
+    uint8_t d[MAX_DGRAM];
+};
+static struct flight *sim_q;
+static int sim_qn, sim_qcap;
+
+static void sim_send(const uint8_t *d, int n)
+{
+    int from = (int) (cur - sides);
+    if (sim_lost(&sim_ls[from])) {
+        st.tx_dropped++;
+        return;
+    }
+    if (sim_qn == sim_qcap) {
+        sim_qcap = sim_qcap ? 2 * sim_qcap : 64;
+        if ((sim_q = realloc(sim_q, sizeof(*sim_q) * sim_qcap)) == NULL)
+            die("out of memory");
+    }
+    struct flight *f = &sim_q[sim_qn++];
+    f->at = sim_now + sim_delay_us;
+    f->to = 1 - from;
+    f->len = n;
+    memcpy(f->d, d, n);
+    st.tx_datagrams++;
+}
 
 static void die(const char *fmt, ...)
 {
@@ -93,6 +212,8 @@ static void die(const char *fmt, ...)
 
 static int64_t now_us(void)
 {
+    if (sim_mode)
+        return sim_now;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
@@ -106,7 +227,6 @@ static uint64_t rng_next(uint64_t *s)
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
 }
-static uint64_t tx_rng, rx_rng;
 static int chance(uint64_t *s, int pct)
 {
     return pct > 0 && (int) (rng_next(s) % 100) < pct;
@@ -202,12 +322,6 @@ static int ifp_length(const uint8_t *b, int len, int version)
 
 /* ---------------------------------------------------------------- UDPTL transmit */
 
-static struct {
-    uint16_t seq;     /* next UDPTL sequence number */
-    long total;       /* IFPs sent so far: limits redundancy/FEC wind-up */
-    int len[TX_HIST];
-    uint8_t buf[TX_HIST][MAX_IFP];
-} tx;
 
 static int tx_ec_fec(uint8_t *d, int n, uint16_t seq)
 {
@@ -293,6 +407,10 @@ static int udptl_build(uint8_t *d, const uint8_t *ifp, int len)
 
 static void send_datagram(const uint8_t *d, int n)
 {
+    if (sim_mode) {
+        sim_send(d, n);
+        return;
+    }
     if (!cfg.have_remote) {
         st.tx_unsent++;
         return;
@@ -346,25 +464,6 @@ static int tx_packet(t38_core_state_t *s, void *user, const uint8_t *buf, int le
 
 /* ---------------------------------------------------------------- UDPTL receive */
 
-struct rx_slot {
-    int valid;
-    uint16_t seq;
-    int len;
-    uint8_t buf[MAX_IFP];
-    /* parity FEC carried by the datagram whose primary is this seq */
-    int fec_span, fec_entries;
-    int fec_len[MAX_EC_ENTRIES];
-    uint8_t fec[MAX_EC_ENTRIES][MAX_IFP];
-};
-
-static struct {
-    int started;
-    uint16_t next;       /* next sequence number to hand to spandsp */
-    uint16_t newest;     /* highest sequence number seen */
-    int hold;            /* how far past a gap FEC may still repair it */
-    int64_t gap_since;   /* when delivery first blocked on the current gap, 0 if none */
-    struct rx_slot ring[RX_RING];
-} rx;
 
 static int16_t seqdiff(uint16_t a, uint16_t b)
 {
@@ -692,9 +791,9 @@ static void draw_page(int page, int pages, uint64_t seed)
     default: /* form: text, a table, solid blocks, a short gradient */
         text(&r, 80, 60, PAGE_W / 2, 5);
         for (int ty = 0; ty < 6; ty++)
-            for (int tx = 0; tx < 5; tx++) {
-                rect(80 + tx * 300, 400 + ty * 50, 300, 2);
-                rect(80 + tx * 300, 400 + ty * 50, 2, 50);
+            for (int tc = 0; tc < 5; tc++) {
+                rect(80 + tc * 300, 400 + ty * 50, 300, 2);
+                rect(80 + tc * 300, 400 + ty * 50, 2, 50);
             }
         rect(1580, 400, 2, 300);
         rect(80, 700, 1502, 2);
@@ -867,6 +966,130 @@ static int pbm_to_tiff(const char *out, char **in, int n)
 
 /* ---------------------------------------------------------------- main */
 
+/* setup_terminal makes the current side's spandsp terminal. */
+static void setup_terminal(int caller, const char *send_file, const char *recv_file)
+{
+    if ((term = t38_terminal_init(NULL, caller, tx_packet, NULL)) == NULL)
+        die("t38_terminal_init failed");
+    t30 = t38_terminal_get_t30_state(term);
+    core = t38_terminal_get_t38_core_state(term);
+    t38_terminal_set_config(term, 0); /* paced, as on a real network */
+    t38_terminal_set_tep_mode(term, 0);
+    t38_set_t38_version(core, cfg.version);
+    t38_set_data_rate_management_method(core, cfg.rate_mgmt);
+    t38_set_sequence_number_handling(core, 1);
+    {
+        /* The far end's largest IFP follows from its T38FaxMaxDatagram and our error
+           correction, the way asterisk sizes it. */
+        int ifp = cfg.max_datagram - 5;
+        if (cfg.fec)
+            ifp = (cfg.max_datagram - 10) / 2;
+        else if (cfg.redundancy > 0)
+            ifp = (cfg.max_datagram - 8) / (cfg.redundancy + 1);
+        if (ifp < 40)
+            ifp = 40;
+        t38_set_max_datagram_size(core, ifp);
+    }
+    t30_set_tx_ident(t30, cfg.ident);
+    t30_set_ecm_capability(t30, cfg.ecm);
+    t30_set_supported_compressions(t30, cfg.compressions);
+    t30_set_supported_modems(t30, cfg.modems);
+    t30_set_phase_e_handler(t30, phase_e, NULL);
+    if (send_file)
+        t30_set_tx_file(t30, send_file, -1, -1);
+    else
+        t30_set_rx_file(t30, recv_file, -1);
+    if (cfg.log) {
+        int level = SPAN_LOG_SHOW_SEVERITY | SPAN_LOG_SHOW_PROTOCOL | SPAN_LOG_SHOW_TAG | SPAN_LOG_FLOW;
+        const char *tag = caller ? "caller" : "answerer";
+        span_log_set_level(t38_terminal_get_logging_state(term), level);
+        span_log_set_tag(t38_terminal_get_logging_state(term), tag);
+        span_log_set_level(t30_get_logging_state(t30), level);
+        span_log_set_tag(t30_get_logging_state(t30), tag);
+        span_log_set_level(t38_core_get_logging_state(core), level);
+        span_log_set_tag(t38_core_get_logging_state(core), tag);
+    }
+}
+
+static void udptl_rx(const uint8_t *d, int len, int64_t now);
+static void rx_flush(int64_t now);
+
+/* sim_pair plays `count` calls from seed `first` on: side 0 calls and sends,
+   side 1 answers and receives.  Time moves in 20 ms ticks; a datagram
+   arrives sim_delay_us after it was sent, at the next tick.  One JSON line
+   per call, then a summary; exit status 0. */
+static int sim_pair(uint64_t first, long count, int limit_s)
+{
+    long ok_calls = 0;
+
+    sim_mode = 1;
+    for (long n = 0; n < count; n++) {
+        uint64_t seed = first + (uint64_t) n;
+        int64_t end_at = 0;
+        int timed_out = 0;
+
+        sim_now = 0;
+        sim_qn = 0;
+        for (int k = 0; k < 2; k++) {
+            cur = &sides[k];
+            memset(cur, 0, sizeof(*cur));
+            completion_code = -1;
+            sim_ls[k].s = seed ^ (0xA0761D6478BD642FULL * (uint64_t) (k + 1));
+            sim_ls[k].bad = 0;
+            setup_terminal(k == 0, k == 0 ? cfg.send_file : NULL, k == 0 ? NULL : cfg.recv_file);
+        }
+        for (;;) {
+            sim_now += TICK_US;
+            /* Arrivals first, in send order, then each terminal's 20 ms. */
+            int keep = 0;
+            for (int i = 0; i < sim_qn; i++) {
+                if (sim_q[i].at <= sim_now) {
+                    cur = &sides[sim_q[i].to];
+                    st.rx_datagrams++;
+                    udptl_rx(sim_q[i].d, sim_q[i].len, sim_now);
+                } else {
+                    if (keep != i)
+                        sim_q[keep] = sim_q[i];
+                    keep++;
+                }
+            }
+            sim_qn = keep;
+            for (int k = 0; k < 2; k++) {
+                cur = &sides[k];
+                t38_terminal_send_timeout(term, TICK_US / 125);
+                rx_flush(sim_now);
+            }
+            if (sides[0].m_phase_e_seen && sides[1].m_phase_e_seen) {
+                int64_t last = sides[0].m_phase_e_at > sides[1].m_phase_e_at ? sides[0].m_phase_e_at : sides[1].m_phase_e_at;
+                if (end_at == 0)
+                    end_at = last;
+                if (sim_now - end_at > 500000)
+                    break;
+            }
+            if (sim_now > (int64_t) limit_s * 1000000) {
+                timed_out = 1;
+                break;
+            }
+        }
+        int ok = !timed_out && sides[0].m_completion_code == T30_ERR_OK && sides[1].m_completion_code == T30_ERR_OK;
+        ok_calls += ok;
+        printf("{\"seed\":%" PRIu64 ",\"ok\":%s,\"caller\":%d,\"answerer\":%d,\"call_ms\":%" PRId64
+               ",\"lost\":[%ld,%ld],\"sent\":[%ld,%ld]}\n",
+               seed, ok ? "true" : "false", sides[0].m_completion_code, sides[1].m_completion_code,
+               (end_at ? end_at : sim_now) / 1000, sides[0].m_st.tx_dropped, sides[1].m_st.tx_dropped,
+               sides[0].m_st.tx_datagrams + sides[0].m_st.tx_dropped, sides[1].m_st.tx_datagrams + sides[1].m_st.tx_dropped);
+        for (int k = 0; k < 2; k++) {
+            cur = &sides[k];
+            if (timed_out)
+                t30_terminate(t30);
+            t38_terminal_free(term);
+        }
+    }
+    printf("{\"calls\":%ld,\"ok\":%ld}\n", count, ok_calls);
+    fflush(stdout);
+    return 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -875,6 +1098,9 @@ static void usage(void)
             "         [--redundancy N] [--fec] [--fec-span N] [--loss PCT] [--rx-loss PCT] [--seed N]\n"
             "         [--max-datagram N] [--ident S] [--compressions mh,mr,mmr] [--modems v27,v29,v17]\n"
             "         [--repeat same|new|once] [--rate-management 1|2] [--timeout S] [--log]\n"
+            "       t38peer --sim-pair --send IN.tif --receive OUT.tif --seeds FIRST:COUNT\n"
+            "         [--loss-model random:PPM|ge:GB_PPM:BG_PPM] [--delay MS] [--version N] [--ecm 0|1]\n"
+            "         [--redundancy N] [--fec] [--max-datagram N] [--timeout S]   (virtual time, two terminals)\n"
             "       t38peer --make-test-tiff OUT.tif [--pages N] [--seed N] [--rows N]\n"
             "         [--tiff-compression mh|mr|mmr|none] [--standard]\n"
             "       t38peer --tiff-to-pbm IN.tif PREFIX    (writes PREFIX-000.pbm ...)\n"
@@ -890,7 +1116,7 @@ int main(int argc, char **argv)
     static const int modem_bits[] = {T30_SUPPORT_V27TER, T30_SUPPORT_V29, T30_SUPPORT_V17};
     enum { O_SEND = 256, O_RECV, O_CALLER, O_ANSWERER, O_LOCAL, O_REMOTE, O_VERSION, O_ECM, O_RED, O_FEC, O_FECSPAN,
            O_LOSS, O_RXLOSS, O_SEED, O_MAXDG, O_IDENT, O_COMP, O_MODEMS, O_TIMEOUT, O_REPEAT, O_RATE, O_LOG,
-           O_MAKE, O_PAGES, O_ROWS, O_TCOMP, O_STANDARD, O_T2P, O_P2T };
+           O_MAKE, O_PAGES, O_ROWS, O_TCOMP, O_STANDARD, O_T2P, O_P2T, O_SIMPAIR, O_SEEDS, O_LOSSMODEL, O_DELAY, O_PRINTLOSS };
     static const struct option opts[] = {
         {"send", 1, 0, O_SEND}, {"receive", 1, 0, O_RECV}, {"caller", 0, 0, O_CALLER}, {"answerer", 0, 0, O_ANSWERER},
         {"local", 1, 0, O_LOCAL}, {"remote", 1, 0, O_REMOTE}, {"version", 1, 0, O_VERSION}, {"ecm", 1, 0, O_ECM},
@@ -900,9 +1126,12 @@ int main(int argc, char **argv)
         {"repeat", 1, 0, O_REPEAT}, {"rate-management", 1, 0, O_RATE}, {"log", 0, 0, O_LOG},
         {"make-test-tiff", 1, 0, O_MAKE}, {"pages", 1, 0, O_PAGES}, {"rows", 1, 0, O_ROWS},
         {"tiff-compression", 1, 0, O_TCOMP}, {"standard", 0, 0, O_STANDARD}, {"tiff-to-pbm", 1, 0, O_T2P},
-        {"pbm-to-tiff", 1, 0, O_P2T}, {0, 0, 0, 0}};
+        {"pbm-to-tiff", 1, 0, O_P2T}, {"sim-pair", 0, 0, O_SIMPAIR}, {"seeds", 1, 0, O_SEEDS},
+        {"loss-model", 1, 0, O_LOSSMODEL}, {"delay", 1, 0, O_DELAY}, {"print-loss", 1, 0, O_PRINTLOSS},
+        {0, 0, 0, 0}};
     const char *make = NULL, *tcomp = "mmr", *local = NULL, *t2p = NULL, *p2t = NULL;
-    int pages = 3, rows = 800, fine = 1, role_set = 0, c;
+    int pages = 3, rows = 800, fine = 1, role_set = 0, c, sim = 0, print_loss = 0;
+    const char *seeds = NULL;
 
     cfg.ecm = 1;
     cfg.fec_span = 3;
@@ -957,6 +1186,19 @@ int main(int argc, char **argv)
         case O_STANDARD: fine = 0; break;
         case O_T2P: t2p = optarg; break;
         case O_P2T: p2t = optarg; break;
+        case O_SIMPAIR: sim = 1; break;
+        case O_PRINTLOSS: print_loss = atoi(optarg); break;
+        case O_SEEDS: seeds = optarg; break;
+        case O_LOSSMODEL:
+            if (sscanf(optarg, "random:%ld", &sim_loss.ppm) == 1 && sim_loss.ppm >= 0 && sim_loss.ppm <= 1000000)
+                sim_loss.ge = 0;
+            else if (sscanf(optarg, "ge:%ld:%ld", &sim_loss.gb_ppm, &sim_loss.bg_ppm) == 2 && sim_loss.gb_ppm >= 0 &&
+                     sim_loss.gb_ppm <= 1000000 && sim_loss.bg_ppm >= 0 && sim_loss.bg_ppm <= 1000000)
+                sim_loss.ge = 1;
+            else
+                die("--loss-model must be random:PPM or ge:GB_PPM:BG_PPM (0..1000000)");
+            break;
+        case O_DELAY: sim_delay_us = (int64_t) atoi(optarg) * 1000; break;
         default: usage();
         }
     }
@@ -981,12 +1223,42 @@ int main(int argc, char **argv)
             die("cannot write %s", make);
         return 0;
     }
+    if (print_loss > 0) {
+        /* The loss model's decisions for seed FIRST, one line per direction
+           ('1' lost): faxd's tests compare them with its own. */
+        unsigned long long first;
+        long count;
+        if (seeds == NULL || sscanf(seeds, "%llu:%ld", &first, &count) != 2)
+            usage();
+        for (int k = 0; k < 2; k++) {
+            sim_ls[k].s = (uint64_t) first ^ (0xA0761D6478BD642FULL * (uint64_t) (k + 1));
+            sim_ls[k].bad = 0;
+            for (int i = 0; i < print_loss; i++)
+                putchar(sim_lost(&sim_ls[k]) ? '1' : '0');
+            putchar('\n');
+        }
+        return 0;
+    }
+    if (sim) {
+        unsigned long long first;
+        long count;
+        if (cfg.send_file == NULL || cfg.recv_file == NULL || seeds == NULL ||
+            sscanf(seeds, "%llu:%ld", &first, &count) != 2 || count < 1)
+            usage();
+        if (cfg.version < 0 || cfg.version > 3 || cfg.redundancy < 0 || cfg.redundancy > 7 ||
+            cfg.max_datagram < 32 || cfg.max_datagram > MAX_DGRAM || sim_delay_us < 0)
+            die("bad --version, --redundancy (0..7), --max-datagram or --delay");
+        if (cfg.fec && cfg.redundancy == 0)
+            cfg.redundancy = 3;
+        return sim_pair(first, count, cfg.timeout_s > 0 ? cfg.timeout_s : 1200);
+    }
     if ((cfg.send_file == NULL) == (cfg.recv_file == NULL) || !role_set || local == NULL)
         usage();
     if (cfg.version < 0 || cfg.version > 3)
         die("--version must be 0..3");
     if (cfg.redundancy < 0 || cfg.redundancy > 4)
         die("--redundancy must be 0..4");
+    sides[0].m_completion_code = -1;
     if (cfg.fec && cfg.redundancy == 0)
         cfg.redundancy = 3; /* FEC entries; 3 is what asterisk and freeswitch default to */
     if (cfg.caller && !cfg.have_remote)
@@ -1016,46 +1288,7 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
 
-    if ((term = t38_terminal_init(NULL, cfg.caller, tx_packet, NULL)) == NULL)
-        die("t38_terminal_init failed");
-    t30 = t38_terminal_get_t30_state(term);
-    core = t38_terminal_get_t38_core_state(term);
-    t38_terminal_set_config(term, 0); /* paced, as on a real network */
-    t38_terminal_set_tep_mode(term, 0);
-    t38_set_t38_version(core, cfg.version);
-    t38_set_data_rate_management_method(core, cfg.rate_mgmt);
-    t38_set_sequence_number_handling(core, 1);
-    {
-        /* The far end's largest IFP follows from its T38FaxMaxDatagram and our error
-           correction, the way asterisk sizes it. */
-        int ifp = cfg.max_datagram - 5;
-        if (cfg.fec)
-            ifp = (cfg.max_datagram - 10) / 2;
-        else if (cfg.redundancy > 0)
-            ifp = (cfg.max_datagram - 8) / (cfg.redundancy + 1);
-        if (ifp < 40)
-            ifp = 40;
-        t38_set_max_datagram_size(core, ifp);
-    }
-    t30_set_tx_ident(t30, cfg.ident);
-    t30_set_ecm_capability(t30, cfg.ecm);
-    t30_set_supported_compressions(t30, cfg.compressions);
-    t30_set_supported_modems(t30, cfg.modems);
-    t30_set_phase_e_handler(t30, phase_e, NULL);
-    if (cfg.send_file)
-        t30_set_tx_file(t30, cfg.send_file, -1, -1);
-    else
-        t30_set_rx_file(t30, cfg.recv_file, -1);
-    if (cfg.log) {
-        int level = SPAN_LOG_SHOW_SEVERITY | SPAN_LOG_SHOW_PROTOCOL | SPAN_LOG_SHOW_TAG | SPAN_LOG_FLOW;
-        const char *tag = cfg.caller ? "caller" : "answerer";
-        span_log_set_level(t38_terminal_get_logging_state(term), level);
-        span_log_set_tag(t38_terminal_get_logging_state(term), tag);
-        span_log_set_level(t30_get_logging_state(t30), level);
-        span_log_set_tag(t30_get_logging_state(t30), tag);
-        span_log_set_level(t38_core_get_logging_state(core), level);
-        span_log_set_tag(t38_core_get_logging_state(core), tag);
-    }
+    setup_terminal(cfg.caller, cfg.send_file, cfg.recv_file);
 
     int64_t start = now_us(), fed = start, next_tick = start + TICK_US;
     int64_t deadline = start + (int64_t) cfg.timeout_s * 1000000;
