@@ -64,10 +64,7 @@ func (p Profile) Apply(g *Gateway) error {
 // Validate names every bad field of the profile.
 func (p Profile) Validate() error {
 	var g Gateway
-	if err := p.Apply(&g); err != nil {
-		return err
-	}
-	return errors.Join(g.validateMedia(), g.ProbePolicy().Validate())
+	return errors.Join(p.Apply(&g), g.validateMedia(), g.ProbePolicy().Validate())
 }
 
 func (g Gateway) t38Profile() sip.T38Profile {
