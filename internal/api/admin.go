@@ -16,6 +16,7 @@ import (
 	"github.com/faxd/faxd/internal/api/routingcfg"
 	"github.com/faxd/faxd/internal/api/tokens"
 	"github.com/faxd/faxd/internal/audit"
+	"github.com/faxd/faxd/internal/channel"
 	"github.com/faxd/faxd/internal/secretbox"
 )
 
@@ -85,10 +86,13 @@ type GatewayInput struct {
 	Username    string  `json:"username"`
 	Password    *string `json:"password"`
 	Enabled     *bool   `json:"enabled"`
+	// Profile replaces the gateway's media profile and probing (absent:
+	// none, the server's settings).
+	Profile channel.Profile `json:"profile"`
 }
 
 func (in GatewayInput) gateway() routingcfg.Gateway {
-	g := routingcfg.Gateway{Name: in.Name, Address: in.Address, MaxChannels: in.MaxChannels, Username: in.Username, Enabled: true}
+	g := routingcfg.Gateway{Name: in.Name, Address: in.Address, MaxChannels: in.MaxChannels, Username: in.Username, Enabled: true, Profile: in.Profile}
 	if in.Password != nil {
 		g.Password = *in.Password
 	}

@@ -71,6 +71,16 @@ type Gateway struct {
 	// P-Asserted-Identity (trusted gateways take the caller id from it).
 	FromHost       string `yaml:"from_host"`
 	AssertIdentity bool   `yaml:"assert_identity"`
+	// The gateway's media profile; unset fields keep the sip: and
+	// channel-wide settings. See Profile for each.
+	T38Version         *int          `yaml:"t38_version"`
+	T38MaxDatagram     int           `yaml:"t38_max_datagram"`
+	T38ErrorCorrection string        `yaml:"t38_error_correction"`
+	ECM                *bool         `yaml:"ecm"`
+	MaxBitRate         int           `yaml:"max_bit_rate"`
+	V17                *bool         `yaml:"v17"`
+	ReinviteWait       time.Duration `yaml:"reinvite_wait"`
+	RetryLadder        *bool         `yaml:"retry_ladder"`
 	// Probe is "options" (the default) or "off" (health from calls alone:
 	// a gateway taken out by a failed call returns after ProbeInterval).
 	// The other Probe fields override the channel-wide values; 0 keeps them.
@@ -194,6 +204,9 @@ func (c *Config) Validate() []error {
 		}
 		if err := g.ProbePolicy().Validate(); err != nil {
 			bad(key+".probe", "%v", err)
+		}
+		if err := g.validateMedia(); err != nil {
+			bad(key, "%v", err)
 		}
 	}
 	for i, r := range c.Routes {

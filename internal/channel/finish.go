@@ -16,7 +16,7 @@ func (a *attempt) end(res *t30.Result) {
 	cause := context.Cause(a.ctx)
 	if res != nil && res.OK() {
 		// A fax that got through wins over a cancel that came too late.
-		a.complete(fmt.Sprintf("%d pages sent to %q", a.confirmed, res.RemoteIdent))
+		a.complete(fmt.Sprintf("%d pages sent to %q [%s]", a.confirmed, res.RemoteIdent, a.profile))
 		return
 	}
 	switch {
@@ -47,7 +47,10 @@ func (a *attempt) end(res *t30.Result) {
 			a.release(res.Error())
 			return
 		}
-		a.fail(v.Class, res.Error())
+		if ladderTrigger(res.Reason) {
+			a.nextStep = min(a.step+1, maxLadderStep)
+		}
+		a.fail(v.Class, fmt.Sprintf("%s [%s]", res.Error(), a.profile))
 	}
 }
 
@@ -108,6 +111,12 @@ func (a *attempt) setResult() {
 	}
 	if a.callID != "" {
 		m["call_id"] = a.callID
+	}
+	if a.called {
+		m["profile"] = a.profile.String()
+	}
+	if a.nextStep > 0 {
+		m["ladder_next"] = a.nextStep
 	}
 	if n := len(a.stats); n > 0 {
 		last := a.stats[n-1]

@@ -94,6 +94,21 @@ type attempt struct {
 
 	trace   *calltrace.Recorder // nil without Deps.Traces
 	outcome string              // how the attempt ended, for the trace
+
+	// The retry ladder: the step this attempt uses (from the job's last
+	// result) and the one the next attempt will.
+	step, nextStep int
+	profile        callProfile
+	called         bool // a call reached T.30: the profile applies
+}
+
+// ladderStep reads the step the previous attempt left in the job's result.
+func ladderStep(job queue.Job) int {
+	res, _ := job.Metadata["result"].(map[string]any)
+	if n, ok := res["ladder_next"].(float64); ok && n > 0 {
+		return min(int(n), maxLadderStep)
+	}
+	return 0
 }
 
 // send runs one claimed job to its end. It reports whether the worker
@@ -115,6 +130,8 @@ func (p *Pool) send(soft context.Context, lease *queue.Lease, job queue.Job) (ba
 	}()
 	a := &attempt{p: p, job: job, start: time.Now(), ctx: ctx, cancel: cancel, soft: soft, confirmed: job.PagesConfirmed,
 		log: p.log.With("job", job.ID, "token", job.Token, "to", job.Destination, "attempt", job.Attempts)}
+	a.step = ladderStep(job)
+	a.nextStep = a.step
 	a.log.Info("job claimed", "pages_confirmed", job.PagesConfirmed, "pages_total", job.PagesTotal)
 	if p.d.Traces != nil {
 		a.trace = calltrace.NewRecorder(calltrace.Trace{Direction: calltrace.Outbound, JobID: job.ID, Attempt: job.Attempts, Node: p.d.Node.ID()})
@@ -197,6 +214,8 @@ func (p *Pool) send(soft context.Context, lease *queue.Lease, job queue.Job) (ba
 		a.trace.SetCall(a.callID, g.Name)
 		m := call.Media()
 		a.trace.SIP("T.38 agreed with %v: version %d, max datagram %d, error correction %s", m.Remote, m.Params.Version, m.Params.MaxDatagram, m.Params.UDPEC)
+		a.profile, a.called = profileFor(g, p.cfg.ECM, a.step), true
+		a.trace.Note("profile: %s", a.profile)
 		res := a.transmit(call, pages)
 		p.d.Router.Release(g.Name)
 		a.end(res)
@@ -225,7 +244,8 @@ func (p *Pool) dial(g Gateway, job queue.Job) sip.Dial {
 		target += ";transport=" + t
 	}
 	d := sip.Dial{Target: target, CallerID: job.CallerID, CallerName: p.cfg.CallerName,
-		FromHost: g.FromHost, AssertIdentity: g.AssertIdentity, AudioFirst: g.AudioFirst}
+		FromHost: g.FromHost, AssertIdentity: g.AssertIdentity, AudioFirst: g.AudioFirst,
+		ReinviteAfter: g.ReinviteWait, T38: g.t38Profile()}
 	if d.CallerID == "" {
 		d.CallerID = p.cfg.CallerID
 	}
@@ -262,8 +282,9 @@ func (a *attempt) transmit(call *sip.Call, pages []*bilevel.Image) *t30.Result {
 			a.log.Debug("hangup", "err", err)
 		}
 	}()
-	cfg := t30.Config{Calling: true, Transmit: true, Ident: p.cfg.StationID, ECM: p.cfg.ECM,
+	cfg := t30.Config{Calling: true, Transmit: true, Ident: p.cfg.StationID,
 		Fine: true, Superfine: true, Pages: t30.ImagePages(pages), StartPage: a.confirmed, Log: a.log}
+	a.profile.apply(&cfg)
 	if a.trace != nil {
 		cfg.Trace = a.trace.T30
 	}

@@ -175,6 +175,7 @@ type gatewayRow struct {
 	Name, Address, Username, Password string
 	MaxChannels                       int32
 	Enabled                           bool
+	Profile                           []byte // JSON, copied as it is
 	CreatedAt, UpdatedAt              time.Time
 }
 
@@ -260,7 +261,7 @@ func sameDatabase(ctx context.Context, primary *pgx.Conn, local *pgxpool.Pool) (
 func readConfig(ctx context.Context, conn *pgx.Conn) (config, error) {
 	var c config
 	err := pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `SELECT name, address, username, password, max_channels, enabled, created_at, updated_at FROM gateways ORDER BY name`)
+		rows, _ := tx.Query(ctx, `SELECT name, address, username, password, max_channels, enabled, profile, created_at, updated_at FROM gateways ORDER BY name`)
 		var err error
 		if c.gateways, err = pgx.CollectRows(rows, pgx.RowToStructByPos[gatewayRow]); err != nil {
 			return fmt.Errorf("gateways: %w", err)
@@ -307,15 +308,15 @@ func applyConfig(ctx context.Context, tx pgx.Tx, c config, res *SyncResult) erro
 	}
 	for _, g := range c.gateways {
 		if err := exec("gateways", res.Copied, `
-			INSERT INTO gateways AS t (name, address, username, password, max_channels, enabled, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			INSERT INTO gateways AS t (name, address, username, password, max_channels, enabled, profile, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 			ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address, username = EXCLUDED.username,
 				password = EXCLUDED.password, max_channels = EXCLUDED.max_channels, enabled = EXCLUDED.enabled,
-				created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
-			WHERE (t.address, t.username, t.password, t.max_channels, t.enabled, t.created_at, t.updated_at)
+				profile = EXCLUDED.profile, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
+			WHERE (t.address, t.username, t.password, t.max_channels, t.enabled, t.profile, t.created_at, t.updated_at)
 				IS DISTINCT FROM (EXCLUDED.address, EXCLUDED.username, EXCLUDED.password, EXCLUDED.max_channels,
-				EXCLUDED.enabled, EXCLUDED.created_at, EXCLUDED.updated_at)`,
-			g.Name, g.Address, g.Username, g.Password, g.MaxChannels, g.Enabled, g.CreatedAt, g.UpdatedAt); err != nil {
+				EXCLUDED.enabled, EXCLUDED.profile, EXCLUDED.created_at, EXCLUDED.updated_at)`,
+			g.Name, g.Address, g.Username, g.Password, g.MaxChannels, g.Enabled, g.Profile, g.CreatedAt, g.UpdatedAt); err != nil {
 			return err
 		}
 	}

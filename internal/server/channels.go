@@ -207,8 +207,11 @@ func (s *Server) refreshRouting(ctx context.Context) error {
 		cg := byName[g.Name]
 		password, err := store.Password(cg)
 		s.notePassword(c, g.Name, err)
-		extra = append(extra, channel.Gateway{Name: g.Name, Address: g.Address, MaxChannels: g.MaxChannels,
-			Username: cg.Username, Password: password})
+		eg := channel.Gateway{Name: g.Name, Address: g.Address, MaxChannels: g.MaxChannels, Username: cg.Username, Password: password}
+		if err := cg.Profile.Apply(&eg); err != nil {
+			s.log.Warn("gateway profile not usable; the server's settings apply", "gateway", g.Name, "err", err)
+		}
+		extra = append(extra, eg)
 	}
 	for _, r := range dbRoutes {
 		if !inFile[r.Gateway] {

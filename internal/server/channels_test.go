@@ -481,3 +481,46 @@ func waitTrace(t *testing.T, get func() (calltrace.Trace, error)) calltrace.Trac
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A gateway's media profile shapes the call: the T.38 version offered,
+// ECM off and a top rate of 4800 bit/s; the job's history and result say
+// which profile the attempt used.
+func TestChannelsGatewayProfile(t *testing.T) {
+	t.Parallel()
+	v3, off := 3, false
+	s := startServer(t, func(c *config.Config) {
+		selfConfig(c)
+		c.SIP.T38Version = 3 // our answering side takes version 3 too
+		c.Channel.Gateways[0].T38Version = &v3
+		c.Channel.Gateways[0].ECM = &off
+		c.Channel.Gateways[0].MaxBitRate = 4800
+	})
+	job := enqueueFax(t, s, testPages(1, 60), queue.Request{})
+	done := waitJob(t, s, job.ID, 90*time.Second, "sent", func(j queue.Job) bool { return j.State.Final() })
+	if done.State != queue.Sent {
+		t.Fatalf("job ended %s (%s)", done.State, done.LastReason)
+	}
+	res, _ := done.Metadata["result"].(map[string]any)
+	if res["bit_rate"] != 4800.0 || res["ecm"] != false || res["profile"] != "ECM off, up to 4800 bit/s" {
+		t.Errorf("result %v", res)
+	}
+	hist, err := s.Queue.History(context.Background(), job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := hist[len(hist)-1]; !strings.Contains(last.Reason, "[ECM off, up to 4800 bit/s]") {
+		t.Errorf("history's last reason %q does not name the profile", last.Reason)
+	}
+	tr := waitTrace(t, func() (calltrace.Trace, error) {
+		return calltrace.NewStore(s.DB.Queue).ForAttempt(context.Background(), job.ID, 1)
+	})
+	var agreed bool
+	for _, ev := range tr.Events {
+		if ev.Kind == calltrace.KindSIP && strings.Contains(ev.Detail, "T.38 agreed") && strings.Contains(ev.Detail, "version 3") {
+			agreed = true
+		}
+	}
+	if !agreed {
+		t.Errorf("the trace does not show T.38 version 3 agreed: %+v", tr.Events)
+	}
+}

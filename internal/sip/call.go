@@ -281,7 +281,7 @@ func (c *Call) reinviteT38(ctx context.Context) error {
 	if err != nil {
 		return outcomef(ClassRoute, err, "no free media port")
 	}
-	local := c.u.localT38(lease.Port())
+	local := c.u.localT38(c.dlg, lease.Port())
 	body := c.u.t38Body(c.dlg, local)
 	req, err := c.dlg.request(sip.INVITE)
 	if err != nil {
@@ -411,7 +411,7 @@ func (c *Call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 			c.u.respond(tx, req, 503, "No Media Port", nil)
 			return
 		}
-		ours, sess, err := c.u.answerT38(*desc.image, lease.Port())
+		ours, sess, err := c.u.answerT38(c.dlg, *desc.image, lease.Port())
 		if err != nil {
 			lease.Release()
 			c.u.respond(tx, req, 488, "Not Acceptable Here", nil)

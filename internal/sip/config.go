@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/faxd/faxd/t38/sdp"
 	"net/netip"
 	"os"
 	"time"
@@ -64,6 +65,9 @@ type Config struct {
 	RetryAfter time.Duration `yaml:"retry_after"`
 
 	// T.38 parameters we offer and accept (T.38 Annex D / sdp.T38Params).
+	// T38Version is the highest T.38 version we offer and accept (0-3;
+	// the far end's lower version wins).
+	T38Version         int    `yaml:"t38_version"`
 	T38MaxBitRate      int    `yaml:"t38_max_bit_rate"`
 	T38MaxBuffer       int    `yaml:"t38_max_buffer"`
 	T38MaxDatagram     int    `yaml:"t38_max_datagram"`
@@ -173,6 +177,9 @@ func (c *Config) Validate() error {
 	case "reject", "drop", "":
 	default:
 		errs = append(errs, fmt.Errorf("sip.options_from_unknown: %q is not reject or drop", c.OptionsFromUnknown))
+	}
+	if c.T38Version < 0 || c.T38Version > sdp.MaxT38Version {
+		errs = append(errs, fmt.Errorf("sip.t38_version: %d: must be from 0 to %d", c.T38Version, sdp.MaxT38Version))
 	}
 	switch c.T38ErrorCorrection {
 	case "redundancy", "fec", "none":

@@ -42,6 +42,8 @@ type dialog struct {
 	sdpID      uint64
 	sdpVersion uint64
 	sdpLast    []byte // the last description we sent, origin left blank
+
+	t38 T38Profile // the gateway's T.38 profile (outbound calls); zero: the UA's
 }
 
 func newDialog(u *UA) *dialog {

@@ -196,7 +196,7 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			failed(503, "No Media Port", err)
 			return
 		}
-		ours, sess, err := u.answerT38(*offer.image, lease.Port())
+		ours, sess, err := u.answerT38(dl, *offer.image, lease.Port())
 		if err != nil {
 			lease.Release()
 			failed(488, "Not Acceptable Here", err)

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -44,12 +45,60 @@ func codecByName(name string) (rtpaudio.Codec, bool) {
 	return rtpaudio.Codec{}, false
 }
 
-// localT38 is what we offer, and our limits when answering.
-func (u *UA) localT38(port int) sdp.T38Params {
-	ec := map[string]string{"redundancy": sdp.ECRedundancy, "fec": sdp.ECFEC, "none": sdp.ECNone}[u.cfg.T38ErrorCorrection]
-	return sdp.T38Params{Version: 0, MaxBitRate: u.cfg.T38MaxBitRate, RateManagement: sdp.TransferredTCF,
-		MaxBuffer: u.cfg.T38MaxBuffer, MaxDatagram: u.cfg.T38MaxDatagram, UDPEC: ec, Port: port}
+// T38Profile overrides the UA's T.38 parameters for one call (a gateway's
+// media profile). Zero fields keep the UA's configuration; Version is a
+// pointer because 0 is a version.
+type T38Profile struct {
+	Version         *int
+	MaxBitRate      int
+	MaxDatagram     int
+	ErrorCorrection string // redundancy, fec or none
 }
+
+// Validate names every bad field.
+func (p T38Profile) Validate() error {
+	var errs []error
+	if p.Version != nil && (*p.Version < 0 || *p.Version > sdp.MaxT38Version) {
+		errs = append(errs, fmt.Errorf("t38_version %d: must be from 0 to %d", *p.Version, sdp.MaxT38Version))
+	}
+	switch p.MaxBitRate {
+	case 0, 2400, 4800, 7200, 9600, 12000, 14400:
+	default:
+		errs = append(errs, fmt.Errorf("max_bit_rate %d: must be 2400, 4800, 7200, 9600, 12000 or 14400", p.MaxBitRate))
+	}
+	if p.MaxDatagram != 0 && (p.MaxDatagram < 100 || p.MaxDatagram > 65000) {
+		errs = append(errs, fmt.Errorf("t38_max_datagram %d: must be from 100 to 65000 (0 keeps sip.t38_max_datagram)", p.MaxDatagram))
+	}
+	switch p.ErrorCorrection {
+	case "", "redundancy", "fec", "none":
+	default:
+		errs = append(errs, fmt.Errorf("t38_error_correction %q: must be redundancy, fec or none", p.ErrorCorrection))
+	}
+	return errors.Join(errs...)
+}
+
+// localT38 is what we offer, and our limits when answering, for a call
+// whose dialog may carry a gateway's profile.
+func (u *UA) localT38(d *dialog, port int) sdp.T38Params {
+	p := d.t38
+	version, rate, dgram, ec := u.cfg.T38Version, u.cfg.T38MaxBitRate, u.cfg.T38MaxDatagram, u.cfg.T38ErrorCorrection
+	if p.Version != nil {
+		version = *p.Version
+	}
+	if p.MaxBitRate != 0 {
+		rate = min(rate, p.MaxBitRate)
+	}
+	if p.MaxDatagram != 0 {
+		dgram = p.MaxDatagram
+	}
+	if p.ErrorCorrection != "" {
+		ec = p.ErrorCorrection
+	}
+	return sdp.T38Params{Version: version, MaxBitRate: rate, RateManagement: sdp.TransferredTCF,
+		MaxBuffer: u.cfg.T38MaxBuffer, MaxDatagram: dgram, UDPEC: ecNames[ec], Port: port}
+}
+
+var ecNames = map[string]string{"redundancy": sdp.ECRedundancy, "fec": sdp.ECFEC, "none": sdp.ECNone}
 
 func (u *UA) session(d *dialog, media ...sdp.Media) []byte {
 	return d.describe(u.host, media)
@@ -172,8 +221,8 @@ func (u *UA) pickCodec(pts []uint8) (rtpaudio.Codec, bool) {
 // answerT38 applies t38/sdp's offer/answer rules: ours goes in our answer,
 // session is what the T.38 session needs, the agreed values with the far
 // end's address and receive limits (what we may send it).
-func (u *UA) answerT38(offer sdp.T38Params, port int) (ours, session sdp.T38Params, err error) {
-	ours, err = sdp.Answer(offer, u.localT38(port))
+func (u *UA) answerT38(d *dialog, offer sdp.T38Params, port int) (ours, session sdp.T38Params, err error) {
+	ours, err = sdp.Answer(offer, u.localT38(d, port))
 	if err != nil {
 		return ours, session, err
 	}

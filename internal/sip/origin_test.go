@@ -81,7 +81,7 @@ func TestSDPOriginGolden(t *testing.T) {
 	if again := u.audioBody(out, 20000, u.codecs()); string(again) != string(offer) {
 		t.Fatalf("the same offer sent again (digest retry) changed:\n%s", again)
 	}
-	reinv := u.t38Body(out, u.localT38(20002))
+	reinv := u.t38Body(out, u.localT38(out, 20002))
 	golden(t, "outbound_reinvite.sdp", reinv)
 
 	// Inbound: our answer to an offer with audio and image, then our answer
@@ -91,14 +91,14 @@ func TestSDPOriginGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ours, _, err := u.answerT38(*desc.image, 20010)
+	ours, _, err := u.answerT38(in, *desc.image, 20010)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ours.Addr = ""
 	answer := u.answerBody(in, desc, desc.imageIdx, ours.Media())
 	golden(t, "inbound_answer.sdp", answer)
-	ours2, _, _ := u.answerT38(*desc.image, 20012)
+	ours2, _, _ := u.answerT38(in, *desc.image, 20012)
 	ours2.Addr = ""
 	reans := u.answerBody(in, desc, desc.imageIdx, ours2.Media())
 	golden(t, "inbound_reinvite_answer.sdp", reans)
@@ -136,7 +136,7 @@ func TestSDPOriginAfterRefusedOffer(t *testing.T) {
 	d := fixedDialog(u, 42)
 	c := newCall(u, d, true, nil)
 	c.localSDP = u.audioBody(d, 20000, u.codecs())
-	_ = u.t38Body(d, u.localT38(20002)) // offered, refused with 488
+	_ = u.t38Body(d, u.localT38(d, 20002)) // offered, refused with 488
 	refresh := c.currentSDP()
 	if _, v := originOf(t, refresh); v != 3 {
 		t.Fatalf("refresh after a refused offer has version %d, want 3", v)

@@ -38,6 +38,8 @@ type Dial struct {
 	ReinviteAfter time.Duration
 	// OnEvent, when set, sees every step (it must not block).
 	OnEvent func(Event)
+	// T38 is the gateway's T.38 profile; zero fields keep the UA's.
+	T38 T38Profile
 }
 
 // Dial places a call and returns it once T.38 media is negotiated. On
@@ -72,7 +74,11 @@ func (u *UA) dial(ctx context.Context, d Dial) (*Call, error) {
 		reinvAfter = u.cfg.ReinviteAfter
 	}
 
+	if err := d.T38.Validate(); err != nil {
+		return nil, outcomef(ClassPermanent, err, "T.38 profile")
+	}
 	dl := newDialog(u)
+	dl.t38 = d.T38
 	dl.callID = sip.GenerateTagN(24)
 	dl.localTag = sip.GenerateTagN(16)
 	dl.transport = transport
@@ -106,7 +112,7 @@ func (u *UA) dial(ctx context.Context, d Dial) (*Call, error) {
 	if d.AudioFirst {
 		body = u.audioBody(dl, lease.Port(), u.codecs())
 	} else {
-		body = u.t38Body(dl, u.localT38(lease.Port()))
+		body = u.t38Body(dl, u.localT38(dl, lease.Port()))
 	}
 
 	req := sip.NewRequest(sip.INVITE, target)

@@ -71,6 +71,9 @@ type Config struct {
 
 	Timers   Timers
 	MaxTries int // command repetitions before giving up; 0: 3
+	// MaxBitRate caps the sender's first modem (2400..14400; 0: no cap):
+	// a gateway profile's "at most 9600", or the step down a retry takes.
+	MaxBitRate int
 	// Log, when set, gets every frame in and out at debug level.
 	Log *slog.Logger
 	// Trace, when set, gets every control frame in and out (ECM data
@@ -860,8 +863,11 @@ func (e *Engine) gotCaps(fif []byte) {
 	if e.haveParams {
 		start = e.params.Modem // after EOM keep the speed reached
 	}
+	if start == ModemNone && e.cfg.MaxBitRate > 0 {
+		start = topModem(e.cfg.MaxBitRate)
+	}
 	m := bestModem(e.families, start)
-	if m == ModemNone {
+	if m == ModemNone && e.cfg.MaxBitRate == 0 {
 		m = bestModem(e.families, ModemNone)
 	}
 	if m == ModemNone {

@@ -116,6 +116,17 @@ func bestModem(families ModemFamily, start Modem) Modem {
 	return ModemNone
 }
 
+// topModem is the first modem of the fallback sequence at or below rate
+// bit/s (ModemNone when rate is below every modem).
+func topModem(rate int) Modem {
+	for _, m := range fallback {
+		if m.BitRate() <= rate {
+			return m
+		}
+	}
+	return ModemNone
+}
+
 // stepDown returns the next lower modem in the fallback sequence within
 // families, or ModemNone when there is none.
 func stepDown(families ModemFamily, cur Modem) Modem {

@@ -88,3 +88,23 @@ func TestTraceRecordsTheExchange(t *testing.T) {
 		}
 	}
 }
+
+// MaxBitRate caps the sender's first modem; without a cap it starts at
+// the top of what both sides have.
+func TestMaxBitRateCapsTheStart(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, tc := range []struct {
+		cap  int
+		want Modem
+	}{{0, V17_14400}, {12000, V17_12000}, {9600, V17_9600}, {4800, V27ter4800}, {2400, V27ter2400}} {
+		pages := []*bilevel.Image{testPage(rng, 1728, 10, ResFine)}
+		l, _ := newPair(t, Config{MaxBitRate: tc.cap}, Config{Fine: true}, pages)
+		l.run(10 * time.Minute)
+		if r := l.eng[0].Result(); !r.OK() {
+			t.Fatalf("cap %d: %v", tc.cap, r)
+		}
+		if len(l.sent) != 1 || l.sent[0].Modem != tc.want {
+			t.Errorf("cap %d: sent with %+v, want %v", tc.cap, l.sent, tc.want)
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/faxd/faxd/internal/channel"
 	"github.com/faxd/faxd/internal/secretbox"
 	"github.com/faxd/faxd/routing"
 )
@@ -57,15 +58,18 @@ func (c *checker) err() error {
 // leave it empty, Store.Password decrypts); HasPassword says whether one
 // is set.
 type Gateway struct {
-	Name        string    `json:"name"`
-	Address     string    `json:"address"`
-	MaxChannels int       `json:"max_channels"`
-	Username    string    `json:"username"`
-	Password    string    `json:"-"`
-	HasPassword bool      `json:"has_password"`
-	Enabled     bool      `json:"enabled"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	Name        string `json:"name"`
+	Address     string `json:"address"`
+	MaxChannels int    `json:"max_channels"`
+	Username    string `json:"username"`
+	Password    string `json:"-"`
+	HasPassword bool   `json:"has_password"`
+	Enabled     bool   `json:"enabled"`
+	// Profile is how faxd calls the gateway; unset fields keep the
+	// server's settings.
+	Profile   channel.Profile `json:"profile"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
 
 	sealed string // the stored column value
 }
@@ -118,6 +122,11 @@ func (g *Gateway) Validate() error {
 	}
 	if g.Password != "" && g.Username == "" {
 		c.bad("password without username: digest authentication needs both")
+	}
+	if err := g.Profile.Validate(); err != nil {
+		for _, e := range strings.Split(err.Error(), "\n") {
+			c.bad("profile.%s", e)
+		}
 	}
 	return c.err()
 }
@@ -213,12 +222,12 @@ func pgCode(err error) string {
 	return ""
 }
 
-const gatewayCols = `name, address, max_channels, username, password, enabled, created_at, updated_at`
+const gatewayCols = `name, address, max_channels, username, password, enabled, profile, created_at, updated_at`
 
 func scanGateway(row pgx.Row) (Gateway, error) {
 	var g Gateway
 	var maxCh int32
-	err := row.Scan(&g.Name, &g.Address, &maxCh, &g.Username, &g.sealed, &g.Enabled, &g.CreatedAt, &g.UpdatedAt)
+	err := row.Scan(&g.Name, &g.Address, &maxCh, &g.Username, &g.sealed, &g.Enabled, &g.Profile, &g.CreatedAt, &g.UpdatedAt)
 	g.MaxChannels, g.HasPassword = int(maxCh), g.sealed != ""
 	return g, err
 }
@@ -251,9 +260,9 @@ func (s *Store) CreateGateway(ctx context.Context, g Gateway) (Gateway, error) {
 		return Gateway{}, err
 	}
 	out, err := scanGateway(s.pool.QueryRow(ctx, `
-		INSERT INTO gateways (name, address, max_channels, username, password, enabled)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+gatewayCols,
-		g.Name, g.Address, g.MaxChannels, g.Username, stored, g.Enabled))
+		INSERT INTO gateways (name, address, max_channels, username, password, enabled, profile)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+gatewayCols,
+		g.Name, g.Address, g.MaxChannels, g.Username, stored, g.Enabled, g.Profile))
 	if pgCode(err) == "23505" {
 		return Gateway{}, fmt.Errorf("%w: a gateway named %q exists already", ErrConflict, g.Name)
 	}
@@ -287,9 +296,9 @@ func (s *Store) UpdateGateway(ctx context.Context, g Gateway, keepPassword bool)
 	}
 	out, err := scanGateway(s.pool.QueryRow(ctx, `
 		UPDATE gateways SET address = $2, max_channels = $3, username = $4, password = $5, enabled = $6,
-			updated_at = now()
+			profile = $7, updated_at = now()
 		WHERE name = $1 RETURNING `+gatewayCols,
-		g.Name, g.Address, g.MaxChannels, g.Username, stored, g.Enabled))
+		g.Name, g.Address, g.MaxChannels, g.Username, stored, g.Enabled, g.Profile))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Gateway{}, fmt.Errorf("%w: gateway %q", ErrNotFound, g.Name)
 	}
@@ -402,7 +411,9 @@ func (s *Store) Load(ctx context.Context) ([]routing.Gateway, []routing.Route, e
 	for _, g := range gws {
 		if g.Enabled {
 			enabled[g.Name] = true
-			gout = append(gout, routing.Gateway{Name: g.Name, Address: g.Address, MaxChannels: g.MaxChannels})
+			var cg channel.Gateway
+			_ = g.Profile.Apply(&cg) // validated when stored
+			gout = append(gout, routing.Gateway{Name: g.Name, Address: g.Address, MaxChannels: g.MaxChannels, Probe: cg.ProbePolicy()})
 		}
 	}
 	var rout []routing.Route
