@@ -24,6 +24,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -220,7 +221,15 @@ func (c *Client) once(ctx context.Context, server string, r request) (*response,
 		return nil, err
 	}
 	if resp.StatusCode >= 400 {
-		return nil, problem(server, resp.StatusCode, b)
+		e := problem(server, resp.StatusCode, b)
+		if resp.StatusCode == http.StatusTooManyRequests {
+			// The server says when this token may ask again; the retry
+			// that follows (failover counts 429 as "retry") waits for it.
+			if err := sleep(ctx, retryAfter(resp.Header.Get("Retry-After"), c.timeout)); err != nil {
+				return nil, err
+			}
+		}
+		return nil, e
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
@@ -237,6 +246,29 @@ func problem(server string, status int, b []byte) *Error {
 	}
 	e.Status, e.Server = status, server
 	return e
+}
+
+// retryAfter reads a Retry-After in seconds, at most max.
+func retryAfter(v string, max time.Duration) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return min(time.Duration(n)*time.Second, max)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 type cancelCloser struct {

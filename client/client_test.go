@@ -296,3 +296,27 @@ func TestNewRejectsBadServers(t *testing.T) {
 		}
 	}
 }
+
+// A 429 is retried on the same server once its Retry-After has passed.
+func TestRateLimitedIsRetriedAfterRetryAfter(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(429)
+			w.Write([]byte(`{"type":"urn:faxd:problem:rate-limited","title":"Too many requests","status":429,"detail":"slow down"}`))
+			return
+		}
+		json.NewEncoder(w).Encode(client.Token{ID: 1, Name: "ops"})
+	}))
+	defer srv.Close()
+	c := newClient(t, client.Options{Servers: []string{srv.URL}})
+	tok, err := c.WhoAmI(context.Background())
+	if err != nil || tok.Name != "ops" || calls != 2 {
+		t.Fatalf("%+v %v calls=%d", tok, err, calls)
+	}
+}
