@@ -213,10 +213,16 @@ func (a *app) wait(ctx context.Context, path string, args []string) (int, error)
 	tick := time.NewTicker(*interval)
 	defer tick.Stop()
 	var last string
+	late := func() error {
+		if last == "" {
+			return fmt.Errorf("fax %d not final after %s", id, *timeout)
+		}
+		return fmt.Errorf("fax %d not final after %s: still %s", id, *timeout, last)
+	}
 	for {
 		f, err := a.c.GetFax(ctx, id)
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-			return exitFailed, fmt.Errorf("fax %d still %s after %s", id, dash(last), *timeout)
+			return exitFailed, late()
 		}
 		if err != nil {
 			return exitFailed, err
@@ -240,7 +246,7 @@ func (a *app) wait(ctx context.Context, path string, args []string) (int, error)
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
-			return exitFailed, fmt.Errorf("fax %d still %s after %s", id, last, *timeout)
+			return exitFailed, late()
 		}
 	}
 }

@@ -40,13 +40,18 @@ func TestWait(t *testing.T) {
 		mu.Unlock()
 		return faxctl(t, append([]string{"-server", srv.URL, "wait", "5", "-interval", "1ms"}, args...)...)
 	}
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return gets
+	}
 	rc, out, errs := run([]string{"pending", "sending", "sending", "sent"})
-	if rc != 0 || out != "fax 5 sent: 2 of 2 page(s) to +4930123\n" || gets != 4 {
-		t.Fatalf("sent: rc=%d out=%q err=%q gets=%d", rc, out, errs, gets)
+	if rc != 0 || out != "fax 5 sent: 2 of 2 page(s) to +4930123\n" || count() != 4 {
+		t.Fatalf("sent: rc=%d out=%q err=%q gets=%d", rc, out, errs, count())
 	}
 	rc, out, _ = run([]string{"sending", "failed"})
-	if rc != 1 || !strings.Contains(out, "fax 5 failed") || !strings.Contains(out, "the line was busy") || gets != 2 {
-		t.Fatalf("failed: rc=%d out=%q gets=%d", rc, out, gets)
+	if rc != 1 || !strings.Contains(out, "fax 5 failed") || !strings.Contains(out, "the line was busy") || count() != 2 {
+		t.Fatalf("failed: rc=%d out=%q gets=%d", rc, out, count())
 	}
 	rc, out, _ = run([]string{"cancelled"}, "-json")
 	var f map[string]any
@@ -54,7 +59,7 @@ func TestWait(t *testing.T) {
 		t.Fatalf("cancelled -json: rc=%d out=%q", rc, out)
 	}
 	rc, _, errs = run([]string{"pending"}, "-timeout", "20ms")
-	if rc != 1 || !strings.Contains(errs, "fax 5 still pending after 20ms") {
+	if rc != 1 || !strings.Contains(errs, "fax 5 not final after 20ms") {
 		t.Fatalf("timeout: rc=%d err=%q", rc, errs)
 	}
 }
