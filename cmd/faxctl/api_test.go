@@ -224,6 +224,9 @@ func TestAdminCRUDCommands(t *testing.T) {
 	if !strings.Contains(out, "192.0.2.10:5060") || !strings.Contains(out, "  8  ") || !strings.Contains(out, "set") {
 		t.Fatalf("gateway update kept address and password: %q", out)
 	}
+	if out = do(0, "gateways", "show", "gw1"); !strings.Contains(out, "192.0.2.10:5060") || !strings.Contains(out, "ADDRESS") {
+		t.Fatalf("gateway show: %q", out)
+	}
 	var gws struct{ Gateways []map[string]any }
 	if err := json.Unmarshal([]byte(do(0, "gateways", "list", "--json")), &gws); err != nil || len(gws.Gateways) != 1 || gws.Gateways[0]["max_channels"] != 8.0 {
 		t.Fatalf("gateways list --json: %v %+v", err, gws)

@@ -57,6 +57,13 @@ func TestHelpEverywhereWithoutServer(t *testing.T) {
 	}
 }
 
+func TestVersion(t *testing.T) {
+	rc, out, _ := faxctl(t, "-server", untouchable(t), "version")
+	if rc != 0 || !strings.HasPrefix(out, "faxctl ") {
+		t.Fatalf("version: rc=%d %q", rc, out)
+	}
+}
+
 func TestSendUsageListsEveryFlag(t *testing.T) {
 	rc, out, _ := faxctl(t, "-server", untouchable(t), "send", "-h")
 	if rc != 0 {
