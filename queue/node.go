@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // NodeInfo describes a node in the nodes table.
@@ -28,8 +32,21 @@ type NodeConfig struct {
 	// expire in the database, so that channels hang up before anyone may
 	// take their jobs over; default TTL/3.
 	Margin time.Duration
-	// TakeOver makes Run take over dead nodes' jobs after each renewal.
+	// TakeOver makes Run take over dead nodes' jobs, every Probe.
 	TakeOver bool
+	// Probe is how often Run looks for dead nodes' jobs when TakeOver is
+	// set; default 250ms. A node whose process died is found at the next
+	// probe through its liveness session; one that is hung or cut off
+	// only once its lease expired.
+	Probe time.Duration
+	// LeaseOnly turns the liveness session off: the node is then only
+	// taken over once its lease expired.
+	LeaseOnly bool
+	// Liveness is the connection for the liveness session; default the
+	// queue pool's. It must reach PostgreSQL directly (or through a
+	// pooler in session mode): a transaction-mode pooler hands the
+	// session to others and the lock means nothing.
+	Liveness *pgx.ConnConfig
 }
 
 func (c *NodeConfig) defaults() error {
@@ -41,6 +58,9 @@ func (c *NodeConfig) defaults() error {
 	}
 	if c.Margin <= 0 {
 		c.Margin = c.TTL / 3
+	}
+	if c.Probe <= 0 {
+		c.Probe = 250 * time.Millisecond
 	}
 	if c.Margin >= c.TTL || c.Interval >= c.TTL-c.Margin {
 		return fmt.Errorf("%w: node lease: want interval < ttl - margin and margin < ttl (ttl %s, interval %s, margin %s)",
@@ -75,6 +95,7 @@ type Lease struct {
 	mu         sync.Mutex
 	guaranteed time.Time // local time before which the database lease surely holds
 	timer      *time.Timer
+	session    *pgx.Conn // the liveness session; nil when lease only
 }
 
 // Done is closed when the lease can no longer be guaranteed.
@@ -133,6 +154,16 @@ func (l *Lease) fence(cause error) {
 	l.cancel(cause)
 }
 
+// lose fences the lease because its liveness session ended: the others
+// may take its jobs over now, so nothing is left to wait for before
+// registering again.
+func (l *Lease) lose(cause error) {
+	l.fence(cause)
+	l.mu.Lock()
+	l.guaranteed = time.Now()
+	l.mu.Unlock()
+}
+
 // Register writes the node's row with a new incarnation and a fresh lease.
 // Jobs still held by an earlier incarnation of the same node id become
 // orphans at once.
@@ -164,18 +195,121 @@ func (n *Node) register(ctx context.Context) (*Lease, error) {
 	if err != nil || n.info.Metadata == nil {
 		meta = []byte("{}")
 	}
+	var session *pgx.Conn
+	var locked *int64 // the incarnation the session holds
+	if !n.cfg.LeaseOnly {
+		if session, locked, err = n.openSession(ctx); err != nil {
+			return nil, err
+		}
+	}
 	start := time.Now()
 	var inc int64
 	err = n.q.pool.QueryRow(ctx, sqlRegister, n.info.ID, n.info.Address, n.info.Role,
-		n.cfg.TTL.Seconds(), n.info.Capacity, n.Free(), meta).Scan(&inc)
+		n.cfg.TTL.Seconds(), n.info.Capacity, n.Free(), meta, locked).Scan(&inc)
 	if err != nil {
+		if session != nil {
+			session.Close(context.Background())
+		}
 		return nil, fmt.Errorf("queue: register node %s: %w", n.info.ID, err)
 	}
 	lctx, cancel := context.WithCancelCause(context.Background())
-	l := &Lease{NodeID: n.info.ID, Incarnation: inc, ctx: lctx, cancel: cancel, margin: n.cfg.Margin}
+	l := &Lease{NodeID: n.info.ID, Incarnation: inc, ctx: lctx, cancel: cancel, margin: n.cfg.Margin, session: session}
 	l.extend(start, n.cfg.TTL)
-	n.q.log.Info("queue: node registered", "incarnation", inc, "ttl", n.cfg.TTL)
+	if session != nil {
+		go n.watch(l, session)
+	}
+	n.q.log.Info("queue: node registered", "incarnation", inc, "ttl", n.cfg.TTL,
+		"liveness_session", session != nil)
 	return l, nil
+}
+
+// openSession connects the liveness session, draws the incarnation and
+// locks it there.
+func (n *Node) openSession(ctx context.Context) (*pgx.Conn, *int64, error) {
+	cc := n.cfg.Liveness
+	if cc == nil {
+		cc = n.q.pool.Config().ConnConfig
+	}
+	cc = cc.Copy()
+	if cc.RuntimeParams == nil {
+		cc.RuntimeParams = map[string]string{}
+	}
+	cc.RuntimeParams["application_name"] = "faxd liveness " + n.info.ID
+	// PostgreSQL must not end the session of a live node before that
+	// node would have fenced itself anyway: with the server's keepalive
+	// idle time at least the lease TTL, a silent network path loses the
+	// lease (and the node stops transmitting) before the backend gives
+	// the session and its lock up. No timeout may end an idle session.
+	cc.RuntimeParams["tcp_keepalives_idle"] = strconv.Itoa(int(math.Ceil(n.cfg.TTL.Seconds())))
+	cc.RuntimeParams["tcp_user_timeout"] = "0"
+	cc.RuntimeParams["idle_session_timeout"] = "0"
+	cc.RuntimeParams["idle_in_transaction_session_timeout"] = "0"
+	cc.RuntimeParams["statement_timeout"] = "0"
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("queue: node %s: liveness session: %w", n.info.ID, err)
+	}
+	var inc int64
+	var ok bool
+	if err := conn.QueryRow(ctx, sqlLivenessLock).Scan(&inc, &ok); err != nil || !ok {
+		conn.Close(context.Background())
+		if err == nil {
+			err = fmt.Errorf("lock of incarnation %d not granted (incarnations beyond 2^31 need lease-only nodes)", inc)
+		}
+		return nil, nil, fmt.Errorf("queue: node %s: liveness session: %w", n.info.ID, err)
+	}
+	return conn, &inc, nil
+}
+
+// watch owns the liveness session of one lease. It waits on the
+// session's socket, so that a session ended by the server is noticed at
+// once, and every Interval it checks that the session still holds its
+// lock. Any failure fences the lease at once: the others may take the
+// jobs over as soon as the lock is gone, so the node must stop first. The
+// session is closed (and the lock released) once the lease is fenced for
+// any reason, because then nothing is transmitted under it any more.
+func (n *Node) watch(l *Lease, conn *pgx.Conn) {
+	defer conn.Close(context.Background())
+	// A slow check is no lost session, but a check cut short closes the
+	// connection (the protocol state is unknown), which ends the session:
+	// so a check may take until the node would have fenced itself through
+	// its lease anyway, counted from the last good check.
+	lastOK := time.Now()
+	for {
+		wctx, cancel := context.WithTimeout(l.ctx, n.cfg.Interval)
+		err := conn.PgConn().WaitForNotification(wctx)
+		cancel()
+		if l.ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			continue // nobody notifies this session; ignore
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			l.lose(fmt.Errorf("%w: liveness session lost: %v", ErrLeaseLost, err))
+			n.q.log.Warn("queue: liveness session lost; channels stop", "incarnation", l.Incarnation, "err", err)
+			return
+		}
+		start := time.Now()
+		pctx, cancel := context.WithDeadline(l.ctx, lastOK.Add(n.cfg.TTL-n.cfg.Margin))
+		var held bool
+		err = conn.QueryRow(pctx, sqlLivenessHeld, l.Incarnation).Scan(&held)
+		cancel()
+		if err == nil && held {
+			lastOK = start
+		}
+		if l.ctx.Err() != nil {
+			return
+		}
+		if err != nil || !held {
+			if err == nil {
+				err = errors.New("lock no longer held")
+			}
+			l.lose(fmt.Errorf("%w: liveness session check failed: %v", ErrLeaseLost, err))
+			n.q.log.Warn("queue: liveness session check failed; channels stop", "incarnation", l.Incarnation, "err", err)
+			return
+		}
+	}
 }
 
 // ID is the node id.
@@ -234,12 +368,26 @@ func (n *Node) Renew(ctx context.Context) error {
 func (n *Node) Run(ctx context.Context) error {
 	t := time.NewTicker(n.cfg.Interval)
 	defer t.Stop()
+	var probe <-chan time.Time
+	if n.cfg.TakeOver {
+		p := time.NewTicker(n.cfg.Probe)
+		defer p.Stop()
+		probe = p.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			return n.Deregister(dctx)
+		case <-probe:
+			// Only a node that may work takes work over.
+			if n.Lease().Err() == nil {
+				if _, err := n.q.TakeOver(ctx, n.info.ID); err != nil && ctx.Err() == nil {
+					n.q.log.Warn("queue: takeover failed", "err", err)
+				}
+			}
+			continue
 		case <-t.C:
 		}
 		l := n.Lease()
@@ -259,12 +407,6 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 		if err := n.Renew(ctx); err != nil {
 			n.q.log.Warn("queue: lease renewal failed", "err", err)
-			continue
-		}
-		if n.cfg.TakeOver {
-			if _, err := n.q.TakeOver(ctx, n.info.ID); err != nil {
-				n.q.log.Warn("queue: takeover failed", "err", err)
-			}
 		}
 	}
 }
@@ -273,7 +415,7 @@ func (n *Node) Run(ctx context.Context) error {
 // locally; jobs still held become orphans for the others to take over.
 func (n *Node) Deregister(ctx context.Context) error {
 	l := n.Lease()
-	l.fence(fmt.Errorf("%w: node deregistered", ErrLeaseLost))
+	l.fence(fmt.Errorf("%w: node deregistered", ErrLeaseLost)) // also ends the liveness session
 	if _, err := n.q.pool.Exec(ctx, sqlDeregister, l.NodeID, l.Incarnation); err != nil {
 		return fmt.Errorf("queue: deregister node %s: %w", l.NodeID, err)
 	}
@@ -292,6 +434,11 @@ type NodeStatus struct {
 	Capacity       int
 	FreeChannels   int
 	Live           bool // lease not expired
+	// Liveness: the incarnation holds a liveness session. ProcessGone:
+	// that session has ended, so the process died (or lost its database
+	// session and fenced itself), whatever its lease says.
+	Liveness    bool
+	ProcessGone bool
 }
 
 // Nodes lists the nodes table.
@@ -306,7 +453,7 @@ func (q *Queue) Nodes(ctx context.Context) ([]NodeStatus, error) {
 		var s NodeStatus
 		var capacity, free int32
 		if err := rows.Scan(&s.ID, &s.Incarnation, &s.Address, &s.Role, &s.StartedAt, &s.LastHeartbeat,
-			&s.LeaseExpiresAt, &capacity, &free, &s.Live); err != nil {
+			&s.LeaseExpiresAt, &capacity, &free, &s.Live, &s.Liveness, &s.ProcessGone); err != nil {
 			return nil, fmt.Errorf("queue: nodes: %w", err)
 		}
 		s.Capacity, s.FreeChannels = int(capacity), int(free)

@@ -239,20 +239,24 @@ WITH upd AS (
 )
 SELECT ` + jobCols + `, (SELECT count(*) FROM notify) FROM upd`
 
-// sqlTakeOver returns the sending jobs of nodes whose lease expired (or
-// whose incarnation was replaced) to pending, or to a final state when
+// sqlTakeOver returns the sending jobs of nodes whose lease expired,
+// whose incarnation was replaced, or whose liveness session ended (the
+// process died: its advisory lock is gone) to pending, or to a final state when
 // their cancel was requested or they have been orphaned too often.
 // $1 taker node, $2 max takeovers. SKIP LOCKED makes concurrent takers
 // split the work instead of doing it twice.
 const sqlTakeOver = `
-WITH dead AS (
+WITH held AS MATERIALIZED (` + sqlLivenessLocks + `
+), dead AS (
 	SELECT j.id, j.node_id, j.token,
 		CASE WHEN n.node_id IS NULL THEN 'node gone'
 			WHEN n.incarnation <> j.node_incarnation THEN 'node restarted'
-			ELSE 'node lease expired' END AS why
+			WHEN n.lease_expires_at <= now() THEN 'node lease expired'
+			ELSE 'node process gone' END AS why
 	FROM jobs j LEFT JOIN nodes n ON n.node_id = j.node_id
 	WHERE j.state = 'sending'
-	  AND (n.node_id IS NULL OR n.incarnation <> j.node_incarnation OR n.lease_expires_at <= now())
+	  AND (n.node_id IS NULL OR n.incarnation <> j.node_incarnation OR n.lease_expires_at <= now()
+		OR (n.liveness AND NOT EXISTS (SELECT 1 FROM held WHERE held.incarnation = n.incarnation)))
 	FOR UPDATE OF j SKIP LOCKED
 ), upd AS (
 	UPDATE jobs j SET
@@ -260,7 +264,11 @@ WITH dead AS (
 			WHEN j.takeovers >= $2 THEN 'failed' ELSE 'pending' END,
 		takeovers = j.takeovers + 1,
 		attempts = GREATEST(j.attempts - 1, 0),
-		run_at = now(),
+		-- Precedence: the job goes before every due pending job of its
+		-- priority, so that a backlog does not delay the resumption of a
+		-- half-sent fax. It keeps its own run_at when that is earlier.
+		run_at = LEAST(j.run_at, now(), (SELECT min(p.run_at) - interval '1 microsecond' FROM jobs p
+			WHERE p.state = 'pending' AND p.priority = j.priority AND p.run_at <= now())),
 		last_reason = CASE WHEN j.cancel_requested THEN 'cancelled; holder ' || dead.why
 			WHEN j.takeovers >= $2 THEN 'orphaned ' || (j.takeovers + 1) || ' times; last: ' || dead.why
 			ELSE j.last_reason END,
@@ -308,18 +316,43 @@ DELETE FROM outbox WHERE published_at < now() - $1::float8 * interval '1 second'
 // Node leases.
 
 // sqlRegister: $1 node, $2 address, $3 role, $4 ttl seconds, $5 capacity,
-// $6 free, $7 metadata. A new incarnation orphans the previous one's jobs.
+// $6 free, $7 metadata, $8 incarnation (NULL: draw one; set: the
+// liveness session already holds its lock). A new incarnation orphans the
+// previous one's jobs.
 const sqlRegister = `
 INSERT INTO nodes (node_id, incarnation, address, role, started_at, last_heartbeat,
-	lease_expires_at, capacity, free_channels, metadata)
-VALUES ($1, nextval('node_incarnation_seq'), $2, $3, now(), now(),
-	now() + $4::float8 * interval '1 second', $5, $6, $7)
+	lease_expires_at, capacity, free_channels, metadata, liveness)
+VALUES ($1, coalesce($8::bigint, nextval('node_incarnation_seq')), $2, $3, now(), now(),
+	now() + $4::float8 * interval '1 second', $5, $6, $7, $8::bigint IS NOT NULL)
 ON CONFLICT (node_id) DO UPDATE SET
 	incarnation = EXCLUDED.incarnation, address = EXCLUDED.address, role = EXCLUDED.role,
 	started_at = now(), last_heartbeat = now(), lease_expires_at = EXCLUDED.lease_expires_at,
 	capacity = EXCLUDED.capacity, free_channels = EXCLUDED.free_channels,
-	metadata = EXCLUDED.metadata
+	metadata = EXCLUDED.metadata, liveness = EXCLUDED.liveness
 RETURNING incarnation`
+
+// Liveness sessions. A node's liveness session holds the advisory lock
+// ("faxd" = 1717663844, incarnation) for as long as it lives; PostgreSQL
+// drops it the moment the session ends, which for a killed process is at
+// once (the kernel closes its socket). The two-key form keeps the lock
+// apart from faxd's single-key advisory locks (migrations, maintenance).
+// sqlLivenessLock draws an incarnation and locks it on this session.
+const sqlLivenessLock = `
+SELECT v, CASE WHEN v <= 2147483647 THEN pg_try_advisory_lock(` + livenessLockClassSQL + `, v::int) ELSE false END
+FROM (SELECT nextval('node_incarnation_seq') AS v) s`
+
+// sqlLivenessHeld: $1 incarnation; does this session still hold its lock?
+const sqlLivenessHeld = `
+SELECT EXISTS (SELECT 1 FROM (` + sqlLivenessLocks + `) l WHERE l.pid = pg_backend_pid() AND l.incarnation = $1)`
+
+// sqlLivenessLocks lists the liveness locks held in this database: one
+// read of PostgreSQL's lock table, shared by every row of a statement.
+const sqlLivenessLocks = `
+	SELECT objid::bigint AS incarnation, pid FROM pg_locks
+	WHERE locktype = 'advisory' AND classid = ` + livenessLockClassSQL + ` AND objsubid = 2 AND granted
+	  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`
+
+const livenessLockClassSQL = "1717663844"
 
 // sqlRenew: one write per node and heartbeat. An expired lease is never
 // revived: the node has fenced itself and must register again.
@@ -335,8 +368,11 @@ UPDATE nodes SET lease_expires_at = now(), free_channels = 0
 WHERE node_id = $1 AND incarnation = $2`
 
 const sqlNodes = `
+WITH held AS MATERIALIZED (` + sqlLivenessLocks + `
+)
 SELECT node_id, incarnation, address, role, started_at, last_heartbeat, lease_expires_at,
-	capacity, free_channels, lease_expires_at > now()
+	capacity, free_channels, lease_expires_at > now(), liveness,
+	liveness AND NOT EXISTS (SELECT 1 FROM held WHERE held.incarnation = nodes.incarnation)
 FROM nodes ORDER BY node_id`
 
 // Notification channels.

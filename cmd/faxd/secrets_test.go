@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/base64"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/faxd/faxd/internal/pgcluster"
 	"github.com/faxd/faxd/internal/pgtest"
 	"github.com/faxd/faxd/internal/secretbox"
 )
@@ -73,6 +75,18 @@ func TestSecretsRotateRoundTrip(t *testing.T) {
 	p, s := raw()
 	if secretbox.KeyID(p) != "old" || secretbox.KeyID(s) != "old" || strings.Contains(p+s, "legacy") {
 		t.Fatalf("after first rotate: %q %q", p, s)
+	}
+	// What a backup shows: pg_dump of the whole database.
+	bin, err := pgcluster.FindBinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dumped, err := exec.Command(filepath.Join(bin, "pg_dump"), "--data-only", "--dbname", dsn).Output()
+	if err != nil {
+		t.Fatalf("pg_dump: %v", err)
+	}
+	if bytes.Contains(dumped, []byte("legacy-")) || bytes.Count(dumped, []byte(secretbox.Prefix+"old:")) < 2 {
+		t.Fatalf("pg_dump shows plaintext or no ciphertext:\n%s", dumped)
 	}
 
 	// New key active, old one kept for reading.

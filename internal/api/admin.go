@@ -110,9 +110,21 @@ func (a *API) listGateways(w http.ResponseWriter, r *http.Request, c *caller) er
 	return nil
 }
 
+// checkNotSealed refuses a secret that looks like a stored, encrypted
+// value: taken as is, it would be kept unencrypted and fail when used.
+func checkNotSealed(field string, v *string) error {
+	if v != nil && secretbox.IsSealed(*v) {
+		return newProblem(http.StatusBadRequest, "invalid-request", "%s: must not start with %q (send the secret itself)", field, secretbox.Prefix)
+	}
+	return nil
+}
+
 func (a *API) createGateway(w http.ResponseWriter, r *http.Request, c *caller) error {
 	var in GatewayInput
 	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	if err := checkNotSealed("password", in.Password); err != nil {
 		return err
 	}
 	var g routingcfg.Gateway
@@ -142,6 +154,9 @@ func (a *API) getGateway(w http.ResponseWriter, r *http.Request, c *caller) erro
 func (a *API) updateGateway(w http.ResponseWriter, r *http.Request, c *caller) error {
 	var in GatewayInput
 	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	if err := checkNotSealed("password", in.Password); err != nil {
 		return err
 	}
 	name := r.PathValue("name")

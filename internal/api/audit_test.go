@@ -41,6 +41,7 @@ func TestAuditAndSealedSecrets(t *testing.T) {
 		{"DELETE", "/v1/tokens/3", nil, 200},
 		{"DELETE", "/v1/gateways/gw1", nil, 204},
 		// Refused changes leave no entry.
+		{"POST", "/v1/gateways", map[string]any{"name": "gw9", "address": "10.0.0.9", "username": "u", "password": secretbox.Prefix + "test:AAAA"}, 400},
 		{"DELETE", "/v1/gateways/gw1", nil, 404},
 		{"POST", "/v1/routes", map[string]any{"prefix": "+1", "gateway": "absent"}, 400},
 	}

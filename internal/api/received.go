@@ -260,6 +260,9 @@ func (a *API) reroute(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
+	if err := checkNotSealed("destination.secret", &in.Destination.Secret); err != nil {
+		return err
+	}
 	if rec.DocumentSHA256 == "" {
 		return newProblem(http.StatusConflict, "state-conflict", "received fax %d has no pages (%s: %s); there is nothing to send on", rec.ID, rec.Result, rec.Reason)
 	}

@@ -124,6 +124,9 @@ func (a *API) createRule(w http.ResponseWriter, r *http.Request, c *caller) erro
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
+	if err := checkNotSealed("destination.secret", &in.Destination.Secret); err != nil {
+		return err
+	}
 	var ru inbound.Rule
 	err := a.audited(r, c, func(tx pgx.Tx) (audit.Change, error) {
 		var err error
@@ -159,6 +162,9 @@ func (a *API) updateRule(w http.ResponseWriter, r *http.Request, c *caller) erro
 	}
 	var in RuleInput
 	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	if err := checkNotSealed("destination.secret", &in.Destination.Secret); err != nil {
 		return err
 	}
 	ru := in.rule()

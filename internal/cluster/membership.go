@@ -52,7 +52,7 @@ func NewWatcher(nodes Nodes, alert Alerter, self string, log *slog.Logger, reg p
 	w := &Watcher{nodes: nodes, alert: alert, self: self, log: log, now: time.Now, known: map[string]nodeState{},
 		live: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "faxd", Name: "cluster_node_live",
-			Help: "1 while the named server's lease in the queue database is live, 0 once it expired.",
+			Help: "1 while the named server's lease in the queue database is live and its process is there, 0 once the lease expired or its liveness session ended.",
 		}, []string{"node"})}
 	if reg != nil {
 		reg.MustRegister(w.live)
@@ -88,6 +88,9 @@ func (w *Watcher) Check(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, n := range list {
+		// A node whose process is gone is down at once, whatever its lease
+		// still says.
+		n.Live = n.Live && !n.ProcessGone
 		v := 0.0
 		if n.Live {
 			v = 1

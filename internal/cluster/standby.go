@@ -22,6 +22,12 @@ type Probe interface {
 	Check(ctx context.Context) error
 }
 
+// Watch is a cheap check run often between heartbeats: true when the
+// primary's process is certainly gone (LeaseProbe implements it).
+type Watch interface {
+	Gone(ctx context.Context) bool
+}
+
 // ProbeFunc adapts a function to Probe.
 type ProbeFunc func(ctx context.Context) error
 
@@ -94,6 +100,11 @@ type StandbyDeps struct {
 	Log      *slog.Logger
 	// OnRole, when set, is called after every role change (metrics).
 	OnRole func(role string)
+	// Watch, when set, is run every WatchInterval (default 250ms) between
+	// checks while this node stands by; when it says the primary's
+	// process is gone, Run checks at once.
+	Watch         Watch
+	WatchInterval time.Duration
 }
 
 // StandbyStatus is what GET /v1/cluster shows of this node's standby.
@@ -150,6 +161,9 @@ func NewController(cfg StandbyConfig, d StandbyDeps) *Controller {
 	}
 	if cfg.ConsecutiveFailures < 1 {
 		cfg.ConsecutiveFailures = 1
+	}
+	if d.WatchInterval <= 0 {
+		d.WatchInterval = 250 * time.Millisecond
 	}
 	return &Controller{cfg: cfg, d: d, role: RoleStandby, automatic: cfg.Automatic}
 }
@@ -235,9 +249,15 @@ func (c *Controller) Step(ctx context.Context) time.Duration {
 		c.successes = 0
 		c.failures++
 		c.lastErr = err.Error()
-		if c.role == RoleStandby && c.failures >= n && !c.handled {
+		// A dead process is no network fault: no need to wait for more
+		// failed checks.
+		gone := errors.Is(err, ErrPrimaryGone)
+		if c.role == RoleStandby && (c.failures >= n || gone) && !c.handled {
 			c.handled = true
 			reason := fmt.Sprintf("primary %s failed %d consecutive heartbeats: %v", c.primaryName(), c.failures, err)
+			if gone && c.failures < n {
+				reason = fmt.Sprintf("primary %s's process is gone: %v", c.primaryName(), err)
+			}
 			if c.automatic && c.cfg.OnFailure == OnFailurePromote {
 				act = func() { _ = c.promote(ctx, ActorAutomatic, reason) }
 			} else {
@@ -268,16 +288,44 @@ func (c *Controller) primaryName() string {
 	return c.cfg.PrimaryURL
 }
 
-// Run checks the primary until ctx ends.
+// Run checks the primary until ctx ends. Between checks, while this node
+// stands by, the Watch looks for the primary's process every
+// WatchInterval and brings the next check forward when it is gone.
 func (c *Controller) Run(ctx context.Context) {
 	for {
-		wait := c.Step(ctx)
-		t := time.NewTimer(wait)
+		if !c.sleep(ctx, c.Step(ctx)) {
+			return
+		}
+	}
+}
+
+// sleep waits d, or less when the Watch sees the primary's process gone;
+// false when ctx ended.
+func (c *Controller) sleep(ctx context.Context, d time.Duration) bool {
+	end := time.Now().Add(d)
+	for {
+		left := time.Until(end)
+		if left <= 0 {
+			return true
+		}
+		watch := c.d.Watch != nil && c.Role() == RoleStandby
+		if watch {
+			left = min(left, c.d.WatchInterval)
+		}
+		t := time.NewTimer(left)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return
+			return false
 		case <-t.C:
+		}
+		if watch && c.d.Watch.Gone(ctx) {
+			c.mu.Lock()
+			handled := c.handled
+			c.mu.Unlock()
+			if !handled {
+				return true
+			}
 		}
 	}
 }

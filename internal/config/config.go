@@ -118,9 +118,18 @@ type Queue struct {
 	HeartbeatInterval Duration `yaml:"heartbeat_interval"`
 	LeaseTTL          Duration `yaml:"lease_ttl"`
 	PollInterval      Duration `yaml:"poll_interval"`
-	PurgeAfter        Duration `yaml:"purge_after"`
-	MaxAttempts       int      `yaml:"max_attempts"`
-	Retry             Retry    `yaml:"retry"`
+	// ProbeInterval: how often an active node looks for dead nodes' jobs,
+	// and a standby for its primary's process.
+	ProbeInterval Duration `yaml:"probe_interval"`
+	// LivenessSession ties the node's liveness to a database session, so
+	// a dead process is taken over at the next probe instead of after
+	// lease_ttl; LivenessDSN is that session's direct connection when
+	// queue_dsn goes through a pooler in transaction mode.
+	LivenessSession bool     `yaml:"liveness_session"`
+	LivenessDSN     string   `yaml:"liveness_dsn" secret:"true"`
+	PurgeAfter      Duration `yaml:"purge_after"`
+	MaxAttempts     int      `yaml:"max_attempts"`
+	Retry           Retry    `yaml:"retry"`
 }
 
 // Retry is the first back-off delay per failure class; each further
@@ -161,6 +170,8 @@ func Default() Config {
 			HeartbeatInterval: Duration(2 * time.Second),
 			LeaseTTL:          Duration(10 * time.Second),
 			PollInterval:      Duration(time.Second),
+			ProbeInterval:     Duration(250 * time.Millisecond),
+			LivenessSession:   true,
 			PurgeAfter:        Duration(30 * Day),
 			MaxAttempts:       5,
 			Retry: Retry{
@@ -271,6 +282,9 @@ func (c *Config) Validate() []error {
 	}
 	if q.PollInterval <= 0 {
 		bad("queue.poll_interval", "must be positive")
+	}
+	if q.ProbeInterval <= 0 || q.ProbeInterval >= q.LeaseTTL {
+		bad("queue.probe_interval", "%v: must be positive and shorter than queue.lease_ttl (%v)", q.ProbeInterval, q.LeaseTTL)
 	}
 	if q.PurgeAfter < Duration(time.Hour) {
 		bad("queue.purge_after", "%v: must be at least 1h", q.PurgeAfter)

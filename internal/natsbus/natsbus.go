@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	neturl "net/url"
 	"strconv"
 	"time"
 
@@ -27,20 +28,25 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Bus is a live connection, and the embedded server when there is one.
+// Bus is a connection, and the embedded server when there is one.
 type Bus struct {
 	Conn      *nats.Conn
 	JetStream jetstream.JetStream
 	server    *server.Server
+	log       *slog.Logger
 }
 
-// Open connects to the configured NATS or starts the embedded one.
+// Open connects to the configured NATS or starts the embedded one. An
+// external NATS need not answer yet: the connection keeps trying in the
+// background (a node starts and serves while NATS is down, its results
+// waiting in the outbox), Ready reports it, and WaitJetStream waits for
+// it. Only a bad configuration is an error.
 func Open(ctx context.Context, o Options) (*Bus, error) {
 	log := o.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	b := &Bus{}
+	b := &Bus{log: log}
 	url := o.URL
 	if url == "" {
 		host, portStr, err := net.SplitHostPort(o.Listen)
@@ -77,7 +83,8 @@ func Open(ctx context.Context, o Options) (*Bus, error) {
 	}
 	nc, err := nats.Connect(url,
 		nats.Name(o.Name),
-		nats.MaxReconnects(-1), // a NATS outage must not end the server: the outbox waits
+		nats.MaxReconnects(-1),          // a NATS outage must not end the server: the outbox waits
+		nats.RetryOnFailedConnect(true), // nor a NATS that is not up yet when the server starts
 		nats.ReconnectWait(500*time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil { // nil means we closed it ourselves
@@ -97,11 +104,45 @@ func Open(ctx context.Context, o Options) (*Bus, error) {
 		return nil, fmt.Errorf("natsbus: jetstream: %w", err)
 	}
 	b.JetStream = js
-	if _, err := js.AccountInfo(ctx); err != nil {
-		b.Close()
-		return nil, fmt.Errorf("natsbus: JetStream not available at %s: %w", nc.ConnectedUrlRedacted(), err)
+	if !nc.IsConnected() {
+		log.Warn("NATS not reachable yet; connecting in the background", "url", redact(url))
 	}
 	return b, nil
+}
+
+// WaitJetStream returns once JetStream answers on the connection, trying
+// again with a growing pause (up to maxPause) while NATS is unreachable
+// or its cluster has no JetStream leader yet, or when ctx ends.
+func (b *Bus) WaitJetStream(ctx context.Context, maxPause time.Duration) error {
+	pause := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		if b.Conn.IsConnected() {
+			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := b.JetStream.AccountInfo(actx)
+			cancel()
+			if err == nil {
+				return nil
+			}
+			if attempt == 1 || attempt%10 == 0 {
+				b.log.Warn("JetStream not available yet", "url", b.Conn.ConnectedUrlRedacted(), "attempt", attempt, "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, maxPause)
+	}
+}
+
+// redact drops a password from a URL for the log.
+func redact(u string) string {
+	p, err := neturl.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return p.Redacted()
 }
 
 // Ready reports whether the connection is up, for /readyz.

@@ -13,9 +13,9 @@ import (
 )
 
 // openArchive prepares the relay (outbox of this node's queue database to
-// JetStream) and the archiver (JetStream to the archive database). Both run
-// on every node; the outbox's SKIP LOCKED and the shared durable consumer
-// split the work between them.
+// JetStream); the archiver (JetStream to the archive database) is made
+// once NATS answers (natsstart.go). Both run on every node; the outbox's
+// SKIP LOCKED and the shared durable consumer split the work between them.
 func (s *Server) openArchive(ctx context.Context) error {
 	sc := archive.StreamConfig{Replicas: s.cfg.NATS.StreamReplicas}
 	s.Archive = archive.NewStore(s.DB.Archive)
@@ -24,9 +24,6 @@ func (s *Server) openArchive(ctx context.Context) error {
 		Logger: s.log.With("component", "archive-relay"), Poll: s.cfg.Queue.PollInterval.D(), Stream: sc,
 		Docs: archiveDocs{s.docs},
 	}); err != nil {
-		return err
-	}
-	if s.archiver, err = archive.NewArchiver(ctx, s.Archive, s.Bus.JetStream, s.log.With("component", "archiver"), sc); err != nil {
 		return err
 	}
 	s.Metrics.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/faxd/faxd/internal/api/routingcfg"
@@ -22,6 +23,33 @@ type channels struct {
 	Router *routing.Router
 	Pool   *channel.Pool
 	self   string // this node's SIP address, what the "self" gateway means
+
+	// badPasswords remembers the gateways whose password did not decrypt
+	// at the last refresh, so the error is logged when it starts or
+	// changes, not every routingRefresh.
+	badMu        sync.Mutex
+	badPasswords map[string]string
+}
+
+// notePassword logs a gateway password that does not decrypt, once per
+// distinct error, and when it decrypts again.
+func (s *Server) notePassword(c *channels, gateway string, err error) {
+	c.badMu.Lock()
+	defer c.badMu.Unlock()
+	if c.badPasswords == nil {
+		c.badPasswords = map[string]string{}
+	}
+	prev, had := c.badPasswords[gateway]
+	switch {
+	case err == nil && had:
+		delete(c.badPasswords, gateway)
+		s.log.Info("gateway password decrypts again", "gateway", gateway)
+	case err != nil && prev != err.Error():
+		c.badPasswords[gateway] = err.Error()
+		// The gateway stays usable without authentication; the log names
+		// the missing key (never the value).
+		s.log.Error("gateway password cannot be decrypted; calls through it go without authentication", "gateway", gateway, "err", err)
+	}
 }
 
 // openChannels starts the SIP user agent (it answers OPTIONS at once and
@@ -178,11 +206,7 @@ func (s *Server) refreshRouting(ctx context.Context) error {
 		gws = append(gws, g)
 		cg := byName[g.Name]
 		password, err := store.Password(cg)
-		if err != nil {
-			// The gateway stays usable without authentication; the log
-			// names the missing key (never the value).
-			s.log.Error("gateway password cannot be decrypted", "gateway", g.Name, "err", err)
-		}
+		s.notePassword(c, g.Name, err)
 		extra = append(extra, channel.Gateway{Name: g.Name, Address: g.Address, MaxChannels: g.MaxChannels,
 			Username: cg.Username, Password: password})
 	}

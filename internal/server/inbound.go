@@ -31,14 +31,6 @@ type inboundParts struct {
 // (GET /v1/received?unrouted=true) for an administrator to reroute.
 func (s *Server) openInbound(ctx context.Context) error {
 	s.inbound = &inboundParts{router: inbound.NewRouter(s.DB.Queue, s.notify.notifier, inbound.Archived{Store: s.Archive}, s.cfg.Inbound, s.log)}
-	var err error
-	s.inbound.dispatch, err = archive.NewFollower(ctx, s.Bus.JetStream, archive.FollowerOptions{
-		Name: dispatchConsumer, Topics: []string{archive.TopicRecord}, FromNow: true, Retry: 500 * time.Millisecond,
-		Logger: s.log.With("component", "inbound-dispatch"), Stream: archive.StreamConfig{Replicas: s.cfg.NATS.StreamReplicas},
-	}, s.dispatchReceived)
-	if err != nil {
-		return err
-	}
 	// Routing history (where each fax went, reroutes, mailbox entries,
 	// finished deliveries) goes with the archive's faxes.
 	s.tasks = append(s.tasks, s.newTask("inbound_purged_rows", s.DB.Queue, inboundPurgeLockKey,
@@ -55,6 +47,16 @@ func (s *Server) openInbound(ctx context.Context) error {
 	return nil
 }
 
+// openDispatch makes the follower of received-fax records; it needs
+// JetStream (natsstart.go).
+func (s *Server) openDispatch(ctx context.Context) (err error) {
+	s.inbound.dispatch, err = archive.NewFollower(ctx, s.Bus.JetStream, archive.FollowerOptions{
+		Name: dispatchConsumer, Topics: []string{archive.TopicRecord}, FromNow: true, Retry: 500 * time.Millisecond,
+		Logger: s.log.With("component", "inbound-dispatch"), Stream: archive.StreamConfig{Replicas: s.cfg.NATS.StreamReplicas},
+	}, s.dispatchReceived)
+	return err
+}
+
 // dispatchReceived routes one received fax's record.
 func (s *Server) dispatchReceived(ctx context.Context, m archive.Message) error {
 	if m.Record.Direction != archive.Inbound {
@@ -65,6 +67,3 @@ func (s *Server) dispatchReceived(ctx context.Context, m archive.Message) error 
 	}
 	return nil
 }
-
-// runInbound routes received faxes until ctx ends.
-func (s *Server) runInbound(ctx context.Context) { _ = s.inbound.dispatch.Run(ctx) }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/faxd/faxd/archive"
 	"github.com/faxd/faxd/internal/inbound"
@@ -41,6 +40,12 @@ func (s *Server) openNotify(ctx context.Context) error {
 		return err
 	}
 	s.notify = &notifyParts{notifier: n}
+	return nil
+}
+
+// openNotices makes the follower of finished jobs; it needs JetStream
+// (natsstart.go).
+func (s *Server) openNotices(ctx context.Context) (err error) {
 	s.notify.notices, err = archive.NewFollower(ctx, s.Bus.JetStream, archive.FollowerOptions{
 		Name: noticesConsumer, Topics: []string{archive.TopicJobFinished}, FromNow: true,
 		Logger: s.log.With("component", "notices"), Stream: archive.StreamConfig{Replicas: s.cfg.NATS.StreamReplicas},
@@ -67,10 +72,6 @@ func (s *Server) jobNotice(ctx context.Context, m archive.Message) error {
 	return err
 }
 
-// runNotify sends deliveries and follows finished jobs until ctx ends.
-func (s *Server) runNotify(ctx context.Context) {
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = s.notify.notifier.Run(ctx) })
-	wg.Go(func() { _ = s.notify.notices.Run(ctx) })
-	wg.Wait()
-}
+// runNotify sends deliveries until ctx ends; the follower of finished
+// jobs runs once NATS answers (natsstart.go).
+func (s *Server) runNotify(ctx context.Context) { _ = s.notify.notifier.Run(ctx) }

@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/faxd/faxd/internal/config"
@@ -37,12 +39,21 @@ func (s *Server) openQueue(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var liveness *pgx.ConnConfig
+	if dsn := s.cfg.Queue.LivenessDSN; dsn != "" {
+		if liveness, err = pgx.ParseConfig(dsn); err != nil {
+			return errors.New("queue.liveness_dsn: not a valid PostgreSQL connection string (value not shown)")
+		}
+	}
 	node, err := q.Register(ctx, queue.NodeInfo{
 		ID: s.cfg.Node.ID, Address: s.HTTPAddr(), Role: s.cfg.Node.Role, Capacity: s.cfg.Channels.Count,
 	}, queue.NodeConfig{
-		TTL:      s.cfg.Queue.LeaseTTL.D(),
-		Interval: s.cfg.Queue.HeartbeatInterval.D(),
-		TakeOver: s.cfg.Node.Role == "active",
+		TTL:       s.cfg.Queue.LeaseTTL.D(),
+		Interval:  s.cfg.Queue.HeartbeatInterval.D(),
+		TakeOver:  s.cfg.Node.Role == "active",
+		Probe:     s.cfg.Queue.ProbeInterval.D(),
+		LeaseOnly: !s.cfg.Queue.LivenessSession,
+		Liveness:  liveness,
 	})
 	if err != nil {
 		return fmt.Errorf("register node %s: %w", s.cfg.Node.ID, err)

@@ -8,10 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/faxd/faxd/internal/api/routingcfg"
+	"github.com/faxd/faxd/internal/cluster"
 	"github.com/faxd/faxd/internal/config"
 	"github.com/faxd/faxd/internal/pgtest"
 	"github.com/faxd/faxd/internal/secretbox"
+	"github.com/faxd/faxd/internal/sip"
+	"github.com/faxd/faxd/queue"
 )
 
 // testKeyLine is the key every test server uses, so nodes sharing or
@@ -101,5 +106,80 @@ func TestPrepareSecretsSealsPlaintext(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "key_id=gone") || strings.Contains(logs.String(), "sealed-elsewhere") {
 		t.Fatalf("missing key not reported by id: %s", logs.String())
+	}
+}
+
+// A gateway password that does not decrypt is logged when the failure
+// starts or changes and when it ends, not at every routing refresh.
+func TestNotePasswordLogsOnChange(t *testing.T) {
+	var logs strings.Builder
+	s := &Server{log: slog.New(slog.NewTextHandler(&logs, nil))}
+	c := &channels{}
+	k, _ := secretbox.NewRandom("k1")
+	sealed, _ := k.Seal("pw")
+	_, errMissing := (*secretbox.Keyring)(nil).Open(sealed)
+	other, _ := secretbox.NewRandom("k1")
+	_, errWrong := other.Open(sealed)
+	for _, err := range []error{errMissing, errMissing, errMissing, errWrong, nil, nil} {
+		s.notePassword(c, "carrier", err)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "cannot be decrypted"); n != 2 {
+		t.Fatalf("%d error lines, want 2 (one per distinct error):\n%s", n, out)
+	}
+	if n := strings.Count(out, "decrypts again"); n != 1 {
+		t.Fatalf("%d recovery lines, want 1:\n%s", n, out)
+	}
+	if strings.Contains(out, "pw\"") {
+		t.Fatal("the password reached the log")
+	}
+}
+
+// A standby-style set-up end to end: a gateway with a SIP digest password
+// is created on another ("primary") database with the shared key, the
+// configuration sync copies it here as ciphertext, and this server's
+// outbound call through it authenticates against a listener that
+// challenges with that password: the decrypted password is what goes on
+// the wire, the stored one never is plaintext.
+func TestSyncedSealedGatewayAuthenticates(t *testing.T) {
+	t.Parallel()
+	const user, pass = "faxgw", "digest-pass-7f3a"
+	s := startServer(t, func(c *config.Config) {
+		selfConfig(c)
+		c.Channel.Gateways, c.Channel.Routes = nil, nil
+		c.SIP.InboundAuth = &sip.Credentials{Username: user, Password: pass}
+	})
+	ctx := context.Background()
+	primaryDSN := pgtest.NewDSN(t)
+	prim := pgtest.Pool(t, primaryDSN)
+	store := routingcfg.New(prim).WithSecrets(s.secrets)
+	if _, err := store.CreateGateway(ctx, routingcfg.Gateway{Name: "db-self", Address: s.channels.self, Username: user, Password: pass, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.CreateRoute(ctx, routingcfg.Route{Prefix: "+1555", Gateway: "db-self", Cost: 1}); err != nil {
+		t.Fatal(err)
+	}
+	syncer, err := cluster.NewSyncer(s.cfg.Node.ID, "primary", cluster.SyncConfig{PrimaryDSN: primaryDSN, StartTime: "00:00", Every: cluster.Every(time.Hour)},
+		s.DB.Queue, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := syncer.SyncNow(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var raw string
+	if err := s.DB.Queue.QueryRow(ctx, `SELECT password FROM gateways WHERE name = 'db-self'`).Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	if !secretbox.IsSealed(raw) || strings.Contains(raw, pass) {
+		t.Fatalf("synced password column %q: want ciphertext", raw)
+	}
+	job := enqueueFax(t, s, testPages(1, 120), queue.Request{})
+	j := waitJob(t, s, job.ID, 90*time.Second, "sent", func(j queue.Job) bool { return j.State == queue.Sent || j.State == queue.Failed })
+	if j.State != queue.Sent {
+		t.Fatalf("fax through the synced gateway: %+v", j)
+	}
+	if gw, _ := j.Metadata["result"].(map[string]any)["gateway"].(string); gw != "db-self" {
+		t.Errorf("sent through %q, want db-self", gw)
 	}
 }

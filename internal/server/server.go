@@ -166,6 +166,7 @@ type Server struct {
 	wg       sync.WaitGroup
 
 	channels *channels // internal/server/channels.go
+	nats     natsStart // internal/server/natsstart.go
 
 	notify  *notifyParts     // internal/server/notify.go
 	members *cluster.Watcher // internal/server/cluster.go
@@ -288,7 +289,7 @@ func (s *Server) checkComponents(ctx context.Context) []componentCheck {
 	checks := []componentCheck{
 		{"queue_db", s.DB.Queue.Ping(ctx)},
 		{"archive_db", s.DB.Archive.Ping(ctx)},
-		{"nats", s.Bus.Ready()},
+		{"nats", s.natsReady()}, // internal/server/natsstart.go
 	}
 	for _, c := range checks {
 		up := 1.0
@@ -349,10 +350,8 @@ func (s *Server) Run(ctx context.Context) error {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); f(bgCtx) }()
 	}
-	background(func(ctx context.Context) { s.relay.Run(ctx) })
-	background(func(ctx context.Context) { s.archiver.Run(ctx) })
-	background(s.runNotify)  // internal/server/notify.go
-	background(s.runInbound) // internal/server/inbound.go
+	background(s.runNATS)   // internal/server/natsstart.go: relay, archiver, followers
+	background(s.runNotify) // internal/server/notify.go
 	background(s.runMembership)
 	background(s.runStandby) // internal/server/standby.go
 	background(s.runHealth)

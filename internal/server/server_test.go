@@ -72,8 +72,16 @@ func TestServerTwoDatabasesReadiness(t *testing.T) {
 	if code, body := get(t, base+"/healthz"); code != 200 || strings.TrimSpace(body) != "ok" {
 		t.Errorf("healthz %d %q", code, body)
 	}
-	if code, body := get(t, base+"/readyz"); code != 200 || !strings.Contains(body, "nats ok") {
-		t.Errorf("readyz %d %q", code, body)
+	// The stream is created in the background once NATS answers.
+	for {
+		code, body := get(t, base+"/readyz")
+		if code == 200 && strings.Contains(body, "nats ok") {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("never ready: readyz %d %q", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	code, body := get(t, base+"/metrics")
 	if code != 200 || !strings.Contains(body, `faxd_build_info{node="test-node"`) || !strings.Contains(body, `faxd_component_up{component="queue_db"} 1`) {

@@ -53,6 +53,10 @@ func (s *Server) openStandby(ctx context.Context) error {
 		Store:    store,
 		Log:      log,
 		OnRole:   s.setRoleMetric,
+		// The primary's process, watched through its liveness session
+		// between heartbeats: its death is acted on at once.
+		Watch:         cluster.NewWatch(cfg, s.Queue),
+		WatchInterval: s.cfg.Queue.ProbeInterval.D(),
 	})
 	if err := p.ctl.Start(ctx); err != nil {
 		return err

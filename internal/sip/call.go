@@ -323,11 +323,20 @@ func (c *Call) reinviteT38(ctx context.Context) error {
 // retransmissions the client transaction sees until it expires.
 func (c *Call) ackAndWatch(tx sip.ClientTransaction, res *sip.Response) {
 	seq := res.CSeq().SeqNo
+	// Watch first: a 2xx repeated right after our ACK left must not slip
+	// between the ACK and the hook (reAck finds the ACK once it is stored).
+	if ctx, ok := tx.(interface{ OnRetransmission(sip.FnTxResponse) bool }); ok {
+		ctx.OnRetransmission(func(r *sip.Response) {
+			defer func() { // sipgo calls this on a goroutine without recover
+				if p := recover(); p != nil {
+					c.u.panicked("re-ACK", c.dlg.callID, p)
+				}
+			}()
+			c.dlg.reAck(r)
+		})
+	}
 	if err := c.dlg.ack(seq); err != nil {
 		c.log.Warn("ACK not sent", "error", err)
-	}
-	if ctx, ok := tx.(interface{ OnRetransmission(sip.FnTxResponse) bool }); ok {
-		ctx.OnRetransmission(func(r *sip.Response) { c.dlg.reAck(r) })
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -37,14 +38,20 @@ const (
 
 type guard struct {
 	u *UA
-	// parse is sipgo's parser; tests replace it to prove that a parser
-	// panic is contained.
-	parse func([]byte) (sip.Message, error)
+	// parser is sipgo's parser; tests replace it (setParser) to prove
+	// that a parser panic is contained.
+	parser atomic.Pointer[parseFunc]
 
 	mu      sync.Mutex
 	streams map[string]*streamBuf
 	udp     map[string]net.PacketConn // our UDP listeners by local address
 }
+
+type parseFunc func([]byte) (sip.Message, error)
+
+func (g *guard) parse(raw []byte) (sip.Message, error) { return (*g.parser.Load())(raw) }
+
+func (g *guard) setParser(f parseFunc) { g.parser.Store(&f) }
 
 type streamBuf struct {
 	buf      []byte
@@ -53,8 +60,9 @@ type streamBuf struct {
 }
 
 func newGuard(u *UA) *guard {
-	p := sip.NewParser()
-	return &guard{u: u, parse: p.ParseSIP, streams: map[string]*streamBuf{}, udp: map[string]net.PacketConn{}}
+	g := &guard{u: u, streams: map[string]*streamBuf{}, udp: map[string]net.PacketConn{}}
+	g.setParser(sip.NewParser().ParseSIP)
+	return g
 }
 
 // filter is the sip.TransportReadFilter: it returns what sipgo may parse.
@@ -232,11 +240,14 @@ func (g *guard) inspect(raw []byte, src netip.AddrPort, transport string) (pass 
 		tag := tagOf(rawHeader(raw, "to", "t"))
 		if cid == "" || tag == "" || !u.hasDialog(cid, tag) {
 			u.metrics.Refused.WithLabelValues("allow_from").Inc()
-			u.log.Warn("SIP request refused: source not in allow_from", "source", src, "transport", transport, "method", printable(string(method), 20), "call_id", printable(cid, 80))
 			if string(method) == string(sip.ACK) || !looksLikeRequest(first) ||
 				(string(method) == string(sip.OPTIONS) && u.cfg.OptionsFromUnknown == "drop") {
-				return false, nil // an ACK is never answered, noise neither; a dropped OPTIONS tells a scanner nothing
+				// An ACK is never answered, noise neither; a dropped OPTIONS
+				// tells a scanner nothing. Debug only: scans come in floods.
+				u.log.Debug("SIP request dropped: source not in allow_from", "source", src, "transport", transport, "method", printable(string(method), 20))
+				return false, nil
 			}
+			u.log.Warn("SIP request refused: source not in allow_from", "source", src, "transport", transport, "method", printable(string(method), 20), "call_id", printable(cid, 80))
 			return false, g.rawReply(raw, 403, "Forbidden", "source not in allow_from")
 		}
 	}

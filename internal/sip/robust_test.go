@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -590,13 +592,13 @@ func TestParserPanicContained(t *testing.T) {
 			u := newTestUA(t, nil)
 			ans := newAnswering(Accept)
 			u.SetAdmission(ans)
-			real := u.guard.parse
-			u.guard.parse = func(b []byte) (sip.Message, error) {
+			real := sip.NewParser().ParseSIP
+			u.guard.setParser(func(b []byte) (sip.Message, error) {
 				if bytes.Contains(b, []byte("X-Boom")) {
 					panic("parser bug")
 				}
 				return real(b)
-			}
+			})
 			p := dialRaw(t, u, tr, "127.0.0.1")
 			p.send(p.request(u, "INVITE", "boom-"+sip.GenerateTagN(8), gwT38SDP).add("X-Boom", "1").String())
 			if res := p.final(nil); statusOf(res) != 400 {
@@ -720,3 +722,40 @@ func TestNonceTable(t *testing.T) {
 		t.Fatalf("table grew to %d", len(tab.m))
 	}
 }
+
+// BenchmarkGuard is the read guard's cost per message: a well-formed
+// INVITE with SDP from an allowed gateway (full parse and checks), and an
+// OPTIONS from outside allow_from dropped on its start line, Call-ID and
+// To tag alone.
+func BenchmarkGuard(b *testing.B) {
+	u := &UA{cfg: Config{OptionsFromUnknown: "drop", UserAgent: "faxd"}, host: "127.0.0.1",
+		allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, calls: map[string]*Call{},
+		metrics: newMetrics(), log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		addrs: map[string]netip.AddrPort{"udp": netip.MustParseAddrPort("127.0.0.1:5060")}}
+	u.guard = newGuard(u)
+	inv := []byte((&rawPeer{tr: "udp", conn: fakeAddrConn{}}).request(u, "INVITE", "bench@gw", gwT38SDP).String())
+	opt := []byte((&rawPeer{tr: "udp", conn: fakeAddrConn{}}).request(u, "OPTIONS", "scan@x", "").String())
+	for _, bc := range []struct {
+		name string
+		raw  []byte
+		src  netip.AddrPort
+		pass bool
+	}{
+		{"invite_allowed", inv, netip.MustParseAddrPort("127.0.0.1:5070"), true},
+		{"options_dropped", opt, netip.MustParseAddrPort("192.0.2.9:5060"), false},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(bc.raw)))
+			for b.Loop() {
+				if pass, _ := u.guard.inspect(bc.raw, bc.src, "UDP"); pass != bc.pass {
+					b.Fatalf("pass = %v", pass)
+				}
+			}
+		})
+	}
+}
+
+// fakeAddrConn gives rawPeer.request a local address without a socket.
+type fakeAddrConn struct{ net.Conn }
+
+func (fakeAddrConn) LocalAddr() net.Addr { return &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5070} }

@@ -166,7 +166,12 @@ func (f levelFilter) WithGroup(n string) slog.Handler {
 	return levelFilter{f.Handler.WithGroup(n), f.min}
 }
 
+// listen binds every transport first and serves them only once the
+// addresses and our host are known: a message arriving at once must not
+// meet a half-initialised UA.
 func (u *UA) listen() error {
+	var serves []func() error
+	var udpConn net.PacketConn
 	if a := u.cfg.ListenUDP; a != "" {
 		conn, err := net.ListenPacket("udp", a)
 		if err != nil {
@@ -177,15 +182,8 @@ func (u *UA) listen() error {
 		u.guard.mu.Lock()
 		u.guard.udp[conn.LocalAddr().String()] = conn
 		u.guard.mu.Unlock()
-		u.serve(func() error { return u.srv.ServeUDP(conn) })
-		// Requests we send over UDP leave from this socket; sipgo must have
-		// registered it before the first Dial or it would try to bind it again.
-		for i := 0; i < 200; i++ {
-			if c, err := u.ua.TransportLayer().GetConnection("udp", conn.LocalAddr().String()); err == nil && c != nil {
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		udpConn = conn
+		serves = append(serves, func() error { return u.srv.ServeUDP(conn) })
 	}
 	if a := u.cfg.ListenTCP; a != "" {
 		l, err := net.Listen("tcp", a)
@@ -194,7 +192,7 @@ func (u *UA) listen() error {
 		}
 		u.listeners = append(u.listeners, l)
 		u.addrs["tcp"] = l.Addr().(*net.TCPAddr).AddrPort()
-		u.serve(func() error { return u.srv.ServeTCP(l) })
+		serves = append(serves, func() error { return u.srv.ServeTCP(l) })
 	}
 	if a := u.cfg.ListenTLS; a != "" {
 		cert, err := tls.LoadX509KeyPair(u.cfg.TLSCert, u.cfg.TLSKey)
@@ -207,13 +205,26 @@ func (u *UA) listen() error {
 		}
 		u.listeners = append(u.listeners, l)
 		u.addrs["tls"] = l.Addr().(*net.TCPAddr).AddrPort()
-		u.serve(func() error { return u.srv.ServeTLS(l) })
+		serves = append(serves, func() error { return u.srv.ServeTLS(l) })
 	}
 	u.host = u.cfg.PublicHost
 	if u.host == "" {
 		for _, ap := range u.addrs {
 			u.host = ap.Addr().Unmap().String()
 			break
+		}
+	}
+	for _, f := range serves {
+		u.serve(f)
+	}
+	if udpConn != nil {
+		// Requests we send over UDP leave from this socket; sipgo must have
+		// registered it before the first Dial or it would try to bind it again.
+		for i := 0; i < 200; i++ {
+			if c, err := u.ua.TransportLayer().GetConnection("udp", udpConn.LocalAddr().String()); err == nil && c != nil {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	}
 	return nil

@@ -1,0 +1,101 @@
+package v17
+
+import "math"
+
+// depth is how many symbols the Viterbi decoder looks back before it
+// commits to a point: about five times the code's constraint length.
+const depth = 16
+
+// viterbi decodes V.17's 8-state trellis code. For each received point it
+// finds the nearest point of each of the 8 subsets (labels sharing Y2 Y1
+// Y0), extends the survivor path of each encoder state, and releases the
+// label decided depth-1 symbols ago.
+type viterbi struct {
+	sm *subsetMap
+	// Per-symbol subset distances, kept so the receiver can reuse them for
+	// its quick decision.
+	dist   [8]float32
+	best   [8]uint8
+	metric [8]float32
+	prev   [depth][8]uint8 // survivor: previous state
+	label  [depth][8]uint8 // survivor: label sent on that branch
+	pos    int
+	filled int
+}
+
+func newViterbi(sm *subsetMap) *viterbi {
+	v := &viterbi{sm: sm}
+	v.reset()
+	return v
+}
+
+// reset starts from encoder state 0, which both ends hold at the start of
+// segment 4.
+func (v *viterbi) reset() {
+	for i := range v.metric {
+		v.metric[i] = 1e9
+	}
+	v.metric[0] = 0
+	v.pos, v.filled = 0, 0
+}
+
+// nearestLabel is the label of the point closest to the last pushed one.
+func (v *viterbi) nearestLabel() uint8 {
+	bs := 0
+	for s := 1; s < 8; s++ {
+		if v.dist[s] < v.dist[bs] {
+			bs = s
+		}
+	}
+	return v.best[bs]
+}
+
+// push adds a received point; when ok, label is the decision for the
+// symbol depth-1 symbols back.
+func (v *viterbi) push(z complex64) (label uint8, ok bool) {
+	v.sm.nearest(z, &v.dist, &v.best)
+	dist, best := &v.dist, &v.best
+	var next [8]float32
+	for i := range next {
+		next[i] = math.MaxFloat32
+	}
+	p := v.pos
+	for s := uint8(0); s < 8; s++ {
+		for y := uint8(0); y < 4; y++ {
+			ns := trellis[s][y]
+			sub := y<<1 | (ns>>2)&1
+			m := v.metric[s] + dist[sub]
+			if m < next[ns] {
+				next[ns] = m
+				v.prev[p][ns] = s
+				v.label[p][ns] = best[sub]
+			}
+		}
+	}
+	// Keep the metrics small: only their differences matter.
+	lo := next[0]
+	bs := 0
+	for i, m := range next {
+		if m < lo {
+			lo, bs = m, i
+		}
+	}
+	for i := range next {
+		v.metric[i] = next[i] - lo
+	}
+	v.pos = (v.pos + 1) % depth
+	if v.filled < depth {
+		v.filled++
+		if v.filled < depth {
+			return 0, false
+		}
+	}
+	// Trace back from the best state to the oldest stored step.
+	st := uint8(bs)
+	j := p
+	for k := 0; k < depth-1; k++ {
+		st = v.prev[j][st]
+		j = (j + depth - 1) % depth
+	}
+	return v.label[j][st], true
+}
