@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/faxd/faxd/routing/failover"
@@ -173,9 +174,24 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 // once makes one attempt. The timeout runs until the whole body is read,
 // or for a stream until the headers are in; after that the caller's
 // context and Close end the stream.
-func (c *Client) once(ctx context.Context, server string, r request) (*response, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	timer := time.AfterFunc(c.timeout, cancel)
+func (c *Client) once(parent context.Context, server string, r request) (*response, error) {
+	ctx, cancel := context.WithCancel(parent)
+	var fired atomic.Bool
+	timer := time.AfterFunc(c.timeout, func() {
+		fired.Store(true)
+		cancel()
+	})
+	// fail reports an attempt the timer cut short as a timeout, which
+	// failover retries, rather than as the cancellation it is underneath,
+	// which would end the whole call.
+	fail := func(err error) error {
+		timer.Stop()
+		cancel()
+		if fired.Load() && parent.Err() == nil {
+			return fmt.Errorf("%s gave no answer within %s: %w", server, c.timeout, context.DeadlineExceeded)
+		}
+		return err
+	}
 	u := server + r.path
 	if len(r.query) > 0 {
 		u += "?" + r.query.Encode()
@@ -186,9 +202,7 @@ func (c *Client) once(ctx context.Context, server string, r request) (*response,
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, u, body)
 	if err != nil {
-		timer.Stop()
-		cancel()
-		return nil, err
+		return nil, fail(err)
 	}
 	for k, v := range r.header {
 		req.Header[k] = v
@@ -202,30 +216,29 @@ func (c *Client) once(ctx context.Context, server string, r request) (*response,
 	req.Header.Set("Accept", "application/json, application/problem+json, */*")
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		timer.Stop()
-		cancel()
-		return nil, err
+		return nil, fail(err)
 	}
 	if resp.StatusCode < 400 && r.stream {
-		timer.Stop()
+		if !timer.Stop() {
+			resp.Body.Close()
+			return nil, fail(context.Canceled)
+		}
 		return &response{status: resp.StatusCode, header: resp.Header,
 			stream: &cancelCloser{ReadCloser: resp.Body, cancel: cancel}}, nil
 	}
-	defer func() {
-		timer.Stop()
-		cancel()
-	}()
-	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	resp.Body.Close()
 	if err != nil {
-		return nil, err
+		return nil, fail(err)
 	}
+	timer.Stop()
+	cancel()
 	if resp.StatusCode >= 400 {
 		e := problem(server, resp.StatusCode, b)
 		if resp.StatusCode == http.StatusTooManyRequests {
 			// The server says when this token may ask again; the retry
 			// that follows (failover counts 429 as "retry") waits for it.
-			if err := sleep(ctx, retryAfter(resp.Header.Get("Retry-After"), c.timeout)); err != nil {
+			if err := sleep(parent, retryAfter(resp.Header.Get("Retry-After"), c.timeout)); err != nil {
 				return nil, err
 			}
 		}

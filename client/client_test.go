@@ -320,3 +320,29 @@ func TestRateLimitedIsRetriedAfterRetryAfter(t *testing.T) {
 		t.Fatalf("%+v %v calls=%d", tok, err, calls)
 	}
 }
+
+// An attempt that gets no answer within Timeout is retried, not treated
+// as the caller's cancellation.
+func TestSilentServerIsRetried(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n == 1 {
+			<-r.Context().Done() // silent until the client gives up
+			return
+		}
+		json.NewEncoder(w).Encode(client.Token{ID: 1, Name: "ops"})
+	}))
+	defer srv.Close()
+	c := newClient(t, client.Options{Servers: []string{srv.URL}, Timeout: 200 * time.Millisecond, AttemptsPerServer: 5})
+	tok, err := c.WhoAmI(context.Background())
+	mu.Lock()
+	defer mu.Unlock()
+	if err != nil || tok.Name != "ops" || calls < 2 {
+		t.Fatalf("%+v %v calls=%d", tok, err, calls)
+	}
+}
