@@ -178,6 +178,57 @@ func (a *app) inboundTrace(ctx context.Context, path string, args []string) (int
 	return exitOK, nil
 }
 
+func (a *app) inboundReroutes(ctx context.Context, path string, args []string) (int, error) {
+	fs := a.flags(path, "ID", "List a received fax's reroutes, oldest first: who sent it where, and how the delivery went.")
+	pos, code, ok := a.parse(fs, args, 1, 1)
+	if !ok {
+		return code, nil
+	}
+	id, ok := a.id(fs, pos[0], "received fax")
+	if !ok {
+		return exitUsage, nil
+	}
+	rrs, err := a.c.ListReroutes(ctx, id)
+	if err != nil {
+		return exitFailed, err
+	}
+	if a.json {
+		a.printJSON(map[string]any{"reroutes": rrs})
+		return exitOK, nil
+	}
+	tw := a.table()
+	fmt.Fprintln(tw, "ID\tAT\tACTOR\tFROM\tTO\tOUTCOME\tERROR")
+	for _, rr := range rrs {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", rr.ID, when(&rr.CreatedAt), rr.Actor, rr.From, rr.To, rr.Outcome, dash(rr.Error))
+	}
+	tw.Flush()
+	return exitOK, nil
+}
+
+func (a *app) inboundThumbnail(ctx context.Context, path string, args []string) (int, error) {
+	fs := a.flags(path, "ID [-page N] [-width W] [-o FILE]", "Save a grey PNG preview of one page of a received fax.")
+	page := fs.Int("page", 1, "page `number`, from 1")
+	width := fs.Int("width", 200, "width in `pixels`, 50-800")
+	out := fs.String("o", "", "output `file` (default received-ID-pN.png; - for standard output)")
+	pos, code, ok := a.parse(fs, args, 1, 1)
+	if !ok {
+		return code, nil
+	}
+	id, ok := a.id(fs, pos[0], "received fax")
+	if !ok {
+		return exitUsage, nil
+	}
+	d, err := a.c.GetReceivedThumbnail(ctx, id, *page, *width)
+	if err != nil {
+		return exitFailed, err
+	}
+	name := *out
+	if name == "" {
+		name = fmt.Sprintf("received-%d-p%d.png", id, *page)
+	}
+	return a.save(d, name, name)
+}
+
 func (a *app) mailboxesList(ctx context.Context, path string, args []string) (int, error) {
 	fs := a.flags(path, "[-json]", "List the mailboxes that hold faxes, with counts.")
 	if _, code, ok := a.parse(fs, args, 0, 0); !ok {

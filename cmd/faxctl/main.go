@@ -76,6 +76,8 @@ func init() {
 			{name: "download", summary: "a received fax as PDF or TIFF", run: (*app).inboundDownload},
 			{name: "reroute", summary: "send a received fax to another destination", run: (*app).inboundReroute},
 			{name: "trace", summary: "the call trace of a received fax", run: (*app).inboundTrace},
+			{name: "reroutes", summary: "a received fax's reroutes, oldest first", run: (*app).inboundReroutes},
+			{name: "thumbnail", summary: "a PNG preview of one page", run: (*app).inboundThumbnail},
 		}},
 		{name: "mailboxes", summary: "mailboxes of received faxes (admin)", sub: []*command{
 			{name: "list", summary: "mailboxes with their counts", run: (*app).mailboxesList},
