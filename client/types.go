@@ -115,25 +115,46 @@ type TraceEvent struct {
 
 // Gateway is a SIP gateway; its password is never returned.
 type Gateway struct {
-	Name        string    `json:"name"`
-	Address     string    `json:"address"`
-	MaxChannels int       `json:"max_channels"`
-	Username    string    `json:"username"`
-	HasPassword bool      `json:"has_password"`
-	Enabled     bool      `json:"enabled"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	Name        string         `json:"name"`
+	Address     string         `json:"address"`
+	MaxChannels int            `json:"max_channels"`
+	Username    string         `json:"username"`
+	HasPassword bool           `json:"has_password"`
+	Enabled     bool           `json:"enabled"`
+	Profile     GatewayProfile `json:"profile"`
+	CreatedAt   time.Time      `json:"created_at"`
+	UpdatedAt   time.Time      `json:"updated_at"`
+}
+
+// GatewayProfile is how faxd calls a gateway; unset fields keep the
+// server's settings. Durations are strings such as "3s".
+type GatewayProfile struct {
+	AudioFirst         bool   `json:"audio_first,omitempty"`
+	ReinviteWait       string `json:"reinvite_wait,omitempty"`
+	T38Version         *int   `json:"t38_version,omitempty"`
+	T38MaxDatagram     int    `json:"t38_max_datagram,omitempty"`
+	T38ErrorCorrection string `json:"t38_error_correction,omitempty"`
+	ECM                *bool  `json:"ecm,omitempty"`
+	MaxBitRate         int    `json:"max_bit_rate,omitempty"`
+	V17                *bool  `json:"v17,omitempty"`
+	RetryLadder        *bool  `json:"retry_ladder,omitempty"`
+	Probe              string `json:"probe,omitempty"`
+	ProbeInterval      string `json:"probe_interval,omitempty"`
+	ProbeFailAfter     int    `json:"probe_fail_after,omitempty"`
+	ProbeReadmitAfter  int    `json:"probe_readmit_after,omitempty"`
 }
 
 // GatewayInput creates or replaces a gateway. A nil Password on update
-// keeps the stored one; a nil Enabled means true.
+// keeps the stored one; a nil Enabled means true. Profile replaces the
+// stored profile (update with the current one to keep it).
 type GatewayInput struct {
-	Name        string  `json:"name,omitempty"`
-	Address     string  `json:"address"`
-	MaxChannels int     `json:"max_channels,omitempty"`
-	Username    string  `json:"username,omitempty"`
-	Password    *string `json:"password,omitempty"`
-	Enabled     *bool   `json:"enabled,omitempty"`
+	Name        string          `json:"name,omitempty"`
+	Address     string          `json:"address"`
+	MaxChannels int             `json:"max_channels,omitempty"`
+	Username    string          `json:"username,omitempty"`
+	Password    *string         `json:"password,omitempty"`
+	Enabled     *bool           `json:"enabled,omitempty"`
+	Profile     *GatewayProfile `json:"profile,omitempty"`
 }
 
 // GatewayHealth is a gateway's live state on one server.

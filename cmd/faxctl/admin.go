@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -54,6 +55,9 @@ func (a *app) printGateway(g *client.Gateway) {
 	fmt.Fprintln(tw, "NAME\tADDRESS\tCHANNELS\tUSERNAME\tPASSWORD\tENABLED\tUPDATED")
 	a.gatewayRow(tw, *g)
 	tw.Flush()
+	if p, _ := json.Marshal(g.Profile); string(p) != "{}" {
+		fmt.Fprintf(a.stdout, "profile: %s\n", p)
+	}
 }
 
 func (a *app) gatewayShow(ctx context.Context, path string, args []string) (int, error) {
@@ -75,6 +79,7 @@ type gatewayFlags struct {
 	address, username, password *string
 	maxChannels                 *int
 	enabled                     *bool
+	profile                     *string
 }
 
 func newGatewayFlags(fs *flagSet) gatewayFlags {
@@ -84,6 +89,8 @@ func newGatewayFlags(fs *flagSet) gatewayFlags {
 		username:    fs.String("username", "", "SIP digest `user`"),
 		password:    fs.String("password", "", "SIP digest `password` (update: leave out to keep the stored one)"),
 		enabled:     fs.Bool("enabled", true, "in use for routing (-enabled=false to park it)"),
+		profile: fs.String("profile", "", "media profile and probing as `JSON`, e.g. '{\"ecm\":false,\"max_bit_rate\":9600,\"t38_version\":3}'"+
+			" (update: the keys given change, the others stay)"),
 	}
 }
 
@@ -107,6 +114,22 @@ func (f gatewayFlags) apply(fs *flagSet, in *client.GatewayInput) {
 	}
 }
 
+// applyProfile merges -profile's keys over in.Profile.
+func (f gatewayFlags) applyProfile(fs *flagSet, in *client.GatewayInput) error {
+	if !setFlags(fs)["profile"] {
+		return nil
+	}
+	if in.Profile == nil {
+		in.Profile = &client.GatewayProfile{}
+	}
+	dec := json.NewDecoder(strings.NewReader(*f.profile))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(in.Profile); err != nil {
+		return fmt.Errorf("-profile: %v", err)
+	}
+	return nil
+}
+
 func (a *app) gatewayCreate(ctx context.Context, path string, args []string) (int, error) {
 	fs := a.flags(path, "NAME -address HOST[:PORT] [flags]", "Create a gateway.")
 	gf := newGatewayFlags(fs)
@@ -119,6 +142,9 @@ func (a *app) gatewayCreate(ctx context.Context, path string, args []string) (in
 	}
 	in := client.GatewayInput{Name: pos[0]}
 	gf.apply(fs, &in)
+	if err := gf.applyProfile(fs, &in); err != nil {
+		return a.usageErr(fs, err.Error()), nil
+	}
 	g, err := a.c.CreateGateway(ctx, in)
 	if err != nil {
 		return exitFailed, err
@@ -139,8 +165,12 @@ func (a *app) gatewayUpdate(ctx context.Context, path string, args []string) (in
 		return exitFailed, err
 	}
 	en := cur.Enabled
-	in := client.GatewayInput{Name: cur.Name, Address: cur.Address, MaxChannels: cur.MaxChannels, Username: cur.Username, Enabled: &en}
+	prof := cur.Profile
+	in := client.GatewayInput{Name: cur.Name, Address: cur.Address, MaxChannels: cur.MaxChannels, Username: cur.Username, Enabled: &en, Profile: &prof}
 	gf.apply(fs, &in)
+	if err := gf.applyProfile(fs, &in); err != nil {
+		return a.usageErr(fs, err.Error()), nil
+	}
 	g, err := a.c.UpdateGateway(ctx, pos[0], in)
 	if err != nil {
 		return exitFailed, err

@@ -227,6 +227,20 @@ func TestAdminCRUDCommands(t *testing.T) {
 	if out = do(0, "gateways", "show", "gw1"); !strings.Contains(out, "192.0.2.10:5060") || !strings.Contains(out, "ADDRESS") {
 		t.Fatalf("gateway show: %q", out)
 	}
+	// The media profile: set with -profile, merged key by key on update,
+	// kept by an update that does not mention it, refused when wrong.
+	do(0, "gateways", "update", "gw1", "-profile", `{"ecm":false,"max_bit_rate":9600}`)
+	do(0, "gateways", "update", "gw1", "-profile", `{"t38_version":3}`)
+	out = do(0, "gateways", "update", "gw1", "-max-channels", "8")
+	if !strings.Contains(out, `profile: {"t38_version":3,"ecm":false,"max_bit_rate":9600}`) {
+		t.Fatalf("profile after two merges and an update without it: %q", out)
+	}
+	if out = do(1, "gateways", "update", "gw1", "-profile", `{"max_bit_rate":5000}`); !strings.Contains(out, "profile.max_bit_rate 5000") {
+		t.Fatalf("bad profile: %q", out)
+	}
+	if out = do(2, "gateways", "update", "gw1", "-profile", `{"bogus":1}`); !strings.Contains(out, "bogus") {
+		t.Fatalf("unknown profile key: %q", out)
+	}
 	var gws struct{ Gateways []map[string]any }
 	if err := json.Unmarshal([]byte(do(0, "gateways", "list", "--json")), &gws); err != nil || len(gws.Gateways) != 1 || gws.Gateways[0]["max_channels"] != 8.0 {
 		t.Fatalf("gateways list --json: %v %+v", err, gws)
