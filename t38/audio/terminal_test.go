@@ -1,0 +1,225 @@
+package audio
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/faxd/faxd/t38/bilevel"
+	"github.com/faxd/faxd/t38/t30"
+	"github.com/faxd/faxd/t38/t4/t4test"
+)
+
+// line is one direction of a telephone line: gain, a delay, white noise and
+// optionally a sample clock running off by ppm (linear interpolation). It is
+// deterministic for a seed.
+type line struct {
+	gain  float64
+	delay []float64 // FIFO of delayed samples
+	noise float64   // rms
+	rng   *rand.Rand
+	ppm   float64
+	pos   float64 // drift: read position in the input stream
+	hist  []float64
+	base  int // input index of hist[0]
+}
+
+// newLine: attenuation in dB, delay in samples, SNR in dB relative to a
+// -13 dBm0 signal after attenuation; snr <= 0 means no noise.
+func newLine(attDB float64, delay int, snr float64, ppm float64, seed uint64) *line {
+	l := &line{gain: math.Pow(10, -attDB/20), delay: make([]float64, delay), rng: rand.New(rand.NewPCG(seed, 7)), ppm: ppm}
+	if ppm > 0 {
+		// A fast reader starts behind, so that it never runs out of input
+		// within ten minutes.
+		l.pos = -ppm * 1e-6 * 8000 * 600
+	}
+	if snr > 0 {
+		// -13 dBm0 is a sine of peak 32767*10^((-13-3.14)/20).
+		sig := 32767 * math.Pow(10, (-13-3.14)/20) / math.Sqrt2 * l.gain
+		l.noise = sig * math.Pow(10, -snr/20)
+	}
+	return l
+}
+
+func (l *line) pass(in []int16, out []int16) {
+	for _, s := range in {
+		l.hist = append(l.hist, float64(s))
+	}
+	for i := range out {
+		var x float64
+		if l.ppm == 0 {
+			x = l.hist[0]
+			l.hist = l.hist[1:]
+		} else {
+			j := int(math.Floor(l.pos)) - l.base
+			if j < 0 {
+				x = 0
+			} else if j+1 >= len(l.hist) {
+				x = l.hist[len(l.hist)-1]
+			} else {
+				f := l.pos - math.Floor(l.pos)
+				x = l.hist[j]*(1-f) + l.hist[j+1]*f
+			}
+			l.pos += 1 + l.ppm*1e-6
+		}
+		if len(l.delay) > 0 {
+			l.delay = append(l.delay, x)
+			x = l.delay[0]
+			l.delay = l.delay[1:]
+		}
+		y := x*l.gain + l.rng.NormFloat64()*l.noise
+		out[i] = int16(max(-32768, min(32767, math.Round(y))))
+	}
+	if l.ppm != 0 {
+		if drop := int(math.Floor(l.pos)) - l.base - 2; drop > 0 && drop < len(l.hist) {
+			l.hist = l.hist[drop:]
+			l.base += drop
+		}
+	} else {
+		l.hist = l.hist[:0:0]
+	}
+}
+
+func testPages(n, rows int) []*bilevel.Image {
+	var pages []*bilevel.Image
+	for i := range n {
+		full := t4test.Page([]t4test.Kind{t4test.Text, t4test.LineArt}[i%2], 1728, bilevel.YDPIStandard, uint64(i+1))
+		m := bilevel.New(full.Width, rows)
+		m.YDPI = full.YDPI
+		copy(m.Pix, full.Pix[:rows*full.Stride])
+		pages = append(pages, m)
+	}
+	return pages
+}
+
+type callResult struct {
+	tx, rx   *t30.Result
+	received []*t30.ReceivedPage
+	audio    time.Duration
+	rxStats  Stats
+	modems   []t30.Modem
+}
+
+// connect runs a sender and a receiver against each other through two
+// lines until both are done or limit of audio has passed.
+func connect(t testing.TB, tx, rx *Terminal, ab, ba *line, limit time.Duration) callResult {
+	t.Helper()
+	const block = 160
+	aOut, bOut := make([]int16, block), make([]int16, block)
+	aIn, bIn := make([]int16, block), make([]int16, block)
+	var r callResult
+	for !(tx.Done() && rx.Done()) {
+		if tx.Now() > limit {
+			t.Fatalf("call still running after %v: sender %s, receiver %s", limit, tx.Engine().State(), rx.Engine().State())
+		}
+		tx.Process(aIn, aOut)
+		rx.Process(bIn, bOut)
+		ab.pass(aOut, bIn)
+		ba.pass(bOut, aIn)
+		for _, ev := range tx.Events() {
+			if ev.Kind == t30.OutPageSent {
+				r.modems = append(r.modems, ev.Stats.Modem)
+			}
+		}
+		for _, ev := range rx.Events() {
+			if ev.Kind == t30.OutPageReceived {
+				r.received = append(r.received, ev.Received)
+			}
+		}
+	}
+	r.tx, r.rx, r.audio, r.rxStats = tx.Result(), rx.Result(), tx.Now(), rx.Stats()
+	return r
+}
+
+func pair(t testing.TB, pages []*bilevel.Image, ecm bool, rxModems []HighSpeed) (*Terminal, *Terminal) {
+	t.Helper()
+	tx, err := New(Config{T30: t30.Config{Calling: true, Transmit: true, Ident: "+1 555 0100", ECM: ecm,
+		Pages: t30.ImagePages(pages)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rx, err := New(Config{T30: t30.Config{Ident: "+1 555 0199", ECM: ecm, Fine: true,
+		Decoder: t30.T4Decoder{}}, HighSpeed: rxModems})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx, rx
+}
+
+func checkPages(t *testing.T, r callResult, pages []*bilevel.Image, want t30.Modem) {
+	t.Helper()
+	if !r.tx.OK() || !r.rx.OK() {
+		t.Fatalf("sender %v, receiver %v", r.tx, r.rx)
+	}
+	if len(r.received) != len(pages) {
+		t.Fatalf("received %d pages, sent %d", len(r.received), len(pages))
+	}
+	for i, p := range r.received {
+		if p.Image == nil || !p.Image.Equal(pages[i]) {
+			t.Errorf("page %d differs from what was sent: %s", i+1, diff(p.Image, pages[i]))
+		}
+		if p.Stats.Modem != want {
+			t.Errorf("page %d came at %v, want %v", i+1, p.Stats.Modem, want)
+		}
+	}
+}
+
+// TestOursToOurs sends a three-page fax between two terminals over an
+// impaired line (6 dB loss, 30 dB SNR, 5 ms delay each way), with and
+// without ECM, at 4800 and (by a receiver that has only 2400, so the
+// sender falls back after a failed TCF) 2400 bit/s.
+func TestOursToOurs(t *testing.T) {
+	pages := testPages(3, 120)
+	for _, tc := range []struct {
+		name  string
+		ecm   bool
+		mods  []HighSpeed
+		modem t30.Modem
+		ppm   float64
+	}{
+		{"4800", false, nil, t30.V27ter4800, 0},
+		{"4800-ecm", true, nil, t30.V27ter4800, 0},
+		{"2400", false, []HighSpeed{V27ter{Only2400: true}}, t30.V27ter2400, 0},
+		{"2400-ecm", true, []HighSpeed{V27ter{Only2400: true}}, t30.V27ter2400, 0},
+		{"4800-drift", false, nil, t30.V27ter4800, 100},
+		{"4800-ecm-drift", true, nil, t30.V27ter4800, -100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tx, rx := pair(t, pages, tc.ecm, tc.mods)
+			r := connect(t, tx, rx, newLine(6, 40, 30, tc.ppm, 1), newLine(6, 40, 30, -tc.ppm, 2), 5*time.Minute)
+			checkPages(t, r, pages, tc.modem)
+			if tc.modem == t30.V27ter2400 && r.rxStats.TrainingsFailed == 0 {
+				t.Errorf("the 2400-only receiver reported no failed training at 4800")
+			}
+			if !r.rxStats.CNGHeard {
+				t.Errorf("the answering side did not hear CNG")
+			}
+			if !tx.Stats().CEDHeard {
+				t.Errorf("the calling side did not hear CED")
+			}
+			t.Logf("%s: %v of audio, receiver stats %+v", tc.name, r.audio, r.rxStats)
+		})
+	}
+}
+
+func diff(a, b *bilevel.Image) string {
+	if a == nil {
+		return "not decoded"
+	}
+	if a.Width != b.Width || a.Height != b.Height {
+		return fmt.Sprintf("%dx%d, want %dx%d", a.Width, a.Height, b.Width, b.Height)
+	}
+	n, first := 0, -1
+	for y := 0; y < a.Height; y++ {
+		if !bytes.Equal(a.Row(y), b.Row(y)) {
+			n++
+			if first < 0 {
+				first = y
+			}
+		}
+	}
+	return fmt.Sprintf("%d rows differ, first %d", n, first)
+}
