@@ -1,6 +1,8 @@
 package audio
 
 import (
+	"time"
+
 	"github.com/faxd/faxd/t38/modem/hdlc"
 	"github.com/faxd/faxd/t38/modem/tone"
 	"github.com/faxd/faxd/t38/modem/v21"
@@ -28,6 +30,9 @@ func (t *Terminal) receive(in []int16) {
 	}
 }
 
+// silenceDelay is how long the tone detector takes to report silence.
+const silenceDelay = 50 * time.Millisecond
+
 func (t *Terminal) toneEvent(ev tone.Event) {
 	switch ev.Kind {
 	case tone.EventToneOn:
@@ -46,6 +51,8 @@ func (t *Terminal) toneEvent(ev tone.Event) {
 		}
 	case tone.EventSilence:
 		t.silent = true
+		// The detector is 50 ms late: the rest of the 75 ms gap follows.
+		t.hold = max(t.hold, samplesOf(Gap-silenceDelay))
 		if t.noModem && t.foreign {
 			// DCS asked for a modem we do not have and a signal came and
 			// went: to T.30 that is a training that failed.

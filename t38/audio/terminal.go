@@ -28,6 +28,9 @@ const (
 	// CEDDelay is the silence before CED after answering (T.30: at least
 	// 0.2 s).
 	CEDDelay = 200 * time.Millisecond
+	// maxWait bounds how long a signal waits for the far end to fall
+	// silent: a line whose noise keeps the detector up must not stop us.
+	maxWait = 3 * time.Second
 	// DefaultLevel is the transmit level of every signal, in dBm0.
 	DefaultLevel = -13.0
 )
@@ -71,6 +74,7 @@ type Terminal struct {
 	cur    signal          // the signal going out, nil between signals
 	hold   int             // samples of silence before the next signal
 	cng    *tone.Generator // CNG cadence kept up while the caller waits
+	waited int             // samples the next signal has waited for silence
 	events []t30.Output
 
 	// receive side
@@ -230,7 +234,16 @@ func (t *Terminal) transmit(out []int16) {
 			clear(out[i : i+k])
 			i += k
 			t.hold -= k
+		case len(t.queue) > 0 && !t.silent && t.waited < samplesOf(maxWait):
+			// Half duplex: the far end is still sending (the tail of its
+			// frames after the one the engine answers, say). Speak 75 ms
+			// after it stops, not over it.
+			k := len(out) - i
+			clear(out[i:])
+			i += k
+			t.waited += k
 		case len(t.queue) > 0:
+			t.waited = 0
 			o := t.queue[0]
 			t.queue = t.queue[1:]
 			t.cng = nil // anything else we send ends the calling tone
