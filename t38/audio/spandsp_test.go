@@ -63,6 +63,13 @@ type peerResult struct {
 // is false. It returns spandsp's report and the audio time.
 func spandspCall(tb testing.TB, ours *Terminal, calling, spandspSends, ecm bool, sendTIFF, recvTIFF string, ab, ba *line) (peerResult, time.Duration, []*t30.ReceivedPage) {
 	tb.Helper()
+	return spandspCallMeter(tb, ours, nil, calling, spandspSends, ecm, sendTIFF, recvTIFF, ab, ba)
+}
+
+// spandspCallMeter is spandspCall that, with a meter, adds up the thread CPU
+// our Process calls take.
+func spandspCallMeter(tb testing.TB, ours *Terminal, m *cpuMeter, calling, spandspSends, ecm bool, sendTIFF, recvTIFF string, ab, ba *line) (peerResult, time.Duration, []*t30.ReceivedPage) {
+	tb.Helper()
 	bin := spandspPeer(tb)
 	const block = 160
 	send := "-"
@@ -94,7 +101,13 @@ func spandspCall(tb testing.TB, ours *Terminal, calling, spandspSends, ecm bool,
 	var doneAt time.Duration = -1
 	var got []*t30.ReceivedPage
 	for {
-		ours.Process(ourIn, ourOut)
+		if m != nil {
+			c0 := threadCPU()
+			ours.Process(ourIn, ourOut)
+			m.cpu += threadCPU() - c0
+		} else {
+			ours.Process(ourIn, ourOut)
+		}
 		ab.pass(ourOut, peerIn)
 		for i, s := range peerIn {
 			binary.LittleEndian.PutUint16(raw[2*i:], uint16(s))

@@ -101,6 +101,9 @@ type callResult struct {
 	audio    time.Duration
 	rxStats  Stats
 	modems   []t30.Modem
+	// CPU in each terminal's Process (thread CPU; callers that care lock
+	// the thread).
+	txCPU, rxCPU time.Duration
 }
 
 // connect runs a sender and a receiver against each other through two
@@ -115,8 +118,13 @@ func connect(t testing.TB, tx, rx *Terminal, ab, ba *line, limit time.Duration) 
 		if tx.Now() > limit {
 			t.Fatalf("call still running after %v: sender %s, receiver %s", limit, tx.Engine().State(), rx.Engine().State())
 		}
+		c0 := threadCPU()
 		tx.Process(aIn, aOut)
+		c1 := threadCPU()
 		rx.Process(bIn, bOut)
+		c2 := threadCPU()
+		r.txCPU += c1 - c0
+		r.rxCPU += c2 - c1
 		ab.pass(aOut, bIn)
 		ba.pass(bOut, aIn)
 		for _, ev := range tx.Events() {
