@@ -104,6 +104,8 @@ type callResult struct {
 	// CPU in each terminal's Process (thread CPU; callers that care lock
 	// the thread).
 	txCPU, rxCPU time.Duration
+	// What each side sent, sample for sample (before the line).
+	txAudio, rxAudio []int16
 }
 
 // connect runs a sender and a receiver against each other through two
@@ -125,6 +127,8 @@ func connect(t testing.TB, tx, rx *Terminal, ab, ba *line, limit time.Duration) 
 		c2 := threadCPU()
 		r.txCPU += c1 - c0
 		r.rxCPU += c2 - c1
+		r.txAudio = append(r.txAudio, aOut...)
+		r.rxAudio = append(r.rxAudio, bOut...)
 		ab.pass(aOut, bIn)
 		ba.pass(bOut, aIn)
 		for _, ev := range tx.Events() {
@@ -230,4 +234,97 @@ func diff(a, b *bilevel.Image) string {
 		}
 	}
 	return fmt.Sprintf("%d rows differ, first %d", n, first)
+}
+
+// segment is one signal in a recorded output: samples [start, end).
+type segment struct{ start, end int }
+
+// segments finds the signals in what a terminal sent: its silence is exact
+// zeros, so any run of 80 zero samples (10 ms) separates two signals.
+func segments(a []int16) []segment {
+	var segs []segment
+	zeros, in := 0, false
+	for i, s := range a {
+		if s != 0 {
+			if !in {
+				segs = append(segs, segment{start: i})
+				in = true
+			}
+			zeros = 0
+			segs[len(segs)-1].end = i + 1
+			continue
+		}
+		if zeros++; zeros >= 80 {
+			in = false
+		}
+	}
+	return segs
+}
+
+// TestTurnaround checks the line timing of a whole call, in samples of the
+// recorded outputs: once both sides are past the tones (first 5 s), every
+// signal starts at least 55 ms (75 ms - 20) after the last signal on the
+// line ended, whichever side sent it, and at most 95 ms after its own
+// previous signal when it follows it directly (DCS then TCF, a page after
+// CFR is the other side's turn); every V.21 or high-speed signal lasts at
+// least 1 s - 15% (the V.21 preamble alone is 1 s, a V.27 ter training
+// 0.7 s plus its data).
+func TestTurnaround(t *testing.T) {
+	pages := testPages(2, 60)
+	for _, ecm := range []bool{false, true} {
+		tx, rx := pair(t, pages, ecm, nil)
+		const delay = 40
+		r := connect(t, tx, rx, newLine(6, delay, 30, 0, 1), newLine(6, delay, 30, 0, 2), 5*time.Minute)
+		checkPages(t, r, pages, t30.V27ter4800)
+		type sig struct {
+			segment
+			side int
+		}
+		var all []sig
+		for side, a := range [][]int16{r.txAudio, r.rxAudio} {
+			for _, sg := range segments(a) {
+				if sg.start >= 5*SampleRate {
+					all = append(all, sig{sg, side})
+				}
+			}
+		}
+		if len(all) < 8 {
+			t.Fatalf("ECM %v: only %d signals after the tones", ecm, len(all))
+		}
+		const minGap, maxGap, minLen = 55 * SampleRate / 1000, 95 * SampleRate / 1000, 850 * SampleRate / 1000
+		for i, a := range all {
+			if a.end-a.start < minLen {
+				t.Errorf("ECM %v: side %d signal at %d lasts %d samples, under 0.85 s", ecm, a.side, a.start, a.end-a.start)
+			}
+			for j, b := range all {
+				if i == j || b.start < a.start {
+					continue
+				}
+				// The other side hears a's end delay samples later.
+				end := a.end
+				if a.side != b.side {
+					end += delay
+				}
+				if b.start < end+minGap && b.start >= a.start {
+					t.Errorf("ECM %v: side %d starts at %d, %d samples after side %d's signal ended (at %d on its own clock)",
+						ecm, b.side, b.start, b.start-end, a.side, a.end)
+				}
+			}
+		}
+		// Where one side sends two signals in a row (DCS then TCF), the gap
+		// is T.30's 75 ms ± 20.
+		pairs := 0
+		for i := 1; i < len(all); i++ {
+			a, b := all[i-1], all[i]
+			if a.side == b.side && b.start-a.end < 1000*SampleRate/1000 {
+				pairs++
+				if g := b.start - a.end; g < minGap || g > maxGap {
+					t.Errorf("ECM %v: side %d gap of %d samples between its signals at %d and %d", ecm, a.side, g, a.end, b.start)
+				}
+			}
+		}
+		if pairs == 0 {
+			t.Errorf("ECM %v: no back-to-back signals found (DCS then TCF)", ecm)
+		}
+	}
 }
