@@ -242,11 +242,14 @@ func (t *Terminal) transmit(out []int16) {
 			clear(out[i:])
 			i += k
 			t.waited += k
+		case len(t.queue) > 0 && t.cng != nil:
+			// Anything else we send ends the calling tone, a gap first.
+			t.cng = nil
+			t.hold = samplesOf(Gap)
 		case len(t.queue) > 0:
 			t.waited = 0
 			o := t.queue[0]
 			t.queue = t.queue[1:]
-			t.cng = nil // anything else we send ends the calling tone
 			t.cur = t.begin(o)
 		case t.cng != nil:
 			i += t.cng.Generate(out[i:])
@@ -260,13 +263,15 @@ func (t *Terminal) transmit(out []int16) {
 // endSignal closes the signal that just left: the engine hears TxDone and
 // the next signal waits for the gap.
 func (t *Terminal) endSignal() {
-	if c, ok := t.cur.(*toneSignal); ok && c.cng {
-		// CNG repeats (0.5 s on, 3 s off) until the far end answers; the
-		// engine only needs to know that the first burst has gone.
-		t.cng = c.g
-	}
+	c, _ := t.cur.(*toneSignal)
 	t.cur = nil
 	t.hold = samplesOf(Gap)
+	if c != nil && c.cng {
+		// CNG repeats (0.5 s on, 3 s off) until the far end answers; the
+		// engine only needs to know that the first burst has gone. Its
+		// cadence goes on without a gap.
+		t.cng, t.hold = c.g, 0
+	}
 	t.eng.TxDone()
 	t.pump()
 }

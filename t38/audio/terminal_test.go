@@ -328,3 +328,47 @@ func TestTurnaround(t *testing.T) {
 		}
 	}
 }
+
+// TestTones checks the opening of each side, in samples: the caller's CNG
+// (0.5 s on, 3 s off) goes on while nobody answers; the answerer sends CED
+// 0.2 s after the call starts, for 3 s, and its first V.21 burst (DIS) 75
+// ms after CED.
+func TestTones(t *testing.T) {
+	run := func(cfg t30.Config, d time.Duration) []segment {
+		term, err := New(Config{T30: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, out := make([]int16, 160), make([]int16, 160)
+		var rec []int16
+		for term.Now() < d {
+			term.Process(in, out)
+			rec = append(rec, out...)
+		}
+		return segments(rec)
+	}
+	ms := func(n int) int { return n * SampleRate / 1000 }
+	cng := run(t30.Config{Calling: true, Transmit: true, Pages: t30.ImagePages(testPages(1, 8))}, 10*time.Second)
+	want := []segment{{0, ms(500)}, {ms(3500), ms(4000)}, {ms(7000), ms(7500)}}
+	if len(cng) != len(want) {
+		t.Fatalf("caller sent %v, want CNG at %v", cng, want)
+	}
+	for i, s := range cng {
+		// A sine starts at zero, so a burst's first sample is silent.
+		if abs(s.start-want[i].start) > 2 || abs(s.end-want[i].end) > 2 {
+			t.Errorf("CNG burst %d at %v, want %v", i, s, want[i])
+		}
+	}
+	ans := run(t30.Config{Decoder: t30.T4Decoder{}}, 5*time.Second)
+	if len(ans) < 2 {
+		t.Fatalf("answerer sent %v, want CED then DIS", ans)
+	}
+	if ced := ans[0]; abs(ced.start-ms(200)) > 2 || abs(ced.end-ced.start-ms(3000)) > 2 {
+		t.Errorf("CED at %v, want 3 s from 0.2 s", ced)
+	}
+	if g := ans[1].start - ans[0].end; abs(g-ms(75)) > 2 {
+		t.Errorf("DIS starts %d samples after CED, want 75 ms", g)
+	}
+}
+
+func abs(x int) int { return max(x, -x) }
