@@ -193,11 +193,14 @@ func TestSpandsp(t *testing.T) {
 		name        string
 		ecm, toOurs bool
 		ourCall     bool
+		only2400    bool // ours has V.27 ter 2400 only: spandsp falls back after FTT
 	}{
-		{"ours-to-spandsp", false, false, true},
-		{"ours-to-spandsp-ecm", true, false, true},
-		{"spandsp-to-ours", false, true, false},
-		{"spandsp-to-ours-ecm", true, true, false},
+		{"ours-to-spandsp", false, false, true, false},
+		{"ours-to-spandsp-ecm", true, false, true, false},
+		{"spandsp-to-ours", false, true, false, false},
+		{"spandsp-to-ours-ecm", true, true, false, false},
+		{"spandsp-to-ours-2400", false, true, false, true},
+		{"spandsp-to-ours-2400-ecm", true, true, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -209,7 +212,12 @@ func TestSpandsp(t *testing.T) {
 			} else {
 				cfg.Transmit, cfg.Pages = true, t30.ImagePages(pages)
 			}
-			ours, err := New(Config{T30: cfg})
+			want := 4800
+			var hs []HighSpeed
+			if tc.only2400 {
+				want, hs = 2400, []HighSpeed{V27ter{Only2400: true}}
+			}
+			ours, err := New(Config{T30: cfg, HighSpeed: hs})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -219,8 +227,8 @@ func TestSpandsp(t *testing.T) {
 				t.Fatalf("our result %v", r)
 			}
 			// Phase E code 0 is T30_ERR_OK.
-			if pr.code != 0 || pr.pages != len(pages) || pr.rate != 4800 || (pr.ecm != 0) != tc.ecm {
-				t.Fatalf("spandsp: %+v, want OK, %d pages at 4800, ECM %v", pr, len(pages), tc.ecm)
+			if pr.code != 0 || pr.pages != len(pages) || pr.rate != want || (pr.ecm != 0) != tc.ecm {
+				t.Fatalf("spandsp: %+v, want OK, %d pages at %d, ECM %v", pr, len(pages), want, tc.ecm)
 			}
 			var recv []*bilevel.Image
 			if tc.toOurs {

@@ -112,7 +112,12 @@ type callResult struct {
 // lines until both are done or limit of audio has passed.
 func connect(t testing.TB, tx, rx *Terminal, ab, ba *line, limit time.Duration) callResult {
 	t.Helper()
-	const block = 160
+	return connectBlocks(t, tx, rx, ab, ba, limit, 160)
+}
+
+// connectBlocks is connect with blocks of the given number of samples.
+func connectBlocks(t testing.TB, tx, rx *Terminal, ab, ba *line, limit time.Duration, block int) callResult {
+	t.Helper()
 	aOut, bOut := make([]int16, block), make([]int16, block)
 	aIn, bIn := make([]int16, block), make([]int16, block)
 	var r callResult
@@ -372,3 +377,15 @@ func TestTones(t *testing.T) {
 }
 
 func abs(x int) int { return max(x, -x) }
+
+// TestBlockSizes runs the ECM call with blocks of 7, 333 and 1000 samples
+// instead of 160: the terminal's timing comes from the sample count, so
+// the block length must not matter.
+func TestBlockSizes(t *testing.T) {
+	pages := testPages(2, 60)
+	for _, block := range []int{7, 333, 1000} {
+		tx, rx := pair(t, pages, true, nil)
+		r := connectBlocks(t, tx, rx, newLine(6, 40, 30, 0, 1), newLine(6, 40, 30, 0, 2), 5*time.Minute, block)
+		checkPages(t, r, pages, t30.V27ter4800)
+	}
+}
