@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -437,4 +438,42 @@ func TestPacketLoss(t *testing.T) {
 		t.Errorf("no page needed and survived PPR: the loss did not test recovery")
 	}
 	t.Logf("%v of audio", r.audio)
+}
+
+// TestHangup: a call dropped half-way ends at once with the engine's
+// call-dropped result, and the terminal sends nothing more.
+func TestHangup(t *testing.T) {
+	pages := testPages(2, 60)
+	tx, rx := pair(t, pages, false, nil)
+	in, a, b := make([]int16, 160), make([]int16, 160), make([]int16, 160)
+	for tx.Now() < 12*time.Second {
+		tx.Process(b, a)
+		rx.Process(a, b)
+	}
+	tx.Hangup()
+	if !tx.Done() || tx.Result() == nil || tx.Result().Reason != t30.ReasonCallDropped {
+		t.Fatalf("after Hangup: done %v, result %v", tx.Done(), tx.Result())
+	}
+	tx.Process(in, a)
+	for i, s := range a {
+		if s != 0 {
+			t.Fatalf("sample %d after hangup is %d", i, s)
+		}
+	}
+}
+
+// TestConfig: bad settings are refused with an error naming them.
+func TestConfig(t *testing.T) {
+	if _, err := New(Config{Level: 3, T30: t30.Config{Decoder: t30.T4Decoder{}}}); err == nil || !strings.Contains(err.Error(), "level 3") {
+		t.Errorf("level +3 dBm0: %v", err)
+	}
+	if _, err := New(Config{HighSpeed: []HighSpeed{}, T30: t30.Config{Decoder: t30.T4Decoder{}}}); err == nil || !strings.Contains(err.Error(), "no high-speed modem") {
+		t.Errorf("no modems: %v", err)
+	}
+	if _, err := New(Config{T30: t30.Config{Transmit: true}}); err == nil || !strings.Contains(err.Error(), "without pages") {
+		t.Errorf("sender without pages: %v", err)
+	}
+	if _, err := (V27ter{Only2400: true}).NewRx(t30.V27ter4800); err == nil {
+		t.Errorf("a 2400-only adapter made a 4800 receiver")
+	}
 }
