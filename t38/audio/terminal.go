@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/faxd/faxd/t38/modem/hdlc"
@@ -96,7 +97,7 @@ type Terminal struct {
 	rxBuf    []byte
 	noModem  bool // DCS named a modem we do not have: judge by energy
 	foreign  bool // energy seen since that DCS's burst ended
-	silent   bool
+	silent   bool // the tone detector hears nothing on the line
 	stats    Stats
 }
 
@@ -115,7 +116,7 @@ func New(cfg Config) (*Terminal, error) {
 	if level == 0 {
 		level = DefaultLevel
 	}
-	if level < -60 || level > 0 || level != level {
+	if math.IsNaN(level) || level < -60 || level > 0 {
 		return nil, fmt.Errorf("%w: level %g dBm0 outside -60..0", ErrConfig, cfg.Level)
 	}
 	t := &Terminal{cfg: cfg, level: level, log: cfg.Log, mods: map[t30.Modem]HighSpeed{}}
