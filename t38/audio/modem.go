@@ -57,6 +57,9 @@ type V27ter struct {
 	Only2400 bool
 	// TEP sends talker echo protection before each training.
 	TEP bool
+	// CarrierOn and CarrierOff are the receiver's carrier levels in dBm0;
+	// 0: -43 and -48.
+	CarrierOn, CarrierOff float64
 }
 
 func v27Rate(m t30.Modem) (v27ter.Rate, bool) {
@@ -108,7 +111,7 @@ func (v V27ter) NewRx(m t30.Modem) (ModemRx, error) {
 	if err != nil {
 		return nil, err
 	}
-	rx, err := v27ter.NewRx(v27ter.RxConfig{Rate: r})
+	rx, err := v27ter.NewRx(v27ter.RxConfig{Rate: r, OnLevel: v.CarrierOn, OffLevel: v.CarrierOff})
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,12 @@ type Config struct {
 	HighSpeed []HighSpeed
 	// Level is the transmit level in dBm0 (-60..0); 0: DefaultLevel.
 	Level float64
+	// CarrierOn and CarrierOff are the receive levels (dBm0) at which the
+	// tone detector and the V.21 receiver see a signal start and end;
+	// 0: -43 and -48. A line whose noise lies between them never looks
+	// silent, so a noisy line needs them raised (and the same on the
+	// high-speed adapter, e.g. V27ter.CarrierOn/Off).
+	CarrierOn, CarrierOff float64
 	Log   *slog.Logger
 }
 
@@ -145,11 +151,11 @@ func New(cfg Config) (*Terminal, error) {
 		return nil, fmt.Errorf("audio: %w", err)
 	}
 	t.eng = eng
-	if t.det, err = tone.NewDetector(tone.DetectorConfig{}); err != nil {
-		return nil, err
+	if t.det, err = tone.NewDetector(tone.DetectorConfig{OnLevel: cfg.CarrierOn, OffLevel: cfg.CarrierOff}); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	if t.v21, err = v21.NewFrameRx(v21.RxConfig{}); err != nil {
-		return nil, err
+	if t.v21, err = v21.NewFrameRx(v21.RxConfig{OnLevel: cfg.CarrierOn, OffLevel: cfg.CarrierOff}); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	t.silent = true
 	if !cfg.T30.Calling {

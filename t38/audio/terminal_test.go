@@ -477,3 +477,24 @@ func TestConfig(t *testing.T) {
 		t.Errorf("a 2400-only adapter made a 4800 receiver")
 	}
 }
+
+// TestNoisyLine: on a line whose noise (-43 dBm0: 6 dB loss, 24 dB SNR)
+// sits above the default carrier-off level, the call works once both
+// terminals' carrier levels are raised to -33/-38 dBm0.
+func TestNoisyLine(t *testing.T) {
+	pages := testPages(2, 60)
+	for _, ecm := range []bool{false, true} {
+		hs := []HighSpeed{V27ter{CarrierOn: -33, CarrierOff: -38}}
+		tx, err := New(Config{T30: t30.Config{Calling: true, Transmit: true, ECM: ecm, Pages: t30.ImagePages(pages)},
+			HighSpeed: hs, CarrierOn: -33, CarrierOff: -38})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rx, err := New(Config{T30: t30.Config{ECM: ecm, Decoder: t30.T4Decoder{}}, HighSpeed: hs, CarrierOn: -33, CarrierOff: -38})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := connect(t, tx, rx, newLine(6, 40, 24, 0, 1), newLine(6, 40, 24, 0, 2), 5*time.Minute)
+		checkPages(t, r, pages, t30.V27ter4800)
+	}
+}
