@@ -52,7 +52,7 @@ type Config struct {
 	// silent, so a noisy line needs them raised (and the same on the
 	// high-speed adapter, e.g. V27ter.CarrierOn/Off).
 	CarrierOn, CarrierOff float64
-	Log   *slog.Logger
+	Log                   *slog.Logger
 }
 
 // Stats counts what the terminal heard.
