@@ -38,9 +38,9 @@ const (
 
 // Config sets up a terminal.
 type Config struct {
-	// T30 is the engine's configuration; its Modems field is replaced by
-	// the families the high-speed modems below provide, so that the engine
-	// never negotiates a modem the terminal does not have.
+	// T30 is the engine's configuration; its Modems field (0: all) is
+	// narrowed to the families the high-speed modems below provide, so
+	// that the engine never negotiates a modem the terminal does not have.
 	T30 t30.Config
 	// HighSpeed are the image modems; nil: V.27 ter at 4800 and 2400.
 	HighSpeed []HighSpeed
@@ -143,6 +143,13 @@ func New(cfg Config) (*Terminal, error) {
 	}
 	if fam == 0 {
 		return nil, fmt.Errorf("%w: no high-speed modem", ErrConfig)
+	}
+	if cfg.T30.Modems != 0 {
+		// The caller may narrow the choice, never widen it.
+		fam &= cfg.T30.Modems
+		if fam == 0 {
+			return nil, fmt.Errorf("%w: T30.Modems names no family the high-speed modems have", ErrConfig)
+		}
 	}
 	cfg.T30.Modems = fam
 	cfg.T30.T38 = false

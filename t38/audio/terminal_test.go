@@ -473,6 +473,9 @@ func TestConfig(t *testing.T) {
 	if _, err := New(Config{T30: t30.Config{Transmit: true}}); err == nil || !strings.Contains(err.Error(), "without pages") {
 		t.Errorf("sender without pages: %v", err)
 	}
+	if _, err := New(Config{T30: t30.Config{Modems: t30.FamilyV29, Decoder: t30.T4Decoder{}}}); err == nil || !strings.Contains(err.Error(), "T30.Modems") {
+		t.Errorf("V.29 only, with V.27 ter modems: %v", err)
+	}
 	if _, err := (V27ter{Only2400: true}).NewRx(t30.V27ter4800); err == nil {
 		t.Errorf("a 2400-only adapter made a 4800 receiver")
 	}
