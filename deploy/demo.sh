@@ -21,17 +21,17 @@ out=$(bin/faxctl send "$doc" -to "$to" -header "faxd demo")
 echo "$out"
 id=$(echo "$out" | awk '{print $2}')
 
-state=""
-for _ in $(seq 1 120); do
-	state=$(bin/faxctl status "$id" | awk '/^State:/ {print $2}')
-	case $state in sent | failed | cancelled) break ;; esac
-	sleep 1
-done
+# wait prints the final state; it exits 0 only when the fax was sent.
+if ! bin/faxctl wait "$id" -timeout 120s; then
+	bin/faxctl status "$id"
+	echo "fax $id was not sent" >&2
+	exit 1
+fi
 bin/faxctl status "$id"
-[ "$state" = sent ] || { echo "fax $id ended $state" >&2; exit 1; }
 
 mkdir -p var/demo
 bin/faxctl download "$id" -format tiff -o "var/demo/sent-$id.tif"
+bin/faxctl download "$id" -o "var/demo/sent-$id.pdf"
 rid=""
 for _ in $(seq 1 30); do
 	rid=$(bin/faxctl inbound list -limit 1 | awk 'NR==2 {print $1}')

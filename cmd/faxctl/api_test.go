@@ -48,7 +48,7 @@ func newFixture(t *testing.T) fixture {
 		t.Fatal(err)
 	}
 	router := inbound.NewRouter(pool, n, inbound.Archived{Store: arch}, inbound.Config{}, log)
-	a, err := api.New(api.Config{}, api.Deps{Pool: pool, Queue: q, Archive: arch, Inbound: router, Logger: log})
+	a, err := api.New(api.Config{}, api.Deps{Pool: pool, Queue: q, Archive: arch, Inbound: router, Secrets: testSecrets, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,5 +198,165 @@ func TestTokenCommandsAndConfigSources(t *testing.T) {
 	rc, _, errs = faxctl(t, "-server", deadURL(t), "-attempts", "1", "-cycles", "1", "-token", f.admin, "list")
 	if rc != 1 || errs == "" {
 		t.Fatalf("all down: rc=%d %q", rc, errs)
+	}
+}
+
+// gateways, routes and rules: create, list, show, update (flags not given
+// keep their value), delete, against the real API; refusals exit 1 with
+// the server's sentence.
+func TestAdminCRUDCommands(t *testing.T) {
+	f := newFixture(t)
+	adm := []string{"-server", f.url, "-token", f.admin}
+	do := func(want int, args ...string) string {
+		t.Helper()
+		rc, out, errs := faxctl(t, append(adm, args...)...)
+		if rc != want {
+			t.Fatalf("%v: rc=%d, want %d; out=%q err=%q", args, rc, want, out, errs)
+		}
+		return out + errs
+	}
+	out := do(0, "gateways", "create", "gw1", "-address", "192.0.2.10:5060", "-max-channels", "4", "-username", "u", "-password", "pw")
+	if !strings.Contains(out, "gw1") || !strings.Contains(out, "192.0.2.10:5060") || !strings.Contains(out, "set") {
+		t.Fatalf("gateway create: %q", out)
+	}
+	do(1, "gateways", "create", "gw1", "-address", "192.0.2.11")
+	out = do(0, "gateways", "update", "gw1", "-max-channels", "8")
+	if !strings.Contains(out, "192.0.2.10:5060") || !strings.Contains(out, "  8  ") || !strings.Contains(out, "set") {
+		t.Fatalf("gateway update kept address and password: %q", out)
+	}
+	if out = do(0, "gateways", "show", "gw1"); !strings.Contains(out, "192.0.2.10:5060") || !strings.Contains(out, "ADDRESS") {
+		t.Fatalf("gateway show: %q", out)
+	}
+	// The media profile: set with -profile, merged key by key on update,
+	// kept by an update that does not mention it, refused when wrong.
+	do(0, "gateways", "update", "gw1", "-profile", `{"ecm":false,"max_bit_rate":9600}`)
+	do(0, "gateways", "update", "gw1", "-profile", `{"t38_version":3}`)
+	out = do(0, "gateways", "update", "gw1", "-max-channels", "8")
+	if !strings.Contains(out, `profile: {"t38_version":3,"ecm":false,"max_bit_rate":9600}`) {
+		t.Fatalf("profile after two merges and an update without it: %q", out)
+	}
+	if out = do(1, "gateways", "update", "gw1", "-profile", `{"max_bit_rate":5000}`); !strings.Contains(out, "profile.max_bit_rate 5000") {
+		t.Fatalf("bad profile: %q", out)
+	}
+	if out = do(2, "gateways", "update", "gw1", "-profile", `{"bogus":1}`); !strings.Contains(out, "bogus") {
+		t.Fatalf("unknown profile key: %q", out)
+	}
+	var gws struct{ Gateways []map[string]any }
+	if err := json.Unmarshal([]byte(do(0, "gateways", "list", "--json")), &gws); err != nil || len(gws.Gateways) != 1 || gws.Gateways[0]["max_channels"] != 8.0 {
+		t.Fatalf("gateways list --json: %v %+v", err, gws)
+	}
+	out = do(0, "routes", "create", "-prefix", "+49", "-gateway", "gw1", "-cost", "0.5")
+	if !strings.Contains(out, "+49") || !strings.Contains(out, "0.5") {
+		t.Fatalf("route create: %q", out)
+	}
+	out = do(0, "routes", "update", "1", "-weight", "3")
+	if !strings.Contains(out, "+49") || !strings.Contains(out, "gw1") || !strings.Contains(out, "  3  ") {
+		t.Fatalf("route update: %q", out)
+	}
+	if out = do(0, "routes", "list"); !strings.Contains(out, "PREFIX") || !strings.Contains(out, "gw1") {
+		t.Fatalf("routes list: %q", out)
+	}
+	if out = do(0, "routes", "show", "1", "-json"); !strings.Contains(out, `"weight": 3`) {
+		t.Fatalf("routes show -json: %q", out)
+	}
+	// A gateway a route uses cannot be deleted.
+	if out = do(1, "gateways", "delete", "gw1"); !strings.Contains(out, "HTTP 409") {
+		t.Fatalf("delete used gateway: %q", out)
+	}
+	do(0, "routes", "delete", "1")
+	do(1, "routes", "show", "1")
+	do(0, "gateways", "delete", "gw1")
+	if out = do(1, "gateways", "show", "gw1"); !strings.Contains(out, "HTTP 404") {
+		t.Fatalf("deleted gateway: %q", out)
+	}
+
+	out = do(0, "rules", "create", "-number", "prefix:+4930", "-mailbox", "accounts", "-description", "Berlin")
+	if !strings.Contains(out, "prefix:+4930") || !strings.Contains(out, "mailbox:accounts") || !strings.Contains(out, "any") {
+		t.Fatalf("rule create: %q", out)
+	}
+	out = do(0, "rules", "update", "1", "-caller", "+15557777", "-priority", "5")
+	if !strings.Contains(out, "exact:+15557777") || !strings.Contains(out, "mailbox:accounts") || !strings.Contains(out, "Berlin") || !strings.Contains(out, "  5  ") {
+		t.Fatalf("rule update: %q", out)
+	}
+	if out = do(0, "rules", "list", "-json"); !strings.Contains(out, `"inbound_rules"`) || !strings.Contains(out, `"priority": 5`) {
+		t.Fatalf("rules list -json: %q", out)
+	}
+	if out = do(1, "rules", "create", "-number", "prefix:+49", "-webhook", "http://example.com/x", "-secret", "short"); !strings.Contains(out, "HTTP 400") {
+		t.Fatalf("short secret: %q", out)
+	}
+	do(0, "rules", "show", "1")
+	do(0, "rules", "delete", "1")
+	do(1, "rules", "delete", "1")
+
+	// A submitter token is refused with the server's sentence.
+	rc, _, errs := faxctl(t, "-server", f.url, "-token", f.sub, "routes", "list")
+	if rc != 1 || !strings.Contains(errs, "HTTP 403") {
+		t.Fatalf("submitter routes list: rc=%d %q", rc, errs)
+	}
+	out = do(0, "whoami")
+	if !strings.Contains(out, "ops (admin)") {
+		t.Fatalf("whoami: %q", out)
+	}
+}
+
+// mailboxes and archive search over a received fax rerouted into a mailbox.
+func TestMailboxesAndArchiveSearch(t *testing.T) {
+	f := newFixture(t)
+	rec, _ := archiveReceived(t, f)
+	id := itoa(rec.ID)
+	adm := []string{"-server", f.url, "-token", f.admin}
+	if rc, _, errs := faxctl(t, append(adm, "inbound", "reroute", id, "-mailbox", "accounts")...); rc != 0 {
+		t.Fatalf("reroute: %d %s", rc, errs)
+	}
+	rc, out, errs := faxctl(t, append(adm, "mailboxes", "list")...)
+	if rc != 0 || !strings.Contains(out, "accounts") || !strings.Contains(out, "MAILBOX") {
+		t.Fatalf("mailboxes list: rc=%d %q %q", rc, out, errs)
+	}
+	rc, out, errs = faxctl(t, append(adm, "mailboxes", "show", "accounts")...)
+	if rc != 0 || !strings.Contains(out, id) || !strings.Contains(out, "+15557777") {
+		t.Fatalf("mailboxes show: rc=%d %q %q", rc, out, errs)
+	}
+	rc, out, _ = faxctl(t, append(adm, "mailboxes", "show", "accounts", "-json")...)
+	var mb struct {
+		Mailbox string
+		Entries []struct{ Fax struct{ ID int64 } }
+	}
+	if rc != 0 || json.Unmarshal([]byte(out), &mb) != nil || len(mb.Entries) != 1 || mb.Entries[0].Fax.ID != rec.ID {
+		t.Fatalf("mailboxes show -json: rc=%d %q", rc, out)
+	}
+	rc, out, errs = faxctl(t, append(adm, "archive", "search", "-direction", "inbound", "-number", "+15557777")...)
+	if rc != 0 || !strings.Contains(out, "inbound") || !strings.Contains(out, "received") || !strings.Contains(out, "+15550100") {
+		t.Fatalf("archive search: rc=%d %q %q", rc, out, errs)
+	}
+	rc, out, _ = faxctl(t, append(adm, "archive", "search", "-direction", "outbound", "--json")...)
+	if rc != 0 || !strings.Contains(out, `"faxes": []`) {
+		t.Fatalf("archive search outbound: rc=%d %q", rc, out)
+	}
+	rc, _, errs = faxctl(t, append(adm, "archive", "search", "-direction", "sideways")...)
+	if rc != 1 || !strings.Contains(errs, "direction") {
+		t.Fatalf("bad direction: rc=%d %q", rc, errs)
+	}
+}
+
+// wait on a cancelled fax prints the state and exits 1.
+func TestWaitOnRealAPI(t *testing.T) {
+	f := newFixture(t)
+	doc := filepath.Join(t.TempDir(), "letter.txt")
+	os.WriteFile(doc, []byte("hello\n"), 0o644)
+	common := []string{"-server", f.url, "-token", f.sub}
+	if rc, _, errs := faxctl(t, append(common, "send", doc, "-to", "+4930123456", "-cover-subject", "Invoice")...); rc != 0 {
+		t.Fatalf("send: %d %s", rc, errs)
+	}
+	rc, out, _ := faxctl(t, append(common, "-json", "status", "1")...)
+	var fx struct {
+		PagesTotal int `json:"pages_total"`
+	}
+	if rc != 0 || json.Unmarshal([]byte(out), &fx) != nil || fx.PagesTotal != 2 {
+		t.Fatalf("a cover page makes two pages: rc=%d %q", rc, out)
+	}
+	faxctl(t, append(common, "cancel", "1")...)
+	rc, out, errs := faxctl(t, append(common, "wait", "1", "-timeout", "1m")...)
+	if rc != 1 || !strings.Contains(out, "fax 1 cancelled") {
+		t.Fatalf("wait: rc=%d %q %q", rc, out, errs)
 	}
 }

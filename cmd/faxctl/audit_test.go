@@ -26,7 +26,7 @@ func TestAuditCommand(t *testing.T) {
 		t.Fatalf("audit -json filtered: rc=%d %q", rc, out)
 	}
 	rc, _, errs = faxctl(t, "-server", f.url, "-token", f.admin, "audit", "-since", "yesterday")
-	if rc != 1 || !strings.Contains(errs, "since") {
+	if rc != 2 || !strings.Contains(errs, "since") {
 		t.Fatalf("bad -since: rc=%d %q", rc, errs)
 	}
 }

@@ -2,40 +2,26 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"text/tabwriter"
-	"time"
+	"strings"
 
-	"github.com/faxd/faxd/internal/api"
+	"github.com/faxd/faxd/client"
 )
 
-const clusterUsage = `usage: faxctl cluster status                              servers, roles, leases; the standby's failover state
-       faxctl cluster promote|demote|enable|disable|sync  standby controls (admin)
-Standby controls act on the server that answers: point -server at the standby itself.`
-
-// clusterCmd shows the cluster and drives a standby (R17).
-func (a *app) clusterCmd(ctx context.Context, args []string) (int, error) {
-	if len(args) != 1 {
-		return 2, fmt.Errorf("%s", clusterUsage)
+func (a *app) clusterStatus(ctx context.Context, path string, args []string) (int, error) {
+	fs := a.flags(path, "[-json]", "Show the servers, their roles and leases, and the answering standby's failover state.")
+	if _, code, ok := a.parse(fs, args, 0, 0); !ok {
+		return code, nil
 	}
-	switch args[0] {
-	case "status":
-		return a.clusterStatus(ctx)
-	case "promote", "demote", "enable", "disable", "sync":
-		return a.standbyControl(ctx, args[0])
-	default:
-		return 2, fmt.Errorf("%s", clusterUsage)
+	c, err := a.c.GetCluster(ctx)
+	if err != nil {
+		return exitFailed, err
 	}
-}
-
-func (a *app) clusterStatus(ctx context.Context) (int, error) {
-	var c api.ClusterJSON
-	if printed, err := a.show(ctx, "/v1/cluster", &c); err != nil || printed {
-		return exitCode(err), err
+	if a.json {
+		a.printJSON(c)
+		return exitOK, nil
 	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	tw := a.table()
 	fmt.Fprintln(tw, "NODE\tROLE\tLIVE\tFREE/CHANNELS\tLAST HEARTBEAT\tLEASE EXPIRES\tADDRESS")
 	for _, n := range c.Nodes {
 		live := "down"
@@ -48,14 +34,14 @@ func (a *app) clusterStatus(ctx context.Context) (int, error) {
 	tw.Flush()
 	if c.Standby != nil {
 		fmt.Fprintln(a.stdout)
-		printStandby(a, c.Standby)
+		a.printStandby(c.Standby)
 	} else if c.Node != "" {
 		fmt.Fprintf(a.stdout, "\n%s is not a standby.\n", c.Node)
 	}
-	return 0, nil
+	return exitOK, nil
 }
 
-func printStandby(a *app, s *api.StandbyJSON) {
+func (a *app) printStandby(s *client.Standby) {
 	primary := s.PrimaryID
 	if s.PrimaryURL != "" {
 		if primary != "" {
@@ -70,7 +56,7 @@ func printStandby(a *app, s *api.StandbyJSON) {
 	if s.Automatic {
 		auto = "on (" + s.OnFailure + ")"
 	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	tw := a.table()
 	fmt.Fprintf(tw, "standby\t%s\n", s.Node)
 	fmt.Fprintf(tw, "state\t%s (role %s)\n", s.State, s.Role)
 	fmt.Fprintf(tw, "primary\t%s\n", primary)
@@ -102,29 +88,27 @@ func printStandby(a *app, s *api.StandbyJSON) {
 	tw.Flush()
 }
 
-func stamp(t time.Time) string {
-	if t.IsZero() {
-		return "-"
+// standbyControl runs promote, demote, enable, disable or sync on the
+// server that answers: point -server at the standby itself.
+func (a *app) standbyControl(ctx context.Context, path string, args []string) (int, error) {
+	op := path[strings.LastIndexByte(path, ' ')+1:]
+	fs := a.flags(path, "", "Standby control '"+op+"' on the server that answers: point -server at the standby itself.")
+	if _, code, ok := a.parse(fs, args, 0, 0); !ok {
+		return code, nil
 	}
-	return t.UTC().Format("2006-01-02 15:04:05Z")
-}
-
-func (a *app) standbyControl(ctx context.Context, op string) (int, error) {
-	r, err := a.c.do(ctx, http.MethodPost, "/v1/cluster/standby/"+op, nil, "", nil)
+	do := map[string]func(context.Context) (*client.Standby, error){
+		"promote": a.c.PromoteStandby, "demote": a.c.DemoteStandby, "enable": a.c.EnableStandby,
+		"disable": a.c.DisableStandby, "sync": a.c.SyncStandby,
+	}[op]
+	s, err := do(ctx)
 	if err != nil {
-		return 1, err
+		return exitFailed, err
 	}
 	if a.json {
-		a.printJSON(r.body)
-		return 0, nil
+		a.printJSON(map[string]any{"standby": s})
+		return exitOK, nil
 	}
-	var out struct {
-		Standby *api.StandbyJSON `json:"standby"`
-	}
-	if err := json.Unmarshal(r.body, &out); err != nil || out.Standby == nil {
-		return 1, fmt.Errorf("unexpected answer from %s", r.server)
-	}
-	fmt.Fprintf(a.stdout, "%s (%s): %s done\n\n", out.Standby.Node, r.server, op)
-	printStandby(a, out.Standby)
-	return 0, nil
+	fmt.Fprintf(a.stdout, "%s (%s): %s done\n\n", s.Node, a.c.Server(), op)
+	a.printStandby(s)
+	return exitOK, nil
 }

@@ -24,7 +24,7 @@ func TestClusterCommands(t *testing.T) {
 			w.Write([]byte(`{"node":"fax-b","nodes":[{"id":"fax-a","role":"active","live":false,"address":"10.0.0.1:8080","incarnation":1,
 				"started_at":"2025-03-01T10:00:00Z","last_heartbeat":"2025-03-01T12:00:00Z","lease_expires_at":"2025-03-01T12:00:10Z","capacity":8,"free_channels":0}],
 				"standby":` + standby + `}`))
-		case r.Method == "POST" && r.URL.Path == "/v1/cluster/standby/promote":
+		case r.Method == "POST" && r.URL.Path != "/v1/cluster/standby/enable" && strings.HasPrefix(r.URL.Path, "/v1/cluster/standby/"):
 			posted = append(posted, r.URL.Path)
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(`{"standby":` + strings.Replace(standby, `"state":"watching","role":"standby"`, `"state":"promoted","role":"primary"`, 1) + `}`))
@@ -54,6 +54,19 @@ func TestClusterCommands(t *testing.T) {
 	errb.Reset()
 	if rc := run([]string{"-server", srv.URL, "-token", "tok", "cluster", "enable"}, &out, &errb); rc != 1 || !strings.Contains(errb.String(), "no primary to watch") {
 		t.Fatalf("enable refused: rc=%d err=%q", rc, errb.String())
+	}
+	for _, op := range []string{"demote", "disable", "sync"} {
+		out.Reset()
+		if rc := run([]string{"-server", srv.URL, "-token", "tok", "cluster", op}, &out, &errb); rc != 0 || !strings.Contains(out.String(), op+" done") {
+			t.Fatalf("%s: rc=%d out=%q", op, rc, out.String())
+		}
+	}
+	if strings.Join(posted, " ") != "/v1/cluster/standby/promote /v1/cluster/standby/demote /v1/cluster/standby/disable /v1/cluster/standby/sync" {
+		t.Fatalf("posted %v", posted)
+	}
+	out.Reset()
+	if rc := run([]string{"-server", srv.URL, "-token", "tok", "cluster", "status", "--json"}, &out, &errb); rc != 0 || !strings.Contains(out.String(), `"consecutive_failures": 1`) {
+		t.Fatalf("status --json: rc=%d out=%q", rc, out.String())
 	}
 	if rc := run([]string{"-server", srv.URL, "-token", "tok", "cluster", "bogus"}, &out, &errb); rc != 2 {
 		t.Fatalf("bogus: rc=%d", rc)

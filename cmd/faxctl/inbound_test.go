@@ -88,6 +88,20 @@ func TestInboundListShowDownloadReroute(t *testing.T) {
 	if rc != 0 || !strings.Contains(out, "Reroutes:") || !strings.Contains(out, "ops") || !strings.Contains(out, "accounts") {
 		t.Fatalf("show: rc=%d out=%q err=%q", rc, out, errs)
 	}
+	rc, out, errs = faxctl(t, "-server", f.url, "-token", f.admin, "inbound", "reroutes", id)
+	if rc != 0 || !strings.Contains(out, "unrouted") || !strings.Contains(out, "mailbox:accounts") || !strings.Contains(out, "delivered") {
+		t.Fatalf("reroutes: rc=%d out=%q err=%q", rc, out, errs)
+	}
+	png := filepath.Join(dir, "p1.png")
+	if rc, _, errs := faxctl(t, "-server", f.url, "-token", f.admin, "inbound", "thumbnail", id, "-width", "100", "-o", png); rc != 0 {
+		t.Fatalf("thumbnail: %d %s", rc, errs)
+	}
+	if got, _ := os.ReadFile(png); !bytes.HasPrefix(got, []byte("\x89PNG")) {
+		t.Fatal("thumbnail is not a PNG")
+	}
+	if rc, _, errs := faxctl(t, "-server", f.url, "-token", f.admin, "inbound", "thumbnail", id, "-width", "9000", "-o", png); rc != 1 || !strings.Contains(errs, "width") {
+		t.Fatalf("bad width: rc=%d %q", rc, errs)
+	}
 	if rc, _, errs := faxctl(t, "-server", f.url, "-token", f.admin, "inbound", "show", "999999"); rc == 0 || !strings.Contains(errs, "404") {
 		t.Fatalf("unknown id: rc=%d err=%q", rc, errs)
 	}

@@ -12,12 +12,13 @@ import (
 
 const module = "github.com/faxd/faxd/"
 
-var lower = []string{"./t38/...", "./queue/...", "./archive/...", "./routing/..."}
+var lower = []string{"./t38/...", "./queue/...", "./archive/...", "./routing/...", "./client/..."}
 
 // The lower layers (t38/..., queue, archive, routing) know nothing of
 // faxd's application packages under internal/: they are libraries the
 // server is built from, and an import upwards would make them unusable on
-// their own and invite import cycles.
+// their own and invite import cycles. The public Go client (client/) is
+// held to the same rule: its users cannot import internal/ packages.
 func TestLowerLayersImportNoInternalPackage(t *testing.T) {
 	// -deps lists every package the lower layers are built from (their
 	// tests' imports are not included: a test may use internal/pgtest).
@@ -53,7 +54,7 @@ func TestLowerLayersImportNoInternalPackage(t *testing.T) {
 		}
 	}
 	// The listing must really have covered the layers it checks.
-	for _, p := range []string{"archive", "queue", "routing", "t38/t30", "t38/tiff", "t38/faxpdf"} {
+	for _, p := range []string{"archive", "queue", "routing", "t38/t30", "t38/tiff", "t38/faxpdf", "client"} {
 		if !seen[module+p] {
 			t.Errorf("go list did not list %s%s", module, p)
 		}

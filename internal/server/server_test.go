@@ -122,8 +122,11 @@ func startServer(t *testing.T, mutate func(*config.Config)) *Server {
 	cfg.NATS.EmbeddedDir = t.TempDir()
 	cfg.NATS.EmbeddedListen = "127.0.0.1:0"
 	cfg.SIP.ListenUDP = "127.0.0.1:0" // never the fixed 5060: tests run side by side
-	cfg.Queue.HeartbeatInterval = config.Duration(100 * time.Millisecond)
-	cfg.Queue.LeaseTTL = config.Duration(time.Second)
+	// A lease of 3 s renewed every 200 ms: short enough for tests that
+	// wait on leases, long enough that a loaded machine does not fence
+	// the node between two renewals.
+	cfg.Queue.HeartbeatInterval = config.Duration(200 * time.Millisecond)
+	cfg.Queue.LeaseTTL = config.Duration(3 * time.Second)
 	cfg.Secrets.KeyFile = testKeyFile(t)
 	if mutate != nil {
 		mutate(&cfg)

@@ -16,11 +16,11 @@ func TestG711Golden(t *testing.T) {
 		{-1, 0x7F, 0x55},
 	}
 	for _, c := range enc {
-		if got := ULawEncode(c.in); got != c.u {
-			t.Errorf("ULawEncode(%d) = %#02x, want %#02x", c.in, got, c.u)
+		if got := PCMU.Encode(nil, []int16{c.in})[0]; got != c.u {
+			t.Errorf("PCMU.Encode(%d) = %#02x, want %#02x", c.in, got, c.u)
 		}
-		if got := ALawEncode(c.in); got != c.a {
-			t.Errorf("ALawEncode(%d) = %#02x, want %#02x", c.in, got, c.a)
+		if got := PCMA.Encode(nil, []int16{c.in})[0]; got != c.a {
+			t.Errorf("PCMA.Encode(%d) = %#02x, want %#02x", c.in, got, c.a)
 		}
 	}
 	dec := []struct {
@@ -37,11 +37,11 @@ func TestG711Golden(t *testing.T) {
 		{0x2A, -5372, -32256},
 	}
 	for _, c := range dec {
-		if got := ULawDecode(c.code); got != c.u {
-			t.Errorf("ULawDecode(%#02x) = %d, want %d", c.code, got, c.u)
+		if got := PCMU.Decode(nil, []byte{c.code})[0]; got != c.u {
+			t.Errorf("PCMU.Decode(%#02x) = %d, want %d", c.code, got, c.u)
 		}
-		if got := ALawDecode(c.code); got != c.a {
-			t.Errorf("ALawDecode(%#02x) = %d, want %d", c.code, got, c.a)
+		if got := PCMA.Decode(nil, []byte{c.code})[0]; got != c.a {
+			t.Errorf("PCMA.Decode(%#02x) = %d, want %d", c.code, got, c.a)
 		}
 	}
 }
@@ -53,7 +53,7 @@ func TestG711RoundTripError(t *testing.T) {
 		prev := int16(-32768)
 		for x := -32768; x <= 32767; x += 7 {
 			s := int16(x)
-			back := c.decode(c.encode(s))
+			back := c.Decode(nil, c.Encode(nil, []int16{s}))[0]
 			if back < prev {
 				t.Fatalf("%s not monotonic at %d: %d < %d", c.Name, s, back, prev)
 			}

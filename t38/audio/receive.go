@@ -1,0 +1,202 @@
+package audio
+
+import (
+	"time"
+
+	"github.com/faxd/faxd/t38/modem/hdlc"
+	"github.com/faxd/faxd/t38/modem/tone"
+	"github.com/faxd/faxd/t38/modem/v21"
+	"github.com/faxd/faxd/t38/t30"
+)
+
+// receive runs every receiver on the block: the tone detector, V.21 (always,
+// so frames are caught even while a page is expected) and, once DCS has
+// named it, the high-speed modem.
+func (t *Terminal) receive(in []int16) {
+	t.detEvs = t.det.Process(in, t.detEvs[:0])
+	for _, ev := range t.detEvs {
+		t.toneEvent(ev)
+	}
+	t.v21Evs = t.v21.Process(in, t.v21Evs[:0])
+	for _, ev := range t.v21Evs {
+		t.v21Event(ev)
+	}
+	if t.hs != nil {
+		t.hsEvs = t.hs.Process(in, t.hsEvs[:0])
+		for _, ev := range t.hsEvs {
+			t.hsEvent(ev)
+		}
+		t.flush()
+	}
+}
+
+// silenceDelay is how long the tone detector takes to report silence.
+const silenceDelay = 50 * time.Millisecond
+
+func (t *Terminal) toneEvent(ev tone.Event) {
+	switch ev.Kind {
+	case tone.EventToneOn:
+		// The engine needs nothing from tones (DIS, not CED, starts the
+		// exchange); they are kept for the call record.
+		switch ev.Tone {
+		case tone.ToneCNG:
+			t.stats.CNGHeard = true
+		case tone.ToneCED:
+			t.stats.CEDHeard = true
+		}
+	case tone.EventSignal:
+		t.silent = false
+		if t.noModem {
+			t.foreign = true
+		}
+	case tone.EventSilence:
+		t.silent = true
+		// The detector is 50 ms late: the rest of the 75 ms gap follows.
+		t.hold = max(t.hold, samplesOf(Gap-silenceDelay))
+		if t.noModem && t.foreign {
+			// DCS asked for a modem we do not have and a signal came and
+			// went: to T.30 that is a training that failed.
+			t.foreign = false
+			t.stats.TrainingsFailed++
+			t.eng.RxCarrierUp(t.hsModem)
+			t.eng.RxCarrierDown()
+		}
+	}
+}
+
+func (t *Terminal) v21Event(ev v21.FrameEvent) {
+	switch ev.Kind {
+	case v21.FramePreamble:
+		// The carrier is reported on flags, not on energy: a V.21 power
+		// detector also rises on a high-speed signal, and the engine takes
+		// a V.21 carrier during a page as its end. A high-speed signal
+		// can even look like two flags now and then, so while one is being
+		// received only a whole frame counts.
+		if !t.hsUp {
+			t.v21Carrier()
+		}
+	case v21.FrameReceived:
+		if t.hsUp && !ev.FCSOK {
+			return
+		}
+		t.v21Carrier()
+		t.foreign = false // this burst is V.21, not a modem we lack
+		if ev.FCSOK {
+			t.watchFrame(ev.Frame)
+		}
+		t.eng.RxFrame(ev.Frame, ev.FCSOK)
+	case v21.FrameCarrierDown:
+		if t.v21Up {
+			t.v21Up = false
+			t.eng.RxCarrierDown()
+		}
+	}
+}
+
+func (t *Terminal) v21Carrier() {
+	if t.v21Up {
+		return
+	}
+	t.v21Up = true
+	t.cng = nil // the far end answers: stop calling
+	t.eng.RxCarrierUp(t30.V21)
+}
+
+// watchFrame reads the DCS (or CTC) the far end sends: it names the modem
+// and whether ECM is on, which decides what the high-speed receiver
+// listens for.
+func (t *Terminal) watchFrame(b []byte) {
+	f, err := t30.ParseFrame(b)
+	if err != nil {
+		return
+	}
+	switch f.FCF {
+	case t30.FCFDCS:
+		p, err := t30.DecodeParams(f.FIF)
+		if err != nil {
+			return
+		}
+		t.hsECM = p.ECM
+		t.tcfNext = true // TCF is plain zeros, ECM or not
+		t.listen(p.Modem)
+	case t30.FCFCTC:
+		p, err := t30.DecodeParams(f.FIF)
+		if err != nil {
+			return
+		}
+		t.listen(p.Modem)
+	}
+}
+
+// listen switches the high-speed receiver to modem m.
+func (t *Terminal) listen(m t30.Modem) {
+	if m == t.hsModem && (t.hs != nil || t.noModem) {
+		return
+	}
+	t.hsCarrierDown()
+	t.hsModem, t.hs, t.noModem, t.foreign = m, nil, false, false
+	h, ok := t.mods[m]
+	if ok {
+		rx, err := h.NewRx(m)
+		if err == nil {
+			t.hs = rx
+			return
+		}
+		t.log.Error("audio: high-speed receiver", "modem", m, "err", err)
+	}
+	t.noModem = true
+}
+
+func (t *Terminal) hsEvent(ev RxEvent) {
+	switch ev.Kind {
+	case RxTrained:
+		t.stats.Trainings++
+		t.hsUp, t.hsFailed, t.hsRaw = true, false, t.tcfNext || !t.hsECM
+		t.tcfNext = false
+		t.hdlc.Reset()
+		t.acc, t.nb, t.rxBuf = 0, 0, t.rxBuf[:0]
+		t.eng.RxCarrierUp(t.hsModem)
+	case RxTrainingFailed:
+		// A signal we could not train on: once it ends, the engine judges
+		// it as TCF or page data that never came (FTT, or a page to be
+		// re-sent). Answering before it ends would talk over the sender.
+		t.stats.TrainingsFailed++
+		t.hsUp, t.hsFailed, t.tcfNext = true, true, false
+		t.acc, t.nb, t.rxBuf = 0, 0, t.rxBuf[:0]
+		t.eng.RxCarrierUp(t.hsModem)
+	case RxBit:
+		if !t.hsUp || t.hsFailed {
+			return
+		}
+		if !t.hsRaw {
+			if hev, ok := t.hdlc.PutBit(ev.Bit); ok && hev.Kind == hdlc.EventFrame {
+				t.eng.RxFrame(hev.Frame, hev.FCSOK)
+			}
+			return
+		}
+		t.acc = t.acc<<1 | ev.Bit&1
+		if t.nb++; t.nb == 8 {
+			t.rxBuf = append(t.rxBuf, t.acc)
+			t.acc, t.nb = 0, 0
+		}
+	case RxCarrierDown:
+		t.hsCarrierDown()
+	}
+}
+
+// flush hands the engine the octets packed so far.
+func (t *Terminal) flush() {
+	if len(t.rxBuf) > 0 {
+		t.eng.RxData(t.rxBuf)
+		t.rxBuf = t.rxBuf[:0]
+	}
+}
+
+func (t *Terminal) hsCarrierDown() {
+	if !t.hsUp {
+		return
+	}
+	t.flush()
+	t.hsUp = false
+	t.eng.RxCarrierDown()
+}

@@ -1,0 +1,252 @@
+package audio
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/faxd/faxd/t38/bilevel"
+	"github.com/faxd/faxd/t38/t30"
+	"github.com/faxd/faxd/t38/tiff"
+)
+
+var (
+	peerOnce sync.Once
+	peerBin  string
+	peerErr  error
+)
+
+// spandspPeer builds testdata/spandsp_fax.c against the installed
+// libspandsp once per test binary.
+func spandspPeer(tb testing.TB) string {
+	tb.Helper()
+	if _, err := os.Stat("/usr/include/spandsp/fax.h"); err != nil {
+		tb.Skip("libspandsp-dev not installed (/usr/include/spandsp/fax.h missing)")
+	}
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		tb.Skip("gcc not installed")
+	}
+	peerOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "spandsp-fax-")
+		if err != nil {
+			peerErr = err
+			return
+		}
+		peerBin = filepath.Join(dir, "spandsp_fax")
+		if out, err := exec.Command(gcc, "-O2", "-o", peerBin, "testdata/spandsp_fax.c", "-lspandsp").CombinedOutput(); err != nil {
+			peerErr = fmt.Errorf("building spandsp peer: %v\n%s", err, out)
+		}
+	})
+	if peerErr != nil {
+		tb.Fatal(peerErr)
+	}
+	return peerBin
+}
+
+// peerResult is what the spandsp peer reported at its end.
+type peerResult struct {
+	code, pages, rate, ecm int
+	cpu                    time.Duration
+}
+
+// spandspCall runs our terminal against spandsp's audio fax terminal,
+// block by block, through one line each way. ours sends when spandspSends
+// is false. It returns spandsp's report and the audio time.
+func spandspCall(tb testing.TB, ours *Terminal, calling, spandspSends, ecm bool, sendTIFF, recvTIFF string, ab, ba *line) (peerResult, time.Duration, []*t30.ReceivedPage) {
+	tb.Helper()
+	return spandspCallMeter(tb, ours, nil, calling, spandspSends, ecm, sendTIFF, recvTIFF, ab, ba)
+}
+
+// spandspCallMeter is spandspCall that, with a meter, adds up the thread CPU
+// our Process calls take.
+func spandspCallMeter(tb testing.TB, ours *Terminal, m *cpuMeter, calling, spandspSends, ecm bool, sendTIFF, recvTIFF string, ab, ba *line) (peerResult, time.Duration, []*t30.ReceivedPage) {
+	tb.Helper()
+	bin := spandspPeer(tb)
+	const block = 160
+	send := "-"
+	if spandspSends {
+		send = sendTIFF
+	}
+	b2i := map[bool]string{false: "0", true: "1"}
+	args := []string{b2i[calling], send, recvTIFF, b2i[ecm], "v27", fmt.Sprint(block)}
+	if os.Getenv("AUDIO_SPANDSP_LOG") != "" {
+		args = append(args, "log")
+	}
+	cmd := exec.Command(bin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	ourIn, ourOut := make([]int16, block), make([]int16, block)
+	peerIn, peerOut := make([]int16, block), make([]int16, block)
+	raw := make([]byte, 2*block)
+	var doneAt time.Duration = -1
+	var got []*t30.ReceivedPage
+	for {
+		if m != nil {
+			c0 := threadCPU()
+			ours.Process(ourIn, ourOut)
+			m.cpu += threadCPU() - c0
+		} else {
+			ours.Process(ourIn, ourOut)
+		}
+		ab.pass(ourOut, peerIn)
+		for i, s := range peerIn {
+			binary.LittleEndian.PutUint16(raw[2*i:], uint16(s))
+		}
+		if _, err := stdin.Write(raw); err != nil {
+			tb.Fatalf("writing to spandsp: %v\n%s", err, stderr.String())
+		}
+		if _, err := io.ReadFull(stdout, raw); err != nil {
+			tb.Fatalf("reading from spandsp: %v\n%s", err, stderr.String())
+		}
+		for i := range peerOut {
+			peerOut[i] = int16(binary.LittleEndian.Uint16(raw[2*i:]))
+		}
+		ba.pass(peerOut, ourIn)
+		for _, ev := range ours.Events() {
+			if ev.Kind == t30.OutPageReceived {
+				got = append(got, ev.Received)
+			}
+		}
+		if ours.Done() && doneAt < 0 {
+			doneAt = ours.Now()
+		}
+		// spandsp ends its call a little after ours (it waits for the
+		// line to go quiet); 5 s of audio is plenty.
+		if doneAt >= 0 && ours.Now() > doneAt+5*time.Second {
+			break
+		}
+		if ours.Now() > 6*time.Minute {
+			tb.Fatalf("call still running after 6 min of audio: ours in %s", ours.Engine().State())
+		}
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		tb.Fatalf("spandsp peer: %v\n%s", err, stderr.String())
+	}
+	if len(cmd.Args) > 7 {
+		tb.Log(stderr.String())
+	}
+	var r peerResult
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	var us int64
+	if _, err := fmt.Sscanf(lines[len(lines)-1], "result %d pages %d rate %d ecm %d cpu_us %d", &r.code, &r.pages, &r.rate, &r.ecm, &us); err != nil {
+		tb.Fatalf("spandsp peer said %q: %v", lines[len(lines)-1], err)
+	}
+	r.cpu = time.Duration(us) * time.Microsecond
+	return r, doneAt, got
+}
+
+func writeTIFF(tb testing.TB, name string, pages []*bilevel.Image) {
+	tb.Helper()
+	var buf bytes.Buffer
+	if err := tiff.EncodeFax(&buf, pages, tiff.FaxOptions{}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(name, buf.Bytes(), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func readTIFF(tb testing.TB, name string) []*bilevel.Image {
+	tb.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ps, err := tiff.Decode(b)
+	if err != nil {
+		tb.Fatalf("spandsp's TIFF: %v", err)
+	}
+	var out []*bilevel.Image
+	for _, p := range ps {
+		out = append(out, p.Bilevel)
+	}
+	return out
+}
+
+// TestSpandsp sends a three-page fax from our terminal to spandsp's audio
+// fax terminal and back, with and without ECM, over the same impaired line
+// as TestOursToOurs; spandsp offers V.27 ter only, as we do.
+func TestSpandsp(t *testing.T) {
+	pages := testPages(3, 120)
+	for _, tc := range []struct {
+		name        string
+		ecm, toOurs bool
+		ourCall     bool
+		only2400    bool // ours has V.27 ter 2400 only: spandsp falls back after FTT
+	}{
+		{"ours-to-spandsp", false, false, true, false},
+		{"ours-to-spandsp-ecm", true, false, true, false},
+		{"spandsp-to-ours", false, true, false, false},
+		{"spandsp-to-ours-ecm", true, true, false, false},
+		{"spandsp-to-ours-2400", false, true, false, true},
+		{"spandsp-to-ours-2400-ecm", true, true, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			sendTIFF, recvTIFF := filepath.Join(dir, "send.tif"), filepath.Join(dir, "recv.tif")
+			cfg := t30.Config{Calling: tc.ourCall, Ident: "+1 555 0100", ECM: tc.ecm}
+			if tc.toOurs {
+				cfg.Decoder = t30.T4Decoder{}
+				writeTIFF(t, sendTIFF, pages)
+			} else {
+				cfg.Transmit, cfg.Pages = true, t30.ImagePages(pages)
+			}
+			want := 4800
+			var hs []HighSpeed
+			if tc.only2400 {
+				want, hs = 2400, []HighSpeed{V27ter{Only2400: true}}
+			}
+			ours, err := New(Config{T30: cfg, HighSpeed: hs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pr, audio, got := spandspCall(t, ours, !tc.ourCall, tc.toOurs, tc.ecm, sendTIFF, recvTIFF,
+				newLine(6, 40, 30, 0, 3), newLine(6, 40, 30, 0, 4))
+			if r := ours.Result(); r == nil || !r.OK() {
+				t.Fatalf("our result %v", r)
+			}
+			// Phase E code 0 is T30_ERR_OK.
+			if pr.code != 0 || pr.pages != len(pages) || pr.rate != want || (pr.ecm != 0) != tc.ecm {
+				t.Fatalf("spandsp: %+v, want OK, %d pages at %d, ECM %v", pr, len(pages), want, tc.ecm)
+			}
+			var recv []*bilevel.Image
+			if tc.toOurs {
+				for _, p := range got {
+					recv = append(recv, p.Image)
+				}
+			} else {
+				recv = readTIFF(t, recvTIFF)
+			}
+			if len(recv) != len(pages) {
+				t.Fatalf("%d pages arrived, %d sent", len(recv), len(pages))
+			}
+			for i := range pages {
+				if recv[i] == nil || !recv[i].Equal(pages[i]) {
+					t.Errorf("page %d differs: %s", i+1, diff(recv[i], pages[i]))
+				}
+			}
+			t.Logf("%v of audio; spandsp CPU %v", audio, pr.cpu)
+		})
+	}
+}
