@@ -194,32 +194,47 @@ func checkPages(t *testing.T, r callResult, pages []*bilevel.Image, want t30.Mod
 	}
 }
 
+// v27 limits a receiver to V.27 ter, for the tests about the terminal's
+// timing rather than its modems.
+var v27 = []HighSpeed{V27ter{}}
+
 // TestOursToOurs sends a three-page fax between two terminals over an
 // impaired line (6 dB loss, 30 dB SNR, 5 ms delay each way), with and
-// without ECM, at 4800 and (by a receiver that has only 2400, so the
-// sender falls back after a failed TCF) 2400 bit/s.
+// without ECM: at V.17 14400 (both offer everything), V.29 9600 and V.27
+// ter 4800 (the receiver has only that family), with ±100 ppm clock drift,
+// and with receivers that lack the top rates, so that the sender falls
+// back after failed TCFs: V.27 ter 2400, and V.17 7200 after 14400, 12000,
+// 9600 and V.29 9600 failed.
 func TestOursToOurs(t *testing.T) {
 	pages := testPages(3, 120)
+	low := []HighSpeed{V17{Max: 7200}, V29{Only7200: true}, V27ter{}}
 	for _, tc := range []struct {
 		name  string
 		ecm   bool
 		mods  []HighSpeed
 		modem t30.Modem
 		ppm   float64
+		fails int // failed trainings the receiver must report at least
 	}{
-		{"4800", false, nil, t30.V27ter4800, 0},
-		{"4800-ecm", true, nil, t30.V27ter4800, 0},
-		{"2400", false, []HighSpeed{V27ter{Only2400: true}}, t30.V27ter2400, 0},
-		{"2400-ecm", true, []HighSpeed{V27ter{Only2400: true}}, t30.V27ter2400, 0},
-		{"4800-drift", false, nil, t30.V27ter4800, 100},
-		{"4800-ecm-drift", true, nil, t30.V27ter4800, -100},
+		{"14400", false, nil, t30.V17_14400, 0, 0},
+		{"14400-ecm", true, nil, t30.V17_14400, 0, 0},
+		{"9600", false, []HighSpeed{V29{}}, t30.V29_9600, 0, 0},
+		{"9600-ecm", true, []HighSpeed{V29{}}, t30.V29_9600, 0, 0},
+		{"4800", false, v27, t30.V27ter4800, 0, 0},
+		{"4800-ecm", true, v27, t30.V27ter4800, 0, 0},
+		{"2400", false, []HighSpeed{V27ter{Only2400: true}}, t30.V27ter2400, 0, 1},
+		{"2400-ecm", true, []HighSpeed{V27ter{Only2400: true}}, t30.V27ter2400, 0, 1},
+		{"4800-drift", false, v27, t30.V27ter4800, 100, 0},
+		{"4800-ecm-drift", true, v27, t30.V27ter4800, -100, 0},
+		{"fallback-7200", false, low, t30.V17_7200, 0, 4},
+		{"fallback-7200-ecm", true, low, t30.V17_7200, 0, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tx, rx := pair(t, pages, tc.ecm, tc.mods)
 			r := connect(t, tx, rx, newLine(6, 40, 30, tc.ppm, 1), newLine(6, 40, 30, -tc.ppm, 2), 5*time.Minute)
 			checkPages(t, r, pages, tc.modem)
-			if tc.modem == t30.V27ter2400 && r.rxStats.TrainingsFailed == 0 {
-				t.Errorf("the 2400-only receiver reported no failed training at 4800")
+			if r.rxStats.TrainingsFailed < tc.fails {
+				t.Errorf("the receiver reported %d failed trainings, want at least %d", r.rxStats.TrainingsFailed, tc.fails)
 			}
 			if !r.rxStats.CNGHeard {
 				t.Errorf("the answering side did not hear CNG")
@@ -287,7 +302,7 @@ func segments(a []int16) []segment {
 func TestTurnaround(t *testing.T) {
 	pages := testPages(2, 60)
 	for _, ecm := range []bool{false, true} {
-		tx, rx := pair(t, pages, ecm, nil)
+		tx, rx := pair(t, pages, ecm, v27)
 		const delay = 40
 		r := connect(t, tx, rx, newLine(6, delay, 30, 0, 1), newLine(6, delay, 30, 0, 2), 5*time.Minute)
 		checkPages(t, r, pages, t30.V27ter4800)
@@ -394,7 +409,7 @@ func abs(x int) int { return max(x, -x) }
 func TestBlockSizes(t *testing.T) {
 	pages := testPages(2, 60)
 	for _, block := range []int{7, 333, 1000} {
-		tx, rx := pair(t, pages, true, nil)
+		tx, rx := pair(t, pages, true, v27)
 		r := connectBlocks(t, tx, rx, newLine(6, 40, 30, 0, 1), newLine(6, 40, 30, 0, 2), 5*time.Minute, block)
 		checkPages(t, r, pages, t30.V27ter4800)
 	}
@@ -409,7 +424,7 @@ func TestBlockSizes(t *testing.T) {
 // least one page must have needed PPR and still arrived whole.
 func TestPacketLoss(t *testing.T) {
 	pages := testPages(3, 120)
-	tx, rx := pair(t, pages, true, nil)
+	tx, rx := pair(t, pages, true, v27)
 	ab, ba := newLine(6, 40, 30, 0, 1), newLine(6, 40, 30, 0, 2)
 	ab.loss, ba.loss = 0.003, 0.003
 	r := connect(t, tx, rx, ab, ba, 10*time.Minute)
@@ -473,11 +488,26 @@ func TestConfig(t *testing.T) {
 	if _, err := New(Config{T30: t30.Config{Transmit: true}}); err == nil || !strings.Contains(err.Error(), "without pages") {
 		t.Errorf("sender without pages: %v", err)
 	}
-	if _, err := New(Config{T30: t30.Config{Modems: t30.FamilyV29, Decoder: t30.T4Decoder{}}}); err == nil || !strings.Contains(err.Error(), "T30.Modems") {
+	if _, err := New(Config{HighSpeed: v27, T30: t30.Config{Modems: t30.FamilyV29, Decoder: t30.T4Decoder{}}}); err == nil || !strings.Contains(err.Error(), "T30.Modems") {
 		t.Errorf("V.29 only, with V.27 ter modems: %v", err)
 	}
 	if _, err := (V27ter{Only2400: true}).NewRx(t30.V27ter4800); err == nil {
 		t.Errorf("a 2400-only adapter made a 4800 receiver")
+	}
+	if _, err := (V29{Only7200: true}).NewTx(t30.V29_9600, -13, true); err == nil || !strings.Contains(err.Error(), "V.29/9600") {
+		t.Errorf("a 7200-only V.29 adapter made a 9600 transmitter: %v", err)
+	}
+	if _, err := (V17{Max: 9600}).NewRx(t30.V17_12000); err == nil || !strings.Contains(err.Error(), "V.17/12000") {
+		t.Errorf("a V.17 adapter up to 9600 made a 12000 receiver: %v", err)
+	}
+	if _, err := (V17{}).NewTx(t30.V29_9600, -13, true); err == nil {
+		t.Errorf("the V.17 adapter made a V.29 transmitter")
+	}
+	if _, err := (V17{CarrierOn: 5}).NewRx(t30.V17_14400); err == nil || !strings.Contains(err.Error(), "threshold") {
+		t.Errorf("a V.17 carrier level of +5 dBm0: %v", err)
+	}
+	if _, err := New(Config{T30: t30.Config{Decoder: t30.T4Decoder{}}}); err != nil {
+		t.Errorf("defaults: %v", err)
 	}
 }
 
