@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/faxd/faxd/t38/modem/dsp/dsptest"
 	"github.com/faxd/faxd/t38/modem/hdlc"
 )
 
@@ -152,13 +153,13 @@ func TestAgainstSpandsp(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(i), 13))
 			sent := randomBits(r, 2000)
 
-			got, carrier := demodulate(t, toInt16(c.apply(toFloat(o.modulate(t, sent, DefaultTxLevel)), r)))
+			got, carrier := demodulate(t, dsptest.ToInt16(c.apply(dsptest.ToFloat(o.modulate(t, sent, DefaultTxLevel)), r)))
 			errs, n := bitErrors(sent, got, 8)
 			if errs != 0 || len(carrier) == 0 || carrier[0] != EventCarrierUp {
 				t.Errorf("spandsp tx -> our rx: %d errors in %d bits, carrier %v", errs, n, carrier)
 			}
 
-			got, carrier = o.demodulate(t, toInt16(c.apply(toFloat(modulate(t, sent, DefaultTxLevel)), r)))
+			got, carrier = o.demodulate(t, dsptest.ToInt16(c.apply(dsptest.ToFloat(modulate(t, sent, DefaultTxLevel)), r)))
 			errs, n = bitErrors(sent, got, 8)
 			if errs != 0 || len(carrier) == 0 || carrier[0] != EventCarrierUp {
 				t.Errorf("our tx -> spandsp rx: %d errors in %d bits, carrier %v", errs, n, carrier)
@@ -190,7 +191,7 @@ func TestFramesThroughSpandsp(t *testing.T) {
 		}
 	}
 	// The line stays open (silent) after the signal, as a call does.
-	line := func(s []int16) []int16 { return toInt16(pad(toFloat(s), 400, 400)) }
+	line := func(s []int16) []int16 { return dsptest.ToInt16(dsptest.Pad(dsptest.ToFloat(s), 400, 400)) }
 	got, _ := demodulate(t, line(o.modulate(t, bits, DefaultTxLevel)))
 	check(t, "spandsp tx -> our rx", got)
 	got, _ = o.demodulate(t, line(modulate(t, bits, DefaultTxLevel)))
@@ -209,7 +210,7 @@ func BenchmarkBER(b *testing.B) {
 				r := rand.New(rand.NewPCG(uint64(i), uint64(snr*100+1000)))
 				sent := randomBits(r, 20000)
 				c := condition{snr: snr}
-				line := toInt16(c.apply(toFloat(modulate(b, sent, DefaultTxLevel)), r))
+				line := dsptest.ToInt16(c.apply(dsptest.ToFloat(modulate(b, sent, DefaultTxLevel)), r))
 				got, _ := demodulate(b, line)
 				e, m := bitErrors(sent, got, 16)
 				ours += e

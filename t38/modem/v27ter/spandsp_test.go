@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/faxd/faxd/t38/modem/dsp/dsptest"
 )
 
 // spandsp builds testdata/spandsp_v27ter.c against the installed libspandsp
@@ -186,8 +188,8 @@ func BenchmarkBER(b *testing.B) {
 				for i := range b.N {
 					r := rand.New(rand.NewPCG(uint64(i), uint64(snr*100)+uint64(rate)))
 					sent := randomBits(r, 20000)
-					sig := toFloat(modulate(b, rate, sent, DefaultTxLevel, false))
-					line := toInt16(pad(awgn(sig, snr, meanSquare(DefaultTxLevel), r), 800, 800))
+					sig := dsptest.ToFloat(modulate(b, rate, sent, DefaultTxLevel, false))
+					line := dsptest.ToInt16(dsptest.Pad(dsptest.AWGN(sig, snr, meanSquare(DefaultTxLevel), r), 800, 800))
 					got, _ := demodulate(b, rate, line)
 					e, m := bitErrors(sent, got)
 					ours += e
