@@ -310,64 +310,82 @@ func segments(a []int16) []segment {
 // previous signal when it follows it directly (DCS then TCF, a page after
 // CFR is the other side's turn); every V.21 or high-speed signal lasts at
 // least 1 s - 15% (the V.21 preamble alone is 1 s, a V.27 ter training
-// 0.7 s plus its data).
+// 0.7 s plus its data), or at V.17 0.2 s (a short page after the 142 ms
+// short training). At V.27 ter 4800 and at V.17 14400.
 func TestTurnaround(t *testing.T) {
 	pages := testPages(2, 60)
-	for _, ecm := range []bool{false, true} {
-		tx, rx := pair(t, pages, ecm, v27)
-		const delay = 40
-		r := connect(t, tx, rx, newLine(6, delay, 30, 0, 1), newLine(6, delay, 30, 0, 2), 5*time.Minute)
-		checkPages(t, r, pages, t30.V27ter4800)
-		type sig struct {
-			segment
-			side int
-		}
-		var all []sig
-		for side, a := range [][]int16{r.txAudio, r.rxAudio} {
-			for _, sg := range segments(a) {
-				if sg.start >= 5*SampleRate {
-					all = append(all, sig{sg, side})
-				}
+	for _, c := range []struct {
+		ecm   bool
+		mods  []HighSpeed
+		modem t30.Modem
+	}{
+		{false, v27, t30.V27ter4800}, {true, v27, t30.V27ter4800},
+		{false, nil, t30.V17_14400}, {true, nil, t30.V17_14400},
+	} {
+		t.Run(fmt.Sprintf("%v-ecm-%v", c.modem, c.ecm), func(t *testing.T) { turnaround(t, pages, c.ecm, c.mods, c.modem) })
+	}
+}
+
+func turnaround(t *testing.T, pages []*bilevel.Image, ecm bool, mods []HighSpeed, modem t30.Modem) {
+	tx, rx := pair(t, pages, ecm, mods)
+	const delay = 40
+	r := connect(t, tx, rx, newLine(6, delay, 30, 0, 1), newLine(6, delay, 30, 0, 2), 5*time.Minute)
+	checkPages(t, r, pages, modem)
+	type sig struct {
+		segment
+		side int
+	}
+	var all []sig
+	for side, a := range [][]int16{r.txAudio, r.rxAudio} {
+		for _, sg := range segments(a) {
+			if sg.start >= 5*SampleRate {
+				all = append(all, sig{sg, side})
 			}
 		}
-		if len(all) < 8 {
-			t.Fatalf("ECM %v: only %d signals after the tones", ecm, len(all))
+	}
+	if len(all) < 8 {
+		t.Fatalf("ECM %v: only %d signals after the tones", ecm, len(all))
+	}
+	const minGap, maxGap = 55 * SampleRate / 1000, 95 * SampleRate / 1000
+	minLen := 850 * SampleRate / 1000
+	if modem.Family() == t30.FamilyV17 {
+		// A page of 60 rows at 14400 bit/s after the 142 ms short
+		// training is shorter than that.
+		minLen = 200 * SampleRate / 1000
+	}
+	for i, a := range all {
+		if a.end-a.start < minLen {
+			t.Errorf("ECM %v: side %d signal at %d lasts %d samples, under %d", ecm, a.side, a.start, a.end-a.start, minLen)
 		}
-		const minGap, maxGap, minLen = 55 * SampleRate / 1000, 95 * SampleRate / 1000, 850 * SampleRate / 1000
-		for i, a := range all {
-			if a.end-a.start < minLen {
-				t.Errorf("ECM %v: side %d signal at %d lasts %d samples, under 0.85 s", ecm, a.side, a.start, a.end-a.start)
+		for j, b := range all {
+			if i == j || b.start < a.start {
+				continue
 			}
-			for j, b := range all {
-				if i == j || b.start < a.start {
-					continue
-				}
-				// The other side hears a's end delay samples later.
-				end := a.end
-				if a.side != b.side {
-					end += delay
-				}
-				if b.start < end+minGap && b.start >= a.start {
-					t.Errorf("ECM %v: side %d starts at %d, %d samples after side %d's signal ended (at %d on its own clock)",
-						ecm, b.side, b.start, b.start-end, a.side, a.end)
-				}
+			// The other side hears a's end delay samples later.
+			end := a.end
+			if a.side != b.side {
+				end += delay
 			}
-		}
-		// Where one side sends two signals in a row (DCS then TCF), the gap
-		// is T.30's 75 ms ± 20.
-		pairs := 0
-		for i := 1; i < len(all); i++ {
-			a, b := all[i-1], all[i]
-			if a.side == b.side && b.start-a.end < 1000*SampleRate/1000 {
-				pairs++
-				if g := b.start - a.end; g < minGap || g > maxGap {
-					t.Errorf("ECM %v: side %d gap of %d samples between its signals at %d and %d", ecm, a.side, g, a.end, b.start)
-				}
+			if b.start < end+minGap && b.start >= a.start {
+				t.Errorf("ECM %v: side %d starts at %d, %d samples after side %d's signal ended (at %d on its own clock)",
+					ecm, b.side, b.start, b.start-end, a.side, a.end)
 			}
 		}
-		if pairs == 0 {
-			t.Errorf("ECM %v: no back-to-back signals found (DCS then TCF)", ecm)
+	}
+	// Where one side sends two signals in a row (DCS then TCF), the gap
+	// is T.30's 75 ms ± 20.
+	pairs := 0
+	for i := 1; i < len(all); i++ {
+		a, b := all[i-1], all[i]
+		if a.side == b.side && b.start-a.end < 1000*SampleRate/1000 {
+			pairs++
+			if g := b.start - a.end; g < minGap || g > maxGap {
+				t.Errorf("ECM %v: side %d gap of %d samples between its signals at %d and %d", ecm, a.side, g, a.end, b.start)
+			}
 		}
+	}
+	if pairs == 0 {
+		t.Errorf("ECM %v: no back-to-back signals found (DCS then TCF)", ecm)
 	}
 }
 
