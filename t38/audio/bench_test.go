@@ -14,46 +14,52 @@ type cpuMeter struct {
 	cpu time.Duration
 }
 
-// BenchmarkVsSpandsp sends the three test pages from our terminal to
-// spandsp's (non-ECM and ECM, V.27 ter 4800) and reports each side's CPU
-// per minute of fax audio, measured in the same call: ours around
-// Terminal.Process on a locked thread, spandsp's around fax_rx+fax_tx.
+// BenchmarkVsSpandsp sends the three test pages between our terminal and
+// spandsp's (ours sending and ours receiving, non-ECM and ECM, V.17 14400:
+// both sides offer every modem) and reports each side's CPU per minute of
+// fax audio, measured in the same call: ours around Terminal.Process on a
+// locked thread, spandsp's around fax_rx+fax_tx.
 func BenchmarkVsSpandsp(b *testing.B) {
 	pages := testPages(3, 120)
-	for _, ecm := range []bool{false, true} {
-		name := "non-ECM"
-		if ecm {
-			name = "ECM"
+	for _, recv := range []bool{false, true} {
+		for _, ecm := range []bool{false, true} {
+			name := map[bool]string{false: "send", true: "receive"}[recv] + map[bool]string{false: "-non-ECM", true: "-ECM"}[ecm]
+			b.Run(name, func(b *testing.B) {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				var ours, theirs, audio time.Duration
+				for range b.N {
+					dir := b.TempDir()
+					sendTIFF, recvTIFF := filepath.Join(dir, "s.tif"), filepath.Join(dir, "r.tif")
+					cfg := t30.Config{Calling: true, Transmit: true, ECM: ecm, Pages: t30.ImagePages(pages)}
+					if recv {
+						writeTIFF(b, sendTIFF, pages)
+						cfg = t30.Config{Calling: true, ECM: ecm, Decoder: t30.T4Decoder{}}
+					}
+					t, err := New(Config{T30: cfg})
+					if err != nil {
+						b.Fatal(err)
+					}
+					m := &cpuMeter{}
+					pr, a, _ := spandspCallMeter(b, t, m, false, recv, ecm, "v27v29v17", sendTIFF, recvTIFF,
+						newLine(6, 40, 30, 0, 5), newLine(6, 40, 30, 0, 6))
+					if pr.code != 0 || pr.pages != len(pages) || pr.rate != 14400 {
+						b.Fatalf("spandsp: %+v", pr)
+					}
+					ours += m.cpu
+					theirs += pr.cpu
+					audio += a
+				}
+				min := audio.Minutes()
+				b.ReportMetric(float64(ours.Microseconds())/1000/min, "ours-cpu-ms/audio-min")
+				b.ReportMetric(float64(theirs.Microseconds())/1000/min, "spandsp-cpu-ms/audio-min")
+			})
 		}
-		b.Run(name, func(b *testing.B) {
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			var ours, theirs, audio time.Duration
-			for range b.N {
-				dir := b.TempDir()
-				t, err := New(Config{T30: t30.Config{Calling: true, Transmit: true, ECM: ecm, Pages: t30.ImagePages(pages)}})
-				if err != nil {
-					b.Fatal(err)
-				}
-				m := &cpuMeter{}
-				pr, a, _ := spandspCallMeter(b, t, m, false, false, ecm, "", filepath.Join(dir, "r.tif"),
-					newLine(6, 40, 30, 0, 5), newLine(6, 40, 30, 0, 6))
-				if pr.code != 0 || pr.pages != len(pages) {
-					b.Fatalf("spandsp: %+v", pr)
-				}
-				ours += m.cpu
-				theirs += pr.cpu
-				audio += a
-			}
-			min := audio.Minutes()
-			b.ReportMetric(float64(ours.Microseconds())/1000/min, "ours-cpu-ms/audio-min")
-			b.ReportMetric(float64(theirs.Microseconds())/1000/min, "spandsp-cpu-ms/audio-min")
-		})
 	}
 }
 
-// BenchmarkOursToOurs runs the three-page call between two of our
-// terminals and reports CPU per audio minute for one terminal (the line
+// BenchmarkOursToOurs runs the three-page call (V.17 14400) between two of
+// our terminals and reports CPU per audio minute for one terminal (the line
 // model is not counted).
 func BenchmarkOursToOurs(b *testing.B) {
 	pages := testPages(3, 120)

@@ -9,8 +9,8 @@ import (
 )
 
 // FuzzReceive feeds arbitrary samples to an answering, receiving terminal:
-// fresh, or already listening for a V.27 ter page (non-ECM, ECM) as after
-// DCS. Nothing may panic, and what the terminal buffers between blocks
+// fresh, or already listening for a V.27 ter, V.29 or V.17 page (non-ECM,
+// ECM) as after DCS. Nothing may panic, and what the terminal buffers between blocks
 // stays bounded.
 func FuzzReceive(f *testing.F) {
 	f.Add([]byte{0})
@@ -21,7 +21,9 @@ func FuzzReceive(f *testing.F) {
 	f.Add(tone)
 	tone2 := append([]byte{1}, tone[1:]...)
 	f.Add(tone2)
-	f.Add(append([]byte{2}, tone[1:]...))
+	for sel := byte(2); sel < 7; sel++ {
+		f.Add(append([]byte{sel}, tone[1:]...))
+	}
 	// A real sender's opening: CNG, then silence.
 	tx, err := New(Config{T30: t30.Config{Calling: true, Transmit: true, Pages: t30.ImagePages(testPages(1, 8))}})
 	if err != nil {
@@ -47,13 +49,10 @@ func FuzzReceive(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		switch data[0] % 3 {
-		case 1:
-			rx.hsECM = false
-			rx.listen(t30.V27ter4800)
-		case 2:
-			rx.hsECM = true
-			rx.listen(t30.V27ter4800)
+		if sel := data[0] % 7; sel > 0 {
+			rx.hsECM = sel%2 == 0
+			rx.listen([...]t30.Modem{t30.V27ter4800, t30.V29_9600, t30.V17_14400}[(sel-1)/2])
+			rx.expectLong()
 		}
 		samples := make([]int16, (len(data)-1)/2)
 		for i := range samples {

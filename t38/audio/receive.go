@@ -33,6 +33,11 @@ func (t *Terminal) receive(in []int16) {
 // silenceDelay is how long the tone detector takes to report silence.
 const silenceDelay = 50 * time.Millisecond
 
+// foreignAfter is how long after the V.21 carrier drops a signal must go on
+// to be something else: the detector's silence delay, a block of up to
+// 125 ms, and margin; a TCF lasts 1.5 s.
+const foreignAfter = 300 * time.Millisecond
+
 func (t *Terminal) toneEvent(ev tone.Event) {
 	switch ev.Kind {
 	case tone.EventToneOn:
@@ -53,6 +58,13 @@ func (t *Terminal) toneEvent(ev tone.Event) {
 		t.silent = true
 		// The detector is 50 ms late: the rest of the 75 ms gap follows.
 		t.hold = max(t.hold, samplesOf(Gap-silenceDelay))
+		// The detector may hear no silence in the 75 ms between the DCS
+		// and the TCF that follows it; then a signal that goes on well
+		// after the V.21 carrier dropped is the TCF.
+		if t.noModem && !t.foreign && t.v21End >= 0 && t.n-t.v21End > int64(samplesOf(foreignAfter)) {
+			t.foreign = true
+		}
+		t.v21End = -1
 		if t.noModem && t.foreign {
 			// DCS asked for a modem we do not have and a signal came and
 			// went: to T.30 that is a training that failed.
@@ -88,12 +100,14 @@ func (t *Terminal) v21Event(ev v21.FrameEvent) {
 	case v21.FrameCarrierDown:
 		if t.v21Up {
 			t.v21Up = false
+			t.v21End = t.n
 			t.eng.RxCarrierDown()
 		}
 	}
 }
 
 func (t *Terminal) v21Carrier() {
+	t.v21Heard = true
 	if t.v21Up {
 		return
 	}
@@ -119,12 +133,22 @@ func (t *Terminal) watchFrame(b []byte) {
 		t.hsECM = p.ECM
 		t.tcfNext = true // TCF is plain zeros, ECM or not
 		t.listen(p.Modem)
+		t.expectLong()
 	case t30.FCFCTC:
 		p, err := t30.DecodeParams(f.FIF)
 		if err != nil {
 			return
 		}
 		t.listen(p.Modem)
+		t.expectLong()
+	}
+}
+
+// expectLong tells a receiver that cares (V.17) that a long training comes
+// next: TCF follows DCS, and the first block after CTC trains long too.
+func (t *Terminal) expectLong() {
+	if h, ok := t.hs.(trainingHint); ok {
+		h.expectLong(true)
 	}
 }
 
@@ -149,6 +173,8 @@ func (t *Terminal) listen(m t30.Modem) {
 
 func (t *Terminal) hsEvent(ev RxEvent) {
 	switch ev.Kind {
+	case RxCarrierUp:
+		t.v21Heard = false
 	case RxTrained:
 		t.stats.Trainings++
 		t.hsUp, t.hsFailed, t.hsRaw = true, false, t.tcfNext || !t.hsECM
@@ -157,15 +183,15 @@ func (t *Terminal) hsEvent(ev RxEvent) {
 		t.acc, t.nb, t.rxBuf = 0, 0, t.rxBuf[:0]
 		t.eng.RxCarrierUp(t.hsModem)
 	case RxTrainingFailed:
-		// A signal we could not train on: once it ends, the engine judges
-		// it as TCF or page data that never came (FTT, or a page to be
-		// re-sent). Answering before it ends would talk over the sender.
-		t.stats.TrainingsFailed++
-		t.hsUp, t.hsFailed, t.tcfNext = true, true, false
+		// A signal we could not train on. It may be V.21 (the receivers
+		// of V.29 and V.17 give up on one quickly), so the engine hears of
+		// it only once it has ended without V.21 flags: then as TCF or
+		// page data that never came (FTT, or a page to be re-sent).
+		// Answering before it ends would talk over the sender.
+		t.hsFailed = true
 		t.acc, t.nb, t.rxBuf = 0, 0, t.rxBuf[:0]
-		t.eng.RxCarrierUp(t.hsModem)
 	case RxBit:
-		if !t.hsUp || t.hsFailed {
+		if !t.hsUp {
 			return
 		}
 		if !t.hsRaw {
@@ -180,6 +206,16 @@ func (t *Terminal) hsEvent(ev RxEvent) {
 			t.acc, t.nb = 0, 0
 		}
 	case RxCarrierDown:
+		if t.hsFailed && !t.hsUp {
+			t.hsFailed = false
+			if !t.v21Heard {
+				t.stats.TrainingsFailed++
+				t.tcfNext = false
+				t.eng.RxCarrierUp(t.hsModem)
+				t.eng.RxCarrierDown()
+			}
+			return
+		}
 		t.hsCarrierDown()
 	}
 }

@@ -61,14 +61,15 @@ type peerResult struct {
 // spandspCall runs our terminal against spandsp's audio fax terminal,
 // block by block, through one line each way. ours sends when spandspSends
 // is false. It returns spandsp's report and the audio time.
-func spandspCall(tb testing.TB, ours *Terminal, calling, spandspSends, ecm bool, sendTIFF, recvTIFF string, ab, ba *line) (peerResult, time.Duration, []*t30.ReceivedPage) {
+func spandspCall(tb testing.TB, ours *Terminal, calling, spandspSends, ecm bool, modems, sendTIFF, recvTIFF string, ab, ba *line) (peerResult, time.Duration, []*t30.ReceivedPage) {
 	tb.Helper()
-	return spandspCallMeter(tb, ours, nil, calling, spandspSends, ecm, sendTIFF, recvTIFF, ab, ba)
+	return spandspCallMeter(tb, ours, nil, calling, spandspSends, ecm, modems, sendTIFF, recvTIFF, ab, ba)
 }
 
 // spandspCallMeter is spandspCall that, with a meter, adds up the thread CPU
-// our Process calls take.
-func spandspCallMeter(tb testing.TB, ours *Terminal, m *cpuMeter, calling, spandspSends, ecm bool, sendTIFF, recvTIFF string, ab, ba *line) (peerResult, time.Duration, []*t30.ReceivedPage) {
+// our Process calls take. modems is what spandsp offers: v27, v27v29 or
+// v27v29v17.
+func spandspCallMeter(tb testing.TB, ours *Terminal, m *cpuMeter, calling, spandspSends, ecm bool, modems, sendTIFF, recvTIFF string, ab, ba *line) (peerResult, time.Duration, []*t30.ReceivedPage) {
 	tb.Helper()
 	bin := spandspPeer(tb)
 	const block = 160
@@ -77,7 +78,7 @@ func spandspCallMeter(tb testing.TB, ours *Terminal, m *cpuMeter, calling, spand
 		send = sendTIFF
 	}
 	b2i := map[bool]string{false: "0", true: "1"}
-	args := []string{b2i[calling], send, recvTIFF, b2i[ecm], "v27", fmt.Sprint(block)}
+	args := []string{b2i[calling], send, recvTIFF, b2i[ecm], modems, fmt.Sprint(block)}
 	if os.Getenv("AUDIO_SPANDSP_LOG") != "" {
 		args = append(args, "log")
 	}
@@ -186,21 +187,36 @@ func readTIFF(tb testing.TB, name string) []*bilevel.Image {
 
 // TestSpandsp sends a three-page fax from our terminal to spandsp's audio
 // fax terminal and back, with and without ECM, over the same impaired line
-// as TestOursToOurs; spandsp offers V.27 ter only, as we do.
+// as TestOursToOurs: with V.27 ter only on spandsp's side, with V.29 and
+// V.27 ter, and with all three (V.17 14400 is chosen); and with spandsp
+// sending to a terminal that lacks the top rates, so that spandsp falls
+// back after failed trainings.
 func TestSpandsp(t *testing.T) {
 	pages := testPages(3, 120)
+	v27 := []HighSpeed{V27ter{}}
 	for _, tc := range []struct {
 		name        string
 		ecm, toOurs bool
 		ourCall     bool
-		only2400    bool // ours has V.27 ter 2400 only: spandsp falls back after FTT
+		modems      string      // what spandsp offers
+		hs          []HighSpeed // ours; nil: all
+		want        int         // bit rate of the pages
 	}{
-		{"ours-to-spandsp", false, false, true, false},
-		{"ours-to-spandsp-ecm", true, false, true, false},
-		{"spandsp-to-ours", false, true, false, false},
-		{"spandsp-to-ours-ecm", true, true, false, false},
-		{"spandsp-to-ours-2400", false, true, false, true},
-		{"spandsp-to-ours-2400-ecm", true, true, false, true},
+		{"ours-to-spandsp", false, false, true, "v27", nil, 4800},
+		{"ours-to-spandsp-ecm", true, false, true, "v27", nil, 4800},
+		{"spandsp-to-ours", false, true, false, "v27", v27, 4800},
+		{"spandsp-to-ours-ecm", true, true, false, "v27", v27, 4800},
+		// ours has V.27 ter 2400 only: spandsp's 4800 TCF fails, it falls back
+		{"spandsp-to-ours-2400", false, true, false, "v27", []HighSpeed{V27ter{Only2400: true}}, 2400},
+		{"spandsp-to-ours-2400-ecm", true, true, false, "v27", []HighSpeed{V27ter{Only2400: true}}, 2400},
+		{"ours-to-spandsp-v29", false, false, true, "v27v29", nil, 9600},
+		{"spandsp-to-ours-v29-ecm", true, true, false, "v27v29", nil, 9600},
+		{"ours-to-spandsp-v17", false, false, true, "v27v29v17", nil, 14400},
+		{"ours-to-spandsp-v17-ecm", true, false, true, "v27v29v17", nil, 14400},
+		{"spandsp-to-ours-v17", false, true, false, "v27v29v17", nil, 14400},
+		{"spandsp-to-ours-v17-ecm", true, true, false, "v27v29v17", nil, 14400},
+		// ours has V.17 up to 9600: spandsp's 14400 and 12000 trainings fail
+		{"spandsp-to-ours-v17-9600", false, true, false, "v27v29v17", []HighSpeed{V17{Max: 9600}, V29{}, V27ter{}}, 9600},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -212,16 +228,12 @@ func TestSpandsp(t *testing.T) {
 			} else {
 				cfg.Transmit, cfg.Pages = true, t30.ImagePages(pages)
 			}
-			want := 4800
-			var hs []HighSpeed
-			if tc.only2400 {
-				want, hs = 2400, []HighSpeed{V27ter{Only2400: true}}
-			}
-			ours, err := New(Config{T30: cfg, HighSpeed: hs})
+			want := tc.want
+			ours, err := New(Config{T30: cfg, HighSpeed: tc.hs})
 			if err != nil {
 				t.Fatal(err)
 			}
-			pr, audio, got := spandspCall(t, ours, !tc.ourCall, tc.toOurs, tc.ecm, sendTIFF, recvTIFF,
+			pr, audio, got := spandspCall(t, ours, !tc.ourCall, tc.toOurs, tc.ecm, tc.modems, sendTIFF, recvTIFF,
 				newLine(6, 40, 30, 0, 3), newLine(6, 40, 30, 0, 4))
 			if r := ours.Result(); r == nil || !r.OK() {
 				t.Fatalf("our result %v", r)
@@ -246,7 +258,11 @@ func TestSpandsp(t *testing.T) {
 					t.Errorf("page %d differs: %s", i+1, diff(recv[i], pages[i]))
 				}
 			}
-			t.Logf("%v of audio; spandsp CPU %v", audio, pr.cpu)
+			// Our side lacking spandsp's top rate must have made it fall back.
+			if tc.hs != nil && want != 4800 && ours.Stats().TrainingsFailed == 0 {
+				t.Errorf("spandsp reached %d without a failed training on our side", want)
+			}
+			t.Logf("%v of audio; spandsp CPU %v; our stats %+v", audio, pr.cpu, ours.Stats())
 		})
 	}
 }

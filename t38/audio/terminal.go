@@ -42,7 +42,8 @@ type Config struct {
 	// narrowed to the families the high-speed modems below provide, so
 	// that the engine never negotiates a modem the terminal does not have.
 	T30 t30.Config
-	// HighSpeed are the image modems; nil: V.27 ter at 4800 and 2400.
+	// HighSpeed are the image modems; nil: V.17, V.29 and V.27 ter at
+	// every rate T.30 uses.
 	HighSpeed []HighSpeed
 	// Level is the transmit level in dBm0 (-60..0); 0: DefaultLevel.
 	Level float64
@@ -97,13 +98,15 @@ type Terminal struct {
 	hs       ModemRx // nil until DCS names a modem we have
 	hsEvs    []RxEvent
 	hsUp     bool // the engine knows the high-speed carrier is up
-	hsFailed bool // ... but its training failed: no bits
+	hsFailed bool // a training failed; the engine hears of it when the signal ends
+	v21Heard bool // V.21 was heard since the high-speed carrier came: a failed training was V.21
 	hdlc     hdlc.Decoder
 	acc, nb  uint8 // non-ECM bits being packed MSB-first
 	rxBuf    []byte
-	noModem  bool // DCS named a modem we do not have: judge by energy
-	foreign  bool // energy seen since that DCS's burst ended
-	silent   bool // the tone detector hears nothing on the line
+	noModem  bool  // DCS named a modem we do not have: judge by energy
+	foreign  bool  // energy seen since that DCS's burst ended
+	v21End   int64 // sample at which the last V.21 burst ended; -1: silence heard since
+	silent   bool  // the tone detector hears nothing on the line
 	stats    Stats
 }
 
@@ -116,7 +119,7 @@ type signal interface {
 // New makes a terminal; the call starts at once (CNG or CED first).
 func New(cfg Config) (*Terminal, error) {
 	if cfg.HighSpeed == nil {
-		cfg.HighSpeed = []HighSpeed{V27ter{}}
+		cfg.HighSpeed = []HighSpeed{V17{}, V29{}, V27ter{}}
 	}
 	level := cfg.Level
 	if level == 0 {
@@ -164,7 +167,7 @@ func New(cfg Config) (*Terminal, error) {
 	if t.v21, err = v21.NewFrameRx(v21.RxConfig{OnLevel: cfg.CarrierOn, OffLevel: cfg.CarrierOff}); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	t.silent = true
+	t.silent, t.v21End = true, -1
 	if !cfg.T30.Calling {
 		t.hold = samplesOf(CEDDelay)
 	}

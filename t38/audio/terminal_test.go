@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/faxd/faxd/t38/bilevel"
+	"github.com/faxd/faxd/t38/modem/dsp/dsptest"
 	"github.com/faxd/faxd/t38/t30"
 	"github.com/faxd/faxd/t38/t4/t4test"
 )
 
 // line is one direction of a telephone line: gain, a delay, white noise and
-// optionally a sample clock running off by ppm (linear interpolation). It is
+// optionally a sample clock running off by ppm (windowed-sinc
+// interpolation). It is
 // deterministic for a seed.
 type line struct {
 	gain  float64
@@ -36,10 +38,11 @@ type line struct {
 // -13 dBm0 signal after attenuation; snr <= 0 means no noise.
 func newLine(attDB float64, delay int, snr float64, ppm float64, seed uint64) *line {
 	l := &line{gain: math.Pow(10, -attDB/20), delay: make([]float64, delay), rng: rand.New(rand.NewPCG(seed, 7)), ppm: ppm}
-	if ppm > 0 {
-		// A fast reader starts behind, so that it never runs out of input
-		// within ten minutes.
-		l.pos = -ppm * 1e-6 * 8000 * 600
+	if ppm != 0 {
+		// The reader stays interpHalf samples behind the newest input, so
+		// the interpolator has all its taps; a fast one starts further
+		// behind, so that it never catches up within ten minutes.
+		l.pos = -interpHalf - max(ppm, 0)*1e-6*8000*600
 	}
 	if snr > 0 {
 		// -13 dBm0 is a sine of peak 32767*10^((-13-3.14)/20).
@@ -65,8 +68,7 @@ func (l *line) pass(in []int16, out []int16) {
 			} else if j+1 >= len(l.hist) {
 				x = l.hist[len(l.hist)-1]
 			} else {
-				f := l.pos - math.Floor(l.pos)
-				x = l.hist[j]*(1-f) + l.hist[j+1]*f
+				x = dsptest.Interpolate(l.hist, float64(j)+l.pos-math.Floor(l.pos), interpHalf)
 			}
 			l.pos += 1 + l.ppm*1e-6
 		}
@@ -79,7 +81,7 @@ func (l *line) pass(in []int16, out []int16) {
 		out[i] = int16(max(-32768, min(32767, math.Round(y))))
 	}
 	if l.ppm != 0 {
-		if drop := int(math.Floor(l.pos)) - l.base - 2; drop > 0 && drop < len(l.hist) {
+		if drop := int(math.Floor(l.pos)) - l.base - interpHalf - 1; drop > 0 && drop < len(l.hist) {
 			l.hist = l.hist[drop:]
 			l.base += drop
 		}
@@ -90,6 +92,12 @@ func (l *line) pass(in []int16, out []int16) {
 		clear(out)
 	}
 }
+
+// interpHalf is the half-length of the drift interpolator: a windowed sinc
+// flat across the voice band, as a real clock difference would leave the
+// signal (linear interpolation would cut 3 kHz by up to 8 dB, varying with
+// the fraction: at 9600 and 14400 bit/s TCF then failed).
+const interpHalf = 8
 
 func testPages(n, rows int) []*bilevel.Image {
 	var pages []*bilevel.Image
@@ -194,32 +202,51 @@ func checkPages(t *testing.T, r callResult, pages []*bilevel.Image, want t30.Mod
 	}
 }
 
+// v27 limits a receiver to V.27 ter, for the tests about the terminal's
+// timing rather than its modems.
+var v27 = []HighSpeed{V27ter{}}
+
 // TestOursToOurs sends a three-page fax between two terminals over an
 // impaired line (6 dB loss, 30 dB SNR, 5 ms delay each way), with and
-// without ECM, at 4800 and (by a receiver that has only 2400, so the
-// sender falls back after a failed TCF) 2400 bit/s.
+// without ECM: at V.17 14400 (both offer everything), V.29 9600 and V.27
+// ter 4800 (the receiver has only that family), with ±100 ppm clock drift,
+// and with receivers that lack the top rates, so that the sender falls
+// back after failed TCFs: V.27 ter 2400, and V.17 7200 after 14400, 12000,
+// 9600 and V.29 9600 failed.
 func TestOursToOurs(t *testing.T) {
 	pages := testPages(3, 120)
+	low := []HighSpeed{V17{Max: 7200}, V29{Only7200: true}, V27ter{}}
 	for _, tc := range []struct {
 		name  string
 		ecm   bool
 		mods  []HighSpeed
 		modem t30.Modem
 		ppm   float64
+		fails int // failed trainings the receiver must report at least
 	}{
-		{"4800", false, nil, t30.V27ter4800, 0},
-		{"4800-ecm", true, nil, t30.V27ter4800, 0},
-		{"2400", false, []HighSpeed{V27ter{Only2400: true}}, t30.V27ter2400, 0},
-		{"2400-ecm", true, []HighSpeed{V27ter{Only2400: true}}, t30.V27ter2400, 0},
-		{"4800-drift", false, nil, t30.V27ter4800, 100},
-		{"4800-ecm-drift", true, nil, t30.V27ter4800, -100},
+		{"14400", false, nil, t30.V17_14400, 0, 0},
+		{"14400-ecm", true, nil, t30.V17_14400, 0, 0},
+		{"14400-drift", false, nil, t30.V17_14400, 100, 0},
+		{"14400-ecm-drift", true, nil, t30.V17_14400, -100, 0},
+		{"9600", false, []HighSpeed{V29{}}, t30.V29_9600, 0, 0},
+		{"9600-ecm", true, []HighSpeed{V29{}}, t30.V29_9600, 0, 0},
+		{"9600-drift", false, []HighSpeed{V29{}}, t30.V29_9600, 100, 0},
+		{"9600-ecm-drift", true, []HighSpeed{V29{}}, t30.V29_9600, -100, 0},
+		{"4800", false, v27, t30.V27ter4800, 0, 0},
+		{"4800-ecm", true, v27, t30.V27ter4800, 0, 0},
+		{"2400", false, []HighSpeed{V27ter{Only2400: true}}, t30.V27ter2400, 0, 1},
+		{"2400-ecm", true, []HighSpeed{V27ter{Only2400: true}}, t30.V27ter2400, 0, 1},
+		{"4800-drift", false, v27, t30.V27ter4800, 100, 0},
+		{"4800-ecm-drift", true, v27, t30.V27ter4800, -100, 0},
+		{"fallback-7200", false, low, t30.V17_7200, 0, 4},
+		{"fallback-7200-ecm", true, low, t30.V17_7200, 0, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tx, rx := pair(t, pages, tc.ecm, tc.mods)
 			r := connect(t, tx, rx, newLine(6, 40, 30, tc.ppm, 1), newLine(6, 40, 30, -tc.ppm, 2), 5*time.Minute)
 			checkPages(t, r, pages, tc.modem)
-			if tc.modem == t30.V27ter2400 && r.rxStats.TrainingsFailed == 0 {
-				t.Errorf("the 2400-only receiver reported no failed training at 4800")
+			if r.rxStats.TrainingsFailed < tc.fails {
+				t.Errorf("the receiver reported %d failed trainings, want at least %d", r.rxStats.TrainingsFailed, tc.fails)
 			}
 			if !r.rxStats.CNGHeard {
 				t.Errorf("the answering side did not hear CNG")
@@ -283,64 +310,82 @@ func segments(a []int16) []segment {
 // previous signal when it follows it directly (DCS then TCF, a page after
 // CFR is the other side's turn); every V.21 or high-speed signal lasts at
 // least 1 s - 15% (the V.21 preamble alone is 1 s, a V.27 ter training
-// 0.7 s plus its data).
+// 0.7 s plus its data), or at V.17 0.2 s (a short page after the 142 ms
+// short training). At V.27 ter 4800 and at V.17 14400.
 func TestTurnaround(t *testing.T) {
 	pages := testPages(2, 60)
-	for _, ecm := range []bool{false, true} {
-		tx, rx := pair(t, pages, ecm, nil)
-		const delay = 40
-		r := connect(t, tx, rx, newLine(6, delay, 30, 0, 1), newLine(6, delay, 30, 0, 2), 5*time.Minute)
-		checkPages(t, r, pages, t30.V27ter4800)
-		type sig struct {
-			segment
-			side int
-		}
-		var all []sig
-		for side, a := range [][]int16{r.txAudio, r.rxAudio} {
-			for _, sg := range segments(a) {
-				if sg.start >= 5*SampleRate {
-					all = append(all, sig{sg, side})
-				}
+	for _, c := range []struct {
+		ecm   bool
+		mods  []HighSpeed
+		modem t30.Modem
+	}{
+		{false, v27, t30.V27ter4800}, {true, v27, t30.V27ter4800},
+		{false, nil, t30.V17_14400}, {true, nil, t30.V17_14400},
+	} {
+		t.Run(fmt.Sprintf("%v-ecm-%v", c.modem, c.ecm), func(t *testing.T) { turnaround(t, pages, c.ecm, c.mods, c.modem) })
+	}
+}
+
+func turnaround(t *testing.T, pages []*bilevel.Image, ecm bool, mods []HighSpeed, modem t30.Modem) {
+	tx, rx := pair(t, pages, ecm, mods)
+	const delay = 40
+	r := connect(t, tx, rx, newLine(6, delay, 30, 0, 1), newLine(6, delay, 30, 0, 2), 5*time.Minute)
+	checkPages(t, r, pages, modem)
+	type sig struct {
+		segment
+		side int
+	}
+	var all []sig
+	for side, a := range [][]int16{r.txAudio, r.rxAudio} {
+		for _, sg := range segments(a) {
+			if sg.start >= 5*SampleRate {
+				all = append(all, sig{sg, side})
 			}
 		}
-		if len(all) < 8 {
-			t.Fatalf("ECM %v: only %d signals after the tones", ecm, len(all))
+	}
+	if len(all) < 8 {
+		t.Fatalf("ECM %v: only %d signals after the tones", ecm, len(all))
+	}
+	const minGap, maxGap = 55 * SampleRate / 1000, 95 * SampleRate / 1000
+	minLen := 850 * SampleRate / 1000
+	if modem.Family() == t30.FamilyV17 {
+		// A page of 60 rows at 14400 bit/s after the 142 ms short
+		// training is shorter than that.
+		minLen = 200 * SampleRate / 1000
+	}
+	for i, a := range all {
+		if a.end-a.start < minLen {
+			t.Errorf("ECM %v: side %d signal at %d lasts %d samples, under %d", ecm, a.side, a.start, a.end-a.start, minLen)
 		}
-		const minGap, maxGap, minLen = 55 * SampleRate / 1000, 95 * SampleRate / 1000, 850 * SampleRate / 1000
-		for i, a := range all {
-			if a.end-a.start < minLen {
-				t.Errorf("ECM %v: side %d signal at %d lasts %d samples, under 0.85 s", ecm, a.side, a.start, a.end-a.start)
+		for j, b := range all {
+			if i == j || b.start < a.start {
+				continue
 			}
-			for j, b := range all {
-				if i == j || b.start < a.start {
-					continue
-				}
-				// The other side hears a's end delay samples later.
-				end := a.end
-				if a.side != b.side {
-					end += delay
-				}
-				if b.start < end+minGap && b.start >= a.start {
-					t.Errorf("ECM %v: side %d starts at %d, %d samples after side %d's signal ended (at %d on its own clock)",
-						ecm, b.side, b.start, b.start-end, a.side, a.end)
-				}
+			// The other side hears a's end delay samples later.
+			end := a.end
+			if a.side != b.side {
+				end += delay
 			}
-		}
-		// Where one side sends two signals in a row (DCS then TCF), the gap
-		// is T.30's 75 ms ± 20.
-		pairs := 0
-		for i := 1; i < len(all); i++ {
-			a, b := all[i-1], all[i]
-			if a.side == b.side && b.start-a.end < 1000*SampleRate/1000 {
-				pairs++
-				if g := b.start - a.end; g < minGap || g > maxGap {
-					t.Errorf("ECM %v: side %d gap of %d samples between its signals at %d and %d", ecm, a.side, g, a.end, b.start)
-				}
+			if b.start < end+minGap && b.start >= a.start {
+				t.Errorf("ECM %v: side %d starts at %d, %d samples after side %d's signal ended (at %d on its own clock)",
+					ecm, b.side, b.start, b.start-end, a.side, a.end)
 			}
 		}
-		if pairs == 0 {
-			t.Errorf("ECM %v: no back-to-back signals found (DCS then TCF)", ecm)
+	}
+	// Where one side sends two signals in a row (DCS then TCF), the gap
+	// is T.30's 75 ms ± 20.
+	pairs := 0
+	for i := 1; i < len(all); i++ {
+		a, b := all[i-1], all[i]
+		if a.side == b.side && b.start-a.end < 1000*SampleRate/1000 {
+			pairs++
+			if g := b.start - a.end; g < minGap || g > maxGap {
+				t.Errorf("ECM %v: side %d gap of %d samples between its signals at %d and %d", ecm, a.side, g, a.end, b.start)
+			}
 		}
+	}
+	if pairs == 0 {
+		t.Errorf("ECM %v: no back-to-back signals found (DCS then TCF)", ecm)
 	}
 }
 
@@ -394,7 +439,7 @@ func abs(x int) int { return max(x, -x) }
 func TestBlockSizes(t *testing.T) {
 	pages := testPages(2, 60)
 	for _, block := range []int{7, 333, 1000} {
-		tx, rx := pair(t, pages, true, nil)
+		tx, rx := pair(t, pages, true, v27)
 		r := connectBlocks(t, tx, rx, newLine(6, 40, 30, 0, 1), newLine(6, 40, 30, 0, 2), 5*time.Minute, block)
 		checkPages(t, r, pages, t30.V27ter4800)
 	}
@@ -409,7 +454,7 @@ func TestBlockSizes(t *testing.T) {
 // least one page must have needed PPR and still arrived whole.
 func TestPacketLoss(t *testing.T) {
 	pages := testPages(3, 120)
-	tx, rx := pair(t, pages, true, nil)
+	tx, rx := pair(t, pages, true, v27)
 	ab, ba := newLine(6, 40, 30, 0, 1), newLine(6, 40, 30, 0, 2)
 	ab.loss, ba.loss = 0.003, 0.003
 	r := connect(t, tx, rx, ab, ba, 10*time.Minute)
@@ -473,11 +518,26 @@ func TestConfig(t *testing.T) {
 	if _, err := New(Config{T30: t30.Config{Transmit: true}}); err == nil || !strings.Contains(err.Error(), "without pages") {
 		t.Errorf("sender without pages: %v", err)
 	}
-	if _, err := New(Config{T30: t30.Config{Modems: t30.FamilyV29, Decoder: t30.T4Decoder{}}}); err == nil || !strings.Contains(err.Error(), "T30.Modems") {
+	if _, err := New(Config{HighSpeed: v27, T30: t30.Config{Modems: t30.FamilyV29, Decoder: t30.T4Decoder{}}}); err == nil || !strings.Contains(err.Error(), "T30.Modems") {
 		t.Errorf("V.29 only, with V.27 ter modems: %v", err)
 	}
 	if _, err := (V27ter{Only2400: true}).NewRx(t30.V27ter4800); err == nil {
 		t.Errorf("a 2400-only adapter made a 4800 receiver")
+	}
+	if _, err := (V29{Only7200: true}).NewTx(t30.V29_9600, -13, true); err == nil || !strings.Contains(err.Error(), "V.29/9600") {
+		t.Errorf("a 7200-only V.29 adapter made a 9600 transmitter: %v", err)
+	}
+	if _, err := (V17{Max: 9600}).NewRx(t30.V17_12000); err == nil || !strings.Contains(err.Error(), "V.17/12000") {
+		t.Errorf("a V.17 adapter up to 9600 made a 12000 receiver: %v", err)
+	}
+	if _, err := (V17{}).NewTx(t30.V29_9600, -13, true); err == nil {
+		t.Errorf("the V.17 adapter made a V.29 transmitter")
+	}
+	if _, err := (V17{CarrierOn: 5}).NewRx(t30.V17_14400); err == nil || !strings.Contains(err.Error(), "threshold") {
+		t.Errorf("a V.17 carrier level of +5 dBm0: %v", err)
+	}
+	if _, err := New(Config{T30: t30.Config{Decoder: t30.T4Decoder{}}}); err != nil {
+		t.Errorf("defaults: %v", err)
 	}
 }
 

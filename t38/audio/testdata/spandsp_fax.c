@@ -5,7 +5,7 @@
  * stderr:
  *   result <phase E code> pages <transferred> rate <bit rate> ecm <0|1> cpu_us <CPU in fax_rx+fax_tx>
  *
- *   spandsp_fax <calling 0|1> <send tiff | -> <receive tiff> <ecm 0|1> <modems: v27 | v27v29> <block> [log]
+ *   spandsp_fax <calling 0|1> <send tiff | -> <receive tiff> <ecm 0|1> <modems: v27 | v27v29 | v27v29v17> <block> [log]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +41,10 @@ int main(int argc, char **argv)
     const char *send = argv[2], *recv = argv[3];
     int ecm = atoi(argv[4]);
     int modems = T30_SUPPORT_V27TER;
-    if (strcmp(argv[5], "v27v29") == 0)
+    if (strncmp(argv[5], "v27v29", 6) == 0)
         modems |= T30_SUPPORT_V29;
+    if (strcmp(argv[5], "v27v29v17") == 0)
+        modems |= T30_SUPPORT_V17;
     int block = atoi(argv[6]);
     if (block <= 0 || block > 8000)
         return 2;

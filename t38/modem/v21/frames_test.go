@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/faxd/faxd/t38/modem/dsp/dsptest"
 )
 
 // Two bursts, as a T.30 answerer sends them (CSI + DIS, later CFR), over
@@ -26,10 +28,10 @@ func TestFrameTxRx(t *testing.T) {
 		if ftx.Pending() || n == len(buf) {
 			t.Fatal("burst did not end")
 		}
-		return toFloat(buf[:n])
+		return dsptest.ToFloat(buf[:n])
 	}
-	line := pad(burst(csi, dis), 800, 4000)
-	line = append(line, pad(burst(cfr), 0, 800)...)
+	line := dsptest.Pad(burst(csi, dis), 800, 4000)
+	line = append(line, dsptest.Pad(burst(cfr), 0, 800)...)
 	for i, tc := range []struct {
 		c    condition
 		want string
@@ -42,7 +44,7 @@ func TestFrameTxRx(t *testing.T) {
 			"[carrier-up preamble frame frame preamble frame]"},
 	} {
 		r := rand.New(rand.NewPCG(uint64(i), 1))
-		checkBursts(t, toInt16(tc.c.apply(line, r)), tc.want, [][]byte{csi, dis, cfr})
+		checkBursts(t, dsptest.ToInt16(tc.c.apply(line, r)), tc.want, [][]byte{csi, dis, cfr})
 	}
 	if err := ftx.Send([][]byte{{0xFF}}); err == nil {
 		t.Error("a one-octet frame was accepted")

@@ -3,6 +3,8 @@ package v21
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/faxd/faxd/t38/modem/dsp/dsptest"
 )
 
 // Noise loud enough to bring the carrier up before the signal: the bit
@@ -11,8 +13,8 @@ func TestNoiseBeforeSignal(t *testing.T) {
 	for seed := range 8 {
 		r := rand.New(rand.NewPCG(uint64(seed), 21))
 		sent := randomBits(r, 600)
-		sig := pad(toFloat(modulate(t, sent, DefaultTxLevel)), 4000, 400)
-		line := toInt16(awgn(sig, 10, meanSquare(DefaultTxLevel), r)) // noise at -23 dBm0
+		sig := dsptest.Pad(dsptest.ToFloat(modulate(t, sent, DefaultTxLevel)), 4000, 400)
+		line := dsptest.ToInt16(dsptest.AWGN(sig, 10, meanSquare(DefaultTxLevel), r)) // noise at -23 dBm0
 		got, carrier := demodulate(t, line)
 		if len(carrier) == 0 || carrier[0] != EventCarrierUp {
 			t.Fatalf("carrier %v", carrier)

@@ -1,128 +1,35 @@
 package v21
 
 import (
-	"bufio"
-	"encoding/binary"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 
+	"github.com/faxd/faxd/t38/modem/dsp/dsptest"
 	"github.com/faxd/faxd/t38/modem/hdlc"
 )
 
-// spandsp builds testdata/spandsp_fsk.c against the installed libspandsp
-// and keeps it running; samples pass through files in a temporary
-// directory.
-type spandsp struct {
-	dir string
-	in  io.WriteCloser
-	out *bufio.Scanner
-	mu  sync.Mutex
-	seq int
-}
+// spandsp is spandsp's V.21 modem through the shared oracle.
+type spandsp struct{ o *dsptest.Oracle }
 
 func startSpandsp(tb testing.TB) *spandsp {
 	tb.Helper()
-	if _, err := os.Stat("/usr/include/spandsp/fsk.h"); err != nil {
-		tb.Skip("libspandsp-dev not installed (/usr/include/spandsp/fsk.h missing)")
-	}
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		tb.Skip("gcc not installed")
-	}
-	dir := tb.TempDir()
-	bin := filepath.Join(dir, "spandsp_fsk")
-	if out, err := exec.Command(gcc, "-O1", "-o", bin, "testdata/spandsp_fsk.c", "-lspandsp").CombinedOutput(); err != nil {
-		tb.Fatalf("building spandsp oracle: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin)
-	o := &spandsp{dir: dir}
-	if o.in, err = cmd.StdinPipe(); err != nil {
-		tb.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	o.out = bufio.NewScanner(stdout)
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		o.in.Close()
-		cmd.Wait()
-	})
-	return o
-}
-
-func (o *spandsp) ask(tb testing.TB, format string, args ...any) {
-	tb.Helper()
-	if _, err := fmt.Fprintf(o.in, format+"\n", args...); err != nil {
-		tb.Fatal(err)
-	}
-	if !o.out.Scan() {
-		tb.Fatalf("spandsp oracle ended: %v", o.out.Err())
-	}
-	if ans := o.out.Text(); !strings.HasPrefix(ans, "ok") {
-		tb.Fatalf("spandsp: %s", ans)
-	}
-}
-
-func (o *spandsp) file(name string) string {
-	o.seq++
-	return filepath.Join(o.dir, fmt.Sprintf("%s-%d", name, o.seq))
+	return &spandsp{dsptest.StartOracle(tb)}
 }
 
 // modulate has spandsp's fsk_tx send bits at level.
-func (o *spandsp) modulate(tb testing.TB, bits []uint8, level float64) []int16 {
+func (s *spandsp) modulate(tb testing.TB, bits []uint8, level float64) []int16 {
 	tb.Helper()
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	in, out := o.file("bits"), o.file("samples")
-	if err := os.WriteFile(in, []byte(bitString(bits)), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	o.ask(tb, "tx %g %s %s", level, in, out)
-	raw, err := os.ReadFile(out)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s := make([]int16, len(raw)/2)
-	for i := range s {
-		s[i] = int16(binary.LittleEndian.Uint16(raw[2*i:]))
-	}
-	return s
+	return s.o.Modulate(tb, "v21", 300, bits, level)
 }
 
 // demodulate has spandsp's fsk_rx receive samples.
-func (o *spandsp) demodulate(tb testing.TB, samples []int16) (bits []uint8, carrier []EventKind) {
+func (s *spandsp) demodulate(tb testing.TB, samples []int16) (bits []uint8, carrier []EventKind) {
 	tb.Helper()
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	in, out := o.file("samples"), o.file("events")
-	raw := make([]byte, 2*len(samples))
-	for i, s := range samples {
-		binary.LittleEndian.PutUint16(raw[2*i:], uint16(s))
-	}
-	if err := os.WriteFile(in, raw, 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	o.ask(tb, "rx %s %s", in, out)
-	evs, err := os.ReadFile(out)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	bits, evs := s.o.Demodulate(tb, "v21", 300, samples)
 	for _, c := range evs {
 		switch c {
-		case '0', '1':
-			bits = append(bits, c-'0')
 		case 'U':
 			carrier = append(carrier, EventCarrierUp)
 		case 'D':
@@ -130,14 +37,6 @@ func (o *spandsp) demodulate(tb testing.TB, samples []int16) (bits []uint8, carr
 		}
 	}
 	return bits, carrier
-}
-
-func bitString(bits []uint8) string {
-	var sb strings.Builder
-	for _, b := range bits {
-		sb.WriteByte('0' + b)
-	}
-	return sb.String()
 }
 
 // spandsp's transmitter into our receiver and ours into spandsp's, over a
@@ -152,13 +51,13 @@ func TestAgainstSpandsp(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(i), 13))
 			sent := randomBits(r, 2000)
 
-			got, carrier := demodulate(t, toInt16(c.apply(toFloat(o.modulate(t, sent, DefaultTxLevel)), r)))
+			got, carrier := demodulate(t, dsptest.ToInt16(c.apply(dsptest.ToFloat(o.modulate(t, sent, DefaultTxLevel)), r)))
 			errs, n := bitErrors(sent, got, 8)
 			if errs != 0 || len(carrier) == 0 || carrier[0] != EventCarrierUp {
 				t.Errorf("spandsp tx -> our rx: %d errors in %d bits, carrier %v", errs, n, carrier)
 			}
 
-			got, carrier = o.demodulate(t, toInt16(c.apply(toFloat(modulate(t, sent, DefaultTxLevel)), r)))
+			got, carrier = o.demodulate(t, dsptest.ToInt16(c.apply(dsptest.ToFloat(modulate(t, sent, DefaultTxLevel)), r)))
 			errs, n = bitErrors(sent, got, 8)
 			if errs != 0 || len(carrier) == 0 || carrier[0] != EventCarrierUp {
 				t.Errorf("our tx -> spandsp rx: %d errors in %d bits, carrier %v", errs, n, carrier)
@@ -190,7 +89,7 @@ func TestFramesThroughSpandsp(t *testing.T) {
 		}
 	}
 	// The line stays open (silent) after the signal, as a call does.
-	line := func(s []int16) []int16 { return toInt16(pad(toFloat(s), 400, 400)) }
+	line := func(s []int16) []int16 { return dsptest.ToInt16(dsptest.Pad(dsptest.ToFloat(s), 400, 400)) }
 	got, _ := demodulate(t, line(o.modulate(t, bits, DefaultTxLevel)))
 	check(t, "spandsp tx -> our rx", got)
 	got, _ = o.demodulate(t, line(modulate(t, bits, DefaultTxLevel)))
@@ -209,7 +108,7 @@ func BenchmarkBER(b *testing.B) {
 				r := rand.New(rand.NewPCG(uint64(i), uint64(snr*100+1000)))
 				sent := randomBits(r, 20000)
 				c := condition{snr: snr}
-				line := toInt16(c.apply(toFloat(modulate(b, sent, DefaultTxLevel)), r))
+				line := dsptest.ToInt16(c.apply(dsptest.ToFloat(modulate(b, sent, DefaultTxLevel)), r))
 				got, _ := demodulate(b, line)
 				e, m := bitErrors(sent, got, 16)
 				ours += e

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/faxd/faxd/t38/modem/dsp/dsptest"
 	"github.com/faxd/faxd/t38/modem/hdlc"
 )
 
@@ -91,8 +92,8 @@ func TestTxLevelAndFrequency(t *testing.T) {
 		for i := range ones {
 			ones[i] = 1
 		}
-		s := toFloat(modulate(t, ones, level))
-		if got := PowerDBm0(meanSquareOf(s)); math.Abs(got-level) > 0.1 {
+		s := dsptest.ToFloat(modulate(t, ones, level))
+		if got := PowerDBm0(dsptest.MeanSquare(s)); math.Abs(got-level) > 0.1 {
 			t.Errorf("level %g dBm0: measured %.2f dBm0", level, got)
 		}
 		// Marks are 1650 Hz: count zero crossings over the second.
@@ -144,19 +145,19 @@ type condition struct {
 }
 
 func (c condition) apply(x []float64, r *rand.Rand) []float64 {
-	x = pad(x, 400, 400)
+	x = dsptest.Pad(x, 400, 400)
 	if c.echoDB != 0 {
-		x = echo(x, 40, c.echoDB)
+		x = dsptest.Echo(x, 40, c.echoDB)
 	}
 	if c.hz != 0 {
-		x = shift(x, c.hz)
+		x = dsptest.Shift(x, c.hz)
 	}
 	if c.ppm != 0 {
-		x = drift(x, c.ppm)
+		x = dsptest.Drift(x, c.ppm)
 	}
-	x = gain(x, c.gainDB)
+	x = dsptest.Gain(x, c.gainDB)
 	if !math.IsInf(c.snr, 1) {
-		x = awgn(x, c.snr, meanSquare(DefaultTxLevel+c.gainDB), r)
+		x = dsptest.AWGN(x, c.snr, meanSquare(DefaultTxLevel+c.gainDB), r)
 	}
 	return x
 }
@@ -182,7 +183,7 @@ func TestRoundTripBER(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(i), 7))
 			sent := randomBits(r, 3000)
-			rx := toInt16(c.apply(toFloat(modulate(t, sent, DefaultTxLevel)), r))
+			rx := dsptest.ToInt16(c.apply(dsptest.ToFloat(modulate(t, sent, DefaultTxLevel)), r))
 			got, carrier := demodulate(t, rx)
 			errs, n := bitErrors(sent, got, 8)
 			ber := float64(errs) / float64(n)
@@ -205,16 +206,16 @@ func TestRoundTripBER(t *testing.T) {
 
 func TestCarrierThresholds(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 5))
-	burst := func(level float64) []float64 { return toFloat(modulate(t, randomBits(r, 150), level)) }
+	burst := func(level float64) []float64 { return dsptest.ToFloat(modulate(t, randomBits(r, 150), level)) }
 	ups := func(x []float64) []EventKind {
-		_, c := demodulate(t, toInt16(x))
+		_, c := demodulate(t, dsptest.ToInt16(x))
 		return c
 	}
 	// A burst at -42 dBm0 is seen, one at -45 dBm0 is not.
-	if c := ups(pad(burst(-42), 200, 200)); len(c) != 2 {
+	if c := ups(dsptest.Pad(burst(-42), 200, 200)); len(c) != 2 {
 		t.Errorf("-42 dBm0: carrier events %v, want up, down", c)
 	}
-	if c := ups(pad(burst(-45), 200, 200)); len(c) != 0 {
+	if c := ups(dsptest.Pad(burst(-45), 200, 200)); len(c) != 0 {
 		t.Errorf("-45 dBm0: carrier events %v, want none", c)
 	}
 	// Hysteresis: once up, a drop to -46 dBm0 keeps the carrier, a drop
@@ -228,7 +229,7 @@ func TestCarrierThresholds(t *testing.T) {
 		t.Errorf("-30 then -50 dBm0: carrier events %v, want up, down", c)
 	}
 	// Noise at -55 dBm0 is no carrier; neither is a single click.
-	noise := awgn(make([]float64, 8000), 0, meanSquare(-55), r)
+	noise := dsptest.AWGN(make([]float64, 8000), 0, meanSquare(-55), r)
 	noise[4000] = 32767
 	if c := ups(noise); len(c) != 0 {
 		t.Errorf("noise: carrier events %v, want none", c)
@@ -264,7 +265,7 @@ func TestHDLCOverV21(t *testing.T) {
 			if enc.Pending() {
 				t.Fatal("two seconds were not enough")
 			}
-			bits, carrier := demodulate(t, toInt16(c.apply(toFloat(buf[:n]), r)))
+			bits, carrier := demodulate(t, dsptest.ToInt16(c.apply(dsptest.ToFloat(buf[:n]), r)))
 			var got [][]byte
 			for _, ev := range hdlc.Decode(bits) {
 				if ev.Kind == hdlc.EventFrame && ev.FCSOK {
@@ -324,7 +325,7 @@ func TestChannel1(t *testing.T) {
 	src := Bits(sent)
 	buf := make([]int16, len(sent)*27)
 	n := tx.Modulate(buf, &src)
-	line := toInt16(awgn(pad(toFloat(buf[:n]), 400, 400), 10, meanSquare(DefaultTxLevel), r))
+	line := dsptest.ToInt16(dsptest.AWGN(dsptest.Pad(dsptest.ToFloat(buf[:n]), 400, 400), 10, meanSquare(DefaultTxLevel), r))
 	rx, err := NewRx(RxConfig{Channel: Channel1})
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/faxd/faxd/t38/modem/dsp/dsptest"
 	"github.com/faxd/faxd/t38/modem/hdlc"
 	"github.com/faxd/faxd/t38/modem/v21"
 )
@@ -22,21 +23,21 @@ type condition struct {
 }
 
 func (c condition) apply(x []int16, r *rand.Rand) []int16 {
-	f := pad(toFloat(x), 800, 800)
+	f := dsptest.Pad(dsptest.ToFloat(x), 800, 800)
 	if c.echoDB != 0 {
-		f = echo(f, c.delay, c.echoDB)
+		f = dsptest.Echo(f, c.delay, c.echoDB)
 	}
 	if c.hz != 0 {
-		f = shift(f, c.hz)
+		f = dsptest.Shift(f, c.hz)
 	}
 	if c.ppm != 0 {
-		f = drift(f, c.ppm)
+		f = dsptest.Drift(f, c.ppm)
 	}
-	f = gain(f, c.gainDB)
+	f = dsptest.Gain(f, c.gainDB)
 	if !math.IsInf(c.snr, 1) {
-		f = awgn(f, c.snr, meanSquare(DefaultTxLevel+c.gainDB), r)
+		f = dsptest.AWGN(f, c.snr, meanSquare(DefaultTxLevel+c.gainDB), r)
 	}
-	return toInt16(f)
+	return dsptest.ToInt16(f)
 }
 
 var inf = math.Inf(1)
@@ -79,8 +80,8 @@ func TestImpairments(t *testing.T) {
 // produce a training.
 func TestNoFalseTraining(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
-	noise := awgn(make([]float64, 3*SampleRate), 0, meanSquare(-20), r)
-	if _, kinds := demodulate(t, Rate4800, toInt16(noise)); contains(kinds, EventTrained) {
+	noise := dsptest.AWGN(make([]float64, 3*SampleRate), 0, meanSquare(-20), r)
+	if _, kinds := demodulate(t, Rate4800, dsptest.ToInt16(noise)); contains(kinds, EventTrained) {
 		t.Errorf("noise at -20 dBm0: %v", kinds)
 	}
 	other := modulate(t, Rate2400, randomBits(r, 2000), DefaultTxLevel, false)

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/faxd/faxd/t38/modem/dsp/dsptest"
 )
 
 func randomBits(r *rand.Rand, n int) []uint8 {
@@ -45,7 +47,7 @@ func modulate(t testing.TB, rate Rate, bits []uint8, level float64, tep bool) []
 }
 
 func pad16(x []int16, before, after int) []int16 {
-	return toInt16(pad(toFloat(x), before, after))
+	return dsptest.ToInt16(dsptest.Pad(dsptest.ToFloat(x), before, after))
 }
 
 // bitErrors finds sent inside got (which holds training ones before and

@@ -139,24 +139,29 @@ func Shift(x []float64, f float64) []float64 {
 // input at time n/ratio, by windowed-sinc interpolation (flat to well above
 // 3.4 kHz at 8 kHz).
 func Resample(x []float64, ratio float64) []float64 {
-	const half = 24
 	n := int(float64(len(x)) * ratio)
 	out := make([]float64, n)
 	for i := range out {
-		t := float64(i) / ratio
-		k0 := int(math.Floor(t))
-		var v float64
-		for k := k0 - half + 1; k <= k0+half; k++ {
-			if k < 0 || k >= len(x) {
-				continue
-			}
-			d := t - float64(k)
-			w := 0.5 + 0.5*math.Cos(math.Pi*d/half)
-			v += x[k] * sinc(d) * w
-		}
-		out[i] = v
+		out[i] = Interpolate(x, float64(i)/ratio, 24)
 	}
 	return out
+}
+
+// Interpolate is x at time t (in samples) by a sinc with a Hann window over
+// 2·half samples; samples outside x count as silence. It is Resample's
+// interpolator, for line models that resample a stream block by block.
+func Interpolate(x []float64, t float64, half int) float64 {
+	k0 := int(math.Floor(t))
+	var v float64
+	for k := k0 - half + 1; k <= k0+half; k++ {
+		if k < 0 || k >= len(x) {
+			continue
+		}
+		d := t - float64(k)
+		w := 0.5 + 0.5*math.Cos(math.Pi*d/float64(half))
+		v += x[k] * sinc(d) * w
+	}
+	return v
 }
 
 func sinc(x float64) float64 {
