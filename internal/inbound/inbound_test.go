@@ -547,8 +547,14 @@ func TestPurgeRoutingHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for _, ref := range []string{"old", "fresh"} {
+		if err := e.router.MarkRead(ctx, ref, "ops", true); err != nil {
+			t.Fatal(err)
+		}
+	}
 	back := "now() - interval '40 days'"
 	for _, q := range []string{
+		"UPDATE received_reads SET read_at = " + back + " WHERE fax_ref = 'old'",
 		"UPDATE reroutes SET created_at = " + back + " WHERE fax_ref = 'old'",
 		"UPDATE mailbox_entries SET created_at = " + back + " WHERE fax_ref = 'old'",
 		"UPDATE inbound_dispositions SET created_at = " + back + " WHERE fax_ref = 'old'",
@@ -569,14 +575,16 @@ func TestPurgeRoutingHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// old: 2 reroutes, 2 mailbox entries (all, ops), 1 disposition; 1 delivery.
-	if n != 5 || d != 1 {
-		t.Fatalf("purged %d routing rows and %d deliveries, want 5 and 1", n, d)
+	// old: 2 reroutes, 2 mailbox entries (all, ops), 1 disposition, 1 read
+	// mark; 1 delivery.
+	if n != 6 || d != 1 {
+		t.Fatalf("purged %d routing rows and %d deliveries, want 6 and 1", n, d)
 	}
 	var left string
 	if err := e.pool.QueryRow(ctx, `SELECT string_agg(DISTINCT fax_ref, ',') FROM (
 		SELECT fax_ref FROM reroutes UNION ALL SELECT fax_ref FROM mailbox_entries
-		UNION ALL SELECT fax_ref FROM inbound_dispositions UNION ALL SELECT payload_ref FROM deliveries) x`).Scan(&left); err != nil {
+		UNION ALL SELECT fax_ref FROM inbound_dispositions UNION ALL SELECT payload_ref FROM deliveries
+		UNION ALL SELECT fax_ref FROM received_reads) x`).Scan(&left); err != nil {
 		t.Fatal(err)
 	}
 	if left != "fresh" {
