@@ -125,7 +125,7 @@ func (r *Router) Route(ctx context.Context, fax Fax) (Decision, error) {
 
 func route(rules []Rule, fax Fax, log *slog.Logger) Decision {
 	did, caller := NormalizeNumber(fax.DID), NormalizeNumber(fax.Caller)
-	tsi := strings.ToUpper(NormalizeTSI(fax.RemoteID))
+	tsi := NormalizeTSI(fax.RemoteID)
 	for i := range rules {
 		rule := &rules[i]
 		if !rule.Pages.match(fax.Pages) {
@@ -141,12 +141,12 @@ func route(rules []Rule, fax Fax, log *slog.Logger) Decision {
 			log.Warn("inbound rule skipped", "rule", rule.ID, "err", err)
 			continue
 		}
-		station, err := rule.TSI.compileTSI()
+		station, err := rule.TSI.matchTSI(tsi)
 		if err != nil {
 			log.Warn("inbound rule skipped", "rule", rule.ID, "err", err)
 			continue
 		}
-		if num(did) && call(caller) && station(tsi) {
+		if station && num(did) && call(caller) {
 			return Decision{Rule: rule, Destination: rule.Destination.String()}
 		}
 	}

@@ -194,21 +194,28 @@ func (m Match) ValidateTSI(field string) error {
 	return nil
 }
 
-// compileTSI returns the matcher of a TSI condition; it is given the
-// normalized, upper-cased station id.
-func (m Match) compileTSI() (matcher, error) {
-	v := strings.ToUpper(NormalizeTSI(m.Value))
+// matchTSI reports whether the station id tsi (already NormalizeTSI'd)
+// meets the condition, ignoring case. Stored values are normalized when a
+// rule is saved; comparing with EqualFold allocates nothing, which matters
+// when every rule of a long list is tried.
+func (m Match) matchTSI(tsi string) (bool, error) {
+	v := m.Value
 	switch m.Kind {
 	case MatchAny:
-		return func(string) bool { return true }, nil
+		return true, nil
 	case MatchExact:
-		return func(s string) bool { return s == v }, nil
+		return strings.EqualFold(tsi, v), nil
 	case MatchPrefix:
-		return func(s string) bool { return strings.HasPrefix(s, v) }, nil
+		return len(tsi) >= len(v) && strings.EqualFold(tsi[:len(v)], v), nil
 	case MatchContains:
-		return func(s string) bool { return strings.Contains(s, v) }, nil
+		for i := 0; i+len(v) <= len(tsi); i++ {
+			if strings.EqualFold(tsi[i:i+len(v)], v) {
+				return true, nil
+			}
+		}
+		return false, nil
 	}
-	return nil, fmt.Errorf("%w: tsi match kind %q", ErrInvalid, m.Kind)
+	return false, fmt.Errorf("%w: tsi match kind %q", ErrInvalid, m.Kind)
 }
 
 // Validate checks a match condition; field prefixes the error's field.
