@@ -386,6 +386,19 @@ func (c *Client) ListReroutes(ctx context.Context, id int64) ([]Reroute, error) 
 	return out.Reroutes, err
 }
 
+// MarkReceivedRead marks a received fax read for the caller (read marks
+// are per token name and drive GetMailbox's unread filter).
+func (c *Client) MarkReceivedRead(ctx context.Context, id int64) (*ReadMark, error) {
+	var out ReadMark
+	return &out, c.call(ctx, http.MethodPost, "/v1/received/"+itoa(id)+"/read", nil, nil, &out)
+}
+
+// MarkReceivedUnread marks a received fax unread again for the caller.
+func (c *Client) MarkReceivedUnread(ctx context.Context, id int64) (*ReadMark, error) {
+	var out ReadMark
+	return &out, c.call(ctx, http.MethodDelete, "/v1/received/"+itoa(id)+"/read", nil, nil, &out)
+}
+
 // ListMailboxes is every mailbox holding faxes, with counts.
 func (c *Client) ListMailboxes(ctx context.Context) ([]Mailbox, error) {
 	var out struct {

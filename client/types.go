@@ -224,10 +224,15 @@ type DestinationInput struct {
 
 // InboundRule routes received faxes.
 type InboundRule struct {
-	ID          int64       `json:"id"`
-	Priority    int         `json:"priority"`
-	Number      Match       `json:"number"`
-	Caller      Match       `json:"caller"`
+	ID       int64 `json:"id"`
+	Priority int   `json:"priority"`
+	Number   Match `json:"number"`
+	Caller   Match `json:"caller"`
+	// TSI is a condition on the sender's station id: kind "" (every
+	// sender), exact, prefix or contains, ignoring case.
+	TSI Match `json:"tsi"`
+	// Pages is some (at least one page arrived), none or any.
+	Pages       string      `json:"pages"`
 	Destination Destination `json:"destination"`
 	Description string      `json:"description"`
 	Enabled     bool        `json:"enabled"`
@@ -241,6 +246,8 @@ type InboundRuleInput struct {
 	Priority    *int             `json:"priority,omitempty"`
 	Number      Match            `json:"number"`
 	Caller      Match            `json:"caller"`
+	TSI         Match            `json:"tsi"`
+	Pages       string           `json:"pages,omitempty"` // "": some
 	Destination DestinationInput `json:"destination"`
 	Description string           `json:"description,omitempty"`
 	Enabled     *bool            `json:"enabled,omitempty"`
@@ -264,7 +271,16 @@ type ReceivedFax struct {
 	RoutedTo        string     `json:"routed_to,omitempty"`
 	HasDocument     bool       `json:"has_document"`
 	ArchivedAt      time.Time  `json:"archived_at"`
-	Reroutes        []Reroute  `json:"reroutes,omitempty"`
+	// Read is the caller's own read mark; set by GetReceived only.
+	Read     *bool     `json:"read,omitempty"`
+	Reroutes []Reroute `json:"reroutes,omitempty"`
+}
+
+// ReadMark is a received fax's read mark for one caller (token name).
+type ReadMark struct {
+	ID     int64  `json:"id"`
+	Reader string `json:"reader"`
+	Read   bool   `json:"read"`
 }
 
 // ReceivedList is a page of received faxes.

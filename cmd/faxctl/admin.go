@@ -407,6 +407,26 @@ func parseMatch(s string) (client.Match, error) {
 	return client.Match{Kind: "exact", Value: s}, nil
 }
 
+// parseTSIMatch reads KIND:VALUE for the station id (exact, prefix,
+// contains); a bare value is exact, empty or any is every sender. A
+// lower-case word before a colon that is no kind (pattern:...) is refused
+// rather than taken as an id, since it is almost surely a mistake.
+func parseTSIMatch(s string) (client.Match, error) {
+	if s == "" || s == "any" {
+		return client.Match{}, nil
+	}
+	if k, v, ok := strings.Cut(s, ":"); ok {
+		switch k {
+		case "exact", "prefix", "contains":
+			return client.Match{Kind: k, Value: v}, nil
+		}
+		if k != "" && strings.Trim(k, "abcdefghijklmnopqrstuvwxyz") == "" {
+			return client.Match{}, fmt.Errorf("%q: want exact:ID, prefix:P or contains:S (write exact:%s for an id with a colon)", s, s)
+		}
+	}
+	return client.Match{Kind: "exact", Value: s}, nil
+}
+
 func destString(d client.Destination) string {
 	switch d.Kind {
 	case "mailbox":
@@ -438,10 +458,10 @@ func (a *app) rulesList(ctx context.Context, path string, args []string) (int, e
 
 func (a *app) printRules(rs ...client.InboundRule) {
 	tw := a.table()
-	fmt.Fprintln(tw, "ID\tPRIORITY\tNUMBER\tCALLER\tDESTINATION\tENABLED\tDESCRIPTION")
+	fmt.Fprintln(tw, "ID\tPRIORITY\tNUMBER\tCALLER\tTSI\tPAGES\tDESTINATION\tENABLED\tDESCRIPTION")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%v\t%s\n", r.ID, r.Priority, matchString(r.Number), matchString(r.Caller),
-			destString(r.Destination), r.Enabled, r.Description)
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\t%s\t%v\t%s\n", r.ID, r.Priority, matchString(r.Number), matchString(r.Caller),
+			matchString(r.TSI), r.Pages, destString(r.Destination), r.Enabled, r.Description)
 	}
 	tw.Flush()
 }
@@ -473,15 +493,17 @@ func (a *app) ruleShow(ctx context.Context, path string, args []string) (int, er
 }
 
 type ruleFlags struct {
-	number, caller, mailbox, email, webhook, secret, desc *string
-	priority                                              *int
-	enabled                                               *bool
+	number, caller, tsi, pages, mailbox, email, webhook, secret, desc *string
+	priority                                                          *int
+	enabled                                                           *bool
 }
 
 func newRuleFlags(fs *flagSet) ruleFlags {
 	return ruleFlags{
 		number:   fs.String("number", "", "dialled number: `exact:N`, prefix:P, pattern:X (Asterisk style) or a bare number (exact)"),
 		caller:   fs.String("caller", "", "calling number, as -number; empty or any: every caller"),
+		tsi:      fs.String("tsi", "", "sender's station id, ignoring case: `exact:ID`, prefix:P, contains:S or a bare id (exact); empty or any: every sender"),
+		pages:    fs.String("pages", "", "which calls: some (at least one page; the default), none (no page arrived) or any"),
 		mailbox:  fs.String("mailbox", "", "deliver to this mailbox `name`"),
 		email:    fs.String("email", "", "deliver by email to these `addresses`, comma-separated"),
 		webhook:  fs.String("webhook", "", "deliver to this webhook `URL`"),
@@ -504,6 +526,19 @@ func (f ruleFlags) apply(fs *flagSet, in *client.InboundRuleInput) string {
 	if set["caller"] {
 		if in.Caller, err = parseMatch(*f.caller); err != nil {
 			return "-caller " + err.Error()
+		}
+	}
+	if set["tsi"] {
+		if in.TSI, err = parseTSIMatch(*f.tsi); err != nil {
+			return "-tsi " + err.Error()
+		}
+	}
+	if set["pages"] {
+		switch *f.pages {
+		case "some", "none", "any":
+			in.Pages = *f.pages
+		default:
+			return fmt.Sprintf("-pages %q: want some, none or any", *f.pages)
 		}
 	}
 	dests := 0
@@ -583,7 +618,8 @@ func (a *app) ruleUpdate(ctx context.Context, path string, args []string) (int, 
 	}
 	pr, en := cur.Priority, cur.Enabled
 	d := cur.Destination
-	in := client.InboundRuleInput{Priority: &pr, Number: cur.Number, Caller: cur.Caller, Enabled: &en, Description: cur.Description,
+	in := client.InboundRuleInput{Priority: &pr, Number: cur.Number, Caller: cur.Caller, TSI: cur.TSI, Pages: cur.Pages,
+		Enabled: &en, Description: cur.Description,
 		Destination: client.DestinationInput{Kind: d.Kind, Mailbox: d.Mailbox, Emails: d.Emails, URL: d.URL}}
 	if msg := rf.apply(fs, &in); msg != "" {
 		return a.usageErr(fs, msg), nil

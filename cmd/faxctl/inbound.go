@@ -84,6 +84,9 @@ func (a *app) inboundShow(ctx context.Context, path string, args []string) (int,
 	fmt.Fprintf(tw, "Pages:\t%d\n", f.Pages)
 	fmt.Fprintf(tw, "Finished:\t%s (%d ms) on %s via %s\n", when(&f.FinishedAt), f.DurationMS, f.Node, f.Gateway)
 	fmt.Fprintf(tw, "Routing:\t%s %s\n", f.Routing, f.RoutedTo)
+	if f.Read != nil {
+		fmt.Fprintf(tw, "Read:\t%v\n", *f.Read)
+	}
 	tw.Flush()
 	if len(f.Reroutes) > 0 {
 		fmt.Fprintln(a.stdout, "Reroutes:")
@@ -158,6 +161,43 @@ func (a *app) inboundReroute(ctx context.Context, path string, args []string) (i
 	}
 	fmt.Fprintf(a.stdout, "received fax %d rerouted to %s: %s\n", id, rr.To, strings.TrimSpace(rr.Outcome+" "+rr.Error))
 	return exitOK, nil
+}
+
+// inboundRead marks a received fax read (or unread) for this token.
+func inboundRead(read bool) func(*app, context.Context, string, []string) (int, error) {
+	return func(a *app, ctx context.Context, path string, args []string) (int, error) {
+		what := "Mark a received fax read for this token (read marks are per token name; see mailboxes show -unread)."
+		if !read {
+			what = "Mark a received fax unread again for this token."
+		}
+		fs := a.flags(path, "ID", what)
+		pos, code, ok := a.parse(fs, args, 1, 1)
+		if !ok {
+			return code, nil
+		}
+		id, ok := a.id(fs, pos[0], "received fax")
+		if !ok {
+			return exitUsage, nil
+		}
+		mark := a.c.MarkReceivedRead
+		if !read {
+			mark = a.c.MarkReceivedUnread
+		}
+		m, err := mark(ctx, id)
+		if err != nil {
+			return exitFailed, err
+		}
+		if a.json {
+			a.printJSON(m)
+			return exitOK, nil
+		}
+		state := "read"
+		if !m.Read {
+			state = "unread"
+		}
+		fmt.Fprintf(a.stdout, "received fax %d marked %s for %s\n", m.ID, state, m.Reader)
+		return exitOK, nil
+	}
 }
 
 func (a *app) inboundTrace(ctx context.Context, path string, args []string) (int, error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -108,3 +109,73 @@ func TestInboundListShowDownloadReroute(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// inbound read/unread change the caller's unread list; rules take -tsi
+// and -pages.
+func TestInboundReadUnreadAndRuleTSI(t *testing.T) {
+	f := newFixture(t)
+	rec, _ := archiveReceived(t, f)
+	id := itoa(rec.ID)
+	adm := []string{"-server", f.url, "-token", f.admin}
+	if rc, _, errs := faxctl(t, append(adm, "inbound", "reroute", id, "-mailbox", "accounts")...); rc != 0 {
+		t.Fatalf("reroute: %d %s", rc, errs)
+	}
+	unread := func() string {
+		t.Helper()
+		rc, out, errs := faxctl(t, append(adm, "mailboxes", "show", "accounts", "-unread", "-json")...)
+		if rc != 0 {
+			t.Fatalf("mailboxes show: %d %s", rc, errs)
+		}
+		return out
+	}
+	if !strings.Contains(unread(), `"id": `+id) {
+		t.Fatalf("fresh fax not unread: %s", unread())
+	}
+	rc, out, errs := faxctl(t, append(adm, "inbound", "read", id)...)
+	if rc != 0 || !strings.Contains(out, "marked read for ops") {
+		t.Fatalf("read: rc=%d %q %q", rc, out, errs)
+	}
+	if got := unread(); strings.Contains(got, `"id": `+id) {
+		t.Fatalf("still unread after inbound read: %s", got)
+	}
+	if rc, out, _ := faxctl(t, append(adm, "inbound", "show", id)...); rc != 0 || !strings.Contains(out, "Read:") || !strings.Contains(out, "true") {
+		t.Fatalf("show after read: %q", out)
+	}
+	if rc, out, errs := faxctl(t, append(adm, "inbound", "unread", id)...); rc != 0 || !strings.Contains(out, "marked unread") {
+		t.Fatalf("unread: rc=%d %q %q", rc, out, errs)
+	}
+	if !strings.Contains(unread(), `"id": `+id) {
+		t.Fatalf("not unread again: %s", unread())
+	}
+	if rc, _, errs := faxctl(t, append(adm, "inbound", "read", "999999")...); rc != 1 || !strings.Contains(errs, "404") {
+		t.Fatalf("read unknown: rc=%d %q", rc, errs)
+	}
+
+	rc, out, errs = faxctl(t, append(adm, "rules", "create", "-number", "prefix:", "-tsi", "contains:acme", "-pages", "any", "-mailbox", "acme", "-json")...)
+	if rc != 0 || !strings.Contains(out, `"kind": "contains"`) || !strings.Contains(out, `"pages": "any"`) {
+		t.Fatalf("rules create -tsi: rc=%d %q %q", rc, out, errs)
+	}
+	var rule struct{ ID int64 }
+	if err := json.Unmarshal([]byte(out), &rule); err != nil {
+		t.Fatal(err)
+	}
+	// update keeps the TSI condition unless given; -tsi any drops it.
+	rc, out, _ = faxctl(t, append(adm, "rules", "update", itoa(rule.ID), "-mailbox", "acme2")...)
+	if rc != 0 || !strings.Contains(out, "contains:acme") || !strings.Contains(out, "any") {
+		t.Fatalf("rules update kept: rc=%d %q", rc, out)
+	}
+	rc, out, _ = faxctl(t, append(adm, "rules", "update", itoa(rule.ID), "-tsi", "any", "-json")...)
+	if rc != 0 || !strings.Contains(out, `"tsi": {`) || strings.Contains(out, "contains") {
+		t.Fatalf("rules update -tsi any: rc=%d %q", rc, out)
+	}
+	if rc, _, errs := faxctl(t, append(adm, "rules", "create", "-number", "1", "-tsi", "pattern:X.", "-mailbox", "x")...); rc != 2 || !strings.Contains(errs, "-tsi") {
+		t.Fatalf("bad -tsi kind: rc=%d %q", rc, errs)
+	}
+	// The server's validation names the field.
+	if rc, _, errs := faxctl(t, append(adm, "rules", "create", "-number", "1", "-tsi", "prefix:"+strings.Repeat("A", 21), "-mailbox", "x")...); rc != 1 || !strings.Contains(errs, "tsi.value") {
+		t.Fatalf("bad -tsi: rc=%d %q", rc, errs)
+	}
+	if rc, _, errs := faxctl(t, append(adm, "rules", "create", "-number", "1", "-pages", "few", "-mailbox", "x")...); rc != 2 || !strings.Contains(errs, "-pages") {
+		t.Fatalf("bad -pages: rc=%d %q", rc, errs)
+	}
+}

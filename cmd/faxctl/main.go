@@ -78,6 +78,8 @@ func init() {
 			{name: "trace", summary: "the call trace of a received fax", run: (*app).inboundTrace},
 			{name: "reroutes", summary: "a received fax's reroutes, oldest first", run: (*app).inboundReroutes},
 			{name: "thumbnail", summary: "a PNG preview of one page", run: (*app).inboundThumbnail},
+			{name: "read", summary: "mark a received fax read for this token", run: inboundRead(true)},
+			{name: "unread", summary: "mark a received fax unread again for this token", run: inboundRead(false)},
 		}},
 		{name: "mailboxes", summary: "mailboxes of received faxes (admin)", sub: []*command{
 			{name: "list", summary: "mailboxes with their counts", run: (*app).mailboxesList},

@@ -308,14 +308,14 @@ func TestAdminCRUD(t *testing.T) {
 	}
 	// What the API stored is what routing uses: the disabled rule routes
 	// nothing, the enabled one does.
-	if d, err := e.inbound.Route(context.Background(), inbound.Fax{DID: "+4930123"}); err != nil || !d.Unrouted() {
+	if d, err := e.inbound.Route(context.Background(), inbound.Fax{DID: "+4930123", Pages: 1}); err != nil || !d.Unrouted() {
 		t.Fatalf("disabled rule routed: %+v %v", d, err)
 	}
 	if r := e.doJSON("PUT", fmt.Sprintf("/v1/inbound-rules/%d", rule.ID), e.admin, map[string]any{
 		"number": map[string]any{"kind": "exact", "value": "+4930123"}, "destination": map[string]any{"kind": "mailbox", "mailbox": "sales"}}); r.status != 200 {
 		t.Fatalf("enable rule: %d %s", r.status, r.body)
 	}
-	if d, err := e.inbound.Route(context.Background(), inbound.Fax{DID: "+49 30 123"}); err != nil || d.Destination != "mailbox:sales" {
+	if d, err := e.inbound.Route(context.Background(), inbound.Fax{DID: "+49 30 123", Pages: 1}); err != nil || d.Destination != "mailbox:sales" {
 		t.Fatalf("enabled rule: %+v %v", d, err)
 	}
 	if r := e.doJSON("PUT", "/v1/inbound-rules/999999", e.admin, map[string]any{

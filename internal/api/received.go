@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/faxd/faxd/archive"
+	"github.com/faxd/faxd/internal/api/tokens"
 	"github.com/faxd/faxd/internal/audit"
 	"github.com/faxd/faxd/internal/inbound"
 	"github.com/faxd/faxd/internal/thumbnail"
@@ -25,23 +26,26 @@ import (
 
 // ReceivedFax is a received fax as the API shows it.
 type ReceivedFax struct {
-	ID              int64         `json:"id"`
-	DID             string        `json:"did"`
-	Caller          string        `json:"caller"`
-	RemoteStationID string        `json:"remote_station_id"`
-	Result          string        `json:"result"`
-	Reason          string        `json:"reason,omitempty"`
-	Pages           int           `json:"pages"`
-	Gateway         string        `json:"gateway,omitempty"`
-	Node            string        `json:"node,omitempty"`
-	StartedAt       *time.Time    `json:"started_at,omitempty"`
-	FinishedAt      time.Time     `json:"finished_at"`
-	DurationMS      int64         `json:"duration_ms"`
-	Routing         string        `json:"routing"`
-	RoutedTo        string        `json:"routed_to,omitempty"`
-	HasDocument     bool          `json:"has_document"`
-	ArchivedAt      time.Time     `json:"archived_at"`
-	Reroutes        []RerouteView `json:"reroutes,omitempty"`
+	ID              int64      `json:"id"`
+	DID             string     `json:"did"`
+	Caller          string     `json:"caller"`
+	RemoteStationID string     `json:"remote_station_id"`
+	Result          string     `json:"result"`
+	Reason          string     `json:"reason,omitempty"`
+	Pages           int        `json:"pages"`
+	Gateway         string     `json:"gateway,omitempty"`
+	Node            string     `json:"node,omitempty"`
+	StartedAt       *time.Time `json:"started_at,omitempty"`
+	FinishedAt      time.Time  `json:"finished_at"`
+	DurationMS      int64      `json:"duration_ms"`
+	Routing         string     `json:"routing"`
+	RoutedTo        string     `json:"routed_to,omitempty"`
+	HasDocument     bool       `json:"has_document"`
+	ArchivedAt      time.Time  `json:"archived_at"`
+	// Read says whether the caller marked the fax read (per token name);
+	// only on GET /v1/received/{id}.
+	Read     *bool         `json:"read,omitempty"`
+	Reroutes []RerouteView `json:"reroutes,omitempty"`
 }
 
 func viewReceived(r archive.Record) ReceivedFax {
@@ -166,8 +170,44 @@ func (a *API) getReceived(w http.ResponseWriter, r *http.Request, c *caller) err
 	for _, rr := range rrs {
 		f.Reroutes = append(f.Reroutes, viewReroute(rr))
 	}
+	read, err := a.inbound.IsRead(r.Context(), rec.Key, c.Name)
+	if err != nil {
+		return err
+	}
+	f.Read = &read
 	writeJSON(w, http.StatusOK, f)
 	return nil
+}
+
+// ReadMark answers a read or unread mark.
+type ReadMark struct {
+	ID     int64  `json:"id"`
+	Reader string `json:"reader"`
+	Read   bool   `json:"read"`
+}
+
+func (a *API) readRoutes() []route {
+	return []route{
+		{"POST", "/v1/received/{id}/read", tokens.Admin, a.markRead(true)},
+		{"DELETE", "/v1/received/{id}/read", tokens.Admin, a.markRead(false)},
+	}
+}
+
+// markRead marks a received fax read or unread for the caller: read
+// marks are kept per token name, so each caller's mailbox unread filter
+// and counts are their own. Marking twice answers the same.
+func (a *API) markRead(read bool) func(http.ResponseWriter, *http.Request, *caller) error {
+	return func(w http.ResponseWriter, r *http.Request, c *caller) error {
+		rec, err := a.received(r)
+		if err != nil {
+			return err
+		}
+		if err := a.inbound.MarkRead(r.Context(), rec.Key, c.Name, read); err != nil {
+			return inboundErr(err)
+		}
+		writeJSON(w, http.StatusOK, ReadMark{ID: rec.ID, Reader: c.Name, Read: read})
+		return nil
+	}
 }
 
 func (a *API) receivedDocument(w http.ResponseWriter, r *http.Request, c *caller) error {
@@ -307,8 +347,9 @@ func (a *API) listReroutes(w http.ResponseWriter, r *http.Request, c *caller) er
 	return nil
 }
 
-// MailboxEntry is a received fax filed in a mailbox. Fax is absent when
-// the archive no longer holds it.
+// MailboxEntry is a received fax filed in a mailbox. Read is the
+// caller's own mark (POST /v1/received/{id}/read). Fax is absent when the
+// archive no longer holds it.
 type MailboxEntry struct {
 	ID        int64        `json:"id"`
 	Read      bool         `json:"read"`
@@ -320,7 +361,7 @@ func (a *API) listMailboxes(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err := a.needInbound(); err != nil {
 		return err
 	}
-	ms, err := a.inbound.Mailboxes(r.Context())
+	ms, err := a.inbound.Mailboxes(r.Context(), c.Name)
 	if err != nil {
 		return err
 	}
@@ -344,7 +385,7 @@ func (a *API) getMailbox(w http.ResponseWriter, r *http.Request, c *caller) erro
 	if err := q.err("unread", "limit"); err != nil {
 		return err
 	}
-	es, err := a.inbound.Mailbox(r.Context(), name, unread, limit)
+	es, err := a.inbound.Mailbox(r.Context(), name, c.Name, unread, limit)
 	if err != nil {
 		return err
 	}

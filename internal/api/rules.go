@@ -20,15 +20,17 @@ import (
 // InboundRule is an inbound rule as the API shows it. The webhook secret
 // is write-only: HasSecret says whether one is stored.
 type InboundRule struct {
-	ID          int64           `json:"id"`
-	Priority    int             `json:"priority"`
-	Number      inbound.Match   `json:"number"`
-	Caller      inbound.Match   `json:"caller"`
-	Destination DestinationView `json:"destination"`
-	Description string          `json:"description"`
-	Enabled     bool            `json:"enabled"`
-	CreatedAt   time.Time       `json:"created_at"`
-	UpdatedAt   time.Time       `json:"updated_at"`
+	ID          int64             `json:"id"`
+	Priority    int               `json:"priority"`
+	Number      inbound.Match     `json:"number"`
+	Caller      inbound.Match     `json:"caller"`
+	TSI         inbound.Match     `json:"tsi"`
+	Pages       inbound.PagesCond `json:"pages"`
+	Destination DestinationView   `json:"destination"`
+	Description string            `json:"description"`
+	Enabled     bool              `json:"enabled"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
 }
 
 // DestinationView is a destination without its secret.
@@ -56,19 +58,22 @@ func (d DestinationInput) destination() inbound.Destination {
 // RuleInput is the body of inbound rule create and update. On update, a
 // webhook destination without a secret keeps the stored one.
 type RuleInput struct {
-	Priority    *int             `json:"priority"`
-	Number      inbound.Match    `json:"number"`
-	Caller      inbound.Match    `json:"caller"`
-	Destination DestinationInput `json:"destination"`
-	Description string           `json:"description"`
-	Enabled     *bool            `json:"enabled"`
+	Priority *int          `json:"priority"`
+	Number   inbound.Match `json:"number"`
+	Caller   inbound.Match `json:"caller"`
+	TSI      inbound.Match `json:"tsi"`
+	// Pages is some (the default), none or any.
+	Pages       inbound.PagesCond `json:"pages"`
+	Destination DestinationInput  `json:"destination"`
+	Description string            `json:"description"`
+	Enabled     *bool             `json:"enabled"`
 }
 
 // defaultRulePriority leaves room on both sides for later rules.
 const defaultRulePriority = 100
 
 func (in RuleInput) rule() inbound.Rule {
-	r := inbound.Rule{Priority: defaultRulePriority, Number: in.Number, Caller: in.Caller,
+	r := inbound.Rule{Priority: defaultRulePriority, Number: in.Number, Caller: in.Caller, TSI: in.TSI, Pages: in.Pages,
 		Destination: in.Destination.destination(), Description: in.Description}
 	if in.Priority != nil {
 		r.Priority = *in.Priority
@@ -84,7 +89,7 @@ func viewDestination(d inbound.Destination) DestinationView {
 }
 
 func viewRule(r inbound.Rule) InboundRule {
-	return InboundRule{ID: r.ID, Priority: r.Priority, Number: r.Number, Caller: r.Caller,
+	return InboundRule{ID: r.ID, Priority: r.Priority, Number: r.Number, Caller: r.Caller, TSI: r.TSI, Pages: r.Pages,
 		Destination: viewDestination(r.Destination), Description: r.Description, Enabled: !r.Disabled,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }

@@ -158,8 +158,9 @@ func (c *inboundCall) store(callID string, res *t30.Result, pages []*t30.Receive
 		}
 	}
 	// Without an InboundRouter the routing column is left to whoever routes
-	// archived records (the server's follower of received faxes).
-	if p.d.Inbound != nil && len(pages) > 0 {
+	// archived records (the server's follower of received faxes). A call
+	// without pages is routed too: rules decide whether it is reported.
+	if p.d.Inbound != nil {
 		rec.Routing = "unrouted"
 		r, err := p.d.Inbound.RouteReceived(ctx, ReceivedFax{
 			Ref: key, Document: rec.Document, DID: c.in.DID, Caller: c.in.CallerID, RemoteStationID: res.RemoteIdent,

@@ -195,6 +195,8 @@ type ruleRow struct {
 	Secret, Description     string
 	Enabled                 bool
 	CreatedAt, UpdatedAt    time.Time
+	TSIKind, TSIMatch       string
+	Pages                   string
 }
 
 type tokenRow struct {
@@ -271,7 +273,7 @@ func readConfig(ctx context.Context, conn *pgx.Conn) (config, error) {
 			return fmt.Errorf("routes: %w", err)
 		}
 		rows, _ = tx.Query(ctx, `SELECT id, priority, match_kind, match, caller_kind, caller_match, dest_kind, destination,
-			secret, description, enabled, created_at, updated_at FROM inbound_rules ORDER BY id`)
+			secret, description, enabled, created_at, updated_at, tsi_kind, tsi_match, pages FROM inbound_rules ORDER BY id`)
 		if c.rules, err = pgx.CollectRows(rows, pgx.RowToStructByPos[ruleRow]); err != nil {
 			return fmt.Errorf("inbound rules: %w", err)
 		}
@@ -350,20 +352,22 @@ func applyConfig(ctx context.Context, tx pgx.Tx, c config, res *SyncResult) erro
 	for _, r := range c.rules {
 		if err := exec("inbound_rules", res.Copied, `
 			INSERT INTO inbound_rules AS t (id, priority, match_kind, match, caller_kind, caller_match, dest_kind,
-				destination, secret, description, enabled, created_at, updated_at)
-			OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+				destination, secret, description, enabled, created_at, updated_at, tsi_kind, tsi_match, pages)
+			OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 			ON CONFLICT (id) DO UPDATE SET priority = EXCLUDED.priority, match_kind = EXCLUDED.match_kind,
 				match = EXCLUDED.match, caller_kind = EXCLUDED.caller_kind, caller_match = EXCLUDED.caller_match,
 				dest_kind = EXCLUDED.dest_kind, destination = EXCLUDED.destination, secret = EXCLUDED.secret,
 				description = EXCLUDED.description, enabled = EXCLUDED.enabled,
-				created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
+				created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
+				tsi_kind = EXCLUDED.tsi_kind, tsi_match = EXCLUDED.tsi_match, pages = EXCLUDED.pages
 			WHERE (t.priority, t.match_kind, t.match, t.caller_kind, t.caller_match, t.dest_kind, t.destination,
-				t.secret, t.description, t.enabled, t.created_at, t.updated_at)
+				t.secret, t.description, t.enabled, t.created_at, t.updated_at, t.tsi_kind, t.tsi_match, t.pages)
 				IS DISTINCT FROM (EXCLUDED.priority, EXCLUDED.match_kind, EXCLUDED.match, EXCLUDED.caller_kind,
 				EXCLUDED.caller_match, EXCLUDED.dest_kind, EXCLUDED.destination, EXCLUDED.secret,
-				EXCLUDED.description, EXCLUDED.enabled, EXCLUDED.created_at, EXCLUDED.updated_at)`,
+				EXCLUDED.description, EXCLUDED.enabled, EXCLUDED.created_at, EXCLUDED.updated_at,
+				EXCLUDED.tsi_kind, EXCLUDED.tsi_match, EXCLUDED.pages)`,
 			r.ID, r.Priority, r.MatchKind, r.Match, r.CallerKind, r.CallerMatch, r.DestKind, r.Destination,
-			r.Secret, r.Description, r.Enabled, r.CreatedAt, r.UpdatedAt); err != nil {
+			r.Secret, r.Description, r.Enabled, r.CreatedAt, r.UpdatedAt, r.TSIKind, r.TSIMatch, r.Pages); err != nil {
 			return err
 		}
 	}

@@ -26,7 +26,7 @@ func dump(t *testing.T, pool *pgxpool.Pool) string {
 	for _, q := range []string{
 		`SELECT name, address, username, password, max_channels, enabled, created_at, updated_at FROM gateways ORDER BY name`,
 		`SELECT prefix, gateway, cost, weight, created_at, updated_at FROM routes ORDER BY prefix, gateway`,
-		`SELECT id, priority, match_kind, match, caller_kind, caller_match, dest_kind, destination, secret, description, enabled, created_at, updated_at FROM inbound_rules ORDER BY id`,
+		`SELECT id, priority, match_kind, match, caller_kind, caller_match, dest_kind, destination, secret, description, enabled, created_at, updated_at, tsi_kind, tsi_match, pages FROM inbound_rules ORDER BY id`,
 		`SELECT id, name, role, encode(hash, 'hex'), created_at, revoked_at, expires_at FROM api_tokens ORDER BY id`,
 	} {
 		rows, err := pool.Query(context.Background(), q)
@@ -78,9 +78,9 @@ func TestSyncMirrorsConfiguration(t *testing.T) {
 	mustExec(t, prim, `INSERT INTO gateways (name, address, username, password, max_channels) VALUES
 		('gw1', '192.0.2.1:5060', 'fax', 's3cret-gw', 30), ('gw2', '192.0.2.2', '', '', 0)`)
 	mustExec(t, prim, `INSERT INTO routes (prefix, gateway, cost, weight) VALUES ('+1', 'gw1', 0.5, 2), ('', 'gw2', 2, 1), ('+44', 'gw1', 1, 1)`)
-	mustExec(t, prim, `INSERT INTO inbound_rules (priority, match_kind, match, dest_kind, destination, secret) VALUES
-		(10, 'prefix', '+1555', 'mailbox', 'sales', ''), (20, 'exact', '100', 'webhook', 'https://example.com/in', 'whsec-0123456789abcdef'),
-		(30, 'pattern', '2XX', 'email', 'ops@example.com', '')`)
+	mustExec(t, prim, `INSERT INTO inbound_rules (priority, match_kind, match, dest_kind, destination, secret, tsi_kind, tsi_match, pages) VALUES
+		(10, 'prefix', '+1555', 'mailbox', 'sales', '', 'contains', 'ACME', 'any'), (20, 'exact', '100', 'webhook', 'https://example.com/in', 'whsec-0123456789abcdef', '', '', 'some'),
+		(30, 'pattern', '2XX', 'email', 'ops@example.com', '', '', '', 'none')`)
 	ts := tokens.New(prim)
 	secret, _, err := ts.Create(ctx, "billing", tokens.Submitter)
 	if err != nil {

@@ -69,7 +69,8 @@ type Dispatcher interface {
 // it came off the stream: until the archive holds that version of it the
 // answer wraps archive.ErrNotFound, so a follower of the stream retries
 // (and a record archived again cannot undo the routing it records). A fax
-// without pages is not routed (there is nothing to deliver).
+// without pages is routed like any other: only rules whose pages
+// condition is none or any can match it, so by default it stays unrouted.
 func RouteArchived(ctx context.Context, st *archive.Store, d Dispatcher, rec archive.Record) (Decision, error) {
 	key := rec.Key
 	r, err := st.GetByKey(ctx, key)
@@ -79,7 +80,7 @@ func RouteArchived(ctx context.Context, st *archive.Store, d Dispatcher, rec arc
 	if r.Version < rec.Version {
 		return Decision{}, fmt.Errorf("%w: version %d of %s not archived yet", archive.ErrNotFound, rec.Version, key)
 	}
-	if r.Direction != archive.Inbound || r.DocumentSHA256 == "" {
+	if r.Direction != archive.Inbound {
 		return Decision{Destination: Unrouted}, nil
 	}
 	dec, err := d.Dispatch(ctx, FaxOf(r))

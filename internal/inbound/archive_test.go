@@ -88,10 +88,16 @@ func TestArchivedAdapter(t *testing.T) {
 	if _, err := inbound.RouteArchived(ctx, st, d, newer); !errors.Is(err, faxarchive.ErrNotFound) || len(d.faxes) != 0 {
 		t.Errorf("newer version: %v, %d dispatches", err, len(d.faxes))
 	}
-	// A fax without pages is not dispatched.
-	if dec, err := inbound.RouteArchived(ctx, st, d, empty); err != nil || dec.Destination != inbound.Unrouted || len(d.faxes) != 0 {
-		t.Errorf("no pages: %+v %v, %d dispatches", dec, err, len(d.faxes))
+	// A fax without pages is dispatched like any other; with no rule for
+	// it, it stays unrouted in the archive.
+	d.dec = inbound.Decision{Destination: inbound.Unrouted}
+	if dec, err := inbound.RouteArchived(ctx, st, d, empty); err != nil || dec.Destination != inbound.Unrouted || len(d.faxes) != 1 || d.faxes[0].Pages != 0 {
+		t.Errorf("no pages: %+v %v, dispatched %+v", dec, err, d.faxes)
 	}
+	if r, to := routing("rx-empty"); r != faxarchive.Unrouted || to != "" {
+		t.Errorf("no-page fax without a rule: routing %q to %q", r, to)
+	}
+	d.faxes, d.dec = nil, inbound.Decision{Rule: &inbound.Rule{}, Destination: "mailbox:sales"}
 	for _, tc := range []struct {
 		dec         inbound.Decision
 		routing, to string

@@ -148,7 +148,7 @@ func TestRouteTable(t *testing.T) {
 		{"+494020", "", &tieSecond}, // too short for the first
 		{"+3312345", "", &catchAll},
 	} {
-		d, err := e.router.Route(ctx, inbound.Fax{DID: c.did, Caller: c.caller})
+		d, err := e.router.Route(ctx, inbound.Fax{DID: c.did, Caller: c.caller, Pages: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,7 +162,7 @@ func TestRouteTable(t *testing.T) {
 	if err := e.store.Delete(ctx, catchAll.ID); err != nil {
 		t.Fatal(err)
 	}
-	d, err := e.router.Route(ctx, inbound.Fax{DID: "+3312345"})
+	d, err := e.router.Route(ctx, inbound.Fax{DID: "+3312345", Pages: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,17 +340,17 @@ func TestDispatchDeliversToEachDestination(t *testing.T) {
 		t.Error("webhook body lacks the fax's PDF")
 	}
 
-	box, err := e.router.Mailbox(ctx, "support", false, 0)
+	box, err := e.router.Mailbox(ctx, "support", "ops", false, 0)
 	if err != nil || len(box) != 1 || box[0].FaxRef != "rx-box" || box[0].Read {
 		t.Fatalf("mailbox %+v %v", box, err)
 	}
-	if err := e.router.MarkRead(ctx, box[0].ID, true); err != nil {
+	if err := e.router.MarkRead(ctx, box[0].FaxRef, "ops", true); err != nil {
 		t.Fatal(err)
 	}
-	if unread, _ := e.router.Mailbox(ctx, "support", true, 0); len(unread) != 0 {
+	if unread, _ := e.router.Mailbox(ctx, "support", "ops", true, 0); len(unread) != 0 {
 		t.Errorf("unread after MarkRead: %+v", unread)
 	}
-	sums, err := e.router.Mailboxes(ctx)
+	sums, err := e.router.Mailboxes(ctx, "ops")
 	if err != nil || len(sums) != 1 || sums[0] != (inbound.MailboxSummary{Mailbox: "support", Total: 1, Unread: 0}) {
 		t.Errorf("mailboxes %+v %v", sums, err)
 	}
@@ -497,7 +497,7 @@ func TestRerouteAuditFollowsDelivery(t *testing.T) {
 	if un, _ := e.router.Unrouted(ctx, 0); len(un) != 0 {
 		t.Errorf("still unrouted after reroute: %+v", un)
 	}
-	if box, _ := e.router.Mailbox(ctx, "legal", false, 0); len(box) != 1 {
+	if box, _ := e.router.Mailbox(ctx, "legal", "admin", false, 0); len(box) != 1 {
 		t.Errorf("legal mailbox %+v", box)
 	}
 	// The secret never reaches the audit trail.
@@ -547,8 +547,14 @@ func TestPurgeRoutingHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for _, ref := range []string{"old", "fresh"} {
+		if err := e.router.MarkRead(ctx, ref, "ops", true); err != nil {
+			t.Fatal(err)
+		}
+	}
 	back := "now() - interval '40 days'"
 	for _, q := range []string{
+		"UPDATE received_reads SET read_at = " + back + " WHERE fax_ref = 'old'",
 		"UPDATE reroutes SET created_at = " + back + " WHERE fax_ref = 'old'",
 		"UPDATE mailbox_entries SET created_at = " + back + " WHERE fax_ref = 'old'",
 		"UPDATE inbound_dispositions SET created_at = " + back + " WHERE fax_ref = 'old'",
@@ -569,14 +575,16 @@ func TestPurgeRoutingHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// old: 2 reroutes, 2 mailbox entries (all, ops), 1 disposition; 1 delivery.
-	if n != 5 || d != 1 {
-		t.Fatalf("purged %d routing rows and %d deliveries, want 5 and 1", n, d)
+	// old: 2 reroutes, 2 mailbox entries (all, ops), 1 disposition, 1 read
+	// mark; 1 delivery.
+	if n != 6 || d != 1 {
+		t.Fatalf("purged %d routing rows and %d deliveries, want 6 and 1", n, d)
 	}
 	var left string
 	if err := e.pool.QueryRow(ctx, `SELECT string_agg(DISTINCT fax_ref, ',') FROM (
 		SELECT fax_ref FROM reroutes UNION ALL SELECT fax_ref FROM mailbox_entries
-		UNION ALL SELECT fax_ref FROM inbound_dispositions UNION ALL SELECT payload_ref FROM deliveries) x`).Scan(&left); err != nil {
+		UNION ALL SELECT fax_ref FROM inbound_dispositions UNION ALL SELECT payload_ref FROM deliveries
+		UNION ALL SELECT fax_ref FROM received_reads) x`).Scan(&left); err != nil {
 		t.Fatal(err)
 	}
 	if left != "fresh" {

@@ -123,7 +123,26 @@ func BenchmarkRoute(b *testing.B) {
 			Destination: Destination{Kind: DestMailbox, Mailbox: "m"}}
 	}
 	rules[999].Number = Match{Kind: MatchPrefix, Value: "+4940"}
-	fax := Fax{DID: "+494012345", Caller: "+4930999"}
+	fax := Fax{DID: "+494012345", Caller: "+4930999", Pages: 1}
+	log := slog.New(slog.DiscardHandler)
+	for b.Loop() {
+		if d := route(rules, fax, log); d.Rule == nil || d.Rule.ID != 999 {
+			b.Fatal("wrong rule")
+		}
+	}
+}
+
+// BenchmarkRouteTSI is BenchmarkRoute with a station id condition on
+// every rule whose number matches, so each rule's TSI is compared too.
+func BenchmarkRouteTSI(b *testing.B) {
+	rules := make([]Rule, 1000)
+	for i := range rules {
+		rules[i] = Rule{ID: int64(i), Priority: i, Number: Match{Kind: MatchPrefix, Value: "+49"},
+			TSI:         Match{Kind: MatchContains, Value: "SENDER " + strconv.Itoa(1000+i)},
+			Destination: Destination{Kind: DestMailbox, Mailbox: "m"}}
+	}
+	rules[999].TSI = Match{Kind: MatchPrefix, Value: "acme"}
+	fax := Fax{DID: "+494012345", RemoteID: "  ACME   Billing ", Pages: 1}
 	log := slog.New(slog.DiscardHandler)
 	for b.Loop() {
 		if d := route(rules, fax, log); d.Rule == nil || d.Rule.ID != 999 {

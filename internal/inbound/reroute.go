@@ -188,10 +188,17 @@ type MailboxSummary struct {
 	Unread  int    `json:"unread"`
 }
 
-// Mailboxes lists the mailboxes that hold faxes.
-func (r *Router) Mailboxes(ctx context.Context) ([]MailboxSummary, error) {
-	rows, err := r.pool.Query(ctx, `SELECT mailbox, count(*), count(*) FILTER (WHERE NOT read)
-		FROM mailbox_entries GROUP BY mailbox ORDER BY mailbox`)
+// Read marks are per reader (for now the API token's name): a mailbox
+// entry is read for a reader who marked its fax read after it was filed,
+// so a fax filed again (a reroute into the mailbox) is unread again.
+const entryRead = `EXISTS (SELECT 1 FROM received_reads rr
+	WHERE rr.fax_ref = e.fax_ref AND rr.reader = $1 AND rr.read_at >= e.updated_at)`
+
+// Mailboxes lists the mailboxes that hold faxes, counting those reader
+// has not read.
+func (r *Router) Mailboxes(ctx context.Context, reader string) ([]MailboxSummary, error) {
+	rows, err := r.pool.Query(ctx, `SELECT mailbox, count(*), count(*) FILTER (WHERE NOT `+entryRead+`)
+		FROM mailbox_entries e GROUP BY mailbox ORDER BY mailbox`, reader)
 	if err != nil {
 		return nil, fmt.Errorf("inbound: mailboxes: %w", err)
 	}
@@ -202,13 +209,16 @@ func (r *Router) Mailboxes(ctx context.Context) ([]MailboxSummary, error) {
 	return out, nil
 }
 
-// Mailbox lists a mailbox's faxes, newest first; unreadOnly drops the read.
-func (r *Router) Mailbox(ctx context.Context, mailbox string, unreadOnly bool, limit int) ([]MailboxEntry, error) {
+// Mailbox lists a mailbox's faxes, newest first, with Read as reader sees
+// it; unreadOnly drops those reader has read.
+func (r *Router) Mailbox(ctx context.Context, mailbox, reader string, unreadOnly bool, limit int) ([]MailboxEntry, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	rows, err := r.pool.Query(ctx, `SELECT id, mailbox, fax_ref, read, created_at, updated_at FROM mailbox_entries
-		WHERE mailbox = $1 AND (NOT read OR NOT $2) ORDER BY created_at DESC, id DESC LIMIT $3`, mailbox, unreadOnly, limit)
+	rows, err := r.pool.Query(ctx, `SELECT id, mailbox, fax_ref, `+entryRead+`, created_at, updated_at
+		FROM mailbox_entries e
+		WHERE mailbox = $2 AND (NOT $3 OR NOT `+entryRead+`) ORDER BY created_at DESC, id DESC LIMIT $4`,
+		reader, mailbox, unreadOnly, limit)
 	if err != nil {
 		return nil, fmt.Errorf("inbound: mailbox %s: %w", mailbox, err)
 	}
@@ -219,20 +229,39 @@ func (r *Router) Mailbox(ctx context.Context, mailbox string, unreadOnly bool, l
 	return out, nil
 }
 
-// MarkRead sets a mailbox entry's read flag.
-func (r *Router) MarkRead(ctx context.Context, id int64, read bool) error {
-	tag, err := r.pool.Exec(ctx, `UPDATE mailbox_entries SET read = $2, updated_at = now() WHERE id = $1`, id, read)
-	if err != nil {
-		return fmt.Errorf("inbound: mark %d: %w", id, err)
+// MarkRead marks the received fax faxRef read (or unread again) for
+// reader. Marking twice is harmless; marking read again moves the mark to
+// now.
+func (r *Router) MarkRead(ctx context.Context, faxRef, reader string, read bool) error {
+	if faxRef == "" || reader == "" {
+		return fmt.Errorf("%w: a read mark needs a fax and a reader", ErrInvalid)
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("%w: mailbox entry %d", ErrNotFound, id)
+	var err error
+	if read {
+		_, err = r.pool.Exec(ctx, `INSERT INTO received_reads (fax_ref, reader) VALUES ($1, $2)
+			ON CONFLICT (fax_ref, reader) DO UPDATE SET read_at = now()`, faxRef, reader)
+	} else {
+		_, err = r.pool.Exec(ctx, `DELETE FROM received_reads WHERE fax_ref = $1 AND reader = $2`, faxRef, reader)
+	}
+	if err != nil {
+		return fmt.Errorf("inbound: mark %s read=%t for %s: %w", faxRef, read, reader, err)
 	}
 	return nil
 }
 
+// IsRead reports whether reader has marked faxRef read.
+func (r *Router) IsRead(ctx context.Context, faxRef, reader string) (bool, error) {
+	var ok bool
+	err := r.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM received_reads WHERE fax_ref = $1 AND reader = $2)`,
+		faxRef, reader).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("inbound: read mark of %s: %w", faxRef, err)
+	}
+	return ok, nil
+}
+
 // Purge deletes routing history older than age: where faxes went,
-// reroutes and mailbox entries, in batches. The archive keeps faxes for
+// reroutes, mailbox entries and read marks, in batches. The archive keeps faxes for
 // the same period, so nothing here outlives the fax it names. It returns
 // the rows deleted.
 func (r *Router) Purge(ctx context.Context, age time.Duration) (int64, error) {
@@ -240,10 +269,14 @@ func (r *Router) Purge(ctx context.Context, age time.Duration) (int64, error) {
 		return 0, fmt.Errorf("%w: purge age must be positive", ErrInvalid)
 	}
 	var total int64
-	for _, table := range []string{"reroutes", "mailbox_entries", "inbound_dispositions"} {
+	for _, table := range []string{"reroutes", "mailbox_entries", "inbound_dispositions", "received_reads"} {
+		col := "created_at"
+		if table == "received_reads" {
+			col = "read_at"
+		}
 		for {
 			tag, err := r.pool.Exec(ctx, `DELETE FROM `+table+` WHERE ctid = ANY (ARRAY(
-				SELECT ctid FROM `+table+` WHERE created_at < now() - $1 * interval '1 microsecond' LIMIT 1000))`,
+				SELECT ctid FROM `+table+` WHERE `+col+` < now() - $1 * interval '1 microsecond' LIMIT 1000))`,
 				age.Microseconds())
 			if err != nil {
 				return total, fmt.Errorf("inbound: purge %s: %w", table, err)

@@ -1,5 +1,6 @@
 // Package inbound routes received faxes by the number that was dialled
-// (DID), optionally narrowed by the caller's number, to a mailbox, email
+// (DID), optionally narrowed by the caller's number, the sender's station
+// id (TSI) and whether pages arrived, to a mailbox, email
 // addresses or a webhook; it keeps where each fax went and the audit trail
 // of administrators' reroutes.
 //
@@ -111,8 +112,9 @@ type Decision struct {
 // Unrouted reports that no rule matched.
 func (d Decision) Unrouted() bool { return d.Rule == nil }
 
-// Route picks the first enabled rule, in priority order, whose number and
-// caller conditions match the fax. It delivers nothing.
+// Route picks the first enabled rule, in priority order, whose number,
+// caller, station id and pages conditions match the fax. It delivers
+// nothing.
 func (r *Router) Route(ctx context.Context, fax Fax) (Decision, error) {
 	rules, err := r.store.list(ctx, r.pool, true)
 	if err != nil {
@@ -123,8 +125,12 @@ func (r *Router) Route(ctx context.Context, fax Fax) (Decision, error) {
 
 func route(rules []Rule, fax Fax, log *slog.Logger) Decision {
 	did, caller := NormalizeNumber(fax.DID), NormalizeNumber(fax.Caller)
+	tsi := NormalizeTSI(fax.RemoteID)
 	for i := range rules {
 		rule := &rules[i]
+		if !rule.Pages.match(fax.Pages) {
+			continue
+		}
 		num, err := rule.Number.compile()
 		if err != nil {
 			log.Warn("inbound rule skipped", "rule", rule.ID, "err", err)
@@ -135,7 +141,12 @@ func route(rules []Rule, fax Fax, log *slog.Logger) Decision {
 			log.Warn("inbound rule skipped", "rule", rule.ID, "err", err)
 			continue
 		}
-		if num(did) && call(caller) {
+		station, err := rule.TSI.matchTSI(tsi)
+		if err != nil {
+			log.Warn("inbound rule skipped", "rule", rule.ID, "err", err)
+			continue
+		}
+		if station && num(did) && call(caller) {
 			return Decision{Rule: rule, Destination: rule.Destination.String()}
 		}
 	}
@@ -205,6 +216,9 @@ type faxData struct {
 // deliver performs the delivery of fax to dest inside tx: a mailbox row,
 // or an email or webhook delivery in notify's log (returned).
 func (r *Router) deliver(ctx context.Context, tx pgx.Tx, fax Fax, dest Destination, event, key string, ctxData delivered) (int64, error) {
+	// A call that brought no page has no document: its mail and webhook
+	// carry the details only, instead of failing on a missing PDF.
+	hasDoc := fax.Pages > 0
 	switch dest.Kind {
 	case DestMailbox:
 		_, err := tx.Exec(ctx, `INSERT INTO mailbox_entries (mailbox, fax_ref) VALUES ($1, $2)
@@ -213,10 +227,10 @@ func (r *Router) deliver(ctx context.Context, tx pgx.Tx, fax Fax, dest Destinati
 	case DestEmail:
 		return r.notify.Enqueue(ctx, tx, notify.Request{Kind: notify.KindEmail, Event: event, Targets: dest.Emails,
 			Subject: subject(fax), Text: mailText(fax, ctxData), Data: faxData{fax, ctxData},
-			FaxRef: fax.Ref, Attach: true, Key: key, MaxAttempts: r.cfg.MaxAttempts})
+			FaxRef: fax.Ref, Attach: hasDoc, Key: key, MaxAttempts: r.cfg.MaxAttempts})
 	case DestWebhook:
 		return r.notify.Enqueue(ctx, tx, notify.Request{Kind: notify.KindWebhook, Event: event, Targets: []string{dest.URL},
-			Data: faxData{fax, ctxData}, FaxRef: fax.Ref, Attach: !r.cfg.WebhookOmitPDF, Secret: dest.Secret,
+			Data: faxData{fax, ctxData}, FaxRef: fax.Ref, Attach: hasDoc && !r.cfg.WebhookOmitPDF, Secret: dest.Secret,
 			Key: key, MaxAttempts: r.cfg.MaxAttempts})
 	}
 	return 0, fmt.Errorf("%w: destination kind %q", ErrInvalid, dest.Kind)
@@ -230,6 +244,9 @@ func subject(f Fax) string {
 	if from == "" {
 		from = "unknown sender"
 	}
+	if f.Pages == 0 {
+		return fmt.Sprintf("Fax call from %s to %s: no page received", from, f.DID)
+	}
 	unit := "pages"
 	if f.Pages == 1 {
 		unit = "page"
@@ -239,7 +256,11 @@ func subject(f Fax) string {
 
 func mailText(f Fax, c delivered) string {
 	var b strings.Builder
-	b.WriteString("A fax was received; the PDF is attached.\n\n")
+	if f.Pages == 0 {
+		b.WriteString("A fax call arrived but no page was received; there is no document.\n\n")
+	} else {
+		b.WriteString("A fax was received; the PDF is attached.\n\n")
+	}
 	row := func(k, v string) {
 		if v != "" {
 			fmt.Fprintf(&b, "%-17s %s\n", k+":", v)

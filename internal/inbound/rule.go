@@ -20,7 +20,32 @@ const (
 	MatchExact   MatchKind = "exact"   // the whole number
 	MatchPrefix  MatchKind = "prefix"  // the number starts with Value ("" matches all)
 	MatchPattern MatchKind = "pattern" // a dial pattern, see Pattern
+	// MatchContains is for the TSI only: the station id contains Value,
+	// ignoring case.
+	MatchContains MatchKind = "contains"
 )
+
+// PagesCond says which receptions a rule applies to: faxes that brought
+// at least one page, calls that brought none, or both.
+type PagesCond string
+
+// Pages conditions. The empty value is PagesSome, what every rule did
+// before the condition existed.
+const (
+	PagesSome PagesCond = "some"
+	PagesNone PagesCond = "none"
+	PagesAny  PagesCond = "any"
+)
+
+func (p PagesCond) match(pages int) bool {
+	switch p {
+	case PagesNone:
+		return pages == 0
+	case PagesAny:
+		return true
+	}
+	return pages > 0
+}
 
 // Match is a condition on one number.
 type Match struct {
@@ -66,13 +91,18 @@ func (d Destination) String() string {
 }
 
 // Rule routes received faxes whose dialled number (and, when set, caller
-// number) match to one destination. Rules run by Priority, lower first,
-// ties by ID; the first match wins.
+// number and station id) match, and whose page count fits Pages, to one
+// destination. Rules run by Priority, lower first, ties by ID; the first
+// match wins.
 type Rule struct {
-	ID          int64       `json:"id"`
-	Priority    int         `json:"priority"`
-	Number      Match       `json:"number"`
-	Caller      Match       `json:"caller"` // Kind "" matches every caller
+	ID       int64 `json:"id"`
+	Priority int   `json:"priority"`
+	Number   Match `json:"number"`
+	Caller   Match `json:"caller"` // Kind "" matches every caller
+	// TSI is a condition on the sender's station id (exact, prefix or
+	// contains, ignoring case); Kind "" matches every sender.
+	TSI         Match       `json:"tsi"`
+	Pages       PagesCond   `json:"pages"` // "" is PagesSome
 	Destination Destination `json:"destination"`
 	Description string      `json:"description,omitempty"`
 	// Disabled rules are kept but skipped; the zero value is enabled.
@@ -89,6 +119,8 @@ const (
 	MaxEmails         = 20
 	MinWebhookSecret  = 16
 	maxNumberValueLen = 32
+	// MaxTSI is T.30's limit on a station id (20 characters).
+	MaxTSI = 20
 )
 
 // Errors. ValidationError wraps ErrInvalid.
@@ -128,6 +160,62 @@ func NormalizeNumber(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// NormalizeTSI puts a station id in the form TSI conditions compare:
+// surrounding spaces dropped and inner runs of spaces made one (senders
+// pad their 20 characters in different ways).
+func NormalizeTSI(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// ValidateTSI checks a condition on the station id; field prefixes the
+// error's field.
+func (m Match) ValidateTSI(field string) error {
+	switch m.Kind {
+	case MatchAny:
+		if m.Value != "" {
+			return invalid(field+".value", "must be empty when the kind is empty (any sender)")
+		}
+		return nil
+	case MatchExact, MatchPrefix, MatchContains:
+	default:
+		return invalid(field+".kind", "%q is not exact, prefix or contains (leave it empty to accept every sender)", m.Kind)
+	}
+	if m.Value == "" {
+		return invalid(field+".value", "a %s match needs a station id; leave the kind empty to accept every sender", m.Kind)
+	}
+	if len(m.Value) > MaxTSI {
+		return invalid(field+".value", "%q is longer than a station id (at most %d characters)", m.Value, MaxTSI)
+	}
+	for _, c := range m.Value {
+		if c < 0x20 || c > 0x7e {
+			return invalid(field+".value", "%q: a station id has only printable ASCII characters", m.Value)
+		}
+	}
+	return nil
+}
+
+// matchTSI reports whether the station id tsi (already NormalizeTSI'd)
+// meets the condition, ignoring case. Stored values are normalized when a
+// rule is saved; comparing with EqualFold allocates nothing, which matters
+// when every rule of a long list is tried.
+func (m Match) matchTSI(tsi string) (bool, error) {
+	v := m.Value
+	switch m.Kind {
+	case MatchAny:
+		return true, nil
+	case MatchExact:
+		return strings.EqualFold(tsi, v), nil
+	case MatchPrefix:
+		return len(tsi) >= len(v) && strings.EqualFold(tsi[:len(v)], v), nil
+	case MatchContains:
+		for i := 0; i+len(v) <= len(tsi); i++ {
+			if strings.EqualFold(tsi[i:i+len(v)], v) {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	return false, fmt.Errorf("%w: tsi match kind %q", ErrInvalid, m.Kind)
 }
 
 // Validate checks a match condition; field prefixes the error's field.
@@ -224,6 +312,14 @@ func (r Rule) Validate() error {
 	if err := r.Caller.Validate("caller", true); err != nil {
 		return err
 	}
+	if err := r.TSI.ValidateTSI("tsi"); err != nil {
+		return err
+	}
+	switch r.Pages {
+	case PagesSome, PagesNone, PagesAny:
+	default:
+		return invalid("pages", "%q is not some (at least one page), none (no page arrived) or any", r.Pages)
+	}
 	if err := r.Destination.Validate(); err != nil {
 		return err
 	}
@@ -240,6 +336,10 @@ func (r Rule) normalize() Rule {
 	}
 	if r.Caller.Kind != MatchPattern {
 		r.Caller.Value = NormalizeNumber(r.Caller.Value)
+	}
+	r.TSI.Value = NormalizeTSI(r.TSI.Value)
+	if r.Pages == "" {
+		r.Pages = PagesSome
 	}
 	r.Destination.Emails = append([]string(nil), r.Destination.Emails...)
 	for i, a := range r.Destination.Emails {

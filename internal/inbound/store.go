@@ -64,14 +64,15 @@ func (s *Store) sealSecret(r *Rule) error {
 }
 
 const ruleCols = `id, priority, match_kind, match, caller_kind, caller_match, dest_kind, destination,
-	secret, description, enabled, created_at, updated_at`
+	secret, description, enabled, created_at, updated_at, tsi_kind, tsi_match, pages`
 
 func scanRule(row pgx.Row) (Rule, error) {
 	var r Rule
 	var dest string
 	var enabled bool
 	err := row.Scan(&r.ID, &r.Priority, &r.Number.Kind, &r.Number.Value, &r.Caller.Kind, &r.Caller.Value,
-		&r.Destination.Kind, &dest, &r.Destination.Secret, &r.Description, &enabled, &r.CreatedAt, &r.UpdatedAt)
+		&r.Destination.Kind, &dest, &r.Destination.Secret, &r.Description, &enabled, &r.CreatedAt, &r.UpdatedAt,
+		&r.TSI.Kind, &r.TSI.Value, &r.Pages)
 	if err != nil {
 		return Rule{}, err
 	}
@@ -110,10 +111,11 @@ func (s *Store) Create(ctx context.Context, r Rule) (Rule, error) {
 		return Rule{}, err
 	}
 	out, err := scanRule(s.pool.QueryRow(ctx, `INSERT INTO inbound_rules
-		(priority, match_kind, match, caller_kind, caller_match, dest_kind, destination, secret, description, enabled)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING `+ruleCols,
+		(priority, match_kind, match, caller_kind, caller_match, dest_kind, destination, secret, description, enabled,
+		 tsi_kind, tsi_match, pages)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING `+ruleCols,
 		r.Priority, r.Number.Kind, r.Number.Value, r.Caller.Kind, r.Caller.Value, r.Destination.Kind,
-		destColumn(r.Destination), r.Destination.Secret, r.Description, !r.Disabled))
+		destColumn(r.Destination), r.Destination.Secret, r.Description, !r.Disabled, r.TSI.Kind, r.TSI.Value, r.Pages))
 	if err != nil {
 		return Rule{}, fmt.Errorf("inbound: create rule: %w", err)
 	}
@@ -176,10 +178,11 @@ func (s *Store) Update(ctx context.Context, r Rule) (Rule, error) {
 		}
 		out, err = scanRule(tx.QueryRow(ctx, `UPDATE inbound_rules SET priority = $2, match_kind = $3, match = $4,
 			caller_kind = $5, caller_match = $6, dest_kind = $7, destination = $8, secret = $9, description = $10,
-			enabled = $11, updated_at = greatest(now(), updated_at + interval '1 microsecond')
+			enabled = $11, tsi_kind = $12, tsi_match = $13, pages = $14,
+			updated_at = greatest(now(), updated_at + interval '1 microsecond')
 			WHERE id = $1 RETURNING `+ruleCols,
 			r.ID, r.Priority, r.Number.Kind, r.Number.Value, r.Caller.Kind, r.Caller.Value, r.Destination.Kind,
-			destColumn(r.Destination), r.Destination.Secret, r.Description, !r.Disabled))
+			destColumn(r.Destination), r.Destination.Secret, r.Description, !r.Disabled, r.TSI.Kind, r.TSI.Value, r.Pages))
 		return err
 	})
 	if err != nil {
