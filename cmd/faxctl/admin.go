@@ -367,19 +367,24 @@ func (a *app) routeUpdate(ctx context.Context, path string, args []string) (int,
 }
 
 func (a *app) routeDelete(ctx context.Context, path string, args []string) (int, error) {
-	fs := a.flags(path, "ID", "Delete a route.")
+	return a.deleteByID(ctx, path, args, "route", "Delete a route.", a.c.DeleteRoute)
+}
+
+// deleteByID is the delete command of objects named by a numeric id.
+func (a *app) deleteByID(ctx context.Context, path string, args []string, what, summary string, del func(context.Context, int64) error) (int, error) {
+	fs := a.flags(path, "ID", summary)
 	pos, code, ok := a.parse(fs, args, 1, 1)
 	if !ok {
 		return code, nil
 	}
-	id, ok := a.id(fs, pos[0], "route")
+	id, ok := a.id(fs, pos[0], what)
 	if !ok {
 		return exitUsage, nil
 	}
-	if err := a.c.DeleteRoute(ctx, id); err != nil {
+	if err := del(ctx, id); err != nil {
 		return exitFailed, err
 	}
-	fmt.Fprintf(a.stdout, "route %d deleted\n", id)
+	fmt.Fprintf(a.stdout, "%s %d deleted\n", what, id)
 	return exitOK, nil
 }
 
@@ -633,20 +638,7 @@ func (a *app) ruleUpdate(ctx context.Context, path string, args []string) (int, 
 }
 
 func (a *app) ruleDelete(ctx context.Context, path string, args []string) (int, error) {
-	fs := a.flags(path, "ID", "Delete an inbound rule.")
-	pos, code, ok := a.parse(fs, args, 1, 1)
-	if !ok {
-		return code, nil
-	}
-	id, ok := a.id(fs, pos[0], "rule")
-	if !ok {
-		return exitUsage, nil
-	}
-	if err := a.c.DeleteInboundRule(ctx, id); err != nil {
-		return exitFailed, err
-	}
-	fmt.Fprintf(a.stdout, "inbound rule %d deleted\n", id)
-	return exitOK, nil
+	return a.deleteByID(ctx, path, args, "inbound rule", "Delete an inbound rule.", a.c.DeleteInboundRule)
 }
 
 // ---- tokens
