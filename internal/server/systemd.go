@@ -18,6 +18,7 @@ type systemdParts struct {
 	watchdog time.Duration // 0: WatchdogSec= not set
 	ready    atomic.Bool   // READY=1 sent
 	serving  atomic.Bool   // the HTTP server has not failed
+	checks   atomic.Int64  // watchdog checks done (tests count them)
 	// readyPoll is how often readiness is checked until it first holds.
 	readyPoll time.Duration
 }
@@ -100,13 +101,14 @@ func (s *Server) runSystemd(ctx, bg context.Context) {
 		} else if !p.serving.Load() {
 			why = "HTTP server stopped"
 		}
+		p.checks.Add(1)
 		switch {
-		case why == "":
+		case why == "" && healthy:
 			s.sdSend(sdnotify.Watchdog)
-			if !healthy {
-				healthy = true
-				s.sdSend(sdnotify.Status("serving again"))
-			}
+		case why == "":
+			healthy = true
+			s.log.Info("systemd watchdog fed again")
+			s.sdSend(sdnotify.Status("serving again"), sdnotify.Watchdog)
 		case healthy:
 			healthy = false
 			s.log.Warn("systemd watchdog not fed", "reason", why)
