@@ -7,14 +7,14 @@ export CGO_ENABLED ?= 0
 # Debian/Ubuntu packages the server and the test suite use. The server itself
 # needs only postgresql (for the embedded default) and ghostscript (PDF/PS).
 RUN_PACKAGES  := postgresql ghostscript util-linux
-TEST_PACKAGES := $(RUN_PACKAGES) libtiff-tools libtiff-dev libspandsp-dev poppler-utils sip-tester gcc make
+TEST_PACKAGES := $(RUN_PACKAGES) libtiff-tools libtiff-dev libspandsp-dev poppler-utils sip-tester gcc make systemd
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 BIN := bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/faxd/faxd/internal/buildinfo.Version=$(VERSION)
 
-.PHONY: all build run demo test bench loss lint deps-run deps-test go-deps fuzz clean
+.PHONY: all build run demo test bench loss lint deps-run deps-test go-deps fuzz clean install-systemd
 
 all: build
 
@@ -96,6 +96,20 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# One server under systemd (docs/deploy.md): the binary, the faxd user,
+# the unit, and /etc/faxd/faxd.yaml and faxd.env unless they exist. It
+# does not start anything: edit /etc/faxd/faxd.yaml first, then
+# `systemctl enable --now faxd`.
+install-systemd: deps-run build
+	$(SUDO) install -m 0755 $(BIN)/faxd $(BIN)/faxctl /usr/bin/
+	$(SUDO) install -m 0644 deploy/systemd/faxd.sysusers /usr/lib/sysusers.d/faxd.conf
+	$(SUDO) systemd-sysusers /usr/lib/sysusers.d/faxd.conf
+	$(SUDO) install -m 0644 deploy/systemd/faxd.service /etc/systemd/system/faxd.service
+	$(SUDO) install -d -m 0750 -o root -g faxd /etc/faxd
+	[ -e /etc/faxd/faxd.yaml ] || $(SUDO) install -m 0640 -o root -g faxd deploy/systemd/faxd.yaml /etc/faxd/faxd.yaml
+	[ -e /etc/faxd/faxd.env ] || $(SUDO) install -m 0640 -o root -g faxd deploy/systemd/faxd.env.example /etc/faxd/faxd.env
+	$(SUDO) systemctl daemon-reload
 
 clean:
 	rm -rf $(BIN)

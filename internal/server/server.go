@@ -173,11 +173,15 @@ type Server struct {
 	members *cluster.Watcher // internal/server/cluster.go
 	inbound *inboundParts    // internal/server/inbound.go
 	standby *standbyParts    // internal/server/standby.go (node.role standby only)
+	systemd *systemdParts    // internal/server/systemd.go
 }
 
 // New opens every dependency and migrates the schemas. Close undoes it.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, Metrics: metrics.New(cfg.Node.ID, buildinfo.Version)}
+	if err := s.openSystemd(); err != nil { // internal/server/systemd.go
+		return nil, err
+	}
 	var err error
 	if s.DB, err = OpenDatabases(ctx, cfg.Database, log); err != nil {
 		return nil, err
@@ -359,6 +363,7 @@ func (s *Server) Run(ctx context.Context) error {
 			serve = func(l net.Listener) error { return s.httpSrv.ServeTLS(l, "", "") }
 		}
 		if err := serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.systemd.serving.Store(false)
 			errc <- fmt.Errorf("http: %w", err)
 		}
 	}()
@@ -387,6 +392,8 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}()
 	stopChannels := s.runChannels(ctx) // internal/server/channels.go
+	// internal/server/systemd.go: READY=1, then the watchdog pings.
+	background(func(bg context.Context) { s.runSystemd(ctx, bg) })
 	s.log.Info("faxd running", "role", s.cfg.Node.Role, "http", s.HTTPAddr(),
 		"pid", os.Getpid(), "version", buildinfo.Version)
 	var err error
@@ -394,6 +401,7 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	s.sdStopping()
 	stopChannels() // drain calls while the node lease still holds
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
