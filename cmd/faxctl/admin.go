@@ -274,13 +274,9 @@ func (a *app) printRoute(r *client.Route) {
 
 func (a *app) routeShow(ctx context.Context, path string, args []string) (int, error) {
 	fs := a.flags(path, "ID", "Show one route.")
-	pos, code, ok := a.parse(fs, args, 1, 1)
+	id, code, ok := a.parseID(fs, args, "route")
 	if !ok {
 		return code, nil
-	}
-	id, ok := a.id(fs, pos[0], "route")
-	if !ok {
-		return exitUsage, nil
 	}
 	r, err := a.c.GetRoute(ctx, id)
 	if err != nil {
@@ -343,13 +339,9 @@ func (a *app) routeCreate(ctx context.Context, path string, args []string) (int,
 func (a *app) routeUpdate(ctx context.Context, path string, args []string) (int, error) {
 	fs := a.flags(path, "ID [flags]", "Change a route; flags not given keep their current value.")
 	rf := newRouteFlags(fs)
-	pos, code, ok := a.parse(fs, args, 1, 1)
+	id, code, ok := a.parseID(fs, args, "route")
 	if !ok {
 		return code, nil
-	}
-	id, ok := a.id(fs, pos[0], "route")
-	if !ok {
-		return exitUsage, nil
 	}
 	cur, err := a.c.GetRoute(ctx, id)
 	if err != nil {
@@ -373,13 +365,9 @@ func (a *app) routeDelete(ctx context.Context, path string, args []string) (int,
 // deleteByID is the delete command of objects named by a numeric id.
 func (a *app) deleteByID(ctx context.Context, path string, args []string, what, summary string, del func(context.Context, int64) error) (int, error) {
 	fs := a.flags(path, "ID", summary)
-	pos, code, ok := a.parse(fs, args, 1, 1)
+	id, code, ok := a.parseID(fs, args, what)
 	if !ok {
 		return code, nil
-	}
-	id, ok := a.id(fs, pos[0], what)
-	if !ok {
-		return exitUsage, nil
 	}
 	if err := del(ctx, id); err != nil {
 		return exitFailed, err
@@ -481,13 +469,9 @@ func (a *app) printRule(r *client.InboundRule) {
 
 func (a *app) ruleShow(ctx context.Context, path string, args []string) (int, error) {
 	fs := a.flags(path, "ID", "Show one inbound rule.")
-	pos, code, ok := a.parse(fs, args, 1, 1)
+	id, code, ok := a.parseID(fs, args, "rule")
 	if !ok {
 		return code, nil
-	}
-	id, ok := a.id(fs, pos[0], "rule")
-	if !ok {
-		return exitUsage, nil
 	}
 	r, err := a.c.GetInboundRule(ctx, id)
 	if err != nil {
@@ -609,13 +593,9 @@ func (a *app) ruleCreate(ctx context.Context, path string, args []string) (int, 
 func (a *app) ruleUpdate(ctx context.Context, path string, args []string) (int, error) {
 	fs := a.flags(path, "ID [flags]", "Change an inbound rule; flags not given keep their current value (a webhook keeps its secret).")
 	rf := newRuleFlags(fs)
-	pos, code, ok := a.parse(fs, args, 1, 1)
+	id, code, ok := a.parseID(fs, args, "rule")
 	if !ok {
 		return code, nil
-	}
-	id, ok := a.id(fs, pos[0], "rule")
-	if !ok {
-		return exitUsage, nil
 	}
 	cur, err := a.c.GetInboundRule(ctx, id)
 	if err != nil {
@@ -691,13 +671,9 @@ func (a *app) tokenList(ctx context.Context, path string, args []string) (int, e
 
 func (a *app) tokenRevoke(ctx context.Context, path string, args []string) (int, error) {
 	fs := a.flags(path, "ID", "Revoke a token at once (see 'faxctl token list' for ids).")
-	pos, code, ok := a.parse(fs, args, 1, 1)
+	id, code, ok := a.parseID(fs, args, "token")
 	if !ok {
 		return code, nil
-	}
-	id, ok := a.id(fs, pos[0], "token")
-	if !ok {
-		return exitUsage, nil
 	}
 	t, err := a.c.RevokeToken(ctx, id)
 	if err != nil {

@@ -100,6 +100,19 @@ func (a *app) id(fs *flagSet, s, what string) (int64, bool) {
 	return n, true
 }
 
+// parseID parses a command whose one argument is the numeric id of a
+// what; on a usage error it has said why and code is the exit code.
+func (a *app) parseID(fs *flagSet, args []string, what string) (id int64, code int, ok bool) {
+	pos, code, ok := a.parse(fs, args, 1, 1)
+	if !ok {
+		return 0, code, false
+	}
+	if id, ok = a.id(fs, pos[0], what); !ok {
+		return 0, exitUsage, false
+	}
+	return id, 0, true
+}
+
 // timeFlag parses an RFC 3339 time flag; empty is the zero time.
 func (a *app) timeFlag(fs *flagSet, name, v string) (time.Time, bool) {
 	if v == "" {

@@ -100,13 +100,9 @@ func (a *app) send(ctx context.Context, path string, args []string) (int, error)
 
 func (a *app) status(ctx context.Context, path string, args []string) (int, error) {
 	fs := a.flags(path, "ID", "Show one fax with its history.")
-	pos, code, ok := a.parse(fs, args, 1, 1)
+	id, code, ok := a.parseID(fs, args, "fax")
 	if !ok {
 		return code, nil
-	}
-	id, ok := a.id(fs, pos[0], "fax")
-	if !ok {
-		return exitUsage, nil
 	}
 	f, err := a.c.GetFax(ctx, id)
 	if err != nil {
@@ -197,13 +193,9 @@ func (a *app) wait(ctx context.Context, path string, args []string) (int, error)
 		"Wait until a fax is final and print its state: exit 0 when sent, 1 when failed or cancelled (or still not final after -timeout).")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this `duration`")
 	interval := fs.Duration("interval", 2*time.Second, "poll every `duration`")
-	pos, code, ok := a.parse(fs, args, 1, 1)
+	id, code, ok := a.parseID(fs, args, "fax")
 	if !ok {
 		return code, nil
-	}
-	id, ok := a.id(fs, pos[0], "fax")
-	if !ok {
-		return exitUsage, nil
 	}
 	if *interval <= 0 || *timeout <= 0 {
 		return a.usageErr(fs, "-timeout and -interval must be positive"), nil
@@ -253,13 +245,9 @@ func (a *app) wait(ctx context.Context, path string, args []string) (int, error)
 
 func (a *app) cancel(ctx context.Context, path string, args []string) (int, error) {
 	fs := a.flags(path, "ID", "Cancel a fax: a pending one at once, a sending one when its call is hung up.")
-	pos, code, ok := a.parse(fs, args, 1, 1)
+	id, code, ok := a.parseID(fs, args, "fax")
 	if !ok {
 		return code, nil
-	}
-	id, ok := a.id(fs, pos[0], "fax")
-	if !ok {
-		return exitUsage, nil
 	}
 	f, hangingUp, err := a.c.CancelFax(ctx, id)
 	if err != nil {
@@ -283,13 +271,9 @@ func (a *app) download(ctx context.Context, path string, args []string) (int, er
 	format := fs.String("format", client.FormatPDF, "pdf, tiff or original")
 	part := fs.Int("part", 0, "with -format original: which submitted document, from 0")
 	out := fs.String("o", "", "output `file` (default: the server's file name; - for standard output)")
-	pos, code, ok := a.parse(fs, args, 1, 1)
+	id, code, ok := a.parseID(fs, args, "fax")
 	if !ok {
 		return code, nil
-	}
-	id, ok := a.id(fs, pos[0], "fax")
-	if !ok {
-		return exitUsage, nil
 	}
 	switch *format {
 	case client.FormatPDF, client.FormatTIFF, client.FormatOriginal:
@@ -340,13 +324,9 @@ func (a *app) save(d *client.Download, out, fallback string) (int, error) {
 func (a *app) trace(ctx context.Context, path string, args []string) (int, error) {
 	fs := a.flags(path, "ID [-attempt N]", "Show the SIP steps and T.30 frames of a fax's attempt (default: the latest).\n'faxctl inbound trace ID' does the same for a received fax.")
 	attempt := fs.Int("attempt", 0, "attempt `number` (1 is the first; default the latest)")
-	pos, code, ok := a.parse(fs, args, 1, 1)
+	id, code, ok := a.parseID(fs, args, "fax")
 	if !ok {
 		return code, nil
-	}
-	id, ok := a.id(fs, pos[0], "fax")
-	if !ok {
-		return exitUsage, nil
 	}
 	n := *attempt
 	if n == 0 {

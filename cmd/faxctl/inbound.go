@@ -60,13 +60,9 @@ func (a *app) printReceived(fs []client.ReceivedFax) {
 
 func (a *app) inboundShow(ctx context.Context, path string, args []string) (int, error) {
 	fs := a.flags(path, "ID", "Show one received fax with its reroutes.")
-	pos, code, ok := a.parse(fs, args, 1, 1)
+	id, code, ok := a.parseID(fs, args, "received fax")
 	if !ok {
 		return code, nil
-	}
-	id, ok := a.id(fs, pos[0], "received fax")
-	if !ok {
-		return exitUsage, nil
 	}
 	f, err := a.c.GetReceived(ctx, id)
 	if err != nil {
@@ -101,13 +97,9 @@ func (a *app) inboundDownload(ctx context.Context, path string, args []string) (
 	fs := a.flags(path, "ID [-format pdf|tiff] [-o FILE]", "Download a received fax.")
 	format := fs.String("format", client.FormatPDF, "pdf or tiff (as received)")
 	out := fs.String("o", "", "output `file` (default: the server's file name; - for standard output)")
-	pos, code, ok := a.parse(fs, args, 1, 1)
+	id, code, ok := a.parseID(fs, args, "received fax")
 	if !ok {
 		return code, nil
-	}
-	id, ok := a.id(fs, pos[0], "received fax")
-	if !ok {
-		return exitUsage, nil
 	}
 	if *format != client.FormatPDF && *format != client.FormatTIFF {
 		return a.usageErr(fs, fmt.Sprintf("-format %q: want pdf or tiff", *format)), nil
@@ -126,13 +118,9 @@ func (a *app) inboundReroute(ctx context.Context, path string, args []string) (i
 	email := fs.String("email", "", "email `addresses`, comma-separated")
 	webhook := fs.String("webhook", "", "webhook `URL`")
 	secret := fs.String("secret", "", "HMAC `key` for the webhook's signature")
-	pos, code, ok := a.parse(fs, args, 1, 1)
+	id, code, ok := a.parseID(fs, args, "received fax")
 	if !ok {
 		return code, nil
-	}
-	id, ok := a.id(fs, pos[0], "received fax")
-	if !ok {
-		return exitUsage, nil
 	}
 	var dest client.DestinationInput
 	set := 0
@@ -171,13 +159,9 @@ func inboundRead(read bool) func(*app, context.Context, string, []string) (int, 
 			what = "Mark a received fax unread again for this token."
 		}
 		fs := a.flags(path, "ID", what)
-		pos, code, ok := a.parse(fs, args, 1, 1)
+		id, code, ok := a.parseID(fs, args, "received fax")
 		if !ok {
 			return code, nil
-		}
-		id, ok := a.id(fs, pos[0], "received fax")
-		if !ok {
-			return exitUsage, nil
 		}
 		mark := a.c.MarkReceivedRead
 		if !read {
@@ -202,13 +186,9 @@ func inboundRead(read bool) func(*app, context.Context, string, []string) (int, 
 
 func (a *app) inboundTrace(ctx context.Context, path string, args []string) (int, error) {
 	fs := a.flags(path, "ID", "Show the SIP steps and T.30 frames of the call that brought a received fax.")
-	pos, code, ok := a.parse(fs, args, 1, 1)
+	id, code, ok := a.parseID(fs, args, "received fax")
 	if !ok {
 		return code, nil
-	}
-	id, ok := a.id(fs, pos[0], "received fax")
-	if !ok {
-		return exitUsage, nil
 	}
 	t, err := a.c.GetReceivedTrace(ctx, id)
 	if err != nil {
@@ -220,13 +200,9 @@ func (a *app) inboundTrace(ctx context.Context, path string, args []string) (int
 
 func (a *app) inboundReroutes(ctx context.Context, path string, args []string) (int, error) {
 	fs := a.flags(path, "ID", "List a received fax's reroutes, oldest first: who sent it where, and how the delivery went.")
-	pos, code, ok := a.parse(fs, args, 1, 1)
+	id, code, ok := a.parseID(fs, args, "received fax")
 	if !ok {
 		return code, nil
-	}
-	id, ok := a.id(fs, pos[0], "received fax")
-	if !ok {
-		return exitUsage, nil
 	}
 	rrs, err := a.c.ListReroutes(ctx, id)
 	if err != nil {
@@ -250,13 +226,9 @@ func (a *app) inboundThumbnail(ctx context.Context, path string, args []string) 
 	page := fs.Int("page", 1, "page `number`, from 1")
 	width := fs.Int("width", 200, "width in `pixels`, 50-800")
 	out := fs.String("o", "", "output `file` (default received-ID-pN.png; - for standard output)")
-	pos, code, ok := a.parse(fs, args, 1, 1)
+	id, code, ok := a.parseID(fs, args, "received fax")
 	if !ok {
 		return code, nil
-	}
-	id, ok := a.id(fs, pos[0], "received fax")
-	if !ok {
-		return exitUsage, nil
 	}
 	d, err := a.c.GetReceivedThumbnail(ctx, id, *page, *width)
 	if err != nil {
