@@ -385,3 +385,43 @@ const (
 // sqlNotifyOutbox wakes the archive relay after the queue committed
 // outbox rows (see outboxWakeAfterCommit).
 const sqlNotifyOutbox = `SELECT pg_notify('` + channelOutbox + `', '')`
+
+// sqlSlotAcquire takes a free numbered slot of the gateway and of the
+// number in one insert; the unique keys make the limits hold whatever
+// other nodes do at the same moment. A random free slot rather than the
+// lowest keeps concurrent acquirers from all racing for slot 1. $1 job,
+// $2 token, $3 gateway, $4 its limit, $5 number, $6 its limit (0: none).
+// Returns inserted, whether the claim holds the job, and whether each
+// limit had room.
+const sqlSlotAcquire = `
+WITH held AS (
+	SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1 AND token = $2 AND state = 'sending') AS ok
+), pick AS (
+	SELECT
+		CASE WHEN $4::int > 0 THEN (SELECT s FROM generate_series(1, $4::int) s
+			WHERE NOT EXISTS (SELECT 1 FROM call_slots c WHERE c.gateway = $3 AND c.gateway_slot = s)
+			ORDER BY random() LIMIT 1) END AS gs,
+		CASE WHEN $6::int > 0 THEN (SELECT s FROM generate_series(1, $6::int) s
+			WHERE NOT EXISTS (SELECT 1 FROM call_slots c WHERE c.number = $5 AND c.number_slot = s)
+			ORDER BY random() LIMIT 1) END AS ns
+), ins AS (
+	INSERT INTO call_slots (job_id, token, gateway, gateway_slot, number, number_slot)
+	SELECT $1, $2, $3, gs, $5, ns FROM pick, held
+	WHERE held.ok AND ($4::int = 0 OR gs IS NOT NULL) AND ($6::int = 0 OR ns IS NOT NULL)
+	ON CONFLICT DO NOTHING
+	RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM ins), held.ok, ($4::int = 0 OR gs IS NOT NULL), ($6::int = 0 OR ns IS NOT NULL)
+FROM pick, held`
+
+const sqlSlotRelease = `DELETE FROM call_slots WHERE job_id = $1 AND token = $2`
+
+// sqlSlotSweep: a slot is live only while its claim holds a sending job
+// under a live lease of the incarnation that claimed it. $1 gateway,
+// $2 number.
+const sqlSlotSweep = `
+DELETE FROM call_slots c WHERE (c.gateway = $1 OR c.number = $2) AND NOT EXISTS (
+	SELECT 1 FROM jobs j JOIN nodes n ON n.node_id = j.node_id AND n.incarnation = j.node_incarnation
+	WHERE j.id = c.job_id AND j.token = c.token AND j.state = 'sending' AND n.lease_expires_at > now())`
+
+const sqlSlotsInUse = `SELECT gateway, count(*) FROM call_slots GROUP BY gateway ORDER BY gateway`

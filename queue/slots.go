@@ -1,0 +1,139 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// Call slots bound the calls of the whole cluster: a gateway's channel
+// limit and the concurrent calls to one number hold across all nodes,
+// because every call owns a row of call_slots under a unique numbered slot
+// (migration 0100). The row belongs to the job's claim (its fencing token),
+// so a node that dies loses its slots together with its jobs: once a job
+// is taken over, or its holder's lease has expired, the row is stale and
+// the next acquirer that finds the limit reached sweeps it. PostgreSQL
+// rather than NATS KV: the count then commits with the same fencing as the
+// job itself and needs no second TTL to agree with the lease.
+
+// SlotRequest asks for a call slot for a claimed job.
+type SlotRequest struct {
+	JobID, Token int64
+	Gateway      string
+	// GatewayLimit is the gateway's max_channels; 0 is unlimited.
+	GatewayLimit int
+	// Number is the destination; NumberLimit bounds concurrent calls to
+	// it across the cluster, 0 is unlimited.
+	Number      string
+	NumberLimit int
+}
+
+// SlotVerdict says why AcquireSlot did not give a slot.
+type SlotVerdict int
+
+const (
+	SlotAcquired    SlotVerdict = iota
+	SlotGatewayFull             // the gateway's channels are all in use in the cluster
+	SlotNumberBusy              // the number already has its limit of calls
+	SlotNotHeld                 // the token no longer holds the job
+)
+
+func (v SlotVerdict) String() string {
+	switch v {
+	case SlotAcquired:
+		return "acquired"
+	case SlotGatewayFull:
+		return "gateway at its channel limit across the cluster"
+	case SlotNumberBusy:
+		return "number already has its limit of calls in progress"
+	default:
+		return "job no longer held by this claim"
+	}
+}
+
+// slotNumber is the key of the per-number limit: the digits as dialled,
+// without a leading +, so that +4930... and 4930... count together.
+func slotNumber(n string) string { return strings.TrimPrefix(strings.TrimSpace(n), "+") }
+
+// AcquireSlot takes a call slot for the job, or says why none is free.
+// Holding one slot per claim: a second call for the same claim needs the
+// first released.
+func (q *Queue) AcquireSlot(ctx context.Context, r SlotRequest) (SlotVerdict, error) {
+	if r.GatewayLimit < 0 || r.NumberLimit < 0 || r.Gateway == "" {
+		return 0, fmt.Errorf("%w: slot for job %d: gateway and non-negative limits required", ErrInvalidRequest, r.JobID)
+	}
+	num := slotNumber(r.Number)
+	swept := false
+	// A race with another acquirer for the same free slot number loses
+	// the insert (ON CONFLICT DO NOTHING); the next try picks another.
+	for range 8 {
+		var inserted, held bool
+		var gwFree, numFree bool
+		err := q.pool.QueryRow(ctx, sqlSlotAcquire, r.JobID, r.Token, r.Gateway, r.GatewayLimit, num, r.NumberLimit).
+			Scan(&inserted, &held, &gwFree, &numFree)
+		if err != nil {
+			return 0, fmt.Errorf("queue: slot for job %d on %s: %w", r.JobID, r.Gateway, err)
+		}
+		switch {
+		case inserted:
+			return SlotAcquired, nil
+		case !held:
+			return SlotNotHeld, nil
+		case gwFree && numFree:
+			continue // lost a race for a slot number
+		case swept:
+			if !gwFree {
+				return SlotGatewayFull, nil
+			}
+			return SlotNumberBusy, nil
+		}
+		n, err := q.SweepSlots(ctx, r.Gateway, num)
+		if err != nil {
+			return 0, err
+		}
+		swept = true
+		if n > 0 {
+			q.log.Info("queue: stale call slots released", "gateway", r.Gateway, "count", n)
+		}
+	}
+	return SlotGatewayFull, nil
+}
+
+// ReleaseSlot gives back the slot of a claim (no error when it holds none).
+func (q *Queue) ReleaseSlot(ctx context.Context, jobID, token int64) error {
+	if _, err := q.pool.Exec(ctx, sqlSlotRelease, jobID, token); err != nil {
+		return fmt.Errorf("queue: release slot of job %d: %w", jobID, err)
+	}
+	return nil
+}
+
+// SweepSlots deletes the stale slots of a gateway or number: those whose
+// claim no longer holds its job (finished, taken over) or whose holder's
+// lease has expired. It returns how many went.
+func (q *Queue) SweepSlots(ctx context.Context, gateway, number string) (int64, error) {
+	tag, err := q.pool.Exec(ctx, sqlSlotSweep, gateway, slotNumber(number))
+	if err != nil {
+		return 0, fmt.Errorf("queue: sweep call slots: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// SlotsInUse counts the call slots held per gateway across the cluster
+// (stale ones included until swept).
+func (q *Queue) SlotsInUse(ctx context.Context) (map[string]int, error) {
+	rows, err := q.pool.Query(ctx, sqlSlotsInUse)
+	if err != nil {
+		return nil, fmt.Errorf("queue: call slots: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var gw string
+		var n int64
+		if err := rows.Scan(&gw, &n); err != nil {
+			return nil, fmt.Errorf("queue: call slots: %w", err)
+		}
+		out[gw] = int(n)
+	}
+	return out, rows.Err()
+}
