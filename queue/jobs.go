@@ -263,6 +263,16 @@ func (q *Queue) Release(ctx context.Context, id, token int64, reason string) (Jo
 	return j, err
 }
 
+// ReleaseAfter gives a job back like Release, claimable again only after
+// delay: a job whose number already has its calls in progress should not
+// be claimed again at once ahead of the rest of the queue.
+func (q *Queue) ReleaseAfter(ctx context.Context, id, token int64, delay time.Duration, reason string) (Job, error) {
+	if delay < 0 {
+		return Job{}, fmt.Errorf("%w: negative release delay", ErrInvalidRequest)
+	}
+	return q.holderTransition(ctx, q.pool, "release", id, token, Pending, delay, 1, 0, "", reason)
+}
+
 // AckCancel acknowledges a requested cancel: the holder has hung up.
 func (q *Queue) AckCancel(ctx context.Context, id, token int64, pages int) (Job, error) {
 	var out Job

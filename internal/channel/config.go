@@ -52,6 +52,16 @@ type Config struct {
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	Gateways     []Gateway     `yaml:"gateways"`
 	Routes       []Route       `yaml:"routes"`
+	// ClusterLimits makes gateways' max_channels and MaxCallsPerNumber
+	// hold across every node sharing the queue database (call slots in
+	// PostgreSQL); off, max_channels bounds each node's own calls only.
+	ClusterLimits bool `yaml:"cluster_limits"`
+	// MaxCallsPerNumber bounds concurrent calls to one destination number
+	// across the cluster (with cluster_limits); 0 is unlimited.
+	MaxCallsPerNumber int `yaml:"max_calls_per_number"`
+	// NumberBusyDelay is how long a job whose number already has its
+	// calls in progress waits before it is claimed again.
+	NumberBusyDelay time.Duration `yaml:"number_busy_delay"`
 }
 
 // Gateway is an IP gateway as configured in the file.
@@ -137,6 +147,9 @@ func Default() Config {
 		ProbeFailAfter:       routing.DefaultFailAfter,
 		ProbeReadmitAfter:    routing.DefaultReadmitAfter,
 		DrainTimeout:         2 * time.Minute,
+		ClusterLimits:        true,
+		MaxCallsPerNumber:    1,
+		NumberBusyDelay:      30 * time.Second,
 	}
 }
 
@@ -156,6 +169,12 @@ func (c *Config) Validate() []error {
 		if _, err := render.ParseHeaderTemplate(c.HeaderTemplate); err != nil {
 			bad("header_template", "%v", err)
 		}
+	}
+	if c.MaxCallsPerNumber < 0 || c.MaxCallsPerNumber > 1000 {
+		bad("max_calls_per_number", "%d: must be between 0 (unlimited) and 1000", c.MaxCallsPerNumber)
+	}
+	if c.NumberBusyDelay < 0 || c.NumberBusyDelay > time.Hour {
+		bad("number_busy_delay", "%v: must be between 0 and 1h", c.NumberBusyDelay)
 	}
 	if c.ProbeInterval < time.Second {
 		bad("probe_interval", "%v: must be at least 1s", c.ProbeInterval)

@@ -131,3 +131,15 @@ func (a *attempt) setResult() {
 		a.log.Warn("recording call details", "err", err)
 	}
 }
+
+// releaseAfter hands the job back, claimable again after delay.
+func (a *attempt) releaseAfter(delay time.Duration, reason string) {
+	a.outcome = "released: " + reason
+	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
+	defer cancel()
+	if _, err := a.p.d.Queue.ReleaseAfter(ctx, a.job.ID, a.job.Token, delay, reason); err != nil {
+		a.log.Warn("releasing job", "err", err)
+	}
+	a.log.Info("job released", "reason", reason, "retry_in", delay)
+	a.count("released")
+}

@@ -181,6 +181,26 @@ func (p *Pool) send(soft context.Context, lease *queue.Lease, job queue.Job) (ba
 		if !p.d.Router.Acquire(gw.Name) {
 			continue
 		}
+		switch v, err := p.acquireSlot(ctx, job, gw); {
+		case err != nil:
+			p.d.Router.Release(gw.Name)
+			a.log.Warn("taking a call slot", "gateway", gw.Name, "err", err)
+			a.release("call slot: " + err.Error())
+			return true
+		case v == queue.SlotGatewayFull:
+			p.d.Router.Release(gw.Name)
+			continue
+		case v == queue.SlotNumberBusy:
+			p.d.Router.Release(gw.Name)
+			a.releaseAfter(p.cfg.NumberBusyDelay, v.String())
+			return false
+		case v == queue.SlotNotHeld:
+			p.d.Router.Release(gw.Name)
+			a.log.Warn("job no longer held by this claim", "gateway", gw.Name)
+			a.outcome = "abandoned: " + v.String()
+			a.count("abandoned")
+			return false
+		}
 		g := p.gateway(gw.Name)
 		if g.Name == "" { // a gateway the router knows but the pool does not (yet)
 			g = Gateway{Name: gw.Name, Address: gw.Address}
@@ -193,6 +213,7 @@ func (p *Pool) send(soft context.Context, lease *queue.Lease, job queue.Job) (ba
 		if err != nil {
 			a.trace.SIP("call failed: %v", err)
 			p.d.Router.Release(g.Name)
+			p.releaseSlot(job)
 			v := ClassifyCall(err)
 			p.d.Router.Report(g.Name, v.Gateway, err.Error())
 			if v.NextGateway && ctx.Err() == nil {
@@ -218,6 +239,7 @@ func (p *Pool) send(soft context.Context, lease *queue.Lease, job queue.Job) (ba
 		a.trace.Note("profile: %s", a.profile)
 		res := a.transmit(call, pages)
 		p.d.Router.Release(g.Name)
+		p.releaseSlot(job)
 		a.end(res)
 		return false
 	}
@@ -413,3 +435,27 @@ func (g *progress) close() {
 
 // hangup ends the call with cause.
 func (a *attempt) hangup(cause error) { a.cancel(cause) }
+
+// acquireSlot takes the job's cluster-wide call slot on gateway gw (its
+// max_channels and the per-number limit across all nodes); with
+// cluster_limits off every call gets one.
+func (p *Pool) acquireSlot(ctx context.Context, job queue.Job, gw routing.Gateway) (queue.SlotVerdict, error) {
+	if !p.cfg.ClusterLimits {
+		return queue.SlotAcquired, nil
+	}
+	return p.d.Queue.AcquireSlot(ctx, queue.SlotRequest{JobID: job.ID, Token: job.Token, Gateway: gw.Name,
+		GatewayLimit: gw.MaxChannels, Number: job.Destination, NumberLimit: p.cfg.MaxCallsPerNumber})
+}
+
+// releaseSlot gives the call's slot back. A failure leaves the row to the
+// sweep: it is stale as soon as the job is finished or handed back.
+func (p *Pool) releaseSlot(job queue.Job) {
+	if !p.cfg.ClusterLimits {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
+	defer cancel()
+	if err := p.d.Queue.ReleaseSlot(ctx, job.ID, job.Token); err != nil {
+		p.log.Warn("releasing a call slot", "job", job.ID, "err", err)
+	}
+}
