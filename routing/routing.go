@@ -23,6 +23,10 @@ type Gateway struct {
 	MaxChannels int    // simultaneous calls; 0 = unlimited
 	// Probe overrides the router's HealthPolicy for this gateway.
 	Probe ProbePolicy
+	// Sites that reach the gateway (none: every site); SiteCosts adds a
+	// cost per site to every route through it.
+	Sites     []string
+	SiteCosts map[string]float64
 }
 
 // Route says that numbers starting with Prefix may go through Gateway at
@@ -33,6 +37,11 @@ type Route struct {
 	Gateway string
 	Cost    float64
 	Weight  int
+	// Sites that may use the route (none: every site); SiteCosts adds a
+	// cost per site; Windows change the cost by time of day and weekday.
+	Sites     []string
+	SiteCosts map[string]float64
+	Windows   []Window
 }
 
 // Outcome is what one call attempt says about the gateway it used.
@@ -65,6 +74,8 @@ type Router struct {
 	rnd      *rand.Rand
 	now      func() time.Time
 	onChange func(Transition)
+	site     string         // this node's site; "" reaches everything
+	loc      *time.Location // of cost windows; nil is UTC
 }
 
 type gwState struct {
@@ -109,6 +120,11 @@ func (r *Router) Update(gateways []Gateway, routes []Route) error {
 		if err := g.Probe.Validate(); err != nil {
 			return fmt.Errorf("routing: gateway %q: %w", g.Name, err)
 		}
+		for s, c := range g.SiteCosts {
+			if c < 0 {
+				return fmt.Errorf("routing: gateway %q: site_costs %q: negative cost", g.Name, s)
+			}
+		}
 		if _, dup := next[g.Name]; dup {
 			return fmt.Errorf("routing: gateway %q configured twice", g.Name)
 		}
@@ -123,6 +139,16 @@ func (r *Router) Update(gateways []Gateway, routes []Route) error {
 		}
 		if rt.Cost < 0 || rt.Weight < 0 {
 			return fmt.Errorf("routing: route %q via %q: negative cost or weight", rt.Prefix, rt.Gateway)
+		}
+		for _, w := range rt.Windows {
+			if err := w.validate(); err != nil {
+				return fmt.Errorf("routing: route %q via %q: %w", rt.Prefix, rt.Gateway, err)
+			}
+		}
+		for s, c := range rt.SiteCosts {
+			if c < 0 {
+				return fmt.Errorf("routing: route %q via %q: site_costs %q: negative cost", rt.Prefix, rt.Gateway, s)
+			}
 		}
 	}
 	r.mu.Lock()
@@ -146,18 +172,18 @@ func (r *Router) Update(gateways []Gateway, routes []Route) error {
 // its longest matching prefix, cheapest first, equal costs shuffled by
 // weight; down gateways and full ones are left out.
 func (r *Router) Candidates(number string) ([]Gateway, error) {
-	number = strings.TrimPrefix(number, "+")
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	best := map[string]Route{}
-	for _, rt := range r.routes {
-		p := strings.TrimPrefix(rt.Prefix, "+")
-		if !strings.HasPrefix(number, p) {
+	best := r.matching(number)
+	now, loc := r.now(), r.location()
+	for gw, rt := range best {
+		c, ok := siteCost(rt, r.gateways[rt.Gateway].Gateway, r.site, now, loc)
+		if !ok {
+			delete(best, gw) // not reachable from this node's site
 			continue
 		}
-		if cur, ok := best[rt.Gateway]; !ok || len(p) > len(strings.TrimPrefix(cur.Prefix, "+")) {
-			best[rt.Gateway] = rt
-		}
+		rt.Cost = c
+		best[gw] = rt
 	}
 	if len(best) == 0 {
 		return nil, ErrNoRoute
