@@ -137,12 +137,16 @@ func (q *Queue) Enqueue(ctx context.Context, r Request) (job Job, created bool, 
 	if !r.SendAfter.IsZero() {
 		sendAfter = &r.SendAfter
 	}
+	site := ""
+	if q.cfg.Sites != nil {
+		site = q.cfg.Sites.PreferredSite(r.Destination)
+	}
 	// A concurrent submission with the same key may commit between the
 	// insert and the look-up, or be purged: try a few times.
 	for range 3 {
 		job, err = scanJob(q.pool.QueryRow(ctx, sqlEnqueue, r.IdempotencyKey, h, r.Priority, sendAfter,
 			maxAtt, retry, r.Destination, r.CallerID, r.Header, r.Document, r.CallbackURL, r.Submitter,
-			meta, r.PagesTotal))
+			meta, r.PagesTotal, site, q.cfg.SiteWait.Seconds()))
 		if err == nil {
 			if !job.RunAt.After(time.Now()) || r.SendAfter.IsZero() {
 				q.ready.wake()

@@ -19,6 +19,7 @@ type NodeInfo struct {
 	Address  string
 	Role     string // "active", "standby", ...; default "active"
 	Capacity int    // fax channels
+	Site     string // where it runs; "" is no site (see Config.Sites)
 	Metadata map[string]any
 }
 
@@ -205,7 +206,7 @@ func (n *Node) register(ctx context.Context) (*Lease, error) {
 	start := time.Now()
 	var inc int64
 	err = n.q.pool.QueryRow(ctx, sqlRegister, n.info.ID, n.info.Address, n.info.Role,
-		n.cfg.TTL.Seconds(), n.info.Capacity, n.Free(), meta, locked).Scan(&inc)
+		n.cfg.TTL.Seconds(), n.info.Capacity, n.Free(), meta, locked, n.info.Site).Scan(&inc)
 	if err != nil {
 		if session != nil {
 			session.Close(context.Background())
@@ -439,6 +440,7 @@ type NodeStatus struct {
 	// session and fenced itself), whatever its lease says.
 	Liveness    bool
 	ProcessGone bool
+	Site        string
 }
 
 // Nodes lists the nodes table.
@@ -453,7 +455,7 @@ func (q *Queue) Nodes(ctx context.Context) ([]NodeStatus, error) {
 		var s NodeStatus
 		var capacity, free int32
 		if err := rows.Scan(&s.ID, &s.Incarnation, &s.Address, &s.Role, &s.StartedAt, &s.LastHeartbeat,
-			&s.LeaseExpiresAt, &capacity, &free, &s.Live, &s.Liveness, &s.ProcessGone); err != nil {
+			&s.LeaseExpiresAt, &capacity, &free, &s.Live, &s.Liveness, &s.ProcessGone, &s.Site); err != nil {
 			return nil, fmt.Errorf("queue: nodes: %w", err)
 		}
 		s.Capacity, s.FreeChannels = int(capacity), int(free)

@@ -78,6 +78,18 @@ type Config struct {
 	// attribute); the queue does not add its node's ID again, since a key
 	// repeated in one line is rejected by many log pipelines.
 	Logger *slog.Logger
+	// Sites names, at enqueue, the site that should send a job (the one
+	// with the cheapest route for its number); nodes of other sites claim
+	// it only after SiteWait, or at once when that site has no live
+	// active node. Nil: no preference.
+	Sites SitePreferrer
+	// SiteWait is how long a job waits for its preferred site; default 2m.
+	SiteWait time.Duration
+}
+
+// SitePreferrer names the site that should send a fax to number, or "".
+type SitePreferrer interface {
+	PreferredSite(number string) string
 }
 
 // Queue is the outbound queue on one database.
@@ -95,6 +107,9 @@ type Queue struct {
 func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 	if cfg.DefaultMaxAttempts <= 0 {
 		cfg.DefaultMaxAttempts = 5
+	}
+	if cfg.SiteWait <= 0 {
+		cfg.SiteWait = 2 * time.Minute
 	}
 	if cfg.MaxTakeovers <= 0 {
 		cfg.MaxTakeovers = 3

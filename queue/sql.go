@@ -39,8 +39,10 @@ const outboxWakeAfterCommit = `(SELECT set_config('faxd.outbox_wake', 'after_com
 const sqlEnqueue = `
 WITH ins AS (
 	INSERT INTO jobs (idempotency_key, request_hash, priority, run_at, max_attempts, retry_policy,
-		destination, caller_id, header, document, callback_url, submitter, metadata, pages_total)
-	VALUES (NULLIF($1, ''), $2, $3, coalesce($4, now()), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		destination, caller_id, header, document, callback_url, submitter, metadata, pages_total,
+		site, site_until)
+	VALUES (NULLIF($1, ''), $2, $3, coalesce($4, now()), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+		$15, CASE WHEN $15 <> '' THEN coalesce($4, now()) + $16::float8 * interval '1 second' END)
 	ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 	RETURNING *
 ), hist AS (
@@ -95,13 +97,15 @@ WITH i AS (
 	  AND (j.state = 'sending') IS TRUE
 	RETURNING j.*, i.want
 ), lease AS (
-	SELECT 1 FROM nodes
+	SELECT site FROM nodes
 	WHERE node_id = $7 AND incarnation = $8 AND lease_expires_at > now()
 ), next AS (
 	-- Tokens are drawn in claim order.
 	SELECT id, nextval('queue_fencing_seq') AS token FROM (
 		SELECT id FROM jobs
 		WHERE state = 'pending' AND run_at <= now() AND EXISTS (SELECT 1 FROM lease)
+		  AND (jobs.site = '' OR jobs.site = (SELECT site FROM lease) OR jobs.site_until <= now()
+			OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.site = jobs.site AND n.role = 'active' AND n.lease_expires_at > now()))
 		ORDER BY priority DESC, run_at, id
 		LIMIT (SELECT $6::int + coalesce(sum(want), 0) FROM done)
 		FOR UPDATE SKIP LOCKED) n
@@ -132,12 +136,14 @@ SELECT ` + jobCols + `, true FROM claimed`
 // and the same care for the generic plan.
 const sqlClaim = `
 WITH lease AS (
-	SELECT 1 FROM nodes
+	SELECT site FROM nodes
 	WHERE node_id = $2 AND incarnation = $3 AND lease_expires_at > now()
 ), next AS (
 	SELECT id, nextval('queue_fencing_seq') AS token FROM (
 		SELECT id FROM jobs
 		WHERE state = 'pending' AND run_at <= now() AND EXISTS (SELECT 1 FROM lease)
+		  AND (jobs.site = '' OR jobs.site = (SELECT site FROM lease) OR jobs.site_until <= now()
+			OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.site = jobs.site AND n.role = 'active' AND n.lease_expires_at > now()))
 		ORDER BY priority DESC, run_at, id
 		LIMIT (SELECT $1::int)
 		FOR UPDATE SKIP LOCKED) n
@@ -321,14 +327,14 @@ DELETE FROM outbox WHERE published_at < now() - $1::float8 * interval '1 second'
 // previous one's jobs.
 const sqlRegister = `
 INSERT INTO nodes (node_id, incarnation, address, role, started_at, last_heartbeat,
-	lease_expires_at, capacity, free_channels, metadata, liveness)
+	lease_expires_at, capacity, free_channels, metadata, liveness, site)
 VALUES ($1, coalesce($8::bigint, nextval('node_incarnation_seq')), $2, $3, now(), now(),
-	now() + $4::float8 * interval '1 second', $5, $6, $7, $8::bigint IS NOT NULL)
+	now() + $4::float8 * interval '1 second', $5, $6, $7, $8::bigint IS NOT NULL, $9)
 ON CONFLICT (node_id) DO UPDATE SET
 	incarnation = EXCLUDED.incarnation, address = EXCLUDED.address, role = EXCLUDED.role,
 	started_at = now(), last_heartbeat = now(), lease_expires_at = EXCLUDED.lease_expires_at,
 	capacity = EXCLUDED.capacity, free_channels = EXCLUDED.free_channels,
-	metadata = EXCLUDED.metadata, liveness = EXCLUDED.liveness
+	metadata = EXCLUDED.metadata, liveness = EXCLUDED.liveness, site = EXCLUDED.site
 RETURNING incarnation`
 
 // Liveness sessions. A node's liveness session holds the advisory lock
@@ -372,7 +378,7 @@ WITH held AS MATERIALIZED (` + sqlLivenessLocks + `
 )
 SELECT node_id, incarnation, address, role, started_at, last_heartbeat, lease_expires_at,
 	capacity, free_channels, lease_expires_at > now(), liveness,
-	liveness AND NOT EXISTS (SELECT 1 FROM held WHERE held.incarnation = nodes.incarnation)
+	liveness AND NOT EXISTS (SELECT 1 FROM held WHERE held.incarnation = nodes.incarnation), site
 FROM nodes ORDER BY node_id`
 
 // Notification channels.

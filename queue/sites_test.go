@@ -1,0 +1,101 @@
+package queue_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/faxd/faxd/internal/pgtest"
+	"github.com/faxd/faxd/queue"
+)
+
+// prefixSites prefers the site named by the number's first digit (1: a,
+// 2: b, 3: c), like a router whose cheapest route for 1... is at site a.
+type prefixSites struct{}
+
+func (prefixSites) PreferredSite(number string) string {
+	switch {
+	case strings.HasPrefix(number, "1"):
+		return "a"
+	case strings.HasPrefix(number, "2"):
+		return "b"
+	case strings.HasPrefix(number, "3"):
+		return "c"
+	}
+	return ""
+}
+
+// Site preference: a job is claimed by its preferred site's node; another
+// site takes it once the wait has passed since it became due (a job
+// scheduled an hour ago is past it, one scheduled a minute ago is not), at
+// once when the preferred site has no live node, and jobs without a
+// preference go to anyone.
+func TestSitePreference(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.NewDSN(t)
+	q, err := queue.New(pgtest.Pool(t, dsn), queue.Config{Retry: noJitter(), Logger: quiet, Sites: prefixSites{}, SiteWait: 2 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := func(id, site string) *queue.Node {
+		n, err := q.Register(ctx, queue.NodeInfo{ID: id, Site: site, Capacity: 4}, queue.NodeConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	na, nb := reg("na", "a"), reg("nb", "b")
+	claim := func(n *queue.Node) []queue.Job {
+		t.Helper()
+		jobs, err := q.Claim(ctx, n.Lease(), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return jobs
+	}
+	ids := func(js []queue.Job) (out []int64) {
+		for _, j := range js {
+			out = append(out, j.ID)
+		}
+		return out
+	}
+	at := func(dest string, ago time.Duration) queue.Job {
+		r := req(dest)
+		r.SendAfter = time.Now().Add(-ago)
+		return enqueue(t, q, r)
+	}
+	fresh := at("1001", time.Minute) // preferred a, a minute into its 2-minute wait
+	if got := claim(nb); len(got) != 0 {
+		t.Fatalf("site b claimed %v during site a's wait", ids(got))
+	}
+	if got := claim(na); len(got) != 1 || got[0].ID != fresh.ID {
+		t.Fatalf("site a claimed %v, want [%d]", ids(got), fresh.ID)
+	}
+	stale := at("1002", time.Hour) // preferred a, wait over: overflow
+	gone := at("3001", 0)           // preferred c: no node there
+	open := at("4001", 0)           // no preference
+	got := claim(nb)
+	if len(got) != 3 || got[0].ID != stale.ID || got[1].ID != gone.ID || got[2].ID != open.ID {
+		t.Fatalf("site b claimed %v, want [%d %d %d]", ids(got), stale.ID, gone.ID, open.ID)
+	}
+	// Site a goes down: its preferred jobs go to b at once.
+	down := at("1003", 0)
+	if got := claim(nb); len(got) != 0 {
+		t.Fatalf("site b claimed %v while a is up", ids(got))
+	}
+	if err := na.Deregister(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim(nb); len(got) != 1 || got[0].ID != down.ID {
+		t.Fatalf("with a down, site b claimed %v, want [%d]", ids(got), down.ID)
+	}
+	nodes, err := q.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(nodes) != 2 || nodes[0].Site != "a" || nodes[1].Site != "b" {
+		t.Fatalf("nodes %+v", nodes)
+	}
+}

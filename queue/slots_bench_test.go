@@ -1,0 +1,76 @@
+package queue_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/faxd/faxd/queue"
+)
+
+// BenchmarkClaimSlots: claim, call slot and completion per job with the
+// cluster-wide counters on (a slot on a 30-channel gateway and the
+// per-number limit of 1 taken and given back per job), against the same
+// loop without them, in the same run. jobs/s is the figure to compare.
+func BenchmarkClaimSlots(b *testing.B) {
+	d := newBenchDB(b)
+	ctx := context.Background()
+	for _, slots := range []bool{false, true} {
+		for _, workers := range []int{4, 16} {
+			b.Run(fmt.Sprintf("slots=%v/workers=%d", slots, workers), func(b *testing.B) {
+				d.reset(b)
+				if _, err := d.pool.Exec(ctx, `
+					INSERT INTO jobs (request_hash, max_attempts, destination, document, pages_total)
+					SELECT '\x00', 5, (4930000000 + g)::text, 'spool/doc.tiff', 2 FROM generate_series(1, $1) g`, b.N); err != nil {
+					b.Fatal(err)
+				}
+				node, err := d.q.Register(ctx, queue.NodeInfo{ID: "bench", Capacity: workers}, queue.NodeConfig{TTL: time.Hour})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				var done atomic.Int64
+				var wg sync.WaitGroup
+				for range workers {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						jobs, err := d.q.Claim(ctx, node.Lease(), 1)
+						for err == nil && len(jobs) > 0 {
+							j := jobs[0]
+							if slots {
+								var v queue.SlotVerdict
+								v, err = d.q.AcquireSlot(ctx, queue.SlotRequest{JobID: j.ID, Token: j.Token, Gateway: "gw", GatewayLimit: 30, Number: j.Destination, NumberLimit: 1})
+								if err == nil && v != queue.SlotAcquired {
+									err = fmt.Errorf("job %d: %v", j.ID, v)
+								}
+								if err == nil {
+									err = d.q.ReleaseSlot(ctx, j.ID, j.Token)
+								}
+								if err != nil {
+									break
+								}
+							}
+							_, jobs, err = d.q.CompleteAndClaim(ctx, j.ID, j.Token, queue.Result{Pages: 2}, node.Lease(), 1)
+							if err == nil {
+								done.Add(1)
+							}
+						}
+						if err != nil {
+							b.Error(err)
+						}
+					}()
+				}
+				wg.Wait()
+				b.StopTimer()
+				if done.Load() != int64(b.N) {
+					b.Fatalf("completed %d of %d", done.Load(), b.N)
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
+			})
+		}
+	}
+}
