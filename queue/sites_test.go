@@ -74,8 +74,8 @@ func TestSitePreference(t *testing.T) {
 		t.Fatalf("site a claimed %v, want [%d]", ids(got), fresh.ID)
 	}
 	stale := at("1002", time.Hour) // preferred a, wait over: overflow
-	gone := at("3001", 0)           // preferred c: no node there
-	open := at("4001", 0)           // no preference
+	gone := at("3001", 0)          // preferred c: no node there
+	open := at("4001", 0)          // no preference
 	got := claim(nb)
 	if len(got) != 3 || got[0].ID != stale.ID || got[1].ID != gone.ID || got[2].ID != open.ID {
 		t.Fatalf("site b claimed %v, want [%d %d %d]", ids(got), stale.ID, gone.ID, open.ID)
