@@ -62,6 +62,68 @@ type Config struct {
 	// NumberBusyDelay is how long a job whose number already has its
 	// calls in progress waits before it is claimed again.
 	NumberBusyDelay time.Duration `yaml:"number_busy_delay"`
+	// SiteOverflowWait is how long a job waits for the site with the
+	// cheapest route for its number before nodes of other sites may take
+	// it (at once when that site has no live node).
+	SiteOverflowWait time.Duration `yaml:"site_overflow_wait"`
+	// TimeZone of the routes' cost windows (IANA name); "" is UTC.
+	TimeZone string `yaml:"time_zone"`
+}
+
+// RouteWindow is a cost period of a route: from From to To ("HH:MM",
+// To "24:00" is midnight; To before From runs past midnight) on Days
+// ("mon".."sun"; none: every day) the route costs Cost.
+type RouteWindow struct {
+	Days []string `yaml:"days"`
+	From string   `yaml:"from"`
+	To   string   `yaml:"to"`
+	Cost float64  `yaml:"cost"`
+}
+
+var weekdays = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday,
+	"wed": time.Wednesday, "thu": time.Thursday, "fri": time.Friday, "sat": time.Saturday}
+
+func parseClock(s string) (time.Duration, error) {
+	var h, m int
+	if n, err := fmt.Sscanf(s, "%d:%d", &h, &m); err != nil || n != 2 || len(s) != 5 || h < 0 || m < 0 || m > 59 || h > 24 || (h == 24 && m != 0) {
+		return 0, fmt.Errorf("%q: want HH:MM from 00:00 to 24:00", s)
+	}
+	return time.Duration(h)*time.Hour + time.Duration(m)*time.Minute, nil
+}
+
+// Window converts the file's form for the router.
+func (w RouteWindow) Window() (routing.Window, error) {
+	from, err := parseClock(w.From)
+	if err != nil {
+		return routing.Window{}, fmt.Errorf("from %w", err)
+	}
+	to, err := parseClock(w.To)
+	if err != nil {
+		return routing.Window{}, fmt.Errorf("to %w", err)
+	}
+	if from == 24*time.Hour {
+		return routing.Window{}, errors.New("from 24:00: a window starts before midnight")
+	}
+	out := routing.Window{From: from, To: to, Cost: w.Cost}
+	for _, d := range w.Days {
+		wd, ok := weekdays[strings.ToLower(d)]
+		if !ok {
+			return routing.Window{}, fmt.Errorf("day %q: want mon, tue, wed, thu, fri, sat or sun", d)
+		}
+		out.Days = append(out.Days, wd)
+	}
+	if w.Cost < 0 {
+		return routing.Window{}, errors.New("negative cost")
+	}
+	return out, nil
+}
+
+// Location is the time zone of cost windows.
+func (c *Config) Location() (*time.Location, error) {
+	if c.TimeZone == "" {
+		return time.UTC, nil
+	}
+	return time.LoadLocation(c.TimeZone)
 }
 
 // Gateway is an IP gateway as configured in the file.
@@ -74,6 +136,10 @@ type Gateway struct {
 	Password  string `yaml:"password" secret:"true"`
 	// MaxChannels bounds simultaneous calls through it; 0 is unlimited.
 	MaxChannels int `yaml:"max_channels"`
+	// Sites that reach it (none: all); SiteCosts adds a cost per site to
+	// every route through it.
+	Sites     []string           `yaml:"sites"`
+	SiteCosts map[string]float64 `yaml:"site_costs"`
 	// AudioFirst offers G.711 and switches to T.38 by re-INVITE, for
 	// gateways that do not take T.38 in the first INVITE.
 	AudioFirst bool `yaml:"audio_first"`
@@ -133,6 +199,11 @@ type Route struct {
 	Gateway string  `yaml:"gateway"`
 	Cost    float64 `yaml:"cost"`
 	Weight  int     `yaml:"weight"`
+	// Sites that may use the route (none: all); SiteCosts adds a cost
+	// per site; Windows are its cost periods (cheap rates).
+	Sites     []string           `yaml:"sites"`
+	SiteCosts map[string]float64 `yaml:"site_costs"`
+	Windows   []RouteWindow      `yaml:"windows"`
 }
 
 // Default is the embedded default: no gateways (outbound jobs fail with
@@ -150,6 +221,7 @@ func Default() Config {
 		ClusterLimits:        true,
 		MaxCallsPerNumber:    1,
 		NumberBusyDelay:      30 * time.Second,
+		SiteOverflowWait:     2 * time.Minute,
 	}
 }
 
@@ -175,6 +247,31 @@ func (c *Config) Validate() []error {
 	}
 	if c.NumberBusyDelay < 0 || c.NumberBusyDelay > time.Hour {
 		bad("number_busy_delay", "%v: must be between 0 and 1h", c.NumberBusyDelay)
+	}
+	if c.SiteOverflowWait < time.Second || c.SiteOverflowWait > 24*time.Hour {
+		bad("site_overflow_wait", "%v: must be between 1s and 24h", c.SiteOverflowWait)
+	}
+	if _, err := c.Location(); err != nil {
+		bad("time_zone", "%q: not a known time zone (an IANA name such as Europe/Berlin)", c.TimeZone)
+	}
+	for i, r := range c.Routes {
+		for j, w := range r.Windows {
+			if _, err := w.Window(); err != nil {
+				bad(fmt.Sprintf("routes[%d].windows[%d]", i, j), "%v", err)
+			}
+		}
+		for site, cost := range r.SiteCosts {
+			if cost < 0 {
+				bad(fmt.Sprintf("routes[%d].site_costs.%s", i, site), "negative cost")
+			}
+		}
+	}
+	for i, g := range c.Gateways {
+		for site, cost := range g.SiteCosts {
+			if cost < 0 {
+				bad(fmt.Sprintf("gateways[%d].site_costs.%s", i, site), "negative cost")
+			}
+		}
 	}
 	if c.ProbeInterval < time.Second {
 		bad("probe_interval", "%v: must be at least 1s", c.ProbeInterval)
@@ -280,7 +377,8 @@ func (c *Config) RoutingTable(self string) ([]routing.Gateway, []routing.Route) 
 		if addr == SelfAddress {
 			addr = self
 		}
-		gws = append(gws, routing.Gateway{Name: g.Name, Address: addr, MaxChannels: g.MaxChannels, Probe: g.ProbePolicy()})
+		gws = append(gws, routing.Gateway{Name: g.Name, Address: addr, MaxChannels: g.MaxChannels, Probe: g.ProbePolicy(),
+			Sites: g.Sites, SiteCosts: g.SiteCosts})
 	}
 	routes := make([]routing.Route, 0, len(c.Routes))
 	for _, r := range c.Routes {
@@ -288,7 +386,14 @@ func (c *Config) RoutingTable(self string) ([]routing.Gateway, []routing.Route) 
 		if w == 0 {
 			w = 1
 		}
-		routes = append(routes, routing.Route{Prefix: r.Prefix, Gateway: r.Gateway, Cost: r.Cost, Weight: w})
+		var windows []routing.Window
+		for _, rw := range r.Windows {
+			if win, err := rw.Window(); err == nil { // Validate reported the others
+				windows = append(windows, win)
+			}
+		}
+		routes = append(routes, routing.Route{Prefix: r.Prefix, Gateway: r.Gateway, Cost: r.Cost, Weight: w,
+			Sites: r.Sites, SiteCosts: r.SiteCosts, Windows: windows})
 	}
 	return gws, routes
 }

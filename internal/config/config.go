@@ -65,6 +65,9 @@ type Config struct {
 type Node struct {
 	ID   string `yaml:"id"`   // unique per server; default: the host name
 	Role string `yaml:"role"` // active or standby
+	// Site is where this server runs (see channel routes' sites); "" is
+	// none: it reaches every gateway and jobs have no site preference.
+	Site string `yaml:"site"`
 }
 
 // Log selects the structured log output.

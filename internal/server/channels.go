@@ -73,6 +73,11 @@ func (s *Server) openChannels(ctx context.Context) error {
 	if c.Router, err = routing.New(gws, routes, s.cfg.Channel.HealthPolicy()); err != nil {
 		return fmt.Errorf("channel: %w", err)
 	}
+	c.Router.SetSite(s.cfg.Node.Site)
+	if loc, err := s.cfg.Channel.Location(); err == nil { // validated at load
+		c.Router.SetLocation(loc)
+	}
+	s.sites.r.Store(c.Router)
 	chLog := s.log.With("component", "channel")
 	chMetrics := channel.NewMetrics(s.Metrics.Registry, c.Router)
 	c.Router.OnTransition(func(t routing.Transition) { chMetrics.GatewayTransition(chLog, t) })

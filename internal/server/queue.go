@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/faxd/faxd/internal/config"
 	"github.com/faxd/faxd/queue"
+	"github.com/faxd/faxd/routing"
 )
 
 // RetryPolicy turns the configuration's first delays into the queue's
@@ -35,6 +37,8 @@ func (s *Server) openQueue(ctx context.Context) error {
 		Retry:              RetryPolicy(s.cfg.Queue.Retry),
 		DefaultMaxAttempts: s.cfg.Queue.MaxAttempts,
 		Logger:             s.log.With("component", "queue"),
+		Sites:              &s.sites,
+		SiteWait:           s.cfg.Channel.SiteOverflowWait,
 	})
 	if err != nil {
 		return err
@@ -47,6 +51,7 @@ func (s *Server) openQueue(ctx context.Context) error {
 	}
 	node, err := q.Register(ctx, queue.NodeInfo{
 		ID: s.cfg.Node.ID, Address: s.HTTPAddr(), Role: s.cfg.Node.Role, Capacity: s.cfg.Channels.Count,
+		Site: s.cfg.Node.Site,
 	}, queue.NodeConfig{
 		TTL:       s.cfg.Queue.LeaseTTL.D(),
 		Interval:  s.cfg.Queue.HeartbeatInterval.D(),
@@ -72,4 +77,18 @@ func (s *Server) openQueue(ctx context.Context) error {
 		return 1
 	}))
 	return nil
+}
+
+// routerSites gives the queue the router's site preference once the
+// channels have built the router (the queue opens first); before that,
+// and on a node without channels, jobs get no preference.
+type routerSites struct {
+	r atomic.Pointer[routing.Router]
+}
+
+func (rs *routerSites) PreferredSite(number string) string {
+	if r := rs.r.Load(); r != nil {
+		return r.PreferredSite(number)
+	}
+	return ""
 }

@@ -147,6 +147,7 @@ func createDatabase(ctx context.Context, adminDSN, name string) error {
 
 // Server is one running faxd node.
 type Server struct {
+	sites   routerSites // the queue's site preference, from the router
 	cfg     config.Config
 	log     *slog.Logger
 	DB      *Databases
