@@ -8,13 +8,16 @@ import (
 
 // Call slots bound the calls of the whole cluster: a gateway's channel
 // limit and the concurrent calls to one number hold across all nodes,
-// because every call owns a row of call_slots under a unique numbered slot
-// (migration 0100). The row belongs to the job's claim (its fencing token),
-// so a node that dies loses its slots together with its jobs: once a job
-// is taken over, or its holder's lease has expired, the row is stale and
-// the next acquirer that finds the limit reached sweeps it. PostgreSQL
-// rather than NATS KV: the count then commits with the same fencing as the
-// job itself and needs no second TTL to agree with the lease.
+// because every call must own a slot row: one of the gateway's fixed rows
+// 1..max_channels (gateway_slots, taken with SKIP LOCKED) and a numbered
+// row of its number (number_slots, unique key). Rows belong to the job's
+// claim (its fencing token), so a node that dies loses its slots together
+// with its jobs: once a job is taken over, or its holder's lease has
+// expired, the row is stale and the next acquirer that finds the limit
+// reached frees it. Completion, failure, release and cancel free a
+// claim's slots in the statement that ends the claim. PostgreSQL rather
+// than NATS KV: the count commits under the same fencing as the job and
+// needs no second TTL to agree with the lease.
 
 // SlotRequest asks for a call slot for a claimed job.
 type SlotRequest struct {
@@ -56,50 +59,51 @@ func (v SlotVerdict) String() string {
 func slotNumber(n string) string { return strings.TrimPrefix(strings.TrimSpace(n), "+") }
 
 // AcquireSlot takes a call slot for the job, or says why none is free.
-// Holding one slot per claim: a second call for the same claim needs the
-// first released.
+// A claim holds at most one call's slots at a time: release them before
+// trying the next gateway. Completion, failure, release and cancel free
+// them in the same statement; ReleaseSlot is for a call that never began.
 func (q *Queue) AcquireSlot(ctx context.Context, r SlotRequest) (SlotVerdict, error) {
 	if r.GatewayLimit < 0 || r.NumberLimit < 0 || r.Gateway == "" {
 		return 0, fmt.Errorf("%w: slot for job %d: gateway and non-negative limits required", ErrInvalidRequest, r.JobID)
 	}
 	num := slotNumber(r.Number)
 	swept := false
-	// A race with another acquirer for the same free slot number loses
-	// the insert (ON CONFLICT DO NOTHING); the next try picks another.
+	// A race with another acquirer for the same number slot loses the
+	// insert (ON CONFLICT DO NOTHING); the next try picks another.
 	for range 8 {
-		var inserted, held bool
-		var gwFree, numFree bool
+		var held, acquired, gwFree, numFree bool
 		err := q.pool.QueryRow(ctx, sqlSlotAcquire, r.JobID, r.Token, r.Gateway, r.GatewayLimit, num, r.NumberLimit).
-			Scan(&inserted, &held, &gwFree, &numFree)
+			Scan(&held, &acquired, &gwFree, &numFree)
 		if err != nil {
 			return 0, fmt.Errorf("queue: slot for job %d on %s: %w", r.JobID, r.Gateway, err)
 		}
 		switch {
-		case inserted:
+		case acquired:
 			return SlotAcquired, nil
 		case !held:
 			return SlotNotHeld, nil
 		case gwFree && numFree:
-			continue // lost a race for a slot number
+			continue // lost a race for a number slot
 		case swept:
 			if !gwFree {
 				return SlotGatewayFull, nil
 			}
 			return SlotNumberBusy, nil
 		}
-		n, err := q.SweepSlots(ctx, r.Gateway, num)
+		n, err := q.sweepSlots(ctx, r.Gateway, r.GatewayLimit, num)
 		if err != nil {
 			return 0, err
 		}
 		swept = true
 		if n > 0 {
-			q.log.Info("queue: stale call slots released", "gateway", r.Gateway, "count", n)
+			q.log.Info("queue: stale call slots released", "gateway", r.Gateway, "number", num, "count", n)
 		}
 	}
 	return SlotGatewayFull, nil
 }
 
-// ReleaseSlot gives back the slot of a claim (no error when it holds none).
+// ReleaseSlot gives back the slots of a claim (no error when it holds
+// none).
 func (q *Queue) ReleaseSlot(ctx context.Context, jobID, token int64) error {
 	if _, err := q.pool.Exec(ctx, sqlSlotRelease, jobID, token); err != nil {
 		return fmt.Errorf("queue: release slot of job %d: %w", jobID, err)
@@ -107,19 +111,28 @@ func (q *Queue) ReleaseSlot(ctx context.Context, jobID, token int64) error {
 	return nil
 }
 
-// SweepSlots deletes the stale slots of a gateway or number: those whose
+// sweepSlots frees the stale slots of a gateway and a number: those whose
 // claim no longer holds its job (finished, taken over) or whose holder's
-// lease has expired. It returns how many went.
-func (q *Queue) SweepSlots(ctx context.Context, gateway, number string) (int64, error) {
-	tag, err := q.pool.Exec(ctx, sqlSlotSweep, gateway, slotNumber(number))
-	if err != nil {
+// lease has expired; and creates the gateway's slot rows up to limit.
+func (q *Queue) sweepSlots(ctx context.Context, gateway string, limit int, number string) (int64, error) {
+	var n, created int64
+	if err := q.pool.QueryRow(ctx, sqlSlotSweep, gateway, limit, number).Scan(&n, &created); err != nil {
 		return 0, fmt.Errorf("queue: sweep call slots: %w", err)
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
 }
 
-// SlotsInUse counts the call slots held per gateway across the cluster
-// (stale ones included until swept).
+// NumberCalls counts the slots held for a number across the cluster.
+func (q *Queue) NumberCalls(ctx context.Context, number string) (int, error) {
+	var n int64
+	if err := q.pool.QueryRow(ctx, sqlNumberSlotsInUse, slotNumber(number)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("queue: number slots: %w", err)
+	}
+	return int(n), nil
+}
+
+// SlotsInUse counts the call slots held per gateway with a channel limit
+// across the cluster (stale ones included until swept).
 func (q *Queue) SlotsInUse(ctx context.Context) (map[string]int, error) {
 	rows, err := q.pool.Query(ctx, sqlSlotsInUse)
 	if err != nil {

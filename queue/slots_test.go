@@ -240,3 +240,56 @@ func TestSlotsReleasedByTakeover(t *testing.T) {
 		t.Fatalf("taken-over job: %v, want full", v)
 	}
 }
+
+// Ending the claim frees its slots in the same statement: completion (the
+// hot path), failure with retry and release, each without ReleaseSlot.
+func TestSlotsFreedWithClaim(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q := newQueue(t, pgtest.NewDSN(t))
+	n := register(t, q, "n", queue.NodeConfig{})
+	for range 3 {
+		enqueue(t, q, req("4930777"))
+	}
+	take := func() queue.Job {
+		t.Helper()
+		j := claimOne(t, q, n)
+		if v, err := q.AcquireSlot(ctx, queue.SlotRequest{JobID: j.ID, Token: j.Token, Gateway: "gw", GatewayLimit: 1, Number: j.Destination, NumberLimit: 1}); err != nil || v != queue.SlotAcquired {
+			t.Fatalf("job %d: %v %v", j.ID, v, err)
+		}
+		if g, c := slotsHeld(t, q, "gw"), numberCalls(t, q, "4930777"); g != 1 || c != 1 {
+			t.Fatalf("held: gateway %d, number %d", g, c)
+		}
+		return j
+	}
+	check := func(what string) {
+		t.Helper()
+		if g, c := slotsHeld(t, q, "gw"), numberCalls(t, q, "+4930777"); g != 0 || c != 0 {
+			t.Fatalf("after %s: gateway %d, number %d still held", what, g, c)
+		}
+	}
+	j := take()
+	if _, err := q.Complete(ctx, j.ID, j.Token, queue.Result{Pages: 3}); err != nil {
+		t.Fatal(err)
+	}
+	check("complete")
+	j = take()
+	if _, err := q.Fail(ctx, j.ID, j.Token, queue.Failure{Class: queue.ClassBusy, Reason: "busy"}); err != nil {
+		t.Fatal(err)
+	}
+	check("fail")
+	j = take()
+	if _, err := q.ReleaseAfter(ctx, j.ID, j.Token, 0, "number busy"); err != nil {
+		t.Fatal(err)
+	}
+	check("release")
+}
+
+func numberCalls(t testing.TB, q *queue.Queue, number string) int {
+	t.Helper()
+	n, err := q.NumberCalls(context.Background(), number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

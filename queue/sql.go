@@ -96,6 +96,12 @@ WITH i AS (
 	WHERE j.id = ANY ((SELECT $1::bigint[])::bigint[]) AND j.id = i.id AND j.token = i.token
 	  AND (j.state = 'sending') IS TRUE
 	RETURNING j.*, i.want
+), freegw AS (
+	-- A finished call's slots go with its completion.
+	UPDATE gateway_slots g SET job_id = NULL, token = NULL
+	FROM done WHERE g.job_id = done.id AND g.token = done.token
+), freenum AS (
+	DELETE FROM number_slots n USING done WHERE n.job_id = done.id AND n.token = done.token
 ), lease AS (
 	SELECT site FROM nodes
 	WHERE node_id = $7 AND incarnation = $8 AND lease_expires_at > now()
@@ -194,6 +200,12 @@ WITH old AS (
 		updated_at = now()
 	FROM old WHERE j.id = old.id
 	RETURNING j.*
+), freegw AS (
+	-- The claim ends: its call slots go with it.
+	UPDATE gateway_slots g SET job_id = NULL, token = NULL
+	FROM old WHERE g.job_id = old.id AND g.token = old.token
+), freenum AS (
+	DELETE FROM number_slots n USING old WHERE n.job_id = old.id AND n.token = old.token
 ), hist AS (
 	INSERT INTO job_history (job_id, from_state, to_state, node_id, token, class, reason, pages)
 	SELECT upd.id, 'sending', upd.state, old.node_id, old.token, $7, $8, upd.pages_confirmed
@@ -392,42 +404,78 @@ const (
 // outbox rows (see outboxWakeAfterCommit).
 const sqlNotifyOutbox = `SELECT pg_notify('` + channelOutbox + `', '')`
 
-// sqlSlotAcquire takes a free numbered slot of the gateway and of the
-// number in one insert; the unique keys make the limits hold whatever
-// other nodes do at the same moment. A random free slot rather than the
-// lowest keeps concurrent acquirers from all racing for slot 1. $1 job,
-// $2 token, $3 gateway, $4 its limit, $5 number, $6 its limit (0: none).
-// Returns inserted, whether the claim holds the job, and whether each
-// limit had room.
+// sqlSlotAcquire takes a free slot of the gateway (a fixed row, locked
+// with SKIP LOCKED so that concurrent acquirers never wait on each other)
+// and a numbered slot of the number (an inserted row whose key makes the
+// limit hold), both or neither, for a claim that still holds its job. $1
+// job, $2 token, $3 gateway, $4 its limit, $5 number, $6 its limit (0:
+// none). Returns whether the claim holds the job, whether the slot was
+// taken, and whether each limit had room.
 const sqlSlotAcquire = `
 WITH held AS (
 	SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1 AND token = $2 AND state = 'sending') AS ok
-), pick AS (
-	SELECT
-		CASE WHEN $4::int > 0 THEN (SELECT s FROM generate_series(1, $4::int) s
-			WHERE NOT EXISTS (SELECT 1 FROM call_slots c WHERE c.gateway = $3 AND c.gateway_slot = s)
-			ORDER BY random() LIMIT 1) END AS gs,
-		CASE WHEN $6::int > 0 THEN (SELECT s FROM generate_series(1, $6::int) s
-			WHERE NOT EXISTS (SELECT 1 FROM call_slots c WHERE c.number = $5 AND c.number_slot = s)
-			ORDER BY random() LIMIT 1) END AS ns
-), ins AS (
-	INSERT INTO call_slots (job_id, token, gateway, gateway_slot, number, number_slot)
-	SELECT $1, $2, $3, gs, $5, ns FROM pick, held
-	WHERE held.ok AND ($4::int = 0 OR gs IS NOT NULL) AND ($6::int = 0 OR ns IS NOT NULL)
+), gw AS (
+	SELECT slot FROM gateway_slots
+	WHERE gateway = $3 AND slot <= $4::int AND job_id IS NULL AND $4::int > 0 AND (SELECT ok FROM held)
+	ORDER BY slot LIMIT 1
+	FOR UPDATE SKIP LOCKED
+), num AS (
+	SELECT CASE WHEN $6::int > 0 THEN (SELECT s FROM generate_series(1, $6::int) s
+		WHERE NOT EXISTS (SELECT 1 FROM number_slots c WHERE c.number = $5 AND c.slot = s) LIMIT 1) END AS slot
+), nins AS (
+	INSERT INTO number_slots (number, slot, job_id, token)
+	SELECT $5, num.slot, $1, $2 FROM num
+	WHERE $6::int > 0 AND num.slot IS NOT NULL AND (SELECT ok FROM held)
+	  AND ($4::int = 0 OR EXISTS (SELECT 1 FROM gw))
 	ON CONFLICT DO NOTHING
 	RETURNING 1
+), gupd AS (
+	UPDATE gateway_slots g SET job_id = $1, token = $2
+	FROM gw WHERE g.gateway = $3 AND g.slot = gw.slot
+	  AND ($6::int = 0 OR EXISTS (SELECT 1 FROM nins))
+	RETURNING 1
 )
-SELECT EXISTS (SELECT 1 FROM ins), held.ok, ($4::int = 0 OR gs IS NOT NULL), ($6::int = 0 OR ns IS NOT NULL)
-FROM pick, held`
+SELECT held.ok,
+	held.ok AND ($4::int = 0 OR EXISTS (SELECT 1 FROM gupd)) AND ($6::int = 0 OR EXISTS (SELECT 1 FROM nins)),
+	($4::int = 0 OR EXISTS (SELECT 1 FROM gw)),
+	($6::int = 0 OR (SELECT slot FROM num) IS NOT NULL)
+FROM held`
 
-const sqlSlotRelease = `DELETE FROM call_slots WHERE job_id = $1 AND token = $2`
+// sqlSlotRelease frees a claim's slots. $1 job, $2 token.
+const sqlSlotRelease = `
+WITH g AS (
+	UPDATE gateway_slots SET job_id = NULL, token = NULL WHERE job_id = $1 AND token = $2
+), n AS (
+	DELETE FROM number_slots WHERE job_id = $1 AND token = $2
+)
+SELECT 1`
 
-// sqlSlotSweep: a slot is live only while its claim holds a sending job
-// under a live lease of the incarnation that claimed it. $1 gateway,
-// $2 number.
-const sqlSlotSweep = `
-DELETE FROM call_slots c WHERE (c.gateway = $1 OR c.number = $2) AND NOT EXISTS (
+// slotLive is true while the slot row s belongs to a claim that holds a
+// sending job under a live lease of the incarnation that claimed it.
+const slotLive = `EXISTS (
 	SELECT 1 FROM jobs j JOIN nodes n ON n.node_id = j.node_id AND n.incarnation = j.node_incarnation
-	WHERE j.id = c.job_id AND j.token = c.token AND j.state = 'sending' AND n.lease_expires_at > now())`
+	WHERE j.id = s.job_id AND j.token = s.token AND j.state = 'sending' AND n.lease_expires_at > now())`
 
-const sqlSlotsInUse = `SELECT gateway, count(*) FROM call_slots GROUP BY gateway ORDER BY gateway`
+// sqlSlotSweep frees the stale slots of a gateway and a number, and makes
+// sure the gateway has its slot rows 1..limit (created on first use, and
+// when max_channels grows). $1 gateway, $2 its limit, $3 number.
+const sqlSlotSweep = `
+WITH ensure AS (
+	INSERT INTO gateway_slots (gateway, slot)
+	SELECT $1, generate_series(1, $2::int) WHERE $2::int > 0
+	ON CONFLICT DO NOTHING
+	RETURNING 1
+), g AS (
+	UPDATE gateway_slots s SET job_id = NULL, token = NULL
+	WHERE s.gateway = $1 AND s.job_id IS NOT NULL AND NOT ` + slotLive + `
+	RETURNING 1
+), n AS (
+	DELETE FROM number_slots s WHERE s.number = $3 AND NOT ` + slotLive + `
+	RETURNING 1
+)
+SELECT (SELECT count(*) FROM g) + (SELECT count(*) FROM n), (SELECT count(*) FROM ensure)`
+
+const sqlSlotsInUse = `
+SELECT gateway, count(*) FROM gateway_slots WHERE job_id IS NOT NULL GROUP BY gateway ORDER BY gateway`
+
+const sqlNumberSlotsInUse = `SELECT count(*) FROM number_slots WHERE number = $1`

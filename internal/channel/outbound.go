@@ -239,7 +239,9 @@ func (p *Pool) send(soft context.Context, lease *queue.Lease, job queue.Job) (ba
 		a.trace.Note("profile: %s", a.profile)
 		res := a.transmit(call, pages)
 		p.d.Router.Release(g.Name)
-		p.releaseSlot(job)
+		// The call's slots go with the statement that ends the claim
+		// (complete, fail, release) or, when the lease was lost, with the
+		// takeover.
 		a.end(res)
 		return false
 	}
