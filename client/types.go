@@ -20,6 +20,8 @@ type FaxRequest struct {
 	Metadata    map[string]any `json:"metadata,omitempty"`
 	Resolution  string         `json:"resolution,omitempty"` // standard, fine, superfine
 	Cover       *Cover         `json:"cover,omitempty"`
+	// CheapWindow sends in the next cheap-rate window of the route.
+	CheapWindow bool `json:"cheap_window,omitempty"`
 }
 
 // Cover asks for a cover page before the documents.

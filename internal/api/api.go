@@ -65,6 +65,16 @@ type Deps struct {
 	// Outbound refuses callback and webhook URLs naming internal
 	// addresses (notify.outbound_allow); nil refuses every internal one.
 	Outbound *netguard.Policy
+	// CheapWindows answers a submission's cheap_window flag: when the
+	// number's best route next costs less (its cost windows); nil on a
+	// node without a router, where the flag is refused.
+	CheapWindows CheapWindows
+}
+
+// CheapWindows tells when a fax to number should go to wait for a
+// cheap-rate period (routing.Router.NextCheapWindow).
+type CheapWindows interface {
+	NextCheapWindow(number string) (time.Time, error)
 }
 
 // API serves /v1.
@@ -90,6 +100,7 @@ type API struct {
 	// From Deps: the upload deadline (wrap) and the URL policy (outbound.go).
 	upload   time.Duration
 	outbound *netguard.Policy
+	cheap    CheapWindows
 }
 
 // route is one served method and path pattern, and the role it needs.
@@ -138,6 +149,7 @@ func New(cfg Config, d Deps) (*API, error) {
 		cluster: d.Cluster,
 		health:  d.Gateways,
 		traces:  calltrace.NewStore(d.Pool),
+		cheap:   d.CheapWindows,
 		limit:   newLimiter(cfg.RateLimit, cfg.RateBurst),
 		renders: make(chan struct{}, cfg.RenderConcurrency),
 	}

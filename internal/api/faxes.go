@@ -18,6 +18,7 @@ import (
 	"github.com/faxd/faxd/internal/docstore"
 	"github.com/faxd/faxd/internal/render"
 	"github.com/faxd/faxd/queue"
+	"github.com/faxd/faxd/routing"
 	"github.com/faxd/faxd/t38/bilevel"
 	"github.com/faxd/faxd/t38/faxpdf"
 	"github.com/faxd/faxd/t38/t4"
@@ -37,6 +38,9 @@ type FaxRequest struct {
 	Resolution  string         `json:"resolution,omitempty"`
 	// Cover asks for a cover page before the documents.
 	Cover *CoverRequest `json:"cover,omitempty"`
+	// CheapWindow schedules the fax for the next cheap-rate window of its
+	// route (now when it is in one, or its route has none).
+	CheapWindow bool `json:"cheap_window,omitempty"`
 }
 
 // CoverRequest is what the cover page shows besides the numbers.
@@ -229,7 +233,7 @@ func jsonErr(err error) string {
 	case errors.As(err, &se):
 		return fmt.Sprintf("syntax error at byte %d", se.Offset)
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
-		return strings.TrimPrefix(err.Error(), "json: ") + " (known: to, from, header, priority, send_after, max_attempts, callback_url, metadata, resolution, cover)"
+		return strings.TrimPrefix(err.Error(), "json: ") + " (known: to, from, header, priority, send_after, max_attempts, callback_url, metadata, resolution, cover, cheap_window)"
 	case errors.Is(err, io.EOF):
 		return "the part is empty"
 	}
@@ -277,6 +281,9 @@ func (f *FaxRequest) validate() error {
 	}
 	if f.SendAfter != nil && f.SendAfter.After(time.Now().AddDate(1, 0, 0)) {
 		bad("send_after: at most one year ahead")
+	}
+	if f.CheapWindow && f.SendAfter != nil {
+		bad("cheap_window: give either send_after or cheap_window, not both")
 	}
 	if f.CallbackURL != "" {
 		u, err := url.Parse(f.CallbackURL)
@@ -443,6 +450,14 @@ func (a *API) submitFax(w http.ResponseWriter, r *http.Request, c *caller) error
 	}
 	if s.fax.SendAfter != nil {
 		req.SendAfter = *s.fax.SendAfter
+	}
+	if s.fax.CheapWindow {
+		at, err := a.cheapWindow(s.fax.To)
+		if err != nil {
+			_ = a.docs.Release(r.Context(), ref)
+			return err
+		}
+		req.SendAfter = at
 	}
 	job, created, qerr := a.queue.Enqueue(r.Context(), req)
 	// Whatever happened, drop the pin: a refused job leaves no document
@@ -652,4 +667,19 @@ func sendFile(w http.ResponseWriter, ct, filename string, data []byte) error {
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(data)
 	return err
+}
+
+// cheapWindow is when a cheap_window fax to number is due.
+func (a *API) cheapWindow(number string) (time.Time, error) {
+	if a.cheap == nil {
+		return time.Time{}, newProblem(http.StatusConflict, "conflict", "cheap_window: this server sends no faxes (no router); submit without it")
+	}
+	at, err := a.cheap.NextCheapWindow(number)
+	if errors.Is(err, routing.ErrNoRoute) {
+		return time.Time{}, newProblem(http.StatusBadRequest, "invalid-request", "cheap_window: no route for %s", number)
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("cheap window: %w", err)
+	}
+	return at, nil
 }

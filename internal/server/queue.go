@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -91,4 +92,11 @@ func (rs *routerSites) PreferredSite(number string) string {
 		return r.PreferredSite(number)
 	}
 	return ""
+}
+
+func (rs *routerSites) NextCheapWindow(number string) (time.Time, error) {
+	if r := rs.r.Load(); r != nil {
+		return r.NextCheapWindow(number)
+	}
+	return time.Now(), nil
 }

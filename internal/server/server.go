@@ -263,6 +263,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	}
 	if s.api, err = api.New(cfg.API, api.Deps{Pool: s.DB.Queue, Queue: s.Queue, Logger: log, // api adds its component
 		Archive: s.Archive, Inbound: s.inbound.router, Cluster: s.clusterAPI(), Secrets: s.secrets, Gateways: routerHealth{s},
+		CheapWindows:  &s.sites,
 		UploadTimeout: cfg.HTTP.UploadTimeout.D(), Outbound: outbound}); err != nil {
 		s.Close(ctx)
 		return nil, err
