@@ -20,6 +20,11 @@ type NodeInfo struct {
 	Role     string // "active", "standby", ...; default "active"
 	Capacity int    // fax channels
 	Site     string // where it runs; "" is no site (see Config.Sites)
+	// Balance: claim only while no live active balancing node of the
+	// same site has more free channels (as of the last heartbeats), so
+	// that work goes to the emptiest servers; down, draining (0 free) and
+	// standby nodes never hold the others back.
+	Balance bool
 	Metadata map[string]any
 }
 
@@ -206,7 +211,7 @@ func (n *Node) register(ctx context.Context) (*Lease, error) {
 	start := time.Now()
 	var inc int64
 	err = n.q.pool.QueryRow(ctx, sqlRegister, n.info.ID, n.info.Address, n.info.Role,
-		n.cfg.TTL.Seconds(), n.info.Capacity, n.Free(), meta, locked, n.info.Site).Scan(&inc)
+		n.cfg.TTL.Seconds(), n.info.Capacity, n.Free(), meta, locked, n.info.Site, n.info.Balance).Scan(&inc)
 	if err != nil {
 		if session != nil {
 			session.Close(context.Background())

@@ -2,6 +2,7 @@ package queue_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +98,69 @@ func TestSitePreference(t *testing.T) {
 	}
 	if len(nodes) != 2 || nodes[0].Site != "a" || nodes[1].Site != "b" {
 		t.Fatalf("nodes %+v", nodes)
+	}
+}
+
+// Load balancing: among live active balancing nodes of a site, only those
+// with the most free channels (as of their last heartbeat) claim; a dead
+// or standby node with more does not hold them back, nor does a node of
+// another site, and a node that does not balance always claims.
+func TestBalancedClaims(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q := newQueue(t, pgtest.NewDSN(t))
+	reg := func(id, site, role string, free int, balance bool) *queue.Node {
+		t.Helper()
+		n, err := q.Register(ctx, queue.NodeInfo{ID: id, Site: site, Role: role, Capacity: 10, Balance: balance}, queue.NodeConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.SetFree(free)
+		if err := n.Renew(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	n1 := reg("n1", "a", "active", 5, true)
+	n2 := reg("n2", "a", "active", 3, true)
+	n3 := reg("n3", "a", "active", 5, true)
+	reg("sb", "a", "standby", 9, true)
+	dead := reg("dead", "a", "active", 9, true)
+	if err := dead.Deregister(ctx); err != nil {
+		t.Fatal(err)
+	}
+	nb := reg("nb", "b", "active", 9, true)
+	plain := reg("plain", "a", "active", 0, false)
+	for i := range 20 {
+		enqueue(t, q, req(fmt.Sprintf("49%d", i)))
+	}
+	claims := func(n *queue.Node) int {
+		t.Helper()
+		jobs, err := q.Claim(ctx, n.Lease(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(jobs)
+	}
+	want := map[*queue.Node]int{n1: 1, n2: 0, n3: 1, nb: 1, plain: 1}
+	for n, w := range want {
+		if got := claims(n); got != w {
+			t.Fatalf("node %s claimed %d, want %d", n.ID(), got, w)
+		}
+	}
+	// n1 fills up: n3 alone has the most; then n2 overtakes both.
+	n1.SetFree(2)
+	if err := n1.Renew(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if claims(n1) != 0 || claims(n3) != 1 {
+		t.Fatal("after n1 filled up, want n3 only")
+	}
+	n3.SetFree(1)
+	if err := n3.Renew(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if claims(n3) != 0 || claims(n2) != 1 || claims(n1) != 0 {
+		t.Fatal("with n2 the emptiest, want n2 only")
 	}
 }

@@ -103,8 +103,11 @@ WITH i AS (
 ), freenum AS (
 	DELETE FROM number_slots n USING done WHERE n.job_id = done.id AND n.token = done.token
 ), lease AS (
-	SELECT site FROM nodes
-	WHERE node_id = $7 AND incarnation = $8 AND lease_expires_at > now()
+	SELECT me.site FROM nodes me
+	WHERE me.node_id = $7 AND me.incarnation = $8 AND me.lease_expires_at > now()
+	  -- Balancing: claim only with the most free channels of the site.
+	  AND (NOT me.balance OR me.free_channels >= (SELECT max(o.free_channels) FROM nodes o
+		WHERE o.balance AND o.site = me.site AND o.role = 'active' AND o.lease_expires_at > now()))
 ), next AS (
 	-- Tokens are drawn in claim order.
 	SELECT id, nextval('queue_fencing_seq') AS token FROM (
@@ -142,8 +145,11 @@ SELECT ` + jobCols + `, true FROM claimed`
 // and the same care for the generic plan.
 const sqlClaim = `
 WITH lease AS (
-	SELECT site FROM nodes
-	WHERE node_id = $2 AND incarnation = $3 AND lease_expires_at > now()
+	SELECT me.site FROM nodes me
+	WHERE me.node_id = $2 AND me.incarnation = $3 AND me.lease_expires_at > now()
+	  -- Balancing: claim only with the most free channels of the site.
+	  AND (NOT me.balance OR me.free_channels >= (SELECT max(o.free_channels) FROM nodes o
+		WHERE o.balance AND o.site = me.site AND o.role = 'active' AND o.lease_expires_at > now()))
 ), next AS (
 	SELECT id, nextval('queue_fencing_seq') AS token FROM (
 		SELECT id FROM jobs
@@ -339,14 +345,15 @@ DELETE FROM outbox WHERE published_at < now() - $1::float8 * interval '1 second'
 // previous one's jobs.
 const sqlRegister = `
 INSERT INTO nodes (node_id, incarnation, address, role, started_at, last_heartbeat,
-	lease_expires_at, capacity, free_channels, metadata, liveness, site)
+	lease_expires_at, capacity, free_channels, metadata, liveness, site, balance)
 VALUES ($1, coalesce($8::bigint, nextval('node_incarnation_seq')), $2, $3, now(), now(),
-	now() + $4::float8 * interval '1 second', $5, $6, $7, $8::bigint IS NOT NULL, $9)
+	now() + $4::float8 * interval '1 second', $5, $6, $7, $8::bigint IS NOT NULL, $9, $10)
 ON CONFLICT (node_id) DO UPDATE SET
 	incarnation = EXCLUDED.incarnation, address = EXCLUDED.address, role = EXCLUDED.role,
 	started_at = now(), last_heartbeat = now(), lease_expires_at = EXCLUDED.lease_expires_at,
 	capacity = EXCLUDED.capacity, free_channels = EXCLUDED.free_channels,
-	metadata = EXCLUDED.metadata, liveness = EXCLUDED.liveness, site = EXCLUDED.site
+	metadata = EXCLUDED.metadata, liveness = EXCLUDED.liveness, site = EXCLUDED.site,
+	balance = EXCLUDED.balance
 RETURNING incarnation`
 
 // Liveness sessions. A node's liveness session holds the advisory lock

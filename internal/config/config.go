@@ -68,6 +68,9 @@ type Node struct {
 	// Site is where this server runs (see channel routes' sites); "" is
 	// none: it reaches every gateway and jobs have no site preference.
 	Site string `yaml:"site"`
+	// Balance makes this server claim new work only while no other live
+	// balancing server of its site has more free channels.
+	Balance bool `yaml:"balance"`
 }
 
 // Log selects the structured log output.

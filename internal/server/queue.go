@@ -52,7 +52,7 @@ func (s *Server) openQueue(ctx context.Context) error {
 	}
 	node, err := q.Register(ctx, queue.NodeInfo{
 		ID: s.cfg.Node.ID, Address: s.HTTPAddr(), Role: s.cfg.Node.Role, Capacity: s.cfg.Channels.Count,
-		Site: s.cfg.Node.Site,
+		Site: s.cfg.Node.Site, Balance: s.cfg.Node.Balance,
 	}, queue.NodeConfig{
 		TTL:       s.cfg.Queue.LeaseTTL.D(),
 		Interval:  s.cfg.Queue.HeartbeatInterval.D(),
