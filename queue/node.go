@@ -24,7 +24,7 @@ type NodeInfo struct {
 	// same site has more free channels (as of the last heartbeats), so
 	// that work goes to the emptiest servers; down, draining (0 free) and
 	// standby nodes never hold the others back.
-	Balance bool
+	Balance  bool
 	Metadata map[string]any
 }
 
