@@ -429,6 +429,7 @@ type Node struct {
 	LeaseExpiresAt time.Time `json:"lease_expires_at"`
 	Capacity       int       `json:"capacity"`
 	FreeChannels   int       `json:"free_channels"`
+	Site           string    `json:"site,omitempty"` // node.site; absent when none
 }
 
 // Standby is a standby server's failover state.

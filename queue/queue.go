@@ -101,6 +101,7 @@ type Queue struct {
 	ready  notifier // faxd_queue_ready: work became claimable
 	outbox notifier // faxd_outbox: outbox rows committed
 	ops    batcher[*opCall]
+	slots  batcher[*slotCall]
 }
 
 // New returns a queue on pool, whose database has schemas.Queue applied.
@@ -126,6 +127,7 @@ func New(pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 	q.ready.q, q.ready.sql = q, sqlNotifyReady
 	q.outbox.q, q.outbox.sql = q, sqlNotifyOutbox
 	q.ops.run, q.ops.gather = q.runOps, 2
+	q.slots.run, q.slots.gather = q.runSlots, 2
 	// The relay is woken at most every outboxWakeGap: it drains whole
 	// batches without waiting anyway, and a wake-up per statement would
 	// cost a transaction per statement.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Call slots bound the calls of the whole cluster: a gateway's channel
@@ -71,9 +73,9 @@ func (q *Queue) AcquireSlot(ctx context.Context, r SlotRequest) (SlotVerdict, er
 	// A race with another acquirer for the same number slot loses the
 	// insert (ON CONFLICT DO NOTHING); the next try picks another.
 	for range 8 {
-		var held, acquired, gwFree, numFree bool
-		err := q.pool.QueryRow(ctx, sqlSlotAcquire, r.JobID, r.Token, r.Gateway, r.GatewayLimit, num, r.NumberLimit).
-			Scan(&held, &acquired, &gwFree, &numFree)
+		c := &slotCall{ctx: ctx, r: r, num: num}
+		q.slots.do(c)
+		held, acquired, gwFree, numFree, err := c.held, c.acquired, c.gwFree, c.numFree, c.err
 		if err != nil {
 			return 0, fmt.Errorf("queue: slot for job %d on %s: %w", r.JobID, r.Gateway, err)
 		}
@@ -149,4 +151,41 @@ func (q *Queue) SlotsInUse(ctx context.Context) (map[string]int, error) {
 		out[gw] = int(n)
 	}
 	return out, rows.Err()
+}
+
+// slotCall is one acquire attempt in a batch.
+type slotCall struct {
+	ctx context.Context
+	r   SlotRequest
+	num string
+
+	held, acquired, gwFree, numFree bool
+	err                             error
+}
+
+// runSlots sends a batch of acquire attempts in one round trip and one
+// implicit transaction (group commit, like the claims): each statement
+// sees the slots the earlier ones took, so they never pick the same one.
+func (q *Queue) runSlots(calls []*slotCall) {
+	ctx, cancel := calls[0].ctx, context.CancelFunc(func() {})
+	if len(calls) > 1 {
+		ctx, cancel = batchContext(ctx)
+	}
+	defer cancel()
+	var b pgx.Batch
+	for _, c := range calls {
+		b.Queue(sqlSlotAcquire, c.r.JobID, c.r.Token, c.r.Gateway, c.r.GatewayLimit, c.num, c.r.NumberLimit)
+	}
+	res := q.pool.SendBatch(ctx, &b)
+	for _, c := range calls {
+		c.err = res.QueryRow().Scan(&c.held, &c.acquired, &c.gwFree, &c.numFree)
+	}
+	if err := res.Close(); err != nil {
+		for _, c := range calls {
+			if c.err == nil {
+				c.err = err
+				c.acquired = false
+			}
+		}
+	}
 }

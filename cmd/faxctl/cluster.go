@@ -22,13 +22,17 @@ func (a *app) clusterStatus(ctx context.Context, path string, args []string) (in
 		return exitOK, nil
 	}
 	tw := a.table()
-	fmt.Fprintln(tw, "NODE\tROLE\tLIVE\tFREE/CHANNELS\tLAST HEARTBEAT\tLEASE EXPIRES\tADDRESS")
+	fmt.Fprintln(tw, "NODE\tSITE\tROLE\tLIVE\tFREE/CHANNELS\tLAST HEARTBEAT\tLEASE EXPIRES\tADDRESS")
 	for _, n := range c.Nodes {
 		live := "down"
 		if n.Live {
 			live = "live"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", n.ID, n.Role, live, n.FreeChannels, n.Capacity,
+		site := n.Site
+		if site == "" {
+			site = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", n.ID, site, n.Role, live, n.FreeChannels, n.Capacity,
 			stamp(n.LastHeartbeat), stamp(n.LeaseExpiresAt), n.Address)
 	}
 	tw.Flush()

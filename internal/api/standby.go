@@ -47,6 +47,7 @@ type NodeJSON struct {
 	LeaseExpiresAt time.Time `json:"lease_expires_at"`
 	Capacity       int       `json:"capacity"`
 	FreeChannels   int       `json:"free_channels"`
+	Site           string    `json:"site,omitempty"`
 }
 
 // StandbyJSON is this node's standby state.
@@ -133,7 +134,7 @@ func (a *API) getCluster(w http.ResponseWriter, r *http.Request, c *caller) erro
 func nodeJSON(n queue.NodeStatus) NodeJSON {
 	return NodeJSON{ID: n.ID, Role: n.Role, Live: n.Live, Address: n.Address, Incarnation: n.Incarnation,
 		StartedAt: n.StartedAt.UTC(), LastHeartbeat: n.LastHeartbeat.UTC(), LeaseExpiresAt: n.LeaseExpiresAt.UTC(),
-		Capacity: n.Capacity, FreeChannels: n.FreeChannels}
+		Capacity: n.Capacity, FreeChannels: n.FreeChannels, Site: n.Site}
 }
 
 // standbyControl runs one manual control on this node's standby and
