@@ -317,18 +317,19 @@ DELETE FROM outbox WHERE published_at < now() - $1::float8 * interval '1 second'
 
 // sqlRegister: $1 node, $2 address, $3 role, $4 ttl seconds, $5 capacity,
 // $6 free, $7 metadata, $8 incarnation (NULL: draw one; set: the
-// liveness session already holds its lock). A new incarnation orphans the
-// previous one's jobs.
+// liveness session already holds its lock), $9 SIP contact, $10 free
+// inbound. A new incarnation orphans the previous one's jobs.
 const sqlRegister = `
 INSERT INTO nodes (node_id, incarnation, address, role, started_at, last_heartbeat,
-	lease_expires_at, capacity, free_channels, metadata, liveness)
+	lease_expires_at, capacity, free_channels, metadata, liveness, sip_contact, free_inbound)
 VALUES ($1, coalesce($8::bigint, nextval('node_incarnation_seq')), $2, $3, now(), now(),
-	now() + $4::float8 * interval '1 second', $5, $6, $7, $8::bigint IS NOT NULL)
+	now() + $4::float8 * interval '1 second', $5, $6, $7, $8::bigint IS NOT NULL, $9, $10)
 ON CONFLICT (node_id) DO UPDATE SET
 	incarnation = EXCLUDED.incarnation, address = EXCLUDED.address, role = EXCLUDED.role,
 	started_at = now(), last_heartbeat = now(), lease_expires_at = EXCLUDED.lease_expires_at,
 	capacity = EXCLUDED.capacity, free_channels = EXCLUDED.free_channels,
-	metadata = EXCLUDED.metadata, liveness = EXCLUDED.liveness
+	metadata = EXCLUDED.metadata, liveness = EXCLUDED.liveness,
+	sip_contact = EXCLUDED.sip_contact, free_inbound = EXCLUDED.free_inbound
 RETURNING incarnation`
 
 // Liveness sessions. A node's liveness session holds the advisory lock
@@ -356,15 +357,17 @@ const livenessLockClassSQL = "1717663844"
 
 // sqlRenew: one write per node and heartbeat. An expired lease is never
 // revived: the node has fenced itself and must register again.
-// $1 node, $2 incarnation, $3 ttl seconds, $4 free channels.
+// $1 node, $2 incarnation, $3 ttl seconds, $4 free channels, $5 SIP
+// contact, $6 free inbound channels.
 const sqlRenew = `
 UPDATE nodes SET last_heartbeat = now(),
-	lease_expires_at = now() + $3::float8 * interval '1 second', free_channels = $4
+	lease_expires_at = now() + $3::float8 * interval '1 second', free_channels = $4,
+	sip_contact = $5, free_inbound = $6
 WHERE node_id = $1 AND incarnation = $2 AND lease_expires_at > now()`
 
 // sqlDeregister ends a lease at once.
 const sqlDeregister = `
-UPDATE nodes SET lease_expires_at = now(), free_channels = 0
+UPDATE nodes SET lease_expires_at = now(), free_channels = 0, free_inbound = 0
 WHERE node_id = $1 AND incarnation = $2`
 
 const sqlNodes = `
@@ -385,3 +388,18 @@ const (
 // sqlNotifyOutbox wakes the archive relay after the queue committed
 // outbox rows (see outboxWakeAfterCommit).
 const sqlNotifyOutbox = `SELECT pg_notify('` + channelOutbox + `', '')`
+
+// sqlOverflowTarget: $1 the asking node. Another node that can answer an
+// inbound call now, as far as its last heartbeat says: active, lease
+// live, process there (liveness session held, when it has one), a SIP
+// contact and a free inbound channel; the most free first.
+// Without sites in the nodes table every live node qualifies.
+const sqlOverflowTarget = `
+WITH held AS MATERIALIZED (` + sqlLivenessLocks + `
+)
+SELECT node_id, sip_contact FROM nodes
+WHERE node_id <> $1 AND role = 'active' AND lease_expires_at > now()
+  AND free_inbound > 0 AND sip_contact <> ''
+  AND (NOT liveness OR EXISTS (SELECT 1 FROM held WHERE held.incarnation = nodes.incarnation))
+ORDER BY free_inbound DESC, node_id
+LIMIT 1`
