@@ -157,7 +157,7 @@ func newProcessCluster(t *testing.T) *processCluster {
 func (c *processCluster) enqueue(t *testing.T, n int) queue.Job {
 	t.Helper()
 	ctx := context.Background()
-	pages := testPages(n, 300)
+	pages := testPages(n, 150)
 	var b bytes.Buffer
 	if err := tiff.EncodeFax(&b, pages, tiff.FaxOptions{}); err != nil {
 		t.Fatal(err)
@@ -244,7 +244,7 @@ func startSending(t *testing.T, c *processCluster, ttl time.Duration) (sender, s
 
 // processPages is the length of the fax the tests interrupt: long enough
 // that the first confirmed page leaves several to send.
-const processPages = 5
+const processPages = 4
 
 // kill -9 of the node sending a fax: the survivor takes the job over
 // through the liveness path (its lease of 30 s is far from expiring),
