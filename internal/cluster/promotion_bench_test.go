@@ -147,6 +147,9 @@ func BenchmarkStandbyPromotion(b *testing.B) {
 				at := <-promoted
 				b.StopTimer()
 				lat = append(lat, at.Sub(t0))
+				for ctl.Role() != RolePrimary {
+					time.Sleep(time.Millisecond) // the reason is set after Promote returns
+				}
 				cancel()
 				_ = primary.Wait()
 				if r := ctl.Status().Reason; strings.Contains(r, "process is gone") {
