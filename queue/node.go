@@ -84,6 +84,10 @@ type Node struct {
 	mu    sync.Mutex
 	lease *Lease
 	free  int
+	// Inbound overflow: where this node takes SIP calls and how many
+	// inbound channels it has free, written with each heartbeat.
+	sipContact string
+	freeIn     int
 }
 
 // Lease is one incarnation's node lease as this process sees it. Done is
@@ -210,8 +214,9 @@ func (n *Node) register(ctx context.Context) (*Lease, error) {
 	}
 	start := time.Now()
 	var inc int64
+	contact, freeIn := n.Inbound()
 	err = n.q.pool.QueryRow(ctx, sqlRegister, n.info.ID, n.info.Address, n.info.Role,
-		n.cfg.TTL.Seconds(), n.info.Capacity, n.Free(), meta, locked, n.info.Site, n.info.Balance).Scan(&inc)
+		n.cfg.TTL.Seconds(), n.info.Capacity, n.Free(), meta, locked, n.info.Site, n.info.Balance, contact, freeIn).Scan(&inc)
 	if err != nil {
 		if session != nil {
 			session.Close(context.Background())
@@ -342,6 +347,29 @@ func (n *Node) Free() int {
 	return n.free
 }
 
+// SetInbound records, for the next heartbeat, the node's SIP contact (a
+// sip: URI without user part, "" for none) and its free inbound
+// channels: what other nodes need to redirect an inbound call here.
+func (n *Node) SetInbound(contact string, free int) {
+	n.mu.Lock()
+	n.sipContact, n.freeIn = contact, max(free, 0)
+	n.mu.Unlock()
+}
+
+// Inbound is the last recorded SIP contact and free inbound count.
+func (n *Node) Inbound() (contact string, free int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.sipContact, n.freeIn
+}
+
+// SetFreeInbound records the free inbound channel count alone.
+func (n *Node) SetFreeInbound(free int) {
+	n.mu.Lock()
+	n.freeIn = max(free, 0)
+	n.mu.Unlock()
+}
+
 // Renew renews the current lease once. A refusal by the database fences
 // the lease and returns ErrLeaseLost.
 func (n *Node) Renew(ctx context.Context) error {
@@ -353,7 +381,8 @@ func (n *Node) Renew(ctx context.Context) error {
 	rctx, cancel := context.WithDeadline(ctx, l.GuaranteedUntil().Add(-n.cfg.Margin))
 	defer cancel()
 	start := time.Now()
-	tag, err := n.q.pool.Exec(rctx, sqlRenew, l.NodeID, l.Incarnation, n.cfg.TTL.Seconds(), n.Free())
+	contact, freeIn := n.Inbound()
+	tag, err := n.q.pool.Exec(rctx, sqlRenew, l.NodeID, l.Incarnation, n.cfg.TTL.Seconds(), n.Free(), contact, freeIn)
 	if err != nil {
 		return fmt.Errorf("queue: renew node %s: %w", l.NodeID, err)
 	}
@@ -467,4 +496,20 @@ func (q *Queue) Nodes(ctx context.Context) ([]NodeStatus, error) {
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// OverflowTarget names another live, active node with a free inbound
+// channel and its SIP contact, for a node that cannot answer a call
+// itself; ok is false when there is none. The free counts are as of each
+// node's last heartbeat: the target may have filled up since, and then
+// refuses the call itself.
+func (q *Queue) OverflowTarget(ctx context.Context, self string) (node, contact string, ok bool, err error) {
+	err = q.pool.QueryRow(ctx, sqlOverflowTarget, self).Scan(&node, &contact)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", false, nil
+	}
+	if err != nil {
+		return "", "", false, fmt.Errorf("queue: overflow target: %w", err)
+	}
+	return node, contact, true, nil
 }

@@ -341,19 +341,21 @@ DELETE FROM outbox WHERE published_at < now() - $1::float8 * interval '1 second'
 
 // sqlRegister: $1 node, $2 address, $3 role, $4 ttl seconds, $5 capacity,
 // $6 free, $7 metadata, $8 incarnation (NULL: draw one; set: the
-// liveness session already holds its lock). A new incarnation orphans the
-// previous one's jobs.
+// liveness session already holds its lock), $9 site, $10 balance, $11
+// SIP contact, $12 free inbound. A new incarnation orphans the previous
+// one's jobs.
 const sqlRegister = `
 INSERT INTO nodes (node_id, incarnation, address, role, started_at, last_heartbeat,
-	lease_expires_at, capacity, free_channels, metadata, liveness, site, balance)
+	lease_expires_at, capacity, free_channels, metadata, liveness, site, balance, sip_contact, free_inbound)
 VALUES ($1, coalesce($8::bigint, nextval('node_incarnation_seq')), $2, $3, now(), now(),
-	now() + $4::float8 * interval '1 second', $5, $6, $7, $8::bigint IS NOT NULL, $9, $10)
+	now() + $4::float8 * interval '1 second', $5, $6, $7, $8::bigint IS NOT NULL, $9, $10, $11, $12)
 ON CONFLICT (node_id) DO UPDATE SET
 	incarnation = EXCLUDED.incarnation, address = EXCLUDED.address, role = EXCLUDED.role,
 	started_at = now(), last_heartbeat = now(), lease_expires_at = EXCLUDED.lease_expires_at,
 	capacity = EXCLUDED.capacity, free_channels = EXCLUDED.free_channels,
 	metadata = EXCLUDED.metadata, liveness = EXCLUDED.liveness, site = EXCLUDED.site,
-	balance = EXCLUDED.balance
+	balance = EXCLUDED.balance,
+	sip_contact = EXCLUDED.sip_contact, free_inbound = EXCLUDED.free_inbound
 RETURNING incarnation`
 
 // Liveness sessions. A node's liveness session holds the advisory lock
@@ -381,15 +383,17 @@ const livenessLockClassSQL = "1717663844"
 
 // sqlRenew: one write per node and heartbeat. An expired lease is never
 // revived: the node has fenced itself and must register again.
-// $1 node, $2 incarnation, $3 ttl seconds, $4 free channels.
+// $1 node, $2 incarnation, $3 ttl seconds, $4 free channels, $5 SIP
+// contact, $6 free inbound channels.
 const sqlRenew = `
 UPDATE nodes SET last_heartbeat = now(),
-	lease_expires_at = now() + $3::float8 * interval '1 second', free_channels = $4
+	lease_expires_at = now() + $3::float8 * interval '1 second', free_channels = $4,
+	sip_contact = $5, free_inbound = $6
 WHERE node_id = $1 AND incarnation = $2 AND lease_expires_at > now()`
 
 // sqlDeregister ends a lease at once.
 const sqlDeregister = `
-UPDATE nodes SET lease_expires_at = now(), free_channels = 0
+UPDATE nodes SET lease_expires_at = now(), free_channels = 0, free_inbound = 0
 WHERE node_id = $1 AND incarnation = $2`
 
 const sqlNodes = `
@@ -486,3 +490,20 @@ const sqlSlotsInUse = `
 SELECT gateway, count(*) FROM gateway_slots WHERE job_id IS NOT NULL GROUP BY gateway ORDER BY gateway`
 
 const sqlNumberSlotsInUse = `SELECT count(*) FROM number_slots WHERE number = $1`
+
+// sqlOverflowTarget: $1 the asking node. Another node that can answer an
+// inbound call now, as far as its last heartbeat says: active, lease
+// live, process there (liveness session held, when it has one), a SIP
+// contact and a free inbound channel, at the asking node's site (a
+// gateway reaches its own site's nodes; unset sites are one site); the
+// most free first.
+const sqlOverflowTarget = `
+WITH held AS MATERIALIZED (` + sqlLivenessLocks + `
+)
+SELECT node_id, sip_contact FROM nodes
+WHERE node_id <> $1 AND role = 'active' AND lease_expires_at > now()
+  AND free_inbound > 0 AND sip_contact <> ''
+  AND site = coalesce((SELECT site FROM nodes WHERE node_id = $1), '')
+  AND (NOT liveness OR EXISTS (SELECT 1 FROM held WHERE held.incarnation = nodes.incarnation))
+ORDER BY free_inbound DESC, node_id
+LIMIT 1`

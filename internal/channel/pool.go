@@ -99,6 +99,7 @@ func New(cfg Config, opt Options, d Deps, self string) (*Pool, error) {
 	}
 	p := &Pool{cfg: cfg, opt: opt, d: d, log: d.Log, fileGWs: map[string]Gateway{}, self: self,
 		wake: make(chan struct{}, 1), inSlots: make(chan struct{}, inbound)}
+	p.updateFree() // the free counts the first heartbeat shows
 	if cfg.HeaderTemplate != "" {
 		t, err := render.ParseHeaderTemplate(cfg.HeaderTemplate)
 		if err != nil {
@@ -184,11 +185,14 @@ func (p *Pool) active() bool { return sip.State(p.state.Load()) == sip.StateActi
 // updateFree tells the cluster how many more outbound calls this node can
 // take (0 unless active).
 func (p *Pool) updateFree() {
-	free := 0
+	free, freeIn := 0, 0
 	if p.active() {
 		free = max(p.opt.Outbound-int(p.busyOut.Load()), 0)
+		freeIn = max(cap(p.inSlots)-int(p.busyIn.Load()), 0)
 	}
 	p.d.Node.SetFree(free)
+	// For the other nodes' inbound overflow: where a redirected call can go.
+	p.d.Node.SetFreeInbound(freeIn)
 }
 
 func (p *Pool) busy(direction string, delta int64) {
@@ -197,6 +201,7 @@ func (p *Pool) busy(direction string, delta int64) {
 		p.updateFree()
 	} else {
 		p.busyIn.Add(delta)
+		p.updateFree()
 	}
 	p.d.Metrics.Busy.WithLabelValues(direction).Add(float64(delta))
 }
@@ -245,6 +250,7 @@ func (p *Pool) Run(ctx context.Context) error {
 	}
 	p.hardCancel()
 	p.d.Node.SetFree(0)
+	p.d.Node.SetFreeInbound(0)
 	return nil
 }
 

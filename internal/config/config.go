@@ -219,6 +219,7 @@ type Channels struct {
 func Default() Config {
 	sipCfg := sip.Config{ListenUDP: "127.0.0.1:5060", MediaBind: "127.0.0.1", AllowFrom: []string{"127.0.0.1/32"}}
 	sipCfg.Defaults()
+	sipCfg.OverflowRedirect = true
 	host, _ := os.Hostname()
 	if host == "" {
 		host = "faxd"

@@ -92,6 +92,7 @@ func (s *Server) openChannels(ctx context.Context) error {
 	if s.cfg.Node.Role == "standby" {
 		c.Pool.SetState(sip.StateStandby) // no channels until promoted (R17)
 	}
+	s.openOverflow() // internal/server/overflow.go
 	return s.refreshRouting(ctx)
 }
 

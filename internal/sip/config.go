@@ -63,6 +63,11 @@ type Config struct {
 	ReinviteAfter time.Duration `yaml:"reinvite_after"`
 	// RetryAfter is the Retry-After of the 503 sent while draining or on standby.
 	RetryAfter time.Duration `yaml:"retry_after"`
+	// OverflowRedirect: an INVITE this node cannot take (every inbound
+	// channel busy, standby, draining) is answered 302 Moved Temporarily
+	// with the Contact of another live node that has a free inbound
+	// channel, when there is one; else 486 or 503 as before.
+	OverflowRedirect bool `yaml:"overflow_redirect"`
 
 	// T.38 parameters we offer and accept (T.38 Annex D / sdp.T38Params).
 	// T38Version is the highest T.38 version we offer and accept (0-3;

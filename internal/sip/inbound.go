@@ -84,6 +84,15 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if s := u.State(); s != StateActive {
+		if u.overflow.Load() != nil && u.cfg.OverflowRedirect {
+			// Another node's address goes only to a caller that may call us.
+			if a := u.cfg.InboundAuth; a != nil && !u.authorized(req, tx, a) {
+				return
+			}
+			if u.redirect(tx, req, s.String()) {
+				return
+			}
+		}
 		u.respond(tx, req, 503, "Service Unavailable", []sip.Header{u.retryAfter(0), sip.NewHeader("Warning", `399 `+u.host+` "`+s.String()+`"`)})
 		return
 	}
@@ -170,9 +179,18 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	switch dec.Verdict {
 	case Busy:
-		u.respond(tx, req, 486, "Busy Here", nil)
+		if !u.redirect(tx, req, "busy") {
+			u.respond(tx, req, 486, "Busy Here", nil)
+		}
 		return
 	case Unavailable:
+		why := u.State().String()
+		if why == StateActive.String() {
+			why = "draining" // the pool is closing
+		}
+		if u.redirect(tx, req, why) {
+			return
+		}
 		u.respond(tx, req, 503, "Service Unavailable", []sip.Header{u.retryAfter(dec.RetryAfter)})
 		return
 	case Reject:

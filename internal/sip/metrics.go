@@ -14,6 +14,9 @@ type Metrics struct {
 	Refused *prometheus.CounterVec // faxd_sip_refused_total{reason}
 	// Panics counts panics recovered in SIP handlers and call goroutines.
 	Panics *prometheus.CounterVec // faxd_sip_panics_total{where}
+	// Redirected counts INVITEs answered 302 towards another node, by why
+	// this node could not take them: "busy", "standby", "draining".
+	Redirected *prometheus.CounterVec // faxd_sip_overflow_redirects_total{why}
 }
 
 func newMetrics() *Metrics {
@@ -30,6 +33,13 @@ func newMetrics() *Metrics {
 			Namespace: "faxd", Subsystem: "sip", Name: "panics_total",
 			Help: "Panics recovered inside the SIP user agent, by where they happened; each is logged with its Call-ID.",
 		}, []string{"where"}),
+		Redirected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "faxd", Subsystem: "sip", Name: "overflow_redirects_total",
+			Help: "INVITEs answered 302 with another node's Contact (sip.overflow_redirect), by why this node could not take them: busy, standby, draining.",
+		}, []string{"why"}),
+	}
+	for _, w := range []string{"busy", "standby", "draining"} {
+		m.Redirected.WithLabelValues(w)
 	}
 	for _, k := range []string{"request", "response", "stream"} {
 		m.Malformed.WithLabelValues(k)
@@ -45,7 +55,7 @@ func (u *UA) Metrics() *Metrics { return u.metrics }
 
 // RegisterMetrics exports the UA's counters on reg.
 func (u *UA) RegisterMetrics(reg prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{u.metrics.Malformed, u.metrics.Refused, u.metrics.Panics} {
+	for _, c := range []prometheus.Collector{u.metrics.Malformed, u.metrics.Refused, u.metrics.Panics, u.metrics.Redirected} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

@@ -38,7 +38,10 @@ type Outcome struct {
 	GatewayDown bool
 	// RetryAfter is the gateway's Retry-After, when it sent one.
 	RetryAfter time.Duration
-	Err        error
+	// Contact is the first Contact URI of a 3xx answer: where the far end
+	// says the call should go (faxd does not follow it by itself).
+	Contact string
+	Err     error
 }
 
 func (o *Outcome) Error() string {
@@ -82,6 +85,11 @@ func ClassifyStatus(res *sip.Response, ph phase, cancelled bool) *Outcome {
 	if h := res.GetHeader("Retry-After"); h != nil {
 		if s, err := strconv.Atoi(firstToken(h.Value())); err == nil && s > 0 {
 			o.RetryAfter = time.Duration(s) * time.Second
+		}
+	}
+	if code >= 300 && code < 400 {
+		if ct := res.Contact(); ct != nil {
+			o.Contact = ct.Address.String()
 		}
 	}
 	if ph == phaseReinvite {

@@ -60,6 +60,7 @@ type UA struct {
 
 	state     atomic.Int32
 	admission atomic.Pointer[admissionBox]
+	overflow  atomic.Pointer[overflowBox]
 	nonces    *nonceTable
 	metrics   *Metrics
 	guard     *guard
