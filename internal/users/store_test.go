@@ -26,9 +26,11 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
+func newPool(t *testing.T) *pgxpool.Pool { t.Helper(); return pgtest.NewDB(t) }
+
 func newStore(t *testing.T, o Options) (*Store, *clock, *pgxpool.Pool) {
 	t.Helper()
-	pool := pgtest.NewDB(t)
+	pool := newPool(t)
 	c := &clock{now: time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)}
 	o.Now = c.Now
 	o.Params = cheap
