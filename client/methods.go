@@ -529,6 +529,12 @@ func (c *Client) GetMe(ctx context.Context) (*Me, error) {
 	return &out, c.getJSON(ctx, "/v1/me", nil, &out)
 }
 
+// ChangeMyPassword changes the calling user's own password (a session or
+// a token that belongs to a user).
+func (c *Client) ChangeMyPassword(ctx context.Context, current, next string) error {
+	return c.call(ctx, http.MethodPost, "/v1/me/password", nil, map[string]string{"current_password": current, "new_password": next}, nil)
+}
+
 // ListUsers lists the user accounts with their grants.
 func (c *Client) ListUsers(ctx context.Context) ([]User, error) {
 	var out struct {

@@ -174,6 +174,7 @@ func (a *API) mayReadMailbox(r *http.Request, c *caller, name string) error {
 func (a *API) userRoutes() []route {
 	return []route{
 		{"GET", "/v1/me", tokens.Submitter, a.me},
+		{"POST", "/v1/me/password", tokens.Submitter, a.changeMyPassword},
 		{"GET", "/v1/users", tokens.Admin, a.listUsers},
 		{"POST", "/v1/users", tokens.Admin, a.createUser},
 		{"GET", "/v1/users/{id}", tokens.Admin, a.getUser},
@@ -222,6 +223,45 @@ func (a *API) me(w http.ResponseWriter, r *http.Request, c *caller) error {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, m)
+	return nil
+}
+
+// PasswordChange is the body of POST /v1/me/password.
+type PasswordChange struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// changeMyPassword lets a user change their own password. The session
+// making the change stays logged in; the user's other sessions end.
+func (a *API) changeMyPassword(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if c.user == nil {
+		return newProblem(http.StatusForbidden, "forbidden", "%s belongs to no user account and has no password", c.who())
+	}
+	var in PasswordChange
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	keep := ""
+	if c.session != nil {
+		keep = c.session.Token
+	}
+	err := a.users.ChangePassword(r.Context(), c.user.ID, in.CurrentPassword, in.NewPassword, remoteAddr(r), keep)
+	switch {
+	case errors.Is(err, users.ErrBadCredentials):
+		return newProblem(http.StatusForbidden, "forbidden", "current_password is wrong")
+	case errors.Is(err, users.ErrThrottled):
+		return newProblem(http.StatusForbidden, "forbidden", "current_password: too many wrong passwords for %q; try again later", c.user.Name)
+	case errors.Is(err, users.ErrBadRequest):
+		p := usersErr(err).(*Problem)
+		p.Detail = "new_password: " + strings.TrimPrefix(p.Detail, "password: ")
+		p.Errors = []string{p.Detail}
+		return p
+	case err != nil:
+		return usersErr(err)
+	}
+	a.log.Info("password changed", "user_id", c.user.ID, "user", c.user.Name)
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

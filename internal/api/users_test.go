@@ -120,6 +120,19 @@ func TestOperatorRole(t *testing.T) {
 	if r := op.do("POST", fmt.Sprintf("/v1/received/%d/read", rec.ID), nil, true); r.status != 200 || !strings.Contains(string(r.body), `"user:olga"`) {
 		t.Fatalf("operator mark read: %d %s", r.status, r.body)
 	}
+	// Their own password: the current one is needed; this session stays.
+	if r := op.do("POST", "/v1/me/password", map[string]any{"current_password": "wrong password!", "new_password": "a new long password"}, true); r.status != 403 || !strings.Contains(r.problem(t).Detail, "current_password") {
+		t.Fatalf("wrong current password: %d %s", r.status, r.body)
+	}
+	if r := op.do("POST", "/v1/me/password", map[string]any{"current_password": "a long enough password", "new_password": "short"}, true); r.status != 400 || !strings.HasPrefix(r.problem(t).Detail, "new_password: ") {
+		t.Fatalf("short new password: %d %s", r.status, r.body)
+	}
+	if r := op.do("POST", "/v1/me/password", map[string]any{"current_password": "a long enough password", "new_password": "a new long password"}, true); r.status != 204 {
+		t.Fatalf("change password: %d %s", r.status, r.body)
+	}
+	if r := e.doJSON("POST", "/v1/me/password", e.admin, map[string]any{"current_password": "x", "new_password": "a new long password"}); r.status != 403 {
+		t.Fatalf("token of no user changes a password: %d %s", r.status, r.body)
+	}
 	var me Me
 	if r := decoded(t, op.do("GET", "/v1/me", nil, false), &me); r.status != 200 || me.Kind != "session" || me.Role != "operator" || me.CSRFToken != op.sess.CSRF {
 		t.Fatalf("me: %d %s", r.status, r.body)

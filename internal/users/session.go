@@ -48,7 +48,29 @@ func remoteKey(addr string) string {
 // attempts are counted per name and per address; past the limits within
 // the window it answers ErrThrottled without checking the password. Every
 // attempt, good or bad, is recorded in the audit log.
-func (s *Store) Authenticate(ctx context.Context, name, password, remoteAddr string) (User, error) {
+func (s *Store) Authenticate(ctx context.Context, name, password, remoteAddr string) (u User, err error) {
+	defer func() { s.countLogin(err) }()
+	return s.check(ctx, name, password, remoteAddr, "login", "")
+}
+
+// countLogin reports a login's outcome to Options.OnLogin.
+func (s *Store) countLogin(err error) {
+	if s.opts.OnLogin == nil {
+		return
+	}
+	switch {
+	case err == nil:
+		s.opts.OnLogin("ok")
+	case errors.Is(err, ErrThrottled):
+		s.opts.OnLogin("throttled")
+	case errors.Is(err, ErrBadCredentials):
+		s.opts.OnLogin("failed")
+	}
+}
+
+// check is Authenticate; a success is audited as okAction (none when
+// empty) and failures get note after their reason.
+func (s *Store) check(ctx context.Context, name, password, remoteAddr, okAction, note string) (User, error) {
 	now := s.now()
 	addr := remoteKey(remoteAddr)
 	since := now.Add(-s.opts.ThrottleWindow)
@@ -78,7 +100,7 @@ func (s *Store) Authenticate(ctx context.Context, name, password, remoteAddr str
 		return User{}, fmt.Errorf("users: authenticate: %w", err)
 	}
 	if !known {
-		hash = s.dummy // the same work as for a known name
+		hash = s.dummyHash() // the same work as for a known name
 	}
 	ok, verr := VerifyPassword(password, hash)
 	if verr != nil {
@@ -99,7 +121,7 @@ func (s *Store) Authenticate(ctx context.Context, name, password, remoteAddr str
 			if _, err := tx.Exec(ctx, `DELETE FROM login_failures WHERE at <= $1`, since); err != nil {
 				return err
 			}
-			return s.audit(ctx, tx, "login-failed", name, remoteAddr, reason)
+			return s.audit(ctx, tx, "login-failed", name, remoteAddr, reason+note)
 		})
 		if err != nil {
 			return User{}, fmt.Errorf("users: authenticate: count failure: %w", err)
@@ -112,7 +134,10 @@ func (s *Store) Authenticate(ctx context.Context, name, password, remoteAddr str
 		if _, err := tx.Exec(ctx, `DELETE FROM login_failures WHERE kind = 'name' AND key = $1`, name); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, "login", name, remoteAddr, "")
+		if okAction == "" {
+			return nil
+		}
+		return s.audit(ctx, tx, okAction, name, remoteAddr, "")
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("users: authenticate: %w", err)
@@ -201,4 +226,33 @@ func (s *Store) PurgeSessions(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("users: purge sessions: %w", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// ChangePassword is a user changing their own password: the current one
+// is checked as a login is (throttled, failures audited), then replaced.
+// Every session of the user ends except keepToken's (the one making the
+// change; empty: none).
+func (s *Store) ChangePassword(ctx context.Context, userID int64, current, next, remoteAddr, keepToken string) error {
+	u, err := s.Get(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if err := checkPassword(next); err != nil {
+		return err
+	}
+	if _, err := s.check(ctx, u.Name, current, remoteAddr, "", " (password change)"); err != nil {
+		return err
+	}
+	h, err := HashPassword(next, s.opts.Params)
+	if err != nil {
+		return fmt.Errorf("users: change password: %w", err)
+	}
+	_, err = s.change(ctx, userID, "set-password", func(tx pgx.Tx, u User) (User, string, error) {
+		if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, userID, h); err != nil {
+			return u, "", err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM user_sessions WHERE user_id = $1 AND token_hash <> $2`, userID, sessionHash(keepToken))
+		return u, "changed by the user; other sessions ended", err
+	})
+	return err
 }

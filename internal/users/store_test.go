@@ -3,6 +3,7 @@ package users
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -355,5 +356,53 @@ func TestRolesGrantsAndLastAdmin(t *testing.T) {
 	es, _, _ := audit.List(ctx, pool, audit.Filter{ObjectType: audit.User, Action: "set-role"})
 	if len(es) == 0 || es[0].Actor != "root" || es[0].RemoteAddr != "local" {
 		t.Fatalf("set-role entry %+v: the context's actor is not named", es)
+	}
+}
+
+// A user changes their own password only with the current one (a wrong
+// one counts as a failed login, and throttling applies); the session
+// making the change stays, the others end. OnLogin hears each login's
+// outcome, and a password change is no login.
+func TestChangePasswordAndOnLogin(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var got []string
+	s, clk, pool := newStore(t, Options{MaxFailuresPerName: 2, ThrottleWindow: 10 * time.Minute, OnLogin: func(r string) { got = append(got, r) }})
+	u := mustCreate(t, s, "hank", RoleUser)
+	here, _ := s.StartSession(ctx, u)
+	there, _ := s.StartSession(ctx, u)
+	if err := s.ChangePassword(ctx, u.ID, "not the password", "a brand new password", "192.0.2.9:1", here.Token); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("wrong current password: %v", err)
+	}
+	if _, err := s.Authenticate(ctx, "hank", "wrong again", "x"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatal(err)
+	}
+	if err := s.ChangePassword(ctx, u.ID, pw, "a brand new password", "192.0.2.9:1", here.Token); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("after 2 failures: %v", err)
+	}
+	if _, err := s.Authenticate(ctx, "hank", pw, "x"); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("login after 2 failures: %v", err)
+	}
+	clk.Add(11 * time.Minute)
+	if err := s.ChangePassword(ctx, u.ID, pw, "short", "192.0.2.9:1", here.Token); !errors.Is(err, ErrBadRequest) {
+		t.Fatalf("short new password: %v", err)
+	}
+	if err := s.ChangePassword(ctx, u.ID, pw, "a brand new password", "192.0.2.9:1", here.Token); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Session(ctx, here.Token); err != nil {
+		t.Fatalf("the changing session ended: %v", err)
+	}
+	if _, _, err := s.Session(ctx, there.Token); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("another session survived: %v", err)
+	}
+	if _, err := s.Authenticate(ctx, "hank", "a brand new password", "x"); err != nil {
+		t.Fatalf("login with the new password: %v", err)
+	}
+	if a := auditActions(t, pool, idStr(u.ID)); len(a) != 2 || a[1] != "set-password" {
+		t.Fatalf("audit = %v", a)
+	}
+	if want := "failed throttled ok"; strings.Join(got, " ") != want {
+		t.Fatalf("OnLogin heard %v, want %s", got, want)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -102,6 +103,9 @@ type Options struct {
 	Params Params
 	// Now is the clock sessions and throttling are judged by.
 	Now func() time.Time
+	// OnLogin, when set, is told each login's outcome: "ok", "failed" or
+	// "throttled" (for a metric).
+	OnLogin func(result string)
 }
 
 // DefaultOptions are the defaults of Options.
@@ -124,8 +128,9 @@ type Store struct {
 	db   db
 	opts Options
 	// dummy is a hash verified for unknown names, so that their answer
-	// takes as long as a wrong password's.
-	dummy string
+	// takes as long as a wrong password's; made on first use.
+	dummyOnce sync.Once
+	dummy     string
 }
 
 // New returns a store on pool (schemas.Queue applied).
@@ -152,8 +157,12 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	dummy, _ := HashPassword("faxd-no-such-user", opts.Params)
-	return &Store{db: pool, opts: opts, dummy: dummy}
+	return &Store{db: pool, opts: opts}
+}
+
+func (s *Store) dummyHash() string {
+	s.dummyOnce.Do(func() { s.dummy, _ = HashPassword("faxd-no-such-user", s.opts.Params) })
+	return s.dummy
 }
 
 // Options returns the store's options, defaults filled in.
@@ -468,6 +477,18 @@ func (s *Store) Grants(ctx context.Context, userID int64) ([]string, error) {
 		out = []string{}
 	}
 	return out, nil
+}
+
+// GrantedFax reports whether a received fax (its archive record key) is
+// filed in a mailbox granted to the user.
+func (s *Store) GrantedFax(ctx context.Context, userID int64, faxRef string) (bool, error) {
+	var ok bool
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM mailbox_entries m JOIN user_grants g ON g.mailbox = m.mailbox
+		WHERE g.user_id = $1 AND m.fax_ref = $2)`, userID, faxRef).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("users: granted fax: %w", err)
+	}
+	return ok, nil
 }
 
 // Granted reports whether a user may see mailbox.
