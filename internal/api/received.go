@@ -199,7 +199,7 @@ func (a *API) readRoutes() []route {
 }
 
 // markRead marks a received fax read or unread for the caller: read
-// marks are kept per token name, so each caller's mailbox unread filter
+// marks are kept per caller (c.reader: the token name, or the user), so each caller's mailbox unread filter
 // and counts are their own. Marking twice answers the same.
 func (a *API) markRead(read bool) func(http.ResponseWriter, *http.Request, *caller) error {
 	return func(w http.ResponseWriter, r *http.Request, c *caller) error {

@@ -95,7 +95,7 @@ func decodeHash(enc string) (Params, []byte, []byte, error) {
 		}
 	}
 	// Bounds keep a tampered row from asking for unbounded memory or time.
-	if p.Memory < 8 || p.Memory > 4<<20 || p.Time < 1 || p.Time > 100 || p.Threads < 1 {
+	if p.Memory < 8 || p.Memory > 1<<20 || p.Time < 1 || p.Time > 20 || p.Threads < 1 {
 		return p, nil, nil, ErrBadHash
 	}
 	salt, err1 := b64.DecodeString(parts[4])
