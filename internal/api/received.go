@@ -199,8 +199,9 @@ func (a *API) readRoutes() []route {
 }
 
 // markRead marks a received fax read or unread for the caller: read
-// marks are kept per caller (c.reader: the token name, or the user), so each caller's mailbox unread filter
-// and counts are their own. Marking twice answers the same.
+// marks are kept per caller (c.reader: the token's name, or the user's),
+// so each caller's mailbox unread filter and counts are their own.
+// Marking twice answers the same.
 func (a *API) markRead(read bool) func(http.ResponseWriter, *http.Request, *caller) error {
 	return func(w http.ResponseWriter, r *http.Request, c *caller) error {
 		rec, err := a.received(r)
