@@ -91,3 +91,17 @@ func FuzzDecodeHash(f *testing.F) {
 		}
 	})
 }
+
+// The cost of one login's password check with the default parameters
+// (what a login and a throttled guesser pay per attempt).
+func BenchmarkVerifyPassword(b *testing.B) {
+	h, err := HashPassword("correct horse battery", DefaultParams)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if ok, _ := VerifyPassword("correct horse battery", h); !ok {
+			b.Fatal("no match")
+		}
+	}
+}
