@@ -102,7 +102,13 @@ func (s *Store) check(ctx context.Context, name, password, remoteAddr, okAction,
 	if !known {
 		hash = s.dummyHash() // the same work as for a known name
 	}
+	select {
+	case s.hashing <- struct{}{}:
+	case <-ctx.Done():
+		return User{}, ctx.Err()
+	}
 	ok, verr := VerifyPassword(password, hash)
+	<-s.hashing
 	if verr != nil {
 		return User{}, fmt.Errorf("users: authenticate %q: stored hash: %w", name, verr)
 	}

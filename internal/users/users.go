@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -131,6 +132,9 @@ type Store struct {
 	// takes as long as a wrong password's; made on first use.
 	dummyOnce sync.Once
 	dummy     string
+	// hashing bounds concurrent argon2id checks (64 MiB each by default),
+	// so a burst of logins queues instead of exhausting memory.
+	hashing chan struct{}
 }
 
 // New returns a store on pool (schemas.Queue applied).
@@ -157,7 +161,7 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Store{db: pool, opts: opts}
+	return &Store{db: pool, opts: opts, hashing: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
 }
 
 func (s *Store) dummyHash() string {
