@@ -523,6 +523,78 @@ func (c *Client) Ready(ctx context.Context) (*Readiness, error) {
 	return out, err
 }
 
+// GetMe is who the caller is, with their role and mailbox grants.
+func (c *Client) GetMe(ctx context.Context) (*Me, error) {
+	var out Me
+	return &out, c.getJSON(ctx, "/v1/me", nil, &out)
+}
+
+// ChangeMyPassword changes the calling user's own password (a session or
+// a token that belongs to a user).
+func (c *Client) ChangeMyPassword(ctx context.Context, current, next string) error {
+	return c.call(ctx, http.MethodPost, "/v1/me/password", nil, map[string]string{"current_password": current, "new_password": next}, nil)
+}
+
+// ListUsers lists the user accounts with their grants.
+func (c *Client) ListUsers(ctx context.Context) ([]User, error) {
+	var out struct {
+		Users []User `json:"users"`
+	}
+	err := c.getJSON(ctx, "/v1/users", nil, &out)
+	return out.Users, err
+}
+
+// CreateUser creates a user account.
+func (c *Client) CreateUser(ctx context.Context, in UserInput) (*User, error) {
+	var out User
+	return &out, c.call(ctx, http.MethodPost, "/v1/users", nil, in, &out)
+}
+
+// GetUser is one user account.
+func (c *Client) GetUser(ctx context.Context, id int64) (*User, error) {
+	var out User
+	return &out, c.getJSON(ctx, "/v1/users/"+itoa(id), nil, &out)
+}
+
+// UpdateUser changes a user's role, password or disabled state.
+func (c *Client) UpdateUser(ctx context.Context, id int64, in UserUpdate) (*User, error) {
+	var out User
+	return &out, c.call(ctx, http.MethodPatch, "/v1/users/"+itoa(id), nil, in, &out)
+}
+
+// DeleteUser deletes a user account with its sessions, grants and tokens.
+func (c *Client) DeleteUser(ctx context.Context, id int64) error {
+	return c.call(ctx, http.MethodDelete, "/v1/users/"+itoa(id), nil, nil, nil)
+}
+
+// userGrants is the answer of the grant operations.
+type userGrants struct {
+	Mailboxes []string `json:"mailboxes"`
+}
+
+// ListUserGrants lists the mailboxes granted to a user.
+func (c *Client) ListUserGrants(ctx context.Context, id int64) ([]string, error) {
+	var out userGrants
+	err := c.getJSON(ctx, "/v1/users/"+itoa(id)+"/grants", nil, &out)
+	return out.Mailboxes, err
+}
+
+// GrantMailbox lets a user see a mailbox's received faxes; it returns
+// the user's grants after the change.
+func (c *Client) GrantMailbox(ctx context.Context, id int64, mailbox string) ([]string, error) {
+	var out userGrants
+	err := c.call(ctx, http.MethodPost, "/v1/users/"+itoa(id)+"/grants", nil, map[string]string{"mailbox": mailbox}, &out)
+	return out.Mailboxes, err
+}
+
+// RevokeMailbox takes a mailbox grant back; it returns the user's grants
+// after the change.
+func (c *Client) RevokeMailbox(ctx context.Context, id int64, mailbox string) ([]string, error) {
+	var out userGrants
+	err := c.call(ctx, http.MethodDelete, "/v1/users/"+itoa(id)+"/grants/"+url.PathEscape(mailbox), nil, nil, &out)
+	return out.Mailboxes, err
+}
+
 func itoa(id int64) string { return strconv.FormatInt(id, 10) }
 
 func set(q url.Values, k, v string) {

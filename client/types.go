@@ -372,6 +372,8 @@ type Token struct {
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	// UserID is the user account the token belongs to (0: none).
+	UserID int64 `json:"user_id,omitempty"`
 }
 
 // TokenInput creates a token. Give ExpiresAt or ExpiresIn (such as
@@ -381,6 +383,8 @@ type TokenInput struct {
 	Role      string     `json:"role,omitempty"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	ExpiresIn string     `json:"expires_in,omitempty"`
+	// UserID makes the token act as this user account (its role and name).
+	UserID int64 `json:"user_id,omitempty"`
 }
 
 // CreatedToken is a new token with its secret, returned only once.
@@ -455,4 +459,41 @@ type Standby struct {
 	NextSync             *time.Time `json:"next_sync,omitempty"`
 	LastSync             *time.Time `json:"last_sync,omitempty"`
 	LastSyncError        string     `json:"last_sync_error,omitempty"`
+}
+
+// User is a person's account (never its password hash).
+type User struct {
+	ID        int64     `json:"id"`
+	Name      string    `json:"name"`
+	Role      string    `json:"role"` // admin, operator or user
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"created_at"`
+	// Grants are the mailboxes whose received faxes the user sees.
+	Grants []string `json:"grants,omitempty"`
+}
+
+// UserInput creates a user account.
+type UserInput struct {
+	Name     string `json:"name"`
+	Password string `json:"password"`
+	Role     string `json:"role,omitempty"` // default user
+}
+
+// UserUpdate changes an account; nil members stay as they are.
+type UserUpdate struct {
+	Role     *string `json:"role,omitempty"`
+	Disabled *bool   `json:"disabled,omitempty"`
+	Password *string `json:"password,omitempty"`
+}
+
+// Me is who the caller is.
+type Me struct {
+	Kind           string     `json:"kind"` // session or token
+	Role           string     `json:"role"` // admin, operator, user; submitter for a token of no user
+	Name           string     `json:"name"`
+	User           *User      `json:"user,omitempty"`
+	Token          *Token     `json:"token,omitempty"`
+	Grants         []string   `json:"grants"`
+	CSRFToken      string     `json:"csrf_token,omitempty"`
+	SessionExpires *time.Time `json:"session_expires,omitempty"`
 }

@@ -624,17 +624,18 @@ func (a *app) ruleDelete(ctx context.Context, path string, args []string) (int, 
 // ---- tokens
 
 func (a *app) tokenCreate(ctx context.Context, path string, args []string) (int, error) {
-	fs := a.flags(path, "-name NAME [-role submitter|admin] [-expires 90d]", "Create an API token. The secret is printed once, on standard output.")
+	fs := a.flags(path, "-name NAME [-role submitter|admin] [-expires 90d] [-user ID]", "Create an API token. The secret is printed once, on standard output.")
 	name := fs.String("name", "", "token `name` (required)")
 	role := fs.String("role", "submitter", "submitter or admin")
 	expires := fs.String("expires", "", "`lifetime` such as 90d or 12h after which the token is refused; empty: never")
+	user := fs.Int64("user", 0, "user account `id` the token belongs to: it acts with that user's role and name")
 	if _, code, ok := a.parse(fs, args, 0, 0); !ok {
 		return code, nil
 	}
 	if *name == "" {
 		return a.usageErr(fs, "-name is required"), nil
 	}
-	ct, err := a.c.CreateToken(ctx, client.TokenInput{Name: *name, Role: *role, ExpiresIn: *expires})
+	ct, err := a.c.CreateToken(ctx, client.TokenInput{Name: *name, Role: *role, ExpiresIn: *expires, UserID: *user})
 	if err != nil {
 		return exitFailed, err
 	}

@@ -124,6 +124,16 @@ func init() {
 			{name: "disable", summary: "turn automatic failover off", run: (*app).standbyControl},
 			{name: "sync", summary: "copy the primary's configuration now", run: (*app).standbyControl},
 		}},
+		{name: "me", summary: "who the token in use is: name, role, mailbox grants", run: (*app).me},
+		{name: "users", summary: "people's accounts and their mailbox grants (admin)", sub: []*command{
+			{name: "list", summary: "every account with its grants", run: (*app).usersList},
+			{name: "show", summary: "one account", run: (*app).usersShow},
+			{name: "create", summary: "create an account (password from a file or stdin)", run: (*app).usersCreate},
+			{name: "update", summary: "change an account's role, disabled state or password", run: (*app).usersUpdate},
+			{name: "delete", summary: "delete an account with its sessions, grants and tokens", run: (*app).usersDelete},
+			{name: "grant", summary: "let a user see a mailbox's received faxes", run: (*app).usersGrant},
+			{name: "revoke", summary: "take a mailbox grant back", run: (*app).usersGrant},
+		}},
 		{name: "version", summary: "faxctl's version", run: (*app).version},
 	}
 }

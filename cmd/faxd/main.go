@@ -6,6 +6,9 @@
 //	faxd [-config FILE] token create|list|revoke ...
 //	                              manage API tokens directly in the queue
 //	                              database (how the first admin token is made)
+//	faxd [-config FILE] user create|passwd|list|role|disable|enable|grant|revoke ...
+//	                              manage people's accounts directly in the
+//	                              queue database (how the first admin is made)
 //	faxd [-config FILE] secrets new-key|status|rotate
 //	                              manage the encryption of stored secrets
 //	faxd keys                     list every configuration key and its environment variable
@@ -31,10 +34,11 @@ import (
 	"github.com/faxd/faxd/internal/buildinfo"
 	"github.com/faxd/faxd/internal/config"
 	"github.com/faxd/faxd/internal/server"
+	"github.com/faxd/faxd/internal/users"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(runIn(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 // usages is each command's help, printed for `faxd COMMAND -h`.
@@ -54,11 +58,16 @@ func isHelpFlag(arg string) bool {
 func isHelp(arg string) bool { return isHelpFlag(arg) || arg == "help" }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	return runIn(args, os.Stdin, stdout, stderr)
+}
+
+// runIn is run with stdin, from which `faxd user` reads passwords.
+func runIn(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("faxd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", os.Getenv(config.EnvPrefix+"CONFIG"), "configuration `file` (YAML)")
 	usage := func(w io.Writer) {
-		fmt.Fprintln(w, "usage: faxd [-config FILE] [run|migrate|check|keys|version|token ...|secrets ...]")
+		fmt.Fprintln(w, "usage: faxd [-config FILE] [run|migrate|check|keys|version|token ...|user ...|secrets ...]")
 		fmt.Fprintln(w, "       faxd COMMAND -h    help on one command")
 		fs.SetOutput(w)
 		fs.PrintDefaults()
@@ -92,17 +101,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 			tokens.Usage(stdout)
 			return 0
 		}
+		if cmd == "user" {
+			users.Usage(stdout)
+			return 0
+		}
 		if u, ok := usages[cmd]; ok {
 			fmt.Fprintln(stdout, u)
 			return 0
 		}
 	}
-	if fs.NArg() > 1 && cmd != "token" && cmd != "secrets" {
+	if fs.NArg() > 1 && cmd != "token" && cmd != "secrets" && cmd != "user" {
 		usage(stderr)
 		return 2
 	}
 	if cmd == "token" && (fs.NArg() < 2 || !tokens.IsSubcommand(fs.Arg(1))) {
 		tokens.Usage(stderr)
+		return 2
+	}
+	if cmd == "user" && (fs.NArg() < 2 || !users.IsSubcommand(fs.Arg(1))) {
+		users.Usage(stderr)
 		return 2
 	}
 	switch cmd {
@@ -114,7 +131,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "%-32s %s\n", k.Path, k.Env)
 		}
 		return 0
-	case "run", "migrate", "check", "token", "secrets":
+	case "run", "migrate", "check", "token", "secrets", "user":
 	default:
 		fmt.Fprintf(stderr, "faxd: unknown command %q\n", cmd)
 		usage(stderr)
@@ -139,7 +156,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cmd == "secrets" {
 		return secretsCommand(ctx, cfg, log, fs.Args()[1:], stdout, stderr)
 	}
-	if cmd == "migrate" || cmd == "token" {
+	if cmd == "migrate" || cmd == "token" || cmd == "user" {
 		db, err := server.OpenDatabases(ctx, cfg.Database, log)
 		if err != nil {
 			log.Error("open databases", "err", err)
@@ -152,6 +169,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		if cmd == "token" {
 			return tokens.Command(ctx, db.Queue, fs.Args()[1:], stdout, stderr)
+		}
+		if cmd == "user" {
+			return users.Command(ctx, db.Queue, cfg.Users.Options(), fs.Args()[1:], stdin, stdout, stderr)
 		}
 		log.Info("migrations applied")
 		return 0

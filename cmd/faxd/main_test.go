@@ -89,6 +89,10 @@ func TestHelpStartsNothing(t *testing.T) {
 		{[]string{"token", "create", "-h"}, "faxd token create --name NAME"},
 		{[]string{"token", "revoke", "--help"}, "faxd token revoke ID"},
 		{[]string{"token", "help"}, "faxd token list"},
+		{[]string{"user", "-h"}, "faxd user create -name NAME"},
+		{[]string{"user", "create", "-name", "root", "-h"}, "faxd user create -name NAME"},
+		{[]string{"user", "passwd", "--help"}, "faxd user passwd -name NAME"},
+		{[]string{"user", "help"}, "faxd user list"},
 	} {
 		args := append([]string{"-config", cfg}, tc.args...)
 		cmd := exec.Command(bin, args...)
@@ -101,7 +105,7 @@ func TestHelpStartsNothing(t *testing.T) {
 	}
 	// Without -h the same configuration does fail: the help above really
 	// did no work.
-	for _, args := range [][]string{{"token", "list"}, {"token", "create", "--name", "help"}} {
+	for _, args := range [][]string{{"token", "list"}, {"token", "create", "--name", "help"}, {"user", "list"}} {
 		cmd := exec.Command(bin, append([]string{"-config", cfg}, args...)...)
 		if out, err := cmd.CombinedOutput(); err == nil || strings.Contains(string(out), "usage:") {
 			t.Errorf("faxd %s against nothing: %v %s", strings.Join(args, " "), err, out)
@@ -114,5 +118,11 @@ func TestHelpStartsNothing(t *testing.T) {
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err == nil || !strings.Contains(stderr.String(), "usage: faxd token") || strings.Contains(stderr.String(), "level=") {
 		t.Errorf("token frobnicate: %v %s", err, stderr.String())
+	}
+	stderr.Reset()
+	cmd = exec.Command(bin, "-config", cfg, "user", "frobnicate")
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil || !strings.Contains(stderr.String(), "usage: faxd user") || strings.Contains(stderr.String(), "level=") {
+		t.Errorf("user frobnicate: %v %s", err, stderr.String())
 	}
 }

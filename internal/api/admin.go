@@ -18,6 +18,7 @@ import (
 	"github.com/faxd/faxd/internal/audit"
 	"github.com/faxd/faxd/internal/channel"
 	"github.com/faxd/faxd/internal/secretbox"
+	"github.com/faxd/faxd/internal/users"
 )
 
 // decodeBody reads a JSON request body into v, refusing unknown fields.
@@ -325,6 +326,9 @@ type TokenInput struct {
 	Role      tokens.Role `json:"role"`
 	ExpiresAt *time.Time  `json:"expires_at"`
 	ExpiresIn string      `json:"expires_in"`
+	// UserID makes the token belong to a user account: it acts with the
+	// user's role and name (its own role is then submitter).
+	UserID int64 `json:"user_id"`
 }
 
 // CreatedToken is a new token with its secret, shown this once.
@@ -365,11 +369,19 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request, c *caller) err
 			return newProblem(http.StatusBadRequest, "invalid-request", "expires_in: %v", err)
 		}
 	}
+	if in.UserID != 0 {
+		if _, err := a.users.Get(r.Context(), in.UserID); err != nil {
+			if errors.Is(err, users.ErrNotFound) {
+				return newProblem(http.StatusBadRequest, "invalid-request", "user_id: there is no user %d (see GET /v1/users)", in.UserID)
+			}
+			return err
+		}
+	}
 	var secret string
 	var t tokens.Token
 	err := a.audited(r, c, func(tx pgx.Tx) (audit.Change, error) {
 		var err error
-		secret, t, err = a.tokens.WithTx(tx).CreateExpiring(r.Context(), in.Name, in.Role, exp)
+		secret, t, err = a.tokens.WithTx(tx).CreateOwned(r.Context(), in.Name, in.Role, exp, in.UserID)
 		return audit.Change{Action: "create", ObjectType: audit.Token, ObjectID: strconv.FormatInt(t.ID, 10), After: t}, err
 	})
 	if err != nil {

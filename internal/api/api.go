@@ -35,6 +35,7 @@ import (
 	"github.com/faxd/faxd/internal/netguard"
 	"github.com/faxd/faxd/internal/notify"
 	"github.com/faxd/faxd/internal/secretbox"
+	"github.com/faxd/faxd/internal/users"
 	"github.com/faxd/faxd/queue"
 )
 
@@ -69,6 +70,10 @@ type Deps struct {
 	// number's best route next costs less (its cost windows); nil on a
 	// node without a router, where the flag is refused.
 	CheapWindows CheapWindows
+	// Users are people's accounts: the API accepts their session cookie
+	// and their tokens, and serves /v1/users and /v1/me (users.go). nil:
+	// a store with the default session and throttle settings.
+	Users *users.Store
 }
 
 // CheapWindows tells when a fax to number should go to wait for a
@@ -101,6 +106,7 @@ type API struct {
 	upload   time.Duration
 	outbound *netguard.Policy
 	cheap    CheapWindows
+	users    *users.Store
 }
 
 // route is one served method and path pattern, and the role it needs.
@@ -156,7 +162,10 @@ func New(cfg Config, d Deps) (*API, error) {
 	if d.Now != nil {
 		a.tokens.Now = d.Now
 	}
-	a.upload, a.outbound = d.UploadTimeout, d.Outbound
+	a.upload, a.outbound, a.users = d.UploadTimeout, d.Outbound, d.Users
+	if a.users == nil {
+		a.users = users.New(d.Pool, users.Options{Now: d.Now})
+	}
 	if a.outbound == nil {
 		a.outbound, _ = notify.Config{}.Outbound() // no allow-list: cannot fail
 	}
@@ -189,14 +198,14 @@ func New(cfg Config, d Deps) (*API, error) {
 		{"PUT", "/v1/inbound-rules/{id}", tokens.Admin, a.updateRule},
 		{"DELETE", "/v1/inbound-rules/{id}", tokens.Admin, a.deleteRule},
 
-		{"GET", "/v1/received", tokens.Admin, a.listReceived},
-		{"GET", "/v1/received/{id}", tokens.Admin, a.getReceived},
-		{"GET", "/v1/received/{id}/document", tokens.Admin, a.receivedDocument},
-		{"GET", "/v1/received/{id}/thumbnail", tokens.Admin, a.receivedThumbnail},
-		{"POST", "/v1/received/{id}/reroute", tokens.Admin, a.reroute},
-		{"GET", "/v1/received/{id}/reroutes", tokens.Admin, a.listReroutes},
-		{"GET", "/v1/mailboxes", tokens.Admin, a.listMailboxes},
-		{"GET", "/v1/mailboxes/{name}", tokens.Admin, a.getMailbox},
+		{"GET", "/v1/received", needReceived, a.listReceived},
+		{"GET", "/v1/received/{id}", needReceived, a.getReceived},
+		{"GET", "/v1/received/{id}/document", needReceived, a.receivedDocument},
+		{"GET", "/v1/received/{id}/thumbnail", needReceived, a.receivedThumbnail},
+		{"POST", "/v1/received/{id}/reroute", needOperator, a.reroute},
+		{"GET", "/v1/received/{id}/reroutes", needReceived, a.listReroutes},
+		{"GET", "/v1/mailboxes", needReceived, a.listMailboxes},
+		{"GET", "/v1/mailboxes/{name}", needReceived, a.getMailbox},
 		{"GET", "/v1/archive", tokens.Submitter, a.searchArchive},
 
 		{"GET", "/v1/tokens", tokens.Admin, a.listTokens},
@@ -211,6 +220,7 @@ func New(cfg Config, d Deps) (*API, error) {
 	a.routes = append(a.routes, a.gatewayHealthRoutes()...)
 	a.routes = append(a.routes, a.traceRoutes()...)
 	a.routes = append(a.routes, a.readRoutes()...) // received.go
+	a.routes = append(a.routes, a.userRoutes()...) // users.go
 	return a, nil
 }
 
@@ -249,9 +259,13 @@ func (a *API) Handler() http.Handler {
 	return mux
 }
 
-// caller is the authenticated token behind a request.
+// caller is who is behind a request: a token, or a user's session. For a
+// user (session or owned token), Token.Name is the user's name and
+// Token.Role is admin for admins, submitter otherwise (users.go).
 type caller struct {
 	tokens.Token
+	user    *users.User    // the account; nil for a token of no user
+	session *users.Session // set when the session cookie authenticated
 }
 
 func (c *caller) admin() bool { return c.Role == tokens.Admin }
@@ -286,6 +300,7 @@ func (a *API) wrap(rt route) http.Handler {
 		c, err := a.authenticate(r, rt.role)
 		if err == nil && c != nil {
 			a.extendDeadlines(w, r)
+			r = r.WithContext(withCaller(r, c)) // users.go
 		}
 		if err == nil {
 			err = rt.h(sw, r, c)
@@ -296,6 +311,9 @@ func (a *API) wrap(rt route) http.Handler {
 		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start)}
 		if c != nil {
 			attrs = append(attrs, "token_id", c.ID, "token_name", c.Name)
+			if c.user != nil {
+				attrs = append(attrs, "user_id", c.user.ID)
+			}
 		}
 		a.log.Info("api request", attrs...)
 	})
@@ -322,6 +340,13 @@ func (a *API) authenticate(r *http.Request, need tokens.Role) (*caller, error) {
 	}
 	h := r.Header.Get("Authorization")
 	scheme, secret, ok := strings.Cut(h, " ")
+	if h == "" && users.HasCookie(r) {
+		c, err := a.sessionCaller(r) // users.go
+		if err != nil {
+			return c, err
+		}
+		return c, a.authorize(c, need)
+	}
 	if h == "" {
 		return nil, newProblem(http.StatusUnauthorized, "unauthorized", "this endpoint needs an API token: send the header Authorization: Bearer <token>")
 	}
@@ -340,18 +365,38 @@ func (a *API) authenticate(r *http.Request, need tokens.Role) (*caller, error) {
 		return nil, err
 	}
 	c := &caller{Token: t}
-	if need == tokens.Admin && !c.admin() {
-		return c, newProblem(http.StatusForbidden, "forbidden", "this endpoint needs an admin token; token %q has the role %s", t.Name, t.Role)
+	if t.UserID != 0 {
+		if err := a.ownedToken(r, c); err != nil { // users.go
+			return nil, err
+		}
 	}
-	if ok, wait := a.limit.allow(t.ID); !ok {
+	return c, a.authorize(c, need)
+}
+
+// authorize checks the caller's authority for a route and its rate limit.
+func (a *API) authorize(c *caller, need tokens.Role) error {
+	if need == tokens.Admin && !c.admin() {
+		if c.user != nil {
+			return newProblem(http.StatusForbidden, "forbidden", "this endpoint needs the admin role; %q has the role %s", c.user.Name, c.user.Role)
+		}
+		return newProblem(http.StatusForbidden, "forbidden", "this endpoint needs an admin token; token %q has the role %s", c.Name, c.Role)
+	}
+	if err := a.authorizeUser(c, need); err != nil { // users.go
+		return err
+	}
+	key := c.ID
+	if c.session != nil {
+		key = -c.user.ID // a session's bucket: ids never meet a token's
+	}
+	if ok, wait := a.limit.allow(key); !ok {
 		secs := int(math.Ceil(wait.Seconds()))
 		if secs < 1 {
 			secs = 1
 		}
-		return c, &rateLimited{retryAfter: secs, Problem: newProblem(http.StatusTooManyRequests, "rate-limited",
-			"token %q is over its rate limit of %g requests per second (burst %d); retry after %d s", t.Name, a.cfg.RateLimit, a.cfg.RateBurst, secs)}
+		return &rateLimited{retryAfter: secs, Problem: newProblem(http.StatusTooManyRequests, "rate-limited",
+			"%s is over its rate limit of %g requests per second (burst %d); retry after %d s", c.who(), a.cfg.RateLimit, a.cfg.RateBurst, secs)}
 	}
-	return c, nil
+	return nil
 }
 
 type rateLimited struct {

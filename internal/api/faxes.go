@@ -486,15 +486,16 @@ func (a *API) submitFax(w http.ResponseWriter, r *http.Request, c *caller) error
 	return nil
 }
 
-// job loads a fax the caller may see: submitters only their own (others'
-// are "not found", so ids reveal nothing).
+// job loads a fax the caller may see: submitters and users only their own
+// (others' are "not found", so ids reveal nothing); operators and admins
+// every fax.
 func (a *API) job(r *http.Request, c *caller) (queue.Job, error) {
 	id, err := pathID(r, "id", "fax")
 	if err != nil {
 		return queue.Job{}, err
 	}
 	j, err := a.queue.Get(r.Context(), id)
-	if errors.Is(err, queue.ErrNotFound) || (err == nil && !c.admin() && j.Submitter != c.Name) {
+	if errors.Is(err, queue.ErrNotFound) || (err == nil && !c.operator() && j.Submitter != c.Name) {
 		return queue.Job{}, notFound("there is no fax %d (or it was purged)", id)
 	}
 	return j, err
@@ -565,7 +566,7 @@ func (a *API) listFaxes(w http.ResponseWriter, r *http.Request, c *caller) error
 		f.Destination = n
 	}
 	f.Submitter = q.str("submitter")
-	if !c.admin() {
+	if !c.operator() {
 		if f.Submitter != "" && f.Submitter != c.Name {
 			return newProblem(http.StatusForbidden, "forbidden", "a submitter token lists only its own faxes; leave out submitter or use %q", c.Name)
 		}

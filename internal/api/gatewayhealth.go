@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/faxd/faxd/internal/api/tokens"
 	"github.com/faxd/faxd/routing"
 )
 
@@ -32,7 +31,7 @@ type GatewayHealthJSON struct {
 }
 
 func (a *API) gatewayHealthRoutes() []route {
-	return []route{{"GET", "/v1/gateway-health", tokens.Admin, a.getGatewayHealth}}
+	return []route{{"GET", "/v1/gateway-health", needOperator, a.getGatewayHealth}}
 }
 
 func (a *API) getGatewayHealth(w http.ResponseWriter, r *http.Request, c *caller) error {

@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/faxd/faxd/archive"
-	"github.com/faxd/faxd/internal/api/tokens"
 	"github.com/faxd/faxd/internal/audit"
 	"github.com/faxd/faxd/internal/inbound"
 	"github.com/faxd/faxd/internal/thumbnail"
@@ -119,6 +118,9 @@ func (a *API) listReceived(w http.ResponseWriter, r *http.Request, c *caller) er
 	if err := a.needInbound(); err != nil {
 		return err
 	}
+	if c.restricted() {
+		return newProblem(http.StatusForbidden, "forbidden", "%s sees received faxes through the mailboxes granted to them: GET /v1/mailboxes, then /v1/mailboxes/{name}", c.who())
+	}
 	q := newQuery(r)
 	f := archive.Filter{Direction: archive.Inbound, Cursor: q.str("cursor"), Result: q.oneOf("result", "received", "receive_failed"),
 		LocalNumber: inbound.NormalizeNumber(q.str("did")), RemoteNumber: inbound.NormalizeNumber(q.str("caller")),
@@ -154,6 +156,9 @@ func (a *API) received(r *http.Request) (archive.Record, error) {
 	if errors.Is(err, archive.ErrNotFound) || (err == nil && rec.Direction != archive.Inbound) {
 		return archive.Record{}, notFound("there is no received fax %d (or it was purged from the archive)", id)
 	}
+	if err == nil {
+		err = a.mayReadFax(r, id, rec.Key) // users.go: a user sees granted mailboxes only
+	}
 	return rec, err
 }
 
@@ -170,7 +175,7 @@ func (a *API) getReceived(w http.ResponseWriter, r *http.Request, c *caller) err
 	for _, rr := range rrs {
 		f.Reroutes = append(f.Reroutes, viewReroute(rr))
 	}
-	read, err := a.inbound.IsRead(r.Context(), rec.Key, c.Name)
+	read, err := a.inbound.IsRead(r.Context(), rec.Key, c.reader())
 	if err != nil {
 		return err
 	}
@@ -188,24 +193,25 @@ type ReadMark struct {
 
 func (a *API) readRoutes() []route {
 	return []route{
-		{"POST", "/v1/received/{id}/read", tokens.Admin, a.markRead(true)},
-		{"DELETE", "/v1/received/{id}/read", tokens.Admin, a.markRead(false)},
+		{"POST", "/v1/received/{id}/read", needReceived, a.markRead(true)},
+		{"DELETE", "/v1/received/{id}/read", needReceived, a.markRead(false)},
 	}
 }
 
 // markRead marks a received fax read or unread for the caller: read
-// marks are kept per token name, so each caller's mailbox unread filter
-// and counts are their own. Marking twice answers the same.
+// marks are kept per caller (c.reader: the token's name, or the user's),
+// so each caller's mailbox unread filter and counts are their own.
+// Marking twice answers the same.
 func (a *API) markRead(read bool) func(http.ResponseWriter, *http.Request, *caller) error {
 	return func(w http.ResponseWriter, r *http.Request, c *caller) error {
 		rec, err := a.received(r)
 		if err != nil {
 			return err
 		}
-		if err := a.inbound.MarkRead(r.Context(), rec.Key, c.Name, read); err != nil {
+		if err := a.inbound.MarkRead(r.Context(), rec.Key, c.reader(), read); err != nil {
 			return inboundErr(err)
 		}
-		writeJSON(w, http.StatusOK, ReadMark{ID: rec.ID, Reader: c.Name, Read: read})
+		writeJSON(w, http.StatusOK, ReadMark{ID: rec.ID, Reader: c.reader(), Read: read})
 		return nil
 	}
 }
@@ -361,9 +367,16 @@ func (a *API) listMailboxes(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err := a.needInbound(); err != nil {
 		return err
 	}
-	ms, err := a.inbound.Mailboxes(r.Context(), c.Name)
+	ms, err := a.inbound.Mailboxes(r.Context(), c.reader())
 	if err != nil {
 		return err
+	}
+	if c.restricted() {
+		g, err := a.users.Grants(r.Context(), c.user.ID)
+		if err != nil {
+			return err
+		}
+		ms = grantedOnly(ms, func(m inbound.MailboxSummary) string { return m.Mailbox }, g)
 	}
 	if ms == nil {
 		ms = []inbound.MailboxSummary{}
@@ -385,7 +398,10 @@ func (a *API) getMailbox(w http.ResponseWriter, r *http.Request, c *caller) erro
 	if err := q.err("unread", "limit"); err != nil {
 		return err
 	}
-	es, err := a.inbound.Mailbox(r.Context(), name, c.Name, unread, limit)
+	if err := a.mayReadMailbox(r, c, name); err != nil {
+		return err
+	}
+	es, err := a.inbound.Mailbox(r.Context(), name, c.reader(), unread, limit)
 	if err != nil {
 		return err
 	}
@@ -473,7 +489,7 @@ func (a *API) searchArchive(w http.ResponseWriter, r *http.Request, c *caller) e
 	if err := q.err("direction", "result", "number", "submitter", "routing", "finished_after", "finished_before", "limit", "cursor"); err != nil {
 		return err
 	}
-	if !c.admin() {
+	if !c.operator() {
 		if f.Submitter != "" && f.Submitter != c.Name {
 			return newProblem(http.StatusForbidden, "forbidden", "a submitter token searches only its own faxes; leave out submitter or use %q", c.Name)
 		}

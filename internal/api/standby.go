@@ -103,7 +103,7 @@ func standbyJSON(v StandbyView) *StandbyJSON {
 
 func (a *API) clusterRoutes() []route {
 	return []route{
-		{"GET", "/v1/cluster", tokens.Admin, a.getCluster},
+		{"GET", "/v1/cluster", needOperator, a.getCluster},
 		{"POST", "/v1/cluster/standby/promote", tokens.Admin, a.standbyControl(Cluster.Promote, "promote", "promoted")},
 		{"POST", "/v1/cluster/standby/demote", tokens.Admin, a.standbyControl(Cluster.Demote, "demote", "demoted")},
 		{"POST", "/v1/cluster/standby/enable", tokens.Admin, a.standbyControl(Cluster.Enable, "enable", "automatic failover enabled")},

@@ -14,7 +14,7 @@ import (
 func (a *API) traceRoutes() []route {
 	return []route{
 		{"GET", "/v1/faxes/{id}/attempts/{n}/trace", tokens.Submitter, a.attemptTrace},
-		{"GET", "/v1/received/{id}/trace", tokens.Admin, a.receivedTrace},
+		{"GET", "/v1/received/{id}/trace", needOperator, a.receivedTrace},
 	}
 }
 

@@ -26,6 +26,7 @@ const (
 	Standby     = "standby"
 	ReceivedFax = "received_fax"
 	Secrets     = "secrets"
+	User        = "user"
 )
 
 // Masked replaces a secret's value in before/after.

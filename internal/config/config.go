@@ -29,6 +29,7 @@ import (
 	"github.com/faxd/faxd/internal/notify"
 	"github.com/faxd/faxd/internal/secretbox"
 	"github.com/faxd/faxd/internal/sip"
+	"github.com/faxd/faxd/internal/users"
 )
 
 // EnvPrefix starts every environment override.
@@ -59,6 +60,7 @@ type Config struct {
 	Inbound  inbound.Config        `yaml:"inbound"` // received-fax deliveries (internal/inbound)
 	Standby  cluster.StandbyConfig `yaml:"standby"` // failover controls and sync (internal/cluster)
 	Secrets  secretbox.Config      `yaml:"secrets"` // keys sealing stored passwords and webhook secrets (internal/secretbox)
+	Users    users.Config          `yaml:"users"`   // people's accounts: sessions and login throttling (internal/users)
 }
 
 // Node identifies this server in the cluster.
@@ -253,6 +255,7 @@ func Default() Config {
 		API:      api.Defaults(),
 		Notify:   notify.DefaultConfig(),
 		Standby:  cluster.DefaultStandbyConfig(),
+		Users:    users.DefaultConfig(),
 	}
 }
 
@@ -382,6 +385,7 @@ func (c *Config) Validate() []error {
 		errs = append(errs, err.(interface{ Unwrap() []error }).Unwrap()...)
 	}
 	errs = append(errs, c.validateSecrets()...)
+	errs = append(errs, c.Users.Validate()...)
 	if err := c.SIP.Validate(); err != nil {
 		if j, ok := err.(interface{ Unwrap() []error }); ok {
 			errs = append(errs, j.Unwrap()...)

@@ -32,6 +32,7 @@ import (
 	"github.com/faxd/faxd/internal/natsbus"
 	"github.com/faxd/faxd/internal/pgcluster"
 	"github.com/faxd/faxd/internal/secretbox"
+	"github.com/faxd/faxd/internal/users"
 	"github.com/faxd/faxd/queue"
 	"github.com/faxd/faxd/schemas"
 )
@@ -175,6 +176,11 @@ type Server struct {
 	inbound *inboundParts    // internal/server/inbound.go
 	standby *standbyParts    // internal/server/standby.go (node.role standby only)
 	systemd *systemdParts    // internal/server/systemd.go
+
+	// Users are people's accounts and Sessions their cookie and CSRF
+	// handling, shared by the API and the console (internal/server/users.go).
+	Users    *users.Store
+	Sessions *users.HTTP
 }
 
 // New opens every dependency and migrates the schemas. Close undoes it.
@@ -256,6 +262,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		s.Close(ctx)
 		return nil, err
 	}
+	s.openUsers()                          // internal/server/users.go
 	outbound, err := cfg.Notify.Outbound() // validated with the configuration
 	if err != nil {
 		s.Close(ctx)
@@ -264,7 +271,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if s.api, err = api.New(cfg.API, api.Deps{Pool: s.DB.Queue, Queue: s.Queue, Logger: log, // api adds its component
 		Archive: s.Archive, Inbound: s.inbound.router, Cluster: s.clusterAPI(), Secrets: s.secrets, Gateways: routerHealth{s},
 		CheapWindows:  &s.sites,
-		UploadTimeout: cfg.HTTP.UploadTimeout.D(), Outbound: outbound}); err != nil {
+		UploadTimeout: cfg.HTTP.UploadTimeout.D(), Outbound: outbound, Users: s.Users}); err != nil {
 		s.Close(ctx)
 		return nil, err
 	}

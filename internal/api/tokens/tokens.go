@@ -64,6 +64,9 @@ type Token struct {
 	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 	RevokedAt  time.Time `json:"revoked_at,omitzero"`
 	ExpiresAt  time.Time `json:"expires_at,omitzero"`
+	// UserID is the user account the token belongs to (0: none); such a
+	// token acts with that user's role and identity.
+	UserID int64 `json:"user_id,omitempty"`
 }
 
 // Expired reports whether t has expired at now.
@@ -130,6 +133,18 @@ func (s *Store) Create(ctx context.Context, name string, role Role) (string, Tok
 // CreateExpiring is Create with an expiry (zero: none), which must lie in
 // the future.
 func (s *Store) CreateExpiring(ctx context.Context, name string, role Role, expires time.Time) (string, Token, error) {
+	return s.CreateOwned(ctx, name, role, expires, 0)
+}
+
+// CreateOwned is CreateExpiring for a token that belongs to the user
+// account userID (0: none). An owned token is stored with the role
+// submitter whatever role is asked: its authority is its user's, and
+// where users are unknown (a standby that syncs tokens only) it must not
+// carry more.
+func (s *Store) CreateOwned(ctx context.Context, name string, role Role, expires time.Time, userID int64) (string, Token, error) {
+	if userID != 0 {
+		role = Submitter
+	}
 	if err := ValidateName(name); err != nil {
 		return "", Token{}, err
 	}
@@ -154,14 +169,21 @@ func (s *Store) CreateExpiring(ctx context.Context, name string, role Role, expi
 		}
 		secret = Prefix + strconv.FormatInt(t.ID, 10) + "_" + secretPart
 		return tx.QueryRow(ctx, `
-			INSERT INTO api_tokens (id, name, role, hash, expires_at) OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5)
-			RETURNING created_at`, t.ID, name, string(role), hash(secret), optTime(expires)).Scan(&t.CreatedAt)
+			INSERT INTO api_tokens (id, name, role, hash, expires_at, user_id) OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6)
+			RETURNING created_at`, t.ID, name, string(role), hash(secret), optTime(expires), optID(userID)).Scan(&t.CreatedAt)
 	})
 	if err != nil {
 		return "", Token{}, fmt.Errorf("tokens: create: %w", err)
 	}
-	t.Name, t.Role, t.ExpiresAt = name, role, expires
+	t.Name, t.Role, t.ExpiresAt, t.UserID = name, role, expires, userID
 	return secret, t, nil
+}
+
+func optID(id int64) *int64 {
+	if id == 0 {
+		return nil
+	}
+	return &id
 }
 
 func optTime(t time.Time) *time.Time {
@@ -185,14 +207,18 @@ func parse(secret string) (int64, bool) {
 	return id, err == nil && id > 0
 }
 
-const tokenCols = `id, name, role, created_at, last_used_at, revoked_at, expires_at`
+const tokenCols = `id, name, role, created_at, last_used_at, revoked_at, expires_at, user_id`
 
 func scan(row pgx.Row, extra ...any) (Token, error) {
 	var t Token
 	var role string
 	var used, revoked, expires *time.Time
-	if err := row.Scan(append([]any{&t.ID, &t.Name, &role, &t.CreatedAt, &used, &revoked, &expires}, extra...)...); err != nil {
+	var userID *int64
+	if err := row.Scan(append([]any{&t.ID, &t.Name, &role, &t.CreatedAt, &used, &revoked, &expires, &userID}, extra...)...); err != nil {
 		return Token{}, err
+	}
+	if userID != nil {
+		t.UserID = *userID
 	}
 	t.Role = Role(role)
 	if used != nil {
