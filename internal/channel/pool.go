@@ -182,8 +182,8 @@ func (p *Pool) SetState(s sip.State) {
 
 func (p *Pool) active() bool { return sip.State(p.state.Load()) == sip.StateActive }
 
-// updateFree tells the cluster how many more outbound calls this node can
-// take (0 unless active).
+// updateFree tells the cluster how many more outbound and inbound calls
+// this node can take (0 unless active).
 func (p *Pool) updateFree() {
 	free, freeIn := 0, 0
 	if p.active() {
@@ -191,8 +191,7 @@ func (p *Pool) updateFree() {
 		freeIn = max(cap(p.inSlots)-int(p.busyIn.Load()), 0)
 	}
 	p.d.Node.SetFree(free)
-	// For the other nodes' inbound overflow: where a redirected call can go.
-	p.d.Node.SetFreeInbound(freeIn)
+	p.d.Node.SetFreeInbound(freeIn) // other nodes redirect calls here while > 0
 }
 
 func (p *Pool) busy(direction string, delta int64) {
