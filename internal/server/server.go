@@ -201,6 +201,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if s.Bus, err = natsbus.Open(ctx, natsbus.Options{
 		URL: cfg.NATS.URL, Dir: cfg.NATS.EmbeddedDir, Listen: cfg.NATS.EmbeddedListen,
 		Name: "faxd-" + cfg.Node.ID, Logger: log.With("component", "nats"),
+		ServerName: cfg.NATS.ServerName, // empty: faxd-<node.id>
+		Cluster:    natsbus.Cluster{Name: cfg.NATS.Cluster.Name, Listen: cfg.NATS.Cluster.Listen, Routes: cfg.NATS.Cluster.Routes},
 	}); err != nil {
 		s.Close(ctx)
 		return nil, err
