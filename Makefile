@@ -14,7 +14,7 @@ BIN := bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/faxd/faxd/internal/buildinfo.Version=$(VERSION)
 
-.PHONY: all build run demo test bench loss lint deps-run deps-test go-deps fuzz clean install-systemd
+.PHONY: all build run demo test bench loss lint deps-run deps-test go-deps fuzz clean install-systemd package
 
 all: build
 
@@ -121,5 +121,11 @@ install-systemd: deps-run build
 	[ -e /etc/faxd/faxd.env ] || $(SUDO) install -m 0640 -o root -g faxd deploy/systemd/faxd.env.example /etc/faxd/faxd.env
 	$(SUDO) systemctl daemon-reload
 
+# dist/faxd_<version>_<arch>.deb and dist/faxd-<version>.<arch>.rpm: the
+# static binaries, the systemd unit, /etc/faxd/faxd.yaml and faxd.env
+# (kept on upgrade), the faxd user made at install (docs/deploy.md).
+package: build
+	$(GO) run ./internal/tools/pkgbuild -bin $(BIN) -version $(VERSION) -out dist
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist
