@@ -385,3 +385,13 @@ const (
 // sqlNotifyOutbox wakes the archive relay after the queue committed
 // outbox rows (see outboxWakeAfterCommit).
 const sqlNotifyOutbox = `SELECT pg_notify('` + channelOutbox + `', '')`
+
+// sqlDepth counts the jobs not yet final, each part through its partial
+// index (jobs_ready, jobs_sending), so it stays cheap however many final
+// jobs the table keeps.
+const sqlDepth = `
+SELECT (SELECT count(*) FROM jobs WHERE state = 'pending' AND run_at <= now()),
+       (SELECT count(*) FROM jobs WHERE state = 'pending' AND run_at > now()),
+       (SELECT count(*) FROM jobs WHERE state = 'sending'),
+       (SELECT coalesce(extract(epoch FROM now() - min(run_at)), 0)::float8
+          FROM jobs WHERE state = 'pending' AND run_at <= now())`
