@@ -258,3 +258,37 @@ func (b *Bus) Close() {
 		b.server.WaitForShutdown()
 	}
 }
+
+// StreamHealth is a JetStream stream's replication as one server sees it.
+type StreamHealth struct {
+	Replicas int // configured copies
+	Current  int // copies up to date: the leader and the current followers; 0 without a leader
+}
+
+// Health reports the named stream's replication. An error (the stream
+// missing, JetStream without a quorum to answer) is for the caller to
+// count as Current 0.
+func Health(ctx context.Context, js jetstream.JetStream, stream string) (StreamHealth, error) {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return StreamHealth{}, fmt.Errorf("natsbus: stream %s: %w", stream, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return StreamHealth{}, fmt.Errorf("natsbus: stream %s info: %w", stream, err)
+	}
+	h := StreamHealth{Replicas: max(info.Config.Replicas, 1)}
+	if info.Cluster == nil || info.Cluster.Leader == "" {
+		if h.Replicas == 1 && info.Cluster == nil { // a server outside any cluster
+			h.Current = 1
+		}
+		return h, nil
+	}
+	h.Current = 1
+	for _, r := range info.Cluster.Replicas {
+		if r.Current && !r.Offline {
+			h.Current++
+		}
+	}
+	return h, nil
+}

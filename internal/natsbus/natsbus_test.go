@@ -53,6 +53,9 @@ func TestEmbeddedJetStreamPersists(t *testing.T) {
 	if string(msg.Data) != "hello" {
 		t.Fatalf("got %q", msg.Data)
 	}
+	if h, err := Health(ctx, b.JetStream, "T"); err != nil || h != (StreamHealth{Replicas: 1, Current: 1}) {
+		t.Fatalf("health of a single server's stream: %+v %v", h, err)
+	}
 }
 
 // A node starts while its external NATS is down: Open succeeds, the bus
@@ -199,6 +202,18 @@ func TestEmbeddedCluster(t *testing.T) {
 	if _, err := nodes[0].JetStream.Publish(ctx, "t.one", []byte("hello")); err != nil {
 		t.Fatal(err)
 	}
+	// All three copies current (followers catch up asynchronously: wait
+	// for it, bounded by ctx).
+	for {
+		h, err := Health(ctx, nodes[2].JetStream, "T")
+		if err == nil && h == (StreamHealth{Replicas: 3, Current: 3}) {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("health with three servers: %+v %v", h, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	readLast := func(b *Bus, want string) {
 		t.Helper()
 		s, err := b.JetStream.Stream(ctx, "T")
@@ -238,6 +253,21 @@ func TestEmbeddedCluster(t *testing.T) {
 	}
 	if m, err := s.GetMsg(ctx, 1); err != nil || string(m.Data) != "hello" {
 		t.Fatalf("first message after a server stopped: %v %v", m, err)
+	}
+	// The health gauge's source sees one copy missing, from either node,
+	// once the leader has noticed the stopped server.
+	for {
+		h, err := Health(ctx, nodes[0].JetStream, "T")
+		if err == nil && h == (StreamHealth{Replicas: 3, Current: 2}) {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("health with two servers: %+v %v", h, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := Health(ctx, nodes[0].JetStream, "NOPE"); err == nil {
+		t.Fatal("health of a missing stream: no error")
 	}
 }
 

@@ -168,6 +168,7 @@ type Server struct {
 
 	channels *channels // internal/server/channels.go
 	nats     natsStart // internal/server/natsstart.go
+	gauges   *gauges   // internal/server/gauges.go
 
 	notify  *notifyParts     // internal/server/notify.go
 	members *cluster.Watcher // internal/server/cluster.go
@@ -224,6 +225,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		s.Close(ctx)
 		return nil, err
 	}
+	s.registerGauges() // internal/server/gauges.go
 	s.tasks = []*exclusiveTask{
 		s.newTask("queue_purged_jobs", s.DB.Queue, purgeLockKey, min(time.Hour, s.cfg.Queue.PurgeAfter.D()/10),
 			"Finished jobs deleted from the queue after queue.purge_after.",
@@ -381,6 +383,7 @@ func (s *Server) Run(ctx context.Context) error {
 	background(s.runStandby) // internal/server/standby.go
 	background(s.runHealth)
 	background(s.runRouting) // internal/server/channels.go
+	background(s.runGauges)  // internal/server/gauges.go
 	for _, t := range s.tasks {
 		background(func(ctx context.Context) { t.loop(ctx, s) })
 	}
