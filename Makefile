@@ -7,14 +7,14 @@ export CGO_ENABLED ?= 0
 # Debian/Ubuntu packages the server and the test suite use. The server itself
 # needs only postgresql (for the embedded default) and ghostscript (PDF/PS).
 RUN_PACKAGES  := postgresql ghostscript util-linux
-TEST_PACKAGES := $(RUN_PACKAGES) libtiff-tools libtiff-dev libspandsp-dev poppler-utils sip-tester gcc make systemd
+TEST_PACKAGES := $(RUN_PACKAGES) libtiff-tools libtiff-dev libspandsp-dev poppler-utils sip-tester gcc make systemd tzdata ca-certificates
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 BIN := bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/faxd/faxd/internal/buildinfo.Version=$(VERSION)
 
-.PHONY: all build run demo test bench loss lint deps-run deps-test go-deps fuzz clean install-systemd
+.PHONY: all build run demo test bench loss lint deps-run deps-test go-deps fuzz clean install-systemd package image
 
 all: build
 
@@ -121,5 +121,18 @@ install-systemd: deps-run build
 	[ -e /etc/faxd/faxd.env ] || $(SUDO) install -m 0640 -o root -g faxd deploy/systemd/faxd.env.example /etc/faxd/faxd.env
 	$(SUDO) systemctl daemon-reload
 
+# dist/faxd_<version>_<arch>.deb and dist/faxd-<version>.<arch>.rpm: the
+# static binaries, the systemd unit, /etc/faxd/faxd.yaml and faxd.env
+# (kept on upgrade), the faxd user made at install (docs/deploy.md).
+package: build
+	$(GO) run ./internal/tools/pkgbuild -bin $(BIN) -version $(VERSION) -out dist
+
+# The OCI image, without a container daemon: var/image/oci (an OCI layout)
+# and var/image/faxd.tar (docker load / podman load), from the static
+# binaries and this Debian machine's Ghostscript (docs/deploy.md).
+image: deps-run build
+	$(GO) run ./internal/tools/imagebuild -bin $(BIN) -version $(VERSION) \
+		-revision $$(git rev-parse HEAD 2>/dev/null || echo unknown) -out var/image
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist

@@ -147,6 +147,16 @@ func (r *Relay) Pending(ctx context.Context) (int64, error) {
 	return n, err
 }
 
+// OldestPending is how long the oldest unpublished outbox row has waited:
+// the archive's lag behind the queue; 0 when none waits.
+func (r *Relay) OldestPending(ctx context.Context) (time.Duration, error) {
+	var secs float64
+	if err := r.pool.QueryRow(ctx, sqlOutboxOldest).Scan(&secs); err != nil {
+		return 0, err
+	}
+	return time.Duration(secs * float64(time.Second)), nil
+}
+
 // relayLease is how long a claimed batch is this relay's: longer than a
 // batch takes to publish (each message and document has a 10 s timeout).
 // A relay that dies leaves its batch to the others after it.

@@ -74,3 +74,7 @@ const sqlSourceID = `SELECT system_identifier::text || '/' || current_database()
 const sqlOutboxInsert = `INSERT INTO outbox (topic, key, payload) VALUES ($1, $2, $3)`
 
 const sqlSetRouting = `UPDATE faxes SET routing = $2, routed_to = $3 WHERE record_key = $1`
+
+// sqlOutboxOldest is the age of the oldest unpublished outbox row, through
+// the partial index on unpublished rows.
+const sqlOutboxOldest = `SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 FROM outbox WHERE published_at IS NULL`

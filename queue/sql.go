@@ -507,3 +507,13 @@ WHERE node_id <> $1 AND role = 'active' AND lease_expires_at > now()
   AND (NOT liveness OR EXISTS (SELECT 1 FROM held WHERE held.incarnation = nodes.incarnation))
 ORDER BY free_inbound DESC, node_id
 LIMIT 1`
+
+// sqlDepth counts the jobs not yet final, each part through its partial
+// index (jobs_ready, jobs_sending), so it stays cheap however many final
+// jobs the table keeps.
+const sqlDepth = `
+SELECT (SELECT count(*) FROM jobs WHERE state = 'pending' AND run_at <= now()),
+       (SELECT count(*) FROM jobs WHERE state = 'pending' AND run_at > now()),
+       (SELECT count(*) FROM jobs WHERE state = 'sending'),
+       (SELECT coalesce(extract(epoch FROM now() - min(run_at)), 0)::float8
+          FROM jobs WHERE state = 'pending' AND run_at <= now())`

@@ -176,6 +176,18 @@ type NATS struct {
 	EmbeddedDir    string `yaml:"embedded_dir"`
 	EmbeddedListen string `yaml:"embedded_listen"`
 	StreamReplicas int    `yaml:"stream_replicas"` // 1 alone; 3 in a NATS cluster
+	// ServerName names the embedded server (default faxd-<node.id>); in a
+	// cluster it is the JetStream replica's identity and must be unique.
+	ServerName string      `yaml:"server_name"`
+	Cluster    NATSCluster `yaml:"cluster"`
+}
+
+// NATSCluster lets the embedded server join other NATS servers (embedded
+// in other faxd nodes or standalone) into one JetStream cluster.
+type NATSCluster struct {
+	Name   string   `yaml:"name"`
+	Listen string   `yaml:"listen"` // empty: not clustered
+	Routes []string `yaml:"routes"`
 }
 
 // Queue tunes leases, polling, retries and purge of the outbound queue.
@@ -215,6 +227,51 @@ type Archive struct {
 // Channels sizes this server's fax channel pool.
 type Channels struct {
 	Count int `yaml:"count"`
+}
+
+// validateCluster checks the embedded server's cluster keys.
+func (n NATS) validateCluster() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &problem{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	cl := n.Cluster
+	if cl.Listen == "" {
+		if cl.Name != "" || len(cl.Routes) > 0 {
+			bad("nats.cluster.listen", "must be set when nats.cluster.name or nats.cluster.routes is (host:port for routes from the other servers)")
+		}
+		if n.StreamReplicas > 1 {
+			bad("nats.stream_replicas", "%d: the embedded server alone keeps 1 copy; set nats.cluster.* to join a cluster of at least %d servers, or nats.url", n.StreamReplicas, n.StreamReplicas)
+		}
+		return errs
+	}
+	if _, _, err := net.SplitHostPort(cl.Listen); err != nil {
+		bad("nats.cluster.listen", "%q: want host:port", cl.Listen)
+	}
+	if cl.Name == "" {
+		bad("nats.cluster.name", "must be set with nats.cluster.listen (the same name on every server)")
+	} else if strings.ContainsAny(cl.Name, " \t\n.*>") {
+		bad("nats.cluster.name", "%q: no spaces, dots or wildcards", cl.Name)
+	}
+	if len(cl.Routes) == 0 {
+		bad("nats.cluster.routes", "must list the cluster addresses of the servers (host:port; this one may be listed too)")
+	}
+	for i, r := range cl.Routes {
+		hp := r
+		if _, after, ok := strings.Cut(r, "://"); ok {
+			hp = after
+			if i := strings.LastIndex(hp, "@"); i >= 0 { // user:password@
+				hp = hp[i+1:]
+			}
+		}
+		if _, _, err := net.SplitHostPort(hp); err != nil {
+			bad(fmt.Sprintf("nats.cluster.routes[%d]", i), "%q: want host:port or nats-route://host:port", r)
+		}
+	}
+	if strings.ContainsAny(n.ServerName, " \t\n") {
+		bad("nats.server_name", "%q: no spaces", n.ServerName)
+	}
+	return errs
 }
 
 // Default returns the embedded defaults that `make run` uses.
@@ -337,6 +394,7 @@ func (c *Config) Validate() []error {
 		if _, _, err := net.SplitHostPort(c.NATS.EmbeddedListen); err != nil {
 			bad("nats.embedded_listen", "%q: want host:port", c.NATS.EmbeddedListen)
 		}
+		errs = append(errs, c.NATS.validateCluster()...)
 	}
 	if c.NATS.StreamReplicas < 1 || c.NATS.StreamReplicas > 5 {
 		bad("nats.stream_replicas", "%d: must be between 1 and 5", c.NATS.StreamReplicas)

@@ -400,3 +400,44 @@ http:
 		}
 	}
 }
+
+// The embedded server's cluster keys: a three-node example loads (routes
+// also from the environment), and each mistake is named by its key.
+func TestNATSClusterKeys(t *testing.T) {
+	p := writeFile(t, `
+node: {id: a1}
+nats:
+  stream_replicas: 3
+  server_name: a1
+  cluster:
+    name: faxd
+    listen: 10.0.0.1:6222
+`)
+	cfg, err := Load(p, []string{"FAXD_NATS_CLUSTER_ROUTES=[10.0.0.1:6222, 'nats-route://u:p@10.0.0.2:6222', 10.0.0.3:6222]"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := cfg.NATS.Cluster; c.Name != "faxd" || c.Listen != "10.0.0.1:6222" || len(c.Routes) != 3 || c.Routes[1] != "nats-route://u:p@10.0.0.2:6222" {
+		t.Fatalf("cluster = %+v", c)
+	}
+
+	for body, want := range map[string]string{
+		"nats: {stream_replicas: 3}":                                     "nats.stream_replicas: 3: the embedded server alone",
+		"nats: {cluster: {name: c}}":                                     "nats.cluster.listen: must be set",
+		"nats: {cluster: {listen: 'x:1', routes: ['x:1']}}":              "nats.cluster.name: must be set",
+		"nats: {cluster: {name: c, listen: nocolon, routes: ['x:1']}}":   "nats.cluster.listen: \"nocolon\"",
+		"nats: {cluster: {name: c, listen: 'x:1'}}":                      "nats.cluster.routes: must list",
+		"nats: {cluster: {name: c, listen: 'x:1', routes: ['x:1', y]}}":  "nats.cluster.routes[1]: \"y\"",
+		"nats: {cluster: {name: 'a b', listen: 'x:1', routes: ['x:1']}}": "nats.cluster.name: \"a b\"",
+	} {
+		_, err := Load(writeFile(t, body), nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: want %q, got %v", body, want, err)
+		}
+	}
+	// With an external NATS the embedded cluster keys are not used, and
+	// stream_replicas is up to that cluster.
+	if _, err := Load(writeFile(t, "nats: {url: 'nats://n1:4222', stream_replicas: 3}"), nil); err != nil {
+		t.Fatalf("external NATS with 3 replicas: %v", err)
+	}
+}

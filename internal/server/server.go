@@ -170,6 +170,7 @@ type Server struct {
 
 	channels *channels // internal/server/channels.go
 	nats     natsStart // internal/server/natsstart.go
+	gauges   *gauges   // internal/server/gauges.go
 
 	notify  *notifyParts     // internal/server/notify.go
 	members *cluster.Watcher // internal/server/cluster.go
@@ -208,6 +209,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if s.Bus, err = natsbus.Open(ctx, natsbus.Options{
 		URL: cfg.NATS.URL, Dir: cfg.NATS.EmbeddedDir, Listen: cfg.NATS.EmbeddedListen,
 		Name: "faxd-" + cfg.Node.ID, Logger: log.With("component", "nats"),
+		ServerName: cfg.NATS.ServerName, // empty: faxd-<node.id>
+		Cluster:    natsbus.Cluster{Name: cfg.NATS.Cluster.Name, Listen: cfg.NATS.Cluster.Listen, Routes: cfg.NATS.Cluster.Routes},
 	}); err != nil {
 		s.Close(ctx)
 		return nil, err
@@ -229,6 +232,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		s.Close(ctx)
 		return nil, err
 	}
+	s.registerGauges() // internal/server/gauges.go
 	s.tasks = []*exclusiveTask{
 		s.newTask("queue_purged_jobs", s.DB.Queue, purgeLockKey, min(time.Hour, s.cfg.Queue.PurgeAfter.D()/10),
 			"Finished jobs deleted from the queue after queue.purge_after.",
@@ -388,6 +392,7 @@ func (s *Server) Run(ctx context.Context) error {
 	background(s.runStandby) // internal/server/standby.go
 	background(s.runHealth)
 	background(s.runRouting) // internal/server/channels.go
+	background(s.runGauges)  // internal/server/gauges.go
 	for _, t := range s.tasks {
 		background(func(ctx context.Context) { t.loop(ctx, s) })
 	}
