@@ -551,7 +551,9 @@ func applyEnv(cfg *Config, environ []string) []error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		if notKeys[name] {
+		// The variable secrets.key_env names holds keys, not configuration,
+		// and may well be spelt FAXD_SOMETHING.
+		if notKeys[name] || name == cfg.Secrets.KeyEnv {
 			continue
 		}
 		msg := "no such configuration key (`faxd keys` lists them)"

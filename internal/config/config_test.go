@@ -344,6 +344,14 @@ func TestEnvUnknownKeys(t *testing.T) {
 	if g := cfg.Channel.Gateways; len(g) != 1 || g[0].MaxChannels != 2 {
 		t.Errorf("gateways from env = %+v", g)
 	}
+	// The variable secrets.key_env names holds keys: FAXD_ spelling or not,
+	// it is no configuration key (the systemd environment file names one so).
+	keys := "k1 " + strings.Repeat("A", 43) + "="
+	t.Setenv("FAXD_SECRETS_KEYS", keys) // the keyring reads the process environment
+	cfg, err = Load("", []string{"FAXD_SECRETS_KEY_ENV=FAXD_SECRETS_KEYS", "FAXD_SECRETS_KEYS=" + keys})
+	if err != nil || cfg.Secrets.KeyEnv != "FAXD_SECRETS_KEYS" {
+		t.Errorf("keys in a FAXD_ variable named by secrets.key_env: %v", err)
+	}
 }
 
 func TestClosestKey(t *testing.T) {
