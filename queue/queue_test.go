@@ -353,7 +353,9 @@ func TestNoDoubleClaim(t *testing.T) {
 	errc := make(chan error, claimers)
 	for i := range claimers {
 		cq := newQueue(t, dsn)
-		node := register(t, cq, fmt.Sprintf("claimer-%d", i), queue.NodeConfig{TTL: time.Minute})
+		// Nothing renews these leases: an hour outlasts the drain on any
+		// loaded machine (a minute did not, and the claims then failed).
+		node := register(t, cq, fmt.Sprintf("claimer-%d", i), queue.NodeConfig{TTL: time.Hour})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
