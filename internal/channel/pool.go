@@ -99,7 +99,6 @@ func New(cfg Config, opt Options, d Deps, self string) (*Pool, error) {
 	}
 	p := &Pool{cfg: cfg, opt: opt, d: d, log: d.Log, fileGWs: map[string]Gateway{}, self: self,
 		wake: make(chan struct{}, 1), inSlots: make(chan struct{}, inbound)}
-	p.updateFree() // the free counts the first heartbeat shows
 	if cfg.HeaderTemplate != "" {
 		t, err := render.ParseHeaderTemplate(cfg.HeaderTemplate)
 		if err != nil {

@@ -25,7 +25,12 @@ func (s *Server) openOverflow() {
 	if c == nil || c.UA == nil || s.Node == nil {
 		return
 	}
-	_, free := s.Node.Inbound()
+	free := 0 // a standby takes no calls until it is promoted
+	if s.cfg.Node.Role == "active" {
+		if free = s.cfg.Channel.InboundCount; free == 0 {
+			free = s.cfg.Channels.Count
+		}
+	}
 	s.Node.SetInbound(c.UA.ContactURI(), free)
 	if s.cfg.SIP.OverflowRedirect {
 		c.UA.SetOverflow(overflowTarget{s})

@@ -55,6 +55,13 @@ func faxdBinary(t *testing.T) string {
 	return faxdBin.path
 }
 
+// removeFaxdBinary removes the binary faxdBinary built, if any.
+func removeFaxdBinary() {
+	if faxdBin.path != "" {
+		_ = os.RemoveAll(filepath.Dir(faxdBin.path))
+	}
+}
+
 // faxdProc is a running faxd process.
 type faxdProc struct {
 	id  string

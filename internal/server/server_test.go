@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,12 @@ import (
 	"github.com/faxd/faxd/queue"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	removeFaxdBinary() // process_test.go
+	pgtest.Shutdown()
+	os.Exit(code)
+}
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
