@@ -453,3 +453,11 @@ type Standby struct {
 	LastSync             *time.Time `json:"last_sync,omitempty"`
 	LastSyncError        string     `json:"last_sync_error,omitempty"`
 }
+
+// QueueStats is the queue's depth by state and the faxes finished since
+// Since.
+type QueueStats struct {
+	Since         time.Time      `json:"since"`
+	States        map[string]int `json:"states"`
+	FinishedSince map[string]int `json:"finished_since"`
+}

@@ -385,3 +385,8 @@ const (
 // sqlNotifyOutbox wakes the archive relay after the queue committed
 // outbox rows (see outboxWakeAfterCommit).
 const sqlNotifyOutbox = `SELECT pg_notify('` + channelOutbox + `', '')`
+
+// sqlCounts counts every job by state, and those that finished since $1
+// (the jobs_finished index bounds that part).
+const sqlCounts = `
+SELECT state, count(*), count(*) FILTER (WHERE finished_at >= $1) FROM jobs GROUP BY state`

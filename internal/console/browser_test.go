@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -32,7 +33,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 const testKeyLine = "test AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n"
 
 // startNode runs a whole faxd node on dsn.
-func startNode(t *testing.T, dsn string, mutate func(*config.Config)) *server.Server {
+func startNode(t testing.TB, dsn string, mutate func(*config.Config)) *server.Server {
 	t.Helper()
 	cfg := config.Default()
 	cfg.HTTP.Listen = "127.0.0.1:0"
@@ -83,7 +84,7 @@ func selfConfig(c *config.Config) {
 }
 
 // browser starts one headless chromium for the test and returns a tab.
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	path := ""
 	for _, p := range []string{"chromium", "chromium-browser"} {
@@ -123,7 +124,7 @@ func shots(t *testing.T) string {
 }
 
 type run struct {
-	t    *testing.T
+	t    testing.TB
 	ctx  context.Context
 	dir  string
 	axe  string
@@ -147,7 +148,22 @@ func (r *run) do(what string, d time.Duration, actions ...chromedp.Action) {
 func (r *run) page(name string) {
 	r.t.Helper()
 	var png []byte
-	r.do("screenshot "+name, 20*time.Second, chromedp.FullScreenshot(&png, 80))
+	r.do("screenshot "+name, 30*time.Second, waitJS(`document.readyState === "complete"`),
+		chromedp.ActionFunc(func(ctx context.Context) error {
+			// Chromium sometimes reports a zero-sized page while it lays
+			// out images; ask again until it has a size.
+			for {
+				err := chromedp.FullScreenshot(&png, 80).Do(ctx)
+				if err == nil || ctx.Err() != nil {
+					return err
+				}
+				select {
+				case <-ctx.Done():
+					return err
+				case <-time.After(200 * time.Millisecond):
+				}
+			}
+		}))
 	if err := os.WriteFile(filepath.Join(r.dir, name+".png"), png, 0o644); err != nil {
 		r.t.Fatal(err)
 	}
@@ -181,8 +197,35 @@ func text(sel string, out *string) chromedp.Action { return chromedp.Text(sel, o
 
 // waitText waits until the element's text contains want.
 func waitText(sel, want string) chromedp.Action {
-	return chromedp.Poll(fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && e.textContent.includes(%q); })()`, sel, want), nil,
-		chromedp.WithPollingInterval(100*time.Millisecond))
+	return waitJS(fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && e.textContent.includes(%q); })()`, sel, want))
+}
+
+// waitJS evaluates cond until it is true, in whatever document is current:
+// an evaluation cut off by a navigation is simply tried again. The caller's
+// context bounds the wait.
+func waitJS(cond string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var ok bool
+			// One evaluation may hang on a document that is going away.
+			ectx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			err := chromedp.Evaluate(cond, &ok).Do(ectx)
+			cancel()
+			if err == nil && ok {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				if err != nil {
+					return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+				}
+				return ctx.Err()
+			case <-tick.C:
+			}
+		}
+	})
 }
 
 type runtimeEvaluate = runtime.EvaluateParams
@@ -240,7 +283,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// The dashboard's live region is replaced by server-sent events.
 	r.do("dashboard live update", 30*time.Second,
 		waitSel("#live"),
-		chromedp.Poll(`Number(document.getElementById("live").dataset.updates || 0) >= 2`, nil, chromedp.WithPollingInterval(100*time.Millisecond)),
+		waitJS(`Number(document.getElementById("live").dataset.updates || 0) >= 2`),
 		waitText("#nodes-h", "Nodes"), waitText("main", "fax-b"))
 	r.page("dashboard")
 
@@ -266,9 +309,22 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// The received fax: list, detail with thumbnails, one page, reroute.
 	r.do("received list", 60*time.Second,
-		chromedp.Navigate(base+"/console/received"),
-		chromedp.Poll(`(() => { if (document.querySelector('#received a')) return true; location.reload(); return false; })()`, nil,
-			chromedp.WithPollingInterval(time.Second)))
+		chromedp.ActionFunc(func(ctx context.Context) error {
+			// The received fax reaches the archive a little after the
+			// sender's "sent": load the list until it is there.
+			for {
+				var ok bool
+				if err := chromedp.Run(ctx, chromedp.Navigate(base+"/console/received"),
+					chromedp.Evaluate(`!!document.querySelector("#received a")`, &ok)); err != nil || ok {
+					return err
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(time.Second):
+				}
+			}
+		}))
 	r.page("received")
 	var recvURL string
 	r.do("received fax", 20*time.Second,
@@ -279,7 +335,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	r.do("page viewer", 20*time.Second,
 		chromedp.Click(`.pages a`, chromedp.ByQuery),
 		waitSel("#page-image"),
-		chromedp.Poll(`document.getElementById("page-image").complete && document.getElementById("page-image").naturalWidth > 0`, nil))
+		waitJS(`document.getElementById("page-image").complete && document.getElementById("page-image").naturalWidth > 0`))
 	r.page("page")
 	r.do("reroute", 20*time.Second,
 		chromedp.Navigate(recvURL),
@@ -309,7 +365,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		waitSel("#name-err"),
 		waitText("#name-err", "bad name!"),
 		waitText("#address-err", "port"),
-		chromedp.Poll(`document.getElementById("name").getAttribute("aria-describedby") === "name-err"`, nil))
+		waitJS(`document.getElementById("name").getAttribute("aria-describedby") === "name-err"`))
 	r.page("gateways")
 
 	// The standby's controls, each behind a confirmation page.
@@ -370,5 +426,12 @@ func TestConsoleInBrowser(t *testing.T) {
 // waitSel waits until the selector matches in the current document; it is
 // re-evaluated after each navigation, unlike a node query.
 func waitSel(sel string) chromedp.Action {
-	return chromedp.Poll(fmt.Sprintf(`!!document.querySelector(%q)`, sel), nil, chromedp.WithPollingInterval(100*time.Millisecond))
+	return waitJS(fmt.Sprintf(`!!document.querySelector(%q)`, sel))
+}
+
+func networkDisableCache(ctx context.Context) error {
+	if err := network.Enable().Do(ctx); err != nil {
+		return err
+	}
+	return network.SetCacheDisabled(true).Do(ctx)
 }
