@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/faxd/faxd/client"
 	"github.com/faxd/faxd/internal/api/tokens"
 	"github.com/faxd/faxd/internal/channel"
 	"github.com/faxd/faxd/internal/config"
@@ -123,6 +124,14 @@ func shots(t *testing.T) string {
 	return t.TempDir()
 }
 
+func newRun(t *testing.T) *run {
+	axe, err := os.ReadFile("testdata/axe/axe.min.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &run{t: t, ctx: browser(t), dir: shots(t), axe: string(axe)}
+}
+
 type run struct {
 	t    testing.TB
 	ctx  context.Context
@@ -153,7 +162,7 @@ func (r *run) page(name string) {
 			// Chromium sometimes reports a zero-sized page while it lays
 			// out images; ask again until it has a size.
 			for {
-				err := chromedp.FullScreenshot(&png, 80).Do(ctx)
+				err := chromedp.FullScreenshot(&png, 100).Do(ctx)
 				if err == nil || ctx.Err() != nil {
 					return err
 				}
@@ -233,36 +242,19 @@ type runtimeEvaluate = runtime.EvaluateParams
 // One run through the console, in the order a day goes: an administrator
 // logs in, watches the dashboard update live, sends a fax to the self
 // gateway and follows it to sent, opens the received fax and a page of it,
-// reroutes it and finds the audit entry, meets a form error beside its
-// field, and promotes and demotes the standby; a user is refused the
-// admin pages and the administrator's faxes.
+// reroutes it and finds the audit entry, and meets a form error beside its
+// field.
 func TestConsoleInBrowser(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dsn := pgtest.NewDSN(t)
 	a := startNode(t, dsn, selfConfig)
-	b := startNode(t, dsn, func(c *config.Config) {
-		c.Node.ID, c.Node.Role = "fax-b", "standby"
-		c.Channels.Count = 0
-		c.Standby.PrimaryID = "fax-a"
-		c.Standby.Automatic = false // only the buttons promote it
-		c.Standby.HeartbeatInterval = 200 * time.Millisecond
-		c.Standby.RecheckInterval = 200 * time.Millisecond
-	})
 	admin, _, err := tokens.New(a.DB.Queue).Create(ctx, "ops", tokens.Admin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	user, _, err := tokens.New(a.DB.Queue).Create(ctx, "alice", tokens.Submitter)
-	if err != nil {
-		t.Fatal(err)
-	}
-	axe, err := os.ReadFile("testdata/axe/axe.min.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &run{t: t, ctx: browser(t), dir: shots(t), axe: string(axe)}
-	base, standby := "http://"+a.HTTPAddr(), "http://"+b.HTTPAddr()
+	r := newRun(t)
+	base := "http://" + a.HTTPAddr()
 
 	// Anyone not logged in gets the login page; a wrong token is refused
 	// with the API's reason.
@@ -284,7 +276,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	r.do("dashboard live update", 30*time.Second,
 		waitSel("#live"),
 		waitJS(`Number(document.getElementById("live").dataset.updates || 0) >= 2`),
-		waitText("#nodes-h", "Nodes"), waitText("main", "fax-b"))
+		waitText("#nodes-h", "Nodes"), waitText("main", "fax-a"), waitText("#queue-h", "Queue"))
 	r.page("dashboard")
 
 	// Send a fax from the browser; its page follows it to sent.
@@ -368,6 +360,61 @@ func TestConsoleInBrowser(t *testing.T) {
 		waitJS(`document.getElementById("name").getAttribute("aria-describedby") === "name-err"`))
 	r.page("gateways")
 
+}
+
+// waitSel waits until the selector matches in the current document; it is
+// re-evaluated after each navigation, unlike a node query.
+func waitSel(sel string) chromedp.Action {
+	return waitJS(fmt.Sprintf(`!!document.querySelector(%q)`, sel))
+}
+
+func networkDisableCache(ctx context.Context) error {
+	if err := network.Enable().Do(ctx); err != nil {
+		return err
+	}
+	return network.SetCacheDisabled(true).Do(ctx)
+}
+
+// An administrator promotes and demotes a standby from the cluster page,
+// each through a confirmation page; a user is shown the 403 page for an
+// admin page and a received fax, and cannot open the administrator's fax.
+func TestConsoleClusterAndRoles(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.NewDSN(t)
+	a := startNode(t, dsn, func(c *config.Config) {
+		c.Node.ID = "fax-a"
+		c.Channels.Count = 0 // its faxes stay queued
+	})
+	b := startNode(t, dsn, func(c *config.Config) {
+		c.Node.ID, c.Node.Role = "fax-b", "standby"
+		c.Channels.Count = 0
+		c.Standby.PrimaryID = "fax-a"
+		c.Standby.Automatic = false // only the buttons promote it
+		c.Standby.HeartbeatInterval = 200 * time.Millisecond
+		c.Standby.RecheckInterval = 200 * time.Millisecond
+	})
+	admin, _, err := tokens.New(a.DB.Queue).Create(ctx, "ops", tokens.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, _, err := tokens.New(a.DB.Queue).Create(ctx, "alice", tokens.Submitter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, standby := "http://"+a.HTTPAddr(), "http://"+b.HTTPAddr()
+	cl, err := client.New(client.Options{Servers: []string{base}, Token: admin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fax, _, err := cl.SubmitFax(ctx, client.FaxRequest{To: "+15550199"}, []client.Document{{Name: "a.txt", Body: strings.NewReader("hello")}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	faxURL := fmt.Sprintf("%s/console/outbound/%d", base, fax.ID)
+	recvURL := base + "/console/received/1"
+	r := newRun(t)
+
 	// The standby's controls, each behind a confirmation page.
 	r.login(standby, admin)
 	r.do("cluster page", 20*time.Second,
@@ -391,7 +438,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// A user: no admin page, not the administrator's fax, no received fax.
 	r.do("log out", 20*time.Second,
-		chromedp.Navigate(base+"/console/"),
+		chromedp.Navigate(standby+"/console/"),
 		chromedp.Click(`form.logout button`, chromedp.ByQuery),
 		waitSel("#token"))
 	r.login(base, user)
@@ -421,17 +468,4 @@ func TestConsoleInBrowser(t *testing.T) {
 	if strings.Contains(nav, "Configuration") || strings.Contains(nav, "Cluster") {
 		t.Errorf("a user's menu offers admin pages: %q", nav)
 	}
-}
-
-// waitSel waits until the selector matches in the current document; it is
-// re-evaluated after each navigation, unlike a node query.
-func waitSel(sel string) chromedp.Action {
-	return waitJS(fmt.Sprintf(`!!document.querySelector(%q)`, sel))
-}
-
-func networkDisableCache(ctx context.Context) error {
-	if err := network.Enable().Do(ctx); err != nil {
-		return err
-	}
-	return network.SetCacheDisabled(true).Do(ctx)
 }

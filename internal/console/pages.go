@@ -138,10 +138,15 @@ func (c *Console) badID(w http.ResponseWriter, r *http.Request, s *session) {
 // ---- dashboard
 
 type dashboardData struct {
-	Cluster  *client.Cluster
-	Health   *client.GatewayHealthReport
-	Calls    []client.Fax
-	Problems []string
+	Stats *client.QueueStats
+	// ReceivedToday counts received faxes since the start of the UTC day;
+	// ReceivedMore says there are more than counted.
+	ReceivedToday int
+	ReceivedMore  bool
+	Cluster       *client.Cluster
+	Health        *client.GatewayHealthReport
+	Calls         []client.Fax
+	Problems      []string
 }
 
 func (c *Console) dashboardData(r *http.Request, s *session) (dashboardData, error) {
@@ -153,6 +158,16 @@ func (c *Console) dashboardData(r *http.Request, s *session) (dashboardData, err
 	}
 	d.Calls = calls.Faxes
 	if s.Admin() {
+		if d.Stats, err = s.api.GetQueueStats(ctx, time.Time{}); err != nil {
+			d.Problems = append(d.Problems, "Queue: "+err.Error())
+		} else {
+			rec, err := s.api.ListReceived(ctx, client.ListReceivedParams{ReceivedAfter: d.Stats.Since, Limit: 500})
+			if err != nil {
+				d.Problems = append(d.Problems, "Received: "+err.Error())
+			} else {
+				d.ReceivedToday, d.ReceivedMore = len(rec.Received), rec.NextCursor != ""
+			}
+		}
 		if d.Cluster, err = s.api.GetCluster(ctx); err != nil {
 			d.Problems = append(d.Problems, "Cluster: "+err.Error())
 		}
