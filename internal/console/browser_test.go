@@ -198,7 +198,22 @@ func (r *run) login(base, token string) {
 		waitSel("#token"),
 		chromedp.SendKeys("#token", token, chromedp.ByID),
 		chromedp.Submit("#token", chromedp.ByID),
-		waitSel(`form.logout`),
+		chromedp.ActionFunc(func(ctx context.Context) error {
+			// Chromium sometimes loses the page that a form submission
+			// navigated to; load the dashboard again until it shows the
+			// logged-in menu.
+			for {
+				wctx, cancel := context.WithTimeout(ctx, 4*time.Second)
+				err := waitSel(`form.logout`).Do(wctx)
+				cancel()
+				if err == nil || ctx.Err() != nil {
+					return err
+				}
+				if err := chromedp.Navigate(base + "/console/").Do(ctx); err != nil && ctx.Err() != nil {
+					return err
+				}
+			}
+		}),
 	)
 }
 
