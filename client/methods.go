@@ -614,3 +614,12 @@ func setTime(q url.Values, k string, t time.Time) {
 		q.Set(k, t.UTC().Format(time.RFC3339Nano))
 	}
 }
+
+// GetQueueStats counts faxes by state, and those finished since since
+// (zero: the start of the day, UTC).
+func (c *Client) GetQueueStats(ctx context.Context, since time.Time) (*QueueStats, error) {
+	q := url.Values{}
+	setTime(q, "since", since)
+	var out QueueStats
+	return &out, c.getJSON(ctx, "/v1/queue-stats", q, &out)
+}

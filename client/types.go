@@ -497,3 +497,11 @@ type Me struct {
 	CSRFToken      string     `json:"csrf_token,omitempty"`
 	SessionExpires *time.Time `json:"session_expires,omitempty"`
 }
+
+// QueueStats is the queue's depth by state and the faxes finished since
+// Since.
+type QueueStats struct {
+	Since         time.Time      `json:"since"`
+	States        map[string]int `json:"states"`
+	FinishedSince map[string]int `json:"finished_since"`
+}

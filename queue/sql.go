@@ -517,3 +517,8 @@ SELECT (SELECT count(*) FROM jobs WHERE state = 'pending' AND run_at <= now()),
        (SELECT count(*) FROM jobs WHERE state = 'sending'),
        (SELECT coalesce(extract(epoch FROM now() - min(run_at)), 0)::float8
           FROM jobs WHERE state = 'pending' AND run_at <= now())`
+
+// sqlCounts counts every job by state, and those that finished since $1
+// (the jobs_finished index bounds that part).
+const sqlCounts = `
+SELECT state, count(*), count(*) FILTER (WHERE finished_at >= $1) FROM jobs GROUP BY state`

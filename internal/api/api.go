@@ -219,8 +219,9 @@ func New(cfg Config, d Deps) (*API, error) {
 	a.routes = append(a.routes, a.clusterRoutes()...) // standby.go
 	a.routes = append(a.routes, a.gatewayHealthRoutes()...)
 	a.routes = append(a.routes, a.traceRoutes()...)
-	a.routes = append(a.routes, a.readRoutes()...) // received.go
-	a.routes = append(a.routes, a.userRoutes()...) // users.go
+	a.routes = append(a.routes, a.readRoutes()...)  // received.go
+	a.routes = append(a.routes, a.userRoutes()...)  // users.go
+	a.routes = append(a.routes, a.statsRoutes()...) // stats.go
 	return a, nil
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/faxd/faxd/internal/calltrace"
 	"github.com/faxd/faxd/internal/cluster"
 	"github.com/faxd/faxd/internal/config"
+	"github.com/faxd/faxd/internal/console"
 	"github.com/faxd/faxd/internal/docstore"
 	"github.com/faxd/faxd/internal/metrics"
 	"github.com/faxd/faxd/internal/natsbus"
@@ -303,6 +304,11 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	s.api.Routes(mux)
+	if con, err := console.New(console.Options{API: s.api.Handler(), Logger: s.log}); err == nil { // internal/console
+		con.Routes(mux)
+	} else {
+		s.log.Error("console disabled", "err", err)
+	}
 	return mux
 }
 
