@@ -559,12 +559,11 @@ func (a *API) listFaxes(w http.ResponseWriter, r *http.Request, c *caller) error
 	f.CreatedAfter, f.CreatedBefore = q.time("created_after"), q.time("created_before")
 	f.Limit = q.int("limit", 1, 1000, 50)
 	if s := q.str("cursor"); s != "" {
-		b, err := base64.RawURLEncoding.DecodeString(s)
-		id, err2 := strconv.ParseInt(string(b), 10, 64)
-		if err != nil || err2 != nil || id <= 0 {
+		at, id, ok := decodeFaxCursor(s)
+		if !ok {
 			q.bad("cursor: not a cursor this server handed out (use next_cursor as is)")
 		}
-		f.BeforeID = id
+		f.BeforeCreated, f.BeforeID = at, id
 	}
 	if err := q.err("state", "to", "submitter", "created_after", "created_before", "limit", "cursor"); err != nil {
 		return err
@@ -578,10 +577,30 @@ func (a *API) listFaxes(w http.ResponseWriter, r *http.Request, c *caller) error
 		out.Faxes = append(out.Faxes, faxFromJob(j))
 	}
 	if len(jobs) == f.Limit {
-		out.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(jobs[len(jobs)-1].ID, 10)))
+		out.NextCursor = encodeFaxCursor(jobs[len(jobs)-1])
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// encodeFaxCursor names the position after j in the listing's order
+// (created_at, id): microseconds, as PostgreSQL keeps them.
+func encodeFaxCursor(j queue.Job) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(j.CreatedAt.UnixMicro(), 10) + "." + strconv.FormatInt(j.ID, 10)))
+}
+
+func decodeFaxCursor(s string) (time.Time, int64, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return time.Time{}, 0, false
+	}
+	a, c, ok := strings.Cut(string(b), ".")
+	us, err1 := strconv.ParseInt(a, 10, 64)
+	id, err2 := strconv.ParseInt(c, 10, 64)
+	if !ok || err1 != nil || err2 != nil || id <= 0 {
+		return time.Time{}, 0, false
+	}
+	return time.UnixMicro(us), id, true
 }
 
 // faxDocument returns a fax's pages as TIFF Class F or PDF, or one of the
