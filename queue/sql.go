@@ -39,8 +39,10 @@ const outboxWakeAfterCommit = `(SELECT set_config('faxd.outbox_wake', 'after_com
 const sqlEnqueue = `
 WITH ins AS (
 	INSERT INTO jobs (idempotency_key, request_hash, priority, run_at, max_attempts, retry_policy,
-		destination, caller_id, header, document, callback_url, submitter, metadata, pages_total)
-	VALUES (NULLIF($1, ''), $2, $3, coalesce($4, now()), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		destination, caller_id, header, document, callback_url, submitter, metadata, pages_total,
+		deadline, resent_from)
+	VALUES (NULLIF($1, ''), $2, $3, coalesce($4, now()), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+		coalesce($15, now() + $16 * interval '1 microsecond'), $17)
 	ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 	RETURNING *
 ), hist AS (
@@ -101,7 +103,8 @@ WITH i AS (
 	-- Tokens are drawn in claim order.
 	SELECT id, nextval('queue_fencing_seq') AS token FROM (
 		SELECT id FROM jobs
-		WHERE state = 'pending' AND run_at <= now() AND EXISTS (SELECT 1 FROM lease)
+		WHERE state = 'pending' AND run_at <= now() AND (deadline IS NULL OR deadline > now())
+		  AND EXISTS (SELECT 1 FROM lease)
 		ORDER BY priority DESC, run_at, id
 		LIMIT (SELECT $6::int + coalesce(sum(want), 0) FROM done)
 		FOR UPDATE SKIP LOCKED) n
@@ -137,7 +140,8 @@ WITH lease AS (
 ), next AS (
 	SELECT id, nextval('queue_fencing_seq') AS token FROM (
 		SELECT id FROM jobs
-		WHERE state = 'pending' AND run_at <= now() AND EXISTS (SELECT 1 FROM lease)
+		WHERE state = 'pending' AND run_at <= now() AND (deadline IS NULL OR deadline > now())
+		  AND EXISTS (SELECT 1 FROM lease)
 		ORDER BY priority DESC, run_at, id
 		LIMIT (SELECT $1::int)
 		FOR UPDATE SKIP LOCKED) n
@@ -385,3 +389,38 @@ const (
 // sqlNotifyOutbox wakes the archive relay after the queue committed
 // outbox rows (see outboxWakeAfterCommit).
 const sqlNotifyOutbox = `SELECT pg_notify('` + channelOutbox + `', '')`
+
+// Job controls (controls.go).
+
+// sqlRetryLate: would a retry after $2 seconds start at or after job $1's
+// deadline?
+const sqlRetryLate = `
+SELECT coalesce(now() + $2::float8 * interval '1 second' >= deadline, false) FROM jobs WHERE id = $1`
+
+// sqlExpireDeadlines gives up a batch ($1) of pending jobs whose deadline
+// has passed: failed, with history and outbox record, as any final state.
+const sqlExpireDeadlines = `
+WITH exp AS (
+	SELECT id FROM jobs
+	WHERE state = 'pending' AND deadline IS NOT NULL AND deadline <= now()
+	ORDER BY deadline LIMIT $1
+	FOR UPDATE SKIP LOCKED
+), upd AS (
+	UPDATE jobs j SET state = 'failed', last_reason = '` + DeadlinePassed + `', finished_at = now(), updated_at = now()
+	FROM exp WHERE j.id = exp.id
+	RETURNING j.*
+), hist AS (
+	INSERT INTO job_history (job_id, from_state, to_state, reason, pages)
+	SELECT id, 'pending', 'failed', last_reason, pages_confirmed FROM upd
+), outbox AS (
+	INSERT INTO outbox (topic, key, payload)
+	SELECT '` + outboxTopicFinished + `', id::text, ` + outboxPayload + ` FROM upd
+	WHERE ` + outboxWakeAfterCommit + `
+)
+SELECT ` + jobCols + ` FROM upd`
+
+// sqlControls: the deadline and resend links of the jobs $1.
+const sqlControls = `
+SELECT j.id, j.deadline, coalesce(j.resent_from, 0),
+	coalesce((SELECT array_agg(r.id ORDER BY r.id) FROM jobs r WHERE r.resent_from = j.id), '{}')
+FROM jobs j WHERE j.id = ANY ($1)`
