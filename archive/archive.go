@@ -166,7 +166,10 @@ func (s *Store) Search(ctx context.Context, f Filter) ([]Record, string, error) 
 	if err != nil {
 		return nil, "", err
 	}
-	rows, err := s.pool.Query(ctx, q, args...)
+	// Planned for its values every time (an unnamed statement): a cached
+	// generic plan judges "result = $1" by the average result and may walk
+	// the newest-first index past a million sent faxes for a rare one.
+	rows, err := s.pool.Query(ctx, q, append([]any{pgx.QueryExecModeExec}, args...)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("archive: search: %w", err)
 	}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // ListFilter selects jobs for List. Zero fields do not filter.
@@ -99,7 +101,10 @@ func (q *Queue) List(ctx context.Context, f ListFilter) ([]Job, error) {
 		return nil, fmt.Errorf("%w: BeforeID without BeforeCreated", ErrInvalidRequest)
 	}
 	sql, args := listSQL(f)
-	rows, err := q.pool.Query(ctx, sql, args...)
+	// Planned for its values every time (an unnamed statement): a cached
+	// generic plan judges "state = $1" by the average state and may walk
+	// the newest-first index past a million pending jobs for a rare one.
+	rows, err := q.pool.Query(ctx, sql, append([]any{pgx.QueryExecModeExec}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("queue: list: %w", err)
 	}
