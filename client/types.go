@@ -20,6 +20,10 @@ type FaxRequest struct {
 	Metadata    map[string]any `json:"metadata,omitempty"`
 	Resolution  string         `json:"resolution,omitempty"` // standard, fine, superfine
 	Cover       *Cover         `json:"cover,omitempty"`
+	// Deadline, or KillAfter from submission (Go duration syntax: "36h"),
+	// is when an unsent fax is given up. Give one or neither.
+	Deadline  *time.Time `json:"deadline,omitempty"`
+	KillAfter string     `json:"kill_after,omitempty"`
 }
 
 // Cover asks for a cover page before the documents.
@@ -63,6 +67,9 @@ type Fax struct {
 	UpdatedAt       time.Time      `json:"updated_at"`
 	FinishedAt      *time.Time     `json:"finished_at,omitempty"`
 	History         []Transition   `json:"history,omitempty"`
+	Deadline        *time.Time     `json:"deadline,omitempty"`
+	ResentFrom      int64          `json:"resent_from,omitempty"`
+	Resends         []int64        `json:"resends,omitempty"`
 }
 
 // Final reports whether the fax will not change state any more.
@@ -452,4 +459,11 @@ type Standby struct {
 	NextSync             *time.Time `json:"next_sync,omitempty"`
 	LastSync             *time.Time `json:"last_sync,omitempty"`
 	LastSyncError        string     `json:"last_sync_error,omitempty"`
+}
+
+// ResendRequest is what may change when a finished fax is sent again.
+type ResendRequest struct {
+	To        string     `json:"to,omitempty"` // empty: the old fax's number
+	Deadline  *time.Time `json:"deadline,omitempty"`
+	KillAfter string     `json:"kill_after,omitempty"`
 }

@@ -37,6 +37,10 @@ type FaxRequest struct {
 	Resolution  string         `json:"resolution,omitempty"`
 	// Cover asks for a cover page before the documents.
 	Cover *CoverRequest `json:"cover,omitempty"`
+	// Deadline or KillAfter (from submission) is when an unsent fax is
+	// given up.
+	Deadline  *time.Time `json:"deadline,omitempty"`
+	KillAfter string     `json:"kill_after,omitempty"`
 }
 
 // CoverRequest is what the cover page shows besides the numbers.
@@ -82,6 +86,10 @@ type Fax struct {
 	UpdatedAt       time.Time      `json:"updated_at"`
 	FinishedAt      *time.Time     `json:"finished_at,omitempty"`
 	History         []Transition   `json:"history,omitempty"`
+	// Job controls (controls.go).
+	Deadline   *time.Time `json:"deadline,omitempty"`
+	ResentFrom int64      `json:"resent_from,omitempty"`
+	Resends    []int64    `json:"resends,omitempty"`
 }
 
 // Transition is one entry of a fax's history.
@@ -229,13 +237,13 @@ func jsonErr(err error) string {
 	case errors.As(err, &se):
 		return fmt.Sprintf("syntax error at byte %d", se.Offset)
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
-		return strings.TrimPrefix(err.Error(), "json: ") + " (known: to, from, header, priority, send_after, max_attempts, callback_url, metadata, resolution, cover)"
+		return strings.TrimPrefix(err.Error(), "json: ") + " (known: to, from, header, priority, send_after, max_attempts, callback_url, metadata, resolution, cover, deadline, kill_after)"
 	case errors.Is(err, io.EOF):
 		return "the part is empty"
 	}
 	var pe *time.ParseError
 	if errors.As(err, &pe) {
-		return "send_after must be an RFC 3339 time such as 2030-01-02T15:04:05Z"
+		return "send_after and deadline must be RFC 3339 times such as 2030-01-02T15:04:05Z"
 	}
 	return err.Error()
 }
@@ -295,6 +303,7 @@ func (f *FaxRequest) validate() error {
 			bad("resolution %q: must be standard, fine or superfine", f.Resolution)
 		}
 	}
+	errs = append(errs, validateDeadline(f.Deadline, f.KillAfter, f.SendAfter)...)
 	if c := f.Cover; c != nil {
 		for name, v := range map[string]string{"cover.to_name": c.ToName, "cover.from_name": c.FromName, "cover.subject": c.Subject} {
 			if len(v) > 100 {
@@ -444,6 +453,7 @@ func (a *API) submitFax(w http.ResponseWriter, r *http.Request, c *caller) error
 	if s.fax.SendAfter != nil {
 		req.SendAfter = *s.fax.SendAfter
 	}
+	req.Deadline, req.KillAfter = deadlineOf(s.fax.Deadline, s.fax.KillAfter)
 	job, created, qerr := a.queue.Enqueue(r.Context(), req)
 	// Whatever happened, drop the pin: a refused job leaves no document
 	// behind, a queued one keeps it through the job's reference.
@@ -461,6 +471,9 @@ func (a *API) submitFax(w http.ResponseWriter, r *http.Request, c *caller) error
 		return qerr
 	}
 	f := faxFromJob(job)
+	if err := a.addControls(r.Context(), &f); err != nil {
+		return err
+	}
 	w.Header().Set("Location", "/v1/faxes/"+strconv.FormatInt(job.ID, 10))
 	status := http.StatusCreated
 	if !created {
@@ -498,6 +511,9 @@ func (a *API) getFax(w http.ResponseWriter, r *http.Request, c *caller) error {
 	for _, t := range hist {
 		f.History = append(f.History, Transition{At: t.At, From: string(t.From), To: string(t.To), Node: t.NodeID,
 			Class: string(t.Class), Reason: t.Reason, Pages: t.Pages})
+	}
+	if err := a.addControls(r.Context(), &f); err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, f)
 	return nil
@@ -575,6 +591,9 @@ func (a *API) listFaxes(w http.ResponseWriter, r *http.Request, c *caller) error
 	out := FaxList{Faxes: []Fax{}}
 	for _, j := range jobs {
 		out.Faxes = append(out.Faxes, faxFromJob(j))
+	}
+	if err := a.addControlsList(r.Context(), out.Faxes); err != nil {
+		return err
 	}
 	if len(jobs) == f.Limit {
 		out.NextCursor = encodeFaxCursor(jobs[len(jobs)-1])
