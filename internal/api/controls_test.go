@@ -35,9 +35,9 @@ func TestSubmitDeadline(t *testing.T) {
 	}
 	for fax, want := range map[string]string{
 		`{"to":"+4930113","deadline":"2001-01-01T00:00:00Z"}`:                     "deadline: must be in the future",
-		`{"to":"+4930113","kill_after":"soon"}`:                                    `kill_after "soon"`,
-		`{"to":"+4930113","kill_after":"10s"}`:                                     `kill_after "10s"`,
-		`{"to":"+4930113","kill_after":"1h","deadline":"2099-01-01T00:00:00Z"}`:    "not both",
+		`{"to":"+4930113","kill_after":"soon"}`:                                   `kill_after "soon"`,
+		`{"to":"+4930113","kill_after":"10s"}`:                                    `kill_after "10s"`,
+		`{"to":"+4930113","kill_after":"1h","deadline":"2099-01-01T00:00:00Z"}`:   "not both",
 		`{"to":"+4930113","send_after":"2099-01-01T00:00:00Z","kill_after":"1h"}`: "kill_after: ends before send_after",
 	} {
 		r := e.submit(e.sub, fax, []doc{textDoc("c\n")})
