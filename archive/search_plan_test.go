@@ -79,7 +79,29 @@ type planNode struct {
 	Loops    float64    `json:"Actual Loops"`
 	Removed  float64    `json:"Rows Removed by Filter"`
 	Recheck  float64    `json:"Rows Removed by Index Recheck"`
+	Hit      float64    `json:"Shared Hit Blocks"`
+	Read     float64    `json:"Shared Read Blocks"`
 	Plans    []planNode `json:"Plans"`
+}
+
+// explainSearch runs f's statement under EXPLAIN (ANALYZE, BUFFERS).
+func explainSearch(tb testing.TB, pool *pgxpool.Pool, f Filter) planNode {
+	tb.Helper()
+	sql, args, err := searchSQL(f, 51)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var raw []byte
+	if err := pool.QueryRow(context.Background(), "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "+sql, args...).Scan(&raw); err != nil {
+		tb.Fatal(err)
+	}
+	var out []struct {
+		Plan planNode `json:"Plan"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || len(out) != 1 {
+		tb.Fatalf("explain output: %v", err)
+	}
+	return out[0].Plan
 }
 
 func walkPlan(n planNode, f func(planNode)) {
@@ -98,21 +120,7 @@ func TestSearchPlansUseIndexes(t *testing.T) {
 	pool := pgtest.NewDB(t)
 	loadFaxes(t, pool, 30000)
 	for name, f := range searchCases() {
-		sql, args, err := searchSQL(f, 51)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var raw []byte
-		if err := pool.QueryRow(context.Background(), "EXPLAIN (ANALYZE, FORMAT JSON) "+sql, args...).Scan(&raw); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		var out []struct {
-			Plan planNode `json:"Plan"`
-		}
-		if err := json.Unmarshal(raw, &out); err != nil || len(out) != 1 {
-			t.Fatalf("%s: explain output: %v", name, err)
-		}
-		walkPlan(out[0].Plan, func(n planNode) {
+		walkPlan(explainSearch(t, pool, f), func(n planNode) {
 			if n.Type == "Seq Scan" && n.Relation == "faxes" {
 				t.Errorf("%s: sequential scan of faxes", name)
 			}

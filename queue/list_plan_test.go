@@ -71,17 +71,27 @@ type planNode struct {
 	Loops    float64    `json:"Actual Loops"`
 	Removed  float64    `json:"Rows Removed by Filter"`
 	Recheck  float64    `json:"Rows Removed by Index Recheck"`
+	Hit      float64    `json:"Shared Hit Blocks"`
+	Read     float64    `json:"Shared Read Blocks"`
 	Plans    []planNode `json:"Plans"`
 }
 
+// Buffers is the number of pages the whole plan read (a node's counts
+// include its children's).
+func (n planNode) Buffers() float64 { return n.Hit + n.Read }
+
 // explain runs sql under EXPLAIN ANALYZE and returns its plan.
-func explain(tb testing.TB, pool *pgxpool.Pool, sql string, args []any) planNode {
+func explain(tb testing.TB, pool *pgxpool.Pool, sql string, args []any, opts ...string) planNode {
 	tb.Helper()
+	opt := "ANALYZE, FORMAT JSON"
+	for _, o := range opts {
+		opt += ", " + o
+	}
 	var out []struct {
 		Plan planNode `json:"Plan"`
 	}
 	var raw []byte
-	if err := pool.QueryRow(context.Background(), "EXPLAIN (ANALYZE, FORMAT JSON) "+sql, args...).Scan(&raw); err != nil {
+	if err := pool.QueryRow(context.Background(), "EXPLAIN ("+opt+") "+sql, args...).Scan(&raw); err != nil {
 		tb.Fatalf("explain %s: %v", sql, err)
 	}
 	if err := json.Unmarshal(raw, &out); err != nil || len(out) != 1 {
