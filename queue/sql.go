@@ -103,8 +103,7 @@ WITH i AS (
 	-- Tokens are drawn in claim order.
 	SELECT id, nextval('queue_fencing_seq') AS token FROM (
 		SELECT id FROM jobs
-		WHERE state = 'pending' AND run_at <= now() AND (deadline IS NULL OR deadline > now())
-		  AND EXISTS (SELECT 1 FROM lease)
+		WHERE state = 'pending' AND run_at <= now() AND EXISTS (SELECT 1 FROM lease)
 		ORDER BY priority DESC, run_at, id
 		LIMIT (SELECT $6::int + coalesce(sum(want), 0) FROM done)
 		FOR UPDATE SKIP LOCKED) n
@@ -140,8 +139,7 @@ WITH lease AS (
 ), next AS (
 	SELECT id, nextval('queue_fencing_seq') AS token FROM (
 		SELECT id FROM jobs
-		WHERE state = 'pending' AND run_at <= now() AND (deadline IS NULL OR deadline > now())
-		  AND EXISTS (SELECT 1 FROM lease)
+		WHERE state = 'pending' AND run_at <= now() AND EXISTS (SELECT 1 FROM lease)
 		ORDER BY priority DESC, run_at, id
 		LIMIT (SELECT $1::int)
 		FOR UPDATE SKIP LOCKED) n
