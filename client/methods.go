@@ -623,3 +623,29 @@ func (c *Client) GetQueueStats(ctx context.Context, since time.Time) (*QueueStat
 	var out QueueStats
 	return &out, c.getJSON(ctx, "/v1/queue-stats", q, &out)
 }
+
+// ResendFax sends finished fax id again as a new fax (same pages and
+// settings; r may name another number and a deadline). existed is true
+// when idempotencyKey already made that new fax. With an empty
+// idempotencyKey a random one is used, so a retry on another server does
+// not send twice.
+func (c *Client) ResendFax(ctx context.Context, id int64, r ResendRequest, idempotencyKey string) (f *Fax, existed bool, err error) {
+	if idempotencyKey == "" {
+		idempotencyKey = NewIdempotencyKey()
+	}
+	body, err := json.Marshal(r)
+	if err != nil {
+		return nil, false, err
+	}
+	path := "/v1/faxes/" + itoa(id) + "/resend"
+	resp, err := c.do(ctx, request{method: http.MethodPost, path: path, body: body,
+		contentType: "application/json", header: http.Header{"Idempotency-Key": {idempotencyKey}}})
+	if err != nil {
+		return nil, false, err
+	}
+	f = &Fax{}
+	if err := json.Unmarshal(resp.body, f); err != nil {
+		return nil, false, fmt.Errorf("client: unexpected answer to POST %s: %w", path, err)
+	}
+	return f, resp.status == http.StatusOK, nil
+}

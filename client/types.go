@@ -22,6 +22,10 @@ type FaxRequest struct {
 	Cover       *Cover         `json:"cover,omitempty"`
 	// CheapWindow sends in the next cheap-rate window of the route.
 	CheapWindow bool `json:"cheap_window,omitempty"`
+	// Deadline, or KillAfter from submission (Go duration syntax: "36h"),
+	// is when an unsent fax is given up. Give one or neither.
+	Deadline  *time.Time `json:"deadline,omitempty"`
+	KillAfter string     `json:"kill_after,omitempty"`
 }
 
 // Cover asks for a cover page before the documents.
@@ -65,6 +69,9 @@ type Fax struct {
 	UpdatedAt       time.Time      `json:"updated_at"`
 	FinishedAt      *time.Time     `json:"finished_at,omitempty"`
 	History         []Transition   `json:"history,omitempty"`
+	Deadline        *time.Time     `json:"deadline,omitempty"`
+	ResentFrom      int64          `json:"resent_from,omitempty"`
+	Resends         []int64        `json:"resends,omitempty"`
 }
 
 // Final reports whether the fax will not change state any more.
@@ -504,4 +511,11 @@ type QueueStats struct {
 	Since         time.Time      `json:"since"`
 	States        map[string]int `json:"states"`
 	FinishedSince map[string]int `json:"finished_since"`
+}
+
+// ResendRequest is what may change when a finished fax is sent again.
+type ResendRequest struct {
+	To        string     `json:"to,omitempty"` // empty: the old fax's number
+	Deadline  *time.Time `json:"deadline,omitempty"`
+	KillAfter string     `json:"kill_after,omitempty"`
 }

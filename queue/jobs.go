@@ -85,6 +85,10 @@ func (r *Request) validate() error {
 		return bad("max_attempts %d outside 0..100", r.MaxAttempts)
 	case r.PagesTotal < 0:
 		return bad("pages_total is negative")
+	case r.KillAfter < 0:
+		return bad("kill_after is negative")
+	case !r.Deadline.IsZero() && r.KillAfter > 0:
+		return bad("deadline and kill_after are exclusive")
 	case len(r.IdempotencyKey) > 200:
 		return bad("idempotency key longer than 200 characters")
 	}
@@ -141,12 +145,25 @@ func (q *Queue) Enqueue(ctx context.Context, r Request) (job Job, created bool, 
 	if q.cfg.Sites != nil {
 		site = q.cfg.Sites.PreferredSite(r.Destination)
 	}
+	// Deadline, or KillAfter counted by the database's clock; neither: NULL.
+	var deadline *time.Time
+	var killAfter *int64
+	var resentFrom *int64
+	if !r.Deadline.IsZero() {
+		deadline = &r.Deadline
+	} else if r.KillAfter > 0 {
+		us := r.KillAfter.Microseconds()
+		killAfter = &us
+	}
+	if r.ResentFrom > 0 {
+		resentFrom = &r.ResentFrom
+	}
 	// A concurrent submission with the same key may commit between the
 	// insert and the look-up, or be purged: try a few times.
 	for range 3 {
 		job, err = scanJob(q.pool.QueryRow(ctx, sqlEnqueue, r.IdempotencyKey, h, r.Priority, sendAfter,
 			maxAtt, retry, r.Destination, r.CallerID, r.Header, r.Document, r.CallbackURL, r.Submitter,
-			meta, r.PagesTotal, site, q.cfg.SiteWait.Seconds()))
+			meta, r.PagesTotal, site, q.cfg.SiteWait.Seconds(), deadline, killAfter, resentFrom))
 		if err == nil {
 			if !job.RunAt.After(time.Now()) || r.SendAfter.IsZero() {
 				q.ready.wake()
@@ -355,6 +372,13 @@ func (q *Queue) Fail(ctx context.Context, id, token int64, f Failure) (Job, erro
 		}
 		to, delay, reason := Pending, time.Duration(0), f.Reason
 		d, retryable := policy.Delay(f.Class, int(att))
+		var late bool
+		if retryable && !cancel && int(att) < int(maxAtt) {
+			// A retry that could not start before the deadline is not made.
+			if err := tx.QueryRow(ctx, sqlRetryLate, id, d.Seconds()).Scan(&late); err != nil {
+				return err
+			}
+		}
 		switch {
 		case cancel:
 			to = Cancelled
@@ -364,6 +388,9 @@ func (q *Queue) Fail(ctx context.Context, id, token int64, f Failure) (Job, erro
 		case int(att) >= int(maxAtt):
 			to = Failed
 			reason = f.Reason + " (attempts exhausted: " + strconv.Itoa(int(att)) + ")"
+		case late:
+			to = Failed
+			reason = DeadlinePassed + "; last attempt: " + f.Reason
 		default:
 			delay = d
 		}

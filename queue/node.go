@@ -442,6 +442,8 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 		if err := n.Renew(ctx); err != nil {
 			n.q.log.Warn("queue: lease renewal failed", "err", err)
+		} else if _, err := n.q.ExpireDeadlines(ctx); err != nil && ctx.Err() == nil {
+			n.q.log.Warn("queue: expiring deadlines failed", "err", err)
 		}
 	}
 }

@@ -155,6 +155,14 @@ type Request struct {
 	SendAfter      time.Time      `json:"send_after,omitzero"`
 	MaxAttempts    int            `json:"max_attempts,omitempty"` // 0: the queue's default
 	Retry          RetryPolicy    `json:"retry,omitempty"`        // per-class overrides
+	// Deadline, or KillAfter from the enqueue (by the database's clock),
+	// is when an unsent job is given up: it becomes failed ("deadline
+	// passed") by ExpireDeadlines, or by Fail instead of a retry that
+	// would start after it. Zero: no deadline.
+	Deadline  time.Time     `json:"deadline,omitzero"`
+	KillAfter time.Duration `json:"kill_after,omitempty"`
+	// ResentFrom names the finished job this one sends again (Resend).
+	ResentFrom int64 `json:"resent_from,omitempty"`
 }
 
 // Job is a queued fax.

@@ -40,9 +40,10 @@ const sqlEnqueue = `
 WITH ins AS (
 	INSERT INTO jobs (idempotency_key, request_hash, priority, run_at, max_attempts, retry_policy,
 		destination, caller_id, header, document, callback_url, submitter, metadata, pages_total,
-		site, site_until)
+		site, site_until, deadline, resent_from)
 	VALUES (NULLIF($1, ''), $2, $3, coalesce($4, now()), $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-		$15, CASE WHEN $15 <> '' THEN coalesce($4, now()) + $16::float8 * interval '1 second' END)
+		$15, CASE WHEN $15 <> '' THEN coalesce($4, now()) + $16::float8 * interval '1 second' END,
+		coalesce($17, now() + $18 * interval '1 microsecond'), $19)
 	ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 	RETURNING *
 ), hist AS (
@@ -522,3 +523,38 @@ SELECT (SELECT count(*) FROM jobs WHERE state = 'pending' AND run_at <= now()),
 // (the jobs_finished index bounds that part).
 const sqlCounts = `
 SELECT state, count(*), count(*) FILTER (WHERE finished_at >= $1) FROM jobs GROUP BY state`
+
+// Job controls (controls.go).
+
+// sqlRetryLate: would a retry after $2 seconds start at or after job $1's
+// deadline?
+const sqlRetryLate = `
+SELECT coalesce(now() + $2::float8 * interval '1 second' >= deadline, false) FROM jobs WHERE id = $1`
+
+// sqlExpireDeadlines gives up a batch ($1) of pending jobs whose deadline
+// has passed: failed, with history and outbox record, as any final state.
+const sqlExpireDeadlines = `
+WITH exp AS (
+	SELECT id FROM jobs
+	WHERE state = 'pending' AND deadline IS NOT NULL AND deadline <= now()
+	ORDER BY deadline LIMIT $1
+	FOR UPDATE SKIP LOCKED
+), upd AS (
+	UPDATE jobs j SET state = 'failed', last_reason = '` + DeadlinePassed + `', finished_at = now(), updated_at = now()
+	FROM exp WHERE j.id = exp.id
+	RETURNING j.*
+), hist AS (
+	INSERT INTO job_history (job_id, from_state, to_state, reason, pages)
+	SELECT id, 'pending', 'failed', last_reason, pages_confirmed FROM upd
+), outbox AS (
+	INSERT INTO outbox (topic, key, payload)
+	SELECT '` + outboxTopicFinished + `', id::text, ` + outboxPayload + ` FROM upd
+	WHERE ` + outboxWakeAfterCommit + `
+)
+SELECT ` + jobCols + ` FROM upd`
+
+// sqlControls: the deadline and resend links of the jobs $1.
+const sqlControls = `
+SELECT j.id, j.deadline, coalesce(j.resent_from, 0),
+	coalesce((SELECT array_agg(r.id ORDER BY r.id) FROM jobs r WHERE r.resent_from = j.id), '{}')
+FROM jobs j WHERE j.id = ANY ($1)`

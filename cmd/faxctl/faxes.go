@@ -46,9 +46,14 @@ func (a *app) send(ctx context.Context, path string, args []string) (int, error)
 	fs.StringVar(&cover.FromName, "cover-from", "", "cover page: sender's `name`")
 	fs.StringVar(&cover.Subject, "cover-subject", "", "cover page: `subject`")
 	fs.StringVar(&cover.Comment, "cover-comment", "", "cover page: `text`")
+	deadline := fs.String("deadline", "", "give the fax up if still unsent at `TIME` (RFC 3339)")
+	fs.StringVar(&req.KillAfter, "kill-after", "", "give the fax up if still unsent this `long` after submission (90m, 36h)")
 	files, code, ok := a.parse(fs, args, 0, -1)
 	if !ok {
 		return code, nil
+	}
+	if req.Deadline, ok = a.optTime(fs, "deadline", *deadline); !ok {
+		return exitUsage, nil
 	}
 	if req.To == "" {
 		return a.usageErr(fs, "-to is required"), nil
@@ -133,6 +138,7 @@ func (a *app) printFax(f *client.Fax) {
 	if f.FinishedAt != nil {
 		fmt.Fprintf(tw, "Finished:\t%s\n", when(f.FinishedAt))
 	}
+	printControls(tw, f)
 	tw.Flush()
 	fmt.Fprintln(a.stdout, "History:")
 	tw = a.table()

@@ -215,6 +215,8 @@ func New(cfg Config, d Deps) (*API, error) {
 		{"GET", "/v1/whoami", tokens.Submitter, a.whoami},
 
 		{"GET", "/v1/audit", tokens.Admin, a.listAudit},
+
+		{"POST", "/v1/faxes/{id}/resend", tokens.Submitter, a.resendFax},
 	}
 	a.routes = append(a.routes, a.clusterRoutes()...) // standby.go
 	a.routes = append(a.routes, a.gatewayHealthRoutes()...)

@@ -41,6 +41,10 @@ type FaxRequest struct {
 	// CheapWindow schedules the fax for the next cheap-rate window of its
 	// route (now when it is in one, or its route has none).
 	CheapWindow bool `json:"cheap_window,omitempty"`
+	// Deadline or KillAfter (from submission) is when an unsent fax is
+	// given up.
+	Deadline  *time.Time `json:"deadline,omitempty"`
+	KillAfter string     `json:"kill_after,omitempty"`
 }
 
 // CoverRequest is what the cover page shows besides the numbers.
@@ -86,6 +90,10 @@ type Fax struct {
 	UpdatedAt       time.Time      `json:"updated_at"`
 	FinishedAt      *time.Time     `json:"finished_at,omitempty"`
 	History         []Transition   `json:"history,omitempty"`
+	// Job controls (controls.go).
+	Deadline   *time.Time `json:"deadline,omitempty"`
+	ResentFrom int64      `json:"resent_from,omitempty"`
+	Resends    []int64    `json:"resends,omitempty"`
 }
 
 // Transition is one entry of a fax's history.
@@ -233,13 +241,13 @@ func jsonErr(err error) string {
 	case errors.As(err, &se):
 		return fmt.Sprintf("syntax error at byte %d", se.Offset)
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
-		return strings.TrimPrefix(err.Error(), "json: ") + " (known: to, from, header, priority, send_after, max_attempts, callback_url, metadata, resolution, cover, cheap_window)"
+		return strings.TrimPrefix(err.Error(), "json: ") + " (known: to, from, header, priority, send_after, max_attempts, callback_url, metadata, resolution, cover, cheap_window, deadline, kill_after)"
 	case errors.Is(err, io.EOF):
 		return "the part is empty"
 	}
 	var pe *time.ParseError
 	if errors.As(err, &pe) {
-		return "send_after must be an RFC 3339 time such as 2030-01-02T15:04:05Z"
+		return "send_after and deadline must be RFC 3339 times such as 2030-01-02T15:04:05Z"
 	}
 	return err.Error()
 }
@@ -302,6 +310,7 @@ func (f *FaxRequest) validate() error {
 			bad("resolution %q: must be standard, fine or superfine", f.Resolution)
 		}
 	}
+	errs = append(errs, validateDeadline(f.Deadline, f.KillAfter, f.SendAfter)...)
 	if c := f.Cover; c != nil {
 		for name, v := range map[string]string{"cover.to_name": c.ToName, "cover.from_name": c.FromName, "cover.subject": c.Subject} {
 			if len(v) > 100 {
@@ -459,6 +468,7 @@ func (a *API) submitFax(w http.ResponseWriter, r *http.Request, c *caller) error
 		}
 		req.SendAfter = at
 	}
+	req.Deadline, req.KillAfter = deadlineOf(s.fax.Deadline, s.fax.KillAfter)
 	job, created, qerr := a.queue.Enqueue(r.Context(), req)
 	// Whatever happened, drop the pin: a refused job leaves no document
 	// behind, a queued one keeps it through the job's reference.
@@ -476,6 +486,9 @@ func (a *API) submitFax(w http.ResponseWriter, r *http.Request, c *caller) error
 		return qerr
 	}
 	f := faxFromJob(job)
+	if err := a.addControls(r.Context(), &f); err != nil {
+		return err
+	}
 	w.Header().Set("Location", "/v1/faxes/"+strconv.FormatInt(job.ID, 10))
 	status := http.StatusCreated
 	if !created {
@@ -514,6 +527,9 @@ func (a *API) getFax(w http.ResponseWriter, r *http.Request, c *caller) error {
 	for _, t := range hist {
 		f.History = append(f.History, Transition{At: t.At, From: string(t.From), To: string(t.To), Node: t.NodeID,
 			Class: string(t.Class), Reason: t.Reason, Pages: t.Pages})
+	}
+	if err := a.addControls(r.Context(), &f); err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, f)
 	return nil
@@ -575,12 +591,11 @@ func (a *API) listFaxes(w http.ResponseWriter, r *http.Request, c *caller) error
 	f.CreatedAfter, f.CreatedBefore = q.time("created_after"), q.time("created_before")
 	f.Limit = q.int("limit", 1, 1000, 50)
 	if s := q.str("cursor"); s != "" {
-		b, err := base64.RawURLEncoding.DecodeString(s)
-		id, err2 := strconv.ParseInt(string(b), 10, 64)
-		if err != nil || err2 != nil || id <= 0 {
+		at, id, ok := decodeFaxCursor(s)
+		if !ok {
 			q.bad("cursor: not a cursor this server handed out (use next_cursor as is)")
 		}
-		f.BeforeID = id
+		f.BeforeCreated, f.BeforeID = at, id
 	}
 	if err := q.err("state", "to", "submitter", "created_after", "created_before", "limit", "cursor"); err != nil {
 		return err
@@ -593,11 +608,34 @@ func (a *API) listFaxes(w http.ResponseWriter, r *http.Request, c *caller) error
 	for _, j := range jobs {
 		out.Faxes = append(out.Faxes, faxFromJob(j))
 	}
+	if err := a.addControlsList(r.Context(), out.Faxes); err != nil {
+		return err
+	}
 	if len(jobs) == f.Limit {
-		out.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(jobs[len(jobs)-1].ID, 10)))
+		out.NextCursor = encodeFaxCursor(jobs[len(jobs)-1])
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// encodeFaxCursor names the position after j in the listing's order
+// (created_at, id): microseconds, as PostgreSQL keeps them.
+func encodeFaxCursor(j queue.Job) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(j.CreatedAt.UnixMicro(), 10) + "." + strconv.FormatInt(j.ID, 10)))
+}
+
+func decodeFaxCursor(s string) (time.Time, int64, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return time.Time{}, 0, false
+	}
+	a, c, ok := strings.Cut(string(b), ".")
+	us, err1 := strconv.ParseInt(a, 10, 64)
+	id, err2 := strconv.ParseInt(c, 10, 64)
+	if !ok || err1 != nil || err2 != nil || id <= 0 {
+		return time.Time{}, 0, false
+	}
+	return time.UnixMicro(us), id, true
 }
 
 // faxDocument returns a fax's pages as TIFF Class F or PDF, or one of the
