@@ -7,14 +7,14 @@ export CGO_ENABLED ?= 0
 # Debian/Ubuntu packages the server and the test suite use. The server itself
 # needs only postgresql (for the embedded default) and ghostscript (PDF/PS).
 RUN_PACKAGES  := postgresql ghostscript util-linux
-TEST_PACKAGES := $(RUN_PACKAGES) libtiff-tools libtiff-dev libspandsp-dev poppler-utils sip-tester gcc make systemd
+TEST_PACKAGES := $(RUN_PACKAGES) libtiff-tools libtiff-dev libspandsp-dev poppler-utils sip-tester gcc make systemd patroni etcd-server nats-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 BIN := bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/faxd/faxd/internal/buildinfo.Version=$(VERSION)
 
-.PHONY: all build run demo test bench loss lint deps-run deps-test go-deps fuzz clean install-systemd
+.PHONY: all build run demo test bench loss lint deps-run deps-test go-deps fuzz clean install-systemd drill
 
 all: build
 
@@ -120,6 +120,12 @@ install-systemd: deps-run build
 	[ -e /etc/faxd/faxd.yaml ] || $(SUDO) install -m 0640 -o root -g faxd deploy/systemd/faxd.yaml /etc/faxd/faxd.yaml
 	[ -e /etc/faxd/faxd.env ] || $(SUDO) install -m 0640 -o root -g faxd deploy/systemd/faxd.env.example /etc/faxd/faxd.env
 	$(SUDO) systemctl daemon-reload
+
+# The two-site drill (docs/deploy.md): etcd, Patroni, PostgreSQL, a NATS
+# cluster and faxd on loopback; site A killed mid-fax, then the fail-back.
+# DRILL=full for the long form; the short one also runs in `make test`.
+drill: deps-test go-deps
+	deploy/two-site/drill.sh
 
 clean:
 	rm -rf $(BIN)
