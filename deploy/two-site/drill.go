@@ -11,8 +11,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -164,9 +166,13 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	}
 	d.dir = o.Dir
 	if d.dir == "" {
+		sweep()
 		if d.dir, err = os.MkdirTemp("", "faxd-drill-"); err != nil {
 			return nil, err
 		}
+	}
+	if err := os.WriteFile(filepath.Join(d.dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return nil, err
 	}
 	// The postgres user must reach its directories below it.
 	if err := os.Chmod(d.dir, 0o755); err != nil {
@@ -194,10 +200,36 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	return rep, nil
 }
 
+// sweep stops the PostgreSQL servers of earlier drills whose process died
+// without cleaning up (killed by a test timeout): Patroni starts
+// PostgreSQL in a session of its own, so it outlives Patroni, and the
+// drill's own cleanup never ran. pid reuse is harmless: postmasterPID
+// only names a live postgres process.
+func sweep() {
+	owners, _ := filepath.Glob(filepath.Join(os.TempDir(), "faxd-drill-*", "owner"))
+	for _, o := range owners {
+		b, err := os.ReadFile(o)
+		if err != nil {
+			continue
+		}
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		if pid <= 0 || syscall.Kill(pid, 0) == nil {
+			continue // alive: another drill running now
+		}
+		dir := filepath.Dir(o)
+		for _, site := range []string{"A", "B"} {
+			if pm := postmasterPID(filepath.Join(dir, "data", site, "pg", "data")); pm > 0 {
+				_ = syscall.Kill(pm, syscall.SIGKILL)
+			}
+		}
+		// The directory stays: its logs tell what went wrong.
+	}
+}
+
 func (d *drill) up(ctx context.Context, bins map[string]string) error {
 	t := &Topology{Timing: d.o.Timing, SyncMode: true, Data: filepath.Join(d.dir, "data"), PGBinDir: d.pgBin,
 		HBA:       []string{"host all all 127.0.0.1/32 trust", "host replication replicator 127.0.0.1/32 trust"},
-		SuperPass: "drill", ReplPass: "drill"}
+		SuperPass: "drill", ReplPass: "drill", Drill: true}
 	for _, site := range []string{"A", "B", "W"} {
 		h := Host{Site: site, Addr: "127.0.0.1"}
 		for _, p := range []*int{&h.EtcdClient, &h.EtcdPeer, &h.NATSClient, &h.NATSCluster, &h.NATSMonitor} {
@@ -902,6 +934,30 @@ func (d *drill) failBack(ctx context.Context, rep *Report) error {
 	rep.FailBackSent = f.State == client.StateSent
 	if !rep.FailBackSent {
 		rep.Problems = append(rep.Problems, fmt.Sprintf("the fax after the fail-back ended %s: %s", f.State, f.LastReason))
+		return nil
+	}
+	// It reached the carrier, all of it, once.
+	var pages int
+	err = waitFor(ctx, "the fail-back fax at the carrier", time.Minute, time.Second, func(ctx context.Context) error {
+		// Newest first: the fail-back fax's receptions are on the first page.
+		l, err := d.carrier.ListReceived(ctx, client.ListReceivedParams{Limit: 100})
+		if err != nil {
+			return err
+		}
+		pages = 0
+		for _, r := range l.Received {
+			if digits.ReplaceAllString(r.DID, "") == s.to {
+				pages += r.Pages
+			}
+		}
+		if pages < f.PagesTotal {
+			return fmt.Errorf("%d of %d pages", pages, f.PagesTotal)
+		}
+		return nil
+	})
+	if err != nil || pages != f.PagesTotal {
+		rep.FailBackSent = false
+		rep.Problems = append(rep.Problems, fmt.Sprintf("the fax after the fail-back: the carrier got %d pages of %d (%v)", pages, f.PagesTotal, err))
 	}
 	return nil
 }

@@ -199,14 +199,30 @@ func (p *procs) tails(n int) string {
 	return b.String()
 }
 
-// freeTCP returns a loopback TCP port nobody listens on now.
+var (
+	portsMu sync.Mutex
+	given   = map[int]bool{}
+)
+
+// freeTCP returns a loopback TCP port nobody listens on now and that this
+// process has not handed out before (the kernel may offer a port again
+// once it is closed, and a drill asks for some thirty before any is bound).
 func freeTCP() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for i := 0; i < 100; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !given[port] {
+			given[port] = true
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("no free TCP port not handed out already")
 }
 
 // freeBoth returns a port free for TCP and UDP (SIP listens on UDP).
@@ -228,10 +244,16 @@ func freeBoth() (int, error) {
 // freeRange finds n consecutive free UDP ports below the kernel's
 // ephemeral range (so no outgoing socket takes them meanwhile).
 func freeRange(n int, seed int) (int, error) {
+	portsMu.Lock()
+	defer portsMu.Unlock()
 	for try := 0; try < 200; try++ {
 		base := 14000 + ((seed*7919 + try*397) % 16000)
 		ok := true
 		for port := base; port < base+n && ok; port++ {
+			if given[port] {
+				ok = false
+				break
+			}
 			u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
 			if err != nil {
 				ok = false
@@ -240,6 +262,9 @@ func freeRange(n int, seed int) (int, error) {
 			u.Close()
 		}
 		if ok {
+			for port := base; port < base+n; port++ {
+				given[port] = true
+			}
 			return base, nil
 		}
 	}

@@ -66,6 +66,7 @@ type Topology struct {
 	HBA       []string
 	SuperPass string
 	ReplPass  string
+	Drill     bool // the drill's short retry delays
 }
 
 func (t *Topology) host(site string) Host {
@@ -81,8 +82,12 @@ func (t *Topology) host(site string) Host {
 // hosts, the one accepting writes is kept.
 func (t *Topology) DSN(db string) string {
 	a, b := t.host("A"), t.host("B")
-	return fmt.Sprintf("postgres://faxd@%s:%d,%s:%d/%s?target_session_attrs=read-write&connect_timeout=3&sslmode=disable",
+	dsn := fmt.Sprintf("postgres://faxd@%s:%d,%s:%d/%s?target_session_attrs=read-write&connect_timeout=3",
 		a.Addr, a.PGPort, b.Addr, b.PGPort, db)
+	if t.Drill {
+		dsn += "&sslmode=disable" // loopback; between sites keep TLS (require or verify-full)
+	}
+	return dsn
 }
 
 // NATSURL lists the three NATS servers.
@@ -180,7 +185,7 @@ func (t *Topology) Files() ([]File, error) {
 			"MediaMin": n.MediaMin, "MediaMax": n.MediaMax, "Channels": n.Channels, "Inbound": n.Inbound,
 			"StationID": n.StationID, "Gateway": n.Gateway, "EmbeddedDir": n.EmbeddedDir, "NATSPort": n.NATSPort,
 			"QueueDSN": t.DSN("faxd_queue"), "ArchiveDSN": t.DSN("faxd_archive"), "NATSURL": t.NATSURL(),
-			"AllowFrom": n.AllowFrom,
+			"AllowFrom": n.AllowFrom, "Drill": t.Drill,
 		}
 		if err := render(n.Site, "faxd", strings.ToLower(n.Site)+"/faxd-"+n.Name+".yaml", "faxd.yaml.tmpl", data); err != nil {
 			return nil, err
