@@ -7,14 +7,14 @@ export CGO_ENABLED ?= 0
 # Debian/Ubuntu packages the server and the test suite use. The server itself
 # needs only postgresql (for the embedded default) and ghostscript (PDF/PS).
 RUN_PACKAGES  := postgresql ghostscript util-linux
-TEST_PACKAGES := $(RUN_PACKAGES) libtiff-tools libtiff-dev libspandsp-dev poppler-utils sip-tester gcc make systemd tzdata ca-certificates chromium
+TEST_PACKAGES := $(RUN_PACKAGES) libtiff-tools libtiff-dev libspandsp-dev poppler-utils sip-tester gcc make systemd tzdata ca-certificates chromium patroni etcd-server nats-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 BIN := bin
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/faxd/faxd/internal/buildinfo.Version=$(VERSION)
 
-.PHONY: all build run demo test bench loss lint deps-run deps-test go-deps fuzz clean install-systemd package image
+.PHONY: all build run demo test bench loss lint deps-run deps-test go-deps fuzz clean install-systemd package image drill
 
 all: build
 
@@ -133,6 +133,12 @@ package: build
 image: deps-run build
 	$(GO) run ./internal/tools/imagebuild -bin $(BIN) -version $(VERSION) \
 		-revision $$(git rev-parse HEAD 2>/dev/null || echo unknown) -out var/image
+
+# The two-site drill (docs/deploy.md): etcd, Patroni, PostgreSQL, a NATS
+# cluster and faxd on loopback; site A killed mid-fax, then the fail-back.
+# DRILL=full for the long form; the short one also runs in `make test`.
+drill: deps-test go-deps
+	deploy/two-site/drill.sh
 
 clean:
 	rm -rf $(BIN) dist
