@@ -35,8 +35,12 @@ func startNode(t *testing.T, dsn string, mutate func(*config.Config)) (s *Server
 	cfg.NATS.EmbeddedDir = t.TempDir()
 	cfg.NATS.EmbeddedListen = "127.0.0.1:0"
 	cfg.SIP.ListenUDP = "127.0.0.1:0"
+	// Leases of 5 s renewed every 100 ms: a node that stops gives its lease
+	// up at once and a dead process is seen through its liveness session,
+	// so nothing here waits for a lease to run out; a 1 s lease lapsed on a
+	// loaded machine and a standby promoted itself over a live primary.
 	cfg.Queue.HeartbeatInterval = config.Duration(100 * time.Millisecond)
-	cfg.Queue.LeaseTTL = config.Duration(time.Second)
+	cfg.Queue.LeaseTTL = config.Duration(5 * time.Second)
 	cfg.Secrets.KeyFile = testKeyFile(t)
 	mutate(&cfg)
 	if errs := cfg.Validate(); len(errs) > 0 {
