@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -168,5 +169,27 @@ func TestSubmitByURL(t *testing.T) {
 		if p := r.problem(t); !strings.HasPrefix(p.Detail, "documents[1].url: ") || !strings.Contains(p.Detail, c.want) {
 			t.Fatalf("%s: detail %q", c.path, p.Detail)
 		}
+	}
+}
+
+// Without LibreOffice an office document is refused with 415 naming the
+// converter and its key; nothing is queued.
+func TestSubmitOfficeWithoutConverter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{OfficeCommand: "faxd-no-such-soffice"})
+	docx, err := os.ReadFile("../render/testdata/office/sample.docx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.doJSON("POST", "/v1/faxes", e.sub, map[string]any{"to": "+15550100",
+		"documents": []map[string]any{{"filename": "letter.docx", "data": b64(docx)}}})
+	if r.status != 415 {
+		t.Fatalf("docx without LibreOffice: %d %s", r.status, r.body)
+	}
+	if p := r.problem(t); !strings.Contains(p.Detail, "document 1 (letter.docx): DOCX documents need LibreOffice (api.office_command = faxd-no-such-soffice)") {
+		t.Fatalf("detail %q", p.Detail)
+	}
+	if got := e.counts(); got != "jobs=0 blobs=0 sets=0" {
+		t.Fatalf("after the refusal: %s", got)
 	}
 }
