@@ -296,3 +296,18 @@ func (a *API) SubmitDocuments(ctx context.Context, in SubmitEmail) (Fax, error) 
 	}
 	return faxFromJob(job), nil
 }
+
+// NormalizeNumber checks and normalises a fax number as the API does for
+// "to" (for intakes that must refuse a bad number before the content).
+func NormalizeNumber(s string) (string, error) { return normalizeNumber(s) }
+
+// IsSenderFault reports whether err (from SubmitDocuments) is the
+// submitter's to fix, and the sentence saying what to fix; other errors
+// are the server's (retry later).
+func IsSenderFault(err error) (string, bool) {
+	var p *Problem
+	if errors.As(err, &p) && p.Status < 500 && p.Status != http.StatusTooManyRequests {
+		return p.Detail, true
+	}
+	return "", false
+}
