@@ -26,6 +26,7 @@ import (
 	"github.com/faxd/faxd/internal/channel"
 	"github.com/faxd/faxd/internal/cluster"
 	"github.com/faxd/faxd/internal/inbound"
+	"github.com/faxd/faxd/internal/mailin"
 	"github.com/faxd/faxd/internal/notify"
 	"github.com/faxd/faxd/internal/secretbox"
 	"github.com/faxd/faxd/internal/sip"
@@ -59,6 +60,8 @@ type Config struct {
 	Inbound  inbound.Config        `yaml:"inbound"` // received-fax deliveries (internal/inbound)
 	Standby  cluster.StandbyConfig `yaml:"standby"` // failover controls and sync (internal/cluster)
 	Secrets  secretbox.Config      `yaml:"secrets"` // keys sealing stored passwords and webhook secrets (internal/secretbox)
+	// SMTPIntake is email-to-fax (internal/mailin); off without a listen address.
+	SMTPIntake mailin.Config `yaml:"smtp_intake"`
 }
 
 // Node identifies this server in the cluster.
@@ -246,6 +249,8 @@ func Default() Config {
 		API:      api.Defaults(),
 		Notify:   notify.DefaultConfig(),
 		Standby:  cluster.DefaultStandbyConfig(),
+
+		SMTPIntake: mailin.DefaultConfig(),
 	}
 }
 
@@ -375,6 +380,9 @@ func (c *Config) Validate() []error {
 		errs = append(errs, err.(interface{ Unwrap() []error }).Unwrap()...)
 	}
 	errs = append(errs, c.validateSecrets()...)
+	if err := c.SMTPIntake.Validate(); err != nil { // errors.Join of one per key
+		errs = append(errs, err.(interface{ Unwrap() []error }).Unwrap()...)
+	}
 	if err := c.SIP.Validate(); err != nil {
 		if j, ok := err.(interface{ Unwrap() []error }); ok {
 			errs = append(errs, j.Unwrap()...)

@@ -174,6 +174,7 @@ type Server struct {
 	inbound *inboundParts    // internal/server/inbound.go
 	standby *standbyParts    // internal/server/standby.go (node.role standby only)
 	systemd *systemdParts    // internal/server/systemd.go
+	mailIn  *mailInParts     // internal/server/mailin.go (smtp_intake)
 }
 
 // New opens every dependency and migrates the schemas. Close undoes it.
@@ -263,6 +264,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 	if s.api, err = api.New(cfg.API, api.Deps{Pool: s.DB.Queue, Queue: s.Queue, Logger: log, // api adds its component
 		Archive: s.Archive, Inbound: s.inbound.router, Cluster: s.clusterAPI(), Secrets: s.secrets, Gateways: routerHealth{s},
 		UploadTimeout: cfg.HTTP.UploadTimeout.D(), Outbound: outbound}); err != nil {
+		s.Close(ctx)
+		return nil, err
+	}
+	if err := s.openMailIn(); err != nil { // internal/server/mailin.go
 		s.Close(ctx)
 		return nil, err
 	}
@@ -379,6 +384,7 @@ func (s *Server) Run(ctx context.Context) error {
 	background(s.runStandby) // internal/server/standby.go
 	background(s.runHealth)
 	background(s.runRouting) // internal/server/channels.go
+	background(s.runMailIn)  // internal/server/mailin.go
 	for _, t := range s.tasks {
 		background(func(ctx context.Context) { t.loop(ctx, s) })
 	}
@@ -414,6 +420,9 @@ func (s *Server) Run(ctx context.Context) error {
 // Close releases everything New opened, in reverse order.
 func (s *Server) Close(ctx context.Context) {
 	s.closeChannels() // internal/server/channels.go
+	if s.mailIn != nil {
+		s.mailIn.ln.Close()
+	}
 	if s.httpLn != nil {
 		s.httpLn.Close()
 	}
