@@ -300,7 +300,7 @@ func (ss *session) Data(r io.Reader) error {
 		default:
 			accepted++
 			ss.s.log.Info("email-to-fax queued", "fax", id, "from", ss.from, "to", rc.number, "pages", pages, "submitter", submitter)
-			ss.notice(ctx, EventMailAccepted, key, fmt.Sprintf("Fax %d to %s queued (%d pages)", id, rc.number, pages),
+			ss.notice(ctx, EventMailAccepted, key, fmt.Sprintf("Fax %d to %s queued (%s)", id, rc.number, pagesWord(pages)),
 				fmt.Sprintf("Your mail to %s (subject %q) is fax %d: %d page(s) queued for %s.\n"+
 					"You get another mail when it has been sent or has failed.\n", rc.addr, m.subject, id, pages, rc.number))
 		}
@@ -334,6 +334,13 @@ func mailKey(messageID, from, number string, digest []byte) string {
 	}
 	h.Write(digest)
 	return "mail-" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+func pagesWord(n int) string {
+	if n == 1 {
+		return "1 page"
+	}
+	return fmt.Sprintf("%d pages", n)
 }
 
 func trim(s string) string {

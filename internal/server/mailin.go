@@ -52,3 +52,11 @@ func (s *Server) runMailIn(ctx context.Context) {
 		s.log.Error("email-to-fax intake stopped", "err", err)
 	}
 }
+
+// MailInAddr is the address the email-to-fax listener got ("" when off).
+func (s *Server) MailInAddr() string {
+	if s.mailIn == nil {
+		return ""
+	}
+	return s.mailIn.ln.Addr().String()
+}
