@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -280,7 +281,7 @@ func (ss *session) Data(r io.Reader) error {
 		key := mailKey(m.messageID, ss.from, rc.number, m.digest)
 		id, pages, err := ss.s.deps.Submitter.SubmitMail(ctx, Submission{
 			To: rc.number, Submitter: submitter, Key: key, Documents: m.docs,
-			Metadata: map[string]any{notify.NotifyEmailKey: ss.from, "source": "email", "subject": m.subject},
+			Metadata: map[string]any{notify.NotifyEmailKey: ss.from, "source": "email", "subject": trimTo(m.subject, 200)},
 		})
 		var se *SenderError
 		switch {
@@ -343,11 +344,17 @@ func pagesWord(n int) string {
 	return fmt.Sprintf("%d pages", n)
 }
 
-func trim(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "..."
+func trim(s string) string { return trimTo(s, 60) }
+
+// trimTo shortens s to at most n bytes, on a rune boundary.
+func trimTo(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

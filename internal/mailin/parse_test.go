@@ -50,3 +50,17 @@ func FuzzParseMail(f *testing.F) {
 		}
 	})
 }
+
+// Subjects are cut on a rune boundary: a cut inside "ü" would make the
+// metadata invalid UTF-8.
+func TestTrimTo(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{{"Grüße", 3, "Gr..."}, {"Grüße", 4, "Grü..."}, {"abc", 3, "abc"}} {
+		if got := trimTo(c.in, c.n); got != c.want {
+			t.Errorf("trimTo(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
+	}
+}
