@@ -28,6 +28,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/faxd/faxd/internal/docstore"
 	"github.com/faxd/faxd/internal/notify"
@@ -74,6 +75,8 @@ type Deps struct {
 	// NormalizeNumber checks a fax number at RCPT time.
 	NormalizeNumber func(string) (string, error)
 	Logger          *slog.Logger
+	// Registry, when set, gets faxd_mail_intake_total{outcome}.
+	Registry prometheus.Registerer
 }
 
 // Events of the notice mails (X-Faxd-Event).
@@ -88,10 +91,25 @@ type Server struct {
 	deps Deps
 	log  *slog.Logger
 	srv  *smtp.Server
+	// outcomes counts mails and recipients by what became of them.
+	outcomes *prometheus.CounterVec
 
 	mu sync.Mutex
 	ln net.Listener
 }
+
+// Outcomes of faxd_mail_intake_total.
+const (
+	outQueued       = "queued"            // one fax per recipient
+	outRefusedAuth  = "auth_failed"       // AUTH with a wrong password or token
+	outRefusedFrom  = "sender_refused"    // 530 or 550 at MAIL FROM
+	outRefusedRcpt  = "recipient_refused" // unknown domain or bad number
+	outRefusedFax   = "fax_refused"       // the documents could not be made into a fax
+	outRefusedMail  = "mail_refused"      // unreadable, too large, nothing attached
+	outTemporaryErr = "temporary_failure" // 451: the server's fault
+)
+
+func (s *Server) count(outcome string) { s.outcomes.WithLabelValues(outcome).Inc() }
 
 // New builds the intake; Serve or ListenAndServe runs it.
 func New(cfg Config, d Deps) (*Server, error) {
@@ -105,7 +123,17 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{cfg: cfg, deps: d, log: log.With("component", "mailin")}
+	s := &Server{cfg: cfg, deps: d, log: log.With("component", "mailin"),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "faxd", Name: "mail_intake_total",
+			Help: "Email-to-fax: faxes queued and refusals, by outcome."}, []string{"outcome"})}
+	for _, o := range []string{outQueued, outRefusedAuth, outRefusedFrom, outRefusedRcpt, outRefusedFax, outRefusedMail, outTemporaryErr} {
+		s.outcomes.WithLabelValues(o) // every series from the start, at 0
+	}
+	if d.Registry != nil {
+		if err := d.Registry.Register(s.outcomes); err != nil {
+			return nil, fmt.Errorf("mailin: metrics: %w", err)
+		}
+	}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &session{s: s, remote: c.Conn().RemoteAddr().String()}, nil
 	}))
@@ -188,6 +216,7 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 		name, err := ss.s.deps.Auth.Authenticate(ctx, user, pass, ss.remote)
 		if err != nil {
 			ss.s.log.Warn("email-to-fax authentication failed", "remote", ss.remote, "user", user)
+			ss.s.count(outRefusedAuth)
 			return smtpErr(535, smtp.EnhancedCode{5, 7, 8}, "Authentication failed: wrong user name or password (or token)")
 		}
 		ss.submitter = name
@@ -221,6 +250,15 @@ func (ss *session) senderAllowed(from string) bool {
 }
 
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	if err := ss.mail(from); err != nil {
+		ss.s.count(outRefusedFrom)
+		return err
+	}
+	ss.from = from
+	return nil
+}
+
+func (ss *session) mail(from string) error {
 	if from == "" || notify.CheckEmail(from) != nil {
 		// No one to report to, and bounces must not become faxes.
 		return smtpErr(550, smtp.EnhancedCode{5, 1, 7}, "A fax needs a sender address to report to")
@@ -233,11 +271,18 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 		ss.s.log.Warn("email-to-fax sender refused", "remote", ss.remote, "from", from)
 		return smtpErr(550, smtp.EnhancedCode{5, 7, 1}, "Sender %s is not allowed to send faxes (smtp_intake.allow_senders); authenticate instead", from)
 	}
-	ss.from = from
 	return nil
 }
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	err := ss.rcpt(to)
+	if err != nil {
+		ss.s.count(outRefusedRcpt)
+	}
+	return err
+}
+
+func (ss *session) rcpt(to string) error {
 	local, domain, ok := strings.Cut(to, "@")
 	if !ok {
 		return smtpErr(553, smtp.EnhancedCode{5, 1, 3}, "Address the fax to <number>@%s", ss.s.cfg.Domains[0])
@@ -260,14 +305,25 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (ss *session) Data(r io.Reader) error {
+	err := ss.data(r)
+	var se *smtp.SMTPError
+	if errors.As(err, &se) && se.Code >= 500 && se.Code != 554 {
+		ss.s.count(outRefusedMail) // 554s are counted where they are decided
+	}
+	return err
+}
+
+func (ss *session) data(r io.Reader) error {
 	m, err := parseMail(r, ss.s.cfg.BodyAsCover)
 	if errors.Is(err, smtp.ErrDataTooLarge) || isTooLarge(err) {
 		return smtp.ErrDataTooLarge
 	}
 	if err != nil {
+		ss.s.count(outRefusedMail)
 		return smtpErr(554, smtp.EnhancedCode{5, 6, 0}, "The mail cannot be read: %v", err)
 	}
 	if len(m.docs) == 0 {
+		ss.s.count(outRefusedMail)
 		return smtpErr(554, smtp.EnhancedCode{5, 6, 0}, "Nothing to fax: attach a document (PDF, TIFF, PNG, JPEG, text, office document)")
 	}
 	submitter := ss.submitter
@@ -287,6 +343,7 @@ func (ss *session) Data(r io.Reader) error {
 		switch {
 		case errors.As(err, &se):
 			refused++
+			ss.s.count(outRefusedFax)
 			if firstRefusal == "" {
 				firstRefusal = se.Detail
 			}
@@ -297,9 +354,11 @@ func (ss *session) Data(r io.Reader) error {
 			// The server's fault: the sending server keeps the mail and
 			// retries; the faxes already queued are the same on retry (key).
 			ss.s.log.Error("email-to-fax submission failed", "from", ss.from, "to", rc.number, "err", err)
+			ss.s.count(outTemporaryErr)
 			return smtpErr(451, smtp.EnhancedCode{4, 3, 0}, "Temporary failure queueing the fax; try again later")
 		default:
 			accepted++
+			ss.s.count(outQueued)
 			ss.s.log.Info("email-to-fax queued", "fax", id, "from", ss.from, "to", rc.number, "pages", pages, "submitter", submitter)
 			ss.notice(ctx, EventMailAccepted, key, fmt.Sprintf("Fax %d to %s queued (%s)", id, rc.number, pagesWord(pages)),
 				fmt.Sprintf("Your mail to %s (subject %q) is fax %d: %d page(s) queued for %s.\n"+

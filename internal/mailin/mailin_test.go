@@ -27,6 +27,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/faxd/faxd/internal/api"
 	"github.com/faxd/faxd/internal/api/tokens"
@@ -46,6 +48,7 @@ type env struct {
 	addr  string
 	token string
 	ca    *x509.CertPool
+	reg   *prometheus.Registry
 }
 
 // newEnv runs the intake against a real queue database and API, with the
@@ -83,7 +86,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, queue: q, sink: sink, token: secret}
+	e := &env{t: t, queue: q, sink: sink, token: secret, reg: prometheus.NewRegistry()}
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
 	}
@@ -104,7 +107,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 		cfg.TLSCert, cfg.TLSKey, e.ca = selfSigned(t)
 	}
 	s, err := New(cfg, Deps{Submitter: APISubmitter{API: a}, Auth: Tokens(store), Mailer: n,
-		NormalizeNumber: api.NormalizeNumber, Logger: log})
+		NormalizeNumber: api.NormalizeNumber, Logger: log, Registry: e.reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,6 +321,21 @@ func TestMailRefusals(t *testing.T) {
 	if n := len(e.jobs()); n != 0 {
 		t.Fatalf("%d jobs queued by refused mails", n)
 	}
+	// Too many recipients is go-smtp's own refusal, before faxd sees it.
+	want := `
+# HELP faxd_mail_intake_total Email-to-fax: faxes queued and refusals, by outcome.
+# TYPE faxd_mail_intake_total counter
+faxd_mail_intake_total{outcome="auth_failed"} 0
+faxd_mail_intake_total{outcome="fax_refused"} 1
+faxd_mail_intake_total{outcome="mail_refused"} 2
+faxd_mail_intake_total{outcome="queued"} 0
+faxd_mail_intake_total{outcome="recipient_refused"} 2
+faxd_mail_intake_total{outcome="sender_refused"} 1
+faxd_mail_intake_total{outcome="temporary_failure"} 0
+`
+	if err := testutil.GatherAndCompare(e.reg, strings.NewReader(want), "faxd_mail_intake_total"); err != nil {
+		t.Fatal(err)
+	}
 	// The unrenderable mail was accepted as mail but refused as a fax: its
 	// sender is told by mail too.
 	mails := e.sink.Wait(t, 1, 30*time.Second)
@@ -369,4 +387,29 @@ func TestMailStartTLSAuth(t *testing.T) {
 	if len(js) != 2 || js[0].Submitter != "mailer" || js[1].Submitter != "mailer" {
 		t.Fatalf("jobs %+v: want two faxes by the token's name", js)
 	}
+	for outcome, want := range map[string]float64{"auth_failed": 1, "sender_refused": 1, "queued": 2} {
+		if got := testutil.ToFloat64(sOutcomes(t, e.reg, outcome)); got != want {
+			t.Errorf("faxd_mail_intake_total{outcome=%q} = %v, want %v", outcome, got, want)
+		}
+	}
+}
+
+// sOutcomes reads one series of faxd_mail_intake_total from the registry.
+func sOutcomes(t *testing.T, reg *prometheus.Registry, outcome string) prometheus.Collector {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if mf.GetName() == "faxd_mail_intake_total" && m.GetLabel()[0].GetValue() == outcome {
+				c := prometheus.NewCounter(prometheus.CounterOpts{Name: "x"})
+				c.Add(m.GetCounter().GetValue())
+				return c
+			}
+		}
+	}
+	t.Fatalf("no series for outcome %q", outcome)
+	return nil
 }

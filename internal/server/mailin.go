@@ -30,7 +30,7 @@ func (s *Server) openMailIn() error {
 	}
 	srv, err := mailin.New(cfg, mailin.Deps{
 		Submitter: mailin.APISubmitter{API: s.api}, Auth: mailin.Tokens(tokens.New(s.DB.Queue)),
-		Mailer: mailer, NormalizeNumber: api.NormalizeNumber, Logger: s.log,
+		Mailer: mailer, NormalizeNumber: api.NormalizeNumber, Logger: s.log, Registry: s.Metrics.Registry,
 	})
 	if err != nil {
 		return err
