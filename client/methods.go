@@ -25,11 +25,67 @@ type Document struct {
 	Name        string    // file name, shown in the server's logs and used to guess the type
 	ContentType string    // optional; from the extension of Name when empty
 	Body        io.Reader // read once
+	// URL, instead of Body, has the server fetch the document (through
+	// its outbound URL policy). A submission with a URL document is sent
+	// as one JSON body, the other documents base64 in it.
+	URL string
 }
 
 var contentTypes = map[string]string{
 	".pdf": "application/pdf", ".ps": "application/postscript", ".tif": "image/tiff", ".tiff": "image/tiff",
 	".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".txt": "text/plain",
+	// Rendered by the server's LibreOffice, when it has one (else 415).
+	".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+	".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+	".odt":  "application/vnd.oasis.opendocument.text", ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+	".rtf": "application/rtf", ".html": "text/html", ".htm": "text/html",
+}
+
+// jsonDocument is a document of a JSON submission; Data is base64 in JSON.
+type jsonDocument struct {
+	Filename    string `json:"filename,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
+	Data        []byte `json:"data,omitempty"`
+	URL         string `json:"url,omitempty"`
+}
+
+// jsonSubmission is FaxRequest's fields plus the documents, one object.
+func jsonSubmission(fax FaxRequest, docs []Document) ([]byte, error) {
+	b, err := json.Marshal(fax)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	var jd []jsonDocument
+	for i, d := range docs {
+		switch {
+		case d.URL != "" && d.Body != nil:
+			return nil, fmt.Errorf("document %d has both a URL and a Body", i)
+		case d.URL != "":
+			jd = append(jd, jsonDocument{Filename: d.Name, ContentType: d.ContentType, URL: d.URL})
+		case d.Body != nil:
+			data, err := io.ReadAll(d.Body)
+			if err != nil {
+				return nil, fmt.Errorf("reading %s: %w", d.Name, err)
+			}
+			ct := d.ContentType
+			if ct == "" {
+				ct = contentTypes[strings.ToLower(filepath.Ext(d.Name))]
+			}
+			name := ""
+			if d.Name != "" {
+				name = filepath.Base(d.Name)
+			}
+			jd = append(jd, jsonDocument{Filename: name, ContentType: ct, Data: data})
+		default:
+			return nil, fmt.Errorf("document %d has no Body and no URL", i)
+		}
+	}
+	m["documents"] = jd
+	return json.Marshal(m)
 }
 
 // SubmitFax queues a fax of one or more documents. Every Body is read
@@ -39,6 +95,19 @@ var contentTypes = map[string]string{
 func (c *Client) SubmitFax(ctx context.Context, fax FaxRequest, docs []Document, idempotencyKey string) (f *Fax, existed bool, err error) {
 	if len(docs) == 0 {
 		return nil, false, fmt.Errorf("client: SubmitFax: at least one document is required")
+	}
+	if idempotencyKey == "" {
+		idempotencyKey = NewIdempotencyKey()
+	}
+	for _, d := range docs {
+		if d.URL == "" {
+			continue
+		}
+		body, err := jsonSubmission(fax, docs)
+		if err != nil {
+			return nil, false, fmt.Errorf("client: SubmitFax: %w", err)
+		}
+		return c.postFax(ctx, body, "application/json", idempotencyKey)
 	}
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
@@ -75,11 +144,12 @@ func (c *Client) SubmitFax(ctx context.Context, fax FaxRequest, docs []Document,
 	if err := mw.Close(); err != nil {
 		return nil, false, err
 	}
-	if idempotencyKey == "" {
-		idempotencyKey = NewIdempotencyKey()
-	}
-	resp, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/faxes", body: body.Bytes(),
-		contentType: mw.FormDataContentType(), header: http.Header{"Idempotency-Key": {idempotencyKey}}})
+	return c.postFax(ctx, body.Bytes(), mw.FormDataContentType(), idempotencyKey)
+}
+
+func (c *Client) postFax(ctx context.Context, body []byte, contentType, idempotencyKey string) (f *Fax, existed bool, err error) {
+	resp, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/faxes", body: body,
+		contentType: contentType, header: http.Header{"Idempotency-Key": {idempotencyKey}}})
 	if err != nil {
 		return nil, false, err
 	}

@@ -26,8 +26,8 @@ func (m metaFlag) Set(s string) error {
 }
 
 func (a *app) send(ctx context.Context, path string, args []string) (int, error) {
-	fs := a.flags(path, "FILE... -to NUMBER [flags]",
-		"Submit a fax of one or more documents (PDF, PostScript, TIFF, PNG, JPEG, GIF, plain text).\nPrints the new fax's id; 'faxctl wait ID' waits for its outcome.")
+	fs := a.flags(path, "FILE|URL... -to NUMBER [flags]",
+		"Submit a fax of one or more documents (PDF, PostScript, TIFF, PNG, JPEG, GIF, plain text; HTML, DOCX,\nXLSX, ODT, ODS and RTF where the server has LibreOffice). An http(s):// URL is fetched by the server\n(only where its outbound URL policy allows). Prints the new fax's id; 'faxctl wait ID' waits for its outcome.")
 	var req client.FaxRequest
 	var cover client.Cover
 	fs.StringVar(&req.To, "to", "", "destination fax `number` (required)")
@@ -80,6 +80,10 @@ func (a *app) send(ctx context.Context, path string, args []string) (int, error)
 	}
 	var docs []client.Document
 	for _, name := range files {
+		if strings.HasPrefix(name, "https://") || strings.HasPrefix(name, "http://") {
+			docs = append(docs, client.Document{URL: name})
+			continue
+		}
 		f, err := os.Open(name)
 		if err != nil {
 			return exitFailed, err

@@ -33,6 +33,7 @@ import (
 	"github.com/faxd/faxd/internal/api/tokens"
 	"github.com/faxd/faxd/internal/buildinfo"
 	"github.com/faxd/faxd/internal/config"
+	"github.com/faxd/faxd/internal/render"
 	"github.com/faxd/faxd/internal/server"
 	"github.com/faxd/faxd/internal/users"
 )
@@ -145,6 +146,14 @@ func runIn(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if cmd == "check" {
 		fmt.Fprintln(stdout, "configuration ok")
+		// Optional converters: reported, never a failure.
+		if path, isolated, err := render.OfficeAvailable(cfg.API.OfficeCommand); err != nil {
+			fmt.Fprintf(stdout, "api.office_command: %v\n", err)
+		} else if !isolated {
+			fmt.Fprintf(stdout, "api.office_command: LibreOffice found at %s; this host allows no unprivileged network namespace, so it runs with an empty environment but not cut off from the network\n", path)
+		} else {
+			fmt.Fprintf(stdout, "api.office_command: LibreOffice found at %s (sandboxed without network)\n", path)
+		}
 		return 0
 	}
 	log := server.NewLogger(cfg, stderr)

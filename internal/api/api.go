@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -107,6 +108,8 @@ type API struct {
 	outbound *netguard.Policy
 	cheap    CheapWindows
 	users    *users.Store
+	// fetcher fetches documents given by URL (submit.go).
+	fetcher *http.Client
 }
 
 // route is one served method and path pattern, and the role it needs.
@@ -131,6 +134,8 @@ func New(cfg Config, d Deps) (*API, error) {
 	orDefault(&cfg.RateBurst, def.RateBurst)
 	orDefault(&cfg.MaxImagePixels, def.MaxImagePixels)
 	orDefault(&cfg.MaxImageBytes, def.MaxImageBytes)
+	orDefault(&cfg.URLFetchTimeout, def.URLFetchTimeout)
+	orDefault(&cfg.OfficeCommand, def.OfficeCommand)
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -169,6 +174,7 @@ func New(cfg Config, d Deps) (*API, error) {
 	if a.outbound == nil {
 		a.outbound, _ = notify.Config{}.Outbound() // no allow-list: cannot fail
 	}
+	a.fetcher = newFetcher(a.outbound.DialContext(&net.Dialer{Timeout: 10 * time.Second}))
 	var err error
 	if a.cover, err = cfg.coverTemplate(); err != nil {
 		return nil, fmt.Errorf("api.cover_template: %w", err)

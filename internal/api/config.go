@@ -44,6 +44,13 @@ type Config struct {
 	// CoverTemplate is a text/template file for cover pages (a submission
 	// with a "cover" object gets one); empty uses the built-in layout.
 	CoverTemplate string `yaml:"cover_template"`
+	// URLFetchTimeout bounds the fetch of one document given by URL in a
+	// JSON submission.
+	URLFetchTimeout time.Duration `yaml:"url_fetch_timeout"`
+	// OfficeCommand is the LibreOffice program (soffice) that renders
+	// DOCX, ODT, XLSX, RTF and HTML documents; without it such documents
+	// get 415. Empty: soffice from PATH.
+	OfficeCommand string `yaml:"office_command"`
 }
 
 // Defaults returns the documented defaults.
@@ -61,6 +68,8 @@ func Defaults() Config {
 		RateBurst:         20,
 		MaxImagePixels:    render.DefaultMaxPixels,
 		MaxImageBytes:     render.DefaultMaxImage,
+		URLFetchTimeout:   30 * time.Second,
+		OfficeCommand:     "soffice",
 	}
 }
 
@@ -105,6 +114,9 @@ func (c Config) Validate() []error {
 	}
 	if c.MaxImageBytes < 1<<20 {
 		bad("max_image_bytes", "%d: must be at least 1048576", c.MaxImageBytes)
+	}
+	if c.URLFetchTimeout < time.Second || c.URLFetchTimeout > 10*time.Minute {
+		bad("url_fetch_timeout", "%v: must be from 1s to 10m", c.URLFetchTimeout)
 	}
 	if c.CoverTemplate != "" {
 		if _, err := c.coverTemplate(); err != nil {

@@ -31,7 +31,8 @@ func TestSubmitErrorsQueueNothing(t *testing.T) {
 	}{
 		{name: "no token", fax: ok, docs: []doc{textDoc("hi")}, status: 401, typ: "unauthorized", message: "Authorization: Bearer"},
 		{name: "bad token", token: "faxd_1_" + strings.Repeat("A", 43), fax: ok, docs: []doc{textDoc("hi")}, status: 401, typ: "unauthorized", message: "unknown, mistyped or revoked"},
-		{name: "not multipart", token: e.sub, ct: "application/json", status: 415, typ: "unsupported-media", message: "multipart/form-data"},
+		{name: "not multipart", token: e.sub, ct: "text/xml", status: 415, typ: "unsupported-media", message: "multipart/form-data"},
+		{name: "json without documents", token: e.sub, ct: "application/json", status: 400, typ: "invalid-request", message: "documents: at least one document"},
 		{name: "no fax part", token: e.sub, docs: []doc{textDoc("hi")}, status: 400, typ: "invalid-request", message: "'fax' part"},
 		{name: "no document", token: e.sub, fax: ok, status: 400, typ: "invalid-request", message: "no document"},
 		{name: "bad json", token: e.sub, fax: `{"to":`, docs: []doc{textDoc("hi")}, status: 400, typ: "invalid-request", message: "not valid JSON"},

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -148,13 +149,16 @@ type submission struct {
 	fax     FaxRequest
 	hasFax  bool
 	sources []docstore.Source
+	// urls are documents given by URL (JSON bodies): sources[i] is
+	// filled in by fetchURLs before rendering.
+	urls []docURL
 }
 
 func (a *API) parseSubmission(w http.ResponseWriter, r *http.Request) (*submission, error) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return nil, newProblem(http.StatusUnsupportedMediaType, "unsupported-media",
-			"send the fax as multipart/form-data with a 'fax' part (JSON) and one or more 'document' parts")
+			"send the fax as multipart/form-data with a 'fax' part (JSON) and one or more 'document' parts, or as application/json with a \"documents\" list")
 	}
 	if r.ContentLength > a.cfg.MaxUploadBytes {
 		return nil, a.tooLarge()
@@ -363,7 +367,9 @@ func renderError(i int, src docstore.Source, err error) error {
 		return fmt.Errorf("rendering %s: %w", name, err) // a server fault: 500, logged
 	case errors.Is(err, render.ErrUnknownType), errors.Is(err, render.ErrTypeMismatch):
 		return newProblem(http.StatusUnsupportedMediaType, "unsupported-document",
-			"%s: %s (faxd accepts PDF, PostScript, TIFF, PNG, JPEG, GIF and plain text)", name, detail)
+			"%s: %s (faxd accepts PDF, PostScript, TIFF, PNG, JPEG, GIF, plain text, and with LibreOffice HTML, DOCX, XLSX, ODT, ODS and RTF)", name, detail)
+	case errors.Is(err, render.ErrConverterMissing):
+		return newProblem(http.StatusUnsupportedMediaType, "unsupported-document", "%s: %s", name, detail)
 	case errors.Is(err, render.ErrTooLarge):
 		return newProblem(http.StatusRequestEntityTooLarge, "too-large", "%s: %s", name, detail)
 	default:
@@ -372,23 +378,24 @@ func renderError(i int, src docstore.Source, err error) error {
 }
 
 // prepare renders every document into one TIFF Class F of fax pages.
-func (a *API) prepare(r *http.Request, s *submission, res render.Resolution) ([]byte, int, error) {
+func (a *API) prepare(ctx context.Context, s *submission, res render.Resolution) ([]byte, int, error) {
 	opt := render.Options{
 		PageSize: pageSizes[a.cfg.PageSize], Resolution: res, MaxBytes: a.cfg.MaxUploadBytes,
 		MaxPages: a.cfg.MaxPages, Timeout: a.cfg.RenderTimeout,
 		MaxPixels: a.cfg.MaxImagePixels, MaxImageBytes: a.cfg.MaxImageBytes,
 		Names: render.LimitNames{MaxBytes: "api.max_upload_bytes", MaxPages: "api.max_pages",
-			MaxPixels: "api.max_image_pixels", MaxImageBytes: "api.max_image_bytes"},
+			MaxPixels: "api.max_image_pixels", MaxImageBytes: "api.max_image_bytes", OfficeCommand: "api.office_command"},
+		OfficeBin: a.cfg.OfficeCommand,
 	}
 	select {
 	case a.renders <- struct{}{}:
 		defer func() { <-a.renders }()
-	case <-r.Context().Done():
-		return nil, 0, r.Context().Err()
+	case <-ctx.Done():
+		return nil, 0, ctx.Err()
 	}
 	var pages []*bilevel.Image
 	for i, src := range s.sources {
-		p, err := render.Bytes(r.Context(), src.Data, src.ContentType, opt)
+		p, err := render.Bytes(ctx, src.Data, src.ContentType, opt)
 		if err != nil {
 			return nil, 0, renderError(i, src, err)
 		}
@@ -422,68 +429,19 @@ func (a *API) submitFax(w http.ResponseWriter, r *http.Request, c *caller) error
 	if key != "" && !validKey(key) {
 		return newProblem(http.StatusBadRequest, "invalid-request", "Idempotency-Key must be 1-128 printable ASCII characters without spaces")
 	}
-	s, err := a.parseSubmission(w, r)
-	if err != nil {
-		return err
-	}
-	if err := s.fax.validate(); err != nil {
-		return err
-	}
-	if err := a.checkOutbound("callback_url", s.fax.CallbackURL); err != nil {
-		return err
-	}
-	resName := s.fax.Resolution
-	if resName == "" {
-		resName = a.cfg.Resolution
-	}
-	tiffData, n, err := a.prepare(r, s, resolutions[resName])
-	if err != nil {
-		return err
-	}
-	ref, err := a.docs.Put(r.Context(), docstore.NewSet{
-		Recipe: "render v1 " + resName + " " + a.cfg.PageSize + s.fax.coverRecipe(), Sources: s.sources, Pages: tiffData, PageCount: n,
-	})
-	if errors.Is(err, docstore.ErrTooLarge) {
-		return newProblem(http.StatusRequestEntityTooLarge, "too-large", "%v", strings.TrimPrefix(err.Error(), "docstore: put "))
+	var s *submission
+	var err error
+	if isJSONBody(r) {
+		s, err = a.parseJSONSubmission(w, r) // submit.go
+	} else {
+		s, err = a.parseSubmission(w, r)
 	}
 	if err != nil {
 		return err
 	}
-	req := queue.Request{
-		Destination: s.fax.To, CallerID: s.fax.From, Header: s.fax.Header, Document: ref, PagesTotal: n,
-		CallbackURL: s.fax.CallbackURL, Submitter: c.Name, Metadata: s.fax.Metadata, Priority: s.fax.Priority,
-		MaxAttempts: s.fax.MaxAttempts,
-	}
-	if key != "" {
-		req.IdempotencyKey = c.Name + keySep + key
-	}
-	if s.fax.SendAfter != nil {
-		req.SendAfter = *s.fax.SendAfter
-	}
-	if s.fax.CheapWindow {
-		at, err := a.cheapWindow(s.fax.To)
-		if err != nil {
-			_ = a.docs.Release(r.Context(), ref)
-			return err
-		}
-		req.SendAfter = at
-	}
-	req.Deadline, req.KillAfter = deadlineOf(s.fax.Deadline, s.fax.KillAfter)
-	job, created, qerr := a.queue.Enqueue(r.Context(), req)
-	// Whatever happened, drop the pin: a refused job leaves no document
-	// behind, a queued one keeps it through the job's reference.
-	if err := a.docs.Release(r.Context(), ref); err != nil {
-		a.log.Error("releasing a document set", "ref", ref, "err", err)
-	}
-	var ce *queue.ConflictError
-	switch {
-	case errors.As(qerr, &ce):
-		return newProblem(http.StatusConflict, "idempotency-conflict",
-			"Idempotency-Key %q was used for fax %d with different content; use a new key for a new fax", key, ce.Existing)
-	case errors.Is(qerr, queue.ErrInvalidRequest):
-		return newProblem(http.StatusBadRequest, "invalid-request", "%s", strings.TrimPrefix(qerr.Error(), "queue: invalid request: "))
-	case qerr != nil:
-		return qerr
+	job, created, err := a.submit(r.Context(), c.Name, key, s)
+	if err != nil {
+		return err
 	}
 	f := faxFromJob(job)
 	if err := a.addControls(r.Context(), &f); err != nil {
@@ -494,9 +452,77 @@ func (a *API) submitFax(w http.ResponseWriter, r *http.Request, c *caller) error
 	if !created {
 		status = http.StatusOK
 	}
-	a.log.Info("fax submitted", "fax", job.ID, "created", created, "pages", n, "token_name", c.Name)
 	writeJSON(w, status, f)
 	return nil
+}
+
+// submit validates, renders and enqueues a parsed submission: the one path
+// every way of submitting (multipart, JSON, email) goes through.
+func (a *API) submit(ctx context.Context, submitter, key string, s *submission) (queue.Job, bool, error) {
+	if err := s.fax.validate(); err != nil {
+		return queue.Job{}, false, err
+	}
+	if err := a.checkOutbound("callback_url", s.fax.CallbackURL); err != nil {
+		return queue.Job{}, false, err
+	}
+	if err := a.fetchURLs(ctx, s); err != nil { // submit.go
+		return queue.Job{}, false, err
+	}
+	resName := s.fax.Resolution
+	if resName == "" {
+		resName = a.cfg.Resolution
+	}
+	tiffData, n, err := a.prepare(ctx, s, resolutions[resName])
+	if err != nil {
+		return queue.Job{}, false, err
+	}
+	ref, err := a.docs.Put(ctx, docstore.NewSet{
+		Recipe: "render v1 " + resName + " " + a.cfg.PageSize + s.fax.coverRecipe(), Sources: s.sources, Pages: tiffData, PageCount: n,
+	})
+	if errors.Is(err, docstore.ErrTooLarge) {
+		return queue.Job{}, false, newProblem(http.StatusRequestEntityTooLarge, "too-large", "%v", strings.TrimPrefix(err.Error(), "docstore: put "))
+	}
+	if err != nil {
+		return queue.Job{}, false, err
+	}
+	req := queue.Request{
+		Destination: s.fax.To, CallerID: s.fax.From, Header: s.fax.Header, Document: ref, PagesTotal: n,
+		CallbackURL: s.fax.CallbackURL, Submitter: submitter, Metadata: s.fax.Metadata, Priority: s.fax.Priority,
+		MaxAttempts: s.fax.MaxAttempts,
+	}
+	if key != "" {
+		req.IdempotencyKey = submitter + keySep + key
+	}
+	if s.fax.SendAfter != nil {
+		req.SendAfter = *s.fax.SendAfter
+	}
+	if s.fax.CheapWindow {
+		at, err := a.cheapWindow(s.fax.To)
+		if err != nil {
+			_ = a.docs.Release(ctx, ref)
+			return queue.Job{}, false, err
+		}
+		req.SendAfter = at
+	}
+	req.Deadline, req.KillAfter = deadlineOf(s.fax.Deadline, s.fax.KillAfter)
+	job, created, qerr := a.queue.Enqueue(ctx, req)
+	// Whatever happened, drop the pin: a refused job leaves no document
+	// behind, a queued one keeps it through the job's reference.
+	if err := a.docs.Release(ctx, ref); err != nil {
+		a.log.Error("releasing a document set", "ref", ref, "err", err)
+	}
+	var ce *queue.ConflictError
+	switch {
+	case errors.As(qerr, &ce):
+		return queue.Job{}, false, newProblem(http.StatusConflict, "idempotency-conflict",
+			"Idempotency-Key %q was used for fax %d with different content; use a new key for a new fax", key, ce.Existing)
+	case errors.Is(qerr, queue.ErrInvalidRequest):
+		return queue.Job{}, false, newProblem(http.StatusBadRequest, "invalid-request", "%s", strings.TrimPrefix(qerr.Error(), "queue: invalid request: "))
+	case qerr != nil:
+		return queue.Job{}, false, qerr
+	}
+	a.log.Info("fax submitted", "fax", job.ID, "created", created, "pages", n, "token_name", submitter)
+	return job, created, nil
 }
 
 // job loads a fax the caller may see: submitters and users only their own

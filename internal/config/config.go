@@ -26,6 +26,7 @@ import (
 	"github.com/faxd/faxd/internal/channel"
 	"github.com/faxd/faxd/internal/cluster"
 	"github.com/faxd/faxd/internal/inbound"
+	"github.com/faxd/faxd/internal/mailin"
 	"github.com/faxd/faxd/internal/notify"
 	"github.com/faxd/faxd/internal/secretbox"
 	"github.com/faxd/faxd/internal/sip"
@@ -61,6 +62,8 @@ type Config struct {
 	Standby  cluster.StandbyConfig `yaml:"standby"` // failover controls and sync (internal/cluster)
 	Secrets  secretbox.Config      `yaml:"secrets"` // keys sealing stored passwords and webhook secrets (internal/secretbox)
 	Users    users.Config          `yaml:"users"`   // people's accounts: sessions and login throttling (internal/users)
+	// SMTPIntake is email-to-fax (internal/mailin); off without a listen address.
+	SMTPIntake mailin.Config `yaml:"smtp_intake"`
 }
 
 // Node identifies this server in the cluster.
@@ -313,6 +316,8 @@ func Default() Config {
 		Notify:   notify.DefaultConfig(),
 		Standby:  cluster.DefaultStandbyConfig(),
 		Users:    users.DefaultConfig(),
+
+		SMTPIntake: mailin.DefaultConfig(),
 	}
 }
 
@@ -444,6 +449,9 @@ func (c *Config) Validate() []error {
 	}
 	errs = append(errs, c.validateSecrets()...)
 	errs = append(errs, c.Users.Validate()...)
+	if err := c.SMTPIntake.Validate(); err != nil { // errors.Join of one per key
+		errs = append(errs, err.(interface{ Unwrap() []error }).Unwrap()...)
+	}
 	if err := c.SIP.Validate(); err != nil {
 		if j, ok := err.(interface{ Unwrap() []error }); ok {
 			errs = append(errs, j.Unwrap()...)

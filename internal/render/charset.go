@@ -27,7 +27,7 @@ func fromCharset(data []byte, contentType string) ([]byte, string, error) {
 	case "utf-8", "utf8", "us-ascii", "ascii":
 		return data, contentType, nil
 	}
-	if k := Sniff(data); k != KindUnknown && k != KindText {
+	if k := Sniff(data); k != KindUnknown && k != KindText && k != KindHTML {
 		return data, contentType, nil // a picture called text: checkDeclared says so
 	}
 	enc, err := htmlindex.Get(cs)

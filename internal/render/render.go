@@ -1,5 +1,6 @@
 // Package render turns the documents a business application submits (PDF,
-// PostScript, TIFF, PNG, JPEG, GIF and plain UTF-8 text) into fax pages:
+// PostScript, TIFF, PNG, JPEG, GIF, plain UTF-8 text, and through
+// LibreOffice DOCX, XLSX, ODT, ODS, RTF and HTML) into fax pages:
 // bilevel rasters exactly 1728 pixels wide at 204 dpi across and standard,
 // fine or superfine resolution down. It also draws the header line on sent
 // pages and builds cover pages.
@@ -134,11 +135,17 @@ type Options struct {
 	MemoryLimit    int64
 	GhostscriptBin string // default "gs" from PATH
 	PrlimitBin     string // default "prlimit" from PATH (util-linux)
+	// OfficeBin converts DOCX, XLSX, ODT, ODS, RTF and HTML to PDF;
+	// default "soffice" from PATH. Its memory limit is at least
+	// DefaultOfficeMemoryLimit.
+	OfficeBin string
 }
 
 // LimitNames name the limits in error messages.
 type LimitNames struct {
 	MaxBytes, MaxPages, MaxPixels, MaxImageBytes string
+	// OfficeCommand names OfficeBin's setting.
+	OfficeCommand string
 }
 
 // Defaults applied by withDefaults.
@@ -167,7 +174,7 @@ func (o Options) withDefaults() Options {
 	for _, n := range []struct {
 		name *string
 		def  string
-	}{{&o.Names.MaxBytes, "max_bytes"}, {&o.Names.MaxPages, "max_pages"}, {&o.Names.MaxPixels, "max_pixels"}, {&o.Names.MaxImageBytes, "max_image_bytes"}} {
+	}{{&o.Names.MaxBytes, "max_bytes"}, {&o.Names.MaxPages, "max_pages"}, {&o.Names.MaxPixels, "max_pixels"}, {&o.Names.MaxImageBytes, "max_image_bytes"}, {&o.Names.OfficeCommand, "office_command"}} {
 		if *n.name == "" {
 			*n.name = n.def
 		}
@@ -180,6 +187,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.GhostscriptBin == "" {
 		o.GhostscriptBin = "gs"
+	}
+	if o.OfficeBin == "" {
+		o.OfficeBin = "soffice"
 	}
 	if o.PrlimitBin == "" {
 		o.PrlimitBin = "prlimit"
@@ -220,7 +230,7 @@ func Bytes(ctx context.Context, data []byte, contentType string, opt Options) ([
 	if err != nil {
 		return nil, err
 	}
-	kind := Sniff(data)
+	kind := refineKind(Sniff(data), contentType)
 	if len(data) == 0 {
 		return nil, newError(KindUnknown, ErrEmpty, "the document is empty")
 	}
@@ -242,9 +252,11 @@ func Bytes(ctx context.Context, data []byte, contentType string, opt Options) ([
 		pages, err = text(data, opt)
 	case KindTIFF:
 		pages, err = tiffDocument(data, opt)
+	case KindDOCX, KindXLSX, KindODT, KindODS, KindRTF, KindHTML:
+		pages, err = office(ctx, data, kind, opt)
 	default:
 		return nil, newError(KindUnknown, ErrUnknownType,
-			"the document is not PDF, PostScript, TIFF, PNG, JPEG, GIF or UTF-8 text")
+			"the document is not PDF, PostScript, TIFF, PNG, JPEG, GIF, UTF-8 text, HTML, DOCX, XLSX, ODT, ODS or RTF")
 	}
 	if err != nil {
 		return nil, err

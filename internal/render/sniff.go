@@ -19,9 +19,17 @@ const (
 	KindJPEG
 	KindGIF
 	KindText
+	// Office documents and HTML, rendered through LibreOffice (office.go).
+	KindDOCX
+	KindXLSX
+	KindODT
+	KindODS
+	KindRTF
+	KindHTML
 )
 
-var kindNames = [...]string{"unknown", "PDF", "PostScript", "TIFF", "PNG", "JPEG", "GIF", "text"}
+var kindNames = [...]string{"unknown", "PDF", "PostScript", "TIFF", "PNG", "JPEG", "GIF", "text",
+	"DOCX", "XLSX", "ODT", "ODS", "RTF", "HTML"}
 
 func (k Kind) String() string {
 	if k >= 0 && int(k) < len(kindNames) {
@@ -47,6 +55,18 @@ func (k Kind) MIMEType() string {
 		return "image/gif"
 	case KindText:
 		return "text/plain"
+	case KindDOCX:
+		return "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+	case KindXLSX:
+		return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	case KindODT:
+		return "application/vnd.oasis.opendocument.text"
+	case KindODS:
+		return "application/vnd.oasis.opendocument.spreadsheet"
+	case KindRTF:
+		return "application/rtf"
+	case KindHTML:
+		return "text/html"
 	}
 	return "application/octet-stream"
 }
@@ -73,6 +93,14 @@ func Sniff(data []byte) Kind {
 	if bytes.HasPrefix(data, []byte("%PDF-")) {
 		return KindPDF
 	}
+	if bytes.HasPrefix(data, []byte("PK\x03\x04")) {
+		if k := sniffZip(data); k != KindUnknown {
+			return k
+		}
+	}
+	if bytes.HasPrefix(data, []byte("{\\rtf")) {
+		return KindRTF
+	}
 	text := isText(data)
 	// A binary PDF with junk before its header is still a PDF; a text file
 	// that merely mentions "%PDF-" is text.
@@ -80,6 +108,9 @@ func Sniff(data []byte) Kind {
 		return KindPDF
 	}
 	if text {
+		if looksHTML(data) {
+			return KindHTML
+		}
 		return KindText
 	}
 	return KindUnknown
@@ -119,6 +150,32 @@ var declaredKinds = map[string]Kind{
 	"image/jpg":                KindJPEG,
 	"image/gif":                KindGIF,
 	"text/plain":               KindText,
+
+	"application/vnd.openxmlformats-officedocument.wordprocessingml.document": KindDOCX,
+	"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":       KindXLSX,
+	"application/vnd.oasis.opendocument.text":                                 KindODT,
+	"application/vnd.oasis.opendocument.spreadsheet":                          KindODS,
+	"application/rtf":       KindRTF,
+	"text/rtf":              KindRTF,
+	"application/x-rtf":     KindRTF,
+	"text/html":             KindHTML,
+	"application/xhtml+xml": KindHTML,
+}
+
+// refineKind settles what sniffing cannot: HTML is text, and the
+// declared type says which one the sender meant.
+func refineKind(sniffed Kind, contentType string) Kind {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return sniffed
+	}
+	switch {
+	case sniffed == KindHTML && declaredKinds[mt] == KindText:
+		return KindText // a text file about HTML, printed as written
+	case sniffed == KindText && declaredKinds[mt] == KindHTML:
+		return KindHTML // a fragment without <html>
+	}
+	return sniffed
 }
 
 // checkDeclared rejects a declared type that names a different kind than
@@ -126,7 +183,7 @@ var declaredKinds = map[string]Kind{
 func checkDeclared(sniffed Kind, contentType string) error {
 	if sniffed == KindUnknown {
 		return newError(KindUnknown, ErrUnknownType,
-			"the content is not PDF, PostScript, TIFF, PNG, JPEG, GIF or UTF-8 text")
+			"the content is not PDF, PostScript, TIFF, PNG, JPEG, GIF, UTF-8 text, HTML, DOCX, XLSX, ODT, ODS or RTF")
 	}
 	ct := strings.TrimSpace(contentType)
 	if ct == "" {
@@ -146,7 +203,7 @@ func checkDeclared(sniffed Kind, contentType string) error {
 	if declared != sniffed {
 		return newError(sniffed, ErrTypeMismatch, "declared as %s but the content is %s", mt, sniffed)
 	}
-	if cs, ok := params["charset"]; ok && declared == KindText {
+	if cs, ok := params["charset"]; ok && (declared == KindText || declared == KindHTML) {
 		switch strings.ToLower(cs) {
 		case "utf-8", "utf8", "us-ascii":
 		default:

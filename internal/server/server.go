@@ -183,6 +183,7 @@ type Server struct {
 	// handling, shared by the API and the console (internal/server/users.go).
 	Users    *users.Store
 	Sessions *users.HTTP
+	mailIn   *mailInParts // internal/server/mailin.go (smtp_intake)
 }
 
 // New opens every dependency and migrates the schemas. Close undoes it.
@@ -277,6 +278,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*Server, err
 		Archive: s.Archive, Inbound: s.inbound.router, Cluster: s.clusterAPI(), Secrets: s.secrets, Gateways: routerHealth{s},
 		CheapWindows:  &s.sites,
 		UploadTimeout: cfg.HTTP.UploadTimeout.D(), Outbound: outbound, Users: s.Users}); err != nil {
+		s.Close(ctx)
+		return nil, err
+	}
+	if err := s.openMailIn(); err != nil { // internal/server/mailin.go
 		s.Close(ctx)
 		return nil, err
 	}
@@ -399,6 +404,7 @@ func (s *Server) Run(ctx context.Context) error {
 	background(s.runHealth)
 	background(s.runRouting) // internal/server/channels.go
 	background(s.runGauges)  // internal/server/gauges.go
+	background(s.runMailIn)  // internal/server/mailin.go
 	for _, t := range s.tasks {
 		background(func(ctx context.Context) { t.loop(ctx, s) })
 	}
@@ -434,6 +440,9 @@ func (s *Server) Run(ctx context.Context) error {
 // Close releases everything New opened, in reverse order.
 func (s *Server) Close(ctx context.Context) {
 	s.closeChannels() // internal/server/channels.go
+	if s.mailIn != nil {
+		s.mailIn.ln.Close()
+	}
 	if s.httpLn != nil {
 		s.httpLn.Close()
 	}
