@@ -558,3 +558,18 @@ const sqlControls = `
 SELECT j.id, j.deadline, coalesce(j.resent_from, 0),
 	coalesce((SELECT array_agg(r.id ORDER BY r.id) FROM jobs r WHERE r.resent_from = j.id), '{}')
 FROM jobs j WHERE j.id = ANY ($1)`
+
+// sqlGetForDelete locks the job a deletion tombstones.
+const sqlGetForDelete = `SELECT ` + jobCols + ` FROM jobs WHERE id = $1 FOR UPDATE`
+
+const sqlTombstone = `SELECT deleted_at, coalesce(deleted_by, ''), coalesce(delete_reason, '') FROM jobs WHERE id = $1`
+
+// sqlMarkDeleted leaves the tombstone; clearing document lets the
+// document store delete the set (no job names it any more).
+const sqlMarkDeleted = `
+UPDATE jobs SET deleted_at = now(), deleted_by = $2, delete_reason = $3, document = '', updated_at = now()
+WHERE id = $1`
+
+const sqlTombstones = `
+SELECT id, deleted_at, coalesce(deleted_by, ''), coalesce(delete_reason, '')
+FROM jobs WHERE id = ANY ($1) AND deleted_at IS NOT NULL`
