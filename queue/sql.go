@@ -13,6 +13,10 @@ const jobCols = `id, coalesce(idempotency_key, ''), state, priority, run_at, att
 
 const outboxTopicFinished = "queue.job.finished"
 
+// outboxTopicDeleted carries a deleted job's tombstone to the archive
+// (archive.TopicJobDeleted); notices do not follow it.
+const outboxTopicDeleted = "queue.job.deleted"
+
 // outboxPayload is a finished job's record in the outbox, over the job
 // columns of the row source it is selected from: what the archive keeps
 // (archive.jobRow) and what the submitter's notice reads (the record is
@@ -573,3 +577,11 @@ WHERE id = $1`
 const sqlTombstones = `
 SELECT id, deleted_at, coalesce(deleted_by, ''), coalesce(delete_reason, '')
 FROM jobs WHERE id = ANY ($1) AND deleted_at IS NOT NULL`
+
+// sqlOutboxDeleted hands the tombstone to the archive through the outbox,
+// in the deleting transaction.
+const sqlOutboxDeleted = `
+INSERT INTO outbox (topic, key, payload)
+SELECT '` + outboxTopicDeleted + `', id::text, jsonb_build_object('id', id, 'deleted_at', deleted_at,
+	'deleted_by', deleted_by, 'delete_reason', delete_reason)
+FROM jobs WHERE id = $1 AND ` + outboxWakeAfterCommit

@@ -83,5 +83,8 @@ func (q *Queue) Delete(ctx context.Context, tx pgx.Tx, id int64, by, reason stri
 	if _, err := tx.Exec(ctx, sqlMarkDeleted, id, by, reason); err != nil {
 		return Job{}, fmt.Errorf("queue: delete job %d: %w", id, err)
 	}
+	if _, err := tx.Exec(ctx, sqlOutboxDeleted, id); err != nil {
+		return Job{}, fmt.Errorf("queue: delete job %d: %w", id, err)
+	}
 	return j, nil
 }
