@@ -45,6 +45,9 @@ func NewArchiver(ctx context.Context, store *Store, js jetstream.JetStream, log 
 // store1 stores one record and its document.
 func (a *Archiver) store1(ctx context.Context, m Message) error {
 	rec := m.Record
+	if m.Deletion != nil {
+		return a.store.Tombstone(ctx, rec.Key, rec.Version, *m.Deletion)
+	}
 	if sha := m.DocumentSHA256; sha != "" {
 		res, err := a.objects.Get(ctx, sha)
 		if err != nil {
@@ -73,12 +76,16 @@ func decode(msg jetstream.Msg) (Message, error) {
 		return Message{}, fmt.Errorf("missing or bad %s/%s/%s headers", hdrSource, hdrKey, hdrOutboxID)
 	}
 	var rec Record
+	var del *Deletion
 	switch topic {
 	case TopicJobFinished:
 		rec, err = fromJob(msg.Data())
 		key = "job/" + key
 	case TopicRecord:
 		err = json.Unmarshal(msg.Data(), &rec)
+	case TopicJobDeleted:
+		del, err = decodeDeletion(msg.Data())
+		key = "job/" + key
 	default:
 		err = fmt.Errorf("unknown topic %q", topic)
 	}
@@ -86,7 +93,7 @@ func decode(msg jetstream.Msg) (Message, error) {
 		return Message{}, err
 	}
 	rec.Source, rec.Version, rec.Key = source, version, source+"/"+key
-	return Message{Topic: topic, Record: rec, Payload: msg.Data(),
+	return Message{Topic: topic, Record: rec, Payload: msg.Data(), Deletion: del,
 		DocumentSHA256: h.Get(hdrDocSHA), DocumentType: h.Get(hdrDocType)}, nil
 }
 

@@ -78,3 +78,21 @@ const sqlSetRouting = `UPDATE faxes SET routing = $2, routed_to = $3 WHERE recor
 // sqlOutboxOldest is the age of the oldest unpublished outbox row, through
 // the partial index on unpublished rows.
 const sqlOutboxOldest = `SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 FROM outbox WHERE published_at IS NULL`
+
+// sqlTombstone clears a record's document and keeps the deletion; it
+// returns the document's hash as it was. $1 key, $2 version, $3 at,
+// $4 by, $5 reason.
+const sqlTombstone = `
+WITH old AS (
+	SELECT id, document_sha256 FROM faxes WHERE record_key = $1 AND version < $2 FOR UPDATE
+)
+UPDATE faxes f SET document = '', document_sha256 = '', version = $2,
+	deleted_at = $3, deleted_by = $4, delete_reason = $5, archived_at = now()
+FROM old WHERE f.id = old.id
+RETURNING old.document_sha256`
+
+const sqlRecordExists = `SELECT EXISTS (SELECT 1 FROM faxes WHERE record_key = $1)`
+
+const sqlDeleteDocumentIfUnused = `
+DELETE FROM documents d WHERE d.sha256 = $1
+  AND NOT EXISTS (SELECT 1 FROM faxes f WHERE f.document_sha256 = d.sha256)`

@@ -202,6 +202,17 @@ func (c *Client) CancelFax(ctx context.Context, id int64) (f *Fax, hangingUp boo
 	return f, status == http.StatusAccepted, nil
 }
 
+// DeleteFax deletes the documents of a finished fax and leaves a tombstone;
+// reason may be empty. A fax already deleted answers an *Error with Status
+// 410 (http.StatusGone) naming who deleted it and when.
+func (c *Client) DeleteFax(ctx context.Context, id int64, reason string) error {
+	var q url.Values
+	if reason != "" {
+		q = url.Values{"reason": {reason}}
+	}
+	return c.call(ctx, http.MethodDelete, "/v1/faxes/"+itoa(id), q, nil, nil)
+}
+
 // GetAttemptTrace is the call trace of attempt n (1 is the first).
 func (c *Client) GetAttemptTrace(ctx context.Context, id int64, n int) (*CallTrace, error) {
 	var out CallTrace

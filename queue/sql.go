@@ -13,6 +13,10 @@ const jobCols = `id, coalesce(idempotency_key, ''), state, priority, run_at, att
 
 const outboxTopicFinished = "queue.job.finished"
 
+// outboxTopicDeleted carries a deleted job's tombstone to the archive
+// (archive.TopicJobDeleted); notices do not follow it.
+const outboxTopicDeleted = "queue.job.deleted"
+
 // outboxPayload is a finished job's record in the outbox, over the job
 // columns of the row source it is selected from: what the archive keeps
 // (archive.jobRow) and what the submitter's notice reads (the record is
@@ -558,3 +562,26 @@ const sqlControls = `
 SELECT j.id, j.deadline, coalesce(j.resent_from, 0),
 	coalesce((SELECT array_agg(r.id ORDER BY r.id) FROM jobs r WHERE r.resent_from = j.id), '{}')
 FROM jobs j WHERE j.id = ANY ($1)`
+
+// sqlGetForDelete locks the job a deletion tombstones.
+const sqlGetForDelete = `SELECT ` + jobCols + ` FROM jobs WHERE id = $1 FOR UPDATE`
+
+const sqlTombstone = `SELECT deleted_at, coalesce(deleted_by, ''), coalesce(delete_reason, '') FROM jobs WHERE id = $1`
+
+// sqlMarkDeleted leaves the tombstone; clearing document lets the
+// document store delete the set (no job names it any more).
+const sqlMarkDeleted = `
+UPDATE jobs SET deleted_at = now(), deleted_by = $2, delete_reason = $3, document = '', updated_at = now()
+WHERE id = $1`
+
+const sqlTombstones = `
+SELECT id, deleted_at, coalesce(deleted_by, ''), coalesce(delete_reason, '')
+FROM jobs WHERE id = ANY ($1) AND deleted_at IS NOT NULL`
+
+// sqlOutboxDeleted hands the tombstone to the archive through the outbox,
+// in the deleting transaction.
+const sqlOutboxDeleted = `
+INSERT INTO outbox (topic, key, payload)
+SELECT '` + outboxTopicDeleted + `', id::text, jsonb_build_object('id', id, 'deleted_at', deleted_at,
+	'deleted_by', deleted_by, 'delete_reason', delete_reason)
+FROM jobs WHERE id = $1 AND ` + outboxWakeAfterCommit

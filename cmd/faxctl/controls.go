@@ -67,3 +67,18 @@ func (a *app) resend(ctx context.Context, path string, args []string) (int, erro
 	fmt.Fprintf(a.stdout, "fax %d %s: fax %d again, %d page(s) to %s, %s\n", f.ID, verb, id, f.PagesTotal, f.To, f.State)
 	return exitOK, nil
 }
+
+func (a *app) deleteFax(ctx context.Context, path string, args []string) (int, error) {
+	fs := a.flags(path, "ID [-reason TEXT]",
+		"Delete the documents of a finished fax (sent, failed or cancelled). The fax stays\nlisted as deleted: status and download then answer that it was deleted, by whom and when.")
+	reason := fs.String("reason", "", "why, kept with the tombstone and in the audit log")
+	id, code, ok := a.parseID(fs, args, "fax")
+	if !ok {
+		return code, nil
+	}
+	if err := a.c.DeleteFax(ctx, id, *reason); err != nil {
+		return exitFailed, err
+	}
+	fmt.Fprintf(a.stdout, "fax %d deleted\n", id)
+	return exitOK, nil
+}

@@ -50,4 +50,17 @@ func TestDeadlineAndResend(t *testing.T) {
 	if rc, _, _ = faxctl(t, append(common, "resend", "-h")...); rc != 0 {
 		t.Fatalf("resend -h: rc=%d, want 0", rc)
 	}
+	// delete: a pending fax is refused; a cancelled one is deleted, and its
+	// status and a second delete then say by whom.
+	if rc, _, errs = faxctl(t, append(common, "delete", "2")...); rc != 1 || !strings.Contains(errs, "only sent, failed or cancelled") {
+		t.Fatalf("delete of a pending fax: rc=%d %q", rc, errs)
+	}
+	if rc, out, errs = faxctl(t, append(common, "delete", "1", "-reason", "wrong customer")...); rc != 0 || !strings.Contains(out, "fax 1 deleted") {
+		t.Fatalf("delete: rc=%d %q %q", rc, out, errs)
+	}
+	for _, args := range [][]string{{"status", "1"}, {"delete", "1"}, {"download", "1", "-o", "-"}} {
+		if rc, _, errs = faxctl(t, append(common, args...)...); rc != 1 || !strings.Contains(errs, "was deleted by") || !strings.Contains(errs, "wrong customer") {
+			t.Fatalf("%v after delete: rc=%d %q", args, rc, errs)
+		}
+	}
 }

@@ -68,6 +68,7 @@ func init() {
 		{name: "wait", summary: "wait until a fax is sent, failed or cancelled", run: (*app).wait},
 		{name: "cancel", summary: "cancel a fax", run: (*app).cancel},
 		{name: "resend", summary: "send a finished fax again, as a new fax", run: (*app).resend},
+		{name: "delete", summary: "delete a finished fax's documents, leaving a tombstone", run: (*app).deleteFax},
 		{name: "download", summary: "a fax's pages (PDF or TIFF) or a submitted document", run: (*app).download},
 		{name: "trace", summary: "an attempt's SIP steps and T.30 frames", run: (*app).trace},
 		{name: "whoami", summary: "the token in use", run: (*app).whoami},

@@ -223,6 +223,7 @@ func New(cfg Config, d Deps) (*API, error) {
 		{"GET", "/v1/audit", tokens.Admin, a.listAudit},
 
 		{"POST", "/v1/faxes/{id}/resend", tokens.Submitter, a.resendFax},
+		{"DELETE", "/v1/faxes/{id}", tokens.Submitter, a.deleteFax}, // tombstone.go
 	}
 	a.routes = append(a.routes, a.clusterRoutes()...) // standby.go
 	a.routes = append(a.routes, a.gatewayHealthRoutes()...)

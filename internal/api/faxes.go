@@ -537,7 +537,10 @@ func (a *API) job(r *http.Request, c *caller) (queue.Job, error) {
 	if errors.Is(err, queue.ErrNotFound) || (err == nil && !c.operator() && j.Submitter != c.Name) {
 		return queue.Job{}, notFound("there is no fax %d (or it was purged)", id)
 	}
-	return j, err
+	if err != nil {
+		return j, err
+	}
+	return j, a.gone(r.Context(), id)
 }
 
 func (a *API) getFax(w http.ResponseWriter, r *http.Request, c *caller) error {

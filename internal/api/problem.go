@@ -40,6 +40,7 @@ var titles = map[string]string{
 	"unavailable":           "Service unavailable",
 	"internal":              "Internal server error",
 	"not-acceptable-format": "Format not available",
+	"gone":                  "Deleted",
 }
 
 func newProblem(status int, slug, detail string, a ...any) *Problem {

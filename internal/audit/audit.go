@@ -27,6 +27,7 @@ const (
 	ReceivedFax = "received_fax"
 	Secrets     = "secrets"
 	User        = "user"
+	Fax         = "fax"
 )
 
 // Masked replaces a secret's value in before/after.
