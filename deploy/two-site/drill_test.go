@@ -31,8 +31,12 @@ func TestShortDrill(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building faxd: %v\n%s", err, out)
 	}
+	nats, err := twosite.BuildNATSServer(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	o := twosite.Short()
-	o.Faxd = bin
+	o.Faxd, o.NATS = bin, nats
 	o.Log = testWriter{t}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
