@@ -177,9 +177,10 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	if o.NATS == "" {
 		return nil, errors.New("no nats-server binary given (Options.NATS; BuildNATSServer builds it)")
 	}
-	if bins["nats-server"], err = filepath.Abs(o.NATS); err != nil {
+	if o.NATS, err = filepath.Abs(o.NATS); err != nil {
 		return nil, err
 	}
+	bins["nats-server"] = o.NATS
 	if o.Timing == (Timing{}) {
 		o.Timing = DefaultTiming
 	}
@@ -892,6 +893,7 @@ func (d *drill) check(ctx context.Context, rep *Report, all []submitted, final m
 // switchover makes A the primary again and faxd on A serves once more.
 func (d *drill) failBack(ctx context.Context, rep *Report) error {
 	bins, _ := Requirements()
+	bins["nats-server"] = d.o.NATS
 	d.logf("fail-back: restarting site A")
 	start := time.Now()
 	if err := d.startEtcd("A", bins["etcd"]); err != nil {
