@@ -7,7 +7,7 @@ export CGO_ENABLED ?= 0
 # Debian/Ubuntu packages the server and the test suite use. The server itself
 # needs only postgresql (for the embedded default) and ghostscript (PDF/PS).
 RUN_PACKAGES  := postgresql ghostscript util-linux
-TEST_PACKAGES := $(RUN_PACKAGES) libtiff-tools libtiff-dev libspandsp-dev poppler-utils sip-tester gcc make systemd tzdata ca-certificates chromium patroni etcd-server nats-server libreoffice-core-nogui libreoffice-writer-nogui libreoffice-calc-nogui
+TEST_PACKAGES := $(RUN_PACKAGES) libtiff-tools libtiff-dev libspandsp-dev poppler-utils sip-tester gcc make systemd tzdata ca-certificates chromium patroni etcd-server libreoffice-core-nogui libreoffice-writer-nogui libreoffice-calc-nogui
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 BIN := bin

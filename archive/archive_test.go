@@ -462,3 +462,38 @@ func TestRelayLeaseOnOutboxRows(t *testing.T) {
 		t.Fatalf("%d rows unpublished, %d still claimed", pending, claimed)
 	}
 }
+
+// TestRelayKeepsStreamSettings: the relay creates the stream and the
+// document bucket with the settings it was given and never resets them
+// to defaults. It once passed a zero config, which in a cluster turned
+// both into single copies, placed anywhere, so losing one site stalled
+// the archive; MaxAge stands in for the replicas a single server cannot
+// show.
+func TestRelayKeepsStreamSettings(t *testing.T) {
+	ctx := context.Background()
+	queueDB := pgtest.NewDB(t)
+	if _, err := queue.New(queueDB, queue.Config{Logger: quiet}); err != nil {
+		t.Fatal(err)
+	}
+	js := startNATS(t).connect(ctx)
+	sc := StreamConfig{Replicas: 1, MaxAge: 48 * time.Hour}
+	if _, err := EnsureStream(ctx, js, sc); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := NewRelay(ctx, queueDB, js, RelayOptions{Logger: quiet, Stream: sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := relay.PublishOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{StreamName, "OBJ_" + ObjectBucket} {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.CachedInfo().Config.MaxAge; got != sc.MaxAge {
+			t.Errorf("stream %s: max age %v after the relay ran, want %v", name, got, sc.MaxAge)
+		}
+	}
+}

@@ -103,6 +103,7 @@ type Relay struct {
 	js      jetstream.JetStream
 	objects jetstream.ObjectStore
 	docs    DocumentSource
+	stream  StreamConfig
 	source  string
 	log     *slog.Logger
 	batch   int
@@ -120,7 +121,7 @@ type RelayOptions struct {
 
 // NewRelay prepares a relay for the queue database behind pool.
 func NewRelay(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, o RelayOptions) (*Relay, error) {
-	r := &Relay{pool: pool, js: js, docs: o.Docs, log: o.Logger, batch: o.Batch, poll: o.Poll}
+	r := &Relay{pool: pool, js: js, docs: o.Docs, stream: o.Stream, log: o.Logger, batch: o.Batch, poll: o.Poll}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
@@ -169,7 +170,10 @@ const relayLease = 5 * time.Minute
 // the stream's duplicate window and by the archive's version check.
 func (r *Relay) PublishOnce(ctx context.Context) (int, error) {
 	if r.objects == nil {
-		obj, err := EnsureStream(ctx, r.js, StreamConfig{})
+		// With the configured replicas: a zero config would turn the
+		// stream and the bucket into single copies, on whichever server,
+		// and a lost site would take them along.
+		obj, err := EnsureStream(ctx, r.js, r.stream)
 		if err != nil {
 			return 0, err
 		}

@@ -28,6 +28,7 @@ var ErrMissing = errors.New("missing")
 // Options shape one drill run.
 type Options struct {
 	Faxd     string        // the faxd binary (built from this tree)
+	NATS     string        // the nats-server binary (BuildNATSServer: the version go.mod pins)
 	Dir      string        // scratch directory; empty: a new temporary one, removed unless Keep
 	Keep     bool          // keep Dir (logs, data) after the run
 	Faxes    int           // faxes submitted in the steady stream
@@ -118,7 +119,7 @@ type drill struct {
 // wrapping ErrMissing that names the first one missing.
 func Requirements() (map[string]string, error) {
 	out := map[string]string{}
-	for _, name := range []string{"etcd", "patroni", "nats-server"} {
+	for _, name := range []string{"etcd", "patroni"} {
 		p, err := exec.LookPath(name)
 		if err != nil {
 			for _, alt := range []string{"/usr/bin/" + name, "/usr/sbin/" + name} {
@@ -128,7 +129,7 @@ func Requirements() (map[string]string, error) {
 			}
 		}
 		if err != nil {
-			pkg := map[string]string{"etcd": "etcd-server", "patroni": "patroni", "nats-server": "nats-server"}[name]
+			pkg := map[string]string{"etcd": "etcd-server", "patroni": "patroni"}[name]
 			return nil, fmt.Errorf("%w: %s (Debian package %s)", ErrMissing, name, pkg)
 		}
 		out[name] = p
@@ -139,6 +140,22 @@ func Requirements() (map[string]string, error) {
 	}
 	sort.Strings(bins)
 	out["pgbin"] = filepath.Dir(bins[len(bins)-1])
+	return out, nil
+}
+
+// BuildNATSServer builds nats-server from the module go.mod pins (the
+// same code faxd embeds) into dir and returns its path. The drill uses it
+// rather than a distribution's package: Debian 12's nats-server 2.9.10 at
+// times elected no new leader for a stream whose leader was on the lost
+// site, although two of three servers were up. It runs `go build` in the
+// caller's working directory, which must lie inside this module.
+func BuildNATSServer(ctx context.Context, dir string) (string, error) {
+	out := filepath.Join(dir, "nats-server")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, "github.com/nats-io/nats-server/v2")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building nats-server: %w\n%s", err, b)
+	}
 	return out, nil
 }
 
@@ -157,6 +174,13 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 	if o.Faxd, err = filepath.Abs(o.Faxd); err != nil {
 		return nil, err
 	}
+	if o.NATS == "" {
+		return nil, errors.New("no nats-server binary given (Options.NATS; BuildNATSServer builds it)")
+	}
+	if o.NATS, err = filepath.Abs(o.NATS); err != nil {
+		return nil, err
+	}
+	bins["nats-server"] = o.NATS
 	if o.Timing == (Timing{}) {
 		o.Timing = DefaultTiming
 	}
@@ -869,6 +893,7 @@ func (d *drill) check(ctx context.Context, rep *Report, all []submitted, final m
 // switchover makes A the primary again and faxd on A serves once more.
 func (d *drill) failBack(ctx context.Context, rep *Report) error {
 	bins, _ := Requirements()
+	bins["nats-server"] = d.o.NATS
 	d.logf("fail-back: restarting site A")
 	start := time.Now()
 	if err := d.startEtcd("A", bins["etcd"]); err != nil {

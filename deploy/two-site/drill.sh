@@ -6,5 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p bin
 CGO_ENABLED=0 go build -trimpath -o bin/faxd ./cmd/faxd
+# nats-server from the module go.mod pins (Debian 12's 2.9 did not always
+# move a stream's leader off the lost site).
+CGO_ENABLED=0 go build -trimpath -o bin/nats-server github.com/nats-io/nats-server/v2
 CGO_ENABLED=0 go build -trimpath -o bin/drill ./deploy/two-site/cmd/drill
-exec bin/drill -faxd bin/faxd "$@"
+exec bin/drill -faxd bin/faxd -nats-server bin/nats-server "$@"

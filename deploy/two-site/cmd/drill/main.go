@@ -22,6 +22,7 @@ import (
 
 func main() {
 	faxd := flag.String("faxd", "bin/faxd", "the faxd binary")
+	nats := flag.String("nats-server", "bin/nats-server", "the nats-server binary (drill.sh builds the version go.mod pins)")
 	full := flag.Bool("full", os.Getenv("DRILL") == "full", "the full drill (default: the short one; DRILL=full)")
 	keep := flag.Bool("keep", false, "keep the scratch directory (logs, data)")
 	dir := flag.String("dir", "", "scratch directory (default: a new temporary one)")
@@ -50,7 +51,7 @@ func main() {
 	if *full {
 		o = twosite.Full()
 	}
-	o.Faxd, o.Keep, o.Dir, o.Log = *faxd, *keep, *dir, os.Stderr
+	o.Faxd, o.NATS, o.Keep, o.Dir, o.Log = *faxd, *nats, *keep, *dir, os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := twosite.Run(ctx, o)
