@@ -131,6 +131,7 @@ func New(cfg Config, d Deps) (*API, error) {
 	orDefault(&cfg.RateBurst, def.RateBurst)
 	orDefault(&cfg.MaxImagePixels, def.MaxImagePixels)
 	orDefault(&cfg.MaxImageBytes, def.MaxImageBytes)
+	orDefault(&cfg.MaxBroadcastRecipients, def.MaxBroadcastRecipients)
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -221,9 +222,10 @@ func New(cfg Config, d Deps) (*API, error) {
 	a.routes = append(a.routes, a.clusterRoutes()...) // standby.go
 	a.routes = append(a.routes, a.gatewayHealthRoutes()...)
 	a.routes = append(a.routes, a.traceRoutes()...)
-	a.routes = append(a.routes, a.readRoutes()...)  // received.go
-	a.routes = append(a.routes, a.userRoutes()...)  // users.go
-	a.routes = append(a.routes, a.statsRoutes()...) // stats.go
+	a.routes = append(a.routes, a.readRoutes()...)      // received.go
+	a.routes = append(a.routes, a.userRoutes()...)      // users.go
+	a.routes = append(a.routes, a.statsRoutes()...)     // stats.go
+	a.routes = append(a.routes, a.broadcastRoutes()...) // broadcasts.go
 	return a, nil
 }
 

@@ -44,6 +44,8 @@ type Config struct {
 	// CoverTemplate is a text/template file for cover pages (a submission
 	// with a "cover" object gets one); empty uses the built-in layout.
 	CoverTemplate string `yaml:"cover_template"`
+	// MaxBroadcastRecipients bounds the recipients of one broadcast.
+	MaxBroadcastRecipients int `yaml:"max_broadcast_recipients"`
 }
 
 // Defaults returns the documented defaults.
@@ -61,6 +63,8 @@ func Defaults() Config {
 		RateBurst:         20,
 		MaxImagePixels:    render.DefaultMaxPixels,
 		MaxImageBytes:     render.DefaultMaxImage,
+
+		MaxBroadcastRecipients: 1000,
 	}
 }
 
@@ -105,6 +109,9 @@ func (c Config) Validate() []error {
 	}
 	if c.MaxImageBytes < 1<<20 {
 		bad("max_image_bytes", "%d: must be at least 1048576", c.MaxImageBytes)
+	}
+	if c.MaxBroadcastRecipients < 1 || c.MaxBroadcastRecipients > 100000 {
+		bad("max_broadcast_recipients", "%d: must be from 1 to 100000", c.MaxBroadcastRecipients)
 	}
 	if c.CoverTemplate != "" {
 		if _, err := c.coverTemplate(); err != nil {
