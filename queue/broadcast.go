@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -74,7 +75,6 @@ ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING ` + broadcastCols
 	sqlBroadcastByKey  = `SELECT ` + broadcastCols + `, request_hash FROM broadcasts WHERE idempotency_key = $1`
 	sqlBroadcastGet    = `SELECT ` + broadcastCols + ` FROM broadcasts WHERE id = $1`
-	sqlBroadcastLink   = `UPDATE jobs SET broadcast_id = $1 WHERE id = $2`
 	sqlBroadcastCounts = `SELECT state, count(*) FROM jobs WHERE broadcast_id = $1 GROUP BY state`
 	sqlBroadcastJobs   = `SELECT ` + jobCols + ` FROM jobs WHERE broadcast_id = $1 AND id > $2 ORDER BY id LIMIT $3`
 	sqlBroadcastOpen   = `SELECT id FROM jobs WHERE broadcast_id = $1 AND state IN ('pending', 'sending') ORDER BY id`
@@ -85,6 +85,11 @@ WHERE submitter = $1 AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3`
 	sqlBroadcastClosedBy = `SELECT ` + broadcastCols + ` FROM broadcasts b
 WHERE b.id = (SELECT broadcast_id FROM jobs WHERE id = $1) AND b.done_job = $1`
 )
+
+// sqlEnqueueBroadcast is sqlEnqueue with $20 the broadcast.
+var sqlEnqueueBroadcast = strings.Replace(strings.Replace(sqlEnqueue,
+	"deadline, resent_from)", "deadline, resent_from, broadcast_id)", 1),
+	"$19)", "$19, $20)", 1)
 
 func (r *BroadcastRequest) hash() ([]byte, error) {
 	c := *r
@@ -150,20 +155,24 @@ func (q *Queue) EnqueueBroadcast(ctx context.Context, r BroadcastRequest) (b Bro
 			return err
 		}
 		created = true
+		// One round trip for every job: a broadcast of a thousand took
+		// seconds one statement at a time.
+		batch := &pgx.Batch{}
 		for i := range r.Jobs {
 			args, err := q.enqueueArgs(r.Jobs[i], nil)
 			if err != nil {
 				return err
 			}
-			j, err := scanJob(tx.QueryRow(ctx, sqlEnqueue, args...))
-			if err != nil {
+			batch.Queue(sqlEnqueueBroadcast, append(args, b.ID)...)
+		}
+		br := tx.SendBatch(ctx, batch)
+		for i := range r.Jobs {
+			if _, err := br.Exec(); err != nil {
+				br.Close()
 				return fmt.Errorf("recipient %d: %w", i, err)
 			}
-			if _, err := tx.Exec(ctx, sqlBroadcastLink, b.ID, j.ID); err != nil {
-				return err
-			}
 		}
-		return nil
+		return br.Close()
 	})
 	var ce *ConflictError
 	if errors.As(err, &ce) {

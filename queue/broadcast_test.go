@@ -218,3 +218,15 @@ func TestBroadcastAllOrNothing(t *testing.T) {
 		t.Fatalf("second page %v (%v)", rest, err)
 	}
 }
+
+// BenchmarkEnqueueBroadcast1000 creates a broadcast of 1000 recipients
+// (one transaction) per iteration.
+func BenchmarkEnqueueBroadcast1000(b *testing.B) {
+	q := newQueue(b, pgtest.NewDSN(b))
+	ctx := context.Background()
+	for b.Loop() {
+		if _, _, err := q.EnqueueBroadcast(ctx, broadcastReq("", 1000)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -196,7 +196,7 @@ func (a *API) parseParts(w http.ResponseWriter, r *http.Request, s *submission, 
 				if errors.As(err, &mbe) {
 					return a.tooLarge()
 				}
-				return newProblem(http.StatusBadRequest, "invalid-request", "the '%s' part is not valid JSON for a %s: %s", jsonPart, jsonPart, jsonErr(err))
+				return newProblem(http.StatusBadRequest, "invalid-request", "the '%s' part is not valid JSON for a %s: %s", jsonPart, jsonPart, partJSONErr(jsonPart, err))
 			}
 		case "document":
 			if len(s.sources) == a.cfg.MaxDocuments {
@@ -239,6 +239,16 @@ func (a *API) bodyErr(err error) error {
 		return a.tooLarge()
 	}
 	return newProblem(http.StatusBadRequest, "invalid-request", "the multipart body is malformed: %v", err)
+}
+
+// partJSONErr is jsonErr for a submission's JSON part: a broadcast's
+// known fields are a fax's without to, plus recipients.
+func partJSONErr(part string, err error) string {
+	msg := jsonErr(err)
+	if part == "broadcast" {
+		msg = strings.Replace(msg, "(known: to, ", "(known: recipients (to, name, company, vars), ", 1)
+	}
+	return msg
 }
 
 // jsonErr words a JSON decoding error for a person.
