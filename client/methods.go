@@ -109,18 +109,41 @@ func (c *Client) SubmitFax(ctx context.Context, fax FaxRequest, docs []Document,
 		}
 		return c.postFax(ctx, body, "application/json", idempotencyKey)
 	}
+	body, ct, err := submission("fax", fax, docs)
+	if err != nil {
+		return nil, false, fmt.Errorf("client: SubmitFax: %w", err)
+	}
+	return c.postFax(ctx, body, ct, idempotencyKey)
+}
+
+func (c *Client) postFax(ctx context.Context, body []byte, contentType, idempotencyKey string) (f *Fax, existed bool, err error) {
+	resp, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/faxes", body: body,
+		contentType: contentType, header: http.Header{"Idempotency-Key": {idempotencyKey}}})
+	if err != nil {
+		return nil, false, err
+	}
+	f = &Fax{}
+	if err := json.Unmarshal(resp.body, f); err != nil {
+		return nil, false, fmt.Errorf("client: unexpected answer to POST /v1/faxes: %w", err)
+	}
+	return f, resp.status == http.StatusOK, nil
+}
+
+// submission builds a multipart submission: the JSON part named part and
+// the documents.
+func submission(part string, v any, docs []Document) ([]byte, string, error) {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="fax"`)
+	h.Set("Content-Disposition", `form-data; name="`+part+`"`)
 	h.Set("Content-Type", "application/json")
 	w, _ := mw.CreatePart(h)
-	if err := json.NewEncoder(w).Encode(fax); err != nil {
-		return nil, false, fmt.Errorf("client: SubmitFax: %w", err)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		return nil, "", err
 	}
 	for i, d := range docs {
 		if d.Body == nil {
-			return nil, false, fmt.Errorf("client: SubmitFax: document %d has no Body", i)
+			return nil, "", fmt.Errorf("document %d has no Body", i)
 		}
 		name := d.Name
 		if name == "" {
@@ -138,26 +161,13 @@ func (c *Client) SubmitFax(ctx context.Context, fax FaxRequest, docs []Document,
 		h.Set("Content-Type", ct)
 		pw, _ := mw.CreatePart(h)
 		if _, err := io.Copy(pw, d.Body); err != nil {
-			return nil, false, fmt.Errorf("client: SubmitFax: reading %s: %w", name, err)
+			return nil, "", fmt.Errorf("reading %s: %w", name, err)
 		}
 	}
 	if err := mw.Close(); err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
-	return c.postFax(ctx, body.Bytes(), mw.FormDataContentType(), idempotencyKey)
-}
-
-func (c *Client) postFax(ctx context.Context, body []byte, contentType, idempotencyKey string) (f *Fax, existed bool, err error) {
-	resp, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/faxes", body: body,
-		contentType: contentType, header: http.Header{"Idempotency-Key": {idempotencyKey}}})
-	if err != nil {
-		return nil, false, err
-	}
-	f = &Fax{}
-	if err := json.Unmarshal(resp.body, f); err != nil {
-		return nil, false, fmt.Errorf("client: unexpected answer to POST /v1/faxes: %w", err)
-	}
-	return f, resp.status == http.StatusOK, nil
+	return body.Bytes(), mw.FormDataContentType(), nil
 }
 
 // ListFaxesParams filter ListFaxes; zero fields are left out.
@@ -729,4 +739,74 @@ func (c *Client) ResendFax(ctx context.Context, id int64, r ResendRequest, idemp
 		return nil, false, fmt.Errorf("client: unexpected answer to POST %s: %w", path, err)
 	}
 	return f, resp.status == http.StatusOK, nil
+}
+
+// SubmitBroadcast sends the documents to every recipient, a fax each.
+// existed is true when idempotencyKey had already made this broadcast; an
+// empty key gets a random one, so a retry after a lost answer is safe.
+func (c *Client) SubmitBroadcast(ctx context.Context, b BroadcastRequest, docs []Document, idempotencyKey string) (out *Broadcast, existed bool, err error) {
+	if len(docs) == 0 {
+		return nil, false, fmt.Errorf("client: SubmitBroadcast: at least one document is required")
+	}
+	body, ct, err := submission("broadcast", b, docs)
+	if err != nil {
+		return nil, false, fmt.Errorf("client: SubmitBroadcast: %w", err)
+	}
+	if idempotencyKey == "" {
+		idempotencyKey = NewIdempotencyKey()
+	}
+	resp, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/broadcasts", body: body,
+		contentType: ct, header: http.Header{"Idempotency-Key": {idempotencyKey}}})
+	if err != nil {
+		return nil, false, err
+	}
+	out = &Broadcast{}
+	if err := json.Unmarshal(resp.body, out); err != nil {
+		return nil, false, fmt.Errorf("client: unexpected answer to POST /v1/broadcasts: %w", err)
+	}
+	return out, resp.status == http.StatusOK, nil
+}
+
+// ListBroadcastsParams filter ListBroadcasts; zero fields are left out.
+type ListBroadcastsParams struct {
+	Submitter string
+	Limit     int
+	Cursor    string
+}
+
+// ListBroadcasts lists broadcasts, newest first (a submitter its own).
+func (c *Client) ListBroadcasts(ctx context.Context, p ListBroadcastsParams) (*BroadcastList, error) {
+	q := url.Values{}
+	set(q, "submitter", p.Submitter)
+	setInt(q, "limit", p.Limit)
+	set(q, "cursor", p.Cursor)
+	var out BroadcastList
+	return &out, c.getJSON(ctx, "/v1/broadcasts", q, &out)
+}
+
+// GetBroadcast is one broadcast with its faxes counted by state.
+func (c *Client) GetBroadcast(ctx context.Context, id int64) (*Broadcast, error) {
+	var out Broadcast
+	return &out, c.getJSON(ctx, "/v1/broadcasts/"+itoa(id), nil, &out)
+}
+
+// ListBroadcastFaxes is a page of a broadcast's faxes in recipient order;
+// cursor is the previous page's NextCursor.
+func (c *Client) ListBroadcastFaxes(ctx context.Context, id int64, limit int, cursor string) (*FaxList, error) {
+	q := url.Values{}
+	setInt(q, "limit", limit)
+	set(q, "cursor", cursor)
+	var out FaxList
+	return &out, c.getJSON(ctx, "/v1/broadcasts/"+itoa(id)+"/faxes", q, &out)
+}
+
+// CancelBroadcast cancels every unfinished fax of a broadcast; hangingUp
+// is true while some are still being hung up.
+func (c *Client) CancelBroadcast(ctx context.Context, id int64) (b *Broadcast, hangingUp bool, err error) {
+	b = &Broadcast{}
+	status, err := c.callStatus(ctx, http.MethodPost, "/v1/broadcasts/"+itoa(id)+"/cancel", nil, nil, b)
+	if err != nil {
+		return nil, false, err
+	}
+	return b, status == http.StatusAccepted, nil
 }

@@ -519,3 +519,52 @@ type ResendRequest struct {
 	Deadline  *time.Time `json:"deadline,omitempty"`
 	KillAfter string     `json:"kill_after,omitempty"`
 }
+
+// BroadcastRequest is one fax to many numbers: a fax's fields (all but
+// To) shared by every recipient. CallbackURL is called once, when every
+// fax of the broadcast is final.
+type BroadcastRequest struct {
+	Recipients  []Recipient    `json:"recipients"`
+	From        string         `json:"from,omitempty"`
+	Header      string         `json:"header,omitempty"`
+	Priority    int            `json:"priority,omitempty"`
+	SendAfter   *time.Time     `json:"send_after,omitempty"`
+	MaxAttempts int            `json:"max_attempts,omitempty"`
+	CallbackURL string         `json:"callback_url,omitempty"`
+	Metadata    map[string]any `json:"metadata,omitempty"`
+	Resolution  string         `json:"resolution,omitempty"`
+	Cover       *Cover         `json:"cover,omitempty"`
+	CheapWindow bool           `json:"cheap_window,omitempty"`
+	Deadline    *time.Time     `json:"deadline,omitempty"`
+	KillAfter   string         `json:"kill_after,omitempty"`
+}
+
+// Recipient is one number of a broadcast; Name, Company and Vars are for
+// its cover page (they need Cover).
+type Recipient struct {
+	To      string            `json:"to"`
+	Name    string            `json:"name,omitempty"`
+	Company string            `json:"company,omitempty"`
+	Vars    map[string]string `json:"vars,omitempty"`
+}
+
+// Broadcast is a broadcast with its faxes counted by state (StatePending
+// and the others); Done when every fax is final.
+type Broadcast struct {
+	ID             int64          `json:"id"`
+	Submitter      string         `json:"submitter"`
+	IdempotencyKey string         `json:"idempotency_key,omitempty"`
+	Recipients     int            `json:"recipients"`
+	Counts         map[string]int `json:"counts"`
+	Done           bool           `json:"done"`
+	CallbackURL    string         `json:"callback_url,omitempty"`
+	Metadata       map[string]any `json:"metadata"`
+	CreatedAt      time.Time      `json:"created_at"`
+	DoneAt         *time.Time     `json:"done_at,omitempty"`
+}
+
+// BroadcastList is a page of broadcasts; NextCursor continues it.
+type BroadcastList struct {
+	Broadcasts []Broadcast `json:"broadcasts"`
+	NextCursor string      `json:"next_cursor,omitempty"`
+}

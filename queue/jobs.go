@@ -121,6 +121,49 @@ func (q *Queue) Enqueue(ctx context.Context, r Request) (job Job, created bool, 
 	if err != nil {
 		return Job{}, false, err
 	}
+	args, err := q.enqueueArgs(r, h)
+	if err != nil {
+		return Job{}, false, err
+	}
+	// A concurrent submission with the same key may commit between the
+	// insert and the look-up, or be purged: try a few times.
+	for range 3 {
+		job, err = scanJob(q.pool.QueryRow(ctx, sqlEnqueue, args...))
+		if err == nil {
+			if !job.RunAt.After(time.Now()) || r.SendAfter.IsZero() {
+				q.ready.wake()
+			}
+			return job, true, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return Job{}, false, fmt.Errorf("queue: enqueue: %w", err)
+		}
+		var existing []byte
+		job, err = scanJob(q.pool.QueryRow(ctx, sqlByKey, r.IdempotencyKey), &existing)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return Job{}, false, fmt.Errorf("queue: enqueue: %w", err)
+		}
+		if !bytes.Equal(existing, h) {
+			return Job{}, false, &ConflictError{Key: r.IdempotencyKey, Existing: job.ID}
+		}
+		return job, false, nil
+	}
+	return Job{}, false, fmt.Errorf("queue: enqueue: idempotency key %q kept vanishing", r.IdempotencyKey)
+}
+
+// enqueueArgs are sqlEnqueue's parameters for r; h is its hash (nil:
+// computed here).
+func (q *Queue) enqueueArgs(r Request, h []byte) ([]any, error) {
+	if h == nil {
+		var err error
+		if h, err = r.hash(); err != nil {
+			return nil, err
+		}
+	}
+	var err error
 	maxAtt := r.MaxAttempts
 	if maxAtt == 0 {
 		maxAtt = q.cfg.DefaultMaxAttempts
@@ -128,11 +171,11 @@ func (q *Queue) Enqueue(ctx context.Context, r Request) (job Job, created bool, 
 	var retry, meta []byte
 	if len(r.Retry) > 0 {
 		if retry, err = json.Marshal(r.Retry); err != nil {
-			return Job{}, false, fmt.Errorf("%w: %v", ErrInvalidRequest, err)
+			return nil, fmt.Errorf("%w: %v", ErrInvalidRequest, err)
 		}
 	}
 	if meta, err = json.Marshal(r.Metadata); err != nil {
-		return Job{}, false, fmt.Errorf("%w: metadata: %v", ErrInvalidRequest, err)
+		return nil, fmt.Errorf("%w: metadata: %v", ErrInvalidRequest, err)
 	}
 	if r.Metadata == nil {
 		meta = []byte("{}")
@@ -158,35 +201,9 @@ func (q *Queue) Enqueue(ctx context.Context, r Request) (job Job, created bool, 
 	if r.ResentFrom > 0 {
 		resentFrom = &r.ResentFrom
 	}
-	// A concurrent submission with the same key may commit between the
-	// insert and the look-up, or be purged: try a few times.
-	for range 3 {
-		job, err = scanJob(q.pool.QueryRow(ctx, sqlEnqueue, r.IdempotencyKey, h, r.Priority, sendAfter,
-			maxAtt, retry, r.Destination, r.CallerID, r.Header, r.Document, r.CallbackURL, r.Submitter,
-			meta, r.PagesTotal, site, q.cfg.SiteWait.Seconds(), deadline, killAfter, resentFrom))
-		if err == nil {
-			if !job.RunAt.After(time.Now()) || r.SendAfter.IsZero() {
-				q.ready.wake()
-			}
-			return job, true, nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return Job{}, false, fmt.Errorf("queue: enqueue: %w", err)
-		}
-		var existing []byte
-		job, err = scanJob(q.pool.QueryRow(ctx, sqlByKey, r.IdempotencyKey), &existing)
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return Job{}, false, fmt.Errorf("queue: enqueue: %w", err)
-		}
-		if !bytes.Equal(existing, h) {
-			return Job{}, false, &ConflictError{Key: r.IdempotencyKey, Existing: job.ID}
-		}
-		return job, false, nil
-	}
-	return Job{}, false, fmt.Errorf("queue: enqueue: idempotency key %q kept vanishing", r.IdempotencyKey)
+	return []any{r.IdempotencyKey, h, r.Priority, sendAfter,
+		maxAtt, retry, r.Destination, r.CallerID, r.Header, r.Document, r.CallbackURL, r.Submitter,
+		meta, r.PagesTotal, site, q.cfg.SiteWait.Seconds(), deadline, killAfter, resentFrom}, nil
 }
 
 // Get returns a job.

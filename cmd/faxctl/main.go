@@ -137,6 +137,12 @@ func init() {
 			{name: "revoke", summary: "take a mailbox grant back", run: (*app).usersGrant},
 		}},
 		{name: "version", summary: "faxctl's version", run: (*app).version},
+		{name: "broadcast", summary: "one fax to many numbers, followed as one", sub: []*command{
+			{name: "send", summary: "send documents to many numbers, a fax each", run: (*app).broadcastSend},
+			{name: "status", summary: "a broadcast's faxes counted by state, and the faxes", run: (*app).broadcastStatus},
+			{name: "list", summary: "broadcasts, newest first", run: (*app).broadcastList},
+			{name: "cancel", summary: "cancel every unfinished fax of a broadcast", run: (*app).broadcastCancel},
+		}},
 	}
 }
 

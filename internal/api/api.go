@@ -136,6 +136,7 @@ func New(cfg Config, d Deps) (*API, error) {
 	orDefault(&cfg.MaxImageBytes, def.MaxImageBytes)
 	orDefault(&cfg.URLFetchTimeout, def.URLFetchTimeout)
 	orDefault(&cfg.OfficeCommand, def.OfficeCommand)
+	orDefault(&cfg.MaxBroadcastRecipients, def.MaxBroadcastRecipients)
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -228,9 +229,10 @@ func New(cfg Config, d Deps) (*API, error) {
 	a.routes = append(a.routes, a.clusterRoutes()...) // standby.go
 	a.routes = append(a.routes, a.gatewayHealthRoutes()...)
 	a.routes = append(a.routes, a.traceRoutes()...)
-	a.routes = append(a.routes, a.readRoutes()...)  // received.go
-	a.routes = append(a.routes, a.userRoutes()...)  // users.go
-	a.routes = append(a.routes, a.statsRoutes()...) // stats.go
+	a.routes = append(a.routes, a.readRoutes()...)      // received.go
+	a.routes = append(a.routes, a.userRoutes()...)      // users.go
+	a.routes = append(a.routes, a.statsRoutes()...)     // stats.go
+	a.routes = append(a.routes, a.broadcastRoutes()...) // broadcasts.go
 	return a, nil
 }
 

@@ -51,6 +51,8 @@ type Config struct {
 	// DOCX, ODT, XLSX, RTF and HTML documents; without it such documents
 	// get 415. Empty: soffice from PATH.
 	OfficeCommand string `yaml:"office_command"`
+	// MaxBroadcastRecipients bounds the recipients of one broadcast.
+	MaxBroadcastRecipients int `yaml:"max_broadcast_recipients"`
 }
 
 // Defaults returns the documented defaults.
@@ -70,6 +72,8 @@ func Defaults() Config {
 		MaxImageBytes:     render.DefaultMaxImage,
 		URLFetchTimeout:   30 * time.Second,
 		OfficeCommand:     "soffice",
+
+		MaxBroadcastRecipients: 1000,
 	}
 }
 
@@ -117,6 +121,9 @@ func (c Config) Validate() []error {
 	}
 	if c.URLFetchTimeout < time.Second || c.URLFetchTimeout > 10*time.Minute {
 		bad("url_fetch_timeout", "%v: must be from 1s to 10m", c.URLFetchTimeout)
+	}
+	if c.MaxBroadcastRecipients < 1 || c.MaxBroadcastRecipients > 100000 {
+		bad("max_broadcast_recipients", "%d: must be from 1 to 100000", c.MaxBroadcastRecipients)
 	}
 	if c.CoverTemplate != "" {
 		if _, err := c.coverTemplate(); err != nil {

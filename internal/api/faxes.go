@@ -155,50 +155,60 @@ type submission struct {
 }
 
 func (a *API) parseSubmission(w http.ResponseWriter, r *http.Request) (*submission, error) {
+	s := &submission{}
+	if err := a.parseParts(w, r, s, "fax", &s.fax); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// parseParts reads a multipart submission: one JSON part named jsonPart
+// (fax or broadcast) decoded into into, and the 'document' parts into
+// s.sources.
+func (a *API) parseParts(w http.ResponseWriter, r *http.Request, s *submission, jsonPart string, into any) error {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
-		return nil, newProblem(http.StatusUnsupportedMediaType, "unsupported-media",
-			"send the fax as multipart/form-data with a 'fax' part (JSON) and one or more 'document' parts, or as application/json with a \"documents\" list")
+		return newProblem(http.StatusUnsupportedMediaType, "unsupported-media",
+			"send the %s as multipart/form-data with a '%s' part (JSON) and one or more 'document' parts, or as application/json with a \"documents\" list", jsonPart, jsonPart)
 	}
 	if r.ContentLength > a.cfg.MaxUploadBytes {
-		return nil, a.tooLarge()
+		return a.tooLarge()
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxUploadBytes)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return nil, newProblem(http.StatusBadRequest, "invalid-request", "the multipart body cannot be read: %v", err)
+		return newProblem(http.StatusBadRequest, "invalid-request", "the multipart body cannot be read: %v", err)
 	}
-	s := &submission{}
 	for {
 		p, err := mr.NextPart()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, a.bodyErr(err)
+			return a.bodyErr(err)
 		}
 		switch p.FormName() {
-		case "fax":
+		case jsonPart:
 			if s.hasFax {
-				return nil, newProblem(http.StatusBadRequest, "invalid-request", "the request has two 'fax' parts; send one")
+				return newProblem(http.StatusBadRequest, "invalid-request", "the request has two '%s' parts; send one", jsonPart)
 			}
 			s.hasFax = true
 			dec := json.NewDecoder(io.LimitReader(p, 64<<10))
 			dec.DisallowUnknownFields()
-			if err := dec.Decode(&s.fax); err != nil {
+			if err := dec.Decode(into); err != nil {
 				var mbe *http.MaxBytesError
 				if errors.As(err, &mbe) {
-					return nil, a.tooLarge()
+					return a.tooLarge()
 				}
-				return nil, newProblem(http.StatusBadRequest, "invalid-request", "the 'fax' part is not valid JSON for a fax: %s", jsonErr(err))
+				return newProblem(http.StatusBadRequest, "invalid-request", "the '%s' part is not valid JSON for a %s: %s", jsonPart, jsonPart, partJSONErr(jsonPart, err))
 			}
 		case "document":
 			if len(s.sources) == a.cfg.MaxDocuments {
-				return nil, newProblem(http.StatusBadRequest, "invalid-request", "too many documents: at most %d per fax", a.cfg.MaxDocuments)
+				return newProblem(http.StatusBadRequest, "invalid-request", "too many documents: at most %d per fax", a.cfg.MaxDocuments)
 			}
 			data, err := io.ReadAll(p)
 			if err != nil {
-				return nil, a.bodyErr(err)
+				return a.bodyErr(err)
 			}
 			ct := p.Header.Get("Content-Type")
 			if m, params, err := mime.ParseMediaType(ct); err == nil {
@@ -210,17 +220,17 @@ func (a *API) parseSubmission(w http.ResponseWriter, r *http.Request) (*submissi
 			}
 			s.sources = append(s.sources, docstore.Source{Filename: p.FileName(), ContentType: ct, Data: data})
 		default:
-			return nil, newProblem(http.StatusBadRequest, "invalid-request",
-				"unexpected part %q: a submission has one 'fax' part and 'document' parts", p.FormName())
+			return newProblem(http.StatusBadRequest, "invalid-request",
+				"unexpected part %q: a submission has one '%s' part and 'document' parts", p.FormName(), jsonPart)
 		}
 	}
 	if !s.hasFax {
-		return nil, newProblem(http.StatusBadRequest, "invalid-request", "the 'fax' part (JSON with at least \"to\") is missing")
+		return newProblem(http.StatusBadRequest, "invalid-request", "the '%s' part (JSON with at least %s) is missing", jsonPart, map[string]string{"fax": `"to"`, "broadcast": `"recipients"`}[jsonPart])
 	}
 	if len(s.sources) == 0 {
-		return nil, newProblem(http.StatusBadRequest, "invalid-request", "no document: add at least one 'document' part (PDF, PostScript, TIFF, PNG, JPEG, GIF or text)")
+		return newProblem(http.StatusBadRequest, "invalid-request", "no document: add at least one 'document' part (PDF, PostScript, TIFF, PNG, JPEG, GIF or text)")
 	}
-	return s, nil
+	return nil
 }
 
 func (a *API) tooLarge() error {
@@ -233,6 +243,16 @@ func (a *API) bodyErr(err error) error {
 		return a.tooLarge()
 	}
 	return newProblem(http.StatusBadRequest, "invalid-request", "the multipart body is malformed: %v", err)
+}
+
+// partJSONErr is jsonErr for a submission's JSON part: a broadcast's
+// known fields are a fax's without to, plus recipients.
+func partJSONErr(part string, err error) string {
+	msg := jsonErr(err)
+	if part == "broadcast" {
+		msg = strings.Replace(msg, "(known: to, ", "(known: recipients (to, name, company, vars), ", 1)
+	}
+	return msg
 }
 
 // jsonErr words a JSON decoding error for a person.
@@ -379,7 +399,21 @@ func renderError(i int, src docstore.Source, err error) error {
 
 // prepare renders every document into one TIFF Class F of fax pages.
 func (a *API) prepare(ctx context.Context, s *submission, res render.Resolution) ([]byte, int, error) {
-	opt := render.Options{
+	opt := a.renderOptions(res)
+	pages, err := a.renderBody(ctx, s, opt)
+	if err != nil {
+		return nil, 0, err
+	}
+	var cover *render.CoverData
+	if c := s.fax.Cover; c != nil {
+		cover = &render.CoverData{To: c.ToName, ToNumber: s.fax.To, From: c.FromName,
+			FromNumber: s.fax.From, Subject: c.Subject, Comment: c.Comment}
+	}
+	return a.assemble(pages, cover, opt)
+}
+
+func (a *API) renderOptions(res render.Resolution) render.Options {
+	return render.Options{
 		PageSize: pageSizes[a.cfg.PageSize], Resolution: res, MaxBytes: a.cfg.MaxUploadBytes,
 		MaxPages: a.cfg.MaxPages, Timeout: a.cfg.RenderTimeout,
 		MaxPixels: a.cfg.MaxImagePixels, MaxImageBytes: a.cfg.MaxImageBytes,
@@ -387,27 +421,38 @@ func (a *API) prepare(ctx context.Context, s *submission, res render.Resolution)
 			MaxPixels: "api.max_image_pixels", MaxImageBytes: "api.max_image_bytes", OfficeCommand: "api.office_command"},
 		OfficeBin: a.cfg.OfficeCommand,
 	}
+}
+
+// renderBody renders the submitted documents into pages, waiting for a
+// render slot.
+func (a *API) renderBody(ctx context.Context, s *submission, opt render.Options) ([]*bilevel.Image, error) {
 	select {
 	case a.renders <- struct{}{}:
 		defer func() { <-a.renders }()
 	case <-ctx.Done():
-		return nil, 0, ctx.Err()
+		return nil, ctx.Err()
 	}
 	var pages []*bilevel.Image
 	for i, src := range s.sources {
 		p, err := render.Bytes(ctx, src.Data, src.ContentType, opt)
 		if err != nil {
-			return nil, 0, renderError(i, src, err)
+			return nil, renderError(i, src, err)
 		}
 		pages = append(pages, p...)
 		if len(pages) > a.cfg.MaxPages {
-			return nil, 0, newProblem(http.StatusUnprocessableEntity, "unprocessable",
+			return nil, newProblem(http.StatusUnprocessableEntity, "unprocessable",
 				"the documents have more than %d pages together, this server's limit for one fax", a.cfg.MaxPages)
 		}
 	}
-	if c := s.fax.Cover; c != nil {
-		cover, err := render.CoverPage(render.CoverData{To: c.ToName, ToNumber: s.fax.To, From: c.FromName,
-			FromNumber: s.fax.From, Subject: c.Subject, Comment: c.Comment, Pages: len(pages), Time: time.Now()}, a.cover, opt)
+	return pages, nil
+}
+
+// assemble puts a cover page (when cover is not nil) before the pages and
+// encodes them as one TIFF Class F.
+func (a *API) assemble(pages []*bilevel.Image, cover *render.CoverData, opt render.Options) ([]byte, int, error) {
+	if cover != nil {
+		cover.Pages, cover.Time = len(pages), time.Now()
+		img, err := render.CoverPage(*cover, a.cover, opt)
 		if err != nil {
 			return nil, 0, fmt.Errorf("cover page: %w", err)
 		}
@@ -415,7 +460,7 @@ func (a *API) prepare(ctx context.Context, s *submission, res render.Resolution)
 			return nil, 0, newProblem(http.StatusUnprocessableEntity, "unprocessable",
 				"the documents and the cover page have more than %d pages together, this server's limit for one fax", a.cfg.MaxPages)
 		}
-		pages = append([]*bilevel.Image{cover}, pages...)
+		pages = append([]*bilevel.Image{img}, pages...)
 	}
 	var buf bytes.Buffer
 	if err := tiff.EncodeFax(&buf, pages, tiff.FaxOptions{Coding: t4.MMR, Software: "faxd"}); err != nil {

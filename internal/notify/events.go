@@ -22,6 +22,8 @@ const (
 	EventBecamePrimary = "node.primary"   // this server promoted itself
 	EventServerDown    = "server.down"    // a server stopped heartbeating
 	EventServerUp      = "server.up"      // a server is back
+	// EventBroadcastCompleted: every fax of a broadcast is final.
+	EventBroadcastCompleted = "broadcast.completed"
 )
 
 // NotifyEmailKey is the job metadata key holding the submitter's notice
@@ -252,4 +254,47 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// BroadcastNotice is what a submitter is told when the last fax of a
+// broadcast is final: its faxes counted by state.
+type BroadcastNotice struct {
+	BroadcastID    int64          `json:"broadcast_id"`
+	Recipients     int            `json:"recipients"`
+	Counts         map[string]int `json:"counts"`
+	Submitter      string         `json:"submitter,omitempty"`
+	IdempotencyKey string         `json:"idempotency_key,omitempty"`
+	Metadata       map[string]any `json:"metadata,omitempty"`
+	CreatedAt      time.Time      `json:"created_at"`
+	DoneAt         time.Time      `json:"done_at"`
+	CallbackURL    string         `json:"-"`
+}
+
+// BroadcastNoticeFrom reads a finished broadcast.
+func BroadcastNoticeFrom(b queue.Broadcast) BroadcastNotice {
+	n := BroadcastNotice{BroadcastID: b.ID, Recipients: b.Recipients, Counts: map[string]int{}, Submitter: b.Submitter,
+		IdempotencyKey: b.IdempotencyKey, Metadata: b.Metadata, CreatedAt: b.CreatedAt, DoneAt: b.DoneAt, CallbackURL: b.CallbackURL}
+	if _, key, ok := strings.Cut(b.IdempotencyKey, "\x1f"); ok {
+		n.IdempotencyKey = key // the submitter's own key, without its scope
+	}
+	for st, c := range b.Counts {
+		n.Counts[string(st)] = c
+	}
+	return n
+}
+
+// BroadcastFinished sends a broadcast's signed callback, once: the
+// delivery's key is the broadcast, so a second call (another node, a
+// redelivered message) finds the first delivery.
+func (n *Notifier) BroadcastFinished(ctx context.Context, q Querier, b BroadcastNotice) error {
+	if b.CallbackURL == "" {
+		return nil
+	}
+	if err := checkURL(b.CallbackURL); err != nil {
+		n.log.Warn("broadcast callback skipped", "broadcast", b.BroadcastID, "err", err)
+		return nil
+	}
+	_, err := n.Enqueue(ctx, q, Request{Kind: KindWebhook, Event: EventBroadcastCompleted, Targets: []string{b.CallbackURL},
+		Data: b, Secret: n.cfg.CallbackSecret, Key: fmt.Sprintf("broadcast:%d:done", b.BroadcastID)})
+	return err
 }

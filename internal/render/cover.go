@@ -14,11 +14,15 @@ import (
 // CoverData is what a cover page template can print.
 type CoverData struct {
 	To, ToNumber     string
+	Company          string // the recipient's company (broadcast recipients)
 	From, FromNumber string
 	Subject          string
 	Comment          string
 	Pages            int // document pages, not counting the cover
 	Time             time.Time
+	// Vars are a broadcast recipient's free variables, for a custom
+	// template ({{.Vars.account}}); the built-in layout does not show them.
+	Vars map[string]string
 }
 
 // DefaultCoverTemplate shows the layout rules CoverPage understands:
@@ -26,7 +30,8 @@ type CoverData struct {
 // lines that follow are drawn as a ruled table in a box; after the first
 // blank line comes free text.
 const DefaultCoverTemplate = `# FAX
-To: {{.To}}
+To: {{.To}}{{if .Company}}
+Company: {{.Company}}{{end}}
 Fax: {{.ToNumber}}
 From: {{.From}}
 Fax: {{.FromNumber}}

@@ -60,6 +60,9 @@ func (s *Server) jobNotice(ctx context.Context, m archive.Message) error {
 	if err := json.Unmarshal(m.Payload, &j); err != nil {
 		return fmt.Errorf("%w: job record %s: %v", archive.ErrTerminal, m.Record.Key, err)
 	}
+	if err := s.broadcastNotice(ctx, j); err != nil {
+		return err
+	}
 	n := notify.JobNoticeFrom(j)
 	if n.CallbackURL == "" && len(n.NotifyEmails) == 0 {
 		return nil
@@ -70,6 +73,25 @@ func (s *Server) jobNotice(ctx context.Context, m archive.Message) error {
 		return fmt.Errorf("%w: %v", archive.ErrTerminal, err)
 	}
 	return err
+}
+
+// broadcastNotice sends the callback of the broadcast that job j was the
+// last to finish, if any. The queue database decided which job that is
+// when it went final; the job's creation time guards against a record of
+// another queue database with the same id.
+func (s *Server) broadcastNotice(ctx context.Context, j queue.Job) error {
+	b, closed, err := s.Queue.BroadcastClosedBy(ctx, j.ID)
+	if err != nil || !closed {
+		return err
+	}
+	jj, err := s.Queue.Get(ctx, j.ID)
+	if errors.Is(err, queue.ErrNotFound) || (err == nil && !jj.CreatedAt.Equal(j.CreatedAt)) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.notify.notifier.BroadcastFinished(ctx, nil, notify.BroadcastNoticeFrom(b))
 }
 
 // runNotify sends deliveries until ctx ends; the follower of finished
