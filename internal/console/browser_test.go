@@ -368,13 +368,15 @@ func TestConsoleInBrowser(t *testing.T) {
 		waitSel("#mailbox"),
 		chromedp.SetValue("#kind", "mailbox", chromedp.ByID),
 		chromedp.SendKeys("#mailbox", "billing", chromedp.ByID),
+		chromedp.SendKeys("#reason", "invoice for billing", chromedp.ByID),
 		chromedp.Submit("#mailbox", chromedp.ByID),
 		waitText(".notice", "Rerouted"),
-		waitText("#reroutes", "billing"))
+		waitText("#reroutes", "billing"),
+		waitText("#reroutes", "invoice for billing"))
 	recvID := recvURL[strings.LastIndex(recvURL, "/")+1:]
 	r.do("audit entry", 20*time.Second,
 		chromedp.Navigate(base+"/console/audit?object_type=received_fax&object_id="+recvID),
-		waitText("#audit", "reroute"), waitText("#audit", "ops"))
+		waitText("#audit", "reroute"), waitText("#audit", "ops"), waitText("#audit", "invoice for billing"))
 	r.page("audit")
 	r.do("archive", 20*time.Second,
 		chromedp.Navigate(base+"/console/archive"),
