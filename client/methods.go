@@ -462,10 +462,11 @@ func (c *Client) GetReceivedThumbnail(ctx context.Context, id int64, page, width
 	return c.download(ctx, "/v1/received/"+itoa(id)+"/thumbnail", q)
 }
 
-// RerouteReceived sends a received fax to another destination.
-func (c *Client) RerouteReceived(ctx context.Context, id int64, dest DestinationInput) (*Reroute, error) {
+// RerouteReceived sends a received fax to another destination; reason
+// (required) says why.
+func (c *Client) RerouteReceived(ctx context.Context, id int64, dest DestinationInput, reason string) (*Reroute, error) {
 	var out Reroute
-	return &out, c.call(ctx, http.MethodPost, "/v1/received/"+itoa(id)+"/reroute", nil, RerouteInput{Destination: dest}, &out)
+	return &out, c.call(ctx, http.MethodPost, "/v1/received/"+itoa(id)+"/reroute", nil, RerouteInput{Destination: dest, Reason: reason}, &out)
 }
 
 // ListReroutes is a received fax's reroutes, oldest first.

@@ -301,12 +301,14 @@ type ReceivedList struct {
 // RerouteInput sends a received fax to another destination.
 type RerouteInput struct {
 	Destination DestinationInput `json:"destination"`
+	Reason      string           `json:"reason"` // required: why
 }
 
 // Reroute is the audit entry of one reroute.
 type Reroute struct {
 	ID         int64      `json:"id"`
 	Actor      string     `json:"actor"`
+	Reason     string     `json:"reason,omitempty"`
 	From       string     `json:"from"`
 	To         string     `json:"to"`
 	Outcome    string     `json:"outcome"`

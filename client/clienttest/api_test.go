@@ -353,7 +353,7 @@ func TestReceivedOperations(t *testing.T) {
 	_, err = c.GetReceivedTrace(ctx, id)
 	problem(t, err, 404, "")
 
-	rr, err := c.RerouteReceived(ctx, id, client.DestinationInput{Kind: "mailbox", Mailbox: "accounts"})
+	rr, err := c.RerouteReceived(ctx, id, client.DestinationInput{Kind: "mailbox", Mailbox: "accounts"}, "filed in the wrong mailbox")
 	if err != nil || rr.Actor != "ops" || rr.From != "unrouted" || rr.To != "mailbox:accounts" || rr.Outcome != "delivered" {
 		t.Fatalf("reroute: %+v %v", rr, err)
 	}

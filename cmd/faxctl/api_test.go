@@ -305,7 +305,7 @@ func TestMailboxesAndArchiveSearch(t *testing.T) {
 	rec, _ := archiveReceived(t, f)
 	id := itoa(rec.ID)
 	adm := []string{"-server", f.url, "-token", f.admin}
-	if rc, _, errs := faxctl(t, append(adm, "inbound", "reroute", id, "-mailbox", "accounts")...); rc != 0 {
+	if rc, _, errs := faxctl(t, append(adm, "inbound", "reroute", id, "-mailbox", "accounts", "-reason", "misfiled")...); rc != 0 {
 		t.Fatalf("reroute: %d %s", rc, errs)
 	}
 	rc, out, errs := faxctl(t, append(adm, "mailboxes", "list")...)

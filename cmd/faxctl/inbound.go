@@ -118,6 +118,7 @@ func (a *app) inboundReroute(ctx context.Context, path string, args []string) (i
 	email := fs.String("email", "", "email `addresses`, comma-separated")
 	webhook := fs.String("webhook", "", "webhook `URL`")
 	secret := fs.String("secret", "", "HMAC `key` for the webhook's signature")
+	reason := fs.String("reason", "", "why the fax is rerouted (required; kept in the audit log)")
 	id, code, ok := a.parseID(fs, args, "received fax")
 	if !ok {
 		return code, nil
@@ -139,7 +140,10 @@ func (a *app) inboundReroute(ctx context.Context, path string, args []string) (i
 	if set != 1 {
 		return a.usageErr(fs, "give exactly one of -mailbox, -email, -webhook"), nil
 	}
-	rr, err := a.c.RerouteReceived(ctx, id, dest)
+	if strings.TrimSpace(*reason) == "" {
+		return a.usageErr(fs, "give -reason: why the fax is rerouted"), nil
+	}
+	rr, err := a.c.RerouteReceived(ctx, id, dest, *reason)
 	if err != nil {
 		return exitFailed, err
 	}

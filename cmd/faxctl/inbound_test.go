@@ -75,13 +75,13 @@ func TestInboundListShowDownloadReroute(t *testing.T) {
 	}
 
 	// A submitter may not see or reroute received faxes.
-	if rc, _, errs := faxctl(t, "-server", f.url, "-token", f.sub, "inbound", "reroute", id, "-mailbox", "accounts"); rc == 0 || !strings.Contains(errs, "403") {
+	if rc, _, errs := faxctl(t, "-server", f.url, "-token", f.sub, "inbound", "reroute", id, "-mailbox", "accounts", "-reason", "misfiled"); rc == 0 || !strings.Contains(errs, "403") {
 		t.Fatalf("submitter reroute: rc=%d err=%q", rc, errs)
 	}
 	if rc, _, errs := faxctl(t, "-server", f.url, "-token", f.admin, "inbound", "reroute", id, "-mailbox", "a", "-email", "x@example.com"); rc != 2 || !strings.Contains(errs, "exactly one") {
 		t.Fatalf("two destinations: rc=%d err=%q", rc, errs)
 	}
-	rc, out, errs = faxctl(t, "-server", f.url, "-token", f.admin, "inbound", "reroute", id, "-mailbox", "accounts")
+	rc, out, errs = faxctl(t, "-server", f.url, "-token", f.admin, "inbound", "reroute", id, "-mailbox", "accounts", "-reason", "misfiled")
 	if rc != 0 || !strings.Contains(out, "accounts") {
 		t.Fatalf("reroute: rc=%d out=%q err=%q", rc, out, errs)
 	}
@@ -117,7 +117,7 @@ func TestInboundReadUnreadAndRuleTSI(t *testing.T) {
 	rec, _ := archiveReceived(t, f)
 	id := itoa(rec.ID)
 	adm := []string{"-server", f.url, "-token", f.admin}
-	if rc, _, errs := faxctl(t, append(adm, "inbound", "reroute", id, "-mailbox", "accounts")...); rc != 0 {
+	if rc, _, errs := faxctl(t, append(adm, "inbound", "reroute", id, "-mailbox", "accounts", "-reason", "misfiled")...); rc != 0 {
 		t.Fatalf("reroute: %d %s", rc, errs)
 	}
 	unread := func() string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -66,6 +67,7 @@ func viewReceived(r archive.Record) ReceivedFax {
 type RerouteView struct {
 	ID         int64      `json:"id"`
 	Actor      string     `json:"actor"`
+	Reason     string     `json:"reason,omitempty"`
 	From       string     `json:"from"`
 	To         string     `json:"to"`
 	Outcome    string     `json:"outcome"`
@@ -76,7 +78,7 @@ type RerouteView struct {
 }
 
 func viewReroute(rr inbound.Reroute) RerouteView {
-	v := RerouteView{ID: rr.ID, Actor: rr.Actor, From: rr.From, To: rr.To, Outcome: string(rr.Outcome),
+	v := RerouteView{ID: rr.ID, Actor: rr.Actor, Reason: rr.Reason, From: rr.From, To: rr.To, Outcome: string(rr.Outcome),
 		Error: rr.Error, DeliveryID: rr.DeliveryID, CreatedAt: rr.CreatedAt}
 	if !rr.FinishedAt.IsZero() {
 		t := rr.FinishedAt
@@ -94,7 +96,13 @@ type ReceivedList struct {
 // RerouteInput is the body of a reroute.
 type RerouteInput struct {
 	Destination DestinationInput `json:"destination"`
+	// Reason says why the fax is rerouted; required, kept in the
+	// reroute record and the audit log.
+	Reason string `json:"reason"`
 }
+
+// maxRerouteReason caps a reroute's reason.
+const maxRerouteReason = 500
 
 // needInbound answers 503 on a server built without the archive.
 func (a *API) needInbound() error {
@@ -306,6 +314,11 @@ func (a *API) reroute(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if err := decodeBody(r, &in); err != nil {
 		return err
 	}
+	if in.Reason = strings.TrimSpace(in.Reason); in.Reason == "" || len(in.Reason) > maxRerouteReason {
+		p := newProblem(http.StatusBadRequest, "invalid-request", "reason: say why the fax is rerouted, in 1 to %d characters", maxRerouteReason)
+		p.Errors = []string{p.Detail}
+		return p
+	}
 	if err := checkNotSealed("destination.secret", &in.Destination.Secret); err != nil {
 		return err
 	}
@@ -315,11 +328,11 @@ func (a *API) reroute(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if rec.DocumentSHA256 == "" {
 		return newProblem(http.StatusConflict, "state-conflict", "received fax %d has no pages (%s: %s); there is nothing to send on", rec.ID, rec.Result, rec.Reason)
 	}
-	rr, err := a.inbound.RerouteAudited(r.Context(), rec.Key, in.Destination.destination(), c.Name,
+	rr, err := a.inbound.RerouteAudited(r.Context(), rec.Key, in.Destination.destination(), c.Name, in.Reason,
 		func(ctx context.Context, tx pgx.Tx, rr inbound.Reroute) (int64, error) {
 			ch := audit.Change{Action: "reroute", ObjectType: audit.ReceivedFax, ObjectID: strconv.FormatInt(rec.ID, 10),
 				Before: map[string]string{"destination": rr.From}, After: viewReroute(rr),
-				Detail: fmt.Sprintf("reroute %d", rr.ID)}
+				Detail: fmt.Sprintf("reroute %d: %s", rr.ID, rr.Reason)}
 			a.stamp(&ch, r, c)
 			return audit.Record(ctx, tx, ch)
 		})

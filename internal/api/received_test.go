@@ -228,15 +228,17 @@ func TestReceivedFaxes(t *testing.T) {
 	// Reroutes: the unrouted fax to a mailbox (delivered at once), the
 	// routed one to an address (pending until the mail is accepted).
 	var rr RerouteView
-	r = e.doJSON("POST", fmt.Sprintf("/v1/received/%d/reroute", unrouted.ID), e.admin, map[string]any{"destination": map[string]any{"kind": "mailbox", "mailbox": "ops"}})
+	r = e.doJSON("POST", fmt.Sprintf("/v1/received/%d/reroute", unrouted.ID), e.admin, map[string]any{"destination": map[string]any{"kind": "mailbox", "mailbox": "ops"}, "reason": "no rule matched"})
 	r.json(t, &rr)
-	if r.status != 201 || rr.From != "unrouted" || rr.To != "mailbox:ops" || rr.Outcome != "delivered" || rr.Actor != "ops" {
+	if r.status != 201 || rr.From != "unrouted" || rr.To != "mailbox:ops" || rr.Outcome != "delivered" || rr.Actor != "ops" || rr.Reason != "no rule matched" {
 		t.Fatalf("reroute to mailbox: %d %s", r.status, r.body)
 	}
-	// The reroute is in the audit log too, and its row links the entry.
+	// The reroute is in the audit log too, with its reason, and its row
+	// links the entry.
 	var linked int
 	if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM reroutes r JOIN audit_log a ON a.id = r.audit_id
-		WHERE r.id = $1 AND a.action = 'reroute' AND a.object_type = 'received_fax' AND a.object_id = $2 AND a.actor = 'ops'`,
+		WHERE r.id = $1 AND a.action = 'reroute' AND a.object_type = 'received_fax' AND a.object_id = $2 AND a.actor = 'ops'
+		AND r.reason = 'no rule matched' AND a.detail LIKE '%no rule matched%'`,
 		rr.ID, fmt.Sprint(unrouted.ID)).Scan(&linked); err != nil || linked != 1 {
 		t.Fatalf("reroute audit entry: %d %v", linked, err)
 	}
@@ -247,7 +249,7 @@ func TestReceivedFaxes(t *testing.T) {
 	if got := ids(list("?unrouted=true&result=received")); len(got) != 0 {
 		t.Fatalf("still unrouted: %v", got)
 	}
-	r = e.doJSON("POST", fmt.Sprintf("/v1/received/%d/reroute", routed.ID), e.admin, map[string]any{"destination": map[string]any{"kind": "email", "emails": []string{"boss@example.com"}}})
+	r = e.doJSON("POST", fmt.Sprintf("/v1/received/%d/reroute", routed.ID), e.admin, map[string]any{"destination": map[string]any{"kind": "email", "emails": []string{"boss@example.com"}}, "reason": "the boss asked"})
 	r.json(t, &rr)
 	if r.status != 201 || rr.From != "mailbox:sales" || rr.To != "email:boss@example.com" || rr.DeliveryID == 0 {
 		t.Fatalf("reroute to email: %d %s", r.status, r.body)
@@ -276,19 +278,24 @@ func TestReceivedFaxes(t *testing.T) {
 		name, path, token, body, ctype string
 		status                         int
 	}{
-		{"submitter", fmt.Sprintf("/v1/received/%d/reroute", routed.ID), e.sub, `{"destination":{"kind":"mailbox","mailbox":"x"}}`, "application/json", 403},
-		{"no token", fmt.Sprintf("/v1/received/%d/reroute", routed.ID), "", `{"destination":{"kind":"mailbox","mailbox":"x"}}`, "application/json", 401},
-		{"bad destination", fmt.Sprintf("/v1/received/%d/reroute", routed.ID), e.admin, `{"destination":{"kind":"email","emails":["not an address"]}}`, "application/json", 400},
+		{"submitter", fmt.Sprintf("/v1/received/%d/reroute", routed.ID), e.sub, `{"destination":{"kind":"mailbox","mailbox":"x"},"reason":"r"}`, "application/json", 403},
+		{"no token", fmt.Sprintf("/v1/received/%d/reroute", routed.ID), "", `{"destination":{"kind":"mailbox","mailbox":"x"},"reason":"r"}`, "application/json", 401},
+		{"bad destination", fmt.Sprintf("/v1/received/%d/reroute", routed.ID), e.admin, `{"destination":{"kind":"email","emails":["not an address"]},"reason":"r"}`, "application/json", 400},
+		{"no reason", fmt.Sprintf("/v1/received/%d/reroute", routed.ID), e.admin, `{"destination":{"kind":"mailbox","mailbox":"x"},"reason":"  "}`, "application/json", 400},
 		{"unknown field", fmt.Sprintf("/v1/received/%d/reroute", routed.ID), e.admin, `{"to":"mailbox:x"}`, "application/json", 400},
 		{"form body", fmt.Sprintf("/v1/received/%d/reroute", routed.ID), e.admin, `kind=mailbox`, "application/x-www-form-urlencoded", 415},
-		{"unknown fax", "/v1/received/999999/reroute", e.admin, `{"destination":{"kind":"mailbox","mailbox":"x"}}`, "application/json", 404},
-		{"outbound fax", fmt.Sprintf("/v1/received/%d/reroute", outbound.ID), e.admin, `{"destination":{"kind":"mailbox","mailbox":"x"}}`, "application/json", 404},
-		{"no pages", fmt.Sprintf("/v1/received/%d/reroute", failed.ID), e.admin, `{"destination":{"kind":"mailbox","mailbox":"x"}}`, "application/json", 409},
+		{"unknown fax", "/v1/received/999999/reroute", e.admin, `{"destination":{"kind":"mailbox","mailbox":"x"},"reason":"r"}`, "application/json", 404},
+		{"outbound fax", fmt.Sprintf("/v1/received/%d/reroute", outbound.ID), e.admin, `{"destination":{"kind":"mailbox","mailbox":"x"},"reason":"r"}`, "application/json", 404},
+		{"no pages", fmt.Sprintf("/v1/received/%d/reroute", failed.ID), e.admin, `{"destination":{"kind":"mailbox","mailbox":"x"},"reason":"r"}`, "application/json", 409},
 	} {
 		r := e.do("POST", c.path, c.token, strings.NewReader(c.body), c.ctype)
 		if r.problem(t); r.status != c.status {
 			t.Errorf("%s: %d %s, want %d", c.name, r.status, r.body, c.status)
 		}
+	}
+	// A missing reason is named as the field.
+	if r := e.doJSON("POST", fmt.Sprintf("/v1/received/%d/reroute", routed.ID), e.admin, map[string]any{"destination": map[string]any{"kind": "mailbox", "mailbox": "x"}}); r.status != 400 || !strings.Contains(string(r.body), `"reason: `) {
+		t.Errorf("no reason: %d %s", r.status, r.body)
 	}
 	for _, path := range []string{"/v1/received", fmt.Sprintf("/v1/received/%d", routed.ID), fmt.Sprintf("/v1/received/%d/document", routed.ID),
 		fmt.Sprintf("/v1/received/%d/reroutes", routed.ID), "/v1/mailboxes", "/v1/mailboxes/sales"} {

@@ -112,7 +112,7 @@ func TestOperatorRole(t *testing.T) {
 	if r := op.do("GET", "/v1/received", nil, false); r.status != 200 {
 		t.Fatalf("operator received: %d %s", r.status, r.body)
 	}
-	r = op.do("POST", fmt.Sprintf("/v1/received/%d/reroute", rec.ID), map[string]any{"destination": map[string]any{"kind": "mailbox", "mailbox": "sales"}}, true)
+	r = op.do("POST", fmt.Sprintf("/v1/received/%d/reroute", rec.ID), map[string]any{"destination": map[string]any{"kind": "mailbox", "mailbox": "sales"}, "reason": "sales handles it"}, true)
 	var rr RerouteView
 	if r.json(t, &rr); r.status != 201 || rr.Actor != "olga" {
 		t.Fatalf("operator reroute: %d %s", r.status, r.body)
@@ -185,7 +185,7 @@ func TestUserRoleAndCSRF(t *testing.T) {
 	sales := e.archiveReceived("+4955500", "+4989111", 1)
 	hr := e.archiveReceived("+4955501", "+4989112", 1)
 	for rec, mb := range map[int64]string{sales.ID: "sales", hr.ID: "hr"} {
-		r := e.doJSON("POST", fmt.Sprintf("/v1/received/%d/reroute", rec), e.admin, map[string]any{"destination": map[string]any{"kind": "mailbox", "mailbox": mb}})
+		r := e.doJSON("POST", fmt.Sprintf("/v1/received/%d/reroute", rec), e.admin, map[string]any{"destination": map[string]any{"kind": "mailbox", "mailbox": mb}, "reason": "test"})
 		if r.status != 201 {
 			t.Fatalf("file into %s: %d %s", mb, r.status, r.body)
 		}

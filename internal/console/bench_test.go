@@ -7,9 +7,9 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/faxd/faxd/internal/api/tokens"
 	"github.com/faxd/faxd/internal/config"
 	"github.com/faxd/faxd/internal/pgtest"
+	"github.com/faxd/faxd/internal/users"
 )
 
 // BenchmarkConsolePages measures, in chromium, what the dashboard and the
@@ -33,13 +33,10 @@ func BenchmarkConsolePages(b *testing.B) {
 		FROM generate_series(1, 100000) g, LATERAL (SELECT (ARRAY['pending','sent','failed','cancelled'])[1 + g % 4] AS s) st`); err != nil {
 		b.Fatal(err)
 	}
-	admin, _, err := tokens.New(node.DB.Queue).Create(ctx, "bench", tokens.Admin)
-	if err != nil {
-		b.Fatal(err)
-	}
+	mkUser(b, node, "bench", users.Admin)
 	r := &run{t: b, ctx: browser(b)}
 	base := "http://" + node.HTTPAddr()
-	r.login(base, admin)
+	r.login(base, "bench")
 	// No cache: every iteration pays for the assets too.
 	r.do("disable cache", 10*time.Second, chromedp.ActionFunc(func(ctx context.Context) error {
 		return networkDisableCache(ctx)

@@ -21,12 +21,14 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/faxd/faxd/archive"
 	"github.com/faxd/faxd/client"
 	"github.com/faxd/faxd/internal/api/tokens"
 	"github.com/faxd/faxd/internal/channel"
 	"github.com/faxd/faxd/internal/config"
 	"github.com/faxd/faxd/internal/pgtest"
 	"github.com/faxd/faxd/internal/server"
+	"github.com/faxd/faxd/internal/users"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -191,13 +193,33 @@ func (r *run) page(name string) {
 	}
 }
 
-func (r *run) login(base, token string) {
+// testPassword is every test user's password.
+const testPassword = "a long enough password"
+
+// mkUser creates a console user on the node's users store, with grants
+// to the given mailboxes.
+func mkUser(t testing.TB, s *server.Server, name string, role users.Role, mailboxes ...string) {
+	t.Helper()
+	ctx := context.Background()
+	u, err := s.Users.Create(ctx, name, testPassword, role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mailboxes {
+		if err := s.Users.Grant(ctx, u.ID, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (r *run) login(base, name string) {
 	r.t.Helper()
 	r.do("log in", 20*time.Second,
 		chromedp.Navigate(base+"/console/"),
-		waitSel("#token"),
-		chromedp.SendKeys("#token", token, chromedp.ByID),
-		chromedp.Submit("#token", chromedp.ByID),
+		waitSel("#name"),
+		chromedp.SendKeys("#name", name, chromedp.ByID),
+		chromedp.SendKeys("#password", testPassword, chromedp.ByID),
+		chromedp.Submit("#password", chromedp.ByID),
 		chromedp.ActionFunc(func(ctx context.Context) error {
 			// Chromium sometimes loses the page that a form submission
 			// navigated to; load the dashboard again until it shows the
@@ -261,32 +283,29 @@ type runtimeEvaluate = runtime.EvaluateParams
 // field.
 func TestConsoleInBrowser(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	dsn := pgtest.NewDSN(t)
 	a := startNode(t, dsn, selfConfig)
-	admin, _, err := tokens.New(a.DB.Queue).Create(ctx, "ops", tokens.Admin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mkUser(t, a, "ops", users.Admin)
 	r := newRun(t)
 	base := "http://" + a.HTTPAddr()
 
-	// Anyone not logged in gets the login page; a wrong token is refused
-	// with the API's reason.
+	// Anyone not logged in gets the login page; a wrong password is
+	// refused.
 	var msg string
 	r.do("bad login", 20*time.Second,
 		chromedp.Navigate(base+"/console/outbound"),
-		waitSel("#token"),
-		chromedp.SendKeys("#token", "faxd_1_wrong", chromedp.ByID),
-		chromedp.Submit("#token", chromedp.ByID),
+		waitSel("#name"),
+		chromedp.SendKeys("#name", "ops", chromedp.ByID),
+		chromedp.SendKeys("#password", "not the password", chromedp.ByID),
+		chromedp.Submit("#password", chromedp.ByID),
 		waitSel("#login-error"),
 		text("#login-error", &msg))
-	if !strings.Contains(msg, "unknown") {
+	if !strings.Contains(msg, "Wrong name or password") {
 		t.Errorf("login error %q", msg)
 	}
 	r.page("login")
 
-	r.login(base, admin)
+	r.login(base, "ops")
 	// The dashboard's live region is replaced by server-sent events.
 	r.do("dashboard live update", 30*time.Second,
 		waitSel("#live"),
@@ -349,13 +368,15 @@ func TestConsoleInBrowser(t *testing.T) {
 		waitSel("#mailbox"),
 		chromedp.SetValue("#kind", "mailbox", chromedp.ByID),
 		chromedp.SendKeys("#mailbox", "billing", chromedp.ByID),
+		chromedp.SendKeys("#reason", "invoice for billing", chromedp.ByID),
 		chromedp.Submit("#mailbox", chromedp.ByID),
 		waitText(".notice", "Rerouted"),
-		waitText("#reroutes", "billing"))
+		waitText("#reroutes", "billing"),
+		waitText("#reroutes", "invoice for billing"))
 	recvID := recvURL[strings.LastIndex(recvURL, "/")+1:]
 	r.do("audit entry", 20*time.Second,
 		chromedp.Navigate(base+"/console/audit?object_type=received_fax&object_id="+recvID),
-		waitText("#audit", "reroute"), waitText("#audit", "ops"))
+		waitText("#audit", "reroute"), waitText("#audit", "ops"), waitText("#audit", "invoice for billing"))
 	r.page("audit")
 	r.do("archive", 20*time.Second,
 		chromedp.Navigate(base+"/console/archive"),
@@ -409,11 +430,10 @@ func TestConsoleClusterAndRoles(t *testing.T) {
 		c.Standby.HeartbeatInterval = 200 * time.Millisecond
 		c.Standby.RecheckInterval = 200 * time.Millisecond
 	})
-	admin, _, err := tokens.New(a.DB.Queue).Create(ctx, "ops", tokens.Admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	user, _, err := tokens.New(a.DB.Queue).Create(ctx, "alice", tokens.Submitter)
+	// Users, sessions and tokens are shared by the nodes of one database.
+	mkUser(t, a, "ops", users.Admin)
+	mkUser(t, a, "alice", users.RoleUser, "billing")
+	admin, _, err := tokens.New(a.DB.Queue).Create(ctx, "ops-api", tokens.Admin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,11 +447,28 @@ func TestConsoleClusterAndRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	faxURL := fmt.Sprintf("%s/console/outbound/%d", base, fax.ID)
-	recvURL := base + "/console/received/1"
+	// Two received faxes: one filed in alice's mailbox, one in another.
+	recvURL := map[string]string{}
+	for _, mb := range []string{"billing", "sales"} {
+		key := "console-test/" + mb
+		if _, err := archive.NewStore(a.DB.Archive).Upsert(ctx, archive.Record{Key: key, Source: "console-test", Version: 1,
+			Direction: archive.Inbound, Result: "received", RemoteNumber: "+15550100", FinishedAt: time.Now(),
+			Routing: "routed", RoutedTo: mb}); err != nil {
+			t.Fatal(err)
+		}
+		var id int64
+		if err := a.DB.Archive.QueryRow(ctx, `SELECT id FROM faxes WHERE record_key = $1`, key).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.DB.Queue.Exec(ctx, `INSERT INTO mailbox_entries (mailbox, fax_ref) VALUES ($1, $2)`, mb, key); err != nil {
+			t.Fatal(err)
+		}
+		recvURL[mb] = fmt.Sprintf("%s/console/received/%d", base, id)
+	}
 	r := newRun(t)
 
 	// The standby's controls, each behind a confirmation page.
-	r.login(standby, admin)
+	r.login(standby, "ops")
 	r.do("cluster page", 20*time.Second,
 		chromedp.Navigate(standby+"/console/cluster"),
 		waitText("#standby-state", "disabled")) // automatic failover is off
@@ -455,8 +492,8 @@ func TestConsoleClusterAndRoles(t *testing.T) {
 	r.do("log out", 20*time.Second,
 		chromedp.Navigate(standby+"/console/"),
 		chromedp.Click(`form.logout button`, chromedp.ByQuery),
-		waitSel("#token"))
-	r.login(base, user)
+		waitSel("#name"))
+	r.login(base, "alice")
 	var title string
 	r.do("admin page refused", 20*time.Second,
 		chromedp.Navigate(base+"/console/config/gateways"),
@@ -465,11 +502,19 @@ func TestConsoleClusterAndRoles(t *testing.T) {
 		t.Errorf("a user opening the gateways page sees %q", title)
 	}
 	r.page("forbidden")
-	r.do("received fax refused", 20*time.Second,
-		chromedp.Navigate(recvURL),
+	// A received fax in a mailbox granted to her opens; one in another
+	// mailbox is not even confirmed to exist.
+	r.do("granted received fax", 20*time.Second,
+		chromedp.Navigate(recvURL["billing"]),
 		waitSel("h1"), text("h1", &title))
-	if title != "Forbidden" {
-		t.Errorf("a user opening a received fax sees %q", title)
+	if !strings.HasPrefix(title, "Received fax") {
+		t.Errorf("a user opening a fax of her mailbox sees %q", title)
+	}
+	r.do("received fax refused", 20*time.Second,
+		chromedp.Navigate(recvURL["sales"]),
+		waitSel("h1"), text("h1", &title))
+	if title != "Not Found" {
+		t.Errorf("a user opening a received fax of another mailbox sees %q", title)
 	}
 	// The API does not even confirm that another person's fax exists.
 	r.do("other's fax", 20*time.Second,

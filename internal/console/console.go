@@ -10,10 +10,7 @@ package console
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -25,6 +22,7 @@ import (
 	"time"
 
 	"github.com/faxd/faxd/client"
+	"github.com/faxd/faxd/internal/users"
 )
 
 //go:embed templates/*.html
@@ -33,16 +31,14 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// cookieName holds the signed-in person's credential. It is HttpOnly,
-// SameSite=Strict and limited to /console, so scripts and other sites
-// never see or send it.
-const cookieName = "faxd_console"
-
 // Options configure the console.
 type Options struct {
 	// API is the API's handler; the console calls it in-process.
-	API    http.Handler
-	Logger *slog.Logger
+	API http.Handler
+	// Sessions logs people in and out and checks their session cookie
+	// and CSRF token, exactly as the API does.
+	Sessions *users.HTTP
+	Logger   *slog.Logger
 	// LiveInterval is how often live pages (dashboard, a fax being sent)
 	// are refreshed over server-sent events; default 2 s.
 	LiveInterval time.Duration
@@ -51,6 +47,7 @@ type Options struct {
 // Console serves /console.
 type Console struct {
 	api   http.Handler
+	sess  *users.HTTP
 	log   *slog.Logger
 	live  time.Duration
 	pages map[string]*template.Template
@@ -61,7 +58,10 @@ func New(o Options) (*Console, error) {
 	if o.API == nil {
 		return nil, errors.New("console: Options.API is required")
 	}
-	c := &Console{api: o.API, log: o.Logger, live: o.LiveInterval}
+	if o.Sessions == nil {
+		return nil, errors.New("console: Options.Sessions is required")
+	}
+	c := &Console{api: o.API, sess: o.Sessions, log: o.Logger, live: o.LiveInterval}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -132,30 +132,27 @@ func (c *Console) Handler() http.Handler {
 
 // session is the signed-in person of one request.
 type session struct {
-	token string
-	Who   client.Token
-	CSRF  string
-	api   *client.Client
+	Who  who
+	CSRF string // the session's CSRF token, carried by every form
+	api  *client.Client
 }
 
-// Admin reports whether the person may see configuration pages (the
+// who is what the layout shows of the signed-in person.
+type who struct{ Name, Role string }
+
+// Admin reports whether the person may see configuration pages;
+// Operator whether they may see every fax and reroute received ones (the
 // API still decides every call).
-func (s *session) Admin() bool { return s.Who.Role == "admin" }
+func (s *session) Admin() bool    { return s.Who.Role == string(users.Admin) }
+func (s *session) Operator() bool { return s.Admin() || s.Who.Role == string(users.Operator) }
 
-// csrfFor derives the form token from the credential: a page from another
-// site cannot know it, and any node of a cluster can check it.
-func csrfFor(secret string) string {
-	h := sha256.Sum256([]byte("faxd-console-csrf\x00" + secret))
-	return hex.EncodeToString(h[:16])
-}
-
-// apiClient calls the API in-process with the given credential; the
-// client's remote address is passed on for the audit log.
-func (c *Console) apiClient(token, remote string) *client.Client {
+// apiClient calls the API in-process with the person's session cookie;
+// the client's remote address is passed on for the audit log.
+func (c *Console) apiClient(sess users.Session, remote string) *client.Client {
 	cl, err := client.New(client.Options{
-		Servers: []string{"http://console.invalid"}, Token: token,
+		Servers:           []string{"http://console.invalid"},
 		AttemptsPerServer: 1, Cycles: 1,
-		HTTPClient: &http.Client{Transport: inProcess{h: c.api, remote: remote}},
+		HTTPClient: &http.Client{Transport: inProcess{h: c.api, remote: remote, sess: sess}},
 	})
 	if err != nil { // the fixed server URL is valid
 		panic(err)
@@ -163,55 +160,68 @@ func (c *Console) apiClient(token, remote string) *client.Client {
 	return cl
 }
 
-// inProcess hands a request straight to the API's handler.
+// inProcess hands a request straight to the API's handler, as the
+// browser would send it: with the session cookie and, on a change, the
+// session's CSRF token.
 type inProcess struct {
 	h      http.Handler
 	remote string
+	sess   users.Session
 }
 
 func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.RemoteAddr = t.remote
 	r.RequestURI = r.URL.RequestURI()
+	r.Header.Del("Cookie")
+	r.AddCookie(&http.Cookie{Name: users.CookieName, Value: t.sess.Token})
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		r.Header.Set(users.CSRFHeader, t.sess.CSRF)
+	}
 	rec := httptest.NewRecorder()
 	t.h.ServeHTTP(rec, r)
 	return rec.Result(), nil
 }
 
 // auth runs h for a signed-in person, and sends anyone else to the login
-// page. State-changing requests must carry the form token.
+// page. State-changing requests must carry the session's CSRF token.
 func (c *Console) auth(h func(http.ResponseWriter, *http.Request, *session)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ck, err := r.Cookie(cookieName)
-		if err != nil || ck.Value == "" {
+		sess, u, err := c.sess.FromRequest(r)
+		if err != nil {
+			if !users.IsAuthError(err) {
+				c.log.Error("console session", "err", err)
+				c.render(w, r, nil, http.StatusServiceUnavailable, "error", errorPage{Title: "Server error", Message: "The session could not be checked; try again."})
+				return
+			}
+			if users.HasCookie(r) {
+				c.clearSession(w, r)
+			}
 			c.toLogin(w, r)
 			return
 		}
-		s := &session{token: ck.Value, CSRF: csrfFor(ck.Value), api: c.apiClient(ck.Value, r.RemoteAddr)}
-		who, err := s.api.WhoAmI(r.Context())
-		if err != nil {
-			var ae *client.Error
-			if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
-				clearCookie(w, r)
-				c.toLogin(w, r)
-				return
-			}
-			c.fail(w, r, nil, err)
-			return
-		}
-		s.Who = *who
+		s := &session{Who: who{Name: u.Name, Role: string(u.Role)}, CSRF: sess.CSRF, api: c.apiClient(sess, r.RemoteAddr)}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if err := r.ParseMultipartForm(64 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
 				c.render(w, r, s, http.StatusBadRequest, "error", errorPage{Title: "Bad request", Message: "The form could not be read: " + err.Error()})
 				return
 			}
-			if subtle.ConstantTimeCompare([]byte(r.FormValue("csrf")), []byte(s.CSRF)) != 1 {
+			if err := users.CheckCSRF(r, sess); err != nil {
+				c.log.Info("console form refused", "remote", r.RemoteAddr, "user", u.Name, "err", err)
 				c.render(w, r, s, http.StatusForbidden, "error", errorPage{Title: "Form expired", Message: "This form was not sent from a current console page. Reload the page and try again."})
 				return
 			}
 		}
 		h(w, r, s)
 	})
+}
+
+// clearSession drops the browser's session cookie (the session itself is
+// already gone or is ended here).
+func (c *Console) clearSession(w http.ResponseWriter, r *http.Request) {
+	if err := c.sess.Logout(w, r); err != nil {
+		c.log.Warn("console session end", "err", err)
+	}
 }
 
 func (c *Console) toLogin(w http.ResponseWriter, r *http.Request) {
@@ -222,45 +232,44 @@ func (c *Console) toLogin(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 }
 
-func setCookie(w http.ResponseWriter, r *http.Request, v string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: v, Path: "/console/", MaxAge: maxAge,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
-}
-
-func clearCookie(w http.ResponseWriter, r *http.Request) { setCookie(w, r, "", -1) }
-
 type loginData struct {
-	Next, Error string
+	Next, Name, Error string
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, nil, http.StatusOK, "login", loginData{Next: safeNext(r.FormValue("next"))})
 }
 
-// login checks the credential against the API (WhoAmI) before keeping it.
+// login checks name and password (with the store's throttling and audit)
+// and starts a session whose cookie the API accepts too.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
-	tok := strings.TrimSpace(r.FormValue("token"))
-	next := safeNext(r.FormValue("next"))
-	if tok == "" {
-		c.render(w, r, nil, http.StatusBadRequest, "login", loginData{Next: next, Error: "Enter your API token."})
+	name, pw := strings.TrimSpace(r.FormValue("name")), r.FormValue("password")
+	d := loginData{Next: safeNext(r.FormValue("next")), Name: name}
+	if name == "" || pw == "" {
+		d.Error = "Enter your name and password."
+		c.render(w, r, nil, http.StatusBadRequest, "login", d)
 		return
 	}
-	if _, err := c.apiClient(tok, r.RemoteAddr).WhoAmI(r.Context()); err != nil {
-		msg := "The server could not check the token; try again."
-		var ae *client.Error
-		if errors.As(err, &ae) && ae.Detail != "" {
-			msg = ae.Detail
+	if _, _, err := c.sess.Login(w, r, name, pw); err != nil {
+		c.log.Info("console login refused", "remote", r.RemoteAddr, "name", name, "err", err)
+		switch {
+		case errors.Is(err, users.ErrThrottled):
+			d.Error = "Too many failed logins; wait a few minutes and try again."
+			c.render(w, r, nil, http.StatusTooManyRequests, "login", d)
+		case errors.Is(err, users.ErrBadCredentials):
+			d.Error = "Wrong name or password."
+			c.render(w, r, nil, http.StatusUnauthorized, "login", d)
+		default:
+			d.Error = "The server could not check the password; try again."
+			c.render(w, r, nil, http.StatusServiceUnavailable, "login", d)
 		}
-		c.log.Info("console login refused", "remote", r.RemoteAddr, "err", err)
-		c.render(w, r, nil, http.StatusUnauthorized, "login", loginData{Next: next, Error: msg})
 		return
 	}
-	setCookie(w, r, tok, 0)
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	http.Redirect(w, r, d.Next, http.StatusSeeOther)
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) {
-	clearCookie(w, r)
+	c.clearSession(w, r)
 	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 }
 
@@ -318,7 +327,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 			c.render(w, r, s, http.StatusForbidden, "error", errorPage{Title: "Forbidden", Message: "You are not allowed to open this page. " + ae.Detail})
 			return
 		case http.StatusUnauthorized:
-			clearCookie(w, r)
+			c.clearSession(w, r)
 			c.toLogin(w, r)
 			return
 		}

@@ -582,7 +582,7 @@ func (c *Console) receivedReroute(w http.ResponseWriter, r *http.Request, s *ses
 	for _, e := range strings.FieldsFunc(r.FormValue("emails"), func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
 		dest.Emails = append(dest.Emails, e)
 	}
-	_, err := s.api.RerouteReceived(r.Context(), id, dest)
+	_, err := s.api.RerouteReceived(r.Context(), id, dest, r.FormValue("reason"))
 	var ae *client.Error
 	if errors.As(err, &ae) && (ae.Status == http.StatusBadRequest || ae.Status == http.StatusUnprocessableEntity || ae.Status == http.StatusConflict) {
 		errs := ae.Errors

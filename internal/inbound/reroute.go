@@ -18,7 +18,8 @@ type Reroute struct {
 	ID         int64        `json:"id"`
 	FaxRef     string       `json:"fax_ref"`
 	Actor      string       `json:"actor"`
-	From       string       `json:"from"` // the fax's destination before
+	Reason     string       `json:"reason,omitempty"` // why the person rerouted it
+	From       string       `json:"from"`             // the fax's destination before
 	To         string       `json:"to"`
 	DeliveryID int64        `json:"delivery_id,omitempty"`
 	Outcome    notify.State `json:"outcome"` // pending, delivered, failed
@@ -27,13 +28,13 @@ type Reroute struct {
 	FinishedAt time.Time    `json:"finished_at,omitzero"`
 }
 
-const rerouteCols = `id, fax_ref, actor, from_destination, to_destination, delivery_id, outcome, error, created_at, finished_at`
+const rerouteCols = `id, fax_ref, actor, reason, from_destination, to_destination, delivery_id, outcome, error, created_at, finished_at`
 
 func scanReroute(row pgx.Row) (Reroute, error) {
 	var rr Reroute
 	var delivery *int64
 	var finished *time.Time
-	err := row.Scan(&rr.ID, &rr.FaxRef, &rr.Actor, &rr.From, &rr.To, &delivery, &rr.Outcome, &rr.Error, &rr.CreatedAt, &finished)
+	err := row.Scan(&rr.ID, &rr.FaxRef, &rr.Actor, &rr.Reason, &rr.From, &rr.To, &delivery, &rr.Outcome, &rr.Error, &rr.CreatedAt, &finished)
 	if delivery != nil {
 		rr.DeliveryID = *delivery
 	}
@@ -53,7 +54,7 @@ const MaxActor = 200
 // notify workers finish it, and the row is updated in the same transaction
 // (a trigger on the deliveries table).
 func (r *Router) Reroute(ctx context.Context, faxRef string, to Destination, actor string) (Reroute, error) {
-	return r.RerouteAudited(ctx, faxRef, to, actor, nil)
+	return r.RerouteAudited(ctx, faxRef, to, actor, "", nil)
 }
 
 // AuditHook writes the audit log entry of a reroute inside its
@@ -62,7 +63,7 @@ type AuditHook func(ctx context.Context, tx pgx.Tx, rr Reroute) (int64, error)
 
 // RerouteAudited is Reroute that also records the change through audit
 // (nil: no entry) in the same transaction.
-func (r *Router) RerouteAudited(ctx context.Context, faxRef string, to Destination, actor string, audit AuditHook) (Reroute, error) {
+func (r *Router) RerouteAudited(ctx context.Context, faxRef string, to Destination, actor, reason string, audit AuditHook) (Reroute, error) {
 	to = Rule{Destination: to}.normalize().Destination
 	if err := to.Validate(); err != nil {
 		return Reroute{}, err
@@ -85,8 +86,8 @@ func (r *Router) RerouteAudited(ctx context.Context, faxRef string, to Destinati
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		rr, err = scanReroute(tx.QueryRow(ctx, `INSERT INTO reroutes (fax_ref, actor, from_destination, to_destination)
-			VALUES ($1, $2, $3, $4) RETURNING `+rerouteCols, faxRef, actor, from, to.String()))
+		rr, err = scanReroute(tx.QueryRow(ctx, `INSERT INTO reroutes (fax_ref, actor, reason, from_destination, to_destination)
+			VALUES ($1, $2, $3, $4, $5) RETURNING `+rerouteCols, faxRef, actor, strings.TrimSpace(reason), from, to.String()))
 		if err != nil {
 			return err
 		}

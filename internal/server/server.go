@@ -309,7 +309,7 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	s.api.Routes(mux)
-	if con, err := console.New(console.Options{API: s.api.Handler(), Logger: s.log}); err == nil { // internal/console
+	if con, err := console.New(console.Options{API: s.api.Handler(), Sessions: s.Sessions, Logger: s.log}); err == nil { // internal/console
 		con.Routes(mux)
 	} else {
 		s.log.Error("console disabled", "err", err)
