@@ -395,11 +395,14 @@ func (e *Endpoint) run(target netip.AddrPort) error {
 func (e *Endpoint) awaitListening() error {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(e.sipAddr))
-		if err != nil {
-			return nil // bound by sipp
+		// Read the kernel's socket table rather than try to bind the port
+		// ourselves: a probe bind held at the moment sipp binds made sipp
+		// fail with "Address already in use".
+		if bound, err := udpBound(e.sipAddr.Port()); err != nil {
+			return err
+		} else if bound {
+			return nil
 		}
-		c.Close()
 		select {
 		case <-e.sippCh:
 			return fmt.Errorf("sipp exited at start: %v\n%s", e.sippEr, e.out)
@@ -681,6 +684,22 @@ func listenLoopback(port int) (*net.UDPConn, error) {
 }
 
 // freePort finds a UDP port on loopback nobody holds; sipp binds it next.
+// udpBound reports whether a UDP socket is bound to 127.0.0.1:port
+// (/proc/net/udp: local address in hex, "0100007F:13C4").
+func udpBound(port uint16) (bool, error) {
+	b, err := os.ReadFile("/proc/net/udp")
+	if err != nil {
+		return false, fmt.Errorf("reading the UDP socket table: %w", err)
+	}
+	want := fmt.Sprintf("0100007F:%04X ", port)
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		if f := strings.Fields(line); len(f) > 1 && f[1]+" " == want {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 func freePort() (int, error) {
 	c, err := listenLoopback(0)
 	if err != nil {

@@ -281,7 +281,8 @@ func TestServerRoutesReceivedFaxes(t *testing.T) {
 	// to an address, and the audit shows the outcome once delivered.
 	lost := byDID["+4930999"].ID
 	path := fmt.Sprintf("/v1/received/%d/reroute", lost)
-	reroute := map[string]any{"destination": map[string]any{"kind": "email", "emails": []string{"boss@example.com"}}}
+	reroute := map[string]any{"destination": map[string]any{"kind": "email", "emails": []string{"boss@example.com"}},
+		"reason": "no rule matched the number"}
 	sub.json("POST", path, reroute, 403, nil)
 	var rr api.RerouteView
 	admin.json("POST", path, reroute, 201, &rr)
