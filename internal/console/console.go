@@ -148,16 +148,12 @@ func (s *session) Operator() bool { return s.Admin() || s.Who.Role == string(use
 
 // apiClient calls the API in-process with the person's session cookie;
 // the client's remote address is passed on for the audit log.
-func (c *Console) apiClient(sess users.Session, remote string) *client.Client {
-	cl, err := client.New(client.Options{
+func (c *Console) apiClient(sess users.Session, remote string) (*client.Client, error) {
+	return client.New(client.Options{
 		Servers:           []string{"http://console.invalid"},
 		AttemptsPerServer: 1, Cycles: 1,
 		HTTPClient: &http.Client{Transport: inProcess{h: c.api, remote: remote, sess: sess}},
 	})
-	if err != nil { // the fixed server URL is valid
-		panic(err)
-	}
-	return cl
 }
 
 // inProcess hands a request straight to the API's handler, as the
@@ -200,7 +196,13 @@ func (c *Console) auth(h func(http.ResponseWriter, *http.Request, *session)) htt
 			c.toLogin(w, r)
 			return
 		}
-		s := &session{Who: who{Name: u.Name, Role: string(u.Role)}, CSRF: sess.CSRF, api: c.apiClient(sess, r.RemoteAddr)}
+		api, err := c.apiClient(sess, r.RemoteAddr)
+		if err != nil {
+			c.log.Error("console API client", "err", err)
+			c.render(w, r, nil, http.StatusServiceUnavailable, "error", errorPage{Title: "Server error", Message: "The console could not reach the API; try again."})
+			return
+		}
+		s := &session{Who: who{Name: u.Name, Role: string(u.Role)}, CSRF: sess.CSRF, api: api}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if err := r.ParseMultipartForm(64 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
 				c.render(w, r, s, http.StatusBadRequest, "error", errorPage{Title: "Bad request", Message: "The form could not be read: " + err.Error()})
