@@ -214,18 +214,34 @@ func TestEmbeddedCluster(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// readLast retries while the cluster answers "temporarily
+	// unavailable": after a server stops, the meta group and the stream
+	// elect new leaders and reads fail with 503 until they have (bounded
+	// by ctx, not by a fixed sleep).
 	readLast := func(b *Bus, want string) {
 		t.Helper()
-		s, err := b.JetStream.Stream(ctx, "T")
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := s.GetLastMsgForSubject(ctx, "t.>")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(m.Data) != want {
-			t.Fatalf("read %q, want %q", m.Data, want)
+		for {
+			got, err := func() (string, error) {
+				s, err := b.JetStream.Stream(ctx, "T")
+				if err != nil {
+					return "", err
+				}
+				m, err := s.GetLastMsgForSubject(ctx, "t.>")
+				if err != nil {
+					return "", err
+				}
+				return string(m.Data), nil
+			}()
+			if err == nil {
+				if got != want {
+					t.Fatalf("read %q, want %q", got, want)
+				}
+				return
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("read last message: %v", err)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 	readLast(nodes[2], "hello")
@@ -247,12 +263,21 @@ func TestEmbeddedCluster(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	readLast(nodes[1], "after")
-	s, err := nodes[1].JetStream.Stream(ctx, "T")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m, err := s.GetMsg(ctx, 1); err != nil || string(m.Data) != "hello" {
-		t.Fatalf("first message after a server stopped: %v %v", m, err)
+	for {
+		s, err := nodes[1].JetStream.Stream(ctx, "T")
+		if err == nil {
+			var m *jetstream.RawStreamMsg
+			if m, err = s.GetMsg(ctx, 1); err == nil {
+				if string(m.Data) != "hello" {
+					t.Fatalf("first message after a server stopped: %q", m.Data)
+				}
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("first message after a server stopped: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	// The health gauge's source sees one copy missing, from either node,
 	// once the leader has noticed the stopped server.
