@@ -514,16 +514,23 @@ func (d *drill) faxdCmd(ctx context.Context, conf string, args ...string) (strin
 	return string(out), err
 }
 
-// patroniGet asks site's Patroni REST API.
-func (d *drill) patroniURL(site, path string) string {
-	h := d.topo.host(site)
-	return fmt.Sprintf("http://%s:%d%s", h.Addr, h.PatroniREST, path)
+// patroniURL is the address of path on site's Patroni REST API.
+func (d *drill) patroniURL(site, path string) (string, error) {
+	h, err := d.topo.host(site)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("http://%s:%d%s", h.Addr, h.PatroniREST, path), nil
 }
 
 // waitRole waits until site's Patroni answers 200 on /primary or /replica.
 func (d *drill) waitRole(ctx context.Context, site, role string, timeout time.Duration) error {
 	return waitFor(ctx, "Patroni "+site+" "+role, timeout, 200*time.Millisecond, func(ctx context.Context) error {
-		code, body, err := httpGet(ctx, d.patroniURL(site, "/"+role))
+		u, err := d.patroniURL(site, "/"+role)
+		if err != nil {
+			return err
+		}
+		code, body, err := httpGet(ctx, u)
 		if err != nil || code != 200 {
 			return fmt.Errorf("/%s: %d %.200s %v", role, code, body, err)
 		}
@@ -543,7 +550,11 @@ func (d *drill) waitMember(ctx context.Context, name string, timeout time.Durati
 	return waitFor(ctx, "member "+name+" as "+strings.Join(roles, "/"), timeout, 250*time.Millisecond, func(ctx context.Context) error {
 		var last error
 		for _, site := range []string{"B", "A"} {
-			code, body, err := httpGet(ctx, d.patroniURL(site, "/cluster"))
+			u, err := d.patroniURL(site, "/cluster")
+			if err != nil {
+				return err
+			}
+			code, body, err := httpGet(ctx, u)
 			if err != nil || code != 200 {
 				last = fmt.Errorf("/cluster on %s: %d %v", site, code, err)
 				continue
@@ -572,13 +583,20 @@ func (d *drill) waitMember(ctx context.Context, name string, timeout time.Durati
 	})
 }
 
-func (d *drill) superDSN(site, db string) string {
-	h := d.topo.host(site)
-	return fmt.Sprintf("postgres://postgres@%s:%d/%s?sslmode=disable&connect_timeout=2", h.Addr, h.PGPort, db)
+func (d *drill) superDSN(site, db string) (string, error) {
+	h, err := d.topo.host(site)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("postgres://postgres@%s:%d/%s?sslmode=disable&connect_timeout=2", h.Addr, h.PGPort, db), nil
 }
 
 func (d *drill) createDatabases(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, d.superDSN("A", "postgres"))
+	dsn, err := d.superDSN("A", "postgres")
+	if err != nil {
+		return err
+	}
+	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return err
 	}
@@ -599,9 +617,11 @@ func (d *drill) createDatabases(ctx context.Context) error {
 // writable reports whether a write commits through the two-host DSN (the
 // same way faxd connects).
 func (d *drill) writable(ctx context.Context) error {
-	a, b := d.topo.host("A"), d.topo.host("B")
-	dsn := fmt.Sprintf("postgres://postgres@%s:%d,%s:%d/postgres?target_session_attrs=read-write&connect_timeout=1&sslmode=disable",
-		a.Addr, a.PGPort, b.Addr, b.PGPort)
+	hosts, err := d.topo.dbHosts()
+	if err != nil {
+		return err
+	}
+	dsn := fmt.Sprintf("postgres://postgres@%s/postgres?target_session_attrs=read-write&connect_timeout=1&sslmode=disable", hosts)
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		return err
@@ -914,7 +934,12 @@ func (d *drill) failBack(ctx context.Context, rep *Report) error {
 	// Patroni answers once the switchover is done (a few seconds): one
 	// request, with time to spare, not a retry that would find pg-a leader.
 	sctx, scancel := context.WithTimeout(ctx, time.Minute)
-	code, body, err := httpPost(sctx, d.patroniURL("B", "/switchover"), `{"leader":"pg-b","candidate":"pg-a"}`)
+	u, err := d.patroniURL("B", "/switchover")
+	if err != nil {
+		scancel()
+		return err
+	}
+	code, body, err := httpPost(sctx, u, `{"leader":"pg-b","candidate":"pg-a"}`)
 	scancel()
 	if err != nil || code != 200 {
 		return fmt.Errorf("switchover to A: %d %s %v", code, body, err)

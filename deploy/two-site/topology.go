@@ -69,25 +69,45 @@ type Topology struct {
 	Drill     bool // the drill's short retry delays
 }
 
-func (t *Topology) host(site string) Host {
+// host returns the host of site; a topology built by hand may lack one.
+func (t *Topology) host(site string) (Host, error) {
 	for _, h := range t.Hosts {
 		if h.Site == site {
-			return h
+			return h, nil
 		}
 	}
-	panic("no site " + site) // a programming error: the sites are fixed
+	return Host{}, fmt.Errorf("topology has no site %q", site)
+}
+
+// dbHosts is the host:port list of the two database sites, A then B, for
+// a multi-host DSN.
+func (t *Topology) dbHosts() (string, error) {
+	var hp []string
+	for _, site := range []string{"A", "B"} {
+		h, err := t.host(site)
+		if err != nil {
+			return "", err
+		}
+		if h.PGPort == 0 {
+			return "", fmt.Errorf("site %s runs no PostgreSQL (no port)", site)
+		}
+		hp = append(hp, fmt.Sprintf("%s:%d", h.Addr, h.PGPort))
+	}
+	return strings.Join(hp, ","), nil
 }
 
 // DSN is the connection string of database db for faxd: both PostgreSQL
 // hosts, the one accepting writes is kept.
-func (t *Topology) DSN(db string) string {
-	a, b := t.host("A"), t.host("B")
-	dsn := fmt.Sprintf("postgres://faxd@%s:%d,%s:%d/%s?target_session_attrs=read-write&connect_timeout=3",
-		a.Addr, a.PGPort, b.Addr, b.PGPort, db)
+func (t *Topology) DSN(db string) (string, error) {
+	hosts, err := t.dbHosts()
+	if err != nil {
+		return "", fmt.Errorf("DSN for %s: %w", db, err)
+	}
+	dsn := fmt.Sprintf("postgres://faxd@%s/%s?target_session_attrs=read-write&connect_timeout=3", hosts, db)
 	if t.Drill {
 		dsn += "&sslmode=disable" // loopback; between sites keep TLS (require or verify-full)
 	}
-	return dsn
+	return dsn, nil
 }
 
 // NATSURL lists the three NATS servers.
@@ -179,12 +199,20 @@ func (t *Topology) Files() ([]File, error) {
 			return nil, err
 		}
 	}
+	queueDSN, err := t.DSN("faxd_queue")
+	if err != nil {
+		return nil, err
+	}
+	archiveDSN, err := t.DSN("faxd_archive")
+	if err != nil {
+		return nil, err
+	}
 	for _, n := range t.Faxd {
 		data := map[string]any{
 			"Name": n.Name, "Site": n.Site, "Role": n.Role, "Host": n.Addr, "HTTPPort": n.HTTP, "SIPPort": n.SIP,
 			"MediaMin": n.MediaMin, "MediaMax": n.MediaMax, "Channels": n.Channels, "Inbound": n.Inbound,
 			"StationID": n.StationID, "Gateway": n.Gateway, "EmbeddedDir": n.EmbeddedDir, "NATSPort": n.NATSPort,
-			"QueueDSN": t.DSN("faxd_queue"), "ArchiveDSN": t.DSN("faxd_archive"), "NATSURL": t.NATSURL(),
+			"QueueDSN": queueDSN, "ArchiveDSN": archiveDSN, "NATSURL": t.NATSURL(),
 			"AllowFrom": n.AllowFrom, "Drill": t.Drill,
 		}
 		if err := render(n.Site, "faxd", strings.ToLower(n.Site)+"/faxd-"+n.Name+".yaml", "faxd.yaml.tmpl", data); err != nil {
