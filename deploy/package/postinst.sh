@@ -16,11 +16,22 @@ abort-*) exit 0 ;;
 esac
 root="${DPKG_ROOT:-}"
 
-if ! getent passwd faxd >/dev/null 2>&1; then
+# In another root the user database is that root's, not this machine's:
+# getent and chown by name would look in the wrong one.
+has_user() {
+	if [ -n "$root" ]; then
+		grep -q '^faxd:' "$root/etc/passwd" 2>/dev/null
+	else
+		getent passwd faxd >/dev/null 2>&1
+	fi
+}
+
+if ! has_user; then
 	# One definition of the user: the sysusers.d file the package ships.
 	if command -v systemd-sysusers >/dev/null 2>&1; then
 		if [ -n "$root" ]; then
-			systemd-sysusers --root "$root" /usr/lib/sysusers.d/faxd.conf
+			# Given as a path, the file would be read from this machine.
+			systemd-sysusers --root "$root" - <"$root/usr/lib/sysusers.d/faxd.conf"
 		else
 			systemd-sysusers /usr/lib/sysusers.d/faxd.conf
 		fi
@@ -35,15 +46,26 @@ if ! getent passwd faxd >/dev/null 2>&1; then
 	fi
 fi
 
+owner=faxd:faxd group=faxd
+if [ -n "$root" ]; then
+	uid=$(awk -F: '$1 == "faxd" { print $3; exit }' "$root/etc/passwd")
+	gid=$(awk -F: '$1 == "faxd" { print $3; exit }' "$root/etc/group")
+	if [ -z "$uid" ] || [ -z "$gid" ]; then
+		echo "faxd postinst: no faxd user and group in $root/etc/passwd and $root/etc/group" >&2
+		exit 1
+	fi
+	owner="$uid:$gid" group="$gid"
+fi
+
 # The state directory: embedded PostgreSQL, JetStream store, secrets key.
 # Only the top directory: an upgrade never walks through the data.
 mkdir -p "$root/var/lib/faxd"
-chown faxd:faxd "$root/var/lib/faxd"
+chown "$owner" "$root/var/lib/faxd"
 chmod 0750 "$root/var/lib/faxd"
 
 # Configuration: root may write, faxd may read, nobody else sees it.
 for f in "$root/etc/faxd" "$root/etc/faxd/faxd.yaml" "$root/etc/faxd/faxd.env"; do
-	[ -e "$f" ] && chgrp faxd "$f"
+	[ -e "$f" ] && chgrp "$group" "$f"
 done
 chmod 0750 "$root/etc/faxd"
 for f in "$root/etc/faxd/faxd.yaml" "$root/etc/faxd/faxd.env"; do

@@ -188,10 +188,12 @@ func verifyUnit(t *testing.T, unit, faxd string) {
 }
 
 // The post-install script's logic, run against fake user-management
-// commands (they log their arguments) and a scratch root (DPKG_ROOT): the
-// faxd user is made from the packaged sysusers.d file when
-// systemd-sysusers exists, with useradd otherwise, and not at all when it
-// exists; the state directory and /etc/faxd get their owners and modes.
+// commands (they log their arguments and add faxd to the root's passwd and
+// group files) and a scratch root (DPKG_ROOT): the faxd user is made from
+// the packaged sysusers.d file when systemd-sysusers exists, with useradd
+// otherwise, and not at all when the root has it; the state directory and
+// /etc/faxd get their owners, by the numbers in the root's own files (this
+// machine's user database may not know them), and their modes.
 func TestPostinstUserAndDirectories(t *testing.T) {
 	t.Parallel()
 	needPackages(t)
@@ -206,16 +208,16 @@ func TestPostinstUserAndDirectories(t *testing.T) {
 		want       []string // the logged calls, in order
 	}{
 		{"sysusers", false, true, []string{
-			"systemd-sysusers --root ROOT /usr/lib/sysusers.d/faxd.conf",
-			"chown faxd:faxd ROOT/var/lib/faxd",
-			"chgrp faxd ROOT/etc/faxd", "chgrp faxd ROOT/etc/faxd/faxd.yaml", "chgrp faxd ROOT/etc/faxd/faxd.env"}},
+			"systemd-sysusers --root ROOT - u faxd - \"faxd fax server\" /var/lib/faxd /usr/sbin/nologin",
+			"chown 991:992 ROOT/var/lib/faxd",
+			"chgrp 992 ROOT/etc/faxd", "chgrp 992 ROOT/etc/faxd/faxd.yaml", "chgrp 992 ROOT/etc/faxd/faxd.env"}},
 		{"useradd", false, false, []string{
 			"useradd --root ROOT --system --user-group --home-dir /var/lib/faxd --no-create-home --shell /usr/sbin/nologin --comment faxd fax server faxd",
-			"chown faxd:faxd ROOT/var/lib/faxd",
-			"chgrp faxd ROOT/etc/faxd", "chgrp faxd ROOT/etc/faxd/faxd.yaml", "chgrp faxd ROOT/etc/faxd/faxd.env"}},
+			"chown 991:992 ROOT/var/lib/faxd",
+			"chgrp 992 ROOT/etc/faxd", "chgrp 992 ROOT/etc/faxd/faxd.yaml", "chgrp 992 ROOT/etc/faxd/faxd.env"}},
 		{"user exists", true, true, []string{
-			"chown faxd:faxd ROOT/var/lib/faxd",
-			"chgrp faxd ROOT/etc/faxd", "chgrp faxd ROOT/etc/faxd/faxd.yaml", "chgrp faxd ROOT/etc/faxd/faxd.env"}},
+			"chown 991:992 ROOT/var/lib/faxd",
+			"chgrp 992 ROOT/etc/faxd", "chgrp 992 ROOT/etc/faxd/faxd.yaml", "chgrp 992 ROOT/etc/faxd/faxd.env"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			scratch := t.TempDir()
@@ -224,8 +226,17 @@ func TestPostinstUserAndDirectories(t *testing.T) {
 			for _, f := range []string{"etc/faxd/faxd.yaml", "etc/faxd/faxd.env"} {
 				os.WriteFile(filepath.Join(scratch, f), []byte("x"), 0o644) // wrong on purpose: postinst fixes it
 			}
+			// What dpkg unpacked for systemd-sysusers to read.
+			os.MkdirAll(filepath.Join(scratch, "usr/lib/sysusers.d"), 0o755)
+			sysusers, _ := os.ReadFile(filepath.Join(root, "deploy/systemd/faxd.sysusers"))
+			os.WriteFile(filepath.Join(scratch, "usr/lib/sysusers.d/faxd.conf"), sysusers, 0o644)
+			if tc.userExists {
+				os.MkdirAll(filepath.Join(scratch, "etc"), 0o755)
+				os.WriteFile(filepath.Join(scratch, "etc/passwd"), []byte(fakePasswd), 0o644)
+				os.WriteFile(filepath.Join(scratch, "etc/group"), []byte(fakeGroup), 0o644)
+			}
 			logf := filepath.Join(t.TempDir(), "calls")
-			bin := fakeTools(t, logf, tc.userExists, tc.sysusers)
+			bin := fakeTools(t, logf, tc.sysusers)
 			cmd := exec.Command("/bin/sh", filepath.Join(ctl, "postinst"), "configure", "")
 			cmd.Env = []string{"PATH=" + bin, "DPKG_ROOT=" + scratch}
 			if out, err := cmd.CombinedOutput(); err != nil {
@@ -247,9 +258,18 @@ func TestPostinstUserAndDirectories(t *testing.T) {
 	}
 }
 
+// The faxd entries the fake user commands write: uid and gid differ, so
+// a mix-up shows.
+const (
+	fakePasswd = "root:x:0:0:root:/root:/bin/sh\nfaxd:x:991:992:faxd fax server:/var/lib/faxd:/usr/sbin/nologin\n"
+	fakeGroup  = "root:x:0:\nfaxd:x:992:\n"
+)
+
 // fakeTools makes a PATH directory with logging fakes of the user and
-// ownership commands and the real mkdir and chmod.
-func fakeTools(t *testing.T, logf string, userExists, sysusers bool) string {
+// ownership commands (the user commands, given --root ROOT, write the
+// faxd entries into ROOT's files; systemd-sysusers logs what it read on
+// its standard input) and the real mkdir, chmod, grep and awk.
+func fakeTools(t *testing.T, logf string, sysusers bool) string {
 	t.Helper()
 	bin := t.TempDir()
 	fake := func(name, body string) {
@@ -259,19 +279,17 @@ func fakeTools(t *testing.T, logf string, userExists, sysusers bool) string {
 		}
 	}
 	logCall := `echo "$(basename "$0") $*" >>` + logf
-	getent := "exit 2"
-	if userExists {
-		getent = `echo "faxd:x:999:999::/var/lib/faxd:/usr/sbin/nologin"`
-	}
-	fake("getent", getent)
-	fake("useradd", logCall)
+	addUser := `mkdir -p "$2/etc" && printf '` + strings.ReplaceAll(fakePasswd, "\n", `\n`) + `' >"$2/etc/passwd" && printf '` +
+		strings.ReplaceAll(fakeGroup, "\n", `\n`) + `' >"$2/etc/group"`
+	fake("getent", "echo getent must not be asked about another root >&2; exit 3")
+	fake("useradd", logCall+"\n"+addUser)
 	fake("chown", logCall)
 	fake("chgrp", logCall)
 	fake("systemctl", logCall)
 	if sysusers {
-		fake("systemd-sysusers", logCall)
+		fake("systemd-sysusers", `echo "$(basename "$0") $* $(grep -v '^#' | tr -s '\n' ' ')" | sed 's/ *$//' >>`+logf+"\n"+addUser)
 	}
-	for _, real := range []string{"mkdir", "chmod", "basename"} {
+	for _, real := range []string{"mkdir", "chmod", "basename", "grep", "awk", "tr", "sed"} {
 		p, err := exec.LookPath(real)
 		if err != nil {
 			t.Fatal(err)
