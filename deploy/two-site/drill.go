@@ -35,6 +35,7 @@ type Options struct {
 	Pages    int           // pages per fax
 	Interval time.Duration // between submissions
 	FailBack bool          // bring A back as a replica and switch over to it
+	Standby  bool          // fax-b1 is fax-a1's standby (active/standby across the sites), not active
 	Log      io.Writer     // progress lines
 	Timing   Timing
 }
@@ -42,6 +43,15 @@ type Options struct {
 // Short is the CI form: few faxes, one kill, then the fail-back.
 func Short() Options {
 	return Options{Faxes: 6, Pages: 2, Interval: 2 * time.Second, FailBack: true, Timing: DefaultTiming}
+}
+
+// StandbyShort is the short form of the active/standby variant: faxd on
+// B waits as fax-a1's standby, promotes itself when site A is lost and
+// steps down when A is back.
+func StandbyShort() Options {
+	o := Short()
+	o.Standby = true
+	return o
 }
 
 // Full is the documented form: a longer stream around the kill.
@@ -65,7 +75,12 @@ type Report struct {
 	Rejoin                    time.Duration // A restarted to A streaming as a replica
 	Switchover                time.Duration // switchover asked to a write on A
 	FailBackSent              bool
-	Problems                  []string
+	// The standby variant only.
+	Standby           bool
+	StandbyCallsEarly int           // faxes B's standby worked on before the kill (must be 0)
+	Promoted          time.Duration // kill to B's standby promoted
+	SteppedDown       time.Duration // A's faxd restarted to B back in standby
+	Problems          []string
 }
 
 // OK reports whether nothing was lost, duplicated or missing.
@@ -85,7 +100,13 @@ func (r *Report) Table() string {
 	row("faxes submitted / sent", fmt.Sprintf("%d / %d", r.Submitted, r.Sent))
 	row("killed at site A (SIGKILL)", strings.Join(r.KilledProcs, ", "))
 	row("fax on the wire at A at the kill", fmt.Sprintf("%d (after page %d)", r.KilledMidFax, r.KilledAtPage))
+	if r.Standby {
+		row("faxes B's standby worked on before the kill", fmt.Sprint(r.StandbyCallsEarly))
+	}
 	row("kill to database writable on B", sec(r.DBWritable))
+	if r.Standby {
+		row("kill to B's standby promoted", sec(r.Promoted))
+	}
 	row("kill to B's first call answered (RTO)", sec(r.FirstCallFromB))
 	row("kill to B's first fax completed", sec(r.FirstSentFromB))
 	row("faxes lost (RPO)", fmt.Sprint(r.Lost))
@@ -95,6 +116,9 @@ func (r *Report) Table() string {
 	row("sent faxes missing from the archive on B", fmt.Sprint(r.ArchiveMissing))
 	row("A back as a replica (restart to streaming)", sec(r.Rejoin))
 	row("switchover back to A (asked to writable)", sec(r.Switchover))
+	if r.Standby {
+		row("A's faxd restarted to B back in standby", sec(r.SteppedDown))
+	}
 	row("fax sent after the fail-back", fmt.Sprint(r.FailBackSent))
 	return b.String()
 }
@@ -214,7 +238,7 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 			_ = os.RemoveAll(d.dir)
 		}
 	}()
-	rep = &Report{}
+	rep = &Report{Standby: o.Standby}
 	if err := d.up(ctx, bins); err != nil {
 		return rep, err
 	}
@@ -302,6 +326,9 @@ func (d *drill) up(ctx context.Context, bins map[string]string) error {
 	}
 	for i := 1; i < len(nodes); i++ {
 		nodes[i].Gateway = fmt.Sprintf("127.0.0.1:%d", nodes[0].SIP)
+	}
+	if d.o.Standby {
+		nodes[3].Role, nodes[3].StandbyOf = "standby", "fax-a1"
 	}
 	t.Faxd = nodes
 	d.topo = t
@@ -725,6 +752,11 @@ func (d *drill) exercise(ctx context.Context, rep *Report) error {
 	if err != nil {
 		return err
 	}
+	if d.o.Standby {
+		if st, err := d.standbyState(ctx); err != nil || st.State != "watching" {
+			return fmt.Errorf("before the kill, B's standby is %+v (%v), want watching", st, err)
+		}
+	}
 	kill := time.Now()
 	rep.KilledProcs = d.p.kill("A")
 	rep.KilledMidFax, rep.KilledAtPage = victim.ID, victim.PagesConfirmed
@@ -736,6 +768,11 @@ func (d *drill) exercise(ctx context.Context, rep *Report) error {
 	}
 	rep.DBWritable = time.Since(kill)
 	d.logf("database writable on B after %.1f s", rep.DBWritable.Seconds())
+	if d.o.Standby {
+		if err := d.waitPromoted(ctx, rep, kill); err != nil {
+			return err
+		}
+	}
 
 	if err := <-subErr; err != nil {
 		return err
@@ -769,12 +806,20 @@ func (d *drill) exercise(ctx context.Context, rep *Report) error {
 		if f.State == client.StateSent {
 			rep.Sent++
 		}
+		early := false
 		for _, tr := range f.History {
+			if tr.Node == "fax-b1" && tr.To == client.StateSending && tr.At.Before(kill) {
+				early = true // a claim: a standby takes none
+			}
 			if tr.To == client.StateSent && tr.At.After(kill) && tr.Node == "fax-b1" {
 				if dt := tr.At.Sub(kill); rep.FirstSentFromB == 0 || dt < rep.FirstSentFromB {
 					rep.FirstSentFromB = dt
 				}
 			}
+		}
+		if early && d.o.Standby {
+			rep.StandbyCallsEarly++
+			rep.Problems = append(rep.Problems, fmt.Sprintf("fax %d was claimed by B's standby before the kill", f.ID))
 		}
 	}
 
@@ -964,6 +1009,25 @@ func (d *drill) failBack(ctx context.Context, rep *Report) error {
 	if err := d.allReady(ctx, onA); err != nil {
 		return err
 	}
+	if d.o.Standby {
+		restarted := time.Now()
+		err := waitFor(ctx, "B's standby stepping down", 3*time.Minute, 250*time.Millisecond, func(ctx context.Context) error {
+			st, err := d.standbyState(ctx)
+			if err != nil {
+				return err
+			}
+			if st.State != "watching" || st.Role != "standby" {
+				return fmt.Errorf("B is %s/%s", st.State, st.Role)
+			}
+			return nil
+		})
+		if err != nil {
+			rep.Problems = append(rep.Problems, err.Error())
+		} else {
+			rep.SteppedDown = time.Since(restarted)
+			d.logf("B's standby stepped down %.1f s after A's faxd restarted", rep.SteppedDown.Seconds())
+		}
+	}
 	s, err := d.submitOne(ctx, 9000)
 	if err != nil {
 		return err
@@ -1009,5 +1073,42 @@ func (d *drill) failBack(ctx context.Context, rep *Report) error {
 		rep.FailBackSent = false
 		rep.Problems = append(rep.Problems, fmt.Sprintf("the fax after the fail-back: the carrier got %d pages of %d (%v)", pages, f.PagesTotal, err))
 	}
+	return nil
+}
+
+// standbyState is B's standby state as its API reports it.
+func (d *drill) standbyState(ctx context.Context) (*client.Standby, error) {
+	c, err := d.onB.GetCluster(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if c.Standby == nil {
+		return nil, errors.New("B reports no standby state")
+	}
+	return c.Standby, nil
+}
+
+// waitPromoted waits for B's standby to promote itself after the kill and
+// records when it did (its own change time when it reports one).
+func (d *drill) waitPromoted(ctx context.Context, rep *Report, kill time.Time) error {
+	var st *client.Standby
+	err := waitFor(ctx, "B's standby promoted", 2*time.Minute, 100*time.Millisecond, func(ctx context.Context) error {
+		var err error
+		if st, err = d.standbyState(ctx); err != nil {
+			return err
+		}
+		if st.State != "promoted" {
+			return fmt.Errorf("B is %s/%s: %s", st.State, st.Role, st.LastError)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	rep.Promoted = time.Since(kill)
+	if st.ChangedAt != nil && st.ChangedAt.After(kill) && st.ChangedAt.Sub(kill) < rep.Promoted {
+		rep.Promoted = st.ChangedAt.Sub(kill)
+	}
+	d.logf("B's standby promoted %.1f s after the kill (%s)", rep.Promoted.Seconds(), st.Reason)
 	return nil
 }

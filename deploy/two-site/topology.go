@@ -51,6 +51,8 @@ type Node struct {
 	// NATSPort give the drill's carrier its own database and NATS.
 	Gateway, EmbeddedDir string
 	NATSPort             int
+	// StandbyOf is the node a standby (Role "standby") backs.
+	StandbyOf string
 }
 
 // Topology is the whole reference.
@@ -213,7 +215,7 @@ func (t *Topology) Files() ([]File, error) {
 			"MediaMin": n.MediaMin, "MediaMax": n.MediaMax, "Channels": n.Channels, "Inbound": n.Inbound,
 			"StationID": n.StationID, "Gateway": n.Gateway, "EmbeddedDir": n.EmbeddedDir, "NATSPort": n.NATSPort,
 			"QueueDSN": queueDSN, "ArchiveDSN": archiveDSN, "NATSURL": t.NATSURL(),
-			"AllowFrom": n.AllowFrom, "Drill": t.Drill,
+			"AllowFrom": n.AllowFrom, "Drill": t.Drill, "StandbyOf": n.StandbyOf,
 		}
 		if err := render(n.Site, "faxd", strings.ToLower(n.Site)+"/faxd-"+n.Name+".yaml", "faxd.yaml.tmpl", data); err != nil {
 			return nil, err

@@ -43,3 +43,28 @@ func TestDSNNeedsBothDatabaseSites(t *testing.T) {
 		}
 	}
 }
+
+// TestStandbyNodeRenders: a node with role standby gets the standby
+// section naming its primary; active nodes get none.
+func TestStandbyNodeRenders(t *testing.T) {
+	t.Parallel()
+	topo := twosite.Reference("10.0.1.10", "10.0.2.10", "10.0.3.10")
+	topo.Faxd[2].Role, topo.Faxd[2].StandbyOf = "standby", "fax-a1"
+	files, err := topo.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]string{}
+	for _, f := range files {
+		by[f.Path] = f.Body
+	}
+	b1 := by["b/faxd-fax-b1.yaml"]
+	for _, want := range []string{"role: standby\n", "standby:\n  primary_id: fax-a1\n"} {
+		if !strings.Contains(b1, want) {
+			t.Errorf("b/faxd-fax-b1.yaml lacks %q:\n%s", want, b1)
+		}
+	}
+	if a1 := by["a/faxd-fax-a1.yaml"]; strings.Contains(a1, "primary_id") || !strings.Contains(a1, "role: active\n") {
+		t.Errorf("a/faxd-fax-a1.yaml is not a plain active node:\n%s", a1)
+	}
+}

@@ -3,7 +3,7 @@
 // measures the failover and fails back. It prints a table and exits 1 on
 // any fax lost or sent twice, 2 when the drill could not be carried out.
 //
-//	drill -faxd bin/faxd [-full] [-keep] [-dir DIR]
+//	drill -faxd bin/faxd [-full | -standby] [-keep] [-dir DIR]
 //	drill -render OUT -hosts A,B,W   # the configuration files for three real hosts
 package main
 
@@ -24,6 +24,7 @@ func main() {
 	faxd := flag.String("faxd", "bin/faxd", "the faxd binary")
 	nats := flag.String("nats-server", "bin/nats-server", "the nats-server binary (drill.sh builds the version go.mod pins)")
 	full := flag.Bool("full", os.Getenv("DRILL") == "full", "the full drill (default: the short one; DRILL=full)")
+	standby := flag.Bool("standby", os.Getenv("DRILL") == "standby", "the short drill with faxd on B as A's standby (DRILL=standby)")
 	keep := flag.Bool("keep", false, "keep the scratch directory (logs, data)")
 	dir := flag.String("dir", "", "scratch directory (default: a new temporary one)")
 	render := flag.String("render", "", "write the configuration files for real hosts into this directory and exit")
@@ -48,8 +49,14 @@ func main() {
 	}
 
 	o := twosite.Short()
-	if *full {
+	switch {
+	case *full && *standby:
+		fmt.Fprintln(os.Stderr, "drill: -full and -standby are separate forms; choose one")
+		os.Exit(2)
+	case *full:
 		o = twosite.Full()
+	case *standby:
+		o = twosite.StandbyShort()
 	}
 	o.Faxd, o.NATS, o.Keep, o.Dir, o.Log = *faxd, *nats, *keep, *dir, os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
