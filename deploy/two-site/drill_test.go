@@ -19,6 +19,24 @@ import (
 // received twice, a sent fax missing from the archive, or a step that
 // does not happen.
 func TestShortDrill(t *testing.T) {
+	runDrill(t, twosite.Short())
+}
+
+// TestShortStandbyDrill is the same drill with faxd on B as fax-a1's
+// standby: it must claim nothing before the kill, promote itself after
+// it, lose and duplicate nothing, and step down once A is back.
+func TestShortStandbyDrill(t *testing.T) {
+	rep := runDrill(t, twosite.StandbyShort())
+	if rep == nil {
+		return
+	}
+	if !rep.Standby || rep.Promoted <= 0 || rep.SteppedDown <= 0 || rep.StandbyCallsEarly != 0 {
+		t.Errorf("a standby step was not observed: %+v", rep)
+	}
+}
+
+func runDrill(t *testing.T, o twosite.Options) *twosite.Report {
+	t.Helper()
 	if _, err := twosite.Requirements(); errors.Is(err, twosite.ErrMissing) {
 		t.Skipf("two-site drill: %v", err)
 	}
@@ -35,7 +53,6 @@ func TestShortDrill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := twosite.Short()
 	o.Faxd, o.NATS = bin, nats
 	o.Log = testWriter{t}
 	// End before go test's own timeout would: its panic skips the drill's
@@ -63,6 +80,7 @@ func TestShortDrill(t *testing.T) {
 	if rep.DBWritable <= 0 || rep.FirstCallFromB <= 0 || !rep.FailBackSent {
 		t.Errorf("a failover step was not observed: %+v", rep)
 	}
+	return rep
 }
 
 // TestReferenceRenders checks the files for real hosts: every process of
