@@ -80,18 +80,28 @@ func (v *viterbi) push(z complex64) (label uint8, ok bool) {
 	// order a loop over (old state, input) would meet them, and only a
 	// strictly better one replaces the best so far, so ties resolve the
 	// same way.
+	met := &v.metric
 	for ns := range next {
+		pr := &predecessors[ns]
 		m := float32(math.MaxFloat32)
-		set := false
-		var bs, bl uint8
-		for _, b := range &predecessors[ns] {
-			if c := v.metric[b.s&7] + dist[b.sub&7]; c < m {
-				m, bs, bl, set = c, b.s, best[b.sub&7], true
-			}
+		k := -1
+		// Unrolled: the four branches in order.
+		if c := met[pr[0].s&7] + dist[pr[0].sub&7]; c < m {
+			m, k = c, 0
+		}
+		if c := met[pr[1].s&7] + dist[pr[1].sub&7]; c < m {
+			m, k = c, 1
+		}
+		if c := met[pr[2].s&7] + dist[pr[2].sub&7]; c < m {
+			m, k = c, 2
+		}
+		if c := met[pr[3].s&7] + dist[pr[3].sub&7]; c < m {
+			m, k = c, 3
 		}
 		next[ns] = m
-		if set {
-			prev[ns], lab[ns] = bs, bl
+		if k >= 0 {
+			b := pr[k&3]
+			prev[ns], lab[ns] = b.s, best[b.sub&7]
 		}
 	}
 	// Keep the metrics small: only their differences matter.

@@ -180,7 +180,10 @@ func (r *Rx) Process(samples []int16, out []Event) []Event {
 		e := d * d * r.diffGain
 		r.pwSum += e - r.pw[r.pos]
 		r.pw[r.pos] = e
-		r.power = max(0, r.pwSum/window)
+		// Rounding can leave the sliding sum a hair below zero.
+		if r.power = r.pwSum / window; r.power < 0 {
+			r.power = 0
+		}
 		if r.pos++; r.pos == window {
 			r.pos = 0
 		}
