@@ -11,6 +11,13 @@ type CarrierLoop struct {
 	Freq  float64 // radians per symbol
 	Kp    float64
 	Ki    float64
+
+	// The rotor of the last phase asked for: Derotate and Rotor are both
+	// called at each symbol with the same phase, and a Sincos costs more
+	// than the rest of the loop.
+	rotPhase float64
+	rot      complex64
+	rotOK    bool
 }
 
 // NewCarrierLoop returns a loop with a natural bandwidth of roughly bw
@@ -29,10 +36,20 @@ func (l *CarrierLoop) SetBandwidth(bw float64) {
 }
 
 // Derotate removes the current phase estimate from z.
-func (l *CarrierLoop) Derotate(z complex64) complex64 { return z * Rotor(-l.Phase) }
+// Sine is odd and cosine even (exactly, in package math), so e^{-j Phase}
+// is the conjugate of the cached e^{+j Phase}.
+func (l *CarrierLoop) Derotate(z complex64) complex64 {
+	r := l.Rotor()
+	return z * complex(real(r), -imag(r))
+}
 
 // Rotor returns e^{+j Phase}, to take an error back to the loop's input side.
-func (l *CarrierLoop) Rotor() complex64 { return Rotor(l.Phase) }
+func (l *CarrierLoop) Rotor() complex64 {
+	if !l.rotOK || l.rotPhase != l.Phase {
+		l.rot, l.rotPhase, l.rotOK = Rotor(l.Phase), l.Phase, true
+	}
+	return l.rot
+}
 
 // Update feeds one derotated symbol z and the symbol it should have been
 // and advances to the next symbol.

@@ -44,9 +44,12 @@ func (e *Equalizer) Push(x complex64) {
 
 // Output is the filter output for the current history.
 func (e *Equalizer) Output() complex64 {
-	h := e.hist[e.pos : e.pos+len(e.coef)]
+	// Local slices of equal length let the compiler drop the bounds
+	// checks and keep the headers in registers.
+	coef := e.coef
+	h := e.hist[e.pos:][:len(coef)]
 	var re, im float32
-	for i, c := range e.coef {
+	for i, c := range coef {
 		x := h[i]
 		re += real(c)*real(x) - imag(c)*imag(x)
 		im += real(c)*imag(x) + imag(c)*real(x)
@@ -62,11 +65,12 @@ func (e *Equalizer) Adapt(err complex64) {
 	}
 	g := e.Mu / p
 	er, ei := real(err)*g, imag(err)*g
-	h := e.hist[e.pos : e.pos+len(e.coef)]
-	for i := range e.coef {
-		x := h[i]
+	coef := e.coef
+	h := e.hist[e.pos:][:len(coef)]
+	for i, x := range h {
 		// coef += g * err * conj(x)
-		e.coef[i] += complex(er*real(x)+ei*imag(x), ei*real(x)-er*imag(x))
+		c := &coef[i]
+		*c = complex(real(*c)+(er*real(x)+ei*imag(x)), imag(*c)+(ei*real(x)-er*imag(x)))
 	}
 }
 

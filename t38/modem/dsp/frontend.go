@@ -116,7 +116,11 @@ func (f *FrontEnd) Push(s int16) Step {
 		f.restart()
 		st |= StepRetry
 	}
-	z := f.AGC.Apply(complex(x*(1.0/32768), 0) * f.NCO.Next())
+	// A real sample times the oscillator: two products, not a complex
+	// multiply's four (the imaginary part's are exactly zero).
+	x *= 1.0 / 32768
+	o := f.NCO.Next()
+	z := f.AGC.Apply(complex(x*real(o), x*imag(o)))
 	y, onTime, ok := f.Sync.Push(z)
 	if !ok {
 		return st

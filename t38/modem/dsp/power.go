@@ -69,7 +69,7 @@ func (a *AGC) Apply(x complex64) complex64 {
 			a.Gain = float32(math.Sqrt(float64(a.Target / a.p)))
 		}
 	}
-	return x * complex(a.Gain, 0)
+	return complex(real(x)*a.Gain, imag(x)*a.Gain)
 }
 
 // Reset forgets the level.

@@ -17,6 +17,8 @@ type SymbolSync struct {
 	table  [][]float32 // table[p][i]: matched filter tap for sample i of the window at fraction p/phases
 	buf    []complex64
 	n      int     // samples received, absolute
+	wi     int     // ring index of the next sample: n mod len(buf)/2
+	due    int     // floor(next)+half: the sample count-1 at which the next output is due
 	next   float64 // absolute time of the next output, in samples
 	onTime bool    // the next output is a symbol instant (else a midpoint)
 
@@ -67,8 +69,9 @@ func NewSymbolSync(sps, alpha float64, span int) *SymbolSync {
 // Reset forgets the signal and the learned clock offset.
 func (s *SymbolSync) Reset() {
 	clear(s.buf)
-	s.n = 0
+	s.n, s.wi = 0, 0
 	s.next = float64(2 * s.half)
+	s.due = 3 * s.half
 	s.onTime = true
 	s.havePrev = false
 	s.integ = 0
@@ -81,21 +84,28 @@ func (s *SymbolSync) Reset() {
 // (true) or midway between two (false).
 func (s *SymbolSync) Push(x complex64) (y complex64, onTime, ok bool) {
 	w := 2 * s.half
-	i := s.n % w
+	// The ring index and the due sample are kept as integers so that
+	// most samples, which complete no output, cost no division or Floor.
+	i := s.wi
 	s.buf[i] = x
 	s.buf[i+w] = x
+	if s.wi++; s.wi == w {
+		s.wi = 0
+	}
 	s.n++
-	f := math.Floor(s.next)
-	if float64(s.n-1) < f+float64(s.half) {
+	if s.n-1 < s.due {
 		return 0, false, false
 	}
-	// Window: samples f-half+1 .. f+half, oldest first.
-	start := (int(f) - s.half + 1) % w
-	if start < 0 {
+	f := math.Floor(s.next)
+	// Window: samples f-half+1 .. f+half, oldest first. Sample n-1 sits at
+	// ring index i, and f+half lags it by n-1-due (almost always 0).
+	start := i - (s.n - 1 - s.due) - (w - 1)
+	for start < 0 {
 		start += w
 	}
 	win := s.buf[start : start+w]
 	row := s.table[int((s.next-f)*float64(s.phases)+0.5)]
+	win = win[:len(row)]
 	var re, im float32
 	for k, c := range row {
 		re += c * real(win[k])
@@ -136,6 +146,7 @@ func (s *SymbolSync) Push(x complex64) (y complex64, onTime, ok bool) {
 		s.n -= k
 		s.next -= float64(k)
 	}
+	s.due = int(math.Floor(s.next)) + s.half
 	return y, onTime, true
 }
 

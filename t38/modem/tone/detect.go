@@ -134,10 +134,16 @@ func (d *Detector) Tone() Tone {
 // Process feeds samples and appends the events found to out; at most two
 // events per 10 ms.
 func (d *Detector) Process(samples []int16, out []Event) []Event {
-	for _, s := range samples {
-		d.buf[d.n] = float64(s)
-		d.n++
-		d.pos++
+	// Whole runs up to the end of the current block at a time.
+	for len(samples) > 0 {
+		k := min(block-d.n, len(samples))
+		dst := d.buf[d.n:][:k]
+		for i, s := range samples[:k] {
+			dst[i] = float64(s)
+		}
+		samples = samples[k:]
+		d.n += k
+		d.pos += int64(k)
 		if d.n == block {
 			d.n = 0
 			out = d.block(out)

@@ -11,8 +11,12 @@ import (
 // be nearest to somewhere in that cell.
 type subsetMap struct {
 	points []complex64
-	all    [8][]uint8   // every label of each subset, for points off the grid
-	cells  [][8][]uint8 // cells[cell][subset]: candidate labels
+	all    [8][]uint8 // every label of each subset, for points off the grid
+	// The candidates of cell c and subset s are cand[off[8c+s]:off[8c+s+1]]:
+	// one flat table rather than a slice per cell and subset, so that a
+	// lookup touches two short runs of memory.
+	off  []uint16
+	cand []uint8
 }
 
 const (
@@ -21,7 +25,7 @@ const (
 )
 
 func newSubsetMap(points []complex64) *subsetMap {
-	m := &subsetMap{points: points, cells: make([][8][]uint8, gridN*gridN)}
+	m := &subsetMap{points: points, off: make([]uint16, 0, gridN*gridN*8+1)}
 	for l := range points {
 		m.all[l&7] = append(m.all[l&7], uint8(l))
 	}
@@ -46,10 +50,12 @@ func newSubsetMap(points []complex64) *subsetMap {
 						c = append(c, l)
 					}
 				}
-				m.cells[cy*gridN+cx][s] = c
+				m.off = append(m.off, uint16(len(m.cand)))
+				m.cand = append(m.cand, c...)
 			}
 		}
 	}
+	m.off = append(m.off, uint16(len(m.cand)))
 	return m
 }
 
@@ -57,23 +63,31 @@ func newSubsetMap(points []complex64) *subsetMap {
 // from z to its nearest point and that point's label.
 func (m *subsetMap) nearest(z complex64, dist *[8]float32, label *[8]uint8) {
 	x, y := int(math.Floor(float64(real(z))))+gridHalf, int(math.Floor(float64(imag(z))))+gridHalf
-	var cand *[8][]uint8
-	if x >= 0 && x < gridN && y >= 0 && y < gridN {
-		cand = &m.cells[y*gridN+x]
-	} else {
-		cand = &m.all
-	}
-	for s := 0; s < 8; s++ {
-		d := float32(math.MaxFloat32)
-		for _, l := range cand[s] {
-			p := m.points[l]
-			e := (real(z)-real(p))*(real(z)-real(p)) + (imag(z)-imag(p))*(imag(z)-imag(p))
-			if e < d {
-				d, label[s] = e, l
-			}
+	if x < 0 || x >= gridN || y < 0 || y >= gridN {
+		for s := 0; s < 8; s++ {
+			dist[s], label[s] = m.closest(z, m.all[s])
 		}
-		dist[s] = d
+		return
 	}
+	off := m.off[(y*gridN+x)*8:][:9]
+	for s := 0; s < 8; s++ {
+		dist[s], label[s] = m.closest(z, m.cand[off[s]:off[s+1]])
+	}
+}
+
+// closest is the squared distance from z to the nearest of the labelled
+// points, and its label.
+func (m *subsetMap) closest(z complex64, labels []uint8) (float32, uint8) {
+	d := float32(math.MaxFloat32)
+	var best uint8
+	for _, l := range labels {
+		p := m.points[l]
+		e := (real(z)-real(p))*(real(z)-real(p)) + (imag(z)-imag(p))*(imag(z)-imag(p))
+		if e < d {
+			d, best = e, l
+		}
+	}
+	return d, best
 }
 
 var (

@@ -23,6 +23,24 @@ type viterbi struct {
 	filled int
 }
 
+// branch is one trellis branch into a state: the state it leaves and
+// the subset (Y2 Y1 Y0) of the label it carries.
+type branch struct{ s, sub uint8 }
+
+// predecessors[ns] lists the four branches into state ns, by old state
+// and then input.
+var predecessors = func() (p [8][4]branch) {
+	var n [8]int
+	for s := uint8(0); s < 8; s++ {
+		for y := uint8(0); y < 4; y++ {
+			ns := trellis[s][y]
+			p[ns][n[ns]] = branch{s, y<<1 | (ns>>2)&1}
+			n[ns]++
+		}
+	}
+	return p
+}()
+
 func newViterbi(sm *subsetMap) *viterbi {
 	v := &viterbi{sm: sm}
 	v.reset()
@@ -56,20 +74,34 @@ func (v *viterbi) push(z complex64) (label uint8, ok bool) {
 	v.sm.nearest(z, &v.dist, &v.best)
 	dist, best := &v.dist, &v.best
 	var next [8]float32
-	for i := range next {
-		next[i] = math.MaxFloat32
-	}
 	p := v.pos
-	for s := uint8(0); s < 8; s++ {
-		for y := uint8(0); y < 4; y++ {
-			ns := trellis[s][y]
-			sub := y<<1 | (ns>>2)&1
-			m := v.metric[s] + dist[sub]
-			if m < next[ns] {
-				next[ns] = m
-				v.prev[p][ns] = s
-				v.label[p][ns] = best[sub]
-			}
+	prev, lab := &v.prev[p], &v.label[p]
+	// Each new state has four branches into it; they are tried in the
+	// order a loop over (old state, input) would meet them, and only a
+	// strictly better one replaces the best so far, so ties resolve the
+	// same way.
+	met := &v.metric
+	for ns := range next {
+		pr := &predecessors[ns]
+		m := float32(math.MaxFloat32)
+		k := -1
+		// Unrolled: the four branches in order.
+		if c := met[pr[0].s&7] + dist[pr[0].sub&7]; c < m {
+			m, k = c, 0
+		}
+		if c := met[pr[1].s&7] + dist[pr[1].sub&7]; c < m {
+			m, k = c, 1
+		}
+		if c := met[pr[2].s&7] + dist[pr[2].sub&7]; c < m {
+			m, k = c, 2
+		}
+		if c := met[pr[3].s&7] + dist[pr[3].sub&7]; c < m {
+			m, k = c, 3
+		}
+		next[ns] = m
+		if k >= 0 {
+			b := pr[k&3]
+			prev[ns], lab[ns] = b.s, best[b.sub&7]
 		}
 	}
 	// Keep the metrics small: only their differences matter.
@@ -83,7 +115,9 @@ func (v *viterbi) push(z complex64) (label uint8, ok bool) {
 	for i := range next {
 		v.metric[i] = next[i] - lo
 	}
-	v.pos = (v.pos + 1) % depth
+	if v.pos++; v.pos == depth {
+		v.pos = 0
+	}
 	if v.filled < depth {
 		v.filled++
 		if v.filled < depth {
@@ -94,8 +128,10 @@ func (v *viterbi) push(z complex64) (label uint8, ok bool) {
 	st := uint8(bs)
 	j := p
 	for k := 0; k < depth-1; k++ {
-		st = v.prev[j][st]
-		j = (j + depth - 1) % depth
+		st = v.prev[j][st&7]
+		if j--; j < 0 {
+			j = depth - 1
+		}
 	}
-	return v.label[j][st], true
+	return v.label[j][st&7], true
 }

@@ -100,6 +100,7 @@ type Rx struct {
 
 	onMS, offMS float64         // thresholds as mean squares
 	diffGain    float64         // undoes the first difference's gain at the channel centre
+	xs          [window]float64 // the samples in the window, for rebuilding the correlators
 	pw          [window]float64 // squared samples in the window
 	pwSum       float64
 	power       float64 // mean square over the window
@@ -152,7 +153,25 @@ func (r *Rx) Power() float64 { return PowerDBm0(r.power) }
 func (r *Rx) Process(samples []int16, out []Event) []Event {
 	for _, s := range samples {
 		x := float64(s)
-		r.correlate(x)
+		// The correlators feed only the bit clock, which runs only while
+		// the carrier is up: without a carrier each correlator just keeps
+		// its place in the reference, and carrier up rebuilds the window
+		// from the stored samples.
+		r.xs[r.pos] = x
+		if r.carrier {
+			r.correlate(x)
+		} else {
+			for k := range r.corr {
+				c := &r.corr[k]
+				if c.idx++; c.idx == len(c.cos) {
+					c.idx = 0
+				}
+			}
+		}
+		if r.n++; r.n == recomputeWindow {
+			r.n = 0
+			r.resum()
+		}
 
 		// The power is measured on the first difference, which takes out
 		// any DC offset; diffGain corrects its slope at the channel centre.
@@ -161,7 +180,10 @@ func (r *Rx) Process(samples []int16, out []Event) []Event {
 		e := d * d * r.diffGain
 		r.pwSum += e - r.pw[r.pos]
 		r.pw[r.pos] = e
-		r.power = max(0, r.pwSum/window)
+		// Rounding can leave the sliding sum a hair below zero.
+		if r.power = r.pwSum / window; r.power < 0 {
+			r.power = 0
+		}
 		if r.pos++; r.pos == window {
 			r.pos = 0
 		}
@@ -191,20 +213,46 @@ func (r *Rx) correlate(x float64) {
 		c.sq += q - c.rq[p]
 		c.ri[p], c.rq[p] = i, q
 	}
-	// Sliding sums drift by rounding; re-add them now and then.
-	if r.n++; r.n == recomputeWindow {
-		r.n = 0
-		for k := range r.corr {
-			c := &r.corr[k]
-			c.si, c.sq = 0, 0
-			for j := range window {
-				c.si += c.ri[j]
-				c.sq += c.rq[j]
-			}
+}
+
+// resum re-adds the sliding sums, which drift by rounding.
+func (r *Rx) resum() {
+	for k := range r.corr {
+		c := &r.corr[k]
+		c.si, c.sq = 0, 0
+		for j := range window {
+			c.si += c.ri[j]
+			c.sq += c.rq[j]
 		}
-		r.pwSum = 0
-		for _, e := range r.pw {
-			r.pwSum += e
+	}
+	r.pwSum = 0
+	for _, e := range r.pw {
+		r.pwSum += e
+	}
+}
+
+// rebuild recomputes the correlator products for the samples in the
+// window, called when the carrier comes up (the newest sample is at
+// pos-1, and each correlator's idx is one past that sample's).
+func (r *Rx) rebuild() {
+	for k := range r.corr {
+		c := &r.corr[k]
+		n := len(c.cos)
+		for age := range window {
+			j := r.pos - 1 - age
+			if j < 0 {
+				j += window
+			}
+			t := (c.idx - 1 - age) % n
+			if t < 0 {
+				t += n
+			}
+			c.ri[j], c.rq[j] = r.xs[j]*c.cos[t], r.xs[j]*c.sin[t]
+		}
+		c.si, c.sq = 0, 0
+		for j := range window {
+			c.si += c.ri[j]
+			c.sq += c.rq[j]
 		}
 	}
 }
@@ -226,6 +274,7 @@ func (r *Rx) detect() (Event, bool) {
 	r.carrier = !r.carrier
 	if r.carrier {
 		r.phase, r.edges, r.lastDec = 0, 0, 0
+		r.rebuild()
 		return Event{Kind: EventCarrierUp}, true
 	}
 	return Event{Kind: EventCarrierDown}, true
