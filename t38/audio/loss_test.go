@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/faxd/faxd/t38/bilevel"
+	"github.com/faxd/faxd/t38/modem/v21"
 	"github.com/faxd/faxd/t38/t30"
 )
 
@@ -57,6 +58,12 @@ func newOursParty(tb testing.TB, send bool, pages []*bilevel.Image) *oursParty {
 		cfg.Transmit, cfg.Pages = true, t30.ImagePages(pages)
 	} else {
 		cfg.Decoder = t30.T4Decoder{}
+	}
+	if os.Getenv("AUDIO_LOSS_TRACE") != "" {
+		who := map[bool]string{false: "receiver", true: "sender"}[send]
+		cfg.Trace = func(ev t30.TraceEvent) {
+			tb.Logf("%s %8.3f %-6v %-5s %v %s %v", who, ev.At.Seconds(), ev.Kind, ev.Frame, ev.FCSOK, ev.Detail, ev.Modem)
+		}
 	}
 	t, err := New(Config{T30: cfg})
 	if err != nil {
@@ -262,6 +269,9 @@ func lossCall(tb testing.TB, pairName string, loss float64, seed uint64) (bool, 
 			break
 		}
 	}
+	if os.Getenv("AUDIO_LOSS_TRACE") != "" {
+		tb.Logf("lost blocks sender to receiver %v, back %v", ab.lost, ba.lost)
+	}
 	okA, whyA := a.finish(tb, pages)
 	okB, whyB := b.finish(tb, pages)
 	if doneAt < 0 {
@@ -368,6 +378,61 @@ func BenchmarkLossCompletion(b *testing.B) {
 			for l, loss := range lossPoints {
 				b.ReportMetric(100*float64(table[p][l])/seeds, fmt.Sprintf("%%-%s@%.1f%%", name, loss))
 			}
+		}
+	}
+}
+
+// TestV21Bridge: a 20 ms hole (a lost packet played as silence) in the
+// middle of a V.21 burst drops the V.21 receiver's carrier; the terminal
+// must not report that to the engine as the end of the burst, yet must
+// report the real end once the burst is over.
+func TestV21Bridge(t *testing.T) {
+	fr := []byte{0xff, 0x03, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	dcs := []byte{0xff, 0x13, 0x83, 0, 0x46, 0x80}
+	for _, holeMs := range []int{500, 1200} { // in the preamble, in the first frame
+		tx, err := v21.NewFrameTx(-13)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Send([][]byte{fr, dcs}); err != nil {
+			t.Fatal(err)
+		}
+		var sig []int16
+		buf := make([]int16, 160)
+		for {
+			n := tx.Modulate(buf)
+			sig = append(sig, buf[:n]...)
+			if n < len(buf) {
+				break
+			}
+		}
+		burstEnd := len(sig)
+		clear(sig[holeMs*8 : holeMs*8+160])
+		sig = append(sig, make([]int16, SampleRate)...) // 1 s of silence after
+		term, err := New(Config{T30: t30.Config{Decoder: t30.T4Decoder{}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]int16, 160)
+		upAt, drops := -1, 0
+		for i := 0; i+160 <= len(sig); i += 160 {
+			was := term.v21Up
+			term.Process(sig[i:i+160], out)
+			if term.v21Up && upAt < 0 {
+				upAt = i
+			}
+			if was && !term.v21Up {
+				drops++
+				if i+160 <= burstEnd { // a block wholly inside the burst
+					t.Errorf("hole at %d ms: the engine heard the V.21 carrier drop at sample %d, inside the burst (ends %d)", holeMs, i, burstEnd)
+				}
+			}
+		}
+		if upAt < 0 || upAt > holeMs*8 {
+			t.Errorf("hole at %d ms: V.21 carrier reported at sample %d, want before the hole", holeMs, upAt)
+		}
+		if drops != 1 || term.v21Up {
+			t.Errorf("hole at %d ms: %d drops reported, carrier still up %v; want the burst's end once", holeMs, drops, term.v21Up)
 		}
 	}
 }
