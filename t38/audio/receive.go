@@ -27,6 +27,9 @@ func (t *Terminal) receive(in []int16) {
 			t.v21Event(ev)
 		}
 	}
+	if t.v21DownAt >= 0 && t.n+int64(len(in))-t.v21DownAt >= int64(samplesOf(v21Bridge)) {
+		t.v21Down()
+	}
 	if t.hs != nil {
 		t.hsEvs = t.hs.Process(in, t.hsEvs[:0])
 		for _, ev := range t.hsEvs {
@@ -62,6 +65,9 @@ func (t *Terminal) toneEvent(ev tone.Event) {
 		}
 	case tone.EventSilence:
 		t.silent = true
+		// Silence long enough for the detector is no lost packet: a V.21
+		// drop held back is the burst's real end, and comes first.
+		t.settleV21()
 		// The detector is 50 ms late: the rest of the 75 ms gap follows.
 		t.hold = max(t.hold, samplesOf(Gap-silenceDelay))
 		// The detector may hear no silence in the 75 ms between the DCS
@@ -76,6 +82,7 @@ func (t *Terminal) toneEvent(ev tone.Event) {
 			// went: to T.30 that is a training that failed.
 			t.foreign = false
 			t.stats.TrainingsFailed++
+			t.settleV21()
 			t.eng.RxCarrierUp(t.hsModem)
 			t.eng.RxCarrierDown()
 		}
@@ -102,18 +109,57 @@ func (t *Terminal) v21Event(ev v21.FrameEvent) {
 		if ev.FCSOK {
 			t.watchFrame(ev.Frame)
 		}
+		// The final frame (poll/final bit) ends the burst.
+		t.v21Final = ev.FCSOK && len(ev.Frame) > 1 && ev.Frame[1]&0x10 != 0
 		t.eng.RxFrame(ev.Frame, ev.FCSOK)
-	case v21.FrameCarrierDown:
-		if t.v21Up {
-			t.v21Up = false
-			t.v21End = t.n
-			t.eng.RxCarrierDown()
+	case v21.FrameCarrierUp:
+		// The carrier is back before the drop was reported, and the burst
+		// had not sent its final frame: a lost packet, the burst goes on.
+		// After the final frame a carrier is the next signal (TCF follows
+		// DCS 75 ms later), so then the drop stands.
+		if t.v21DownAt >= 0 && !t.v21Final {
+			t.v21DownAt = -1
 		}
+	case v21.FrameCarrierDown:
+		if t.v21Up && t.v21DownAt < 0 {
+			t.v21DownAt = t.n
+			if t.v21Final {
+				t.v21Down()
+			}
+		}
+	}
+}
+
+// v21Bridge is how long a V.21 carrier must stay away before the engine
+// hears it drop. A lost RTP packet (20 ms, silence) drops the receiver's
+// carrier in the middle of a burst; reported at once, the engine would
+// take the burst as over (and answer, or restart its timers) while the
+// far end is still sending the frames that follow.
+const v21Bridge = 100 * time.Millisecond
+
+// v21Down reports the end of a V.21 burst to the engine, dated when the
+// carrier dropped.
+func (t *Terminal) v21Down() {
+	at := t.v21DownAt
+	t.v21DownAt, t.v21Final = -1, false
+	if t.v21Up {
+		t.v21Up = false
+		t.v21End = at
+		t.eng.RxCarrierDown()
+	}
+}
+
+// settleV21 reports a V.21 drop still held back, before the engine hears
+// of anything that follows the burst.
+func (t *Terminal) settleV21() {
+	if t.v21DownAt >= 0 {
+		t.v21Down()
 	}
 }
 
 func (t *Terminal) v21Carrier() {
 	t.v21Heard = true
+	t.v21DownAt = -1
 	if t.v21Up {
 		return
 	}
@@ -187,6 +233,7 @@ func (t *Terminal) hsEvent(ev RxEvent) {
 		t.tcfNext = false
 		t.hdlc.Reset()
 		t.acc, t.nb, t.rxBuf = 0, 0, t.rxBuf[:0]
+		t.settleV21()
 		t.eng.RxCarrierUp(t.hsModem)
 	case RxTrainingFailed:
 		// A signal we could not train on. It may be V.21 (the receivers
@@ -217,6 +264,7 @@ func (t *Terminal) hsEvent(ev RxEvent) {
 			if !t.v21Heard {
 				t.stats.TrainingsFailed++
 				t.tcfNext = false
+				t.settleV21()
 				t.eng.RxCarrierUp(t.hsModem)
 				t.eng.RxCarrierDown()
 			}

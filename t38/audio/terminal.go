@@ -86,28 +86,32 @@ type Terminal struct {
 	events []t30.Output
 
 	// receive side
-	det      *tone.Detector
-	detEvs   []tone.Event
-	v21      *v21.FrameRx
-	v21Evs   []v21.FrameEvent
-	v21Up    bool // a V.21 preamble or frame was reported to the engine
-	hsModem  t30.Modem
-	hsECM    bool
-	tcfNext  bool    // DCS came: the next high-speed signal is TCF
-	hsRaw    bool    // the current high-speed signal is octets (TCF, non-ECM page), not HDLC
-	hs       ModemRx // nil until DCS names a modem we have
-	hsEvs    []RxEvent
-	hsUp     bool // the engine knows the high-speed carrier is up
-	hsFailed bool // a training failed; the engine hears of it when the signal ends
-	v21Heard bool // V.21 was heard since the high-speed carrier came: a failed training was V.21
-	hdlc     hdlc.Decoder
-	acc, nb  uint8 // non-ECM bits being packed MSB-first
-	rxBuf    []byte
-	noModem  bool  // DCS named a modem we do not have: judge by energy
-	foreign  bool  // energy seen since that DCS's burst ended
-	v21End   int64 // sample at which the last V.21 burst ended; -1: silence heard since
-	silent   bool  // the tone detector hears nothing on the line
-	stats    Stats
+	det    *tone.Detector
+	detEvs []tone.Event
+	v21    *v21.FrameRx
+	v21Evs []v21.FrameEvent
+	v21Up  bool // a V.21 preamble or frame was reported to the engine
+	// v21DownAt is the sample at which the V.21 carrier dropped, while
+	// the drop is held back (v21Bridge); -1: none pending.
+	v21DownAt int64
+	v21Final  bool // the burst's final frame has come
+	hsModem   t30.Modem
+	hsECM     bool
+	tcfNext   bool    // DCS came: the next high-speed signal is TCF
+	hsRaw     bool    // the current high-speed signal is octets (TCF, non-ECM page), not HDLC
+	hs        ModemRx // nil until DCS names a modem we have
+	hsEvs     []RxEvent
+	hsUp      bool // the engine knows the high-speed carrier is up
+	hsFailed  bool // a training failed; the engine hears of it when the signal ends
+	v21Heard  bool // V.21 was heard since the high-speed carrier came: a failed training was V.21
+	hdlc      hdlc.Decoder
+	acc, nb   uint8 // non-ECM bits being packed MSB-first
+	rxBuf     []byte
+	noModem   bool  // DCS named a modem we do not have: judge by energy
+	foreign   bool  // energy seen since that DCS's burst ended
+	v21End    int64 // sample at which the last V.21 burst ended; -1: silence heard since
+	silent    bool  // the tone detector hears nothing on the line
+	stats     Stats
 }
 
 // signal is one thing being sent: fill writes samples, returns how many
@@ -167,7 +171,7 @@ func New(cfg Config) (*Terminal, error) {
 	if t.v21, err = v21.NewFrameRx(v21.RxConfig{OnLevel: cfg.CarrierOn, OffLevel: cfg.CarrierOff}); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	t.silent, t.v21End = true, -1
+	t.silent, t.v21End, t.v21DownAt = true, -1, -1
 	if !cfg.T30.Calling {
 		t.hold = samplesOf(CEDDelay)
 	}

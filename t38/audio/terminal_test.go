@@ -32,6 +32,9 @@ type line struct {
 	// filled with silence by the receiving side (seeded, not periodic, so
 	// that repeats do not fall on the same phase).
 	loss float64
+	// blocks counts the passes; lost lists the ones silenced.
+	blocks int
+	lost   []int
 }
 
 // newLine: attenuation in dB, delay in samples, SNR in dB relative to a
@@ -90,7 +93,9 @@ func (l *line) pass(in []int16, out []int16) {
 	}
 	if l.loss > 0 && l.rng.Float64() < l.loss {
 		clear(out)
+		l.lost = append(l.lost, l.blocks)
 	}
+	l.blocks++
 }
 
 // interpHalf is the half-length of the drift interpolator: a windowed sinc

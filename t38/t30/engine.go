@@ -372,10 +372,17 @@ func (e *Engine) RxCarrierUp(m Modem) {
 	}
 	e.rxCarrier = m
 	if e.crpOwed {
-		if m == V21 {
+		switch {
+		case m == V21:
 			// The far end sends again (its repeat): nothing to ask for.
 			e.crpOwed, e.crpAt = false, 0
-		} else {
+		case e.st == stRxWaitTCF:
+			// The DCS came whole, so the damaged frame since was noise
+			// (on audio, the V.21 receiver decoding the TCF's start): the
+			// CFR or FTT answers the DCS, and a CRP before it would make
+			// the sender repeat a DCS we have.
+			e.crpOwed, e.crpAt = false, 0
+		default:
 			e.crpAt = 0 // wait for the end of the TCF
 		}
 	}

@@ -419,3 +419,71 @@ func TestEngineT4Asymmetric(t *testing.T) {
 		t.Fatalf("caller repeats DCS at %v, want %v", d, 9*time.Second+DefaultT4)
 	}
 }
+
+// TestEngineNoiseBeforeTCFNoCRP: a damaged "frame" the V.21 receiver makes
+// of the start of a TCF (an audio line: the V.21 detector also hears the
+// high-speed signal) arrives after a whole DCS. The receiver must answer
+// the TCF with CFR alone: a CRP in front of it makes the sender repeat the
+// DCS it already got right (and skip the CFR that follows in the burst).
+func TestEngineNoiseBeforeTCFNoCRP(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	codec := &rowCodec{pages: []*bilevel.Image{testPage(rng, 1728, 30, ResStandard)}}
+	tx, err := New(Config{Calling: true, Transmit: true, Pages: codec, Modems: FamilyV27ter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rx, err := New(Config{Decoder: codec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Duration(0)
+	// pass hands every control frame from sent to the other engine as a
+	// V.21 burst, and returns from's TCF.
+	pass := func(from, to *Engine) []Output {
+		var rest []Output
+		for _, o := range from.Outputs() {
+			if !o.Transmit() {
+				continue
+			}
+			from.TxDone()
+			if o.Kind == OutTCF {
+				rest = append(rest, o)
+			}
+			if o.Kind != OutFrames {
+				continue
+			}
+			to.RxCarrierUp(V21)
+			for _, f := range o.Frames {
+				to.RxFrame(f, true)
+			}
+			to.RxCarrierDown()
+		}
+		now += 3 * time.Second
+		from.Tick(now)
+		to.Tick(now)
+		return rest
+	}
+	rx.Start(0)
+	tx.Start(0)
+	pass(tx, rx) // CNG
+	pass(rx, tx) // CED, DIS
+	sig := pass(tx, rx)
+	if len(sig) != 1 || sig[0].Kind != OutTCF {
+		t.Fatalf("after DIS the sender sent %v, want DCS then TCF", sig)
+	}
+	// Noise decoded as a final frame with a bad FCS, then the TCF.
+	rx.RxCarrierUp(V21)
+	rx.RxFrame([]byte{0xff, 0x13, 0xe6}, false)
+	rx.RxCarrierUp(sig[0].Modem)
+	rx.RxData(make([]byte, sig[0].Modem.BitRate()/8*3/2))
+	rx.RxCarrierDown()
+	var got []string
+	for _, o := range rx.Outputs() {
+		for _, f := range o.Frames {
+			got = append(got, FCFName(f[2]))
+		}
+	}
+	if strings.Join(got, " ") != "CFR" {
+		t.Fatalf("receiver answered the TCF with %v, want CFR alone", got)
+	}
+}

@@ -2,7 +2,7 @@
  * step over pipes. Each block: the test writes N little-endian int16
  * samples to stdin, the peer feeds them to fax_rx and answers with N
  * samples from fax_tx on stdout. At end of input it prints one line to
- * stderr:
+ * stderr (after a line "phase_e <code>" when the call ends):
  *   result <phase E code> pages <transferred> rate <bit rate> ecm <0|1> cpu_us <CPU in fax_rx+fax_tx>
  *
  *   spandsp_fax <calling 0|1> <send tiff | -> <receive tiff> <ecm 0|1> <modems: v27 | v27v29 | v27v29v17> <block> [log]
@@ -22,6 +22,9 @@ static void phase_e(t30_state_t *s, void *user, int code)
     (void) user;
     if (phase_e_code < 0)
         phase_e_code = code;
+    /* Tells a driver that does not know the call's length that it is over. */
+    fprintf(stderr, "phase_e %d\n", code);
+    fflush(stderr);
 }
 
 static int64_t cpu_us(void)
