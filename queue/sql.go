@@ -237,8 +237,16 @@ const sqlDiagnose = `SELECT state, token FROM jobs WHERE id = $1`
 
 // sqlFailLock reads what Fail needs to decide, locking the row.
 const sqlFailLock = `
-SELECT state, token, attempts, max_attempts, retry_policy, cancel_requested
+SELECT state, token, attempts, max_attempts, retry_policy, cancel_requested, destination
 FROM jobs WHERE id = $1 FOR UPDATE`
+
+// sqlResite gives a job going back to pending the site now preferred for
+// its number: $1 id, $2 site ('' none), $3 the site wait in seconds,
+// counted from the retry's run_at.
+const sqlResite = `
+UPDATE jobs SET site = $2, site_until = CASE WHEN $2 <> '' THEN run_at + $3::float8 * interval '1 second' END
+WHERE id = $1 AND state = 'pending' AND (site, site_until) IS DISTINCT FROM
+	($2, CASE WHEN $2 <> '' THEN run_at + $3::float8 * interval '1 second' END)`
 
 const sqlCancelLock = `SELECT state, cancel_requested FROM jobs WHERE id = $1 FOR UPDATE`
 
