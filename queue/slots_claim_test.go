@@ -224,3 +224,77 @@ func TestClaimWithSlotReleasedByTakeover(t *testing.T) {
 		t.Fatalf("held: gateway %d, number %d; want 1 and 1", g, c)
 	}
 }
+
+// Inbound calls hold the gateway's slots too: with two channels and one
+// inbound call, one outbound call gets a slot (by either path) and the
+// next finds the gateway full; the inbound call's end frees its channel,
+// and a dead node's inbound slot is swept by the next acquirer.
+func TestInboundCallsHoldGatewaySlots(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.NewDSN(t)
+	qa, qb := newQueue(t, dsn), newQueue(t, dsn)
+	na := register(t, qa, "a", queue.NodeConfig{LeaseOnly: true})
+	nb := register(t, qb, "b", queue.NodeConfig{})
+	const limit = 2
+	if ok, err := qa.AcquireInboundSlot(ctx, na.Lease(), "gw", limit, "call-1@a"); err != nil || !ok {
+		t.Fatalf("inbound slot: %v %v", ok, err)
+	}
+	if n := slotsHeld(t, qb, "gw"); n != 1 {
+		t.Fatalf("%d slots held with one inbound call, want 1", n)
+	}
+	for i := range 4 {
+		enqueue(t, qb, req(fmt.Sprintf("4930%03d", i)))
+	}
+	ask := func(j queue.Job) queue.SlotVerdict {
+		t.Helper()
+		v, err := qb.AcquireSlot(ctx, queue.SlotRequest{JobID: j.ID, Token: j.Token, Gateway: "gw", GatewayLimit: limit, Number: j.Destination, NumberLimit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	j1 := claimOne(t, qb, nb)
+	if v := ask(j1); v != queue.SlotAcquired {
+		t.Fatalf("first outbound call: %v", v)
+	}
+	j2 := claimOne(t, qb, nb)
+	if v := ask(j2); v != queue.SlotGatewayFull {
+		t.Fatalf("outbound beside an inbound call on 2 channels: %v, want full", v)
+	}
+	js, err := qb.ClaimWithSlot(ctx, nb.Lease(), 1, queue.SlotHint{Gateway: "gw", GatewayLimit: limit, NumberLimit: 1})
+	if err != nil || len(js) != 1 || js[0].SlotGateway != "" {
+		t.Fatalf("claim with slot on a full gateway: %+v %v", js, err)
+	}
+	// Another inbound call finds no slot: it goes ahead uncounted.
+	if ok, err := qb.AcquireInboundSlot(ctx, nb.Lease(), "gw", limit, "call-2@b"); err != nil || ok {
+		t.Fatalf("second inbound slot on a full gateway: %v %v", ok, err)
+	}
+	if err := qa.ReleaseInboundSlot(ctx, "gw", "call-1@a"); err != nil {
+		t.Fatal(err)
+	}
+	if v := ask(j2); v != queue.SlotAcquired {
+		t.Fatalf("after the inbound call ended: %v", v)
+	}
+	// Full again (two outbound calls). One ends; an inbound call on node
+	// a takes the freed channel, then node a dies: its slot is stale and
+	// the next outbound acquirer sweeps it.
+	if _, err := qb.Complete(ctx, j1.ID, j1.Token, queue.Result{Pages: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := qa.AcquireInboundSlot(ctx, na.Lease(), "gw", limit, "call-3@a"); err != nil || !ok {
+		t.Fatalf("inbound slot: %v %v", ok, err)
+	}
+	if v := ask(js[0]); v != queue.SlotGatewayFull {
+		t.Fatalf("with an inbound call of a live node: %v, want full", v)
+	}
+	if err := na.Deregister(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := ask(js[0]); v != queue.SlotAcquired {
+		t.Fatalf("after the inbound holder died: %v", v)
+	}
+	if n := slotsHeld(t, qb, "gw"); n != limit {
+		t.Fatalf("%d slots held, want %d", n, limit)
+	}
+}

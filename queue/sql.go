@@ -241,7 +241,7 @@ SELECT state, token, attempts, max_attempts, retry_policy, cancel_requested, des
 FROM jobs WHERE id = $1 FOR UPDATE`
 
 // sqlResite gives a job going back to pending the site now preferred for
-// its number: $1 id, $2 site ('' none), $3 the site wait in seconds,
+// its number: $1 id, $2 site (empty: none), $3 the site wait in seconds,
 // counted from the retry's run_at.
 const sqlResite = `
 UPDATE jobs SET site = $2, site_until = CASE WHEN $2 <> '' THEN run_at + $3::float8 * interval '1 second' END
@@ -444,7 +444,7 @@ WITH held AS (
 	SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1 AND token = $2 AND state = 'sending') AS ok
 ), gw AS (
 	SELECT slot FROM gateway_slots
-	WHERE gateway = $3 AND slot <= $4::int AND job_id IS NULL AND $4::int > 0 AND (SELECT ok FROM held)
+	WHERE gateway = $3 AND slot <= $4::int AND job_id IS NULL AND in_call IS NULL AND $4::int > 0 AND (SELECT ok FROM held)
 	ORDER BY slot LIMIT 1
 	FOR UPDATE SKIP LOCKED
 ), num AS (
@@ -497,14 +497,38 @@ WITH ensure AS (
 	UPDATE gateway_slots s SET job_id = NULL, token = NULL
 	WHERE s.gateway = $1 AND s.job_id IS NOT NULL AND NOT ` + slotLive + `
 	RETURNING 1
+), gin AS (
+	-- Inbound holders: stale once the answering incarnation's lease expired.
+	UPDATE gateway_slots s SET in_node = NULL, in_incarnation = NULL, in_call = NULL
+	WHERE s.gateway = $1 AND s.in_call IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM nodes n WHERE n.node_id = s.in_node AND n.incarnation = s.in_incarnation AND n.lease_expires_at > now())
+	RETURNING 1
 ), n AS (
 	DELETE FROM number_slots s WHERE s.number = $3 AND NOT ` + slotLive + `
 	RETURNING 1
 )
-SELECT (SELECT count(*) FROM g) + (SELECT count(*) FROM n), (SELECT count(*) FROM ensure)`
+SELECT (SELECT count(*) FROM g) + (SELECT count(*) FROM gin) + (SELECT count(*) FROM n), (SELECT count(*) FROM ensure)`
 
 const sqlSlotsInUse = `
-SELECT gateway, count(*) FROM gateway_slots WHERE job_id IS NOT NULL GROUP BY gateway ORDER BY gateway`
+SELECT gateway, count(*) FROM gateway_slots WHERE job_id IS NOT NULL OR in_call IS NOT NULL GROUP BY gateway ORDER BY gateway`
+
+// sqlInboundSlot takes a free slot of gateway $1 (limit $2) for inbound
+// call $5 answered by node $3 incarnation $4, whose lease must be live.
+const sqlInboundSlot = `
+WITH free AS (
+	SELECT slot FROM gateway_slots
+	WHERE gateway = $1 AND slot <= $2::int AND job_id IS NULL AND in_call IS NULL
+	  AND EXISTS (SELECT 1 FROM nodes WHERE node_id = $3 AND incarnation = $4 AND lease_expires_at > now())
+	ORDER BY slot LIMIT 1
+	FOR UPDATE SKIP LOCKED
+)
+UPDATE gateway_slots g SET in_node = $3, in_incarnation = $4, in_call = $5
+FROM free WHERE g.gateway = $1 AND g.slot = free.slot
+RETURNING g.slot`
+
+// sqlInboundRelease frees inbound call $2's slot on gateway $1.
+const sqlInboundRelease = `
+UPDATE gateway_slots SET in_node = NULL, in_incarnation = NULL, in_call = NULL WHERE gateway = $1 AND in_call = $2`
 
 const sqlNumberSlotsInUse = `SELECT count(*) FROM number_slots WHERE number = $1`
 
@@ -618,7 +642,7 @@ func claimSlots(g, gl, nl string) string {
 ), gwfree AS (
 	SELECT slot, row_number() OVER (ORDER BY slot) AS rn FROM (
 		SELECT slot FROM gateway_slots
-		WHERE gateway = ` + g + ` AND slot <= ` + gl + `::int AND job_id IS NULL AND ` + gl + `::int > 0
+		WHERE gateway = ` + g + ` AND slot <= ` + gl + `::int AND job_id IS NULL AND in_call IS NULL AND ` + gl + `::int > 0
 		ORDER BY slot LIMIT (SELECT count(*) FROM next)
 		FOR UPDATE SKIP LOCKED) s
 ), pair AS (
