@@ -131,8 +131,12 @@ type Gateway struct {
 	HasPassword bool           `json:"has_password"`
 	Enabled     bool           `json:"enabled"`
 	Profile     GatewayProfile `json:"profile"`
-	CreatedAt   time.Time      `json:"created_at"`
-	UpdatedAt   time.Time      `json:"updated_at"`
+	// Sites that reach the gateway (none: every site) and the cost each
+	// adds to routes through it.
+	Sites     []string           `json:"sites"`
+	SiteCosts map[string]float64 `json:"site_costs"`
+	CreatedAt time.Time          `json:"created_at"`
+	UpdatedAt time.Time          `json:"updated_at"`
 }
 
 // GatewayProfile is how faxd calls a gateway; unset fields keep the
@@ -164,6 +168,9 @@ type GatewayInput struct {
 	Password    *string         `json:"password,omitempty"`
 	Enabled     *bool           `json:"enabled,omitempty"`
 	Profile     *GatewayProfile `json:"profile,omitempty"`
+	// Sites and SiteCosts replace the stored ones (nil: none).
+	Sites     []string           `json:"sites,omitempty"`
+	SiteCosts map[string]float64 `json:"site_costs,omitempty"`
 }
 
 // GatewayHealth is a gateway's live state on one server.
@@ -189,13 +196,26 @@ type GatewayHealthReport struct {
 
 // Route is a least-cost route.
 type Route struct {
-	ID        int64     `json:"id"`
-	Prefix    string    `json:"prefix"`
-	Gateway   string    `json:"gateway"`
-	Cost      float64   `json:"cost"`
-	Weight    int       `json:"weight"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID        int64              `json:"id"`
+	Prefix    string             `json:"prefix"`
+	Gateway   string             `json:"gateway"`
+	Cost      float64            `json:"cost"`
+	Weight    int                `json:"weight"`
+	Sites     []string           `json:"sites"`
+	SiteCosts map[string]float64 `json:"site_costs"`
+	Windows   []RouteWindow      `json:"windows"`
+	CreatedAt time.Time          `json:"created_at"`
+	UpdatedAt time.Time          `json:"updated_at"`
+}
+
+// RouteWindow is a cost period of a route: from From to To ("HH:MM"; To
+// at or before From runs past midnight) on Days ("mon".."sun"; none:
+// every day) the route costs Cost.
+type RouteWindow struct {
+	Days []string `json:"days,omitempty"`
+	From string   `json:"from"`
+	To   string   `json:"to"`
+	Cost float64  `json:"cost"`
 }
 
 // RouteInput creates or replaces a route; a nil Weight means 1.
@@ -204,6 +224,10 @@ type RouteInput struct {
 	Gateway string  `json:"gateway"`
 	Cost    float64 `json:"cost"`
 	Weight  *int    `json:"weight,omitempty"`
+	// Sites, SiteCosts and Windows replace the stored ones (nil: none).
+	Sites     []string           `json:"sites,omitempty"`
+	SiteCosts map[string]float64 `json:"site_costs,omitempty"`
+	Windows   []RouteWindow      `json:"windows,omitempty"`
 }
 
 // Match is a condition on a number: kind "" (callers only: every

@@ -320,7 +320,8 @@ func (q *Queue) AckCancel(ctx context.Context, id, token int64, pages int) (Job,
 		var att, maxAtt int32
 		var retry []byte
 		var cancel bool
-		err := tx.QueryRow(ctx, sqlFailLock, id).Scan(&state, &cur, &att, &maxAtt, &retry, &cancel)
+		var dest string
+		err := tx.QueryRow(ctx, sqlFailLock, id).Scan(&state, &cur, &att, &maxAtt, &retry, &cancel, &dest)
 		if err != nil {
 			return err
 		}
@@ -372,7 +373,8 @@ func (q *Queue) Fail(ctx context.Context, id, token int64, f Failure) (Job, erro
 		var att, maxAtt int32
 		var retry []byte
 		var cancel bool
-		err := tx.QueryRow(ctx, sqlFailLock, id).Scan(&state, &cur, &att, &maxAtt, &retry, &cancel)
+		var dest string
+		err := tx.QueryRow(ctx, sqlFailLock, id).Scan(&state, &cur, &att, &maxAtt, &retry, &cancel, &dest)
 		if err != nil {
 			return err
 		}
@@ -412,6 +414,14 @@ func (q *Queue) Fail(ctx context.Context, id, token int64, f Failure) (Job, erro
 			delay = d
 		}
 		out, err = q.holderTransition(ctx, tx, "fail", id, token, to, delay, 0, f.Pages, f.Class, reason)
+		if err != nil || to != Pending || q.cfg.Sites == nil {
+			return err
+		}
+		// The retry goes to the site preferred now: the failed attempt
+		// may have taken the preferred site's gateways out of rotation,
+		// and the job must not wait for a site that cannot send it. The
+		// preferrer answers from memory (no I/O in the transaction).
+		_, err = tx.Exec(ctx, sqlResite, id, q.cfg.Sites.PreferredSite(dest), q.cfg.SiteWait.Seconds())
 		return err
 	})
 	switch {

@@ -28,6 +28,56 @@ func (q *Queue) Claim(ctx context.Context, l *Lease, n int) ([]Job, error) {
 	return c.next, c.claimErr
 }
 
+// SlotHint asks a claim to take, in the same statement, the call slot
+// each claimed job will most likely need: a slot of Gateway (its
+// max_channels GatewayLimit, 0 unlimited) and one of the job's number
+// (NumberLimit, 0 unlimited), both or neither, as AcquireSlot would. A
+// job whose slots were taken carries the gateway in Job.SlotGateway; the
+// others are claimed all the same, without slots (the gateway or the
+// number was full, or the gateway's slot rows do not exist yet): their
+// worker calls AcquireSlot, which sweeps stale slots, as before.
+type SlotHint struct {
+	Gateway      string
+	GatewayLimit int
+	NumberLimit  int
+}
+
+func (h SlotHint) valid() error {
+	if h.Gateway == "" || h.GatewayLimit < 0 || h.NumberLimit < 0 {
+		return fmt.Errorf("%w: slot hint: gateway and non-negative limits required", ErrInvalidRequest)
+	}
+	return nil
+}
+
+// ClaimWithSlot is Claim that also takes each claimed job's call slot on
+// h.Gateway in the same round trip (see SlotHint).
+func (q *Queue) ClaimWithSlot(ctx context.Context, l *Lease, n int, h SlotHint) ([]Job, error) {
+	if err := h.valid(); err != nil {
+		return nil, err
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	if err := l.Err(); err != nil {
+		return nil, err
+	}
+	c := &opCall{ctx: ctx, lease: l, want: n, slot: h}
+	q.ops.do(c)
+	if c.err != nil {
+		return nil, c.err
+	}
+	return c.next, c.claimErr
+}
+
+// CompleteAndClaimWithSlot is CompleteAndClaim whose claim also takes
+// each claimed job's call slot on h.Gateway (see SlotHint).
+func (q *Queue) CompleteAndClaimWithSlot(ctx context.Context, id, token int64, r Result, l *Lease, n int, h SlotHint) (done Job, next []Job, err error) {
+	if err := h.valid(); err != nil {
+		return Job{}, nil, err
+	}
+	return q.completeAndClaim(ctx, id, token, r, l, n, h)
+}
+
 // Complete marks the job sent. The final record goes to the outbox in the
 // same transaction. Concurrent calls are merged into one statement, each
 // still checked against its own token.
@@ -52,6 +102,10 @@ func (q *Queue) Complete(ctx context.Context, id, token int64, r Result) (Job, e
 // err is nil and next holds up to n jobs (none when nothing is
 // claimable); with n <= 0 it is Complete.
 func (q *Queue) CompleteAndClaim(ctx context.Context, id, token int64, r Result, l *Lease, n int) (done Job, next []Job, err error) {
+	return q.completeAndClaim(ctx, id, token, r, l, n, SlotHint{})
+}
+
+func (q *Queue) completeAndClaim(ctx context.Context, id, token int64, r Result, l *Lease, n int, h SlotHint) (done Job, next []Job, err error) {
 	if r.Pages < 0 {
 		return Job{}, nil, fmt.Errorf("%w: negative page count", ErrInvalidRequest)
 	}
@@ -62,7 +116,7 @@ func (q *Queue) CompleteAndClaim(ctx context.Context, id, token int64, r Result,
 		c.claimErr = fmt.Errorf("%w: claim without a lease", ErrInvalidRequest)
 	default:
 		if c.claimErr = l.Err(); c.claimErr == nil {
-			c.lease, c.want = l, n
+			c.lease, c.want, c.slot = l, n, h
 		}
 	}
 	q.ops.do(c)
@@ -82,6 +136,7 @@ type opCall struct {
 	r         Result
 	lease     *Lease // claim want jobs under lease (want > 0)
 	want      int
+	slot      SlotHint // with a gateway: take the claimed jobs' call slots
 
 	done     Job   // the completed job
 	next     []Job // the claimed jobs
@@ -92,30 +147,32 @@ type opCall struct {
 }
 
 // runOps runs a batch of merged calls: one statement per claiming lease
-// (normally there is one, this node's), completions riding with the first.
+// and slot hint (normally there is one, this node's), completions riding
+// with the first.
 func (q *Queue) runOps(batch []*opCall) {
 	for len(batch) > 0 {
 		var l *Lease
+		var h SlotHint
 		for _, c := range batch {
 			if c.want > 0 {
-				l = c.lease
+				l, h = c.lease, c.slot
 				break
 			}
 		}
 		var same, rest []*opCall
 		for _, c := range batch {
-			if c.want == 0 && (c.complete || l == nil) || c.lease == l {
+			if c.want == 0 && (c.complete || l == nil) || c.lease == l && c.slot == h {
 				same = append(same, c)
 			} else {
 				rest = append(rest, c)
 			}
 		}
 		batch = rest
-		q.runStatement(same, l)
+		q.runStatement(same, l, h)
 	}
 }
 
-func (q *Queue) runStatement(calls []*opCall, l *Lease) {
+func (q *Queue) runStatement(calls []*opCall, l *Lease, h SlotHint) {
 	ctx, cancel := calls[0].ctx, context.CancelFunc(func() {})
 	if len(calls) > 1 {
 		ctx, cancel = batchContext(ctx)
@@ -154,19 +211,28 @@ func (q *Queue) runStatement(calls []*opCall, l *Lease) {
 
 	var rows pgx.Rows
 	var err error
-	if len(ids) == 0 {
+	switch {
+	case len(ids) == 0 && h.Gateway == "":
 		rows, err = q.pool.Query(ctx, sqlClaim, claims, node, incarnation)
-	} else {
+	case len(ids) == 0:
+		rows, err = q.pool.Query(ctx, sqlClaimSlots, claims, node, incarnation, h.Gateway, h.GatewayLimit, h.NumberLimit)
+	case h.Gateway == "":
 		rows, err = q.pool.Query(ctx, sqlOps, ids, tokens, pages, reasons, wants, claims, node, incarnation)
+	default:
+		rows, err = q.pool.Query(ctx, sqlOpsSlots, ids, tokens, pages, reasons, wants, claims, node, incarnation,
+			h.Gateway, h.GatewayLimit, h.NumberLimit)
 	}
 	done := make(map[key]Job, len(ids))
 	var claimed []Job
 	if err == nil {
 		for rows.Next() {
-			var isClaim bool
+			var isClaim, slotted bool
 			var j Job
-			if j, err = scanJob(rows, &isClaim); err != nil {
+			if j, err = scanJob(rows, &isClaim, &slotted); err != nil {
 				break
+			}
+			if slotted {
+				j.SlotGateway = h.Gateway
 			}
 			if isClaim {
 				claimed = append(claimed, j)

@@ -194,6 +194,9 @@ type Job struct {
 	CreatedAt       time.Time      `json:"created_at"`
 	UpdatedAt       time.Time      `json:"updated_at"`
 	FinishedAt      time.Time      `json:"finished_at,omitzero"`
+	// SlotGateway is the gateway whose call slot the claim took with the
+	// job (ClaimWithSlot); "" when it took none.
+	SlotGateway string `json:"-"`
 }
 
 // Transition is one entry of a job's history.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -162,5 +163,72 @@ func TestBalancedClaims(t *testing.T) {
 	}
 	if claims(n3) != 0 || claims(n2) != 1 || claims(n1) != 0 {
 		t.Fatal("with n2 the emptiest, want n2 only")
+	}
+}
+
+// switchSites prefers whatever site it is set to, like a router whose
+// preferred site's gateways went out of rotation.
+type switchSites struct{ site atomic.Value }
+
+func (s *switchSites) PreferredSite(string) string { v, _ := s.site.Load().(string); return v }
+
+// A retry goes to the site preferred when the attempt failed, not the one
+// preferred at enqueue: after site a's gateways failed, the job is b's at
+// once (a's node no longer takes it within the wait), and it does not stay
+// with a dead site.
+func TestSiteRecomputedOnRetry(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.NewDSN(t)
+	prefer := &switchSites{}
+	prefer.site.Store("a")
+	q, err := queue.New(pgtest.Pool(t, dsn), queue.Config{Retry: noJitter(), Logger: quiet, Sites: prefer, SiteWait: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := func(id, site string) *queue.Node {
+		n, err := q.Register(ctx, queue.NodeInfo{ID: id, Site: site, Capacity: 4}, queue.NodeConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	na, nb := reg("na", "a"), reg("nb", "b")
+	j := enqueue(t, q, req("4930123"))
+	if got, err := q.Claim(ctx, nb.Lease(), 1); err != nil || len(got) != 0 {
+		t.Fatalf("site b claimed a's job within the wait: %v %v", got, err)
+	}
+	c := claimOne(t, q, na)
+	if c.ID != j.ID {
+		t.Fatalf("claimed %d, want %d", c.ID, j.ID)
+	}
+	// The attempt failed on a's gateways; the router now prefers b.
+	prefer.site.Store("b")
+	if _, err := q.Fail(ctx, c.ID, c.Token, queue.Failure{Class: queue.ClassRoute, Reason: "every gateway is down"}); err != nil {
+		t.Fatal(err)
+	}
+	due := func() {
+		t.Helper()
+		if _, err := q.Pool().Exec(ctx, `UPDATE jobs SET run_at = now(), site_until = site_until - (run_at - now()) WHERE id = $1`, j.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	due()
+	if got, err := q.Claim(ctx, na.Lease(), 1); err != nil || len(got) != 0 {
+		t.Fatalf("site a claimed the retry that b should send: %v %v", got, err)
+	}
+	c = claimOne(t, q, nb)
+	if c.ID != j.ID {
+		t.Fatalf("b claimed %d, want %d", c.ID, j.ID)
+	}
+	// b's gateways fail too and no site reaches the number: anyone may
+	// take the next retry.
+	prefer.site.Store("")
+	if _, err := q.Fail(ctx, c.ID, c.Token, queue.Failure{Class: queue.ClassRoute, Reason: "down"}); err != nil {
+		t.Fatal(err)
+	}
+	due()
+	if c := claimOne(t, q, na); c.ID != j.ID {
+		t.Fatalf("a claimed %d, want %d", c.ID, j.ID)
 	}
 }

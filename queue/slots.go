@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -102,6 +103,48 @@ func (q *Queue) AcquireSlot(ctx context.Context, r SlotRequest) (SlotVerdict, er
 		}
 	}
 	return SlotGatewayFull, nil
+}
+
+// AcquireInboundSlot takes a slot of gateway (max_channels limit) for an
+// inbound call it carries, answered under lease, so that the cluster's
+// outbound calls leave that channel free. false: none is free (the call
+// is the gateway's own business and goes ahead; it is not counted). The
+// slot is freed by ReleaseInboundSlot, or is stale once the lease has
+// expired and swept by the next acquirer that finds the gateway full.
+func (q *Queue) AcquireInboundSlot(ctx context.Context, l *Lease, gateway string, limit int, callID string) (bool, error) {
+	if gateway == "" || callID == "" || limit < 0 || l == nil {
+		return false, fmt.Errorf("%w: inbound slot: gateway, call id, lease and a non-negative limit required", ErrInvalidRequest)
+	}
+	if limit == 0 {
+		return true, nil // no limit, nothing to count
+	}
+	for swept := false; ; swept = true {
+		var slot int32
+		err := q.pool.QueryRow(ctx, sqlInboundSlot, gateway, limit, l.NodeID, l.Incarnation, callID).Scan(&slot)
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return false, fmt.Errorf("queue: inbound slot on %s: %w", gateway, err)
+		}
+		if swept {
+			return false, nil
+		}
+		// Full, or the rows do not exist yet: sweep stale holders and
+		// create the rows, then try once more.
+		if _, err := q.sweepSlots(ctx, gateway, limit, ""); err != nil {
+			return false, err
+		}
+	}
+}
+
+// ReleaseInboundSlot frees an inbound call's slot (no error when it holds
+// none).
+func (q *Queue) ReleaseInboundSlot(ctx context.Context, gateway, callID string) error {
+	if _, err := q.pool.Exec(ctx, sqlInboundRelease, gateway, callID); err != nil {
+		return fmt.Errorf("queue: release inbound slot on %s: %w", gateway, err)
+	}
+	return nil
 }
 
 // ReleaseSlot gives back the slots of a claim (no error when it holds

@@ -90,7 +90,7 @@ const sqlNotifyReady = `SELECT pg_notify('` + channelReady + `', '')`
 // reads every dead entry left by earlier completions (bitmap scans never
 // mark them dead), which made each statement slower the longer a busy
 // queue ran.
-const sqlOps = `
+const sqlOpsBody = `
 WITH i AS (
 	SELECT * FROM unnest((SELECT $1::bigint[]), (SELECT $2::bigint[]), (SELECT $3::int[]),
 		(SELECT $4::text[]), (SELECT $5::int[])) AS i(id, token, pages, reason, want)
@@ -139,16 +139,18 @@ WITH i AS (
 	INSERT INTO outbox (topic, key, payload)
 	SELECT '` + outboxTopicFinished + `', id::text, ` + outboxPayload + ` FROM done
 	WHERE ` + outboxWakeAfterCommit + `
-)
-SELECT ` + jobCols + `, false FROM done
+)`
+
+const sqlOps = sqlOpsBody + `
+SELECT ` + jobCols + `, false, false FROM done
 UNION ALL
-SELECT ` + jobCols + `, true FROM claimed`
+SELECT ` + jobCols + `, true, false FROM claimed`
 
 // sqlClaim is sqlOps without completions, for a batch of plain claims
 // (a worker idle or just started): a lighter plan on the path from enqueue
 // to dispatch. $1 claims, $2 node, $3 incarnation; same rows as sqlOps,
 // and the same care for the generic plan.
-const sqlClaim = `
+const sqlClaimBody = `
 WITH lease AS (
 	SELECT me.site FROM nodes me
 	WHERE me.node_id = $2 AND me.incarnation = $3 AND me.lease_expires_at > now()
@@ -174,8 +176,10 @@ WITH lease AS (
 	INSERT INTO job_history (job_id, from_state, to_state, node_id, token, reason, pages)
 	SELECT id, 'pending', 'sending', node_id, token, 'claimed, attempt ' || attempts, pages_confirmed
 	FROM claimed
-)
-SELECT ` + jobCols + `, true FROM claimed`
+)`
+
+const sqlClaim = sqlClaimBody + `
+SELECT ` + jobCols + `, true, false FROM claimed`
 
 const sqlLeaseLive = `
 SELECT EXISTS (SELECT 1 FROM nodes WHERE node_id = $1 AND incarnation = $2 AND lease_expires_at > now())`
@@ -233,8 +237,16 @@ const sqlDiagnose = `SELECT state, token FROM jobs WHERE id = $1`
 
 // sqlFailLock reads what Fail needs to decide, locking the row.
 const sqlFailLock = `
-SELECT state, token, attempts, max_attempts, retry_policy, cancel_requested
+SELECT state, token, attempts, max_attempts, retry_policy, cancel_requested, destination
 FROM jobs WHERE id = $1 FOR UPDATE`
+
+// sqlResite gives a job going back to pending the site now preferred for
+// its number: $1 id, $2 site (empty: none), $3 the site wait in seconds,
+// counted from the retry's run_at.
+const sqlResite = `
+UPDATE jobs SET site = $2, site_until = CASE WHEN $2 <> '' THEN run_at + $3::float8 * interval '1 second' END
+WHERE id = $1 AND state = 'pending' AND (site, site_until) IS DISTINCT FROM
+	($2, CASE WHEN $2 <> '' THEN run_at + $3::float8 * interval '1 second' END)`
 
 const sqlCancelLock = `SELECT state, cancel_requested FROM jobs WHERE id = $1 FOR UPDATE`
 
@@ -432,7 +444,7 @@ WITH held AS (
 	SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1 AND token = $2 AND state = 'sending') AS ok
 ), gw AS (
 	SELECT slot FROM gateway_slots
-	WHERE gateway = $3 AND slot <= $4::int AND job_id IS NULL AND $4::int > 0 AND (SELECT ok FROM held)
+	WHERE gateway = $3 AND slot <= $4::int AND job_id IS NULL AND in_call IS NULL AND $4::int > 0 AND (SELECT ok FROM held)
 	ORDER BY slot LIMIT 1
 	FOR UPDATE SKIP LOCKED
 ), num AS (
@@ -485,14 +497,38 @@ WITH ensure AS (
 	UPDATE gateway_slots s SET job_id = NULL, token = NULL
 	WHERE s.gateway = $1 AND s.job_id IS NOT NULL AND NOT ` + slotLive + `
 	RETURNING 1
+), gin AS (
+	-- Inbound holders: stale once the answering incarnation's lease expired.
+	UPDATE gateway_slots s SET in_node = NULL, in_incarnation = NULL, in_call = NULL
+	WHERE s.gateway = $1 AND s.in_call IS NOT NULL AND NOT EXISTS (
+		SELECT 1 FROM nodes n WHERE n.node_id = s.in_node AND n.incarnation = s.in_incarnation AND n.lease_expires_at > now())
+	RETURNING 1
 ), n AS (
 	DELETE FROM number_slots s WHERE s.number = $3 AND NOT ` + slotLive + `
 	RETURNING 1
 )
-SELECT (SELECT count(*) FROM g) + (SELECT count(*) FROM n), (SELECT count(*) FROM ensure)`
+SELECT (SELECT count(*) FROM g) + (SELECT count(*) FROM gin) + (SELECT count(*) FROM n), (SELECT count(*) FROM ensure)`
 
 const sqlSlotsInUse = `
-SELECT gateway, count(*) FROM gateway_slots WHERE job_id IS NOT NULL GROUP BY gateway ORDER BY gateway`
+SELECT gateway, count(*) FROM gateway_slots WHERE job_id IS NOT NULL OR in_call IS NOT NULL GROUP BY gateway ORDER BY gateway`
+
+// sqlInboundSlot takes a free slot of gateway $1 (limit $2) for inbound
+// call $5 answered by node $3 incarnation $4, whose lease must be live.
+const sqlInboundSlot = `
+WITH free AS (
+	SELECT slot FROM gateway_slots
+	WHERE gateway = $1 AND slot <= $2::int AND job_id IS NULL AND in_call IS NULL
+	  AND EXISTS (SELECT 1 FROM nodes WHERE node_id = $3 AND incarnation = $4 AND lease_expires_at > now())
+	ORDER BY slot LIMIT 1
+	FOR UPDATE SKIP LOCKED
+)
+UPDATE gateway_slots g SET in_node = $3, in_incarnation = $4, in_call = $5
+FROM free WHERE g.gateway = $1 AND g.slot = free.slot
+RETURNING g.slot`
+
+// sqlInboundRelease frees inbound call $2's slot on gateway $1.
+const sqlInboundRelease = `
+UPDATE gateway_slots SET in_node = NULL, in_incarnation = NULL, in_call = NULL WHERE gateway = $1 AND in_call = $2`
 
 const sqlNumberSlotsInUse = `SELECT count(*) FROM number_slots WHERE number = $1`
 
@@ -585,3 +621,64 @@ INSERT INTO outbox (topic, key, payload)
 SELECT '` + outboxTopicDeleted + `', id::text, jsonb_build_object('id', id, 'deleted_at', deleted_at,
 	'deleted_by', deleted_by, 'delete_reason', delete_reason)
 FROM jobs WHERE id = $1 AND ` + outboxWakeAfterCommit
+
+// slotNumberSQL is slotNumber in SQL, over a claimed job's destination.
+const slotNumberSQL = `regexp_replace(regexp_replace(destination, '^\s+|\s+$', '', 'g'), '^\+', '')`
+
+// claimSlots are the CTEs that make a claim statement (sqlClaim,
+// sqlOps) also take a call slot for every job it claims, in the same
+// round trip: a free slot of the hinted gateway (SKIP LOCKED, as
+// sqlSlotAcquire) and the first free slot of the job's number, both or
+// neither. g, gl and nl are the parameters of the gateway, its limit
+// and the number limit, each read through a sub-select so that the
+// generic plan is kept (see sqlOps). The claim itself never depends on a slot: a job
+// that got none is claimed all the same and its worker takes the slow
+// path (AcquireSlot, which also sweeps stale slots and creates the
+// gateway's rows). Slots freed by completions of the same statement are
+// not reused by it (they are still taken in its snapshot).
+func claimSlots(g, gl, nl string) string {
+	return `, cj AS (
+	SELECT id, token, ` + slotNumberSQL + ` AS number, row_number() OVER (ORDER BY id) AS rn FROM claimed
+), gwfree AS (
+	SELECT slot, row_number() OVER (ORDER BY slot) AS rn FROM (
+		SELECT slot FROM gateway_slots
+		WHERE gateway = ` + g + ` AND slot <= ` + gl + `::int AND job_id IS NULL AND in_call IS NULL AND ` + gl + `::int > 0
+		ORDER BY slot LIMIT (SELECT count(*) FROM next)
+		FOR UPDATE SKIP LOCKED) s
+), pair AS (
+	-- Each claimed job with a free gateway slot (none needed without a
+	-- limit) and the first free slot of its number.
+	SELECT cj.id, cj.token, cj.number, gwfree.slot AS gslot,
+		CASE WHEN ` + nl + `::int > 0 THEN (SELECT s FROM generate_series(1, ` + nl + `::int) s
+			WHERE NOT EXISTS (SELECT 1 FROM number_slots c WHERE c.number = cj.number AND c.slot = s) LIMIT 1) END AS nslot
+	FROM cj LEFT JOIN gwfree ON gwfree.rn = cj.rn
+	WHERE ` + gl + `::int = 0 OR gwfree.slot IS NOT NULL
+), nins AS (
+	-- Two claimed jobs to one number race for one slot: one loses the
+	-- insert and then takes no gateway slot either.
+	INSERT INTO number_slots (number, slot, job_id, token)
+	SELECT number, nslot, id, token FROM pair WHERE ` + nl + `::int > 0 AND nslot IS NOT NULL
+	ON CONFLICT DO NOTHING
+	RETURNING job_id
+), gupd AS (
+	UPDATE gateway_slots gs SET job_id = pair.id, token = pair.token
+	FROM pair WHERE gs.gateway = ` + g + ` AND gs.slot = pair.gslot
+	  AND (` + nl + `::int = 0 OR pair.id IN (SELECT job_id FROM nins))
+	RETURNING gs.job_id
+), slotted AS (
+	SELECT id FROM pair
+	WHERE (` + gl + `::int = 0 OR id IN (SELECT job_id FROM gupd))
+	  AND (` + nl + `::int = 0 OR id IN (SELECT job_id FROM nins))
+)`
+}
+
+// The claim statements with slots: each claimed row's last column says
+// whether its slots were taken.
+var (
+	sqlClaimSlots = sqlClaimBody + claimSlots("(SELECT $4::text)", "(SELECT $5::int)", "(SELECT $6::int)") + `
+SELECT ` + jobCols + `, true, id IN (SELECT id FROM slotted) FROM claimed`
+	sqlOpsSlots = sqlOpsBody + claimSlots("(SELECT $9::text)", "(SELECT $10::int)", "(SELECT $11::int)") + `
+SELECT ` + jobCols + `, false, false FROM done
+UNION ALL
+SELECT ` + jobCols + `, true, id IN (SELECT id FROM slotted) FROM claimed`
+)

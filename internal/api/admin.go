@@ -90,10 +90,15 @@ type GatewayInput struct {
 	// Profile replaces the gateway's media profile and probing (absent:
 	// none, the server's settings).
 	Profile channel.Profile `json:"profile"`
+	// Sites that reach the gateway and a cost per site (absent: every
+	// site, no extra cost).
+	Sites     []string           `json:"sites"`
+	SiteCosts map[string]float64 `json:"site_costs"`
 }
 
 func (in GatewayInput) gateway() routingcfg.Gateway {
-	g := routingcfg.Gateway{Name: in.Name, Address: in.Address, MaxChannels: in.MaxChannels, Username: in.Username, Enabled: true, Profile: in.Profile}
+	g := routingcfg.Gateway{Name: in.Name, Address: in.Address, MaxChannels: in.MaxChannels, Username: in.Username, Enabled: true, Profile: in.Profile,
+		Sites: in.Sites, SiteCosts: in.SiteCosts}
 	if in.Password != nil {
 		g.Password = *in.Password
 	}
@@ -215,10 +220,16 @@ type RouteInput struct {
 	Gateway string  `json:"gateway"`
 	Cost    float64 `json:"cost"`
 	Weight  *int    `json:"weight"`
+	// Sites that may use the route, a cost per site, and cost windows
+	// (absent: every site, no extra cost, no windows).
+	Sites     []string            `json:"sites"`
+	SiteCosts map[string]float64  `json:"site_costs"`
+	Windows   []routingcfg.Window `json:"windows"`
 }
 
 func (in RouteInput) route() routingcfg.Route {
-	rt := routingcfg.Route{Prefix: in.Prefix, Gateway: in.Gateway, Cost: in.Cost, Weight: 1}
+	rt := routingcfg.Route{Prefix: in.Prefix, Gateway: in.Gateway, Cost: in.Cost, Weight: 1,
+		Sites: in.Sites, SiteCosts: in.SiteCosts, Windows: in.Windows}
 	if in.Weight != nil {
 		rt.Weight = *in.Weight
 	}

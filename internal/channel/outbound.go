@@ -48,7 +48,14 @@ func (p *Pool) worker(ctx context.Context) {
 			p.sleep(ctx)
 			continue
 		}
-		jobs, err := p.d.Queue.Claim(ctx, lease, 1)
+		var jobs []queue.Job
+		var err error
+		hint := p.hint.Load()
+		if hint != nil {
+			jobs, err = p.d.Queue.ClaimWithSlot(ctx, lease, 1, *hint)
+		} else {
+			jobs, err = p.d.Queue.Claim(ctx, lease, 1)
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				p.log.Warn("claim failed", "err", err)
@@ -61,7 +68,7 @@ func (p *Pool) worker(ctx context.Context) {
 			continue
 		}
 		p.busy(Outbound, 1)
-		backoff := p.send(ctx, lease, jobs[0])
+		backoff := p.send(ctx, lease, jobs[0], hint)
 		p.busy(Outbound, -1)
 		if backoff {
 			p.sleep(ctx)
@@ -114,7 +121,7 @@ func ladderStep(job queue.Job) int {
 // send runs one claimed job to its end. It reports whether the worker
 // should pause before claiming again (the job was handed back because
 // every gateway was at its limit).
-func (p *Pool) send(soft context.Context, lease *queue.Lease, job queue.Job) (backoff bool) {
+func (p *Pool) send(soft context.Context, lease *queue.Lease, job queue.Job, hint *queue.SlotHint) (backoff bool) {
 	ctx, cancel := context.WithCancelCause(p.hard)
 	defer cancel(nil)
 	cancelled, stop := p.waiter.CancelRequested(job.ID)
@@ -173,15 +180,32 @@ func (p *Pool) send(soft context.Context, lease *queue.Lease, job queue.Job) (ba
 		a.fail(queue.ClassRoute, err.Error())
 		return false
 	}
+	if len(cands) > 0 {
+		p.setHint(cands[0])
+	}
 	var tried []string
 	for _, gw := range cands {
 		if soft.Err() != nil || ctx.Err() != nil {
 			break
 		}
+		// The claim may have taken this call's slot already; a slot on
+		// another gateway (or under other limits) is given back first: a
+		// claim holds one call's slots at a time.
+		pre := job.SlotGateway != "" && job.SlotGateway == gw.Name && hint != nil &&
+			hint.GatewayLimit == gw.MaxChannels && hint.NumberLimit == p.cfg.MaxCallsPerNumber
+		if job.SlotGateway != "" && !pre {
+			p.releaseSlot(job)
+			job.SlotGateway = ""
+		}
 		if !p.d.Router.Acquire(gw.Name) {
 			continue
 		}
-		switch v, err := p.acquireSlot(ctx, job, gw); {
+		v, err := queue.SlotAcquired, error(nil)
+		if !pre {
+			v, err = p.acquireSlot(ctx, job, gw)
+		}
+		job.SlotGateway = "" // from here on the slot is this call's, released as before
+		switch {
 		case err != nil:
 			p.d.Router.Release(gw.Name)
 			a.log.Warn("taking a call slot", "gateway", gw.Name, "err", err)
@@ -447,6 +471,19 @@ func (p *Pool) acquireSlot(ctx context.Context, job queue.Job, gw routing.Gatewa
 	}
 	return p.d.Queue.AcquireSlot(ctx, queue.SlotRequest{JobID: job.ID, Token: job.Token, Gateway: gw.Name,
 		GatewayLimit: gw.MaxChannels, Number: job.Destination, NumberLimit: p.cfg.MaxCallsPerNumber})
+}
+
+// setHint makes gw the gateway whose call slot the next claims take
+// with their job (none with cluster_limits off or without limits).
+func (p *Pool) setHint(gw routing.Gateway) {
+	if !p.cfg.ClusterLimits || gw.Name == "" || gw.MaxChannels <= 0 && p.cfg.MaxCallsPerNumber <= 0 {
+		p.hint.Store(nil)
+		return
+	}
+	h := queue.SlotHint{Gateway: gw.Name, GatewayLimit: gw.MaxChannels, NumberLimit: p.cfg.MaxCallsPerNumber}
+	if old := p.hint.Load(); old == nil || *old != h {
+		p.hint.Store(&h)
+	}
 }
 
 // releaseSlot gives the call's slot back. A failure leaves the row to the

@@ -70,6 +70,9 @@ type Pool struct {
 	hardCancel context.CancelFunc
 
 	inSlots chan struct{}
+	// hint is the gateway the last job went to first: the next claim
+	// takes its call slot on it in the same statement (queue.SlotHint).
+	hint    atomic.Pointer[queue.SlotHint]
 	mu      sync.Mutex
 	closing bool
 	inWG    sync.WaitGroup

@@ -177,6 +177,8 @@ type gatewayRow struct {
 	Enabled                           bool
 	Profile                           []byte // JSON, copied as it is
 	CreatedAt, UpdatedAt              time.Time
+	Sites                             []string
+	SiteCosts                         []byte // JSON, copied as it is
 }
 
 type routeRow struct {
@@ -184,6 +186,8 @@ type routeRow struct {
 	Cost                 float64
 	Weight               int32
 	CreatedAt, UpdatedAt time.Time
+	Sites                []string
+	SiteCosts, Windows   []byte // JSON, copied as they are
 }
 
 type ruleRow struct {
@@ -263,12 +267,12 @@ func sameDatabase(ctx context.Context, primary *pgx.Conn, local *pgxpool.Pool) (
 func readConfig(ctx context.Context, conn *pgx.Conn) (config, error) {
 	var c config
 	err := pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		rows, _ := tx.Query(ctx, `SELECT name, address, username, password, max_channels, enabled, profile, created_at, updated_at FROM gateways ORDER BY name`)
+		rows, _ := tx.Query(ctx, `SELECT name, address, username, password, max_channels, enabled, profile, created_at, updated_at, sites, site_costs FROM gateways ORDER BY name`)
 		var err error
 		if c.gateways, err = pgx.CollectRows(rows, pgx.RowToStructByPos[gatewayRow]); err != nil {
 			return fmt.Errorf("gateways: %w", err)
 		}
-		rows, _ = tx.Query(ctx, `SELECT prefix, gateway, cost, weight, created_at, updated_at FROM routes ORDER BY id`)
+		rows, _ = tx.Query(ctx, `SELECT prefix, gateway, cost, weight, created_at, updated_at, sites, site_costs, windows FROM routes ORDER BY id`)
 		if c.routes, err = pgx.CollectRows(rows, pgx.RowToStructByPos[routeRow]); err != nil {
 			return fmt.Errorf("routes: %w", err)
 		}
@@ -310,27 +314,33 @@ func applyConfig(ctx context.Context, tx pgx.Tx, c config, res *SyncResult) erro
 	}
 	for _, g := range c.gateways {
 		if err := exec("gateways", res.Copied, `
-			INSERT INTO gateways AS t (name, address, username, password, max_channels, enabled, profile, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			INSERT INTO gateways AS t (name, address, username, password, max_channels, enabled, profile, created_at, updated_at,
+				sites, site_costs)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 			ON CONFLICT (name) DO UPDATE SET address = EXCLUDED.address, username = EXCLUDED.username,
 				password = EXCLUDED.password, max_channels = EXCLUDED.max_channels, enabled = EXCLUDED.enabled,
-				profile = EXCLUDED.profile, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
-			WHERE (t.address, t.username, t.password, t.max_channels, t.enabled, t.profile, t.created_at, t.updated_at)
+				profile = EXCLUDED.profile, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
+				sites = EXCLUDED.sites, site_costs = EXCLUDED.site_costs
+			WHERE (t.address, t.username, t.password, t.max_channels, t.enabled, t.profile, t.created_at, t.updated_at,
+				t.sites, t.site_costs)
 				IS DISTINCT FROM (EXCLUDED.address, EXCLUDED.username, EXCLUDED.password, EXCLUDED.max_channels,
-				EXCLUDED.enabled, EXCLUDED.profile, EXCLUDED.created_at, EXCLUDED.updated_at)`,
-			g.Name, g.Address, g.Username, g.Password, g.MaxChannels, g.Enabled, g.Profile, g.CreatedAt, g.UpdatedAt); err != nil {
+				EXCLUDED.enabled, EXCLUDED.profile, EXCLUDED.created_at, EXCLUDED.updated_at, EXCLUDED.sites, EXCLUDED.site_costs)`,
+			g.Name, g.Address, g.Username, g.Password, g.MaxChannels, g.Enabled, g.Profile, g.CreatedAt, g.UpdatedAt,
+			g.Sites, g.SiteCosts); err != nil {
 			return err
 		}
 	}
 	for _, r := range c.routes {
 		if err := exec("routes", res.Copied, `
-			INSERT INTO routes AS t (prefix, gateway, cost, weight, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6)
+			INSERT INTO routes AS t (prefix, gateway, cost, weight, created_at, updated_at, sites, site_costs, windows)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 			ON CONFLICT (prefix, gateway) DO UPDATE SET cost = EXCLUDED.cost, weight = EXCLUDED.weight,
-				created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
-			WHERE (t.cost, t.weight, t.created_at, t.updated_at)
-				IS DISTINCT FROM (EXCLUDED.cost, EXCLUDED.weight, EXCLUDED.created_at, EXCLUDED.updated_at)`,
-			r.Prefix, r.Gateway, r.Cost, r.Weight, r.CreatedAt, r.UpdatedAt); err != nil {
+				created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
+				sites = EXCLUDED.sites, site_costs = EXCLUDED.site_costs, windows = EXCLUDED.windows
+			WHERE (t.cost, t.weight, t.created_at, t.updated_at, t.sites, t.site_costs, t.windows)
+				IS DISTINCT FROM (EXCLUDED.cost, EXCLUDED.weight, EXCLUDED.created_at, EXCLUDED.updated_at,
+				EXCLUDED.sites, EXCLUDED.site_costs, EXCLUDED.windows)`,
+			r.Prefix, r.Gateway, r.Cost, r.Weight, r.CreatedAt, r.UpdatedAt, r.Sites, r.SiteCosts, r.Windows); err != nil {
 			return err
 		}
 	}

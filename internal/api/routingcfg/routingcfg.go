@@ -9,8 +9,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,9 +70,13 @@ type Gateway struct {
 	Enabled     bool   `json:"enabled"`
 	// Profile is how faxd calls the gateway; unset fields keep the
 	// server's settings.
-	Profile   channel.Profile `json:"profile"`
-	CreatedAt time.Time       `json:"created_at"`
-	UpdatedAt time.Time       `json:"updated_at"`
+	Profile channel.Profile `json:"profile"`
+	// Sites that reach the gateway (none: every site); SiteCosts adds a
+	// cost per site to every route through it.
+	Sites     []string           `json:"sites"`
+	SiteCosts map[string]float64 `json:"site_costs"`
+	CreatedAt time.Time          `json:"created_at"`
+	UpdatedAt time.Time          `json:"updated_at"`
 
 	sealed string // the stored column value
 }
@@ -128,19 +135,75 @@ func (g *Gateway) Validate() error {
 			c.bad("profile.%s", e)
 		}
 	}
+	checkSites(&c, g.Sites, g.SiteCosts)
 	return c.err()
+}
+
+// maxSites bounds the sites one gateway or route names.
+const maxSites = 64
+
+// checkSites checks the sites and site_costs fields of a gateway or a
+// route: site names as gateway names, costs as route costs.
+func checkSites(c *checker, sites []string, costs map[string]float64) {
+	if len(sites) > maxSites {
+		c.bad("sites: at most %d", maxSites)
+	}
+	seen := map[string]bool{}
+	for i, s := range sites {
+		switch {
+		case !nameRE.MatchString(s):
+			c.bad("sites[%d] %q: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", i, s)
+		case seen[s]:
+			c.bad("sites[%d] %q: named twice", i, s)
+		}
+		seen[s] = true
+	}
+	if len(costs) > maxSites {
+		c.bad("site_costs: at most %d sites", maxSites)
+	}
+	for _, s := range slices.Sorted(maps.Keys(costs)) {
+		if !nameRE.MatchString(s) {
+			c.bad("site_costs %q: not a site name (1-64 letters, digits, '.', '_' or '-')", s)
+		}
+		if v := costs[s]; v < 0 || v > 1e9 || math.IsNaN(v) {
+			c.bad("site_costs.%s %v: must be from 0 to 1e9", s, v)
+		}
+	}
+}
+
+// Window is a cost period of a route: from From to To ("HH:MM"; To
+// "24:00" is midnight, To at or before From runs past midnight) on Days
+// ("mon".."sun"; none: every day) the route costs Cost, in the time zone
+// of channel.time_zone.
+type Window struct {
+	Days []string `json:"days,omitempty"`
+	From string   `json:"from"`
+	To   string   `json:"to"`
+	Cost float64  `json:"cost"`
+}
+
+func (w Window) routing() (routing.Window, error) {
+	return channel.RouteWindow{Days: w.Days, From: w.From, To: w.To, Cost: w.Cost}.Window()
 }
 
 // Route sends numbers starting with Prefix through Gateway at Cost.
 type Route struct {
-	ID        int64     `json:"id"`
-	Prefix    string    `json:"prefix"`
-	Gateway   string    `json:"gateway"`
-	Cost      float64   `json:"cost"`
-	Weight    int       `json:"weight"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID      int64   `json:"id"`
+	Prefix  string  `json:"prefix"`
+	Gateway string  `json:"gateway"`
+	Cost    float64 `json:"cost"`
+	Weight  int     `json:"weight"`
+	// Sites that may use the route (none: every site); SiteCosts adds a
+	// cost per site; Windows are its cost periods (cheap rates).
+	Sites     []string           `json:"sites"`
+	SiteCosts map[string]float64 `json:"site_costs"`
+	Windows   []Window           `json:"windows"`
+	CreatedAt time.Time          `json:"created_at"`
+	UpdatedAt time.Time          `json:"updated_at"`
 }
+
+// maxWindows bounds a route's cost windows.
+const maxWindows = 32
 
 // Validate checks every field.
 func (r *Route) Validate() error {
@@ -156,6 +219,17 @@ func (r *Route) Validate() error {
 	}
 	if r.Weight < 0 || r.Weight > 1000000 {
 		c.bad("weight %d: must be from 0 to 1000000", r.Weight)
+	}
+	checkSites(&c, r.Sites, r.SiteCosts)
+	if len(r.Windows) > maxWindows {
+		c.bad("windows: at most %d", maxWindows)
+	}
+	for i, w := range r.Windows {
+		if _, err := w.routing(); err != nil {
+			c.bad("windows[%d]: %v", i, err)
+		} else if w.Cost > 1e9 {
+			c.bad("windows[%d]: cost %v: must be from 0 to 1e9", i, w.Cost)
+		}
 	}
 	return c.err()
 }
@@ -222,14 +296,31 @@ func pgCode(err error) string {
 	return ""
 }
 
-const gatewayCols = `name, address, max_channels, username, password, enabled, profile, created_at, updated_at`
+const gatewayCols = `name, address, max_channels, username, password, enabled, profile, sites, site_costs, created_at, updated_at`
 
 func scanGateway(row pgx.Row) (Gateway, error) {
 	var g Gateway
 	var maxCh int32
-	err := row.Scan(&g.Name, &g.Address, &maxCh, &g.Username, &g.sealed, &g.Enabled, &g.Profile, &g.CreatedAt, &g.UpdatedAt)
+	err := row.Scan(&g.Name, &g.Address, &maxCh, &g.Username, &g.sealed, &g.Enabled, &g.Profile, &g.Sites, &g.SiteCosts, &g.CreatedAt, &g.UpdatedAt)
 	g.MaxChannels, g.HasPassword = int(maxCh), g.sealed != ""
+	g.Sites, g.SiteCosts = orEmpty(g.Sites), orEmptyMap(g.SiteCosts)
 	return g, err
+}
+
+// orEmpty and orEmptyMap make absent lists and maps [] and {} (not null)
+// in the API's answers and in the stored columns.
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func orEmptyMap(m map[string]float64) map[string]float64 {
+	if m == nil {
+		return map[string]float64{}
+	}
+	return m
 }
 
 // Gateways lists every gateway by name.
@@ -260,9 +351,9 @@ func (s *Store) CreateGateway(ctx context.Context, g Gateway) (Gateway, error) {
 		return Gateway{}, err
 	}
 	out, err := scanGateway(s.pool.QueryRow(ctx, `
-		INSERT INTO gateways (name, address, max_channels, username, password, enabled, profile)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+gatewayCols,
-		g.Name, g.Address, g.MaxChannels, g.Username, stored, g.Enabled, g.Profile))
+		INSERT INTO gateways (name, address, max_channels, username, password, enabled, profile, sites, site_costs)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING `+gatewayCols,
+		g.Name, g.Address, g.MaxChannels, g.Username, stored, g.Enabled, g.Profile, orEmpty(g.Sites), orEmptyMap(g.SiteCosts)))
 	if pgCode(err) == "23505" {
 		return Gateway{}, fmt.Errorf("%w: a gateway named %q exists already", ErrConflict, g.Name)
 	}
@@ -296,9 +387,9 @@ func (s *Store) UpdateGateway(ctx context.Context, g Gateway, keepPassword bool)
 	}
 	out, err := scanGateway(s.pool.QueryRow(ctx, `
 		UPDATE gateways SET address = $2, max_channels = $3, username = $4, password = $5, enabled = $6,
-			profile = $7, updated_at = now()
+			profile = $7, sites = $8, site_costs = $9, updated_at = now()
 		WHERE name = $1 RETURNING `+gatewayCols,
-		g.Name, g.Address, g.MaxChannels, g.Username, stored, g.Enabled, g.Profile))
+		g.Name, g.Address, g.MaxChannels, g.Username, stored, g.Enabled, g.Profile, orEmpty(g.Sites), orEmptyMap(g.SiteCosts)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Gateway{}, fmt.Errorf("%w: gateway %q", ErrNotFound, g.Name)
 	}
@@ -320,13 +411,14 @@ func (s *Store) DeleteGateway(ctx context.Context, name string) error {
 	return nil
 }
 
-const routeCols = `id, prefix, gateway, cost, weight, created_at, updated_at`
+const routeCols = `id, prefix, gateway, cost, weight, sites, site_costs, windows, created_at, updated_at`
 
 func scanRoute(row pgx.Row) (Route, error) {
 	var r Route
 	var w int32
-	err := row.Scan(&r.ID, &r.Prefix, &r.Gateway, &r.Cost, &w, &r.CreatedAt, &r.UpdatedAt)
+	err := row.Scan(&r.ID, &r.Prefix, &r.Gateway, &r.Cost, &w, &r.Sites, &r.SiteCosts, &r.Windows, &r.CreatedAt, &r.UpdatedAt)
 	r.Weight = int(w)
+	r.Sites, r.SiteCosts, r.Windows = orEmpty(r.Sites), orEmptyMap(r.SiteCosts), orEmpty(r.Windows)
 	return r, err
 }
 
@@ -364,8 +456,9 @@ func (s *Store) CreateRoute(ctx context.Context, r Route) (Route, error) {
 		return Route{}, err
 	}
 	out, err := scanRoute(s.pool.QueryRow(ctx, `
-		INSERT INTO routes (prefix, gateway, cost, weight) VALUES ($1, $2, $3, $4) RETURNING `+routeCols,
-		r.Prefix, r.Gateway, r.Cost, r.Weight))
+		INSERT INTO routes (prefix, gateway, cost, weight, sites, site_costs, windows)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+routeCols,
+		r.Prefix, r.Gateway, r.Cost, r.Weight, orEmpty(r.Sites), orEmptyMap(r.SiteCosts), orEmpty(r.Windows)))
 	return out, routeErr(err, r)
 }
 
@@ -375,8 +468,10 @@ func (s *Store) UpdateRoute(ctx context.Context, r Route) (Route, error) {
 		return Route{}, err
 	}
 	out, err := scanRoute(s.pool.QueryRow(ctx, `
-		UPDATE routes SET prefix = $2, gateway = $3, cost = $4, weight = $5, updated_at = now()
-		WHERE id = $1 RETURNING `+routeCols, r.ID, r.Prefix, r.Gateway, r.Cost, r.Weight))
+		UPDATE routes SET prefix = $2, gateway = $3, cost = $4, weight = $5, sites = $6, site_costs = $7,
+			windows = $8, updated_at = now()
+		WHERE id = $1 RETURNING `+routeCols, r.ID, r.Prefix, r.Gateway, r.Cost, r.Weight,
+		orEmpty(r.Sites), orEmptyMap(r.SiteCosts), orEmpty(r.Windows)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Route{}, fmt.Errorf("%w: route %d", ErrNotFound, r.ID)
 	}
@@ -413,14 +508,25 @@ func (s *Store) Load(ctx context.Context) ([]routing.Gateway, []routing.Route, e
 			enabled[g.Name] = true
 			var cg channel.Gateway
 			_ = g.Profile.Apply(&cg) // validated when stored
-			gout = append(gout, routing.Gateway{Name: g.Name, Address: g.Address, MaxChannels: g.MaxChannels, Probe: cg.ProbePolicy()})
+			gout = append(gout, routing.Gateway{Name: g.Name, Address: g.Address, MaxChannels: g.MaxChannels, Probe: cg.ProbePolicy(),
+				Sites: g.Sites, SiteCosts: g.SiteCosts})
 		}
 	}
 	var rout []routing.Route
 	for _, r := range rts {
-		if enabled[r.Gateway] {
-			rout = append(rout, routing.Route{Prefix: r.Prefix, Gateway: r.Gateway, Cost: r.Cost, Weight: r.Weight})
+		if !enabled[r.Gateway] {
+			continue
 		}
+		var ws []routing.Window
+		for i, w := range r.Windows {
+			rw, err := w.routing()
+			if err != nil { // validated when stored; a hand-edited row is named
+				return nil, nil, fmt.Errorf("routingcfg: route %d windows[%d]: %w", r.ID, i, err)
+			}
+			ws = append(ws, rw)
+		}
+		rout = append(rout, routing.Route{Prefix: r.Prefix, Gateway: r.Gateway, Cost: r.Cost, Weight: r.Weight,
+			Sites: r.Sites, SiteCosts: r.SiteCosts, Windows: ws})
 	}
 	return gout, rout, nil
 }

@@ -1,0 +1,300 @@
+package queue_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/faxd/faxd/internal/pgtest"
+	"github.com/faxd/faxd/queue"
+)
+
+// makeSlots creates a gateway's slot rows the way the channels do: the
+// first AcquireSlot that finds none sweeps and creates them. The job is
+// failed (permanently), which frees its slot.
+func makeSlots(t testing.TB, q *queue.Queue, n *queue.Node, gateway string, limit int) {
+	t.Helper()
+	ctx := context.Background()
+	j := enqueue(t, q, queue.Request{Destination: "0", Document: "doc/0", PagesTotal: 1, Priority: 1000})
+	c := claimOne(t, q, n)
+	if c.ID != j.ID {
+		t.Fatalf("claimed %d, want %d", c.ID, j.ID)
+	}
+	if v, err := q.AcquireSlot(ctx, queue.SlotRequest{JobID: c.ID, Token: c.Token, Gateway: gateway, GatewayLimit: limit, Number: c.Destination}); err != nil || v != queue.SlotAcquired {
+		t.Fatalf("first slot: %v %v", v, err)
+	}
+	if _, err := q.Fail(ctx, c.ID, c.Token, queue.Failure{Class: queue.ClassPermanent, Reason: "slot rows made"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Three nodes, ten workers each, claim with the slot in the claim
+// statement against a gateway of max_channels 5, while others take the
+// slow path (claim, then AcquireSlot): never more than five calls hold a
+// slot, counted from the table while every holder holds, and every job
+// is sent.
+func TestClaimWithSlotGatewayLimit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.NewDSN(t)
+	const nodes, workers, limit, jobs = 3, 10, 5, 150
+	var qs []*queue.Queue
+	var ns []*queue.Node
+	for i := range nodes {
+		q := newQueue(t, dsn)
+		qs = append(qs, q)
+		ns = append(ns, register(t, q, fmt.Sprintf("n%d", i), queue.NodeConfig{}))
+	}
+	makeSlots(t, qs[0], ns[0], "gw", limit)
+	for i := range jobs {
+		enqueue(t, qs[0], req(fmt.Sprintf("+49302%04d", i)))
+	}
+	hint := queue.SlotHint{Gateway: "gw", GatewayLimit: limit, NumberLimit: 1}
+	var maxSeen, sent, inClaim atomic.Int64
+	var wg sync.WaitGroup
+	for i := range nodes {
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					js, err := qs[i].ClaimWithSlot(ctx, ns[i].Lease(), 1, hint)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(js) == 0 {
+						return
+					}
+					j := js[0]
+					if j.SlotGateway == "gw" {
+						inClaim.Add(1)
+					} else {
+						if j.SlotGateway != "" {
+							t.Errorf("job %d: slot on %q", j.ID, j.SlotGateway)
+						}
+						v, err := qs[i].AcquireSlot(ctx, queue.SlotRequest{JobID: j.ID, Token: j.Token, Gateway: "gw", GatewayLimit: limit, Number: j.Destination, NumberLimit: 1})
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if v != queue.SlotAcquired {
+							if _, err := qs[i].Release(ctx, j.ID, j.Token, v.String()); err != nil {
+								t.Error(err)
+								return
+							}
+							continue
+						}
+					}
+					n := int64(slotsHeld(t, qs[i], "gw"))
+					for m := maxSeen.Load(); n > m && !maxSeen.CompareAndSwap(m, n); m = maxSeen.Load() {
+					}
+					if c := numberCalls(t, qs[i], j.Destination); c != 1 {
+						t.Errorf("job %d: %d calls to its number", j.ID, c)
+					}
+					// Odd workers end the claim with the completion alone
+					// (no ReleaseSlot): the statement frees the slots.
+					if w%2 == 0 {
+						if err := qs[i].ReleaseSlot(ctx, j.ID, j.Token); err != nil {
+							t.Error(err)
+						}
+					}
+					if _, err := qs[i].Complete(ctx, j.ID, j.Token, queue.Result{Pages: 3}); err != nil {
+						t.Error(err)
+					}
+					sent.Add(1)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if m := maxSeen.Load(); m > limit || m < 1 {
+		t.Fatalf("up to %d slots held at once, limit %d", m, limit)
+	}
+	if sent.Load() != jobs {
+		t.Fatalf("sent %d, want %d", sent.Load(), jobs)
+	}
+	if inClaim.Load() == 0 {
+		t.Fatal("no job got its slot within the claim")
+	}
+	if n := slotsHeld(t, qs[0], "gw"); n != 0 {
+		t.Fatalf("%d slots held after every job ended", n)
+	}
+}
+
+// One claim statement taking two jobs to the same number (written with
+// and without +) gives the slot to one only; the other, on its slow path,
+// finds the number busy. A gateway without free slots gives none, and the
+// job is claimed all the same.
+func TestClaimWithSlotNumberAndFull(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q := newQueue(t, pgtest.NewDSN(t))
+	n := register(t, q, "n", queue.NodeConfig{})
+	makeSlots(t, q, n, "gw", 2)
+	enqueue(t, q, req("+4930555"))
+	enqueue(t, q, req("4930555"))
+	js, err := q.ClaimWithSlot(ctx, n.Lease(), 2, queue.SlotHint{Gateway: "gw", GatewayLimit: 2, NumberLimit: 1})
+	if err != nil || len(js) != 2 {
+		t.Fatalf("claim: %v %v", js, err)
+	}
+	with, without := js[0], js[1]
+	if with.SlotGateway == "" {
+		with, without = without, with
+	}
+	if with.SlotGateway != "gw" || without.SlotGateway != "" {
+		t.Fatalf("slots: %q and %q, want exactly one on gw", js[0].SlotGateway, js[1].SlotGateway)
+	}
+	if g, c := slotsHeld(t, q, "gw"), numberCalls(t, q, "4930555"); g != 1 || c != 1 {
+		t.Fatalf("held: gateway %d, number %d; want 1 and 1", g, c)
+	}
+	if v, err := q.AcquireSlot(ctx, queue.SlotRequest{JobID: without.ID, Token: without.Token, Gateway: "gw", GatewayLimit: 2, Number: without.Destination, NumberLimit: 1}); err != nil || v != queue.SlotNumberBusy {
+		t.Fatalf("second call to the number: %v %v, want number busy", v, err)
+	}
+	// Fill the gateway's second slot, then claim with a hint on it.
+	enqueue(t, q, req("4930556"))
+	enqueue(t, q, req("4930557"))
+	j := claimOne(t, q, n)
+	if v, err := q.AcquireSlot(ctx, queue.SlotRequest{JobID: j.ID, Token: j.Token, Gateway: "gw", GatewayLimit: 2, Number: j.Destination}); err != nil || v != queue.SlotAcquired {
+		t.Fatalf("second slot: %v %v", v, err)
+	}
+	js, err = q.ClaimWithSlot(ctx, n.Lease(), 1, queue.SlotHint{Gateway: "gw", GatewayLimit: 2, NumberLimit: 1})
+	if err != nil || len(js) != 1 {
+		t.Fatalf("claim on a full gateway: %v %v", js, err)
+	}
+	if js[0].SlotGateway != "" || slotsHeld(t, q, "gw") != 2 || numberCalls(t, q, js[0].Destination) != 0 {
+		t.Fatalf("full gateway: slot %q, %d held, %d number calls", js[0].SlotGateway, slotsHeld(t, q, "gw"), numberCalls(t, q, js[0].Destination))
+	}
+	// A bad hint is refused before anything is claimed.
+	if _, err := q.ClaimWithSlot(ctx, n.Lease(), 1, queue.SlotHint{GatewayLimit: 1}); err == nil {
+		t.Fatal("hint without a gateway accepted")
+	}
+}
+
+// The claim's slots go with a takeover: a node dies holding the only slot
+// it took in its claim; the survivor takes the job over and its acquire
+// sweeps the dead claim's row.
+func TestClaimWithSlotReleasedByTakeover(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.NewDSN(t)
+	qa, qb := newQueue(t, dsn), newQueue(t, dsn)
+	na := register(t, qa, "a", queue.NodeConfig{LeaseOnly: true})
+	nb := register(t, qb, "b", queue.NodeConfig{})
+	makeSlots(t, qb, nb, "gw", 1)
+	enqueue(t, qa, req("4930111"))
+	enqueue(t, qa, req("4930222"))
+	hint := queue.SlotHint{Gateway: "gw", GatewayLimit: 1, NumberLimit: 1}
+	ja, err := qa.ClaimWithSlot(ctx, na.Lease(), 1, hint)
+	if err != nil || len(ja) != 1 || ja[0].SlotGateway != "gw" {
+		t.Fatalf("a's claim: %v %v", ja, err)
+	}
+	jb, err := qb.ClaimWithSlot(ctx, nb.Lease(), 1, hint)
+	if err != nil || len(jb) != 1 || jb[0].SlotGateway != "" {
+		t.Fatalf("b's claim on a full 1-channel gateway: %v %v", jb, err)
+	}
+	if err := na.Deregister(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := qb.TakeOver(ctx, "b"); err != nil || len(got) != 1 || got[0].ID != ja[0].ID {
+		t.Fatalf("takeover: %v %v", got, err)
+	}
+	if v, err := qb.AcquireSlot(ctx, queue.SlotRequest{JobID: jb[0].ID, Token: jb[0].Token, Gateway: "gw", GatewayLimit: 1, Number: jb[0].Destination, NumberLimit: 1}); err != nil || v != queue.SlotAcquired {
+		t.Fatalf("after takeover: %v %v", v, err)
+	}
+	if g := slotsHeld(t, qb, "gw"); g != 1 {
+		t.Fatalf("%d slots held, want 1", g)
+	}
+	// The taken-over job's number slot went with the dead claim too.
+	if _, err := qb.Complete(ctx, jb[0].ID, jb[0].Token, queue.Result{Pages: 3}); err != nil {
+		t.Fatal(err)
+	}
+	jc, err := qb.ClaimWithSlot(ctx, nb.Lease(), 1, hint)
+	if err != nil || len(jc) != 1 || jc[0].ID != ja[0].ID {
+		t.Fatalf("taken-over job claimed again: %v %v", jc, err)
+	}
+	if jc[0].SlotGateway == "" {
+		if v, err := qb.AcquireSlot(ctx, queue.SlotRequest{JobID: jc[0].ID, Token: jc[0].Token, Gateway: "gw", GatewayLimit: 1, Number: jc[0].Destination, NumberLimit: 1}); err != nil || v != queue.SlotAcquired {
+			t.Fatalf("taken-over job's slot: %v %v", v, err)
+		}
+	}
+	if g, c := slotsHeld(t, qb, "gw"), numberCalls(t, qb, "4930111"); g != 1 || c != 1 {
+		t.Fatalf("held: gateway %d, number %d; want 1 and 1", g, c)
+	}
+}
+
+// Inbound calls hold the gateway's slots too: with two channels and one
+// inbound call, one outbound call gets a slot (by either path) and the
+// next finds the gateway full; the inbound call's end frees its channel,
+// and a dead node's inbound slot is swept by the next acquirer.
+func TestInboundCallsHoldGatewaySlots(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.NewDSN(t)
+	qa, qb := newQueue(t, dsn), newQueue(t, dsn)
+	na := register(t, qa, "a", queue.NodeConfig{LeaseOnly: true})
+	nb := register(t, qb, "b", queue.NodeConfig{})
+	const limit = 2
+	if ok, err := qa.AcquireInboundSlot(ctx, na.Lease(), "gw", limit, "call-1@a"); err != nil || !ok {
+		t.Fatalf("inbound slot: %v %v", ok, err)
+	}
+	if n := slotsHeld(t, qb, "gw"); n != 1 {
+		t.Fatalf("%d slots held with one inbound call, want 1", n)
+	}
+	for i := range 4 {
+		enqueue(t, qb, req(fmt.Sprintf("4930%03d", i)))
+	}
+	ask := func(j queue.Job) queue.SlotVerdict {
+		t.Helper()
+		v, err := qb.AcquireSlot(ctx, queue.SlotRequest{JobID: j.ID, Token: j.Token, Gateway: "gw", GatewayLimit: limit, Number: j.Destination, NumberLimit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	j1 := claimOne(t, qb, nb)
+	if v := ask(j1); v != queue.SlotAcquired {
+		t.Fatalf("first outbound call: %v", v)
+	}
+	j2 := claimOne(t, qb, nb)
+	if v := ask(j2); v != queue.SlotGatewayFull {
+		t.Fatalf("outbound beside an inbound call on 2 channels: %v, want full", v)
+	}
+	js, err := qb.ClaimWithSlot(ctx, nb.Lease(), 1, queue.SlotHint{Gateway: "gw", GatewayLimit: limit, NumberLimit: 1})
+	if err != nil || len(js) != 1 || js[0].SlotGateway != "" {
+		t.Fatalf("claim with slot on a full gateway: %+v %v", js, err)
+	}
+	// Another inbound call finds no slot: it goes ahead uncounted.
+	if ok, err := qb.AcquireInboundSlot(ctx, nb.Lease(), "gw", limit, "call-2@b"); err != nil || ok {
+		t.Fatalf("second inbound slot on a full gateway: %v %v", ok, err)
+	}
+	if err := qa.ReleaseInboundSlot(ctx, "gw", "call-1@a"); err != nil {
+		t.Fatal(err)
+	}
+	if v := ask(j2); v != queue.SlotAcquired {
+		t.Fatalf("after the inbound call ended: %v", v)
+	}
+	// Full again (two outbound calls). One ends; an inbound call on node
+	// a takes the freed channel, then node a dies: its slot is stale and
+	// the next outbound acquirer sweeps it.
+	if _, err := qb.Complete(ctx, j1.ID, j1.Token, queue.Result{Pages: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := qa.AcquireInboundSlot(ctx, na.Lease(), "gw", limit, "call-3@a"); err != nil || !ok {
+		t.Fatalf("inbound slot: %v %v", ok, err)
+	}
+	if v := ask(js[0]); v != queue.SlotGatewayFull {
+		t.Fatalf("with an inbound call of a live node: %v, want full", v)
+	}
+	if err := na.Deregister(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := ask(js[0]); v != queue.SlotAcquired {
+		t.Fatalf("after the inbound holder died: %v", v)
+	}
+	if n := slotsHeld(t, qb, "gw"); n != limit {
+		t.Fatalf("%d slots held, want %d", n, limit)
+	}
+}
