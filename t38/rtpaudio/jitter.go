@@ -80,13 +80,15 @@ type Stats struct {
 // Defaults and limits of the jitter buffer.
 const (
 	defaultDelay = 60 * time.Millisecond
-	// driftWindow is how many packets' lead are averaged before the
-	// buffer judges drift: 5 s at 20 ms, so that 20 ms of random jitter
-	// averages to about 3 samples.
+	// driftWindow is how many packets the buffer watches before it judges
+	// drift: 5 s at 20 ms. Of each window it keeps the largest lead (the
+	// packet that crossed the path fastest): jitter only ever delays
+	// packets, so that maximum moves with the clocks, not with the
+	// jitter (within its spread divided by the window).
 	driftWindow = 250
-	// driftThreshold is the averaged lead change (samples) that starts
-	// corrections: 2 ms, well above the averaged jitter.
-	driftThreshold = 16
+	// driftThreshold is the change of that lead (samples) that starts
+	// corrections: 1 ms.
+	driftThreshold = 8
 	// corrGap is the fewest pulls between two corrections (320 ms at
 	// 20 ms): at most about 3 samples a second (375 ppm), well within the
 	// timing recovery of the modems, and above the ±200 ppm to follow.
@@ -130,9 +132,9 @@ type JitterBuffer struct {
 	pulled bool // a Pull since the stream was anchored
 	last   int16
 
-	leadSum   int64
+	leadMax   int64
 	leadN     int
-	ref       float64
+	ref       int64
 	haveRef   bool
 	pending   int // corrections to make: > 0 drop samples, < 0 insert
 	sinceCorr int
@@ -289,7 +291,7 @@ func (b *JitterBuffer) anchor(ts uint32) {
 	b.newest, b.first = b.tsExt, b.tsExt
 	b.pulled = false
 	clear(b.valid)
-	b.leadSum, b.leadN, b.haveRef, b.pending = 0, 0, false, 0
+	b.leadN, b.haveRef, b.pending = 0, false, 0
 }
 
 // extTS extends a 32-bit timestamp to 64 bits around the newest one seen,
@@ -354,25 +356,26 @@ func (b *JitterBuffer) leadSample(end int64, now time.Duration) {
 		return // the playout clock is not running yet
 	}
 	pos := b.playAt + samplesOf(now-b.playT)
-	b.leadSum += end - pos
+	if lead := end - pos; b.leadN == 0 || lead > b.leadMax {
+		b.leadMax = lead
+	}
 	b.leadN++
 	if b.leadN < driftWindow {
 		return
 	}
-	mean := float64(b.leadSum) / float64(b.leadN)
-	b.leadSum, b.leadN = 0, 0
+	b.leadN = 0
 	if !b.haveRef {
-		b.ref, b.haveRef = mean, true
+		b.ref, b.haveRef = b.leadMax, true
 		return
 	}
 	// Correct the excess beyond half the threshold, at most what the
 	// next window can apply at the allowed pace.
 	maxPending := driftWindow / corrGap
-	switch err := mean - b.ref; {
+	switch err := int(b.leadMax - b.ref); {
 	case err > driftThreshold:
-		b.pending = min(int(err-driftThreshold/2), maxPending)
+		b.pending = min(err-driftThreshold/2, maxPending)
 	case err < -driftThreshold:
-		b.pending = -min(int(-err-driftThreshold/2), maxPending)
+		b.pending = -min(-err-driftThreshold/2, maxPending)
 	default:
 		b.pending = 0
 	}
