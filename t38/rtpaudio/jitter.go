@@ -87,13 +87,29 @@ const (
 	// jitter (within its spread divided by the window).
 	driftWindow = 250
 	// driftThreshold is the change of that lead (samples) that starts
-	// corrections: 1 ms.
+	// corrections: 1 ms. They are made in quiet frames (between two
+	// signals, where T.30 leaves at least 75 ms of silence), where
+	// dropping or repeating samples cannot disturb a modem.
 	driftThreshold = 8
-	// corrGap is the fewest pulls between two corrections (320 ms at
-	// 20 ms): at most about 3 samples a second (375 ppm), well within the
-	// timing recovery of the modems, and above the ±200 ppm to follow.
-	corrGap   = 16
-	seqWindow = 512 // sequence numbers remembered for duplicates
+	// urgentThreshold (samples, 10 ms; at most a quarter of the delay)
+	// is the change beyond which corrections are also made inside a
+	// signal, a single sample at a time: a page longer than a minute
+	// has no pause, and the buffer must not run dry or overflow.
+	urgentThreshold = 80
+	// corrGap is the fewest pulls between two corrections inside a
+	// signal (320 ms at 20 ms): at most about 3 samples a second
+	// (375 ppm), within the timing recovery of the modems, and above
+	// the ±200 ppm to follow.
+	corrGap = 16
+	// quietPeak bounds every sample of a quiet frame: about -36 dBm0 at
+	// the peak, above the noise of a usable line (below -43 dBm0 rms,
+	// the receivers' default carrier-on level) and below any signal.
+	// A peak rather than a mean, so that no edge of a signal counts.
+	quietPeak = 400
+	// maxQuietStep is the most samples dropped or inserted in one quiet
+	// frame.
+	maxQuietStep = 16
+	seqWindow    = 512 // sequence numbers remembered for duplicates
 	// seqJump is a sequence jump taken for a restart of the far end's
 	// stream rather than loss.
 	seqJump = 3000
@@ -104,15 +120,16 @@ const (
 // Push and Pull is given the time it happens (any monotonic origin). Pull
 // is meant to be called at a steady pace (every 20 ms for 160 samples).
 type JitterBuffer struct {
-	law     g711.Law
-	pt, evt uint8
-	delay   int64 // samples
-	limit   int64 // farthest end of data ahead of play (samples)
-	mask    int64
-	ring    []int16
-	valid   []bool
-	pkt     rtp.Packet
-	dec     []int16
+	law      g711.Law
+	pt, evt  uint8
+	delay    int64 // samples
+	limit    int64 // farthest end of data ahead of play (samples)
+	urgentAt int
+	mask     int64
+	ring     []int16
+	valid    []bool
+	pkt      rtp.Packet
+	dec      []int16
 
 	started bool
 	ssrc    uint32
@@ -137,6 +154,7 @@ type JitterBuffer struct {
 	ref       int64
 	haveRef   bool
 	pending   int // corrections to make: > 0 drop samples, < 0 insert
+	urgent    bool
 	sinceCorr int
 
 	st Stats
@@ -182,6 +200,7 @@ func NewJitterBuffer(cfg Config) (*JitterBuffer, error) {
 		b.law = g711.ALaw
 	}
 	b.delay = samplesOf(cfg.JitterDelay)
+	b.urgentAt = int(min(urgentThreshold, b.delay/4))
 	b.limit = samplesOf(cfg.MaxJitterDelay) + FrameSamples
 	n := int64(1)
 	for n < b.limit+2*FrameSamples {
@@ -291,7 +310,7 @@ func (b *JitterBuffer) anchor(ts uint32) {
 	b.newest, b.first = b.tsExt, b.tsExt
 	b.pulled = false
 	clear(b.valid)
-	b.leadN, b.haveRef, b.pending = 0, false, 0
+	b.leadN, b.haveRef, b.pending, b.urgent = 0, false, 0, false
 }
 
 // extTS extends a 32-bit timestamp to 64 bits around the newest one seen,
@@ -368,17 +387,26 @@ func (b *JitterBuffer) leadSample(end int64, now time.Duration) {
 		b.ref, b.haveRef = b.leadMax, true
 		return
 	}
-	// Correct the excess beyond half the threshold, at most what the
-	// next window can apply at the allowed pace.
-	maxPending := driftWindow / corrGap
-	switch err := int(b.leadMax - b.ref); {
-	case err > driftThreshold:
-		b.pending = min(err-driftThreshold/2, maxPending)
-	case err < -driftThreshold:
-		b.pending = -min(-err-driftThreshold/2, maxPending)
-	default:
-		b.pending = 0
+	// Correct the whole change. Every correction restarts the window,
+	// so the next judgement is made on leads measured after it.
+	err := int(b.leadMax - b.ref)
+	b.pending, b.urgent = 0, false
+	if err > driftThreshold || err < -driftThreshold {
+		b.pending = err
+		b.urgent = err > b.urgentAt || err < -b.urgentAt
 	}
+}
+
+// quiet says whether the n samples from the playout position have all
+// arrived and are below the quiet level (a missing one may be the start
+// of a signal still on its way).
+func (b *JitterBuffer) quiet(n int) bool {
+	for p := b.play; p < b.play+int64(n); p++ {
+		if i := p & b.mask; !b.valid[i] || b.ring[i] > quietPeak || b.ring[i] < -quietPeak {
+			return false
+		}
+	}
+	return true
 }
 
 // Pull fills dst with the samples due at now, concealing what is missing
@@ -390,14 +418,36 @@ func (b *JitterBuffer) Pull(dst []int16, now time.Duration) {
 	}
 	corr := 0
 	b.sinceCorr++
-	if b.pending != 0 && b.sinceCorr >= corrGap && len(dst) >= 2 {
-		corr = 1
-		if b.pending < 0 {
-			corr = -1
+	if b.pending != 0 && len(dst) >= 2 {
+		if b.quiet(len(dst)) {
+			// Between signals: the whole step at once, at the start.
+			k := min(max(b.pending, -maxQuietStep), maxQuietStep, len(dst)/2)
+			b.pending -= k
+			b.st.DriftCorrections += int64(max(k, -k))
+			b.leadN = 0
+			for ; k > 0; k-- {
+				b.valid[b.play&b.mask] = false
+				b.play++
+			}
+			n := -k
+			clear(dst[:n])
+			dst = dst[n:]
+			b.playAt, b.playT, b.pulled = b.play-int64(n), now, true
+			for i := range dst {
+				dst[i] = b.take()
+			}
+			return
 		}
-		b.pending -= corr
-		b.sinceCorr = 0
-		b.st.DriftCorrections++
+		if b.urgent && b.sinceCorr >= corrGap {
+			corr = 1
+			if b.pending < 0 {
+				corr = -1
+			}
+			b.pending -= corr
+			b.sinceCorr = 0
+			b.leadN = 0
+			b.st.DriftCorrections++
+		}
 	}
 	b.playAt, b.playT, b.pulled = b.play, now, true
 	mid := len(dst) / 2
