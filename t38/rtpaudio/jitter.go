@@ -110,6 +110,9 @@ const (
 	// frame.
 	maxQuietStep = 16
 	seqWindow    = 512 // sequence numbers remembered for duplicates
+	// lateResync is the wholly late packets in a row that re-anchor
+	// playout (a far end whose timestamps fell behind for good).
+	lateResync = 5
 	// seqJump is a sequence jump taken for a restart of the far end's
 	// stream rather than loss.
 	seqJump = 3000
@@ -148,6 +151,8 @@ type JitterBuffer struct {
 	playT  time.Duration
 	pulled bool // a Pull since the stream was anchored
 	last   int16
+	// lateRun is the audio packets in a row that came too late.
+	lateRun int
 
 	leadMax   int64
 	leadN     int
@@ -275,8 +280,16 @@ func (b *JitterBuffer) PushPacket(p *rtp.Packet, now time.Duration) {
 	if end <= b.play {
 		b.st.Late++
 		b.leadSample(end, now)
-		return
+		// Several late in a row: the far end's clock jumped back (or
+		// stalled and kept its timestamps); play it from here on.
+		if b.lateRun++; b.lateRun < lateResync {
+			return
+		}
+		b.st.Resyncs++
+		b.anchor(p.Timestamp)
+		ts, end = b.extTS(p.Timestamp), b.extTS(p.Timestamp)+n
 	}
+	b.lateRun = 0
 	if end-b.play > b.limit {
 		// Too far ahead for the buffer: the far end's timestamps jumped.
 		b.st.Resyncs++

@@ -112,7 +112,12 @@ func Run(ctx context.Context, conn *net.UDPConn, remote *net.UDPAddr, term Termi
 		now := time.Now()
 		if now.Sub(next) > stallReset {
 			log.Warn("rtp audio fell behind its schedule; skipping the lost time", "behind", now.Sub(next))
-			next = now
+			// The timestamp moves on with the time skipped, so the far
+			// end hears a gap (concealed) rather than every later packet
+			// arriving late.
+			skipped := now.Sub(next) / FrameDuration
+			pkt.Timestamp += uint32(skipped) * FrameSamples
+			next = next.Add(skipped * FrameDuration)
 		}
 		for !now.Before(next) {
 			// The nominal tick time, not the moment of the call: the
