@@ -250,6 +250,11 @@ func (c *Client) GetFaxDocument(ctx context.Context, id int64, format string, pa
 	return c.download(ctx, "/v1/faxes/"+itoa(id)+"/document", q)
 }
 
+// GetFaxReport streams the confirmation report (PDF) of a finished fax.
+func (c *Client) GetFaxReport(ctx context.Context, id int64) (*Download, error) {
+	return c.download(ctx, "/v1/faxes/"+itoa(id)+"/report", nil)
+}
+
 // ListGateways lists every gateway, by name.
 func (c *Client) ListGateways(ctx context.Context) ([]Gateway, error) {
 	var out struct {

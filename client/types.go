@@ -26,6 +26,9 @@ type FaxRequest struct {
 	// is when an unsent fax is given up. Give one or neither.
 	Deadline  *time.Time `json:"deadline,omitempty"`
 	KillAfter string     `json:"kill_after,omitempty"`
+	// Report attaches the confirmation report to the completion callback
+	// and notice mail.
+	Report bool `json:"report,omitempty"`
 }
 
 // Cover asks for a cover page before the documents.

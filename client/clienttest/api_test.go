@@ -184,6 +184,12 @@ func TestFaxOperations(t *testing.T) {
 	if e := problem(t, err, 409, ""); !strings.Contains(e.Detail, "already cancelled") {
 		t.Fatalf("second cancel: %+v", e)
 	}
+	// The confirmation report of the finished (cancelled) fax.
+	if b := rd(c.GetFaxReport(ctx, 1)); !bytes.HasPrefix(b, []byte("%PDF-")) || !bytes.Contains(b, []byte("/BaseFont /Helvetica")) {
+		t.Fatalf("report is no PDF with text: %q", b[:min(len(b), 16)])
+	}
+	_, err = c.GetFaxReport(ctx, 999)
+	problem(t, err, 404, "")
 	_, err = c.GetFax(ctx, 999)
 	problem(t, err, 404, "")
 

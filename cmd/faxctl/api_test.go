@@ -129,9 +129,17 @@ func TestSendStatusListCancelDownload(t *testing.T) {
 	if rc != 0 || out != "Dear customer,\nplease pay.\n" {
 		t.Fatalf("download original: rc=%d %q", rc, out)
 	}
+	rc, _, errs = faxctl(t, append(common, "report", "1", "-o", "-")...)
+	if rc != 1 || !strings.Contains(errs, "409") {
+		t.Fatalf("report of a pending fax: rc=%d %q", rc, errs)
+	}
 	rc, out, _ = faxctl(t, append(common, "cancel", "1")...)
 	if rc != 0 || !strings.Contains(out, "fax 1 cancelled") {
 		t.Fatalf("cancel: rc=%d %q", rc, out)
+	}
+	rc, out, errs = faxctl(t, append(common, "report", "1", "-o", "-")...)
+	if rc != 0 || !strings.HasPrefix(out, "%PDF-") || !strings.Contains(out, "Fax transmission report") {
+		t.Fatalf("report: rc=%d %q %q", rc, out[:min(len(out), 40)], errs)
 	}
 	// A refused request prints the server's explanation and exits 1.
 	rc, _, errs = faxctl(t, append(common, "cancel", "1")...)

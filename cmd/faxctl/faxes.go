@@ -48,6 +48,7 @@ func (a *app) send(ctx context.Context, path string, args []string) (int, error)
 	fs.StringVar(&cover.Comment, "cover-comment", "", "cover page: `text`")
 	deadline := fs.String("deadline", "", "give the fax up if still unsent at `TIME` (RFC 3339)")
 	fs.StringVar(&req.KillAfter, "kill-after", "", "give the fax up if still unsent this `long` after submission (90m, 36h)")
+	fs.BoolVar(&req.Report, "report", false, "attach the confirmation report to the completion callback and notice mail")
 	files, code, ok := a.parse(fs, args, 0, -1)
 	if !ok {
 		return code, nil
@@ -296,6 +297,21 @@ func (a *app) download(ctx context.Context, path string, args []string) (int, er
 	}
 	ext := map[string]string{client.FormatPDF: ".pdf", client.FormatTIFF: ".tif"}[*format]
 	return a.save(d, *out, fmt.Sprintf("fax-%d%s", id, ext))
+}
+
+func (a *app) faxReport(ctx context.Context, path string, args []string) (int, error) {
+	fs := a.flags(path, "ID [-o FILE]",
+		"Download the confirmation report (PDF) of a sent, failed or cancelled fax.")
+	out := fs.String("o", "", "output `file` (default: the server's file name; - for standard output)")
+	id, code, ok := a.parseID(fs, args, "fax")
+	if !ok {
+		return code, nil
+	}
+	d, err := a.c.GetFaxReport(ctx, id)
+	if err != nil {
+		return exitFailed, err
+	}
+	return a.save(d, *out, fmt.Sprintf("fax-%d-report.pdf", id))
 }
 
 // save writes a download to out: the server's file name when out is

@@ -70,6 +70,7 @@ func init() {
 		{name: "resend", summary: "send a finished fax again, as a new fax", run: (*app).resend},
 		{name: "delete", summary: "delete a finished fax's documents, leaving a tombstone", run: (*app).deleteFax},
 		{name: "download", summary: "a fax's pages (PDF or TIFF) or a submitted document", run: (*app).download},
+		{name: "report", summary: "a finished fax's confirmation report (PDF)", run: (*app).faxReport},
 		{name: "trace", summary: "an attempt's SIP steps and T.30 frames", run: (*app).trace},
 		{name: "whoami", summary: "the token in use", run: (*app).whoami},
 		{name: "inbound", summary: "received faxes (admin)", sub: []*command{

@@ -225,6 +225,8 @@ func New(cfg Config, d Deps) (*API, error) {
 
 		{"POST", "/v1/faxes/{id}/resend", tokens.Submitter, a.resendFax},
 		{"DELETE", "/v1/faxes/{id}", tokens.Submitter, a.deleteFax}, // tombstone.go
+
+		{"GET", "/v1/faxes/{id}/report", tokens.Submitter, a.faxReport}, // report.go
 	}
 	a.routes = append(a.routes, a.clusterRoutes()...) // standby.go
 	a.routes = append(a.routes, a.gatewayHealthRoutes()...)

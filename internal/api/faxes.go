@@ -46,6 +46,9 @@ type FaxRequest struct {
 	// given up.
 	Deadline  *time.Time `json:"deadline,omitempty"`
 	KillAfter string     `json:"kill_after,omitempty"`
+	// Report attaches the confirmation report (report.go) to the
+	// completion callback and notice mail.
+	Report bool `json:"report,omitempty"`
 }
 
 // CoverRequest is what the cover page shows besides the numbers.
@@ -265,7 +268,7 @@ func jsonErr(err error) string {
 	case errors.As(err, &se):
 		return fmt.Sprintf("syntax error at byte %d", se.Offset)
 	case strings.HasPrefix(err.Error(), "json: unknown field"):
-		return strings.TrimPrefix(err.Error(), "json: ") + " (known: to, from, header, priority, send_after, max_attempts, callback_url, metadata, resolution, cover, cheap_window, deadline, kill_after)"
+		return strings.TrimPrefix(err.Error(), "json: ") + " (known: to, from, header, priority, send_after, max_attempts, callback_url, metadata, resolution, cover, cheap_window, deadline, kill_after, report)"
 	case errors.Is(err, io.EOF):
 		return "the part is empty"
 	}
@@ -550,6 +553,16 @@ func (a *API) submit(ctx context.Context, submitter, key string, s *submission) 
 		req.SendAfter = at
 	}
 	req.Deadline, req.KillAfter = deadlineOf(s.fax.Deadline, s.fax.KillAfter)
+	if s.fax.Report {
+		// Kept with the job (a copy: the request's map is the caller's),
+		// where the completion notice finds it.
+		md := make(map[string]any, len(req.Metadata)+1)
+		for k, v := range req.Metadata {
+			md[k] = v
+		}
+		md[ReportMetadataKey] = true
+		req.Metadata = md
+	}
 	job, created, qerr := a.queue.Enqueue(ctx, req)
 	// Whatever happened, drop the pin: a refused job leaves no document
 	// behind, a queued one keeps it through the job's reference.

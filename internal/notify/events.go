@@ -30,6 +30,17 @@ const (
 // address(es): a string (comma-separated) or a list of strings.
 const NotifyEmailKey = "notify_email"
 
+// ReportKey is the job metadata key asking for the confirmation report
+// with the completion notices.
+const ReportKey = "report"
+
+// ReportRefPrefix starts the fax reference of a sent fax's confirmation
+// report; the Documents source tells it from a received fax's.
+const ReportRefPrefix = "report:"
+
+// ReportRef is the fax reference of job id's confirmation report.
+func ReportRef(id int64) string { return fmt.Sprintf("%s%d", ReportRefPrefix, id) }
+
 // JobNotice is what a submitter is told when a fax finishes.
 type JobNotice struct {
 	JobID          int64     `json:"job_id"`
@@ -45,6 +56,10 @@ type JobNotice struct {
 	FinishedAt     time.Time `json:"finished_at,omitzero"`
 	CallbackURL    string    `json:"-"`
 	NotifyEmails   []string  `json:"-"`
+	// Report attaches the fax's confirmation report (job metadata
+	// "report": true) to the callback and the mail, through the
+	// Documents source under the reference ReportRef(JobID).
+	Report bool `json:"-"`
 	// Key makes the notice's deliveries idempotent: the archive record key
 	// of the finished job, unique across queue databases. Empty: the job
 	// id (unique in one queue database only).
@@ -56,6 +71,7 @@ func JobNoticeFrom(j queue.Job) JobNotice {
 	n := JobNotice{JobID: j.ID, State: string(j.State), Reason: j.LastReason, Destination: j.Destination,
 		PagesTotal: j.PagesTotal, PagesConfirmed: j.PagesConfirmed, Attempts: j.Attempts, Submitter: j.Submitter,
 		IdempotencyKey: j.IdempotencyKey, CreatedAt: j.CreatedAt, FinishedAt: j.FinishedAt, CallbackURL: j.CallbackURL}
+	n.Report, _ = j.Metadata[ReportKey].(bool)
 	switch v := j.Metadata[NotifyEmailKey].(type) {
 	case string:
 		n.NotifyEmails = splitList(v)
@@ -107,8 +123,12 @@ func (n *Notifier) FaxFinished(ctx context.Context, q Querier, j JobNotice) erro
 		if err := checkURL(j.CallbackURL); err != nil {
 			n.log.Warn("job callback skipped", "job", j.JobID, "err", err)
 		} else {
-			_, err := n.Enqueue(ctx, q, Request{Kind: KindWebhook, Event: event, Targets: []string{j.CallbackURL},
-				Data: j, Secret: n.cfg.CallbackSecret, Key: key})
+			r := Request{Kind: KindWebhook, Event: event, Targets: []string{j.CallbackURL},
+				Data: j, Secret: n.cfg.CallbackSecret, Key: key}
+			if j.Report {
+				r.FaxRef, r.Attach = ReportRef(j.JobID), true
+			}
+			_, err := n.Enqueue(ctx, q, r)
 			errs = append(errs, err)
 		}
 	}
@@ -133,8 +153,14 @@ func (n *Notifier) FaxFinished(ctx context.Context, q Querier, j JobNotice) erro
 		if !j.FinishedAt.IsZero() {
 			fmt.Fprintf(&b, "Finished:        %s\n", j.FinishedAt.UTC().Format(time.RFC3339))
 		}
-		_, err := n.Enqueue(ctx, q, Request{Kind: KindEmail, Event: event, Targets: to, Subject: subject,
-			Text: b.String(), Data: j, Key: key})
+		r := Request{Kind: KindEmail, Event: event, Targets: to, Subject: subject,
+			Text: b.String(), Data: j, Key: key}
+		if j.Report {
+			r.FaxRef, r.Attach = ReportRef(j.JobID), true
+			b.WriteString("\nThe transmission report is attached.\n")
+			r.Text = b.String()
+		}
+		_, err := n.Enqueue(ctx, q, r)
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/faxd/faxd/archive"
+	"github.com/faxd/faxd/internal/api"
 	"github.com/faxd/faxd/internal/inbound"
 	"github.com/faxd/faxd/internal/notify"
 	"github.com/faxd/faxd/queue"
@@ -34,7 +37,7 @@ type notifyParts struct {
 // submitter gets one notice per finished job, whichever node handles it.
 func (s *Server) openNotify(ctx context.Context) error {
 	n, err := notify.New(s.DB.Queue, s.cfg.Notify, notify.Options{
-		NodeID: s.cfg.Node.ID, Documents: inbound.Archived{Store: s.Archive}, Logger: s.log, Secrets: s.secrets,
+		NodeID: s.cfg.Node.ID, Documents: noticeDocuments{received: inbound.Archived{Store: s.Archive}, s: s}, Logger: s.log, Secrets: s.secrets,
 	})
 	if err != nil {
 		return err
@@ -97,3 +100,30 @@ func (s *Server) broadcastNotice(ctx context.Context, j queue.Job) error {
 // runNotify sends deliveries until ctx ends; the follower of finished
 // jobs runs once NATS answers (natsstart.go).
 func (s *Server) runNotify(ctx context.Context) { _ = s.notify.notifier.Run(ctx) }
+
+// noticeDocuments serves the notices' attachments: received faxes from
+// the archive, and the confirmation reports of sent faxes (asked for with
+// `report: true`) from the API, which writes them.
+type noticeDocuments struct {
+	received inbound.Archived
+	s        *Server
+}
+
+func (d noticeDocuments) PDF(ctx context.Context, ref string) ([]byte, error) {
+	rest, ok := strings.CutPrefix(ref, notify.ReportRefPrefix)
+	if !ok {
+		return d.received.PDF(ctx, ref)
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%w: bad report reference %q", notify.ErrNoDocument, ref)
+	}
+	if d.s.api == nil { // deliveries started before the API: try again later
+		return nil, errors.New("report: the API is not running yet")
+	}
+	pdf, err := d.s.api.ReportPDF(ctx, id)
+	if errors.Is(err, queue.ErrNotFound) || errors.Is(err, queue.ErrDeleted) || errors.Is(err, api.ErrReportNotFinal) {
+		return nil, fmt.Errorf("%w: %w", notify.ErrNoDocument, err)
+	}
+	return pdf, err
+}

@@ -5,6 +5,9 @@
 // re-rasterised or scaled), and the page size follows the fax resolution
 // so a page prints at its true physical size.
 //
+// Pages faxd writes itself (transmission reports) can also be text pages
+// with a text layer (text.go).
+//
 // The writer is a minimal hand-written PDF 1.4 producer: header, objects,
 // cross-reference table and trailer. It streams: pages are written as they
 // are added and only their object offsets are kept.
@@ -65,6 +68,9 @@ type Writer struct {
 	info    Info
 	err     error
 	closed  bool
+	// fontObjs are the regular and bold font objects of text pages
+	// (text.go), written with the first text page; 0 until then.
+	fontObjs [2]int
 }
 
 // Object numbers fixed up front: the catalog and page tree are written
