@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/faxd/faxd/t38/audio/audiotest"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,39 +18,8 @@ import (
 	"github.com/faxd/faxd/t38/tiff"
 )
 
-var (
-	peerOnce sync.Once
-	peerBin  string
-	peerErr  error
-)
-
-// spandspPeer builds testdata/spandsp_fax.c against the installed
-// libspandsp once per test binary.
-func spandspPeer(tb testing.TB) string {
-	tb.Helper()
-	if _, err := os.Stat("/usr/include/spandsp/fax.h"); err != nil {
-		tb.Skip("libspandsp-dev not installed (/usr/include/spandsp/fax.h missing)")
-	}
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		tb.Skip("gcc not installed")
-	}
-	peerOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "spandsp-fax-")
-		if err != nil {
-			peerErr = err
-			return
-		}
-		peerBin = filepath.Join(dir, "spandsp_fax")
-		if out, err := exec.Command(gcc, "-O2", "-o", peerBin, "testdata/spandsp_fax.c", "-lspandsp").CombinedOutput(); err != nil {
-			peerErr = fmt.Errorf("building spandsp peer: %v\n%s", err, out)
-		}
-	})
-	if peerErr != nil {
-		tb.Fatal(peerErr)
-	}
-	return peerBin
-}
+// spandspPeer is spandsp's audio fax terminal, built once per test binary.
+func spandspPeer(tb testing.TB) string { return audiotest.SpandspFax(tb) }
 
 // peerResult is what the spandsp peer reported at its end.
 type peerResult struct {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/faxd/faxd/t38/audio/audiotest"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -27,40 +28,8 @@ import (
 	"github.com/pion/rtp"
 )
 
-var (
-	peerOnce sync.Once
-	peerBin  string
-	peerErr  error
-)
-
-// spandspPeer builds t38/audio's spandsp audio fax terminal peer
-// (../audio/testdata/spandsp_fax.c, driven block by block over pipes)
-// against the installed libspandsp once per test binary.
-func spandspPeer(tb testing.TB) string {
-	tb.Helper()
-	if _, err := os.Stat("/usr/include/spandsp/fax.h"); err != nil {
-		tb.Skip("libspandsp-dev not installed (/usr/include/spandsp/fax.h missing)")
-	}
-	gcc, err := exec.LookPath("gcc")
-	if err != nil {
-		tb.Skip("gcc not installed")
-	}
-	peerOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "rtpaudio-spandsp-")
-		if err != nil {
-			peerErr = err
-			return
-		}
-		peerBin = filepath.Join(dir, "spandsp_fax")
-		if out, err := exec.Command(gcc, "-O2", "-o", peerBin, "../audio/testdata/spandsp_fax.c", "-lspandsp").CombinedOutput(); err != nil {
-			peerErr = fmt.Errorf("building spandsp peer: %v\n%s", err, out)
-		}
-	})
-	if peerErr != nil {
-		tb.Fatal(peerErr)
-	}
-	return peerBin
-}
+// spandspPeer is spandsp's audio fax terminal, built once per test binary.
+func spandspPeer(tb testing.TB) string { return audiotest.SpandspFax(tb) }
 
 // spandspTerm is the Go adapter that puts spandsp's terminal behind Run:
 // each Process writes the block received to the peer and reads the block
@@ -216,14 +185,34 @@ func TestSpandspRTP(t *testing.T) {
 				}
 				t.Run(name, func(t *testing.T) {
 					t.Parallel()
-					spandspRTPCall(t, bin, pages, fam.modems, fam.rate, toOurs, ecm)
+					st, pst, err := spandspRTPCall(t, bin, pages, fam.modems, fam.rate, toOurs, ecm)
+					if err != nil && starved(st, pst) {
+						// The path is loopback: late packets and underruns
+						// mean this host kept a real-time loop off the CPU
+						// for longer than the jitter delay, which is not
+						// what the test is about. Once more; a failure on
+						// an undisturbed path is never retried.
+						t.Logf("call failed on a host that starved the real-time loop (ours %+v, spandsp's %+v): %v; once more", st, pst, err)
+						_, _, err = spandspRTPCall(t, bin, pages, fam.modems, fam.rate, toOurs, ecm)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
 				})
 			}
 		}
 	}
 }
 
-func spandspRTPCall(t *testing.T, bin string, pages []*bilevel.Image, modems string, rate int, toOurs, ecm bool) {
+// starved says whether either side's playout ran dry or dropped late
+// packets: on loopback, only the host's scheduler causes that.
+func starved(st, pst Stats) bool {
+	return st.Late+pst.Late > 0 || st.UnderrunSamples+pst.UnderrunSamples > 0
+}
+
+// spandspRTPCall makes one call; it returns an error for a call that did
+// not deliver what it should and fails t for a broken harness.
+func spandspRTPCall(t *testing.T, bin string, pages []*bilevel.Image, modems string, rate int, toOurs, ecm bool) (st, pst Stats, err error) {
 	dir := t.TempDir()
 	sendTIFF, recvTIFF := filepath.Join(dir, "send.tif"), filepath.Join(dir, "recv.tif")
 	cfg := t30.Config{Calling: !toOurs, Ident: "+1 555 0100", ECM: ecm}
@@ -277,10 +266,7 @@ func spandspRTPCall(t *testing.T, bin string, pages []*bilevel.Image, modems str
 		st, _ := Run(peerCtx, peerConn, rl.b.LocalAddr().(*net.UDPAddr), peer, rcfg)
 		peerDone <- st
 	}()
-	st, err := Run(ctx, ourConn, rl.a.LocalAddr().(*net.UDPAddr), ours, rcfg)
-	if err != nil {
-		t.Fatalf("our side: %v (engine in %s)", err, term.Engine().State())
-	}
+	st, runErr := Run(ctx, ourConn, rl.a.LocalAddr().(*net.UDPAddr), ours, rcfg)
 	// spandsp ends its call a little after ours (it hears our last frame
 	// and the line go quiet): give it 3 s of line, then end its side.
 	select {
@@ -288,7 +274,7 @@ func spandspRTPCall(t *testing.T, bin string, pages []*bilevel.Image, modems str
 	case <-ctx.Done():
 	}
 	peerStop()
-	pst := <-peerDone
+	pst = <-peerDone
 	stdin.Close()
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("spandsp peer: %v\n%s", err, stderr.String())
@@ -297,9 +283,11 @@ func spandspRTPCall(t *testing.T, bin string, pages []*bilevel.Image, modems str
 		t.Fatalf("talking to spandsp: %v\n%s", peer.err, stderr.String())
 	}
 	t.Logf("our RTP stats %+v; spandsp side %+v", st, pst)
-
+	if runErr != nil {
+		return st, pst, fmt.Errorf("our side: %v (engine in %s)", runErr, term.Engine().State())
+	}
 	if r := term.Result(); r == nil || !r.OK() {
-		t.Fatalf("our result %v", r)
+		return st, pst, fmt.Errorf("our result %v", r)
 	}
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 	var code, npages, prate, pecm int
@@ -309,7 +297,7 @@ func spandspRTPCall(t *testing.T, bin string, pages []*bilevel.Image, modems str
 	}
 	// Phase E code 0 is T30_ERR_OK.
 	if code != 0 || npages != len(pages) || prate != rate || (pecm != 0) != ecm {
-		t.Fatalf("spandsp: result %d, %d pages at %d, ECM %d; want OK, %d pages at %d, ECM %v", code, npages, prate, pecm, len(pages), rate, ecm)
+		return st, pst, fmt.Errorf("spandsp: result %d, %d pages at %d, ECM %d; want OK, %d pages at %d, ECM %v", code, npages, prate, pecm, len(pages), rate, ecm)
 	}
 	var recv []*bilevel.Image
 	if toOurs {
@@ -330,11 +318,11 @@ func spandspRTPCall(t *testing.T, bin string, pages []*bilevel.Image, modems str
 		}
 	}
 	if len(recv) != len(pages) {
-		t.Fatalf("%d pages arrived, %d sent", len(recv), len(pages))
+		return st, pst, fmt.Errorf("%d pages arrived, %d sent", len(recv), len(pages))
 	}
 	for i := range pages {
 		if recv[i] == nil || !recv[i].Equal(pages[i]) {
-			t.Errorf("page %d differs", i+1)
+			return st, pst, fmt.Errorf("page %d differs", i+1)
 		}
 	}
 	// The relay loses nothing: every packet either side sent while the
@@ -343,4 +331,5 @@ func spandspRTPCall(t *testing.T, bin string, pages []*bilevel.Image, modems str
 	if st.Received == 0 || st.Lost != 0 || pst.Lost != 0 {
 		t.Errorf("packets lost on a lossless path: ours %+v, spandsp's %+v", st, pst)
 	}
+	return st, pst, nil
 }
