@@ -64,6 +64,11 @@ type Record struct {
 	RoutedTo        string         `json:"routed_to,omitempty"`
 	Metadata        map[string]any `json:"metadata,omitempty"`
 	ArchivedAt      time.Time      `json:"archived_at,omitzero"`
+	// DeletedAt is set once the fax's document was deleted for good;
+	// the record stays as its tombstone (who, when, why).
+	DeletedAt    time.Time `json:"deleted_at,omitzero"`
+	DeletedBy    string    `json:"deleted_by,omitempty"`
+	DeleteReason string    `json:"delete_reason,omitempty"`
 }
 
 // ErrNotFound means no archived fax has that id.
@@ -291,11 +296,15 @@ func (s *Store) Purge(ctx context.Context, age time.Duration) (int64, error) {
 func scanRecord(row pgx.CollectableRow) (Record, error) {
 	var r Record
 	var jobID *int64
-	var sub, start *time.Time
+	var sub, start, deleted *time.Time
 	err := row.Scan(&r.ID, &r.Key, &r.Source, &r.Version, &r.Direction, &r.Result, &r.Reason, &r.Class,
 		&r.LocalNumber, &r.RemoteNumber, &r.RemoteStationID, &r.Header, &r.Pages, &r.PagesTotal, &r.Attempts,
 		&r.Gateway, &r.NodeID, &r.Submitter, &jobID, &sub, &start, &r.FinishedAt, &r.DurationMS,
-		&r.Document, &r.DocumentSHA256, &r.Routing, &r.RoutedTo, &r.Metadata, &r.ArchivedAt)
+		&r.Document, &r.DocumentSHA256, &r.Routing, &r.RoutedTo, &r.Metadata, &r.ArchivedAt,
+		&deleted, &r.DeletedBy, &r.DeleteReason)
+	if deleted != nil {
+		r.DeletedAt = *deleted
+	}
 	if jobID != nil {
 		r.JobID = *jobID
 	}

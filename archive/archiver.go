@@ -45,7 +45,10 @@ func NewArchiver(ctx context.Context, store *Store, js jetstream.JetStream, log 
 // store1 stores one record and its document.
 func (a *Archiver) store1(ctx context.Context, m Message) error {
 	rec := m.Record
-	if m.Deletion != nil {
+	switch {
+	case m.Deletion != nil && m.Topic == TopicRecordDeleted:
+		return a.deleteRecord(ctx, rec.Key, *m.Deletion)
+	case m.Deletion != nil:
 		return a.store.Tombstone(ctx, rec.Key, rec.Version, *m.Deletion)
 	}
 	if sha := m.DocumentSHA256; sha != "" {
@@ -67,6 +70,29 @@ func (a *Archiver) store1(ctx context.Context, m Message) error {
 	return err
 }
 
+// deleteRecord applies a received fax's deletion and removes the copy of
+// its document the relay left in the object store: a privacy deletion
+// leaves no page behind. Only for records deleted by key (received faxes,
+// whose pages are theirs alone): a job's document may be shared with jobs
+// whose messages still need the object.
+// The object goes first: should the database step fail, the redelivery
+// still finds the hash in the record.
+func (a *Archiver) deleteRecord(ctx context.Context, key string, d Deletion) error {
+	rec, err := a.store.GetByKey(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("%w: no record %s to delete (%w)", ErrTerminal, key, err)
+	}
+	if err != nil {
+		return err
+	}
+	if sha := rec.DocumentSHA256; sha != "" && rec.DeletedAt.IsZero() {
+		if err := a.objects.Delete(ctx, sha); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			return fmt.Errorf("archive: delete object %s of %s: %w", sha, key, err)
+		}
+	}
+	return a.store.DeleteRecord(ctx, key, d)
+}
+
 // decode turns a stream message into a Message.
 func decode(msg jetstream.Msg) (Message, error) {
 	h := msg.Headers()
@@ -86,6 +112,10 @@ func decode(msg jetstream.Msg) (Message, error) {
 	case TopicJobDeleted:
 		del, err = decodeDeletion(msg.Data())
 		key = "job/" + key
+	case TopicRecordDeleted:
+		// The key is the record's full key: the record may have come
+		// from another queue database than the deletion.
+		del, err = decodeDeletion(msg.Data())
 	default:
 		err = fmt.Errorf("unknown topic %q", topic)
 	}
@@ -93,6 +123,9 @@ func decode(msg jetstream.Msg) (Message, error) {
 		return Message{}, err
 	}
 	rec.Source, rec.Version, rec.Key = source, version, source+"/"+key
+	if topic == TopicRecordDeleted {
+		rec.Key = key
+	}
 	return Message{Topic: topic, Record: rec, Payload: msg.Data(), Deletion: del,
 		DocumentSHA256: h.Get(hdrDocSHA), DocumentType: h.Get(hdrDocType)}, nil
 }

@@ -21,7 +21,8 @@ type Message struct {
 	// DocumentSHA256 and DocumentType name the document the relay put in
 	// the object store, if any.
 	DocumentSHA256, DocumentType string
-	// Deletion is set for TopicJobDeleted: the job's tombstone.
+	// Deletion is set for TopicJobDeleted and TopicRecordDeleted: the
+	// fax's tombstone.
 	Deletion *Deletion
 }
 

@@ -5,7 +5,8 @@ package archive
 const recordCols = `id, record_key, source, version, direction, result, reason, class,
 	local_number, remote_number, remote_station_id, header, pages, pages_total, attempts,
 	gateway, node_id, submitter, job_id, submitted_at, started_at, finished_at, duration_ms,
-	document, document_sha256, routing, routed_to, metadata, archived_at`
+	document, document_sha256, routing, routed_to, metadata, archived_at,
+	deleted_at, deleted_by, delete_reason`
 
 const sqlSelect = `SELECT ` + recordCols + ` FROM faxes`
 
@@ -26,8 +27,11 @@ ON CONFLICT (record_key) DO UPDATE SET
 	attempts = EXCLUDED.attempts, gateway = EXCLUDED.gateway, node_id = EXCLUDED.node_id,
 	submitter = EXCLUDED.submitter, job_id = EXCLUDED.job_id, submitted_at = EXCLUDED.submitted_at,
 	started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
-	duration_ms = EXCLUDED.duration_ms, document = EXCLUDED.document,
-	document_sha256 = EXCLUDED.document_sha256, routing = EXCLUDED.routing,
+	duration_ms = EXCLUDED.duration_ms,
+	-- A deleted fax's document never comes back with a newer version.
+	document = CASE WHEN faxes.deleted_at IS NULL THEN EXCLUDED.document ELSE '' END,
+	document_sha256 = CASE WHEN faxes.deleted_at IS NULL THEN EXCLUDED.document_sha256 ELSE '' END,
+	routing = EXCLUDED.routing,
 	routed_to = EXCLUDED.routed_to, metadata = EXCLUDED.metadata, record = EXCLUDED.record,
 	archived_at = now()
 WHERE faxes.version < EXCLUDED.version`
@@ -88,6 +92,19 @@ WITH old AS (
 )
 UPDATE faxes f SET document = '', document_sha256 = '', version = $2,
 	deleted_at = $3, deleted_by = $4, delete_reason = $5, archived_at = now()
+FROM old WHERE f.id = old.id
+RETURNING old.document_sha256`
+
+// sqlTombstoneRecord is sqlTombstone for a record deleted by its key
+// alone (a received fax): the first deletion wins, whatever the versions
+// (the deleting server's outbox may not be the one that wrote the record).
+// $1 key, $2 at, $3 by, $4 reason.
+const sqlTombstoneRecord = `
+WITH old AS (
+	SELECT id, document_sha256 FROM faxes WHERE record_key = $1 AND deleted_at IS NULL FOR UPDATE
+)
+UPDATE faxes f SET document = '', document_sha256 = '',
+	deleted_at = $2, deleted_by = $3, delete_reason = $4, archived_at = now()
 FROM old WHERE f.id = old.id
 RETURNING old.document_sha256`
 

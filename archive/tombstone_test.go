@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // A job deleted on the queue reaches the archive through the outbox and
@@ -86,6 +87,83 @@ func TestDeletedJobReachesTheArchive(t *testing.T) {
 	}
 	// A record the archive never held is terminal, not retried forever.
 	if err := r.archive.Tombstone(ctx, "nowhere/job/1", 1, Deletion{At: time.Now(), By: "ops"}); !errors.Is(err, ErrTerminal) {
+		t.Fatalf("unknown record: %v", err)
+	}
+}
+
+// A received fax deleted by its key reaches the archive through the
+// outbox as well: its document goes, the record keeps who deleted it, a
+// second deletion or a newer version of the record changes neither, and a
+// key the archive never held is terminal.
+func TestDeletedRecordReachesTheArchive(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	emit := func(fn func(tx pgx.Tx) error) {
+		t.Helper()
+		if err := pgx.BeginFunc(ctx, r.queueDB, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	emit(func(tx pgx.Tx) error {
+		return Emit(ctx, tx, Record{Key: "inbound/n1/call-1", Direction: Inbound, Result: "received", Pages: 1,
+			Document: "doc-1", FinishedAt: time.Now()})
+	})
+	waitArchived(t, r.archive, 1, 30*time.Second)
+	key := r.relay.Source() + "/inbound/n1/call-1"
+	rec, err := r.archive.GetByKey(ctx, key)
+	if err != nil || rec.DocumentSHA256 == "" || !rec.DeletedAt.IsZero() {
+		t.Fatalf("archived record: %+v %v", rec, err)
+	}
+	sha := rec.DocumentSHA256
+	objects, err := r.js.ObjectStore(ctx, ObjectBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := objects.GetInfo(ctx, sha); err != nil {
+		t.Fatalf("the relay's copy of the pages: %v", err)
+	}
+	at := time.Now().UTC().Truncate(time.Microsecond)
+	emit(func(tx pgx.Tx) error {
+		return EmitDeletion(ctx, tx, key, Deletion{At: at, By: "privacy-officer", Reason: "GDPR request"})
+	})
+	for ctx, cancel := context.WithTimeout(ctx, 30*time.Second); ; {
+		if rec, err = r.archive.GetByKey(ctx, key); err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		if !rec.DeletedAt.IsZero() {
+			cancel()
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the deletion never reached the archive")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if !rec.DeletedAt.Equal(at) || rec.DeletedBy != "privacy-officer" || rec.DeleteReason != "GDPR request" || rec.DocumentSHA256 != "" {
+		t.Fatalf("tombstone: %+v", rec)
+	}
+	var docs int
+	if err := r.archive.pool.QueryRow(ctx, `SELECT count(*) FROM documents`).Scan(&docs); err != nil || docs != 0 {
+		t.Fatalf("%d documents left (%v)", docs, err)
+	}
+	if _, err := objects.GetInfo(ctx, sha); !errors.Is(err, jetstream.ErrObjectNotFound) {
+		t.Fatalf("the object store still holds the pages: %v", err)
+	}
+	// Again, by someone else: the first tombstone stays.
+	if err := r.archive.DeleteRecord(ctx, key, Deletion{At: time.Now(), By: "someone else"}); err != nil {
+		t.Fatal(err)
+	}
+	// A newer version of the record: the document does not come back.
+	rec.Version, rec.DocumentSHA256, rec.Document = rec.Version+100, "restored", "doc-1"
+	if _, err := r.archive.Upsert(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.archive.GetByKey(ctx, key); err != nil || got.DeletedBy != "privacy-officer" || got.DocumentSHA256 != "" || got.Document != "" {
+		t.Fatalf("after a second deletion and a newer version: %+v %v", got, err)
+	}
+	if err := r.archive.DeleteRecord(ctx, "nowhere/inbound/x", Deletion{At: time.Now(), By: "ops"}); !errors.Is(err, ErrTerminal) || !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown record: %v", err)
 	}
 }

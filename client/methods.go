@@ -496,6 +496,18 @@ func (c *Client) MarkReceivedUnread(ctx context.Context, id int64) (*ReadMark, e
 	return &out, c.call(ctx, http.MethodDelete, "/v1/received/"+itoa(id)+"/read", nil, nil, &out)
 }
 
+// DeleteReceived deletes a received fax's pages for good (a privacy
+// request), leaving a tombstone; reason may be empty. Operators and
+// admins only. A fax already deleted answers an *Error with Status 410
+// (http.StatusGone) naming who deleted it and when.
+func (c *Client) DeleteReceived(ctx context.Context, id int64, reason string) error {
+	var q url.Values
+	if reason != "" {
+		q = url.Values{"reason": {reason}}
+	}
+	return c.call(ctx, http.MethodDelete, "/v1/received/"+itoa(id), q, nil, nil)
+}
+
 // ListMailboxes is every mailbox holding faxes, with counts.
 func (c *Client) ListMailboxes(ctx context.Context) ([]Mailbox, error) {
 	var out struct {

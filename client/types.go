@@ -75,6 +75,11 @@ type Fax struct {
 	Deadline        *time.Time     `json:"deadline,omitempty"`
 	ResentFrom      int64          `json:"resent_from,omitempty"`
 	Resends         []int64        `json:"resends,omitempty"`
+	// DeletedAt, DeletedBy and DeleteReason mark a fax whose documents
+	// were deleted for good; listings keep showing it.
+	DeletedAt    *time.Time `json:"deleted_at,omitempty"`
+	DeletedBy    string     `json:"deleted_by,omitempty"`
+	DeleteReason string     `json:"delete_reason,omitempty"`
 }
 
 // Final reports whether the fax will not change state any more.
@@ -310,6 +315,11 @@ type ReceivedFax struct {
 	// Read is the caller's own read mark; set by GetReceived only.
 	Read     *bool     `json:"read,omitempty"`
 	Reroutes []Reroute `json:"reroutes,omitempty"`
+	// DeletedAt, DeletedBy and DeleteReason mark a fax whose documents
+	// were deleted for good; listings keep showing it.
+	DeletedAt    *time.Time `json:"deleted_at,omitempty"`
+	DeletedBy    string     `json:"deleted_by,omitempty"`
+	DeleteReason string     `json:"delete_reason,omitempty"`
 }
 
 // ReadMark is a received fax's read mark for one caller (token name).
@@ -391,6 +401,11 @@ type ArchivedFax struct {
 	HasDocument     bool           `json:"has_document"`
 	Metadata        map[string]any `json:"metadata"`
 	ArchivedAt      time.Time      `json:"archived_at"`
+	// DeletedAt, DeletedBy and DeleteReason mark a fax whose documents
+	// were deleted for good; listings keep showing it.
+	DeletedAt    *time.Time `json:"deleted_at,omitempty"`
+	DeletedBy    string     `json:"deleted_by,omitempty"`
+	DeleteReason string     `json:"delete_reason,omitempty"`
 }
 
 // ArchivePage is a page of archive search results.

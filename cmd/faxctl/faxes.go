@@ -187,7 +187,7 @@ func (a *app) list(ctx context.Context, path string, args []string) (int, error)
 	tw := a.table()
 	fmt.Fprintln(tw, "ID\tSTATE\tTO\tPAGES\tATTEMPTS\tSUBMITTER\tCREATED\tREASON")
 	for _, f := range l.Faxes {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d/%d\t%d/%d\t%s\t%s\t%s\n", f.ID, f.State, f.To, f.PagesConfirmed, f.PagesTotal,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d/%d\t%d/%d\t%s\t%s\t%s\n", f.ID, f.State+deleted(f.DeletedAt, f.DeletedBy), f.To, f.PagesConfirmed, f.PagesTotal,
 			f.Attempts, f.MaxAttempts, f.Submitter, when(&f.CreatedAt), f.LastReason)
 	}
 	tw.Flush()

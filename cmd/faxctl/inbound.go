@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/faxd/faxd/client"
 )
@@ -53,9 +54,32 @@ func (a *app) printReceived(fs []client.ReceivedFax) {
 			routing += " → " + f.RoutedTo
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", f.ID, when(&f.FinishedAt), f.DID, dash(f.Caller),
-			f.RemoteStationID, f.Pages, f.Result, routing)
+			f.RemoteStationID, f.Pages, f.Result+deleted(f.DeletedAt, f.DeletedBy), routing)
 	}
 	tw.Flush()
+}
+
+// deleted marks a fax whose documents were deleted in a table cell.
+func deleted(at *time.Time, by string) string {
+	if at == nil {
+		return ""
+	}
+	return " (deleted by " + by + ")"
+}
+
+func (a *app) inboundDelete(ctx context.Context, path string, args []string) (int, error) {
+	fs := a.flags(path, "ID [-reason TEXT]",
+		"Delete a received fax's pages for good (a privacy request; operators and admins).\nThe fax stays listed as deleted: show and download then answer that it was\ndeleted, by whom and when.")
+	reason := fs.String("reason", "", "why, kept with the tombstone and in the audit log")
+	id, code, ok := a.parseID(fs, args, "received fax")
+	if !ok {
+		return code, nil
+	}
+	if err := a.c.DeleteReceived(ctx, id, *reason); err != nil {
+		return exitFailed, err
+	}
+	fmt.Fprintf(a.stdout, "received fax %d deleted\n", id)
+	return exitOK, nil
 }
 
 func (a *app) inboundShow(ctx context.Context, path string, args []string) (int, error) {
@@ -330,7 +354,7 @@ func (a *app) archiveSearch(ctx context.Context, path string, args []string) (in
 	tw := a.table()
 	fmt.Fprintln(tw, "ID\tFINISHED\tDIRECTION\tRESULT\tOURS\tTHEIRS\tPAGES\tSUBMITTER\tREASON")
 	for _, f := range pg.Faxes {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", f.ID, when(&f.FinishedAt), f.Direction, f.Result,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", f.ID, when(&f.FinishedAt), f.Direction, f.Result+deleted(f.DeletedAt, f.DeletedBy),
 			dash(f.LocalNumber), dash(f.RemoteNumber), f.Pages, dash(f.Submitter), f.Reason)
 	}
 	tw.Flush()

@@ -179,3 +179,41 @@ func TestInboundReadUnreadAndRuleTSI(t *testing.T) {
 		t.Fatalf("bad -pages: rc=%d %q", rc, errs)
 	}
 }
+
+// inbound delete: refused for a submitter, then the pages go, and show,
+// download and the listing say who deleted the fax.
+func TestInboundDelete(t *testing.T) {
+	f := newFixture(t)
+	rec, _ := archiveReceived(t, f)
+	id := itoa(rec.ID)
+	if rc, _, errs := faxctl(t, "-server", f.url, "-token", f.sub, "inbound", "delete", id); rc != exitFailed || !strings.Contains(errs, "403") {
+		t.Fatalf("submitter delete: rc=%d err=%q", rc, errs)
+	}
+	if rc, _, errs := faxctl(t, "-server", f.url, "-token", f.admin, "inbound", "delete"); rc != exitUsage || errs == "" {
+		t.Fatalf("delete without an id: rc=%d err=%q", rc, errs)
+	}
+	rc, out, errs := faxctl(t, "-server", f.url, "-token", f.admin, "inbound", "delete", id, "-reason", "privacy request")
+	if rc != 0 || !strings.Contains(out, "received fax "+id+" deleted") {
+		t.Fatalf("delete: rc=%d out=%q err=%q", rc, out, errs)
+	}
+	for _, args := range [][]string{{"inbound", "show", id}, {"inbound", "download", id, "-o", filepath.Join(t.TempDir(), "x.pdf")}, {"inbound", "delete", id}} {
+		rc, _, errs := faxctl(t, append([]string{"-server", f.url, "-token", f.admin}, args...)...)
+		if rc != exitFailed || !strings.Contains(errs, "deleted by") || !strings.Contains(errs, "privacy request") {
+			t.Fatalf("%v after delete: rc=%d err=%q", args, rc, errs)
+		}
+	}
+	rc, out, errs = faxctl(t, "-server", f.url, "-token", f.admin, "inbound", "list")
+	if rc != 0 || !strings.Contains(out, "received (deleted by ") {
+		t.Fatalf("list after delete: rc=%d out=%q err=%q", rc, out, errs)
+	}
+	rc, out, _ = faxctl(t, "-server", f.url, "-token", f.admin, "--json", "inbound", "list")
+	var l struct {
+		Received []struct {
+			DeletedBy   string `json:"deleted_by"`
+			HasDocument bool   `json:"has_document"`
+		} `json:"received"`
+	}
+	if err := json.Unmarshal([]byte(out), &l); rc != 0 || err != nil || len(l.Received) != 1 || l.Received[0].DeletedBy == "" || l.Received[0].HasDocument {
+		t.Fatalf("json list after delete: rc=%d %v %q", rc, err, out)
+	}
+}

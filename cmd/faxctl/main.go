@@ -83,6 +83,7 @@ func init() {
 			{name: "thumbnail", summary: "a PNG preview of one page", run: (*app).inboundThumbnail},
 			{name: "read", summary: "mark a received fax read for this token", run: inboundRead(true)},
 			{name: "unread", summary: "mark a received fax unread again for this token", run: inboundRead(false)},
+			{name: "delete", summary: "delete a received fax's pages for good, leaving a tombstone", run: (*app).inboundDelete},
 		}},
 		{name: "mailboxes", summary: "mailboxes of received faxes (admin)", sub: []*command{
 			{name: "list", summary: "mailboxes with their counts", run: (*app).mailboxesList},

@@ -210,6 +210,7 @@ func New(cfg Config, d Deps) (*API, error) {
 		{"GET", "/v1/received/{id}/document", needReceived, a.receivedDocument},
 		{"GET", "/v1/received/{id}/thumbnail", needReceived, a.receivedThumbnail},
 		{"POST", "/v1/received/{id}/reroute", needOperator, a.reroute},
+		{"DELETE", "/v1/received/{id}", needOperator, a.deleteReceived}, // tombstone.go
 		{"GET", "/v1/received/{id}/reroutes", needReceived, a.listReroutes},
 		{"GET", "/v1/mailboxes", needReceived, a.listMailboxes},
 		{"GET", "/v1/mailboxes/{name}", needReceived, a.getMailbox},

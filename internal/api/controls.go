@@ -76,6 +76,11 @@ func (a *API) addControlsList(ctx context.Context, faxes []Fax, into ...*Fax) er
 	if err != nil {
 		return err
 	}
+	// Deleted faxes stay listed, marked (tombstone.go).
+	ts, err := a.queue.Tombstones(ctx, ids)
+	if err != nil {
+		return err
+	}
 	for i := range faxes {
 		f := &faxes[i]
 		if i < len(into) {
@@ -87,6 +92,10 @@ func (a *API) addControlsList(ctx context.Context, faxes []Fax, into ...*Fax) er
 			f.Deadline = &t
 		}
 		f.ResentFrom, f.Resends = c.ResentFrom, c.Resends
+		if t, ok := ts[f.ID]; ok {
+			at := t.At
+			f.DeletedAt, f.DeletedBy, f.DeleteReason = &at, t.By, t.Reason
+		}
 	}
 	return nil
 }

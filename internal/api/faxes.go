@@ -98,6 +98,11 @@ type Fax struct {
 	Deadline   *time.Time `json:"deadline,omitempty"`
 	ResentFrom int64      `json:"resent_from,omitempty"`
 	Resends    []int64    `json:"resends,omitempty"`
+	// Set on a fax whose documents were deleted (DELETE /v1/faxes/{id}):
+	// GET of the fax answers 410, listings show it with these.
+	DeletedAt    *time.Time `json:"deleted_at,omitempty"`
+	DeletedBy    string     `json:"deleted_by,omitempty"`
+	DeleteReason string     `json:"delete_reason,omitempty"`
 }
 
 // Transition is one entry of a fax's history.

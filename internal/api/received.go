@@ -46,13 +46,19 @@ type ReceivedFax struct {
 	// only on GET /v1/received/{id}.
 	Read     *bool         `json:"read,omitempty"`
 	Reroutes []RerouteView `json:"reroutes,omitempty"`
+	// DeletedAt, DeletedBy and DeleteReason mark a fax whose pages were
+	// deleted for good (DELETE /v1/received/{id}); lists keep showing it.
+	DeletedAt    *time.Time `json:"deleted_at,omitempty"`
+	DeletedBy    string     `json:"deleted_by,omitempty"`
+	DeleteReason string     `json:"delete_reason,omitempty"`
 }
 
 func viewReceived(r archive.Record) ReceivedFax {
 	f := ReceivedFax{ID: r.ID, DID: r.LocalNumber, Caller: r.RemoteNumber, RemoteStationID: r.RemoteStationID,
 		Result: r.Result, Reason: r.Reason, Pages: r.Pages, Gateway: r.Gateway, Node: r.NodeID,
 		FinishedAt: r.FinishedAt, DurationMS: r.DurationMS, Routing: r.Routing, RoutedTo: r.RoutedTo,
-		HasDocument: r.DocumentSHA256 != "", ArchivedAt: r.ArchivedAt}
+		HasDocument: r.DocumentSHA256 != "", ArchivedAt: r.ArchivedAt,
+		DeletedAt: deletedAt(r), DeletedBy: r.DeletedBy, DeleteReason: r.DeleteReason}
 	if f.Routing == "" {
 		f.Routing = archive.Unrouted
 	}
@@ -166,6 +172,9 @@ func (a *API) received(r *http.Request) (archive.Record, error) {
 	}
 	if err == nil {
 		err = a.mayReadFax(r, id, rec.Key) // users.go: a user sees granted mailboxes only
+	}
+	if err == nil && !rec.DeletedAt.IsZero() {
+		err = goneReceived(rec) // tombstone.go
 	}
 	return rec, err
 }
@@ -461,6 +470,10 @@ type ArchivedFax struct {
 	HasDocument     bool           `json:"has_document"`
 	Metadata        map[string]any `json:"metadata"`
 	ArchivedAt      time.Time      `json:"archived_at"`
+	// Set for a fax whose documents were deleted for good.
+	DeletedAt    *time.Time `json:"deleted_at,omitempty"`
+	DeletedBy    string     `json:"deleted_by,omitempty"`
+	DeleteReason string     `json:"delete_reason,omitempty"`
 }
 
 func viewArchived(r archive.Record) ArchivedFax {
@@ -469,7 +482,7 @@ func viewArchived(r archive.Record) ArchivedFax {
 		Pages: r.Pages, PagesTotal: r.PagesTotal, Attempts: r.Attempts, Gateway: r.Gateway, Node: r.NodeID,
 		Submitter: r.Submitter, FaxID: r.JobID, FinishedAt: r.FinishedAt, DurationMS: r.DurationMS,
 		Routing: r.Routing, RoutedTo: r.RoutedTo, HasDocument: r.DocumentSHA256 != "", Metadata: r.Metadata,
-		ArchivedAt: r.ArchivedAt}
+		ArchivedAt: r.ArchivedAt, DeletedAt: deletedAt(r), DeletedBy: r.DeletedBy, DeleteReason: r.DeleteReason}
 	if f.Metadata == nil {
 		f.Metadata = map[string]any{}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/faxd/faxd/archive"
 	"github.com/faxd/faxd/internal/audit"
 	"github.com/faxd/faxd/internal/docstore"
 	"github.com/faxd/faxd/queue"
@@ -77,6 +78,74 @@ func (a *API) deleteFax(w http.ResponseWriter, r *http.Request, c *caller) error
 		}
 	}
 	a.log.Info("fax deleted", "fax", j.ID, "by", c.Name)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// goneReceived is the 410 answer for a received fax deleted for good.
+func goneReceived(rec archive.Record) *Problem {
+	p := newProblem(http.StatusGone, "gone", "received fax %d was deleted by %s at %s", rec.ID, rec.DeletedBy, rec.DeletedAt.UTC().Format(time.RFC3339))
+	if rec.DeleteReason != "" {
+		p.Detail += " (" + rec.DeleteReason + ")"
+	}
+	return p
+}
+
+// deletedAt is a record's deletion time for the API's views.
+func deletedAt(r archive.Record) *time.Time {
+	if r.DeletedAt.IsZero() {
+		return nil
+	}
+	t := r.DeletedAt
+	return &t
+}
+
+// deleteReceived deletes a received fax's pages for good (a privacy
+// request): from the archive, the relay's object store and this server's
+// document store. The archive record stays as the tombstone, listed with
+// who deleted it and when; everything naming the fax answers 410 after.
+// An operator action: a mailbox grant lets a user read faxes, not erase
+// the organisation's record of them.
+//
+// The deletion is written to the outbox with its audit entry, in one
+// transaction, so that it reaches the archive even if the archive database
+// is down now; it is also applied at once, so the answer is final.
+func (a *API) deleteReceived(w http.ResponseWriter, r *http.Request, c *caller) error {
+	rec, err := a.received(r) // 404, or 410 once deleted
+	if err != nil {
+		return err
+	}
+	reason := r.URL.Query().Get("reason")
+	if len(reason) > 500 {
+		return newProblem(http.StatusBadRequest, "invalid-request", "reason: at most 500 characters")
+	}
+	d := archive.Deletion{At: time.Now().UTC().Truncate(time.Microsecond), By: c.Name, Reason: reason}
+	id := strconv.FormatInt(rec.ID, 10)
+	err = a.audited(r, c, func(tx pgx.Tx) (audit.Change, error) {
+		if err := archive.EmitDeletion(r.Context(), tx, rec.Key, d); err != nil {
+			return audit.Change{}, err
+		}
+		return audit.Change{Action: "delete", ObjectType: audit.ReceivedFax, ObjectID: id,
+			Before: map[string]any{"result": rec.Result, "did": rec.LocalNumber, "caller": rec.RemoteNumber,
+				"remote_station_id": rec.RemoteStationID, "pages": rec.Pages, "routed_to": rec.RoutedTo},
+			Detail: reason}, nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := a.archive.DeleteRecord(r.Context(), rec.Key, d); err != nil {
+		// The outbox row applies it once the archive answers again.
+		a.log.Warn("received fax deletion waits for the archive", "fax", rec.ID, "err", err)
+	}
+	// The copy the receiving server kept of the pages (its document
+	// store); a fax received at another site leaves it to that site's
+	// collection of unused sets.
+	if rec.Document != "" {
+		if err := a.docs.Delete(r.Context(), rec.Document); err != nil && !errors.Is(err, docstore.ErrNotFound) {
+			a.log.Warn("received fax deleted; the server's copy of its pages is kept for now", "fax", rec.ID, "document", rec.Document, "err", err)
+		}
+	}
+	a.log.Info("received fax deleted", "fax", rec.ID, "by", c.Name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
