@@ -49,9 +49,10 @@ type jsonDocument struct {
 	URL         string `json:"url,omitempty"`
 }
 
-// jsonSubmission is FaxRequest's fields plus the documents, one object.
-func jsonSubmission(fax FaxRequest, docs []Document) ([]byte, error) {
-	b, err := json.Marshal(fax)
+// jsonSubmission is the fields of v (a FaxRequest or BroadcastRequest)
+// plus the documents, one object.
+func jsonSubmission(v any, docs []Document) ([]byte, error) {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
@@ -99,21 +100,23 @@ func (c *Client) SubmitFax(ctx context.Context, fax FaxRequest, docs []Document,
 	if idempotencyKey == "" {
 		idempotencyKey = NewIdempotencyKey()
 	}
-	for _, d := range docs {
-		if d.URL == "" {
-			continue
-		}
-		body, err := jsonSubmission(fax, docs)
-		if err != nil {
-			return nil, false, fmt.Errorf("client: SubmitFax: %w", err)
-		}
-		return c.postFax(ctx, body, "application/json", idempotencyKey)
-	}
-	body, ct, err := submission("fax", fax, docs)
+	body, ct, err := submissionBody("fax", fax, docs)
 	if err != nil {
 		return nil, false, fmt.Errorf("client: SubmitFax: %w", err)
 	}
 	return c.postFax(ctx, body, ct, idempotencyKey)
+}
+
+// submissionBody is a submission as multipart (the JSON part named part
+// and the files), or as one JSON body when a document is a URL.
+func submissionBody(part string, v any, docs []Document) ([]byte, string, error) {
+	for _, d := range docs {
+		if d.URL != "" {
+			body, err := jsonSubmission(v, docs)
+			return body, "application/json", err
+		}
+	}
+	return submission(part, v, docs)
 }
 
 func (c *Client) postFax(ctx context.Context, body []byte, contentType, idempotencyKey string) (f *Fax, existed bool, err error) {
@@ -762,11 +765,12 @@ func (c *Client) ResendFax(ctx context.Context, id int64, r ResendRequest, idemp
 // SubmitBroadcast sends the documents to every recipient, a fax each.
 // existed is true when idempotencyKey had already made this broadcast; an
 // empty key gets a random one, so a retry after a lost answer is safe.
+// As with SubmitFax, a URL document makes the submission one JSON body.
 func (c *Client) SubmitBroadcast(ctx context.Context, b BroadcastRequest, docs []Document, idempotencyKey string) (out *Broadcast, existed bool, err error) {
 	if len(docs) == 0 {
 		return nil, false, fmt.Errorf("client: SubmitBroadcast: at least one document is required")
 	}
-	body, ct, err := submission("broadcast", b, docs)
+	body, ct, err := submissionBody("broadcast", b, docs)
 	if err != nil {
 		return nil, false, fmt.Errorf("client: SubmitBroadcast: %w", err)
 	}

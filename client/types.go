@@ -581,6 +581,9 @@ type BroadcastRequest struct {
 	CheapWindow bool           `json:"cheap_window,omitempty"`
 	Deadline    *time.Time     `json:"deadline,omitempty"`
 	KillAfter   string         `json:"kill_after,omitempty"`
+	// Report attaches each fax's confirmation report to its completion
+	// notice.
+	Report bool `json:"report,omitempty"`
 }
 
 // Recipient is one number of a broadcast; Name, Company and Vars are for

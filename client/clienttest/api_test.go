@@ -381,4 +381,48 @@ func TestReceivedOperations(t *testing.T) {
 	}
 	_, err = c.SearchArchive(ctx, client.ArchiveParams{Direction: "sideways"})
 	problem(t, err, 400, "")
+
+	// Deleted for good: 410 naming who, still listed, marked.
+	if err := c.DeleteReceived(ctx, id, "privacy request"); err != nil {
+		t.Fatalf("delete received: %v", err)
+	}
+	_, err = c.GetReceived(ctx, id)
+	if e := problem(t, err, 410, "gone"); !strings.Contains(e.Detail, "deleted by ops") {
+		t.Fatalf("after delete: %+v", e)
+	}
+	_, err = c.GetReceivedDocument(ctx, id, "")
+	problem(t, err, 410, "gone")
+	problem(t, c.DeleteReceived(ctx, id, ""), 410, "gone")
+	rl, err = c.ListReceived(ctx, client.ListReceivedParams{})
+	if err != nil || len(rl.Received) != 1 || rl.Received[0].DeletedAt == nil || rl.Received[0].DeletedBy != "ops" ||
+		rl.Received[0].DeleteReason != "privacy request" || rl.Received[0].HasDocument {
+		t.Fatalf("list after delete: %+v %v", rl, err)
+	}
+	pg, err = c.SearchArchive(ctx, client.ArchiveParams{Direction: "inbound"})
+	if err != nil || len(pg.Faxes) != 1 || pg.Faxes[0].DeletedBy != "ops" || pg.Faxes[0].HasDocument {
+		t.Fatalf("archive after delete: %+v %v", pg, err)
+	}
+}
+
+// A broadcast through the client: multipart for files, one JSON body
+// when a document is a URL (refused here by the outbound policy, which
+// names the field).
+func TestBroadcastOperations(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	c := newClient(t, client.Options{Servers: []string{f.url}, Token: f.sub})
+	req := client.BroadcastRequest{Recipients: []client.Recipient{{To: "+4930111", Name: "Ann", Vars: map[string]string{"account": "7"}}, {To: "+4930222"}},
+		Cover: &client.Cover{Subject: "Prices"}, Report: true}
+	b, existed, err := c.SubmitBroadcast(ctx, req, []client.Document{{Name: "prices.txt", Body: strings.NewReader("Price list\n")}}, "b1")
+	if err != nil || existed || b.Recipients != 2 {
+		t.Fatalf("submit: %+v %v %v", b, existed, err)
+	}
+	fl, err := c.ListBroadcastFaxes(ctx, b.ID, 0, "")
+	if err != nil || len(fl.Faxes) != 2 || fl.Faxes[0].PagesTotal != 2 || fl.Faxes[0].Metadata["report"] != true {
+		t.Fatalf("faxes: %+v %v", fl, err)
+	}
+	_, _, err = c.SubmitBroadcast(ctx, req, []client.Document{{Name: "prices.txt", Body: strings.NewReader("x\n")}, {URL: "http://127.0.0.1:9/terms.pdf"}}, "")
+	if e := problem(t, err, 422, ""); !strings.HasPrefix(e.Detail, "documents[1].url: ") {
+		t.Fatalf("URL document: %+v", e)
+	}
 }

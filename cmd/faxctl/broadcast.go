@@ -30,7 +30,9 @@ func (a *app) broadcastSend(ctx context.Context, path string, args []string) (in
 	var cover client.Cover
 	var to listFlag
 	fs.Var(&to, "to", "destination `numbers` (repeatable, or comma-separated)")
-	recipients := fs.String("recipients", "", "CSV `file` of recipients: number[,name[,company]] per line (name and company go on the cover page)")
+	recipients := fs.String("recipients", "", "CSV `file` of recipients: number[,name[,company]] per line; or, with a header line\n"+
+		"such as 'number,name,company,account', any further column is a cover page variable\n"+
+		"({{.Vars.account}} in api.cover_template); lines starting with # are skipped")
 	fs.StringVar(&req.From, "from", "", "our fax `number` (station id)")
 	fs.StringVar(&req.Header, "header", "", "sender `name` for the header line")
 	fs.IntVar(&req.Priority, "priority", 0, "`priority` -1000..1000, higher first")
@@ -42,6 +44,7 @@ func (a *app) broadcastSend(ctx context.Context, path string, args []string) (in
 	meta := metaFlag{}
 	fs.Var(meta, "meta", "metadata `key=value` for every fax (repeatable)")
 	withCover := fs.Bool("cover", false, "put a cover page first (implied by any -cover-* flag)")
+	fs.StringVar(&cover.ToName, "cover-to", "", "cover page: recipient's `name` for recipients without one")
 	fs.StringVar(&cover.FromName, "cover-from", "", "cover page: sender's `name`")
 	fs.StringVar(&cover.Subject, "cover-subject", "", "cover page: `subject`")
 	fs.StringVar(&cover.Comment, "cover-comment", "", "cover page: `text`")
@@ -53,27 +56,11 @@ func (a *app) broadcastSend(ctx context.Context, path string, args []string) (in
 		req.Recipients = append(req.Recipients, client.Recipient{To: n})
 	}
 	if *recipients != "" {
-		f, err := os.Open(*recipients)
-		if err != nil {
-			return exitFailed, err
-		}
-		r := csv.NewReader(f)
-		r.FieldsPerRecord = -1
-		rows, err := r.ReadAll()
-		f.Close()
+		rcs, err := readRecipients(*recipients)
 		if err != nil {
 			return a.usageErr(fs, fmt.Sprintf("-recipients %s: %v", *recipients, err)), nil
 		}
-		for _, row := range rows {
-			rc := client.Recipient{To: strings.TrimSpace(row[0])}
-			if len(row) > 1 {
-				rc.Name = strings.TrimSpace(row[1])
-			}
-			if len(row) > 2 {
-				rc.Company = strings.TrimSpace(row[2])
-			}
-			req.Recipients = append(req.Recipients, rc)
-		}
+		req.Recipients = append(req.Recipients, rcs...)
 	}
 	if len(req.Recipients) == 0 {
 		return a.usageErr(fs, "-to or -recipients is required"), nil
@@ -110,6 +97,85 @@ func (a *app) broadcastSend(ctx context.Context, path string, args []string) (in
 	}
 	fmt.Fprintf(a.stdout, "broadcast %d %s: %d fax(es)\n", b.ID, verb, b.Recipients)
 	return exitOK, nil
+}
+
+// readRecipients reads a recipients CSV file. Without a header line the
+// columns are number, name, company. A first line whose first column is
+// "number" (or "to") is a header: it names the columns, number, name and
+// company as such, every other one (written "account" or "var.account")
+// a cover page variable of that name; empty cells set nothing.
+func readRecipients(path string) ([]client.Recipient, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = -1
+	r.Comment = '#'
+	r.TrimLeadingSpace = true
+	rows, err := r.ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	cols := []string{"number", "name", "company"}
+	header := len(rows) > 0 && (strings.EqualFold(strings.TrimSpace(rows[0][0]), "number") || strings.EqualFold(strings.TrimSpace(rows[0][0]), "to"))
+	if header {
+		cols = nil
+		seen := map[string]bool{}
+		for i, c := range rows[0] {
+			c = strings.ToLower(strings.TrimSpace(c))
+			switch c {
+			case "to":
+				c = "number"
+			case "number", "name", "company":
+			default:
+				c = "var." + strings.TrimPrefix(c, "var.")
+				if c == "var." {
+					return nil, fmt.Errorf("line 1: column %d has no name", i+1)
+				}
+			}
+			if seen[c] {
+				return nil, fmt.Errorf("line 1: column %q twice", c)
+			}
+			seen[c] = true
+			cols = append(cols, c)
+		}
+		rows = rows[1:]
+	}
+	var out []client.Recipient
+	for i, row := range rows {
+		line := i + 1
+		if header {
+			line++
+		}
+		if len(row) > len(cols) {
+			return nil, fmt.Errorf("line %d: %d columns, more than the %d named (%s); add a header line naming the variables", line, len(row), len(cols), strings.Join(cols, ","))
+		}
+		var rc client.Recipient
+		for j, v := range row {
+			v = strings.TrimSpace(v)
+			switch c := cols[j]; {
+			case v == "":
+			case c == "number":
+				rc.To = v
+			case c == "name":
+				rc.Name = v
+			case c == "company":
+				rc.Company = v
+			default:
+				if rc.Vars == nil {
+					rc.Vars = map[string]string{}
+				}
+				rc.Vars[strings.TrimPrefix(c, "var.")] = v
+			}
+		}
+		if rc.To == "" {
+			return nil, fmt.Errorf("line %d: no number", line)
+		}
+		out = append(out, rc)
+	}
+	return out, nil
 }
 
 func (a *app) broadcastStatus(ctx context.Context, path string, args []string) (int, error) {

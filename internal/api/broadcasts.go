@@ -141,7 +141,17 @@ func (a *API) submitBroadcast(w http.ResponseWriter, r *http.Request, c *caller)
 	}
 	var br BroadcastRequest
 	s := &submission{}
-	if err := a.parseParts(w, r, s, "broadcast", &br); err != nil {
+	if isJSONBody(r) { // the JSON body of POST /v1/faxes, with recipients
+		var jb JSONBroadcast
+		if err := a.decodeJSONBody(w, r, &jb, "broadcast"); err != nil {
+			return err
+		}
+		br = jb.BroadcastRequest
+		var err error
+		if s, err = a.jsonSubmission(jb.FaxRequest, jb.Documents); err != nil {
+			return err
+		}
+	} else if err := a.parseParts(w, r, s, "broadcast", &br); err != nil {
 		return err
 	}
 	if err := br.validateRecipients(a.cfg.MaxBroadcastRecipients); err != nil {
@@ -154,6 +164,9 @@ func (a *API) submitBroadcast(w http.ResponseWriter, r *http.Request, c *caller)
 		return err
 	}
 	if err := a.checkOutbound("callback_url", s.fax.CallbackURL); err != nil {
+		return err
+	}
+	if err := a.fetchURLs(r.Context(), s); err != nil { // documents given by URL
 		return err
 	}
 	resName := s.fax.Resolution
@@ -219,7 +232,7 @@ func (a *API) submitBroadcast(w http.ResponseWriter, r *http.Request, c *caller)
 		}
 		jr := queue.Request{
 			Destination: rc.To, CallerID: s.fax.From, Header: s.fax.Header, Document: ref, PagesTotal: n,
-			Submitter: c.Name, Metadata: s.fax.Metadata, Priority: s.fax.Priority, MaxAttempts: s.fax.MaxAttempts,
+			Submitter: c.Name, Metadata: withReport(s.fax.Metadata, s.fax.Report), Priority: s.fax.Priority, MaxAttempts: s.fax.MaxAttempts,
 			Deadline: deadline, KillAfter: killAfter,
 		}
 		if s.fax.SendAfter != nil {

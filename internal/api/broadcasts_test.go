@@ -263,3 +263,73 @@ func TestBroadcastRoles(t *testing.T) {
 		t.Error("admin cannot see the broadcast")
 	}
 }
+
+// TestBroadcastJSONBody: the JSON body of POST /v1/faxes with recipients
+// instead of to: base64 documents rendered once, a cover per recipient
+// with its variables, the originals stored as sent; bad fields named as
+// for a single fax, a URL through the outbound policy, nothing queued by
+// a refusal.
+func TestBroadcastJSONBody(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Config{})
+	png := pngDoc(t)
+	r := e.doJSON("POST", "/v1/broadcasts", e.sub, map[string]any{
+		"recipients": []map[string]any{
+			{"to": "+4930111", "name": "Ann", "company": "A GmbH", "vars": map[string]string{"account": "7"}},
+			{"to": "+4930222", "name": "Bob"},
+		},
+		"cover": map[string]any{"subject": "Prices"}, "header": "ACME", "metadata": map[string]any{"campaign": "q3"}, "report": true,
+		"documents": []map[string]any{
+			{"filename": "chart.png", "content_type": "image/png", "data": b64(png.data)},
+			{"filename": "note.txt", "content_type": "text/plain; charset=utf-8", "data": b64([]byte("hello\fsecond page\n"))},
+		},
+	})
+	if r.status != 201 {
+		t.Fatalf("submit: %d %s", r.status, r.body)
+	}
+	var b Broadcast
+	r.json(t, &b)
+	if b.Recipients != 2 || b.Metadata["campaign"] != "q3" || b.Submitter != "billing" {
+		t.Fatalf("broadcast %+v", b)
+	}
+	faxes := e.broadcastFaxes(e.sub, b.ID)
+	if len(faxes) != 2 {
+		t.Fatalf("%d faxes, want 2", len(faxes))
+	}
+	for _, f := range faxes {
+		if f.PagesTotal != 4 || f.Header != "ACME" || f.Metadata[ReportMetadataKey] != true || f.Metadata["campaign"] != "q3" {
+			t.Fatalf("fax %d: %d pages (want cover + 1 PNG + 2 text), header %q, metadata %v", f.ID, f.PagesTotal, f.Header, f.Metadata)
+		}
+		r := e.do("GET", fmt.Sprintf("/v1/faxes/%d/document?format=original&part=0", f.ID), e.sub, nil, "")
+		if !bytes.Equal(r.body, png.data) || r.header.Get("Content-Type") != "image/png" {
+			t.Fatalf("fax %d original part 0: %d bytes %s", f.ID, len(r.body), r.header.Get("Content-Type"))
+		}
+	}
+
+	for _, c := range []struct {
+		body   string
+		status int
+		want   string
+	}{
+		{`{"recipients":[{"to":"+4930111"}],"documents":[{"data":"aGVsbG8K"},{"data":"***"}]}`, 400, "documents[1].data: not base64"},
+		{`{"recipients":[{"to":"+4930111"}],"documents":[]}`, 400, "documents: at least one document"},
+		{`{"recipients":[{"to":"+4930111"}],"documents":[{"data":"aGVsbG8K"}],"colour":true}`, 400, `unknown field "colour"`},
+		{`{"recipients":[{"to":"+4930111"},{"to":"12"}],"documents":[{"data":"aGVsbG8K"}]}`, 400, "recipients[1].to"},
+		{`{"to":"+4930111","recipients":[{"to":"+4930222"}],"documents":[{"data":"aGVsbG8K"}]}`, 400, "to: a broadcast goes to recipients[].to"},
+		{`{"recipients":[{"to":"+4930111"}],"documents":[{"url":"http://127.0.0.1:9/a.pdf"}]}`, 422, "documents[0].url: "},
+		{`{"recipients":[{"to":"+4930111"}],"documents":[{"data":"` + b64([]byte{0, 1, 2, 3}) + `"}]}`, 415, "document 1"},
+	} {
+		r := e.do("POST", "/v1/broadcasts", e.sub, strings.NewReader(c.body), "application/json")
+		if r.status != c.status {
+			t.Errorf("%.80s: status %d, want %d: %s", c.body, r.status, c.status, r.body)
+			continue
+		}
+		if p := r.problem(t); !strings.Contains(p.Detail, c.want) {
+			t.Errorf("%.80s: detail %q does not say %q", c.body, p.Detail, c.want)
+		}
+	}
+	var n int
+	if err := e.pool.QueryRow(context.Background(), "SELECT (SELECT count(*) FROM jobs) + (SELECT count(*) FROM broadcasts)").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("%d jobs and broadcasts after the refusals, want the first broadcast's 3 (%v)", n, err)
+	}
+}

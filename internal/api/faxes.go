@@ -558,16 +558,7 @@ func (a *API) submit(ctx context.Context, submitter, key string, s *submission) 
 		req.SendAfter = at
 	}
 	req.Deadline, req.KillAfter = deadlineOf(s.fax.Deadline, s.fax.KillAfter)
-	if s.fax.Report {
-		// Kept with the job (a copy: the request's map is the caller's),
-		// where the completion notice finds it.
-		md := make(map[string]any, len(req.Metadata)+1)
-		for k, v := range req.Metadata {
-			md[k] = v
-		}
-		md[ReportMetadataKey] = true
-		req.Metadata = md
-	}
+	req.Metadata = withReport(req.Metadata, s.fax.Report)
 	job, created, qerr := a.queue.Enqueue(ctx, req)
 	// Whatever happened, drop the pin: a refused job leaves no document
 	// behind, a queued one keeps it through the job's reference.

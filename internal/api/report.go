@@ -27,6 +27,21 @@ import (
 // completion notices then carry the report.
 const ReportMetadataKey = "report"
 
+// withReport is a job's metadata with the report mark when report is
+// set: kept with the job, where the completion notice finds it. md is
+// copied (it is the caller's).
+func withReport(md map[string]any, report bool) map[string]any {
+	if !report {
+		return md
+	}
+	out := make(map[string]any, len(md)+1)
+	for k, v := range md {
+		out[k] = v
+	}
+	out[ReportMetadataKey] = true
+	return out
+}
+
 // ErrReportNotFinal is ReportPDF's error for a fax still under way.
 var ErrReportNotFinal = errors.New("api: fax not finished")
 

@@ -47,33 +47,51 @@ func isJSONBody(r *http.Request) bool {
 }
 
 func (a *API) parseJSONSubmission(w http.ResponseWriter, r *http.Request) (*submission, error) {
+	var js JSONSubmission
+	if err := a.decodeJSONBody(w, r, &js, "fax"); err != nil {
+		return nil, err
+	}
+	return a.jsonSubmission(js.FaxRequest, js.Documents)
+}
+
+// JSONBroadcast is a broadcast as one JSON body: the broadcast's fields
+// (a fax's but to, and recipients) at the top level plus the documents,
+// as in JSONSubmission.
+type JSONBroadcast struct {
+	BroadcastRequest
+	Documents []JSONDocument `json:"documents"`
+}
+
+// decodeJSONBody decodes a JSON submission body (what: fax or broadcast)
+// into into, within api.max_upload_bytes, refusing unknown fields.
+func (a *API) decodeJSONBody(w http.ResponseWriter, r *http.Request, into any, what string) error {
 	if r.ContentLength > a.cfg.MaxUploadBytes {
-		return nil, a.tooLarge()
+		return a.tooLarge()
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxUploadBytes)
-	var js JSONSubmission
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&js); err != nil {
+	if err := dec.Decode(into); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, a.tooLarge()
+			return a.tooLarge()
 		}
 		if strings.HasPrefix(err.Error(), "json: unknown field") {
-			return nil, newProblem(http.StatusBadRequest, "invalid-request", "the body is not a fax submission: %s, documents)",
-				strings.TrimSuffix(jsonErr(err), ")"))
+			return newProblem(http.StatusBadRequest, "invalid-request", "the body is not a %s submission: %s, documents)",
+				what, strings.TrimSuffix(partJSONErr(what, err), ")"))
 		}
-		return nil, newProblem(http.StatusBadRequest, "invalid-request", "the body is not valid JSON for a fax submission: %s", jsonErr(err))
+		return newProblem(http.StatusBadRequest, "invalid-request", "the body is not valid JSON for a %s submission: %s", what, partJSONErr(what, err))
 	}
 	if dec.More() {
-		return nil, newProblem(http.StatusBadRequest, "invalid-request", "the body has data after the JSON object")
+		return newProblem(http.StatusBadRequest, "invalid-request", "the body has data after the JSON object")
 	}
-	return a.jsonSubmission(js)
+	return nil
 }
 
 // jsonSubmission checks the documents of a JSON submission, naming each
-// bad field; URLs are fetched later, by submit.
-func (a *API) jsonSubmission(js JSONSubmission) (*submission, error) {
+// bad field; URLs are fetched later (fetchURLs).
+func (a *API) jsonSubmission(fax FaxRequest, docs []JSONDocument) (*submission, error) {
+	js := JSONSubmission{FaxRequest: fax, Documents: docs}
 	if len(js.Documents) == 0 {
 		return nil, newProblem(http.StatusBadRequest, "invalid-request", "documents: at least one document (data or url) is required")
 	}
