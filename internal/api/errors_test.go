@@ -15,7 +15,8 @@ import (
 // message naming the problem, and leaves nothing in the queue or the
 // document store.
 func TestSubmitErrorsQueueNothing(t *testing.T) {
-	e := newEnv(t, Config{MaxUploadBytes: 64 << 10})
+	// 22 requests by one token: beyond the default burst on a fast machine.
+	e := newEnv(t, Config{MaxUploadBytes: 64 << 10, RateLimit: 1000, RateBurst: 1000})
 	ok := `{"to":"+4930123456"}`
 	big := bytes.Repeat([]byte("x"), 70<<10)
 	cases := []struct {
