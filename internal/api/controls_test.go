@@ -94,8 +94,8 @@ func TestResendFax(t *testing.T) {
 		t.Fatalf("resend to another number: %d %+v", r.status, second)
 	}
 	// Both documents are the same pages.
-	a := e.do("GET", fmt.Sprintf("/v1/faxes/%d/document", old.ID), e.sub, nil, "")
-	b := e.do("GET", fmt.Sprintf("/v1/faxes/%d/document", second.ID), e.sub, nil, "")
+	a := e.do("GET", fmt.Sprintf("/v1/faxes/%d/document?format=tiff", old.ID), e.sub, nil, "")
+	b := e.do("GET", fmt.Sprintf("/v1/faxes/%d/document?format=tiff", second.ID), e.sub, nil, "")
 	if a.status != 200 || string(a.body) != string(b.body) {
 		t.Errorf("resent pages differ: %d %d bytes", len(a.body), len(b.body))
 	}

@@ -730,7 +730,7 @@ func (a *API) faxDocument(w http.ResponseWriter, r *http.Request, c *caller) err
 	}
 	format := r.URL.Query().Get("format")
 	if format == "" {
-		format = "tiff"
+		format = "pdf" // as for received faxes
 	}
 	set, err := a.docs.Get(r.Context(), j.Document)
 	if errors.Is(err, docstore.ErrNotFound) || errors.Is(err, docstore.ErrInvalid) {

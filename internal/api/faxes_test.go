@@ -67,8 +67,13 @@ func TestSubmitFlow(t *testing.T) {
 		t.Fatalf("get: %d %+v", r.status, got)
 	}
 
-	// Downloads: TIFF Class F with one fine page; PDF; the original.
+	// Downloads: PDF by default, as for received faxes; TIFF Class F
+	// with one fine page; PDF; the original.
 	r = e.do("GET", fmt.Sprintf("/v1/faxes/%d/document", f.ID), e.sub, nil, "")
+	if r.status != 200 || r.header.Get("Content-Type") != "application/pdf" || !bytes.HasPrefix(r.body, []byte("%PDF-")) {
+		t.Fatalf("default download: %d %s", r.status, r.header)
+	}
+	r = e.do("GET", fmt.Sprintf("/v1/faxes/%d/document?format=tiff", f.ID), e.sub, nil, "")
 	if r.status != 200 || r.header.Get("Content-Type") != "image/tiff" {
 		t.Fatalf("tiff: %d %s", r.status, r.header)
 	}
@@ -198,7 +203,7 @@ func TestSubmitRendersDocuments(t *testing.T) {
 	if f.PagesTotal != 4 {
 		t.Fatalf("pages_total = %d, want 4 (2 PDF + 1 PNG + 1 text)", f.PagesTotal)
 	}
-	r = e.do("GET", fmt.Sprintf("/v1/faxes/%d/document", f.ID), e.sub, nil, "")
+	r = e.do("GET", fmt.Sprintf("/v1/faxes/%d/document?format=tiff", f.ID), e.sub, nil, "")
 	pages, err := tiff.Decode(r.body)
 	if err != nil || len(pages) != 4 {
 		t.Fatalf("tiff: %d pages, %v", len(pages), err)
@@ -252,7 +257,7 @@ func TestSubmitWithCoverPage(t *testing.T) {
 		t.Fatalf("pages: plain %d, with cover %d", fp.PagesTotal, fc.PagesTotal)
 	}
 	get := func(id int64) []tiff.Page {
-		r := e.do("GET", fmt.Sprintf("/v1/faxes/%d/document", id), e.sub, nil, "")
+		r := e.do("GET", fmt.Sprintf("/v1/faxes/%d/document?format=tiff", id), e.sub, nil, "")
 		pages, err := tiff.Decode(r.body)
 		if err != nil {
 			t.Fatal(err)
