@@ -695,7 +695,7 @@ func (a *app) audit(ctx context.Context, path string, args []string) (int, error
 	since := fs.String("since", "", "RFC 3339 `time`: entries at or after it")
 	until := fs.String("until", "", "RFC 3339 `time`: entries before it")
 	actor := fs.String("actor", "", "token `name` (faxd-cli for the faxd command line)")
-	objType := fs.String("type", "", "object `type`: gateway, route, inbound_rule, token, standby, received_fax, secrets")
+	objType := fs.String("type", "", "object `type`: gateway, route, inbound_rule, token, standby, received_fax, fax, user, secrets")
 	objID := fs.String("id", "", "object `id` (gateway name, route or rule id, ...)")
 	action := fs.String("action", "", "create, update, delete, revoke, reroute, promote, ...")
 	limit := fs.Int("limit", 50, "entries per page")

@@ -111,6 +111,13 @@ func TestDeleteFax(t *testing.T) {
 		fmt.Sprint(f.ID)).Scan(&audited); err != nil || audited != 1 {
 		t.Fatalf("audit rows: %d %v", audited, err)
 	}
+	// The audit log shows it (its answer checked against openapi.yaml).
+	var al AuditList
+	if r := e.do("GET", "/v1/audit?object_type=fax&action=delete", e.admin, nil, ""); r.status != 200 {
+		t.Fatalf("audit: %d %s", r.status, r.body)
+	} else if r.json(t, &al); len(al.Entries) != 1 || al.Entries[0].ObjectID != fmt.Sprint(f.ID) {
+		t.Fatalf("audit entries: %+v", al.Entries)
+	}
 }
 
 // An operator or admin may delete any finished fax.
