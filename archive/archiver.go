@@ -75,17 +75,10 @@ func (a *Archiver) store1(ctx context.Context, m Message) error {
 // leaves no page behind. Only for records deleted by key (received faxes,
 // whose pages are theirs alone): a job's document may be shared with jobs
 // whose messages still need the object.
-// The object goes first: should the database step fail, the redelivery
-// still finds the hash in the record.
+// The hash travels in the deletion: the API applies it to the archive
+// database at once, so the record has none by now.
 func (a *Archiver) deleteRecord(ctx context.Context, key string, d Deletion) error {
-	rec, err := a.store.GetByKey(ctx, key)
-	if errors.Is(err, ErrNotFound) {
-		return fmt.Errorf("%w: no record %s to delete (%w)", ErrTerminal, key, err)
-	}
-	if err != nil {
-		return err
-	}
-	if sha := rec.DocumentSHA256; sha != "" && rec.DeletedAt.IsZero() {
+	if sha := d.DocumentSHA256; sha != "" {
 		if err := a.objects.Delete(ctx, sha); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
 			return fmt.Errorf("archive: delete object %s of %s: %w", sha, key, err)
 		}

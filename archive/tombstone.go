@@ -25,6 +25,9 @@ type Deletion struct {
 	At     time.Time `json:"deleted_at"`
 	By     string    `json:"deleted_by"`
 	Reason string    `json:"delete_reason"`
+	// DocumentSHA256, in a record's deletion (EmitDeletion), names the
+	// pages the archiver also removes from the stream's object store.
+	DocumentSHA256 string `json:"document_sha256,omitempty"`
 }
 
 // EmitDeletion writes the deletion of the record with the full archive

@@ -91,8 +91,9 @@ func TestDeletedJobReachesTheArchive(t *testing.T) {
 	}
 }
 
-// A received fax deleted by its key reaches the archive through the
-// outbox as well: its document goes, the record keeps who deleted it, a
+// A received fax deleted by its key: applied to the archive database at
+// once and through the outbox, its document goes from both the archive
+// and the stream's object store, the record keeps who deleted it, a
 // second deletion or a newer version of the record changes neither, and a
 // key the archive never held is terminal.
 func TestDeletedRecordReachesTheArchive(t *testing.T) {
@@ -123,23 +124,15 @@ func TestDeletedRecordReachesTheArchive(t *testing.T) {
 		t.Fatalf("the relay's copy of the pages: %v", err)
 	}
 	at := time.Now().UTC().Truncate(time.Microsecond)
-	emit(func(tx pgx.Tx) error {
-		return EmitDeletion(ctx, tx, key, Deletion{At: at, By: "privacy-officer", Reason: "GDPR request"})
-	})
-	for ctx, cancel := context.WithTimeout(ctx, 30*time.Second); ; {
-		if rec, err = r.archive.GetByKey(ctx, key); err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-		if !rec.DeletedAt.IsZero() {
-			cancel()
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("the deletion never reached the archive")
-		case <-time.After(50 * time.Millisecond):
-		}
+	d := Deletion{At: at, By: "privacy-officer", Reason: "GDPR request", DocumentSHA256: sha}
+	emit(func(tx pgx.Tx) error { return EmitDeletion(ctx, tx, key, d) })
+	// As the API does: applied at once as well, before or after the
+	// archiver's turn.
+	if err := r.archive.DeleteRecord(ctx, key, d); err != nil {
+		t.Fatal(err)
+	}
+	if rec, err = r.archive.GetByKey(ctx, key); err != nil {
+		t.Fatal(err)
 	}
 	if !rec.DeletedAt.Equal(at) || rec.DeletedBy != "privacy-officer" || rec.DeleteReason != "GDPR request" || rec.DocumentSHA256 != "" {
 		t.Fatalf("tombstone: %+v", rec)
@@ -148,8 +141,19 @@ func TestDeletedRecordReachesTheArchive(t *testing.T) {
 	if err := r.archive.pool.QueryRow(ctx, `SELECT count(*) FROM documents`).Scan(&docs); err != nil || docs != 0 {
 		t.Fatalf("%d documents left (%v)", docs, err)
 	}
-	if _, err := objects.GetInfo(ctx, sha); !errors.Is(err, jetstream.ErrObjectNotFound) {
-		t.Fatalf("the object store still holds the pages: %v", err)
+	// The archiver, given the deletion by the stream, removes the
+	// stream's copy of the pages.
+	for ctx, cancel := context.WithTimeout(ctx, 30*time.Second); ; {
+		_, err := objects.GetInfo(ctx, sha)
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			cancel()
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the object store still holds the pages: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	// Again, by someone else: the first tombstone stays.
 	if err := r.archive.DeleteRecord(ctx, key, Deletion{At: time.Now(), By: "someone else"}); err != nil {

@@ -119,7 +119,8 @@ func (a *API) deleteReceived(w http.ResponseWriter, r *http.Request, c *caller) 
 	if len(reason) > 500 {
 		return newProblem(http.StatusBadRequest, "invalid-request", "reason: at most 500 characters")
 	}
-	d := archive.Deletion{At: time.Now().UTC().Truncate(time.Microsecond), By: c.Name, Reason: reason}
+	d := archive.Deletion{At: time.Now().UTC().Truncate(time.Microsecond), By: c.Name, Reason: reason,
+		DocumentSHA256: rec.DocumentSHA256}
 	id := strconv.FormatInt(rec.ID, 10)
 	err = a.audited(r, c, func(tx pgx.Tx) (audit.Change, error) {
 		if err := archive.EmitDeletion(r.Context(), tx, rec.Key, d); err != nil {
