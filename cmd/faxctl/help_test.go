@@ -115,3 +115,28 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("bad server URL: rc=%d %q", rc, errs)
 	}
 }
+
+// The newer commands' usage names their flags, without a server.
+func TestNewCommandsUsage(t *testing.T) {
+	srv := untouchable(t)
+	for _, c := range []struct {
+		args  []string
+		flags []string
+	}{
+		{[]string{"inbound", "delete", "-h"}, []string{"-reason", "usage: faxctl inbound delete ID"}},
+		{[]string{"delete", "--help"}, []string{"-reason"}},
+		{[]string{"broadcast", "send", "-h"}, []string{"-to", "-recipients", "header line", "-cover-to", "-cover-subject", "-kill-after", "-key", "-meta"}},
+		{[]string{"wait", "-h"}, []string{"-timeout", "-interval"}},
+		{[]string{"inbound", "read", "-h"}, []string{"usage: faxctl inbound read ID"}},
+	} {
+		rc, out, errs := faxctl(t, append([]string{"-server", srv}, c.args...)...)
+		if rc != 0 || errs != "" {
+			t.Errorf("%v: rc=%d err=%q", c.args, rc, errs)
+		}
+		for _, f := range c.flags {
+			if !strings.Contains(out, f) {
+				t.Errorf("%v: usage lacks %q:\n%s", c.args, f, out)
+			}
+		}
+	}
+}
