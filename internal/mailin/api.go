@@ -15,7 +15,8 @@ type APISubmitter struct{ API *api.API }
 // SubmitMail implements Submitter.
 func (a APISubmitter) SubmitMail(ctx context.Context, s Submission) (int64, int, error) {
 	f, err := a.API.SubmitDocuments(ctx, api.SubmitEmail{
-		Fax:       api.FaxRequest{To: s.To, Metadata: s.Metadata},
+		// The sender's final notice carries the confirmation report.
+		Fax:       api.FaxRequest{To: s.To, Metadata: s.Metadata, Report: true},
 		Documents: s.Documents, Submitter: s.Submitter, Key: s.Key,
 	})
 	if detail, ok := api.IsSenderFault(err); ok {

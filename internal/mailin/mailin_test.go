@@ -269,8 +269,8 @@ func TestMailBecomesFax(t *testing.T) {
 	if j.Destination != "+4930123456" || j.PagesTotal != 3 || j.State != queue.Pending || j.Submitter != "mail:clerk@acme.example" {
 		t.Fatalf("job %+v: want 3 pages (body + 2 PDF) to +4930123456 from mail:clerk@acme.example", j)
 	}
-	if j.Metadata[notify.NotifyEmailKey] != "clerk@acme.example" {
-		t.Fatalf("metadata %v: the sender is not the notice address", j.Metadata)
+	if j.Metadata[notify.NotifyEmailKey] != "clerk@acme.example" || j.Metadata[api.ReportMetadataKey] != true {
+		t.Fatalf("metadata %v: the sender is not the notice address, or the notice lacks the report", j.Metadata)
 	}
 	mails := e.sink.Wait(t, 1, 30*time.Second)
 	m := mails[0]
