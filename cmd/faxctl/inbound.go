@@ -312,7 +312,7 @@ func (a *app) mailboxShow(ctx context.Context, path string, args []string) (int,
 	for _, e := range m.Entries {
 		fax, did, caller, pages, result := "-", "-", "-", "-", "-"
 		if f := e.Fax; f != nil {
-			fax, did, caller, pages, result = fmt.Sprint(f.ID), f.DID, dash(f.Caller), fmt.Sprint(f.Pages), f.Result
+			fax, did, caller, pages, result = fmt.Sprint(f.ID), f.DID, dash(f.Caller), fmt.Sprint(f.Pages), f.Result+deleted(f.DeletedAt, f.DeletedBy)
 		}
 		fmt.Fprintf(tw, "%d\t%v\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Read, when(&e.CreatedAt), fax, did, caller, pages, result)
 	}

@@ -186,6 +186,9 @@ func TestInboundDelete(t *testing.T) {
 	f := newFixture(t)
 	rec, _ := archiveReceived(t, f)
 	id := itoa(rec.ID)
+	if rc, _, errs := faxctl(t, "-server", f.url, "-token", f.admin, "inbound", "reroute", id, "-mailbox", "legal", "-reason", "privacy case"); rc != 0 {
+		t.Fatalf("reroute: %d %s", rc, errs)
+	}
 	if rc, _, errs := faxctl(t, "-server", f.url, "-token", f.sub, "inbound", "delete", id); rc != exitFailed || !strings.Contains(errs, "403") {
 		t.Fatalf("submitter delete: rc=%d err=%q", rc, errs)
 	}
@@ -202,9 +205,11 @@ func TestInboundDelete(t *testing.T) {
 			t.Fatalf("%v after delete: rc=%d err=%q", args, rc, errs)
 		}
 	}
-	rc, out, errs = faxctl(t, "-server", f.url, "-token", f.admin, "inbound", "list")
-	if rc != 0 || !strings.Contains(out, "received (deleted by ") {
-		t.Fatalf("list after delete: rc=%d out=%q err=%q", rc, out, errs)
+	for _, args := range [][]string{{"inbound", "list"}, {"mailboxes", "show", "legal"}, {"archive", "search", "-direction", "inbound"}} {
+		rc, out, errs := faxctl(t, append([]string{"-server", f.url, "-token", f.admin}, args...)...)
+		if rc != 0 || !strings.Contains(out, "received (deleted by ") {
+			t.Fatalf("%v after delete: rc=%d out=%q err=%q", args, rc, out, errs)
+		}
 	}
 	rc, out, _ = faxctl(t, "-server", f.url, "-token", f.admin, "--json", "inbound", "list")
 	var l struct {
