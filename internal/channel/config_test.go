@@ -2,6 +2,7 @@ package channel
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -54,5 +55,30 @@ func TestRoutingTableResolvesSelf(t *testing.T) {
 	}
 	if len(routes) != 1 || routes[0].Weight != 1 {
 		t.Errorf("routes %+v", routes)
+	}
+}
+
+func TestInboundGatewayBySource(t *testing.T) {
+	p := &Pool{gateways: map[string]Gateway{
+		"a":    {Name: "a", Address: "192.0.2.1:5060", MaxChannels: 4},
+		"b":    {Name: "b", Address: "192.0.2.1:5070"},
+		"c":    {Name: "c", Address: "192.0.2.2", MaxChannels: 2},
+		"d":    {Name: "d", Address: "192.0.2.3", MaxChannels: 2},
+		"e":    {Name: "e", Address: "192.0.2.3:5080", MaxChannels: 2},
+		"name": {Name: "name", Address: "gw.example.net:5060", MaxChannels: 2},
+	}}
+	for _, tc := range []struct{ src, want string }{
+		{"192.0.2.1:5060", "a"},   // address and port
+		{"192.0.2.1:5070", "b"},   // the other gateway at that address
+		{"192.0.2.1:40000", "a"},  // another port: the only one with max_channels
+		{"192.0.2.2:5060", "c"},   // no port configured
+		{"192.0.2.3:40000", ""},   // two candidates: not guessed
+		{"192.0.2.3:5080", "e"},   // but the exact port decides
+		{"198.51.100.7:5060", ""}, // unknown
+		{"[::ffff:192.0.2.2]:5060", "c"},
+	} {
+		if got := p.inboundGateway(netip.MustParseAddrPort(tc.src)).Name; got != tc.want {
+			t.Errorf("call from %s: gateway %q, want %q", tc.src, got, tc.want)
+		}
 	}
 }

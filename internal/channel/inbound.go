@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/faxd/faxd/archive"
@@ -21,23 +22,12 @@ import (
 // (503) unless the node is active, Busy (486) when every inbound channel
 // is taken, else Accept with a channel reserved for the call.
 func (p *Pool) Admit(ctx context.Context, in sip.Incoming) sip.Decision {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closing || !p.active() {
-		p.d.Metrics.Calls.WithLabelValues(Inbound, "unavailable").Inc()
-		return sip.Decision{Verdict: sip.Unavailable}
+	if d, ok := p.reserveInbound(in); !ok {
+		return d
 	}
-	select {
-	case p.inSlots <- struct{}{}:
-	default:
-		p.d.Metrics.Calls.WithLabelValues(Inbound, "busy").Inc()
-		p.log.Info("inbound call refused: every inbound channel is busy", "call_id", in.CallID, "did", in.DID)
-		return sip.Decision{Verdict: sip.Busy}
-	}
-	p.inWG.Add(1)
-	p.busy(Inbound, 1)
 	c := &inboundCall{p: p, in: in, admitted: time.Now(),
 		log: p.log.With("call_id", in.CallID, "did", in.DID, "caller", in.CallerID, "source", in.Source.String())}
+	c.takeGatewaySlot(ctx)
 	d := sip.Decision{Verdict: sip.Accept, Channel: c}
 	if p.d.Traces != nil {
 		c.trace = calltrace.NewRecorder(calltrace.Trace{Direction: calltrace.Inbound, Node: p.d.Node.ID(), CallID: in.CallID, Gateway: in.Source.String()})
@@ -47,6 +37,28 @@ func (p *Pool) Admit(ctx context.Context, in sip.Incoming) sip.Decision {
 	return d
 }
 
+// reserveInbound takes one of this node's inbound channels for the call,
+// or says how to refuse it: 503 unless the node is active, 486 when every
+// inbound channel is taken.
+func (p *Pool) reserveInbound(in sip.Incoming) (sip.Decision, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closing || !p.active() {
+		p.d.Metrics.Calls.WithLabelValues(Inbound, "unavailable").Inc()
+		return sip.Decision{Verdict: sip.Unavailable}, false
+	}
+	select {
+	case p.inSlots <- struct{}{}:
+	default:
+		p.d.Metrics.Calls.WithLabelValues(Inbound, "busy").Inc()
+		p.log.Info("inbound call refused: every inbound channel is busy", "call_id", in.CallID, "did", in.DID)
+		return sip.Decision{Verdict: sip.Busy}, false
+	}
+	p.inWG.Add(1)
+	p.busy(Inbound, 1)
+	return sip.Decision{}, true
+}
+
 // inboundCall is one admitted inbound call.
 type inboundCall struct {
 	p        *Pool
@@ -54,6 +66,63 @@ type inboundCall struct {
 	admitted time.Time
 	log      *slog.Logger
 	trace    *calltrace.Recorder // nil without Deps.Traces
+	// slotGateway is the gateway whose cluster-wide channel the call
+	// holds ("" when it holds none).
+	slotGateway string
+}
+
+// takeGatewaySlot counts the call against the max_channels of the gateway
+// it came from, across the cluster, so that no node dials out on the
+// channel it occupies. The gateway has already placed the call: when its
+// channels are all counted (or the database cannot say), the call is
+// answered all the same, uncounted.
+func (c *inboundCall) takeGatewaySlot(ctx context.Context) {
+	p := c.p
+	if !p.cfg.ClusterLimits {
+		return
+	}
+	gw := p.inboundGateway(c.in.Source)
+	if gw.Name == "" || gw.MaxChannels <= 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	defer cancel()
+	ok, err := p.d.Queue.AcquireInboundSlot(ctx, p.d.Node.Lease(), gw.Name, gw.MaxChannels, c.in.CallID)
+	switch {
+	case err != nil:
+		c.log.Warn("inbound call not counted against its gateway's channels", "gateway", gw.Name, "err", err)
+	case !ok:
+		c.log.Info("inbound call not counted: every channel of its gateway is already counted", "gateway", gw.Name)
+	default:
+		c.slotGateway = gw.Name
+	}
+}
+
+// inboundGateway is the configured gateway an inbound call comes from: the
+// one at the call's source address and port, else the only one with
+// max_channels at its address. Gateways named by host name are not
+// matched (no DNS lookup while a call waits to be answered).
+func (p *Pool) inboundGateway(src netip.AddrPort) Gateway {
+	p.gwMu.RLock()
+	defer p.gwMu.RUnlock()
+	var byAddr []Gateway
+	for _, g := range p.gateways {
+		host, port, _ := splitHostPort(g.Address)
+		a, err := netip.ParseAddr(host)
+		if err != nil || a.Unmap() != src.Addr().Unmap() {
+			continue
+		}
+		if port == fmt.Sprint(src.Port()) {
+			return g
+		}
+		if g.MaxChannels > 0 {
+			byAddr = append(byAddr, g)
+		}
+	}
+	if len(byAddr) == 1 {
+		return byAddr[0]
+	}
+	return Gateway{}
 }
 
 // traceSIP records a step of the call's SIP dialogue.
@@ -66,6 +135,14 @@ func (c *inboundCall) traceSIP(ev sip.Event) {
 }
 
 func (c *inboundCall) free() {
+	if c.slotGateway != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
+		// A slot not released here is stale once this node's lease ends.
+		if err := c.p.d.Queue.ReleaseInboundSlot(ctx, c.slotGateway, c.in.CallID); err != nil {
+			c.log.Warn("releasing an inbound call's gateway channel", "gateway", c.slotGateway, "err", err)
+		}
+		cancel()
+	}
 	<-c.p.inSlots
 	c.p.busy(Inbound, -1)
 	c.p.inWG.Done()
