@@ -91,6 +91,17 @@ func (p *faxdProc) logs() string {
 // fax to gateway (host:port), with a lease of ttl.
 func startFaxd(t *testing.T, dsn, id, gateway string, ttl time.Duration) *faxdProc {
 	t.Helper()
+	return startFaxdWith(t, dsn, id, gateway, ttl, procOptions{channels: 1})
+}
+
+// procOptions size a faxd process: its outbound channels and the
+// gateway's max_channels (0: unlimited).
+type procOptions struct {
+	channels, maxChannels int
+}
+
+func startFaxdWith(t *testing.T, dsn, id, gateway string, ttl time.Duration, o procOptions) *faxdProc {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`node: {id: %s}
 log: {level: info}
@@ -99,15 +110,15 @@ database: {queue_dsn: %q}
 nats: {embedded_dir: %q, embedded_listen: "127.0.0.1:0"}
 secrets: {key_file: %q}
 queue: {heartbeat_interval: %s, lease_ttl: %s, probe_interval: 250ms}
-channels: {count: 1}
+channels: {count: %d}
 sip: {listen_udp: "127.0.0.1:0", media_bind: 127.0.0.1, allow_from: [127.0.0.1/32]}
 channel:
   inbound_count: 1
   station_id: "+1 555 0100"
   header_template: ""
-  gateways: [{name: far, address: %q}]
+  gateways: [{name: far, address: %q, max_channels: %d}]
   routes: [{prefix: "", gateway: far}]
-`, id, dsn, filepath.Join(dir, "nats"), testKeyFile(t), ttl/10, ttl, gateway)
+`, id, dsn, filepath.Join(dir, "nats"), testKeyFile(t), ttl/10, ttl, o.channels, gateway, o.maxChannels)
 	path := filepath.Join(dir, "faxd.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -163,6 +174,12 @@ func newProcessCluster(t *testing.T) *processCluster {
 // enqueue queues a fax of n full pages.
 func (c *processCluster) enqueue(t *testing.T, n int) queue.Job {
 	t.Helper()
+	return c.enqueueTo(t, n, "+15550199")
+}
+
+// enqueueTo queues a fax of n full pages to number.
+func (c *processCluster) enqueueTo(t *testing.T, n int, number string) queue.Job {
+	t.Helper()
 	ctx := context.Background()
 	pages := testPages(n, 150)
 	var b bytes.Buffer
@@ -174,7 +191,7 @@ func (c *processCluster) enqueue(t *testing.T, n int) queue.Job {
 	if err != nil {
 		t.Fatal(err)
 	}
-	job, _, err := c.q.Enqueue(ctx, queue.Request{Destination: "+15550199", Document: ref, PagesTotal: n, CallerID: "15550100"})
+	job, _, err := c.q.Enqueue(ctx, queue.Request{Destination: number, Document: ref, PagesTotal: n, CallerID: "15550100"})
 	if err != nil {
 		t.Fatal(err)
 	}
