@@ -281,6 +281,9 @@ type caller struct {
 	tokens.Token
 	user    *users.User    // the account; nil for a token of no user
 	session *users.Session // set when the session cookie authenticated
+	// counted: a session request whose rate-limit share was already
+	// taken (see CountedRequest).
+	counted bool
 }
 
 func (c *caller) admin() bool { return c.Role == tokens.Admin }
@@ -360,6 +363,7 @@ func (a *API) authenticate(r *http.Request, need tokens.Role) (*caller, error) {
 		if err != nil {
 			return c, err
 		}
+		c.counted = counted(r.Context())
 		return c, a.authorize(c, need)
 	}
 	if h == "" {
@@ -402,6 +406,9 @@ func (a *API) authorize(c *caller, need tokens.Role) error {
 	key := c.ID
 	if c.session != nil {
 		key = -c.user.ID // a session's bucket: ids never meet a token's
+	}
+	if c.counted {
+		return nil
 	}
 	if ok, wait := a.limit.allow(key); !ok {
 		secs := int(math.Ceil(wait.Seconds()))

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/faxd/faxd/internal/inbound"
+	"github.com/faxd/faxd/internal/users"
 )
 
 // Every refused submission answers with the documented status and a
@@ -332,5 +334,42 @@ func TestAdminCRUD(t *testing.T) {
 	}
 	if r := e.do("POST", "/v1/routes", e.admin, strings.NewReader("prefix=1"), "application/x-www-form-urlencoded"); r.status != 415 {
 		t.Fatalf("form body: %d", r.status)
+	}
+}
+
+// A session's requests marked as already counted (the console's further
+// API calls for one page) pass its empty bucket; unmarked ones and token
+// requests, marked or not, do not.
+func TestRateLimitCountedRequests(t *testing.T) {
+	e := newEnv(t, Config{RateLimit: 0.5, RateBurst: 1})
+	s := e.login("pat", users.Operator)
+	call := func(ctx context.Context, hdr ...string) int {
+		req := httptest.NewRequest("GET", "/v1/whoami", nil).WithContext(ctx)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		rec := httptest.NewRecorder()
+		e.srv.Config.Handler.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	cookie := []string{"Cookie", users.CookieName + "=" + s.sess.Token}
+	bearer := []string{"Authorization", "Bearer " + e.sub}
+	bg, marked := context.Background(), CountedRequest(context.Background())
+	if c := call(bg, cookie...); c != 200 {
+		t.Fatalf("the session's first request: %d", c)
+	}
+	if c := call(bg, cookie...); c != 429 {
+		t.Fatalf("the session's second request: %d, want 429", c)
+	}
+	for i := range 5 {
+		if c := call(marked, cookie...); c != 200 {
+			t.Fatalf("counted request %d of the session: %d, want 200", i, c)
+		}
+	}
+	if c := call(bg, bearer...); c != 200 {
+		t.Fatalf("the token's first request: %d", c)
+	}
+	if c := call(marked, bearer...); c != 429 {
+		t.Fatalf("a token request marked as counted: %d, want 429", c)
 	}
 }

@@ -19,9 +19,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/faxd/faxd/client"
+	"github.com/faxd/faxd/internal/api"
 	"github.com/faxd/faxd/internal/users"
 )
 
@@ -152,7 +154,7 @@ func (c *Console) apiClient(sess users.Session, remote string) (*client.Client, 
 	return client.New(client.Options{
 		Servers:           []string{"http://console.invalid"},
 		AttemptsPerServer: 1, Cycles: 1,
-		HTTPClient: &http.Client{Transport: inProcess{h: c.api, remote: remote, sess: sess}},
+		HTTPClient: &http.Client{Transport: inProcess{h: c.api, remote: remote, sess: sess, counted: new(atomic.Bool)}},
 	})
 }
 
@@ -163,10 +165,18 @@ type inProcess struct {
 	h      http.Handler
 	remote string
 	sess   users.Session
+	// counted is set once the page's first API call has been counted
+	// against the session's rate limit; the page's other calls are not
+	// (one page, one request).
+	counted *atomic.Bool
 }
 
 func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
+	ctx := r.Context()
+	if t.counted.Swap(true) {
+		ctx = api.CountedRequest(ctx)
+	}
+	r = r.Clone(ctx)
 	r.RemoteAddr = t.remote
 	r.RequestURI = r.URL.RequestURI()
 	r.Header.Del("Cookie")
