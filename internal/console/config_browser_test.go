@@ -158,6 +158,19 @@ func TestConsoleConfiguration(t *testing.T) {
 		}),
 		waitText(".notice", "bob: role changed to operator"))
 	r.page("config-users")
+	// At phone width the page still fits: tables scroll inside their box
+	// and the forms and menus wrap.
+	var fits bool
+	r.do("phone width", 20*time.Second,
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Reload(),
+		waitSel("#user-form"),
+		chromedp.Evaluate(`document.documentElement.scrollWidth <= window.innerWidth`, &fits))
+	if !fits {
+		t.Error("the users page is wider than a phone's screen")
+	}
+	r.page("config-users-phone")
+	r.do("desktop width", 10*time.Second, chromedp.EmulateViewport(1280, 900))
 	r.do("grant", 20*time.Second,
 		chromedp.Navigate(base+"/console/config/mailboxes"),
 		waitSel("#grant-form"),
