@@ -693,16 +693,25 @@ func (c *Console) userUpdate(w http.ResponseWriter, r *http.Request, s *session)
 	case "role":
 		role := r.FormValue("role")
 		in.Role, what = &role, "role changed to "+role
+	case "password":
+		pw := r.FormValue("password")
+		in.Password, what = &pw, "password set"
 	case "disable", "enable":
 		dis := r.FormValue("op") == "disable"
 		in.Disabled, what = &dis, r.FormValue("op")+"d"
 	default:
-		c.render(w, r, s, http.StatusBadRequest, "error", errorPage{Title: "Bad request", Message: "op: must be role, disable or enable."})
+		c.render(w, r, s, http.StatusBadRequest, "error", errorPage{Title: "Bad request", Message: "op: must be role, password, disable or enable."})
 		return
 	}
 	u, err := s.api.UpdateUser(r.Context(), id, in)
 	if err != nil {
 		if errs, ok := formErrors(err); ok {
+			// Shown above the list, naming the user, not beside the
+			// new-user form's fields of the same names.
+			name := r.FormValue("name")
+			for i, e := range errs {
+				errs[i] = "User " + name + ": " + e
+			}
 			c.usersRender(w, r, s, http.StatusBadRequest, usersData{Errors: errs})
 			return
 		}

@@ -157,6 +157,22 @@ func TestConsoleConfiguration(t *testing.T) {
 				return true; })()`, nil))
 		}),
 		waitText(".notice", "bob: role changed to operator"))
+	// The last administrator cannot demote herself: the refusal names her.
+	r.do("last admin", 20*time.Second,
+		chromedp.Evaluate(`(() => {
+			const row = [...document.querySelectorAll("#users tbody tr")].find(tr => tr.cells[0].textContent === "ops");
+			row.querySelector("select").value = "user";
+			row.querySelector("form").requestSubmit();
+			return true; })()`, nil),
+		waitText("ul.error", "User ops:"), waitText("ul.error", "only one"))
+	r.do("set password", 20*time.Second,
+		chromedp.Evaluate(`(() => {
+			const row = [...document.querySelectorAll("#users tbody tr")].find(tr => tr.cells[0].textContent === "bob");
+			row.querySelector("details").open = true;
+			row.querySelector("input[type=password]").value = "another long password";
+			row.querySelector("details form").requestSubmit();
+			return true; })()`, nil),
+		waitText(".notice", "bob: password set"))
 	r.page("config-users")
 	// At phone width the page still fits: tables scroll inside their box
 	// and the forms and menus wrap.
