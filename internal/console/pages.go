@@ -120,6 +120,7 @@ func (c *Console) pageRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /console/archive", c.auth(c.archive))
 	mux.Handle("GET /console/config/gateways", c.auth(c.gateways))
 	mux.Handle("POST /console/config/gateways", c.auth(c.createGateway))
+	c.configRoutes(mux) // config.go
 	mux.Handle("GET /console/cluster", c.auth(c.cluster))
 	mux.Handle("GET /console/cluster/{op}", c.auth(c.clusterConfirm))
 	mux.Handle("POST /console/cluster/{op}", c.auth(c.clusterControl))
