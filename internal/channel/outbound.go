@@ -343,8 +343,14 @@ func (a *attempt) transmit(call *sip.Call, pages []*bilevel.Image) *t30.Result {
 	}
 	cause := a.ctx
 	prog := newProgress(a)
+	started := time.Now().UTC()
+	prog.setCall(map[string]any{"gateway": a.gateway, "node": p.d.Node.ID(), "started_at": started})
 	rc.OnEvent = func(o t30.Output) {
 		if o.Kind == t30.OutPageSent && o.Stats != nil {
+			if len(a.stats) == 0 || a.stats[len(a.stats)-1].BitRate != o.Stats.BitRate {
+				prog.setCall(map[string]any{"gateway": a.gateway, "node": p.d.Node.ID(), "started_at": started,
+					"bit_rate": o.Stats.BitRate, "ecm": o.Stats.ECM})
+			}
 			a.stats = append(a.stats, *o.Stats)
 			a.confirmed = max(a.confirmed, o.Stats.Page+1)
 			p.d.Metrics.Pages.WithLabelValues(Outbound).Inc()
@@ -395,6 +401,7 @@ type progress struct {
 	mu      sync.Mutex
 	want    int
 	written int
+	call    map[string]any // the call in progress, to record (nil: written)
 	wake    chan struct{}
 	quit    chan struct{}
 	done    chan struct{}
@@ -410,6 +417,19 @@ func (g *progress) set(n int) {
 	g.mu.Lock()
 	g.want = max(g.want, n)
 	g.mu.Unlock()
+	g.poke()
+}
+
+// setCall records what the queue shows of the call in progress (gateway,
+// start, bit rate), for the dashboard.
+func (g *progress) setCall(call map[string]any) {
+	g.mu.Lock()
+	g.call = call
+	g.mu.Unlock()
+	g.poke()
+}
+
+func (g *progress) poke() {
 	select {
 	case g.wake <- struct{}{}:
 	default:
@@ -431,14 +451,21 @@ func (g *progress) loop() {
 
 func (g *progress) write() {
 	g.mu.Lock()
-	n := g.want
+	n, call := g.want, g.call
+	g.call = nil
 	g.mu.Unlock()
-	if n <= g.written {
-		return
-	}
 	a := g.a
 	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
 	defer cancel()
+	if call != nil {
+		// Shown to people only: a failure is logged, the call goes on.
+		if err := a.p.d.Queue.SetCall(ctx, a.job.ID, a.job.Token, call); err != nil && !errors.Is(err, queue.ErrStaleToken) {
+			a.log.Debug("recording the call in progress", "err", err)
+		}
+	}
+	if n <= g.written {
+		return
+	}
 	cancelReq, err := a.p.d.Queue.Progress(ctx, a.job.ID, a.job.Token, n)
 	switch {
 	case errors.Is(err, queue.ErrStaleToken):

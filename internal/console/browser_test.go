@@ -326,7 +326,15 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Submit("#to", chromedp.ByID),
 		waitSel("#fax-state"))
 	var faxURL string
-	r.do("fax sent", 150*time.Second, chromedp.Location(&faxURL), waitText("#fax-state", "sent"))
+	r.do("fax page", 20*time.Second, chromedp.Location(&faxURL))
+	// While it is sent, the dashboard's live calls show it with its
+	// gateway, then its bit rate once a page is through.
+	r.do("dashboard shows the call", 150*time.Second,
+		chromedp.Navigate(base+"/console/"),
+		waitSel("#live"),
+		waitText("#calls .call-gateway", "self"))
+	r.page("dashboard-call")
+	r.do("fax sent", 150*time.Second, chromedp.Navigate(faxURL), waitText("#fax-state", "sent"))
 	r.page("fax")
 	r.do("outbound list", 20*time.Second,
 		chromedp.Navigate(base+"/console/outbound?state=sent"),

@@ -40,6 +40,7 @@ var funcs = template.FuncMap{
 		}
 		return time.Since(t).Round(time.Second).String()
 	},
+	"call":       callOf,
 	"query":      urlQueryEscape,
 	"fieldError": fieldError,
 	"seq": func(n int) []int {
@@ -823,4 +824,28 @@ func (c *Console) audit(w http.ResponseWriter, r *http.Request, s *session) {
 		d.NextCursor = next.Encode()
 	}
 	c.render(w, r, s, http.StatusOK, "audit", d)
+}
+
+// callInfo is what the sending node records of a call in progress (the
+// fax's metadata "call").
+type callInfo struct {
+	Gateway, Node string
+	BitRate       int
+	ECM           bool
+	Started       time.Time
+}
+
+func callOf(metadata map[string]any) callInfo {
+	m, _ := metadata["call"].(map[string]any)
+	var c callInfo
+	c.Gateway, _ = m["gateway"].(string)
+	c.Node, _ = m["node"].(string)
+	if br, ok := m["bit_rate"].(float64); ok {
+		c.BitRate = int(br)
+	}
+	c.ECM, _ = m["ecm"].(bool)
+	if st, ok := m["started_at"].(string); ok {
+		c.Started, _ = time.Parse(time.RFC3339Nano, st)
+	}
+	return c
 }
