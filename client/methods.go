@@ -470,6 +470,16 @@ func (c *Client) GetReceivedThumbnail(ctx context.Context, id int64, page, width
 	return c.download(ctx, "/v1/received/"+itoa(id)+"/thumbnail", q)
 }
 
+// GetFaxThumbnail streams a PNG preview of one page of a fax as it is
+// sent (page from 1; 0: the first) at width pixels (0: the server's
+// default).
+func (c *Client) GetFaxThumbnail(ctx context.Context, id int64, page, width int) (*Download, error) {
+	q := url.Values{}
+	setInt(q, "page", page)
+	setInt(q, "width", width)
+	return c.download(ctx, "/v1/faxes/"+itoa(id)+"/thumbnail", q)
+}
+
 // RerouteReceived sends a received fax to another destination; reason
 // (required) says why.
 func (c *Client) RerouteReceived(ctx context.Context, id int64, dest DestinationInput, reason string) (*Reroute, error) {

@@ -186,6 +186,7 @@ func New(cfg Config, d Deps) (*API, error) {
 		{"GET", "/v1/faxes/{id}", tokens.Submitter, a.getFax},
 		{"POST", "/v1/faxes/{id}/cancel", tokens.Submitter, a.cancelFax},
 		{"GET", "/v1/faxes/{id}/document", tokens.Submitter, a.faxDocument},
+		{"GET", "/v1/faxes/{id}/thumbnail", tokens.Submitter, a.faxThumbnail},
 
 		{"GET", "/v1/gateways", tokens.Admin, a.listGateways},
 		{"POST", "/v1/gateways", tokens.Admin, a.createGateway},

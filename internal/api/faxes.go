@@ -17,6 +17,7 @@ import (
 
 	"github.com/faxd/faxd/archive"
 	"github.com/faxd/faxd/internal/docstore"
+	"github.com/faxd/faxd/internal/thumbnail"
 	"github.com/faxd/faxd/internal/render"
 	"github.com/faxd/faxd/queue"
 	"github.com/faxd/faxd/routing"
@@ -723,6 +724,33 @@ func decodeFaxCursor(s string) (time.Time, int64, bool) {
 
 // faxDocument returns a fax's pages as TIFF Class F or PDF, or one of the
 // documents it was rendered from.
+// faxThumbnail is a grey PNG preview of one page of a fax as it is (or
+// was) sent.
+func (a *API) faxThumbnail(w http.ResponseWriter, r *http.Request, c *caller) error {
+	j, err := a.job(r, c)
+	if err != nil {
+		return err
+	}
+	q := newQuery(r)
+	page := q.int("page", 1, 10000, 1)
+	width := q.int("width", 50, 800, thumbnail.DefaultWidth)
+	if err := q.err("page", "width"); err != nil {
+		return err
+	}
+	set, err := a.docs.Get(r.Context(), j.Document)
+	if errors.Is(err, docstore.ErrNotFound) || errors.Is(err, docstore.ErrInvalid) {
+		return notFound("fax %d has no stored document", j.ID)
+	}
+	if err != nil {
+		return err
+	}
+	data, _, err := a.docs.Blob(r.Context(), set.Pages)
+	if err != nil {
+		return err
+	}
+	return sendThumbnail(w, fmt.Sprintf("fax %d", j.ID), fmt.Sprintf("fax-%d", j.ID), data, page, width)
+}
+
 func (a *API) faxDocument(w http.ResponseWriter, r *http.Request, c *caller) error {
 	j, err := a.job(r, c)
 	if err != nil {

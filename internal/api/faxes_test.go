@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"os/exec"
 	"regexp"
@@ -92,6 +94,28 @@ func TestSubmitFlow(t *testing.T) {
 		if err != nil || !regexp.MustCompile(`Pages:\s+1\n`).Match(out) {
 			t.Fatalf("pdfinfo: %v %s", err, out)
 		}
+	}
+
+	// A thumbnail of the page as sent: a PNG as wide as asked, with ink.
+	r = e.do("GET", fmt.Sprintf("/v1/faxes/%d/thumbnail?width=120", f.ID), e.sub, nil, "")
+	if r.status != 200 || r.header.Get("Content-Type") != "image/png" {
+		t.Fatalf("thumbnail: %d %s %.200s", r.status, r.header.Get("Content-Type"), r.body)
+	}
+	img, err := png.Decode(bytes.NewReader(r.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 120 || b.Dy() < 100 {
+		t.Fatalf("thumbnail size %v", b)
+	}
+	if !hasInk(img) {
+		t.Fatal("the thumbnail of a page of text has no ink")
+	}
+	if r := e.do("GET", fmt.Sprintf("/v1/faxes/%d/thumbnail?page=2", f.ID), e.sub, nil, ""); r.status != 404 {
+		t.Fatalf("thumbnail of a page past the end: %d", r.status)
+	}
+	if r := e.do("GET", fmt.Sprintf("/v1/faxes/%d/thumbnail?width=10", f.ID), e.sub, nil, ""); r.status != 400 {
+		t.Fatalf("thumbnail too narrow: %d", r.status)
 	}
 	r = e.do("GET", fmt.Sprintf("/v1/faxes/%d/document?format=original", f.ID), e.sub, nil, "")
 	if r.status != 200 || string(r.body) != "Invoice A-17\nTotal: 100 EUR\n" {
@@ -299,4 +323,17 @@ func TestCoverTemplateConfig(t *testing.T) {
 	if r.status != 201 {
 		t.Fatalf("submit with a custom cover template: %d %s", r.status, r.body)
 	}
+}
+
+// hasInk reports whether img has a dark pixel.
+func hasInk(img image.Image) bool {
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			if g, _, _, _ := img.At(x, y).RGBA(); g < 0x8000 {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -292,16 +292,22 @@ func (a *API) receivedThumbnail(w http.ResponseWriter, r *http.Request, c *calle
 	if ct != "image/tiff" {
 		return newProblem(http.StatusNotAcceptable, "not-acceptable-format", "received fax %d is archived as %s; thumbnails are made from TIFF pages", rec.ID, ct)
 	}
+	return sendThumbnail(w, fmt.Sprintf("received fax %d", rec.ID), fmt.Sprintf("received-%d", rec.ID), data, page, width)
+}
+
+// sendThumbnail answers with a PNG preview of page (from 1) of the TIFF
+// pages in data; what names the fax in errors, name the file.
+func sendThumbnail(w http.ResponseWriter, what, name string, data []byte, page, width int) error {
 	f, err := tiff.Open(data, tiff.Limits{})
 	if err != nil {
-		return fmt.Errorf("received fax %d: %w", rec.ID, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if page > f.NumPages() {
-		return notFound("received fax %d has %d page(s); there is no page %d", rec.ID, f.NumPages(), page)
+		return notFound("%s has %d page(s); there is no page %d", what, f.NumPages(), page)
 	}
 	p, err := f.Page(page - 1)
 	if err != nil {
-		return fmt.Errorf("received fax %d page %d: %w", rec.ID, page, err)
+		return fmt.Errorf("%s page %d: %w", what, page, err)
 	}
 	img := p.Bilevel
 	if img == nil {
@@ -309,9 +315,9 @@ func (a *API) receivedThumbnail(w http.ResponseWriter, r *http.Request, c *calle
 	}
 	var buf bytes.Buffer
 	if err := thumbnail.PNG(&buf, img, width); err != nil {
-		return fmt.Errorf("received fax %d page %d: %w", rec.ID, page, err)
+		return fmt.Errorf("%s page %d: %w", what, page, err)
 	}
-	return sendFile(w, "image/png", fmt.Sprintf("received-%d-page-%d.png", rec.ID, page), buf.Bytes())
+	return sendFile(w, "image/png", fmt.Sprintf("%s-page-%d.png", name, page), buf.Bytes())
 }
 
 func (a *API) reroute(w http.ResponseWriter, r *http.Request, c *caller) error {

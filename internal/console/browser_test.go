@@ -335,7 +335,21 @@ func TestConsoleInBrowser(t *testing.T) {
 		waitText("#calls .call-gateway", "self"))
 	r.page("dashboard-call")
 	r.do("fax sent", 150*time.Second, chromedp.Navigate(faxURL), waitText("#fax-state", "sent"))
+	r.do("thumbnails of the pages as sent", 30*time.Second,
+		chromedp.Navigate(faxURL),
+		waitSel("#fax-pages img"),
+		waitJS(`[...document.querySelectorAll("#fax-pages img")].every(i => i.complete && i.naturalWidth > 0)`))
 	r.page("fax")
+	// Resend: the button makes a new fax and opens it.
+	var resentURL string
+	r.do("resend", 30*time.Second,
+		waitSel("#resend"),
+		chromedp.Click("#resend", chromedp.ByID),
+		waitText(".notice", "resent as this new fax"),
+		chromedp.Location(&resentURL))
+	if resentURL == faxURL || !strings.Contains(resentURL, "/console/outbound/") {
+		t.Errorf("resend opened %q (the old fax is %q)", resentURL, faxURL)
+	}
 	r.do("outbound list", 20*time.Second,
 		chromedp.Navigate(base+"/console/outbound?state=sent"),
 		waitSel(`#faxes a[href^="/console/outbound/"]`))

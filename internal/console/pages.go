@@ -108,6 +108,8 @@ func (c *Console) pageRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /console/outbound/{id}/document", c.auth(c.outboundDocument))
 	mux.Handle("GET /console/outbound/{id}/trace/{n}", c.auth(c.outboundTrace))
 	mux.Handle("POST /console/outbound/{id}/cancel", c.auth(c.outboundCancel))
+	mux.Handle("POST /console/outbound/{id}/resend", c.auth(c.outboundResend))
+	mux.Handle("GET /console/outbound/{id}/thumbnail/{n}", c.auth(c.outboundThumbnail))
 	mux.Handle("GET /console/events/outbound/{id}", c.auth(c.outboundEvents))
 	mux.Handle("GET /console/send", c.auth(c.sendPage))
 	mux.Handle("POST /console/send", c.auth(c.send))
@@ -305,6 +307,9 @@ func (c *Console) outbound(w http.ResponseWriter, r *http.Request, s *session) {
 type faxData struct {
 	Fax    *client.Fax
 	Notice string
+	// Nonce makes the resend form's idempotency key: a second press of
+	// the same form resends once.
+	Nonce string
 }
 
 func (c *Console) outboundDetail(w http.ResponseWriter, r *http.Request, s *session) {
@@ -318,7 +323,39 @@ func (c *Console) outboundDetail(w http.ResponseWriter, r *http.Request, s *sess
 		c.fail(w, r, s, err)
 		return
 	}
-	c.render(w, r, s, http.StatusOK, "fax", faxData{Fax: f, Notice: r.URL.Query().Get("notice")})
+	c.render(w, r, s, http.StatusOK, "fax", faxData{Fax: f, Notice: r.URL.Query().Get("notice"), Nonce: client.NewIdempotencyKey()})
+}
+
+func (c *Console) outboundThumbnail(w http.ResponseWriter, r *http.Request, s *session) {
+	id, ok := pathID(r)
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if !ok || err != nil || n < 1 {
+		c.badID(w, r, s)
+		return
+	}
+	width, _ := strconv.Atoi(r.URL.Query().Get("width"))
+	d, err := s.api.GetFaxThumbnail(r.Context(), id, n, width)
+	r.URL.RawQuery = "inline=1"
+	c.download(w, r, s, d, err)
+}
+
+// outboundResend sends a finished fax again as a new fax and opens it.
+func (c *Console) outboundResend(w http.ResponseWriter, r *http.Request, s *session) {
+	id, ok := pathID(r)
+	if !ok {
+		c.badID(w, r, s)
+		return
+	}
+	nonce := r.FormValue("nonce")
+	if nonce == "" {
+		nonce = client.NewIdempotencyKey()
+	}
+	f, _, err := s.api.ResendFax(r.Context(), id, client.ResendRequest{To: strings.TrimSpace(r.FormValue("to"))}, "console-resend-"+nonce)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/console/outbound/%d?notice=%s", f.ID, url.QueryEscape(fmt.Sprintf("Fax %d resent as this new fax.", id))), http.StatusSeeOther)
 }
 
 func (c *Console) outboundEvents(w http.ResponseWriter, r *http.Request, s *session) {
@@ -332,7 +369,7 @@ func (c *Console) outboundEvents(w http.ResponseWriter, r *http.Request, s *sess
 		if err != nil {
 			return "", true, err
 		}
-		html, err := c.fragment("fax", "live", page{S: s, Data: faxData{Fax: f}})
+		html, err := c.fragment("fax", "live", page{S: s, Data: faxData{Fax: f, Nonce: client.NewIdempotencyKey()}})
 		final := f.State == "sent" || f.State == "failed" || f.State == "cancelled"
 		return html, final, err
 	})
