@@ -17,8 +17,8 @@ import (
 
 	"github.com/faxd/faxd/archive"
 	"github.com/faxd/faxd/internal/docstore"
-	"github.com/faxd/faxd/internal/thumbnail"
 	"github.com/faxd/faxd/internal/render"
+	"github.com/faxd/faxd/internal/thumbnail"
 	"github.com/faxd/faxd/queue"
 	"github.com/faxd/faxd/routing"
 	"github.com/faxd/faxd/t38/bilevel"
