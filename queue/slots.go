@@ -87,10 +87,19 @@ func (q *Queue) AcquireSlot(ctx context.Context, r SlotRequest) (SlotVerdict, er
 			return SlotNotHeld, nil
 		case gwFree && numFree:
 			continue // lost a race for a number slot
-		case swept:
-			if !gwFree {
-				return SlotGatewayFull, nil
+		case swept && !gwFree:
+			// SKIP LOCKED passes over free slots that a statement in
+			// flight has locked (a claim taking slots, a completion
+			// freeing them): only a gateway without a free slot is full.
+			var lockedFree bool
+			if err := q.pool.QueryRow(ctx, sqlSlotFreeLocked, r.Gateway, r.GatewayLimit).Scan(&lockedFree); err != nil {
+				return 0, fmt.Errorf("queue: slot for job %d on %s: %w", r.JobID, r.Gateway, err)
 			}
+			if lockedFree {
+				continue
+			}
+			return SlotGatewayFull, nil
+		case swept:
 			return SlotNumberBusy, nil
 		}
 		n, err := q.sweepSlots(ctx, r.Gateway, r.GatewayLimit, num)

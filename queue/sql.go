@@ -469,6 +469,11 @@ SELECT held.ok,
 	($6::int = 0 OR (SELECT slot FROM num) IS NOT NULL)
 FROM held`
 
+// sqlSlotFreeLocked: does gateway $1 have a free slot within its limit
+// $2 as of now, locked or not?
+const sqlSlotFreeLocked = `
+SELECT EXISTS (SELECT 1 FROM gateway_slots WHERE gateway = $1 AND slot <= $2::int AND job_id IS NULL AND in_call IS NULL)`
+
 // sqlSlotRelease frees a claim's slots. $1 job, $2 token.
 const sqlSlotRelease = `
 WITH g AS (
