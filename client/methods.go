@@ -215,6 +215,13 @@ func (c *Client) CancelFax(ctx context.Context, id int64) (f *Fax, hangingUp boo
 	return f, status == http.StatusAccepted, nil
 }
 
+// RetryFax makes a pending fax that waits for its next attempt (or its
+// scheduled time) due at once.
+func (c *Client) RetryFax(ctx context.Context, id int64) (*Fax, error) {
+	var f Fax
+	return &f, c.call(ctx, http.MethodPost, "/v1/faxes/"+itoa(id)+"/retry", nil, nil, &f)
+}
+
 // DeleteFax deletes the documents of a finished fax and leaves a tombstone;
 // reason may be empty. A fax already deleted answers an *Error with Status
 // 410 (http.StatusGone) naming who deleted it and when.

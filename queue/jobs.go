@@ -477,6 +477,28 @@ func (q *Queue) Cancel(ctx context.Context, id int64, reason string) (Job, error
 	return out, err
 }
 
+// RetryNow makes a pending job (waiting for its next attempt or its
+// scheduled time) claimable at once; reason goes to its history. A job in
+// any other state is ErrInvalidTransition.
+func (q *Queue) RetryNow(ctx context.Context, id int64, reason string) (Job, error) {
+	if reason == "" {
+		reason = "retry now"
+	}
+	j, err := scanJob(q.pool.QueryRow(ctx, sqlRetryNow, id, reason))
+	if errors.Is(err, pgx.ErrNoRows) {
+		cur, gerr := q.Get(ctx, id)
+		if gerr != nil {
+			return Job{}, gerr
+		}
+		return Job{}, fmt.Errorf("queue: retry job %d: job is %s: %w", id, cur.State, ErrInvalidTransition)
+	}
+	if err != nil {
+		return Job{}, fmt.Errorf("queue: retry job %d: %w", id, err)
+	}
+	q.ready.wake()
+	return j, nil
+}
+
 // TakeOver returns the sending jobs of dead nodes (lease expired, or
 // replaced by a newer incarnation) to pending, confirmed pages kept; the
 // interrupted attempt is not charged. by names the node doing it, for the

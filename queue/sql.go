@@ -266,6 +266,19 @@ WITH upd AS (
 )
 SELECT ` + jobCols + ` FROM upd`
 
+// sqlRetryNow makes a pending job due now (never later than it was).
+// $1 id, $2 reason for the history.
+const sqlRetryNow = `
+WITH upd AS (
+	UPDATE jobs SET run_at = LEAST(run_at, now()), updated_at = now()
+	WHERE id = $1 AND state = 'pending'
+	RETURNING *
+), hist AS (
+	INSERT INTO job_history (job_id, from_state, to_state, reason, pages)
+	SELECT id, 'pending', 'pending', $2, pages_confirmed FROM upd
+)
+SELECT ` + jobCols + ` FROM upd`
+
 // sqlCancelSending flags a sending job and tells its holder at once.
 const sqlCancelSending = `
 WITH upd AS (

@@ -29,8 +29,16 @@ func TestDeadlineAndResend(t *testing.T) {
 	if rc != 1 || !strings.Contains(errs, "only a finished fax") {
 		t.Fatalf("resend of a pending fax: rc=%d %q", rc, errs)
 	}
+	rc, out, errs = faxctl(t, append(common, "retry", "1")...)
+	if rc != 0 || !strings.Contains(out, "fax 1 is due now") {
+		t.Fatalf("retry now: rc=%d %q %q", rc, out, errs)
+	}
 	if rc, _, errs = faxctl(t, append(common, "cancel", "1")...); rc != 0 {
 		t.Fatalf("cancel: rc=%d %q", rc, errs)
+	}
+	rc, _, errs = faxctl(t, append(common, "retry", "1")...)
+	if rc != 1 || !strings.Contains(errs, "only a pending fax") {
+		t.Fatalf("retry of a cancelled fax: rc=%d %q", rc, errs)
 	}
 	rc, out, errs = faxctl(t, append(common, "resend", "1", "-to", "+4930999888")...)
 	if rc != 0 || !strings.Contains(out, "fax 2 queued: fax 1 again, 1 page(s) to +4930999888, pending") {

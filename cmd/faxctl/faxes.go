@@ -276,6 +276,24 @@ func (a *app) cancel(ctx context.Context, path string, args []string) (int, erro
 	return exitOK, nil
 }
 
+func (a *app) retry(ctx context.Context, path string, args []string) (int, error) {
+	fs := a.flags(path, "ID", "Make a pending fax, waiting for its next attempt or its scheduled time, due now.")
+	id, code, ok := a.parseID(fs, args, "fax")
+	if !ok {
+		return code, nil
+	}
+	f, err := a.c.RetryFax(ctx, id)
+	if err != nil {
+		return exitFailed, err
+	}
+	if a.json {
+		a.printJSON(f)
+		return exitOK, nil
+	}
+	fmt.Fprintf(a.stdout, "fax %d is due now\n", id)
+	return exitOK, nil
+}
+
 func (a *app) download(ctx context.Context, path string, args []string) (int, error) {
 	fs := a.flags(path, "ID [-format pdf|tiff|original] [-part N] [-o FILE]",
 		"Download a fax's pages or one of its submitted documents.")

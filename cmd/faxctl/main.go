@@ -67,6 +67,7 @@ func init() {
 		{name: "list", summary: "faxes, newest first", run: (*app).list},
 		{name: "wait", summary: "wait until a fax is sent, failed or cancelled", run: (*app).wait},
 		{name: "cancel", summary: "cancel a fax", run: (*app).cancel},
+		{name: "retry", summary: "make a fax waiting for its next attempt due now", run: (*app).retry},
 		{name: "resend", summary: "send a finished fax again, as a new fax", run: (*app).resend},
 		{name: "delete", summary: "delete a finished fax's documents, leaving a tombstone", run: (*app).deleteFax},
 		{name: "download", summary: "a fax's pages (PDF or TIFF) or a submitted document", run: (*app).download},

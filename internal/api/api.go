@@ -185,6 +185,7 @@ func New(cfg Config, d Deps) (*API, error) {
 		{"GET", "/v1/faxes", tokens.Submitter, a.listFaxes},
 		{"GET", "/v1/faxes/{id}", tokens.Submitter, a.getFax},
 		{"POST", "/v1/faxes/{id}/cancel", tokens.Submitter, a.cancelFax},
+		{"POST", "/v1/faxes/{id}/retry", tokens.Submitter, a.retryFax},
 		{"GET", "/v1/faxes/{id}/document", tokens.Submitter, a.faxDocument},
 		{"GET", "/v1/faxes/{id}/thumbnail", tokens.Submitter, a.faxThumbnail},
 

@@ -645,6 +645,29 @@ func (a *API) cancelFax(w http.ResponseWriter, r *http.Request, c *caller) error
 	return nil
 }
 
+// retryFax makes a fax that waits for its next attempt (or its scheduled
+// time) due at once.
+func (a *API) retryFax(w http.ResponseWriter, r *http.Request, c *caller) error {
+	j, err := a.job(r, c)
+	if err != nil {
+		return err
+	}
+	id := j.ID
+	j, err = a.queue.RetryNow(r.Context(), id, "retry now by "+c.who())
+	if errors.Is(err, queue.ErrInvalidTransition) {
+		cur, _ := a.queue.Get(r.Context(), id)
+		return newProblem(http.StatusConflict, "state-conflict", "fax %d is %s; only a pending fax can be retried now", id, cur.State)
+	}
+	if errors.Is(err, queue.ErrNotFound) {
+		return notFound("there is no fax %d (or it was purged)", id)
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, faxFromJob(j))
+	return nil
+}
+
 func (a *API) listFaxes(w http.ResponseWriter, r *http.Request, c *caller) error {
 	q := newQuery(r)
 	f := queue.ListFilter{}

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/faxd/faxd/queue"
 	"github.com/faxd/faxd/t38/tiff"
@@ -336,4 +337,37 @@ func hasInk(img image.Image) bool {
 		}
 	}
 	return false
+}
+
+// A fax waiting for its time is made due at once by its submitter (the
+// history says who); a fax in any other state is a 409, another
+// submitter's a 404.
+func TestRetryNow(t *testing.T) {
+	e := newEnv(t, Config{})
+	later := time.Now().Add(6 * time.Hour).UTC().Format(time.RFC3339)
+	r := e.submit(e.sub, `{"to":"0301234567","send_after":"`+later+`"}`, []doc{textDoc("hello\n")})
+	var f Fax
+	r.json(t, &f)
+	if r.status != 201 || f.NextAttemptAt == nil || time.Until(*f.NextAttemptAt) < time.Hour {
+		t.Fatalf("scheduled fax: %d %+v", r.status, f)
+	}
+	sales, _, _ := e.api.tokens.Create(context.Background(), "sales", "submitter")
+	if r := e.do("POST", fmt.Sprintf("/v1/faxes/%d/retry", f.ID), sales, nil, ""); r.status != 404 {
+		t.Fatalf("other submitter's retry: %d", r.status)
+	}
+	var got Fax
+	r = e.do("POST", fmt.Sprintf("/v1/faxes/%d/retry", f.ID), e.sub, nil, "")
+	r.json(t, &got)
+	if r.status != 200 || got.State != queue.Pending || got.NextAttemptAt == nil || got.NextAttemptAt.After(time.Now().Add(time.Minute)) {
+		t.Fatalf("retry now: %d %+v", r.status, got)
+	}
+	e.do("GET", fmt.Sprintf("/v1/faxes/%d", f.ID), e.sub, nil, "").json(t, &got)
+	if h := got.History[len(got.History)-1]; h.From != "pending" || h.To != "pending" || !strings.Contains(h.Reason, "retry now by") {
+		t.Fatalf("history after retry now: %+v", got.History)
+	}
+	e.do("POST", fmt.Sprintf("/v1/faxes/%d/cancel", f.ID), e.sub, nil, "")
+	r = e.do("POST", fmt.Sprintf("/v1/faxes/%d/retry", f.ID), e.sub, nil, "")
+	if p := r.problem(t); r.status != 409 || !strings.Contains(p.Detail, "cancelled") {
+		t.Fatalf("retry of a cancelled fax: %d %+v", r.status, p)
+	}
 }

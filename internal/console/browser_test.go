@@ -469,6 +469,12 @@ func TestConsoleClusterAndRoles(t *testing.T) {
 		t.Fatal(err)
 	}
 	faxURL := fmt.Sprintf("%s/console/outbound/%d", base, fax.ID)
+	later := time.Now().Add(6 * time.Hour)
+	scheduled, _, err := cl.SubmitFax(ctx, client.FaxRequest{To: "+15550198", SendAfter: &later},
+		[]client.Document{{Name: "b.txt", Body: strings.NewReader("later")}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Two received faxes: one filed in alice's mailbox, one in another.
 	recvURL := map[string]string{}
 	for _, mb := range []string{"billing", "sales"} {
@@ -509,6 +515,19 @@ func TestConsoleClusterAndRoles(t *testing.T) {
 		chromedp.Click("#confirm", chromedp.ByID),
 		waitText(".notice", "demote"),
 		waitJS(`(() => { const e = document.getElementById("standby-state"); return !!e && ["watching", "disabled"].includes(e.textContent.trim()); })()`))
+
+	// A fax scheduled for later is made due now from its page.
+	r.do("retry now", 30*time.Second,
+		chromedp.Navigate(fmt.Sprintf("%s/console/outbound/%d", base, scheduled.ID)),
+		waitSel("#retry-now"),
+		chromedp.Click("#retry-now", chromedp.ByID),
+		waitText(".notice", "due now"),
+		waitJS(`!document.getElementById("retry-now")`))
+	if f, err := cl.GetFax(ctx, scheduled.ID); err != nil {
+		t.Error(err)
+	} else if f.NextAttemptAt == nil || f.NextAttemptAt.After(time.Now()) {
+		t.Errorf("after retry now the fax is due at %v", f.NextAttemptAt)
+	}
 
 	// A user: no admin page, not the administrator's fax, no received fax.
 	r.do("log out", 20*time.Second,

@@ -41,6 +41,7 @@ var funcs = template.FuncMap{
 		return time.Since(t).Round(time.Second).String()
 	},
 	"call":       callOf,
+	"future":     func(t *time.Time) bool { return t != nil && t.After(time.Now()) },
 	"query":      urlQueryEscape,
 	"fieldError": fieldError,
 	"seq": func(n int) []int {
@@ -109,6 +110,7 @@ func (c *Console) pageRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /console/outbound/{id}/trace/{n}", c.auth(c.outboundTrace))
 	mux.Handle("POST /console/outbound/{id}/cancel", c.auth(c.outboundCancel))
 	mux.Handle("POST /console/outbound/{id}/resend", c.auth(c.outboundResend))
+	mux.Handle("POST /console/outbound/{id}/retry", c.auth(c.outboundRetry))
 	mux.Handle("GET /console/outbound/{id}/thumbnail/{n}", c.auth(c.outboundThumbnail))
 	mux.Handle("GET /console/events/outbound/{id}", c.auth(c.outboundEvents))
 	mux.Handle("GET /console/send", c.auth(c.sendPage))
@@ -337,6 +339,20 @@ func (c *Console) outboundThumbnail(w http.ResponseWriter, r *http.Request, s *s
 	d, err := s.api.GetFaxThumbnail(r.Context(), id, n, width)
 	r.URL.RawQuery = "inline=1"
 	c.download(w, r, s, d, err)
+}
+
+// outboundRetry makes a fax that waits for its next attempt due now.
+func (c *Console) outboundRetry(w http.ResponseWriter, r *http.Request, s *session) {
+	id, ok := pathID(r)
+	if !ok {
+		c.badID(w, r, s)
+		return
+	}
+	if _, err := s.api.RetryFax(r.Context(), id); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/console/outbound/%d?notice=%s", id, url.QueryEscape("The fax is due now; the next free channel sends it.")), http.StatusSeeOther)
 }
 
 // outboundResend sends a finished fax again as a new fax and opens it.
