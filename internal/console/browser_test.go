@@ -543,6 +543,18 @@ func TestConsoleClusterAndRoles(t *testing.T) {
 		t.Errorf("a user opening the gateways page sees %q", title)
 	}
 	r.page("forbidden")
+	// Her unread fax comes first in the received list; the other
+	// mailbox's is not listed.
+	r.do("unread first", 20*time.Second,
+		chromedp.Navigate(base+"/console/received"),
+		waitSel("#unread"),
+		waitText("#unread", "billing"))
+	var listed string
+	r.do("received list", 10*time.Second, text("main", &listed))
+	if strings.Contains(listed, "sales") {
+		t.Errorf("a user's received list shows another mailbox's fax: %q", listed)
+	}
+	r.page("received-unread")
 	// A received fax in a mailbox granted to her opens; one in another
 	// mailbox is not even confirmed to exist.
 	r.do("granted received fax", 20*time.Second,

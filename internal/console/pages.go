@@ -1,12 +1,14 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -533,17 +535,82 @@ func (c *Console) send(w http.ResponseWriter, r *http.Request, s *session) {
 // ---- received
 
 type receivedData struct {
+	// Unread: the person's unread faxes of the mailboxes they see, first
+	// on the first page.
+	Unread     []unreadFax
+	UnreadIDs  map[int64]bool
 	Received   []client.ReceivedFax
 	NextCursor string
 }
 
+type unreadFax struct {
+	Mailbox string
+	Fax     client.ReceivedFax
+}
+
 func (c *Console) received(w http.ResponseWriter, r *http.Request, s *session) {
-	list, err := s.api.ListReceived(r.Context(), client.ListReceivedParams{Cursor: r.URL.Query().Get("cursor"), Limit: 50})
+	if !s.Operator() {
+		// Users see received faxes through their mailboxes only.
+		d, err := mailboxFaxes(r.Context(), s.api, false)
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		c.render(w, r, s, http.StatusOK, "received", d)
+		return
+	}
+	cursor := r.URL.Query().Get("cursor")
+	list, err := s.api.ListReceived(r.Context(), client.ListReceivedParams{Cursor: cursor, Limit: 50})
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
 	}
-	c.render(w, r, s, http.StatusOK, "received", receivedData{Received: list.Received, NextCursor: list.NextCursor})
+	d := receivedData{Received: list.Received, NextCursor: list.NextCursor, UnreadIDs: map[int64]bool{}}
+	if cursor == "" {
+		u, err := mailboxFaxes(r.Context(), s.api, true)
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		d.Unread, d.UnreadIDs = u.Unread, u.UnreadIDs
+	}
+	c.render(w, r, s, http.StatusOK, "received", d)
+}
+
+// mailboxFaxes collects the faxes of the mailboxes the person may see:
+// the unread ones (read marks are per person) in Unread, the others in
+// Received (unless unreadOnly), newest first, each once.
+func mailboxFaxes(ctx context.Context, api *client.Client, unreadOnly bool) (receivedData, error) {
+	d := receivedData{UnreadIDs: map[int64]bool{}}
+	boxes, err := api.ListMailboxes(ctx)
+	if err != nil {
+		return d, err
+	}
+	seen := map[int64]bool{}
+	for _, b := range boxes {
+		if unreadOnly && b.Unread == 0 {
+			continue
+		}
+		m, err := api.GetMailbox(ctx, b.Mailbox, unreadOnly, 100)
+		if err != nil {
+			return d, err
+		}
+		for _, e := range m.Entries {
+			if e.Fax == nil || seen[e.Fax.ID] {
+				continue
+			}
+			seen[e.Fax.ID] = true
+			if !e.Read {
+				d.Unread = append(d.Unread, unreadFax{Mailbox: b.Mailbox, Fax: *e.Fax})
+				d.UnreadIDs[e.Fax.ID] = true
+			} else {
+				d.Received = append(d.Received, *e.Fax)
+			}
+		}
+	}
+	slices.SortFunc(d.Unread, func(a, b unreadFax) int { return b.Fax.FinishedAt.Compare(a.Fax.FinishedAt) })
+	slices.SortFunc(d.Received, func(a, b client.ReceivedFax) int { return b.FinishedAt.Compare(a.FinishedAt) })
+	return d, nil
 }
 
 type receivedDetailData struct {
