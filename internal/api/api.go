@@ -238,6 +238,7 @@ func New(cfg Config, d Deps) (*API, error) {
 	a.routes = append(a.routes, a.userRoutes()...)      // users.go
 	a.routes = append(a.routes, a.statsRoutes()...)     // stats.go
 	a.routes = append(a.routes, a.broadcastRoutes()...) // broadcasts.go
+	a.routes = append(a.routes, a.deliveryRoutes()...)  // deliveries.go
 	return a, nil
 }
 

@@ -28,6 +28,7 @@ const (
 	Secrets     = "secrets"
 	User        = "user"
 	Fax         = "fax"
+	Delivery    = "delivery"
 )
 
 // Masked replaces a secret's value in before/after.

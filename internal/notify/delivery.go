@@ -255,17 +255,35 @@ type Filter struct {
 	FaxRef string
 	State  State
 	Event  string
-	Limit  int // default 100
+	// Before continues a list: only deliveries with a smaller id.
+	Before int64
+	Limit  int // default 100, at most MaxLimit
+}
+
+// MaxLimit is the most deliveries one List returns.
+const MaxLimit = 1000
+
+// Rows runs queries: a *pgxpool.Pool or a pgx.Tx.
+type Rows interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
 // List returns deliveries, newest first.
 func (n *Notifier) List(ctx context.Context, f Filter) ([]Delivery, error) {
-	if f.Limit <= 0 || f.Limit > 1000 {
+	return List(ctx, n.pool, f)
+}
+
+// List returns deliveries, newest first, from the queue database q (the
+// API lists them without a Notifier: a node need not run workers to show
+// them).
+func List(ctx context.Context, q Rows, f Filter) ([]Delivery, error) {
+	if f.Limit <= 0 || f.Limit > MaxLimit {
 		f.Limit = 100
 	}
-	rows, err := n.pool.Query(ctx, `SELECT `+deliveryCols+` FROM deliveries
+	rows, err := q.Query(ctx, `SELECT `+deliveryCols+` FROM deliveries
 		WHERE ($1 = '' OR payload_ref = $1) AND ($2 = '' OR state = $2) AND ($3 = '' OR event = $3)
-		ORDER BY id DESC LIMIT $4`, f.FaxRef, string(f.State), f.Event, f.Limit)
+		AND ($5 = 0 OR id < $5)
+		ORDER BY id DESC LIMIT $4`, f.FaxRef, string(f.State), f.Event, f.Limit, f.Before)
 	if err != nil {
 		return nil, fmt.Errorf("notify: list: %w", err)
 	}
@@ -279,7 +297,18 @@ func (n *Notifier) List(ctx context.Context, f Filter) ([]Delivery, error) {
 // Retry puts a failed delivery back to pending with a fresh attempt budget,
 // for an administrator who fixed the receiver.
 func (n *Notifier) Retry(ctx context.Context, id int64) error {
-	tag, err := n.pool.Exec(ctx, `UPDATE deliveries SET state = 'pending', attempts = 0,
+	if err := RetryDelivery(ctx, n.pool, id); err != nil {
+		return err
+	}
+	n.Wake()
+	return nil
+}
+
+// RetryDelivery makes failed delivery id due now with a fresh attempt budget, in
+// q (a transaction when the caller audits it). Every node's workers hear
+// of it when q commits.
+func RetryDelivery(ctx context.Context, q Querier, id int64) error {
+	tag, err := q.Exec(ctx, `UPDATE deliveries SET state = 'pending', attempts = 0,
 		next_attempt_at = now(), finished_at = NULL, updated_at = now()
 		WHERE id = $1 AND state = 'failed'`, id)
 	if err != nil {
@@ -288,7 +317,9 @@ func (n *Notifier) Retry(ctx context.Context, id int64) error {
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("%w: %d (or not failed)", ErrNotFound, id)
 	}
-	n.Wake()
+	if _, err := q.Exec(ctx, `SELECT pg_notify('faxd_deliveries', '')`); err != nil {
+		return fmt.Errorf("notify: retry %d: %w", id, err)
+	}
 	return nil
 }
 
