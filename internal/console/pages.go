@@ -132,6 +132,8 @@ func (c *Console) pageRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /console/cluster/{op}", c.auth(c.clusterConfirm))
 	mux.Handle("POST /console/cluster/{op}", c.auth(c.clusterControl))
 	mux.Handle("GET /console/audit", c.auth(c.audit))
+	mux.Handle("GET /console/deliveries", c.auth(c.deliveries))
+	mux.Handle("POST /console/deliveries/{id}/retry", c.auth(c.deliveryRetry))
 }
 
 func pathID(r *http.Request) (int64, bool) {
