@@ -152,6 +152,7 @@ type Gateway struct {
 type GatewayProfile struct {
 	AudioFirst         bool   `json:"audio_first,omitempty"`
 	ReinviteWait       string `json:"reinvite_wait,omitempty"`
+	VBD                bool   `json:"vbd,omitempty"`
 	T38Version         *int   `json:"t38_version,omitempty"`
 	T38MaxDatagram     int    `json:"t38_max_datagram,omitempty"`
 	T38ErrorCorrection string `json:"t38_error_correction,omitempty"`

@@ -14,7 +14,7 @@ func TestGatewayProfile(t *testing.T) {
 	r := e.doJSON("POST", "/v1/gateways", e.admin, map[string]any{
 		"name": "carrier", "address": "192.0.2.10:5060",
 		"profile": map[string]any{"t38_version": 3, "t38_max_datagram": 160, "t38_error_correction": "fec", "ecm": false,
-			"max_bit_rate": 9600, "audio_first": true, "reinvite_wait": "2s", "probe": "off", "retry_ladder": false},
+			"max_bit_rate": 9600, "audio_first": true, "vbd": true, "reinvite_wait": "2s", "probe": "off", "retry_ladder": false},
 	})
 	if r.status != 201 {
 		t.Fatalf("create: %d %s", r.status, r.body)
@@ -24,7 +24,7 @@ func TestGatewayProfile(t *testing.T) {
 	r.json(t, &g)
 	p := g.Profile
 	if p.T38Version == nil || *p.T38Version != 3 || p.T38MaxDatagram != 160 || p.T38ErrorCorrection != "fec" || p.ECM == nil || *p.ECM ||
-		p.MaxBitRate != 9600 || !p.AudioFirst || p.ReinviteWait != "2s" || p.Probe != "off" || p.RetryLadder == nil || *p.RetryLadder {
+		p.MaxBitRate != 9600 || !p.AudioFirst || !p.VBD || p.ReinviteWait != "2s" || p.Probe != "off" || p.RetryLadder == nil || *p.RetryLadder {
 		t.Fatalf("profile read back: %s", r.body)
 	}
 	gws, _, err := routingcfg.New(e.pool).Load(context.Background())

@@ -143,6 +143,8 @@ type Gateway struct {
 	// AudioFirst offers G.711 and switches to T.38 by re-INVITE, for
 	// gateways that do not take T.38 in the first INVITE.
 	AudioFirst bool `yaml:"audio_first"`
+	// VBD marks our G.711 offer as voice-band data (V.152).
+	VBD bool `yaml:"vbd"`
 	// FromHost replaces our host in From; AssertIdentity adds
 	// P-Asserted-Identity (trusted gateways take the caller id from it).
 	FromHost       string `yaml:"from_host"`

@@ -292,7 +292,7 @@ func (p *Pool) dial(g Gateway, job queue.Job) sip.Dial {
 		target += ";transport=" + t
 	}
 	d := sip.Dial{Target: target, CallerID: job.CallerID, CallerName: p.cfg.CallerName,
-		FromHost: g.FromHost, AssertIdentity: g.AssertIdentity, AudioFirst: g.AudioFirst,
+		FromHost: g.FromHost, AssertIdentity: g.AssertIdentity, AudioFirst: g.AudioFirst, VBD: g.VBD,
 		ReinviteAfter: g.ReinviteWait, T38: g.t38Profile()}
 	if d.CallerID == "" {
 		d.CallerID = p.cfg.CallerID

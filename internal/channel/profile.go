@@ -20,6 +20,9 @@ type Profile struct {
 	// sending ours ("3s"; "" keeps sip.reinvite_after).
 	AudioFirst   bool   `json:"audio_first,omitempty"`
 	ReinviteWait string `json:"reinvite_wait,omitempty"`
+	// VBD marks our G.711 offer as voice-band data (V.152 a=gpmd vbd=yes),
+	// asking the gateway to keep silence suppression and transcoding off it.
+	VBD bool `json:"vbd,omitempty"`
 	// T.38: the highest version offered (0-3), our largest datagram,
 	// and error correction (redundancy, fec, none).
 	T38Version         *int   `json:"t38_version,omitempty"`
@@ -53,7 +56,7 @@ func (p Profile) Apply(g *Gateway) error {
 		}
 		return d
 	}
-	g.AudioFirst, g.ReinviteWait = p.AudioFirst, dur("reinvite_wait", p.ReinviteWait)
+	g.AudioFirst, g.ReinviteWait, g.VBD = p.AudioFirst, dur("reinvite_wait", p.ReinviteWait), p.VBD
 	g.T38Version, g.T38MaxDatagram, g.T38ErrorCorrection = p.T38Version, p.T38MaxDatagram, p.T38ErrorCorrection
 	g.ECM, g.MaxBitRate, g.V17, g.RetryLadder = p.ECM, p.MaxBitRate, p.V17, p.RetryLadder
 	g.Probe, g.ProbeInterval = p.Probe, dur("probe_interval", p.ProbeInterval)

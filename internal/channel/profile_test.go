@@ -60,13 +60,13 @@ func TestRetryLadder(t *testing.T) {
 
 func TestProfileValidateAndApply(t *testing.T) {
 	v := 3
-	p := Profile{AudioFirst: true, ReinviteWait: "2s", T38Version: &v, T38MaxDatagram: 160, T38ErrorCorrection: "fec",
+	p := Profile{AudioFirst: true, VBD: true, ReinviteWait: "2s", T38Version: &v, T38MaxDatagram: 160, T38ErrorCorrection: "fec",
 		MaxBitRate: 9600, Probe: "off", ProbeInterval: "1m"}
 	if err := p.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	var g Gateway
-	if err := p.Apply(&g); err != nil || !g.AudioFirst || g.ReinviteWait.String() != "2s" || *g.T38Version != 3 ||
+	if err := p.Apply(&g); err != nil || !g.AudioFirst || !g.VBD || g.ReinviteWait.String() != "2s" || *g.T38Version != 3 ||
 		g.t38Profile().MaxDatagram != 160 || g.ProbePolicy().Interval.String() != "1m0s" {
 		t.Fatalf("applied %+v (%v)", g, err)
 	}

@@ -231,7 +231,8 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		codec, _ := u.pickCodec(offer.audioPTs)
 		body = u.answerBody(dl, offer, offer.audioIdx, sdp.AudioMedia(lease.Port(), "", 20,
-			sdp.RTPMap{PT: int(codec.PayloadType), Encoding: codec.Name, ClockRate: rtpaudio.SampleRate}))
+			sdp.RTPMap{PT: int(codec.PayloadType), Encoding: codec.Name, ClockRate: rtpaudio.SampleRate,
+				VBD: offer.vbd(codec.PayloadType)}))
 		c.setAudio(lease, offer.audio, codec, body)
 	}
 	res := withTag(200, "OK", body)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/faxd/faxd/internal/sip/rtpaudio"
@@ -33,6 +34,7 @@ type offerDesc struct {
 	audioIdx int
 	audio    netip.AddrPort
 	audioPTs []uint8 // PCMU/PCMA payload types offered, in order
+	audioVBD []uint8 // those the offer marks voice-band data (V.152 gpmd vbd=yes)
 }
 
 func codecByName(name string) (rtpaudio.Codec, bool) {
@@ -110,11 +112,13 @@ func (u *UA) t38Body(d *dialog, p sdp.T38Params) []byte {
 	return u.session(d, p.Media())
 }
 
-// audioBody writes an m=audio description listing codecs in order.
-func (u *UA) audioBody(d *dialog, port int, codecs []rtpaudio.Codec) []byte {
+// audioBody writes an m=audio description listing codecs in order; vbd
+// marks each as voice-band data (V.152) so a gateway that honours it keeps
+// silence suppression and transcoding off the modem signal.
+func (u *UA) audioBody(d *dialog, port int, codecs []rtpaudio.Codec, vbd bool) []byte {
 	var maps []sdp.RTPMap
 	for _, c := range codecs {
-		maps = append(maps, sdp.RTPMap{PT: int(c.PayloadType), Encoding: c.Name, ClockRate: rtpaudio.SampleRate})
+		maps = append(maps, sdp.RTPMap{PT: int(c.PayloadType), Encoding: c.Name, ClockRate: rtpaudio.SampleRate, VBD: vbd})
 	}
 	return u.session(d, sdp.AudioMedia(port, "", 20, maps...))
 }
@@ -192,6 +196,9 @@ func parseSDP(body []byte) (*offerDesc, error) {
 			for _, r := range m.RTPMaps() {
 				if c, ok := codecByName(r.Encoding); ok && r.ClockRate == rtpaudio.SampleRate {
 					d.audioPTs = append(d.audioPTs, uint8(r.PT))
+					if r.VBD {
+						d.audioVBD = append(d.audioVBD, uint8(r.PT))
+					}
 					_ = c
 				}
 			}
@@ -237,4 +244,10 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// vbd reports whether the offer marks payload type pt as voice-band data;
+// the answer echoes the mark for the codec it picks.
+func (d *offerDesc) vbd(pt uint8) bool {
+	return slices.Contains(d.audioVBD, pt)
 }

@@ -76,9 +76,9 @@ func TestSDPOriginGolden(t *testing.T) {
 
 	// Outbound, audio first: offer, re-sent offer, then our re-INVITE to T.38.
 	out := fixedDialog(u, 1234567890123456789)
-	offer := u.audioBody(out, 20000, u.codecs())
+	offer := u.audioBody(out, 20000, u.codecs(), false)
 	golden(t, "outbound_offer.sdp", offer)
-	if again := u.audioBody(out, 20000, u.codecs()); string(again) != string(offer) {
+	if again := u.audioBody(out, 20000, u.codecs(), false); string(again) != string(offer) {
 		t.Fatalf("the same offer sent again (digest retry) changed:\n%s", again)
 	}
 	reinv := u.t38Body(out, u.localT38(out, 20002))
@@ -135,7 +135,7 @@ func TestSDPOriginAfterRefusedOffer(t *testing.T) {
 	u := goldenUA()
 	d := fixedDialog(u, 42)
 	c := newCall(u, d, true, nil)
-	c.localSDP = u.audioBody(d, 20000, u.codecs())
+	c.localSDP = u.audioBody(d, 20000, u.codecs(), false)
 	_ = u.t38Body(d, u.localT38(d, 20002)) // offered, refused with 488
 	refresh := c.currentSDP()
 	if _, v := originOf(t, refresh); v != 3 {

@@ -33,6 +33,9 @@ type Dial struct {
 	// AudioFirst offers PCMU/PCMA and switches to T.38 by re-INVITE;
 	// otherwise T.38 is offered in the INVITE.
 	AudioFirst bool
+	// VBD marks the offered audio payloads as voice-band data (V.152
+	// a=gpmd vbd=yes).
+	VBD bool
 	// RingTimeout and ReinviteAfter override the UA's configuration.
 	RingTimeout   time.Duration
 	ReinviteAfter time.Duration
@@ -110,7 +113,7 @@ func (u *UA) dial(ctx context.Context, d Dial) (*Call, error) {
 	}
 	var body []byte
 	if d.AudioFirst {
-		body = u.audioBody(dl, lease.Port(), u.codecs())
+		body = u.audioBody(dl, lease.Port(), u.codecs(), d.VBD)
 	} else {
 		body = u.t38Body(dl, u.localT38(dl, lease.Port()))
 	}

@@ -306,6 +306,10 @@ type RTPMap struct {
 	Encoding  string
 	ClockRate int
 	Fmtp      string // a=fmtp value after the payload type, "" if none
+	// VBD marks the payload as voice-band data (V.152 a=gpmd:<pt> vbd=yes):
+	// the far end should keep it free of silence suppression and
+	// compressing codecs, which a modem signal does not survive.
+	VBD bool
 }
 
 // Audio payloads a fax call uses.
@@ -320,7 +324,7 @@ var (
 // an rtpmap are skipped.
 func (m *Media) RTPMaps() []RTPMap {
 	maps := map[int]*RTPMap{}
-	var fmtps []Attr
+	var fmtps, gpmds []Attr
 	for _, a := range m.Attrs {
 		switch strings.ToLower(a.Name) {
 		case "rtpmap":
@@ -337,6 +341,8 @@ func (m *Media) RTPMaps() []RTPMap {
 			maps[pt] = &RTPMap{PT: pt, Encoding: enc, ClockRate: cr}
 		case "fmtp":
 			fmtps = append(fmtps, a)
+		case "gpmd":
+			gpmds = append(gpmds, a)
 		}
 	}
 	for _, a := range fmtps {
@@ -345,22 +351,46 @@ func (m *Media) RTPMaps() []RTPMap {
 			maps[pt].Fmtp = strings.TrimSpace(v)
 		}
 	}
+	vbd := map[int]bool{}
+	for _, a := range gpmds {
+		pts, v, _ := strings.Cut(a.Value, " ")
+		if pt, err := strconv.Atoi(pts); err == nil && gpmdVBD(v) {
+			vbd[pt] = true
+		}
+	}
 	var out []RTPMap
 	for _, f := range m.Formats {
 		pt, err := strconv.Atoi(f)
 		if err != nil {
 			continue
 		}
-		switch r := maps[pt]; {
-		case r != nil:
-			out = append(out, *r)
+		var r RTPMap
+		switch {
+		case maps[pt] != nil:
+			r = *maps[pt]
 		case pt == PCMU.PT:
-			out = append(out, PCMU)
+			r = PCMU
 		case pt == PCMA.PT:
-			out = append(out, PCMA)
+			r = PCMA
+		default:
+			continue
 		}
+		r.VBD = vbd[pt]
+		out = append(out, r)
 	}
 	return out
+}
+
+// gpmdVBD reports whether a gpmd parameter list ("vbd=yes;..." after the
+// payload type) says vbd=yes.
+func gpmdVBD(params string) bool {
+	for _, p := range strings.FieldsFunc(params, func(r rune) bool { return r == ';' || r == ' ' }) {
+		k, v, _ := strings.Cut(p, "=")
+		if strings.EqualFold(strings.TrimSpace(k), "vbd") && strings.EqualFold(strings.TrimSpace(v), "yes") {
+			return true
+		}
+	}
+	return false
 }
 
 // AudioMedia builds an m=audio RTP/AVP section for the given payloads.
@@ -374,6 +404,9 @@ func AudioMedia(port int, addr string, ptime int, maps ...RTPMap) Media {
 		m.Attrs = append(m.Attrs, Attr{Name: "rtpmap", Value: fmt.Sprintf("%d %s/%d", r.PT, r.Encoding, r.ClockRate), HasValue: true})
 		if r.Fmtp != "" {
 			m.Attrs = append(m.Attrs, Attr{Name: "fmtp", Value: fmt.Sprintf("%d %s", r.PT, r.Fmtp), HasValue: true})
+		}
+		if r.VBD {
+			m.Attrs = append(m.Attrs, Attr{Name: "gpmd", Value: fmt.Sprintf("%d vbd=yes", r.PT), HasValue: true})
 		}
 	}
 	if ptime > 0 {

@@ -359,3 +359,42 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// V.152: a=gpmd:<pt> vbd=yes marks a payload as voice-band data; what
+// AudioMedia writes must read back the same, and an offer written by
+// another implementation (extra parameters, PCMU without rtpmap) parses.
+func TestVBDGpmd(t *testing.T) {
+	vbdPCMA := PCMA
+	vbdPCMA.VBD = true
+	m := AudioMedia(4000, "192.0.2.1", 20, vbdPCMA, PCMU)
+	s := &Session{Origin: Origin{Username: "-", SessionID: "1", SessionVersion: 1, Addr: "192.0.2.1"}, Name: "-", Addr: "192.0.2.1", Media: []Media{m}}
+	out := string(s.Marshal())
+	if !strings.Contains(out, "a=gpmd:8 vbd=yes\r\n") || strings.Contains(out, "a=gpmd:0") {
+		t.Fatalf("Marshal gpmd:\n%s", out)
+	}
+	back, err := Parse([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := back.Media[0].RTPMaps(), []RTPMap{vbdPCMA, PCMU}; !reflect.DeepEqual(got, want) {
+		t.Errorf("round trip RTPMaps = %+v, want %+v", got, want)
+	}
+
+	offer, err := Parse(crlf(`
+v=0
+o=gw 5 5 IN IP4 192.0.2.20
+s=-
+c=IN IP4 192.0.2.20
+t=0 0
+m=audio 30000 RTP/AVP 0 8
+a=gpmd:0 vbd=YES;foo=bar
+a=gpmd:8 vbd=no
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := offer.Media[0].RTPMaps()
+	if len(got) != 2 || !got[0].VBD || got[1].VBD {
+		t.Errorf("offered gpmd RTPMaps = %+v, want PCMU vbd, PCMA not", got)
+	}
+}
