@@ -18,7 +18,6 @@ import (
 	"github.com/faxd/faxd/archive"
 	"github.com/faxd/faxd/internal/docstore"
 	"github.com/faxd/faxd/internal/render"
-	"github.com/faxd/faxd/internal/thumbnail"
 	"github.com/faxd/faxd/queue"
 	"github.com/faxd/faxd/routing"
 	"github.com/faxd/faxd/t38/bilevel"
@@ -745,8 +744,6 @@ func decodeFaxCursor(s string) (time.Time, int64, bool) {
 	return time.UnixMicro(us), id, true
 }
 
-// faxDocument returns a fax's pages as TIFF Class F or PDF, or one of the
-// documents it was rendered from.
 // faxThumbnail is a grey PNG preview of one page of a fax as it is (or
 // was) sent.
 func (a *API) faxThumbnail(w http.ResponseWriter, r *http.Request, c *caller) error {
@@ -754,10 +751,8 @@ func (a *API) faxThumbnail(w http.ResponseWriter, r *http.Request, c *caller) er
 	if err != nil {
 		return err
 	}
-	q := newQuery(r)
-	page := q.int("page", 1, 10000, 1)
-	width := q.int("width", 50, 800, thumbnail.DefaultWidth)
-	if err := q.err("page", "width"); err != nil {
+	page, width, err := thumbnailParams(r)
+	if err != nil {
 		return err
 	}
 	set, err := a.docs.Get(r.Context(), j.Document)
@@ -774,6 +769,8 @@ func (a *API) faxThumbnail(w http.ResponseWriter, r *http.Request, c *caller) er
 	return sendThumbnail(w, fmt.Sprintf("fax %d", j.ID), fmt.Sprintf("fax-%d", j.ID), data, page, width)
 }
 
+// faxDocument returns a fax's pages as TIFF Class F or PDF, or one of the
+// documents it was rendered from.
 func (a *API) faxDocument(w http.ResponseWriter, r *http.Request, c *caller) error {
 	j, err := a.job(r, c)
 	if err != nil {

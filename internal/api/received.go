@@ -276,10 +276,8 @@ func (a *API) receivedThumbnail(w http.ResponseWriter, r *http.Request, c *calle
 	if err != nil {
 		return err
 	}
-	q := newQuery(r)
-	page := q.int("page", 1, 10000, 1)
-	width := q.int("width", 50, 800, thumbnail.DefaultWidth)
-	if err := q.err("page", "width"); err != nil {
+	page, width, err := thumbnailParams(r)
+	if err != nil {
 		return err
 	}
 	ct, data, err := a.archive.RecordDocument(r.Context(), rec)
@@ -293,6 +291,14 @@ func (a *API) receivedThumbnail(w http.ResponseWriter, r *http.Request, c *calle
 		return newProblem(http.StatusNotAcceptable, "not-acceptable-format", "received fax %d is archived as %s; thumbnails are made from TIFF pages", rec.ID, ct)
 	}
 	return sendThumbnail(w, fmt.Sprintf("received fax %d", rec.ID), fmt.Sprintf("received-%d", rec.ID), data, page, width)
+}
+
+// thumbnailParams reads a thumbnail's page (from 1) and width in pixels.
+func thumbnailParams(r *http.Request) (page, width int, err error) {
+	q := newQuery(r)
+	page = q.int("page", 1, 10000, 1)
+	width = q.int("width", 50, 800, thumbnail.DefaultWidth)
+	return page, width, q.err("page", "width")
 }
 
 // sendThumbnail answers with a PNG preview of page (from 1) of the TIFF

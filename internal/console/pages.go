@@ -113,14 +113,14 @@ func (c *Console) pageRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /console/outbound/{id}/cancel", c.auth(c.outboundCancel))
 	mux.Handle("POST /console/outbound/{id}/resend", c.auth(c.outboundResend))
 	mux.Handle("POST /console/outbound/{id}/retry", c.auth(c.outboundRetry))
-	mux.Handle("GET /console/outbound/{id}/thumbnail/{n}", c.auth(c.outboundThumbnail))
+	mux.Handle("GET /console/outbound/{id}/thumbnail/{n}", c.auth(c.thumbnail((*client.Client).GetFaxThumbnail)))
 	mux.Handle("GET /console/events/outbound/{id}", c.auth(c.outboundEvents))
 	mux.Handle("GET /console/send", c.auth(c.sendPage))
 	mux.Handle("POST /console/send", c.auth(c.send))
 	mux.Handle("GET /console/received", c.auth(c.received))
 	mux.Handle("GET /console/received/{id}", c.auth(c.receivedDetail))
 	mux.Handle("GET /console/received/{id}/page/{n}", c.auth(c.receivedPage))
-	mux.Handle("GET /console/received/{id}/thumbnail/{n}", c.auth(c.receivedThumbnail))
+	mux.Handle("GET /console/received/{id}/thumbnail/{n}", c.auth(c.thumbnail((*client.Client).GetReceivedThumbnail)))
 	mux.Handle("GET /console/received/{id}/document", c.auth(c.receivedDocument))
 	mux.Handle("POST /console/received/{id}/reroute", c.auth(c.receivedReroute))
 	mux.Handle("POST /console/received/{id}/read", c.auth(c.receivedRead))
@@ -330,19 +330,6 @@ func (c *Console) outboundDetail(w http.ResponseWriter, r *http.Request, s *sess
 		return
 	}
 	c.render(w, r, s, http.StatusOK, "fax", faxData{Fax: f, Notice: r.URL.Query().Get("notice"), Nonce: client.NewIdempotencyKey()})
-}
-
-func (c *Console) outboundThumbnail(w http.ResponseWriter, r *http.Request, s *session) {
-	id, ok := pathID(r)
-	n, err := strconv.Atoi(r.PathValue("n"))
-	if !ok || err != nil || n < 1 {
-		c.badID(w, r, s)
-		return
-	}
-	width, _ := strconv.Atoi(r.URL.Query().Get("width"))
-	d, err := s.api.GetFaxThumbnail(r.Context(), id, n, width)
-	r.URL.RawQuery = "inline=1"
-	c.download(w, r, s, d, err)
 }
 
 // outboundRetry makes a fax that waits for its next attempt due now.
@@ -673,17 +660,21 @@ func (c *Console) receivedPage(w http.ResponseWriter, r *http.Request, s *sessio
 	c.render(w, r, s, http.StatusOK, "pageview", pageViewData{Fax: f, Page: n})
 }
 
-func (c *Console) receivedThumbnail(w http.ResponseWriter, r *http.Request, s *session) {
-	id, ok := pathID(r)
-	n, err := strconv.Atoi(r.PathValue("n"))
-	if !ok || err != nil || n < 1 {
-		c.badID(w, r, s)
-		return
+// thumbnail serves page {n} of fax {id} as a PNG preview, fetched by get
+// (the API's thumbnail of a sent or of a received fax).
+func (c *Console) thumbnail(get func(*client.Client, context.Context, int64, int, int) (*client.Download, error)) func(http.ResponseWriter, *http.Request, *session) {
+	return func(w http.ResponseWriter, r *http.Request, s *session) {
+		id, ok := pathID(r)
+		n, err := strconv.Atoi(r.PathValue("n"))
+		if !ok || err != nil || n < 1 {
+			c.badID(w, r, s)
+			return
+		}
+		width, _ := strconv.Atoi(r.URL.Query().Get("width"))
+		d, err := get(s.api, r.Context(), id, n, width)
+		r.URL.RawQuery = "inline=1"
+		c.download(w, r, s, d, err)
 	}
-	width, _ := strconv.Atoi(r.URL.Query().Get("width"))
-	d, err := s.api.GetReceivedThumbnail(r.Context(), id, n, width)
-	r.URL.RawQuery = "inline=1"
-	c.download(w, r, s, d, err)
 }
 
 func (c *Console) receivedDocument(w http.ResponseWriter, r *http.Request, s *session) {
