@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/faxd/faxd/t38/audio/audiotest"
 	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -186,7 +187,12 @@ func TestSpandspRTP(t *testing.T) {
 					// while it sends MCF, its V.21 receiver reports a
 					// carrier up with no carrier down after it, so its
 					// change to the page-receiving phase stays queued and
-					// T2 expires. FAXD_RUN_KNOWN_FAILURE=1 runs the case.
+					// T2 expires, and our repeated EOP/MPS go unheard.
+					// While it waits for a page its V.21 carrier flaps up
+					// and down on the line between signals: suspect its
+					// carrier detector on the relay's noise after G.711,
+					// not yet proved. FAXD_RUN_KNOWN_FAILURE=1 runs the
+					// case; FAXD_SPANDSP_LOG=1 logs both sides.
 					continue
 				}
 				t.Run(name, func(t *testing.T) {
@@ -236,7 +242,13 @@ func spandspRTPCall(t *testing.T, bin string, pages []*bilevel.Image, modems str
 	} else {
 		cfg.Transmit, cfg.Pages = true, t30.ImagePages(pages)
 	}
-	term, err := audio.New(audio.Config{T30: cfg})
+	acfg := audio.Config{T30: cfg}
+	if os.Getenv("FAXD_SPANDSP_LOG") != "" {
+		// Our side's log beside spandsp's.
+		acfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		acfg.T30.Log = acfg.Log
+	}
+	term, err := audio.New(acfg)
 	if err != nil {
 		t.Fatal(err)
 	}
