@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/faxd/faxd/t38/audio/audiotest"
 	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -175,12 +176,24 @@ func TestSpandspRTP(t *testing.T) {
 		for _, toOurs := range []bool{false, true} {
 			for _, ecm := range []bool{false, true} {
 				name := fmt.Sprintf("%s-%s-ecm%v", map[bool]string{false: "ours-to-spandsp", true: "spandsp-to-ours"}[toOurs], fam.modems, ecm)
-				if fam.rate == 9600 && !toOurs && !ecm {
-					// Known failure, left out until understood: in three
-					// runs spandsp never answered our V.29 9600 non-ECM
-					// call after TCF or the page (the RTP counters showed
-					// a clean path), while the same call on t38/audio's
-					// sample-by-sample line passes.
+				if os.Getenv("FAXD_RUN_KNOWN_FAILURE") == "" && fam.rate == 9600 && !toOurs && !ecm {
+					// Known failure, left out until understood: spandsp
+					// stops answering our V.29 9600 non-ECM call (the RTP
+					// counters show a clean path) while the same call on
+					// t38/audio's sample-by-sample line passes. Not the
+					// drift compensator: it fails as well with no
+					// correction made. With FAXD_SPANDSP_LOG=1 its log
+					// shows TCF and page 1 received and MCF sent; then,
+					// while it sends MCF, its V.21 receiver reports a
+					// carrier up with no carrier down after it, so its
+					// change to the page-receiving phase stays queued and
+					// T2 expires, and our repeated EOP/MPS go unheard.
+					// While it waits for a page its V.21 carrier flaps up
+					// and down on the line between signals: suspect its
+					// carrier detector on the relay's noise after G.711:
+					// with the relay's noise off the case passed (one
+					// run), not yet proved. FAXD_RUN_KNOWN_FAILURE=1 runs the
+					// case; FAXD_SPANDSP_LOG=1 logs both sides.
 					continue
 				}
 				t.Run(name, func(t *testing.T) {
@@ -230,14 +243,24 @@ func spandspRTPCall(t *testing.T, bin string, pages []*bilevel.Image, modems str
 	} else {
 		cfg.Transmit, cfg.Pages = true, t30.ImagePages(pages)
 	}
-	term, err := audio.New(audio.Config{T30: cfg})
+	acfg := audio.Config{T30: cfg}
+	if os.Getenv("FAXD_SPANDSP_LOG") != "" {
+		// Our side's log beside spandsp's.
+		acfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		acfg.T30.Log = acfg.Log
+	}
+	term, err := audio.New(acfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ours := &ourTerm{Terminal: term}
 
 	b2i := map[bool]string{false: "0", true: "1"}
-	cmd := exec.Command(bin, b2i[toOurs], send, recvTIFF, b2i[ecm], modems, fmt.Sprint(FrameSamples))
+	args := []string{b2i[toOurs], send, recvTIFF, b2i[ecm], modems, fmt.Sprint(FrameSamples)}
+	if os.Getenv("FAXD_SPANDSP_LOG") != "" {
+		args = append(args, "log")
+	}
+	cmd := exec.Command(bin, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
@@ -283,6 +306,9 @@ func spandspRTPCall(t *testing.T, bin string, pages []*bilevel.Image, modems str
 		t.Fatalf("talking to spandsp: %v\n%s", peer.err, stderr.String())
 	}
 	t.Logf("our RTP stats %+v; spandsp side %+v", st, pst)
+	if os.Getenv("FAXD_SPANDSP_LOG") != "" {
+		t.Logf("spandsp log:\n%s", stderr.String())
+	}
 	if runErr != nil {
 		return st, pst, fmt.Errorf("our side: %v (engine in %s)", runErr, term.Engine().State())
 	}
