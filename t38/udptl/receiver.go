@@ -140,6 +140,10 @@ func (r *Receiver) Receive(datagram []byte) ([]Delivered, error) {
 		r.stats.Resyncs++
 		r.next, r.highest = first, first
 		r.groups = r.groups[:0]
+		// The old stream's delivered IFPs stay in the ring to catch
+		// duplicates; the new stream may reuse their numbers (a far end
+		// that restarted from 0), which must not be taken for repeats.
+		r.slots = [ringSize]slot{}
 	}
 	// Oldest first, so the stream is rebuilt in order.
 	for i := len(p.Secondary); i >= 1; i-- {
