@@ -116,6 +116,34 @@ func formErrors(err error) (errs []string, ok bool) {
 	return []string{ae.Detail}, true
 }
 
+// submit makes a form's API call unless the form already has errors, and
+// puts the API's refusal of the form in *errs. It returns false when the
+// refusal was not about the form: the error page has then been shown.
+func (c *Console) submit(w http.ResponseWriter, r *http.Request, s *session, errs *[]string, call func() error) bool {
+	if len(*errs) > 0 {
+		return true
+	}
+	err := call()
+	if err == nil {
+		return true
+	}
+	fe, ok := formErrors(err)
+	if !ok {
+		c.fail(w, r, s, err)
+		return false
+	}
+	*errs = fe
+	return true
+}
+
+// createOrUpdate calls create for a new object (id 0), else update.
+func createOrUpdate(id int64, create func() error, update func() error) func() error {
+	if id == 0 {
+		return create
+	}
+	return update
+}
+
 // confirmPage asks before a destructive action; the form posts to Action.
 type confirmPage struct {
 	Title, What, Action, Button, Back string
@@ -290,14 +318,8 @@ func (c *Console) gatewayUpdate(w http.ResponseWriter, r *http.Request, s *sessi
 	}
 	enabled := r.FormValue("enabled") != ""
 	in.Enabled = &enabled
-	if len(errs) == 0 {
-		if _, err := s.api.UpdateGateway(r.Context(), name, in); err != nil {
-			var ok bool
-			if errs, ok = formErrors(err); !ok {
-				c.fail(w, r, s, err)
-				return
-			}
-		}
+	if !c.submit(w, r, s, &errs, func() error { _, err := s.api.UpdateGateway(r.Context(), name, in); return err }) {
+		return
 	}
 	if len(errs) > 0 {
 		c.render(w, r, s, http.StatusBadRequest, "config_gateway", gatewayEditData{Name: name, Form: r.PostForm, Errors: errs})
@@ -392,20 +414,10 @@ func (c *Console) routeSave(w http.ResponseWriter, r *http.Request, s *session) 
 	errs = append(errs, more...)
 	in.Windows, more = windows(r.FormValue("windows"))
 	errs = append(errs, more...)
-	if len(errs) == 0 {
-		var err error
-		if id == 0 {
-			_, err = s.api.CreateRoute(r.Context(), in)
-		} else {
-			_, err = s.api.UpdateRoute(r.Context(), id, in)
-		}
-		if err != nil {
-			var ok bool
-			if errs, ok = formErrors(err); !ok {
-				c.fail(w, r, s, err)
-				return
-			}
-		}
+	if !c.submit(w, r, s, &errs, createOrUpdate(id,
+		func() error { _, err := s.api.CreateRoute(r.Context(), in); return err },
+		func() error { _, err := s.api.UpdateRoute(r.Context(), id, in); return err })) {
+		return
 	}
 	if len(errs) > 0 {
 		c.routesRender(w, r, s, http.StatusBadRequest, routesData{EditID: id, Form: r.PostForm, Errors: errs})
@@ -519,20 +531,10 @@ func (c *Console) ruleSave(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	enabled := r.FormValue("enabled") != ""
 	in.Enabled = &enabled
-	if len(errs) == 0 {
-		var err error
-		if id == 0 {
-			_, err = s.api.CreateInboundRule(r.Context(), in)
-		} else {
-			_, err = s.api.UpdateInboundRule(r.Context(), id, in)
-		}
-		if err != nil {
-			var ok bool
-			if errs, ok = formErrors(err); !ok {
-				c.fail(w, r, s, err)
-				return
-			}
-		}
+	if !c.submit(w, r, s, &errs, createOrUpdate(id,
+		func() error { _, err := s.api.CreateInboundRule(r.Context(), in); return err },
+		func() error { _, err := s.api.UpdateInboundRule(r.Context(), id, in); return err })) {
+		return
 	}
 	if len(errs) > 0 {
 		c.rulesRender(w, r, s, http.StatusBadRequest, rulesData{EditID: id, Form: r.PostForm, Errors: errs})
@@ -606,14 +608,8 @@ func (c *Console) grant(w http.ResponseWriter, r *http.Request, s *session) {
 	if mb == "" {
 		errs = append(errs, "mailbox: enter a mailbox name")
 	}
-	if len(errs) == 0 {
-		if _, err := s.api.GrantMailbox(r.Context(), id, mb); err != nil {
-			var ok bool
-			if errs, ok = formErrors(err); !ok {
-				c.fail(w, r, s, err)
-				return
-			}
-		}
+	if !c.submit(w, r, s, &errs, func() error { _, err := s.api.GrantMailbox(r.Context(), id, mb); return err }) {
+		return
 	}
 	if len(errs) > 0 {
 		c.mailboxesRender(w, r, s, http.StatusBadRequest, mailboxesData{Form: r.PostForm, Errors: errs})
@@ -792,15 +788,8 @@ func (c *Console) tokenCreate(w http.ResponseWriter, r *http.Request, s *session
 		in.Role = "" // the user's role decides
 	}
 	var created *client.CreatedToken
-	if len(errs) == 0 {
-		var err error
-		if created, err = s.api.CreateToken(r.Context(), in); err != nil {
-			var ok bool
-			if errs, ok = formErrors(err); !ok {
-				c.fail(w, r, s, err)
-				return
-			}
-		}
+	if !c.submit(w, r, s, &errs, func() (err error) { created, err = s.api.CreateToken(r.Context(), in); return err }) {
+		return
 	}
 	if len(errs) > 0 {
 		c.tokensRender(w, r, s, http.StatusBadRequest, tokensData{Form: r.PostForm, Errors: errs})
