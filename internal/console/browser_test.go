@@ -517,8 +517,19 @@ func TestConsoleClusterAndRoles(t *testing.T) {
 		waitJS(`(() => { const e = document.getElementById("standby-state"); return !!e && ["watching", "disabled"].includes(e.textContent.trim()); })()`))
 
 	// A fax scheduled for later is made due now from its page.
-	r.do("retry now", 30*time.Second,
+	// The live region's events do not replace an unchanged region: the
+	// button marked before the first event is still the one on the page.
+	r.do("live region kept", 30*time.Second,
 		chromedp.Navigate(fmt.Sprintf("%s/console/outbound/%d", base, scheduled.ID)),
+		waitSel("#retry-now"),
+		chromedp.Evaluate(`document.getElementById("retry-now").faxdMark = "kept"`, nil),
+		waitJS(`Number(document.getElementById("live").getAttribute("data-events") || 0) >= 1`))
+	var mark string
+	r.do("read mark", 10*time.Second, chromedp.Evaluate(`document.getElementById("retry-now").faxdMark || ""`, &mark))
+	if mark != "kept" {
+		t.Errorf("the fax page's first live event replaced the unchanged region (mark %q)", mark)
+	}
+	r.do("retry now", 30*time.Second,
 		waitSel("#retry-now"),
 		chromedp.Click("#retry-now", chromedp.ByID),
 		waitText(".notice", "due now"),

@@ -210,6 +210,7 @@ func (c *Console) sse(w http.ResponseWriter, r *http.Request, event string, next
 	w.Header().Set("Cache-Control", "no-store")
 	tick := time.NewTicker(c.live)
 	defer tick.Stop()
+	last := ""
 	for {
 		html, done, err := next()
 		if err != nil {
@@ -219,11 +220,19 @@ func (c *Console) sse(w http.ResponseWriter, r *http.Request, event string, next
 		// The server's write timeout is for ordinary answers; a stream
 		// extends its deadline at every event.
 		_ = rc.SetWriteDeadline(time.Now().Add(c.live + 30*time.Second))
-		fmt.Fprintf(w, "event: %s\n", event)
-		for _, line := range strings.Split(html, "\n") {
-			fmt.Fprintf(w, "data: %s\n", line)
+		if html == last && !done {
+			// Nothing changed: a comment keeps the stream alive (and
+			// finds a gone browser) without replacing the region, so a
+			// button being pressed is not swapped under the pointer.
+			fmt.Fprint(w, ":\n\n")
+		} else {
+			fmt.Fprintf(w, "event: %s\n", event)
+			for _, line := range strings.Split(html, "\n") {
+				fmt.Fprintf(w, "data: %s\n", line)
+			}
+			fmt.Fprint(w, "\n")
+			last = html
 		}
-		fmt.Fprint(w, "\n")
 		if done {
 			// EventSource reconnects after a stream ends; "done" tells
 			// console.js to close it instead.

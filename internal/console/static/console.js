@@ -14,8 +14,16 @@
     if (!src || !window.EventSource) return;
     var es = new EventSource(src);
     es.addEventListener(el.getAttribute("data-event"), function (ev) {
-      el.innerHTML = ev.data;
-      localTimes(el);
+      el.setAttribute("data-events", String(Number(el.getAttribute("data-events") || 0) + 1));
+      var t = document.createElement("template");
+      t.innerHTML = ev.data;
+      localTimes(t.content);
+      var next = document.createElement("div");
+      next.appendChild(t.content);
+      // A stream's first event repeats what the page already shows;
+      // replacing it anyway would swap a button being clicked.
+      if (next.innerHTML.trim() === el.innerHTML.trim()) return;
+      el.replaceChildren.apply(el, Array.prototype.slice.call(next.childNodes));
       el.setAttribute("data-updates", String(Number(el.getAttribute("data-updates") || 0) + 1));
     });
     es.addEventListener("done", function () { es.close(); });
