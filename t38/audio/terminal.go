@@ -160,6 +160,13 @@ func New(cfg Config) (*Terminal, error) {
 	}
 	cfg.T30.Modems = fam
 	cfg.T30.T38 = false
+	// Send only at rates an adapter has (V.17 up to 9600, V.27 ter at 2400
+	// only, ...), within what the caller allows.
+	usable := cfg.T30.Usable
+	cfg.T30.Usable = func(m t30.Modem) bool {
+		_, ok := t.mods[m]
+		return ok && (usable == nil || usable(m))
+	}
 	eng, err := t30.New(cfg.T30)
 	if err != nil {
 		return nil, fmt.Errorf("audio: %w", err)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"flag"
 	"fmt"
 	"github.com/faxd/faxd/t38/audio/audiotest"
 	"io"
@@ -96,15 +97,16 @@ type relay struct {
 }
 
 // newRelay: attenuation in dB, SNR in dB against a -13 dBm0 signal after
-// the attenuation (as t38/audio's line model).
-func newRelay(t testing.TB, attDB, snr float64, jitter time.Duration, peerA, peerB *net.UDPAddr) *relay {
+// the attenuation (as t38/audio's line model); seed picks the noise and
+// the delays.
+func newRelay(t testing.TB, attDB, snr float64, jitter time.Duration, peerA, peerB *net.UDPAddr, seed uint64) *relay {
 	ca, cb := udpPair(t)
 	r := &relay{a: ca, b: cb, peerA: peerA, peerB: peerB, gain: math.Pow(10, -attDB/20), maxJitter: jitter}
 	sig := 32767 * math.Pow(10, (-13-3.14)/20) / math.Sqrt2 * r.gain
 	r.noise = sig * math.Pow(10, -snr/20)
 	r.wg.Add(2)
-	go r.forward(ca, cb, peerB, 1)
-	go r.forward(cb, ca, peerA, 2)
+	go r.forward(ca, cb, peerB, seed)
+	go r.forward(cb, ca, peerA, seed+1)
 	return r
 }
 
@@ -161,55 +163,62 @@ const testDelay = 300 * time.Millisecond
 // TestSpandspRTP sends two pages between our audio terminal and spandsp's
 // audio fax terminal over RTP on loopback, through a relay adding up to
 // 20 ms of random jitter, 6 dB of attenuation and noise 30 dB below the
-// signal: both directions, ECM on and off, with spandsp offering V.27 ter
-// (4800), V.29 (9600) and V.17 (14400). Both sides report success at the
-// rate and ECM mode expected, and the pages received (decoded by our
-// terminal, or written by spandsp to its TIFF and read back) are identical
-// to those sent. The calls run in parallel, in real time.
+// signal: both directions, ECM on and off, at every rate: V.27 ter 2400
+// and 4800, V.29 7200 and 9600, V.17 7200, 9600, 12000 and 14400. The
+// rate is set by the modems our terminal has: sending, it picks it; receiving,
+// spandsp's trainings above it fail and spandsp steps down to it. Both
+// sides report success at the rate and ECM mode expected, and the pages
+// received (decoded by our terminal, or written by spandsp to its TIFF and
+// read back) are identical to those sent. The calls run at once, in real
+// time (see TestMain).
 func TestSpandspRTP(t *testing.T) {
 	bin := spandspPeer(t)
 	pages := testPages(2, 120)
-	for _, fam := range []struct {
-		modems string
-		rate   int
-	}{{"v27", 4800}, {"v27v29", 9600}, {"v27v29v17", 14400}} {
+	for _, c := range []struct {
+		name, modems string // spandsp's modems
+		ours         []audio.HighSpeed
+		rate         int
+	}{
+		{"v27-2400", "v27", []audio.HighSpeed{audio.V27ter{Only2400: true}}, 2400},
+		{"v27-4800", "v27", nil, 4800},
+		{"v29-7200", "v27v29", []audio.HighSpeed{audio.V29{Only7200: true}, audio.V27ter{}}, 7200},
+		{"v29-9600", "v27v29", nil, 9600},
+		// A DIS cannot offer V.17 without V.29: spandsp tries V.29 9600
+		// after V.17 9600, and our receiver needs V.29 to answer it FTT.
+		{"v17-7200", "v27v29v17", []audio.HighSpeed{audio.V17{Max: 7200}, audio.V29{Only7200: true}, audio.V27ter{}}, 7200},
+		{"v17-9600", "v27v29v17", []audio.HighSpeed{audio.V17{Max: 9600}}, 9600},
+		{"v17-12000", "v27v29v17", []audio.HighSpeed{audio.V17{Max: 12000}}, 12000},
+		{"v17-14400", "v27v29v17", nil, 14400},
+	} {
 		for _, toOurs := range []bool{false, true} {
 			for _, ecm := range []bool{false, true} {
-				name := fmt.Sprintf("%s-%s-ecm%v", map[bool]string{false: "ours-to-spandsp", true: "spandsp-to-ours"}[toOurs], fam.modems, ecm)
-				if os.Getenv("FAXD_RUN_KNOWN_FAILURE") == "" && fam.rate == 9600 && !toOurs && !ecm {
-					// Known failure, left out until understood: spandsp
-					// stops answering our V.29 9600 non-ECM call (the RTP
-					// counters show a clean path) while the same call on
-					// t38/audio's sample-by-sample line passes. Not the
-					// drift compensator: it fails as well with no
-					// correction made. With FAXD_SPANDSP_LOG=1 its log
-					// shows TCF and page 1 received and MCF sent; then,
-					// while it sends MCF, its V.21 receiver reports a
-					// carrier up with no carrier down after it, so its
-					// change to the page-receiving phase stays queued and
-					// T2 expires, and our repeated EOP/MPS go unheard.
-					// While it waits for a page its V.21 carrier flaps up
-					// and down on the line between signals: suspect its
-					// carrier detector on the relay's noise after G.711:
-					// with the relay's noise off the case passed (one
-					// run), not yet proved. FAXD_RUN_KNOWN_FAILURE=1 runs the
-					// case; FAXD_SPANDSP_LOG=1 logs both sides.
-					continue
-				}
+				name := fmt.Sprintf("%s-%s-ecm%v", map[bool]string{false: "ours-to-spandsp", true: "spandsp-to-ours"}[toOurs], c.name, ecm)
 				t.Run(name, func(t *testing.T) {
 					t.Parallel()
-					st, pst, err := spandspRTPCall(t, bin, pages, fam.modems, fam.rate, toOurs, ecm)
-					if err != nil && starved(st, pst) {
-						// The path is loopback: late packets and underruns
-						// mean this host kept a real-time loop off the CPU
-						// for longer than the jitter delay, which is not
-						// what the test is about. Once more; a failure on
-						// an undisturbed path is never retried.
-						t.Logf("call failed on a host that starved the real-time loop (ours %+v, spandsp's %+v): %v; once more", st, pst, err)
-						_, _, err = spandspRTPCall(t, bin, pages, fam.modems, fam.rate, toOurs, ecm)
-					}
-					if err != nil {
-						t.Fatal(err)
+					call := rtpCall{bin: bin, pages: pages, modems: c.modems, ours: c.ours, rate: c.rate, toOurs: toOurs, ecm: ecm, seed: relaySeed()}
+					// Calls disturbed by the host or by spandsp's race run
+					// again (the race on a new line), at most three times;
+					// a failure on an undisturbed path never does.
+					for try := 0; ; try++ {
+						r, err := call.run(t)
+						switch {
+						case err == nil:
+							return
+						case try == 3:
+							t.Fatal(err)
+						case starved(r.ours, r.peer):
+							// The path is loopback: late packets and
+							// underruns mean this host kept a real-time loop
+							// off the CPU for longer than the jitter delay,
+							// which is not what the test is about.
+							t.Logf("call failed on a host that starved the real-time loop (ours %+v, spandsp's %+v): %v; once more", r.ours, r.peer, err)
+						case r.peerStuck:
+							t.Logf("call failed on spandsp's race (its log shows a phase change still queued when T2 expired): %v; once more on another line", err)
+							call.seed += 1 << 32
+						default:
+							t.Logf("spandsp's log, last lines:\n%s", r.peerLogTail)
+							t.Fatal(err)
+						}
 					}
 				})
 			}
@@ -217,15 +226,71 @@ func TestSpandspRTP(t *testing.T) {
 	}
 }
 
-// starved says whether either side's playout ran dry or dropped late
-// packets: on loopback, only the host's scheduler causes that.
-func starved(st, pst Stats) bool {
-	return st.Late+pst.Late > 0 || st.UnderrunSamples+pst.UnderrunSamples > 0
+// TestMain lets every real-time call of TestSpandspRTP run at once (the
+// calls wait on the clock, not the CPU) unless -test.parallel is given.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", "32")
+	}
+	os.Exit(m.Run())
 }
 
-// spandspRTPCall makes one call; it returns an error for a call that did
-// not deliver what it should and fails t for a broken harness.
-func spandspRTPCall(t *testing.T, bin string, pages []*bilevel.Image, modems string, rate int, toOurs, ecm bool) (st, pst Stats, err error) {
+// relaySeed is the line (noise and delays) a call starts on: the same for
+// every call unless FAXD_RELAY_SEED sets another.
+//
+// On some lines spandsp's receiver fails in one way (FAXD_SPANDSP_LOG=1
+// shows it): a noise peak right after the end of the sender's MPS, EOP or
+// PPS makes its V.21 detector report a carrier up after its receiver has
+// been switched off to send MCF, so no carrier down ever follows, its
+// change to the page phase waits until T2 expires and the sender's repeats
+// go unheard. Between two spandsp terminals on this relay it happened in
+// 1 call of 32; with ours sending, in 4 of 24 (V.17 14400, with and
+// without ECM). Why our signal sets it off more often is not known yet:
+// a smoother end of our V.21 bursts did not change it. Such a call is run
+// again on another line.
+func relaySeed() uint64 {
+	var s uint64 = 1
+	fmt.Sscan(os.Getenv("FAXD_RELAY_SEED"), &s)
+	return s
+}
+
+// starved says whether the host kept a real-time loop off the CPU: our
+// side's playout ran dry or dropped late packets, or spandsp's dropped late
+// ones. spandsp's underruns do not count: its side runs 3 s longer than
+// ours, with nobody sending.
+func starved(st, pst Stats) bool {
+	return st.Late+pst.Late > 0 || st.UnderrunSamples > 0
+}
+
+// rtpCall is one call of TestSpandspRTP.
+type rtpCall struct {
+	bin    string
+	pages  []*bilevel.Image
+	modems string            // spandsp's
+	ours   []audio.HighSpeed // nil: every modem
+	rate   int               // expected
+	toOurs bool              // spandsp sends
+	ecm    bool
+	seed   uint64 // the relay's
+}
+
+// rtpResult is what a call leaves to judge a failure by.
+type rtpResult struct {
+	ours, peer Stats
+	// peerStuck: spandsp's log shows its race (a phase change still
+	// queued when T2 expired; see relaySeed).
+	peerStuck bool
+	// peerLogTail is the end of spandsp's log, shown when a call fails.
+	peerLogTail string
+}
+
+// run makes the call; it returns an error for a call that did not deliver
+// what it should and fails t for a broken harness.
+func (c rtpCall) run(t *testing.T) (res rtpResult, err error) {
+	pages, toOurs, ecm, rate := c.pages, c.toOurs, c.ecm, c.rate
 	dir := t.TempDir()
 	sendTIFF, recvTIFF := filepath.Join(dir, "send.tif"), filepath.Join(dir, "recv.tif")
 	cfg := t30.Config{Calling: !toOurs, Ident: "+1 555 0100", ECM: ecm}
@@ -243,7 +308,7 @@ func spandspRTPCall(t *testing.T, bin string, pages []*bilevel.Image, modems str
 	} else {
 		cfg.Transmit, cfg.Pages = true, t30.ImagePages(pages)
 	}
-	acfg := audio.Config{T30: cfg}
+	acfg := audio.Config{T30: cfg, HighSpeed: c.ours}
 	if os.Getenv("FAXD_SPANDSP_LOG") != "" {
 		// Our side's log beside spandsp's.
 		acfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -256,11 +321,9 @@ func spandspRTPCall(t *testing.T, bin string, pages []*bilevel.Image, modems str
 	ours := &ourTerm{Terminal: term}
 
 	b2i := map[bool]string{false: "0", true: "1"}
-	args := []string{b2i[toOurs], send, recvTIFF, b2i[ecm], modems, fmt.Sprint(FrameSamples)}
-	if os.Getenv("FAXD_SPANDSP_LOG") != "" {
-		args = append(args, "log")
-	}
-	cmd := exec.Command(bin, args...)
+	// spandsp's log is always kept: it tells its race from our failures.
+	args := []string{b2i[toOurs], send, recvTIFF, b2i[ecm], c.modems, fmt.Sprint(FrameSamples), "log"}
+	cmd := exec.Command(c.bin, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
@@ -277,7 +340,7 @@ func spandspRTPCall(t *testing.T, bin string, pages []*bilevel.Image, modems str
 	peer := &spandspTerm{in: stdin, out: bufio.NewReader(stdout)}
 
 	ourConn, peerConn := udpPair(t)
-	rl := newRelay(t, 6, 30, 20*time.Millisecond, ourConn.LocalAddr().(*net.UDPAddr), peerConn.LocalAddr().(*net.UDPAddr))
+	rl := newRelay(t, 6, 30, 20*time.Millisecond, ourConn.LocalAddr().(*net.UDPAddr), peerConn.LocalAddr().(*net.UDPAddr), c.seed)
 	rcfg := Config{JitterDelay: testDelay}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -289,6 +352,7 @@ func spandspRTPCall(t *testing.T, bin string, pages []*bilevel.Image, modems str
 		st, _ := Run(peerCtx, peerConn, rl.b.LocalAddr().(*net.UDPAddr), peer, rcfg)
 		peerDone <- st
 	}()
+	var st, pst Stats
 	st, runErr := Run(ctx, ourConn, rl.a.LocalAddr().(*net.UDPAddr), ours, rcfg)
 	// spandsp ends its call a little after ours (it hears our last frame
 	// and the line go quiet): give it 3 s of line, then end its side.
@@ -309,11 +373,14 @@ func spandspRTPCall(t *testing.T, bin string, pages []*bilevel.Image, modems str
 	if os.Getenv("FAXD_SPANDSP_LOG") != "" {
 		t.Logf("spandsp log:\n%s", stderr.String())
 	}
+	plog := stderr.String()
+	res = rtpResult{ours: st, peer: pst, peerStuck: strings.Contains(plog, "T2 expired") && strings.Contains(plog, "Flushing queued phase"),
+		peerLogTail: plog[max(0, len(plog)-4000):]}
 	if runErr != nil {
-		return st, pst, fmt.Errorf("our side: %v (engine in %s)", runErr, term.Engine().State())
+		return res, fmt.Errorf("our side: %v (engine in %s)", runErr, term.Engine().State())
 	}
 	if r := term.Result(); r == nil || !r.OK() {
-		return st, pst, fmt.Errorf("our result %v", r)
+		return res, fmt.Errorf("our result %v", r)
 	}
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 	var code, npages, prate, pecm int
@@ -323,7 +390,7 @@ func spandspRTPCall(t *testing.T, bin string, pages []*bilevel.Image, modems str
 	}
 	// Phase E code 0 is T30_ERR_OK.
 	if code != 0 || npages != len(pages) || prate != rate || (pecm != 0) != ecm {
-		return st, pst, fmt.Errorf("spandsp: result %d, %d pages at %d, ECM %d; want OK, %d pages at %d, ECM %v", code, npages, prate, pecm, len(pages), rate, ecm)
+		return res, fmt.Errorf("spandsp: result %d, %d pages at %d, ECM %d; want OK, %d pages at %d, ECM %v", code, npages, prate, pecm, len(pages), rate, ecm)
 	}
 	var recv []*bilevel.Image
 	if toOurs {
@@ -344,11 +411,11 @@ func spandspRTPCall(t *testing.T, bin string, pages []*bilevel.Image, modems str
 		}
 	}
 	if len(recv) != len(pages) {
-		return st, pst, fmt.Errorf("%d pages arrived, %d sent", len(recv), len(pages))
+		return res, fmt.Errorf("%d pages arrived, %d sent", len(recv), len(pages))
 	}
 	for i := range pages {
 		if recv[i] == nil || !recv[i].Equal(pages[i]) {
-			return st, pst, fmt.Errorf("page %d differs", i+1)
+			return res, fmt.Errorf("page %d differs", i+1)
 		}
 	}
 	// The relay loses nothing: every packet either side sent while the
@@ -357,5 +424,5 @@ func spandspRTPCall(t *testing.T, bin string, pages []*bilevel.Image, modems str
 	if st.Received == 0 || st.Lost != 0 || pst.Lost != 0 {
 		t.Errorf("packets lost on a lossless path: ours %+v, spandsp's %+v", st, pst)
 	}
-	return st, pst, nil
+	return res, nil
 }

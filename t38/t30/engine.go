@@ -53,8 +53,13 @@ type Config struct {
 	Ident    string
 	NSF      []byte // optional non-standard facilities to send (with the T.35 country code)
 
-	Modems    ModemFamily // 0: all
-	Codings   Codings     // 0: all
+	Modems ModemFamily // 0: all
+	// Usable, when set, says which modems of Modems the sender can train
+	// (an audio terminal may have V.17 only up to 9600, or V.27 ter only
+	// at 2400): the rate chosen from DIS and every step down skip the
+	// others. Nil: every modem of Modems.
+	Usable    func(Modem) bool
+	Codings   Codings // 0: all
 	ECM       bool
 	ECM64     bool // ask for 64-octet ECM frames
 	Fine      bool // receiver: accept fine
@@ -819,7 +824,7 @@ func (e *Engine) txFrame(f Frame) {
 		case FCFCFR:
 			e.startPage()
 		case FCFFTT:
-			next := stepDown(e.families, e.params.Modem)
+			next := e.stepDown(e.params.Modem)
 			if next == ModemNone {
 				e.disconnect(ReasonCannotTrain, "FTT at "+e.params.Modem.String())
 				return
@@ -873,9 +878,9 @@ func (e *Engine) gotCaps(fif []byte) {
 	if start == ModemNone && e.cfg.MaxBitRate > 0 {
 		start = topModem(e.cfg.MaxBitRate)
 	}
-	m := bestModem(e.families, start)
+	m := e.bestModem(start)
 	if m == ModemNone && e.cfg.MaxBitRate == 0 {
-		m = bestModem(e.families, ModemNone)
+		m = e.bestModem(ModemNone)
 	}
 	if m == ModemNone {
 		e.disconnect(ReasonIncompatible, "no common modem")
@@ -890,6 +895,27 @@ func (e *Engine) gotCaps(fif []byte) {
 	}
 	e.sendDCS()
 }
+
+// bestModem is the first usable modem of the common families at or below
+// start (ModemNone: from the top).
+func (e *Engine) bestModem(start Modem) Modem {
+	m := bestModem(e.families, start)
+	for m != ModemNone && !e.usable(m) {
+		m = stepDown(e.families, m)
+	}
+	return m
+}
+
+// stepDown is the next usable modem below cur in the common families.
+func (e *Engine) stepDown(cur Modem) Modem {
+	m := stepDown(e.families, cur)
+	for m != ModemNone && !e.usable(m) {
+		m = stepDown(e.families, m)
+	}
+	return m
+}
+
+func (e *Engine) usable(m Modem) bool { return e.cfg.Usable == nil || e.cfg.Usable(m) }
 
 // pageParams fits DCS to the current page; false when it cannot be sent.
 func (e *Engine) pageParams() bool {
@@ -1025,7 +1051,7 @@ func (e *Engine) postPageResponse(f Frame) {
 			e.disconnect(ReasonRetriesExhausted, fmt.Sprintf("page %d rejected %d times", e.page, e.rtnCount))
 			return
 		}
-		if next := stepDown(e.families, e.params.Modem); next != ModemNone {
+		if next := e.stepDown(e.params.Modem); next != ModemNone {
 			e.params.Modem = next
 		}
 		e.sendDCS() // after CFR the same page goes again
@@ -1136,7 +1162,7 @@ func (e *Engine) ppsResponse(f Frame) {
 			return
 		}
 		// Four PPRs for one block: slow down (CTC) or give the block up (EOR).
-		if next := stepDown(e.families, e.params.Modem); next != ModemNone && e.pprCount < 16 {
+		if next := e.stepDown(e.params.Modem); next != ModemNone && e.pprCount < 16 {
 			e.params.Modem = next
 			e.st = stTxWaitCTR
 			fif := []byte{0, modemCode(next)}

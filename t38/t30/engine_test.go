@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,33 @@ func TestEngineFTTStepDown(t *testing.T) {
 	l.run(10 * time.Minute)
 	if !l.eng[0].Result().OK() || l.sent[0].Modem != V17_9600 {
 		t.Fatalf("%v %+v\n%s", l.eng[0].Result(), l.sent, l.trace.String())
+	}
+}
+
+// TestEngineUsableModems: a sender that can train only some modems of its
+// families (V.17 up to 9600, no V.29 9600) starts at the best of those and
+// steps down past the ones it lacks.
+func TestEngineUsableModems(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	pages := []*bilevel.Image{testPage(rng, 1728, 20, ResFine)}
+	lacks := map[Modem]bool{V17_14400: true, V17_12000: true, V29_9600: true}
+	l, _ := newPair(t, Config{Usable: func(m Modem) bool { return !lacks[m] }}, Config{Fine: true}, pages)
+	var trained []Modem
+	l.mangle = func(from int, o *Output) bool {
+		if o.Kind == OutTCF {
+			trained = append(trained, o.Modem)
+			if o.Modem == V17_9600 {
+				o.Duration = 300 * time.Millisecond // spoilt: step down
+			}
+		}
+		return true
+	}
+	l.run(10 * time.Minute)
+	if !l.eng[0].Result().OK() {
+		t.Fatalf("%v\n%s", l.eng[0].Result(), l.trace.String())
+	}
+	if want := []Modem{V17_9600, V17_7200}; !slices.Equal(trained, want) {
+		t.Fatalf("trained %v, want %v", trained, want)
 	}
 }
 
