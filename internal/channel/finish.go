@@ -16,7 +16,7 @@ func (a *attempt) end(res *t30.Result) {
 	cause := context.Cause(a.ctx)
 	if res != nil && res.OK() {
 		// A fax that got through wins over a cancel that came too late.
-		a.complete(fmt.Sprintf("%d pages sent to %q [%s, %s]", a.confirmed, res.RemoteIdent, a.profile, a.media))
+		a.complete(fmt.Sprintf("%d pages sent to %q [%s] over %s", a.confirmed, res.RemoteIdent, a.profile, a.media))
 		return
 	}
 	switch {
@@ -50,7 +50,7 @@ func (a *attempt) end(res *t30.Result) {
 		if ladderTrigger(res.Reason) {
 			a.nextStep = min(a.step+1, maxLadderStep)
 		}
-		a.fail(v.Class, fmt.Sprintf("%s [%s, %s]", res.Error(), a.profile, a.media))
+		a.fail(v.Class, fmt.Sprintf("%s [%s] over %s", res.Error(), a.profile, a.media))
 	}
 }
 
