@@ -3,6 +3,8 @@ package sip
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -200,5 +202,24 @@ func TestAudioModeNeverOffersT38(t *testing.T) {
 	}
 	if ev.has(EventReinvite) || c.Media().T38 {
 		t.Fatal("media: audio sent a re-INVITE or switched to T.38")
+	}
+}
+
+// An inbound call to a media: audio gateway that offers T.38 beside G.711
+// is answered on the audio line, the image line refused (port 0).
+func TestAudioModeAnswersAudioBesideT38(t *testing.T) {
+	t.Parallel()
+	u := newTestUA(t, nil)
+	ans := newAnswering(Accept)
+	ans.media = MediaAudio
+	u.SetAdmission(ans)
+	p := dialRaw(t, u, "udp", "127.0.0.1")
+	p.send(p.request(u, "INVITE", "both-"+strconv.Itoa(int(time.Now().UnixNano())), manyMedia(1)).String())
+	res := p.final(nil)
+	if statusOf(res) != 200 {
+		t.Fatalf("offer of audio and T.38: %s", res)
+	}
+	if !strings.Contains(res, "m=image 0 ") || strings.Contains(res, "m=audio 0 ") || !strings.Contains(res, "m=audio ") {
+		t.Fatalf("answer does not take the audio line alone:\n%s", res)
 	}
 }
