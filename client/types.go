@@ -150,7 +150,9 @@ type Gateway struct {
 // GatewayProfile is how faxd calls a gateway; unset fields keep the
 // server's settings. Durations are strings such as "3s".
 type GatewayProfile struct {
-	AudioFirst         bool   `json:"audio_first,omitempty"`
+	AudioFirst bool `json:"audio_first,omitempty"`
+	// Media is t38 (default), audio or auto.
+	Media              string `json:"media,omitempty"`
 	ReinviteWait       string `json:"reinvite_wait,omitempty"`
 	VBD                bool   `json:"vbd,omitempty"`
 	T38Version         *int   `json:"t38_version,omitempty"`

@@ -33,6 +33,9 @@ const (
 const (
 	KindSIP  = "sip"  // a SIP step: INVITE, answer, re-INVITE, BYE, a failure response
 	KindNote = "note" // something the channel decided: gateway chosen, page confirmed
+	// KindMedia names the media a call used, "t38" or "audio PCMU" /
+	// "audio PCMA" (Trace.Media finds it).
+	KindMedia = "media"
 )
 
 // Event is one line of a trace.
@@ -130,6 +133,23 @@ func (r *Recorder) T30(ev t30.TraceEvent) {
 	}
 	e.FCSBad = ev.Kind == t30.TraceRx && !ev.FCSOK
 	r.Add(e)
+}
+
+// Media records the media the call runs on: "t38", "audio PCMU" or
+// "audio PCMA".
+func (r *Recorder) Media(name string) {
+	r.Add(Event{Kind: KindMedia, Detail: name})
+}
+
+// Media is the media the trace's (last) call used, "" when it never got
+// that far.
+func (t Trace) Media() string {
+	for i := len(t.Events) - 1; i >= 0; i-- {
+		if t.Events[i].Kind == KindMedia {
+			return t.Events[i].Detail
+		}
+	}
+	return ""
 }
 
 // SetCall names the call (the last one, for an attempt that tried several

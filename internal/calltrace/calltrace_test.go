@@ -131,3 +131,17 @@ func TestStoreRoundTripAndPurge(t *testing.T) {
 		t.Fatalf("recent trace purged: %v", err)
 	}
 }
+
+func TestMedia(t *testing.T) {
+	r := NewRecorder(Trace{Direction: Outbound})
+	if got := r.Finish("").Media(); got != "" {
+		t.Fatalf("media before any call: %q", got)
+	}
+	r.Media("t38")
+	r.Note("gateway down, next")
+	r.Media("audio PCMA")
+	tr := r.Finish("sent")
+	if got := tr.Media(); got != "audio PCMA" {
+		t.Fatalf("media %q, want the last call's", got)
+	}
+}

@@ -143,6 +143,10 @@ type Gateway struct {
 	// AudioFirst offers G.711 and switches to T.38 by re-INVITE, for
 	// gateways that do not take T.38 in the first INVITE.
 	AudioFirst bool `yaml:"audio_first"`
+	// Media is t38 (the default), audio (G.711 only, over our audio
+	// modems) or auto (G.711 first, T.38 when the far end agrees, else
+	// the fax runs over audio). See sip.MediaMode.
+	Media string `yaml:"media"`
 	// VBD marks our G.711 offer as voice-band data (V.152).
 	VBD bool `yaml:"vbd"`
 	// FromHost replaces our host in From; AssertIdentity adds

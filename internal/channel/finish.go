@@ -16,7 +16,7 @@ func (a *attempt) end(res *t30.Result) {
 	cause := context.Cause(a.ctx)
 	if res != nil && res.OK() {
 		// A fax that got through wins over a cancel that came too late.
-		a.complete(fmt.Sprintf("%d pages sent to %q [%s]", a.confirmed, res.RemoteIdent, a.profile))
+		a.complete(fmt.Sprintf("%d pages sent to %q [%s] over %s", a.confirmed, res.RemoteIdent, a.profile, a.media))
 		return
 	}
 	switch {
@@ -50,7 +50,7 @@ func (a *attempt) end(res *t30.Result) {
 		if ladderTrigger(res.Reason) {
 			a.nextStep = min(a.step+1, maxLadderStep)
 		}
-		a.fail(v.Class, fmt.Sprintf("%s [%s]", res.Error(), a.profile))
+		a.fail(v.Class, fmt.Sprintf("%s [%s] over %s", res.Error(), a.profile, a.media))
 	}
 }
 
@@ -114,6 +114,9 @@ func (a *attempt) setResult() {
 	}
 	if a.called {
 		m["profile"] = a.profile.String()
+	}
+	if a.media != "" {
+		m["media"] = a.media
 	}
 	if a.nextStep > 0 {
 		m["ladder_next"] = a.nextStep

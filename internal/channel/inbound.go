@@ -12,7 +12,6 @@ import (
 	"github.com/faxd/faxd/internal/calltrace"
 	"github.com/faxd/faxd/internal/sip"
 	"github.com/faxd/faxd/t38/faxpdf"
-	"github.com/faxd/faxd/t38/session"
 	"github.com/faxd/faxd/t38/t30"
 	"github.com/faxd/faxd/t38/t4"
 	"github.com/faxd/faxd/t38/tiff"
@@ -29,9 +28,14 @@ func (p *Pool) Admit(ctx context.Context, in sip.Incoming) sip.Decision {
 		log: p.log.With("call_id", in.CallID, "did", in.DID, "caller", in.CallerID, "source", in.Source.String())}
 	c.takeGatewaySlot(ctx)
 	d := sip.Decision{Verdict: sip.Accept, Channel: c}
+	// The answering gateway's profile says which media the call may use
+	// (t38 when the caller is no gateway of ours).
+	if gw := p.inboundGateway(in.Source); gw.Name != "" {
+		d.Media, d.ReinviteWait = gw.mediaMode(), gw.ReinviteWait
+	}
 	if p.d.Traces != nil {
 		c.trace = calltrace.NewRecorder(calltrace.Trace{Direction: calltrace.Inbound, Node: p.d.Node.ID(), CallID: in.CallID, Gateway: in.Source.String()})
-		c.trace.SIP("INVITE from %v over %s to %q from %q: admitted", in.Source, in.Transport, in.DID, in.CallerID)
+		c.trace.SIP("INVITE from %v over %s to %q from %q: admitted (media %s)", in.Source, in.Transport, in.DID, in.CallerID, d.Media)
 		d.OnEvent = c.traceSIP
 	}
 	return d
@@ -64,6 +68,7 @@ type inboundCall struct {
 	p        *Pool
 	in       sip.Incoming
 	admitted time.Time
+	media    string // what the call ran on (mediaName)
 	log      *slog.Logger
 	trace    *calltrace.Recorder // nil without Deps.Traces
 	// slotGateway is the gateway whose cluster-wide channel the call
@@ -148,14 +153,15 @@ func (c *inboundCall) free() {
 	c.p.inWG.Done()
 }
 
-// Failed: the call never reached T.38 (its ports are already released).
+// Failed: the call never reached its media (its ports are already released).
 func (c *inboundCall) Failed(err error) {
 	defer c.free()
 	c.log.Info("inbound call failed before T.38", "err", err)
 	c.p.d.Metrics.Calls.WithLabelValues(Inbound, "setup_failed").Inc()
 }
 
-// Established: T.38 is up; receive on a goroutine of our own (the UA's
+// Established: T.38 is up or the call carries an audio fax; receive on a
+// goroutine of our own (the UA's
 // must not block).
 func (c *inboundCall) Established(call *sip.Call) {
 	go func() {
@@ -169,23 +175,26 @@ func (c *inboundCall) receive(call *sip.Call) {
 	start := time.Now()
 	var pages []*t30.ReceivedPage
 	cfg := t30.Config{Ident: p.cfg.StationID, ECM: p.cfg.ECM, Fine: true, Superfine: true, Decoder: t30.T4Decoder{}, Log: c.log}
+	m := call.Media()
+	c.media = mediaName(m)
+	p.d.Metrics.Media.WithLabelValues(Inbound, mediaLabel(m)).Inc()
 	if c.trace != nil {
 		cfg.Trace = c.trace.T30
-		m := call.Media()
-		c.trace.SIP("T.38 agreed with %v: version %d, max datagram %d, error correction %s", m.Remote, m.Params.Version, m.Params.MaxDatagram, m.Params.UDPEC)
-	}
-	s, rc, err := Terminal(call.Media(), cfg)
-	var res *t30.Result
-	if err == nil {
-		rc.OnEvent = func(o t30.Output) {
-			if o.Kind == t30.OutPageReceived && o.Received != nil {
-				pages = append(pages, o.Received)
-				p.d.Metrics.Pages.WithLabelValues(Inbound).Inc()
-			}
+		c.trace.Media(c.media)
+		if m.Audio {
+			c.trace.SIP("audio fax over %s with %v", m.Codec.Name, m.Remote)
+		} else {
+			c.trace.SIP("T.38 agreed with %v: version %d, max datagram %d, error correction %s", m.Remote, m.Params.Version, m.Params.MaxDatagram, m.Params.UDPEC)
 		}
-		c.log.Info("receiving")
-		res, err = session.Run(p.hard, call.Media().Conn, s, rc)
 	}
+	onEvent := func(o t30.Output) {
+		if o.Kind == t30.OutPageReceived && o.Received != nil {
+			pages = append(pages, o.Received)
+			p.d.Metrics.Pages.WithLabelValues(Inbound).Inc()
+		}
+	}
+	c.log.Info("receiving", "media", c.media)
+	res, err := runFax(p.hard, m, cfg, onEvent, c.log)
 	hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = call.Hangup(hctx)
 	cancel()
@@ -215,7 +224,7 @@ func (c *inboundCall) store(callID string, res *t30.Result, pages []*t30.Receive
 		LocalNumber: c.in.DID, RemoteNumber: c.in.CallerID, RemoteStationID: res.RemoteIdent,
 		Pages: len(pages), PagesTotal: len(pages), Attempts: 1, Gateway: c.in.Source.Addr().String(),
 		NodeID: p.d.Node.ID(), StartedAt: start, FinishedAt: end, DurationMS: end.Sub(start).Milliseconds(),
-		Metadata: map[string]any{"call_id": callID, "source": c.in.Source.String(), "transport": c.in.Transport},
+		Metadata: map[string]any{"call_id": callID, "source": c.in.Source.String(), "transport": c.in.Transport, "media": c.media},
 	}
 	if n := len(pages); n > 0 {
 		st := pages[n-1].Stats
@@ -260,7 +269,7 @@ func (c *inboundCall) store(callID string, res *t30.Result, pages []*t30.Receive
 		}
 	}
 	p.d.Metrics.Calls.WithLabelValues(Inbound, result).Inc()
-	c.log.Info("fax received", "result", result, "reason", reason, "pages", len(pages),
+	c.log.Info("fax received", "media", c.media, "result", result, "reason", reason, "pages", len(pages),
 		"remote_station_id", res.RemoteIdent, "routing", rec.Routing, "routed_to", rec.RoutedTo, "document", rec.Document)
 }
 

@@ -19,6 +19,9 @@ type Metrics struct {
 	Busy  *prometheus.GaugeVec   // faxd_channels_busy{direction}
 	Calls *prometheus.CounterVec // faxd_calls_total{direction,result}
 	Pages *prometheus.CounterVec // faxd_pages_total{direction}
+	// Media: faxd_call_media_total{direction,media}, each call that got
+	// its media, by what it ran on (t38, audio_PCMU, audio_PCMA).
+	Media *prometheus.CounterVec
 	// GatewayTransitions: faxd_gateway_transitions_total{gateway,to,cause}.
 	GatewayTransitions *prometheus.CounterVec
 }
@@ -39,6 +42,10 @@ func NewMetrics(reg prometheus.Registerer, router *routing.Router) *Metrics {
 			Namespace: "faxd", Name: "pages_total",
 			Help: "Fax pages confirmed by the far end (outbound) or accepted (inbound).",
 		}, []string{"direction"}),
+		Media: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "faxd", Name: "call_media_total",
+			Help: "Fax calls that reached their media, by direction and media (t38, audio_PCMU, audio_PCMA).",
+		}, []string{"direction", "media"}),
 		GatewayTransitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "faxd", Name: "gateway_transitions_total",
 			Help: "Gateways going out of rotation (to=down) or coming back (to=up), by what decided it (cause: probe, call, hold_down).",
@@ -51,7 +58,7 @@ func NewMetrics(reg prometheus.Registerer, router *routing.Router) *Metrics {
 	if reg == nil {
 		return m
 	}
-	reg.MustRegister(m.Busy, m.Calls, m.Pages, m.GatewayTransitions)
+	reg.MustRegister(m.Busy, m.Calls, m.Pages, m.Media, m.GatewayTransitions)
 	if router != nil {
 		reg.MustRegister(gatewayUp{router})
 	}

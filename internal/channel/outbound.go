@@ -15,7 +15,6 @@ import (
 	"github.com/faxd/faxd/queue"
 	"github.com/faxd/faxd/routing"
 	"github.com/faxd/faxd/t38/bilevel"
-	"github.com/faxd/faxd/t38/session"
 	"github.com/faxd/faxd/t38/t30"
 )
 
@@ -98,6 +97,7 @@ type attempt struct {
 	confirmed int // pages confirmed in the document (resume point)
 	stats     []t30.PageStats
 	remoteID  string
+	media     string // what the call ran on (mediaName), "" before a call
 
 	trace   *calltrace.Recorder // nil without Deps.Traces
 	outcome string              // how the attempt ended, for the trace
@@ -231,7 +231,7 @@ func (p *Pool) send(soft context.Context, lease *queue.Lease, job queue.Job, hin
 		}
 		a.gateway = g.Name
 		d := p.dial(g, job)
-		a.trace.SIP("INVITE %s through gateway %s (%s)", d.Target, g.Name, map[bool]string{true: "audio first", false: "T.38 offered"}[d.AudioFirst])
+		a.trace.SIP("INVITE %s through gateway %s (media %s, %s)", d.Target, g.Name, d.Media, map[bool]string{true: "audio first", false: "T.38 offered"}[d.AudioFirst || d.Media != sip.MediaT38])
 		d.OnEvent = a.traceSIP
 		call, err := p.d.UA.Dial(ctx, d)
 		if err != nil {
@@ -258,7 +258,14 @@ func (p *Pool) send(soft context.Context, lease *queue.Lease, job queue.Job, hin
 		a.log = a.log.With("gateway", g.Name, "call_id", a.callID)
 		a.trace.SetCall(a.callID, g.Name)
 		m := call.Media()
-		a.trace.SIP("T.38 agreed with %v: version %d, max datagram %d, error correction %s", m.Remote, m.Params.Version, m.Params.MaxDatagram, m.Params.UDPEC)
+		a.media = mediaName(m)
+		a.trace.Media(a.media)
+		if m.Audio {
+			a.trace.SIP("audio fax over %s with %v", m.Codec.Name, m.Remote)
+		} else {
+			a.trace.SIP("T.38 agreed with %v: version %d, max datagram %d, error correction %s", m.Remote, m.Params.Version, m.Params.MaxDatagram, m.Params.UDPEC)
+		}
+		p.d.Metrics.Media.WithLabelValues(Outbound, mediaLabel(m)).Inc()
 		a.profile, a.called = profileFor(g, p.cfg.ECM, a.step), true
 		a.trace.Note("profile: %s", a.profile)
 		res := a.transmit(call, pages)
@@ -293,7 +300,7 @@ func (p *Pool) dial(g Gateway, job queue.Job) sip.Dial {
 	}
 	d := sip.Dial{Target: target, CallerID: job.CallerID, CallerName: p.cfg.CallerName,
 		FromHost: g.FromHost, AssertIdentity: g.AssertIdentity, AudioFirst: g.AudioFirst, VBD: g.VBD,
-		ReinviteAfter: g.ReinviteWait, T38: g.t38Profile()}
+		ReinviteAfter: g.ReinviteWait, T38: g.t38Profile(), Media: g.mediaMode()}
 	if d.CallerID == "" {
 		d.CallerID = p.cfg.CallerID
 	}
@@ -319,7 +326,7 @@ func (p *Pool) stamp(job queue.Job, pages []*bilevel.Image) {
 	}
 }
 
-// transmit runs the T.30 sender over the call's T.38 media from the first
+// transmit runs the T.30 sender over the call's media (T.38 or audio) from the first
 // unconfirmed page, recording each confirmed page, and hangs up.
 func (a *attempt) transmit(call *sip.Call, pages []*bilevel.Image) *t30.Result {
 	p := a.p
@@ -336,16 +343,11 @@ func (a *attempt) transmit(call *sip.Call, pages []*bilevel.Image) *t30.Result {
 	if a.trace != nil {
 		cfg.Trace = a.trace.T30
 	}
-	s, rc, err := Terminal(call.Media(), cfg)
-	if err != nil {
-		a.log.Error("T.38 session", "err", err)
-		return &t30.Result{Reason: t30.ReasonPageSource, Detail: err.Error(), NextPage: a.confirmed}
-	}
 	cause := a.ctx
 	prog := newProgress(a)
 	started := time.Now().UTC()
 	prog.setCall(map[string]any{"gateway": a.gateway, "node": p.d.Node.ID(), "started_at": started})
-	rc.OnEvent = func(o t30.Output) {
+	onEvent := func(o t30.Output) {
 		if o.Kind == t30.OutPageSent && o.Stats != nil {
 			if len(a.stats) == 0 || a.stats[len(a.stats)-1].BitRate != o.Stats.BitRate {
 				prog.setCall(map[string]any{"gateway": a.gateway, "node": p.d.Node.ID(), "started_at": started,
@@ -357,9 +359,13 @@ func (a *attempt) transmit(call *sip.Call, pages []*bilevel.Image) *t30.Result {
 			prog.set(a.confirmed)
 		}
 	}
-	a.log.Info("sending", "from_page", a.confirmed+1, "pages", len(pages))
-	res, err := session.Run(cause, call.Media().Conn, s, rc)
+	a.log.Info("sending", "from_page", a.confirmed+1, "pages", len(pages), "media", a.media)
+	res, err := runFax(cause, call.Media(), cfg, onEvent, a.log)
 	prog.close()
+	if errors.Is(err, errMediaSetup) {
+		a.log.Error("fax terminal", "err", err)
+		return &t30.Result{Reason: t30.ReasonPageSource, Detail: err.Error(), NextPage: a.confirmed}
+	}
 	if res != nil {
 		a.remoteID = res.RemoteIdent
 		a.confirmed = max(a.confirmed, res.NextPage)

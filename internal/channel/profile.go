@@ -18,7 +18,10 @@ type Profile struct {
 	// AudioFirst offers G.711 first and switches to T.38 by re-INVITE;
 	// ReinviteWait is how long to wait for the far end's re-INVITE before
 	// sending ours ("3s"; "" keeps sip.reinvite_after).
-	AudioFirst   bool   `json:"audio_first,omitempty"`
+	AudioFirst bool `json:"audio_first,omitempty"`
+	// Media is t38 ("" too), audio or auto: T.38 only, G.711 audio only,
+	// or G.711 first with T.38 when the far end agrees and audio when not.
+	Media        string `json:"media,omitempty"`
 	ReinviteWait string `json:"reinvite_wait,omitempty"`
 	// VBD marks our G.711 offer as voice-band data (V.152 a=gpmd vbd=yes),
 	// asking the gateway to keep silence suppression and transcoding off it.
@@ -57,6 +60,7 @@ func (p Profile) Apply(g *Gateway) error {
 		return d
 	}
 	g.AudioFirst, g.ReinviteWait, g.VBD = p.AudioFirst, dur("reinvite_wait", p.ReinviteWait), p.VBD
+	g.Media = p.Media
 	g.T38Version, g.T38MaxDatagram, g.T38ErrorCorrection = p.T38Version, p.T38MaxDatagram, p.T38ErrorCorrection
 	g.ECM, g.MaxBitRate, g.V17, g.RetryLadder = p.ECM, p.MaxBitRate, p.V17, p.RetryLadder
 	g.Probe, g.ProbeInterval = p.Probe, dur("probe_interval", p.ProbeInterval)
@@ -75,9 +79,21 @@ func (g Gateway) t38Profile() sip.T38Profile {
 		ErrorCorrection: strings.ToLower(g.T38ErrorCorrection)}
 }
 
+// mediaMode is the gateway's validated media mode (t38 when unset).
+func (g Gateway) mediaMode() sip.MediaMode {
+	m, err := sip.ParseMediaMode(g.Media)
+	if err != nil {
+		return sip.MediaT38 // refused by validateMedia before any call
+	}
+	return m
+}
+
 func (g Gateway) validateMedia() error {
 	var errs []error
 	if err := g.t38Profile().Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := sip.ParseMediaMode(g.Media); err != nil {
 		errs = append(errs, err)
 	}
 	if g.ReinviteWait < 0 || g.ReinviteWait > 5*time.Minute {

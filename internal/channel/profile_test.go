@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/faxd/faxd/internal/sip"
 	"github.com/faxd/faxd/queue"
 	"github.com/faxd/faxd/t38/t30"
 )
@@ -85,5 +86,24 @@ func TestProfileValidateAndApply(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
+	}
+}
+
+func TestProfileMedia(t *testing.T) {
+	for _, m := range []string{"", "t38", "audio", "auto", "AUTO"} {
+		if err := (Profile{Media: m}).Validate(); err != nil {
+			t.Errorf("media %q refused: %v", m, err)
+		}
+	}
+	err := Profile{Media: "fax"}.Validate()
+	if err == nil || !strings.Contains(err.Error(), `media "fax": must be t38, audio or auto`) {
+		t.Fatalf("media fax: %v", err)
+	}
+	var g Gateway
+	if err := (Profile{Media: "auto"}).Apply(&g); err != nil || g.mediaMode() != sip.MediaAuto {
+		t.Fatalf("Apply: %v %q", err, g.Media)
+	}
+	if (Gateway{}).mediaMode() != sip.MediaT38 {
+		t.Fatal("unset media is not t38")
 	}
 }

@@ -449,3 +449,28 @@ nats:
 		t.Fatalf("external NATS with 3 replicas: %v", err)
 	}
 }
+
+// A gateway's media key loads, and a value other than t38, audio or auto
+// is refused naming the gateway and the key.
+func TestGatewayMedia(t *testing.T) {
+	file := func(media string) string {
+		return writeFile(t, `
+channel:
+  gateways:
+    - {name: g, address: 192.0.2.1, media: `+media+`}
+  routes:
+    - {prefix: "", gateway: g}
+`)
+	}
+	cfg, err := Load(file("auto"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := cfg.Channel.Gateways; len(g) != 1 || g[0].Media != "auto" {
+		t.Fatalf("gateways = %+v", g)
+	}
+	_, err = Load(file("fax"), nil)
+	if err == nil || !strings.Contains(err.Error(), `channel.gateways[0]: media "fax": must be t38, audio or auto`) {
+		t.Fatalf("media fax: %v", err)
+	}
+}

@@ -29,6 +29,7 @@ const (
 	EventReinvite   EventKind = "reinvite"    // we sent a re-INVITE to T.38
 	EventReinvited  EventKind = "reinvited"   // the far end re-INVITEd us to T.38
 	EventT38        EventKind = "t38"         // T.38 media negotiated
+	EventAudioFax   EventKind = "audio_fax"   // the fax runs over G.711 audio (detail: why)
 	EventHangup     EventKind = "hangup"      // we sent BYE
 	EventFarHangup  EventKind = "far_hangup"  // the far end sent BYE
 	EventCancelSent EventKind = "cancel_sent" // we sent CANCEL
@@ -61,8 +62,12 @@ type Call struct {
 	audioHeard  map[float64]bool
 	localSDP    []byte
 	reinvPend   bool
-	t38Up       chan struct{}
-	t38Once     sync.Once
+	// audioFax: the call carries an audio fax; T.38 re-INVITEs get 488.
+	audioFax bool
+	// reinvTimeout bounds our re-INVITE to T.38; 0: the transaction's 32 s.
+	reinvTimeout time.Duration
+	t38Up        chan struct{}
+	t38Once      sync.Once
 
 	ended    chan struct{}
 	endOnce  sync.Once
@@ -170,10 +175,21 @@ func (c *Call) setAudio(lease *portpool.Lease, remote netip.AddrPort, codec rtpa
 	c.media = Media{Conn: lease.Conn(), Local: localAP(lease), Remote: remote, Codec: codec}
 }
 
-// setT38 switches the call to T.38 media and stops any audio phase.
-func (c *Call) setT38(lease *portpool.Lease, p sdp.T38Params, sdpBody []byte) {
+// setT38 switches the call to T.38 media and stops any audio phase; it
+// reports false (and changes nothing) once the call carries an audio fax.
+func (c *Call) setT38(lease *portpool.Lease, p sdp.T38Params, sdpBody []byte) bool {
+	c.mu.Lock()
+	if c.audioFax {
+		c.mu.Unlock()
+		return false
+	}
+	c.mu.Unlock()
 	c.stopAudio()
 	c.mu.Lock()
+	if c.audioFax {
+		c.mu.Unlock()
+		return false
+	}
 	old := c.rtp
 	c.rtp = nil
 	if c.t38 != nil && c.t38 != lease {
@@ -188,6 +204,7 @@ func (c *Call) setT38(lease *portpool.Lease, p sdp.T38Params, sdpBody []byte) {
 		close(c.t38Up)
 		c.emit(EventT38, 0, "")
 	})
+	return true
 }
 
 func localAP(l *portpool.Lease) netip.AddrPort {
@@ -291,7 +308,11 @@ func (c *Call) reinviteT38(ctx context.Context) error {
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(body)
 	c.emit(EventReinvite, 0, "")
-	rctx, cancel := context.WithTimeout(ctx, 64*sip.T1)
+	timeout := 64 * sip.T1
+	if c.reinvTimeout > 0 {
+		timeout = c.reinvTimeout
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	res, tx, err := c.dlg.transact(rctx, req)
 	if err != nil {
@@ -315,7 +336,10 @@ func (c *Call) reinviteT38(ctx context.Context) error {
 		lease.Release()
 		return outcomef(ClassProtocol, ErrT38Refused, "far end answered our T.38 re-INVITE without T.38")
 	}
-	c.setT38(lease, *desc.image, body) // their answer is what they agreed to
+	if !c.setT38(lease, *desc.image, body) { // their answer is what they agreed to
+		lease.Release()
+		return outcomef(ClassProtocol, ErrT38Refused, "T.38 agreed after the audio fax started")
+	}
 	return nil
 }
 
@@ -360,6 +384,7 @@ func (c *Call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.mu.Lock()
 	pending := c.reinvPend
 	cur := c.media
+	audioFax := c.audioFax
 	c.mu.Unlock()
 	if pending {
 		c.u.respond(tx, req, 491, "Request Pending", nil)
@@ -405,6 +430,9 @@ func (c *Call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		ok200(c.currentSDP())
 	case desc.image != nil && c.u.refuseT38ForTest:
 		c.u.respond(tx, req, 488, "Not Acceptable Here", nil)
+	case desc.image != nil && audioFax:
+		// The audio modems run: switching now would cut the fax.
+		c.u.respond(tx, req, 488, "Not Acceptable Here", []sip.Header{sip.NewHeader("Warning", `304 `+c.u.host+` "audio fax in progress"`)})
 	case desc.image != nil:
 		lease, err := c.u.pool.Acquire(portpool.UDPTL)
 		if err != nil {
@@ -425,8 +453,12 @@ func (c *Call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 			c.u.respond(tx, req, 488, "Not Acceptable Here", []sip.Header{sip.NewHeader("Warning", `399 `+c.u.host+` "SDP answer too large for UDP; use TCP"`)})
 			return
 		}
+		if !c.setT38(lease, sess, body) {
+			lease.Release()
+			c.u.respond(tx, req, 488, "Not Acceptable Here", []sip.Header{sip.NewHeader("Warning", `304 `+c.u.host+` "audio fax in progress"`)})
+			return
+		}
 		c.emit(EventReinvited, 0, "")
-		c.setT38(lease, sess, body)
 		ok200(body)
 	case desc.hasAudio && !cur.T38:
 		ok200(c.currentSDP()) // audio refresh

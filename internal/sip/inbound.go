@@ -49,10 +49,15 @@ type Decision struct {
 	RetryAfter time.Duration // for Unavailable; default Config.RetryAfter
 	Channel    InboundChannel
 	OnEvent    func(Event)
+	// Media is the answering gateway's media mode ("": t38); ReinviteWait
+	// overrides Config.ReinviteAfter for the call when not 0.
+	Media        MediaMode
+	ReinviteWait time.Duration
 }
 
 // InboundChannel receives an accepted call: exactly one of its methods is
-// called, Established once T.38 is up (the channel then owns the call and
+// called, Established once T.38 is up or the call is to carry an audio fax
+// (Media().Audio; the channel then owns the call and
 // must Hangup), Failed when setup did not get that far (its ports are
 // already released).
 type InboundChannel interface {
@@ -71,6 +76,9 @@ func randRead(b []byte) (int, error) { return rand.Read(b) }
 func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if to := req.To(); to != nil && to.Params.Has("tag") {
 		if c := u.callFor(req); c != nil {
+			if u.ignoreReinviteForTest {
+				return
+			}
 			c.onReinvite(req, tx)
 			return
 		}
@@ -198,7 +206,19 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	ch := dec.Channel
+	mode, err := ParseMediaMode(string(dec.Media))
+	if err != nil {
+		u.log.Warn("inbound call: bad media mode, using t38", "call_id", dl.callID, "error", err)
+		mode = MediaT38
+	}
+	reinvAfter := u.cfg.ReinviteAfter
+	if dec.ReinviteWait > 0 {
+		reinvAfter = dec.ReinviteWait
+	}
 	c := newCall(u, dl, false, dec.OnEvent)
+	if mode == MediaAuto {
+		c.reinvTimeout = max(reinvAfter, autoReinviteTimeout)
+	}
 	c.emit(EventRinging, 180, "")
 	failed := func(code int, reason string, err error) {
 		u.respond(tx, req, code, reason, nil)
@@ -208,7 +228,11 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 
 	var body []byte
-	if offer.image != nil {
+	if mode == MediaAudio && !(offer.hasAudio && audioOK) {
+		failed(488, "Not Acceptable Here", fmt.Errorf("%w: T.38 offered to a gateway whose media is audio", ErrNoMedia))
+		return
+	}
+	if offer.image != nil && mode != MediaAudio {
 		lease, err := u.pool.Acquire(portpool.UDPTL)
 		if err != nil {
 			failed(503, "No Media Port", err)
@@ -267,8 +291,12 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		err := wait(u.ctx)
 		if err == nil {
 			c.emit(EventAnswered, 200, "")
-			if !c.Media().T38 {
-				err = c.audioPhase(u.ctx, rtpaudio.CED, rtpaudio.CNG.Freq, u.cfg.ReinviteAfter)
+			switch {
+			case c.Media().T38:
+			case mode == MediaAudio:
+				c.takeAudio("media: audio")
+			default:
+				err = c.fallBack(u.ctx, mode, c.audioPhase(u.ctx, rtpaudio.CED, rtpaudio.CNG.Freq, reinvAfter))
 			}
 		}
 		if err != nil {

@@ -17,7 +17,11 @@ import (
 // for the audio phase. Conn is bound from the port pool and owned by the
 // call: it is closed when the call ends.
 type Media struct {
-	T38    bool
+	T38 bool
+	// Audio: the fax runs over G.711 on Conn with Codec (no T.38 will
+	// come; see MediaMode). False with T38 false only during the audio
+	// phase, inside the UA.
+	Audio  bool
 	Conn   *net.UDPConn
 	Local  netip.AddrPort
 	Remote netip.AddrPort

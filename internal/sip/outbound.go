@@ -33,6 +33,10 @@ type Dial struct {
 	// AudioFirst offers PCMU/PCMA and switches to T.38 by re-INVITE;
 	// otherwise T.38 is offered in the INVITE.
 	AudioFirst bool
+	// Media is t38 (""), audio or auto (see MediaMode); audio and auto
+	// offer G.711 first whatever AudioFirst says. The returned Call's
+	// Media().Audio says when the fax is to run over audio.
+	Media MediaMode
 	// VBD marks the offered audio payloads as voice-band data (V.152
 	// a=gpmd vbd=yes).
 	VBD bool
@@ -77,6 +81,13 @@ func (u *UA) dial(ctx context.Context, d Dial) (*Call, error) {
 		reinvAfter = u.cfg.ReinviteAfter
 	}
 
+	mode, err := ParseMediaMode(string(d.Media))
+	if err != nil {
+		return nil, outcomef(ClassPermanent, err, "media mode")
+	}
+	if mode != MediaT38 {
+		d.AudioFirst = true
+	}
 	if err := d.T38.Validate(); err != nil {
 		return nil, outcomef(ClassPermanent, err, "T.38 profile")
 	}
@@ -102,6 +113,9 @@ func (u *UA) dial(ctx context.Context, d Dial) (*Call, error) {
 		}
 	}
 	c := newCall(u, dl, true, d.OnEvent)
+	if mode == MediaAuto {
+		c.reinvTimeout = max(reinvAfter, autoReinviteTimeout)
+	}
 
 	kind := portpool.UDPTL
 	if d.AudioFirst {
@@ -182,7 +196,7 @@ func (u *UA) dial(ctx context.Context, d Dial) (*Call, error) {
 		c.setT38(lease, *desc.image, body)
 		return c, nil
 	}
-	if desc.image != nil {
+	if desc.image != nil && mode != MediaAudio {
 		// Some gateways answer an audio offer straight with image: take it.
 		c.setT38(lease, *desc.image, body)
 		return c, nil
@@ -192,7 +206,11 @@ func (u *UA) dial(ctx context.Context, d Dial) (*Call, error) {
 		return fail(outcomef(ClassPermanent, ErrNoMedia, "no common audio codec"))
 	}
 	c.setAudio(lease, desc.audio, codec, body)
-	if err := c.audioPhase(ctx, rtpaudio.CNG, rtpaudio.CED.Freq, reinvAfter); err != nil {
+	if mode == MediaAudio {
+		c.takeAudio("media: audio")
+		return c, nil
+	}
+	if err := c.fallBack(ctx, mode, c.audioPhase(ctx, rtpaudio.CNG, rtpaudio.CED.Freq, reinvAfter)); err != nil {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return fail(&Outcome{Class: ClassCancelled, Reason: "cancelled during the audio phase", Err: err})
 		}

@@ -76,6 +76,9 @@ type UA struct {
 	// refuseT38ForTest makes re-INVITEs to T.38 get 488, to play a gateway
 	// without T.38 in tests.
 	refuseT38ForTest bool
+	// ignoreReinviteForTest leaves re-INVITEs unanswered, to play a
+	// gateway that never answers the switch to T.38.
+	ignoreReinviteForTest bool
 }
 
 type closer interface{ Close() error }

@@ -61,6 +61,7 @@ func target(u *UA, transport, user string) string {
 // answering is an Admission that accepts (or not) and records what it got.
 type answering struct {
 	verdict Verdict
+	media   MediaMode
 	block   bool // wait for ctx (CANCEL) before deciding
 	mu      sync.Mutex
 	in      []Incoming
@@ -79,7 +80,7 @@ func (a *answering) Admit(ctx context.Context, in Incoming) Decision {
 	if a.block {
 		<-ctx.Done()
 	}
-	return Decision{Verdict: a.verdict, Channel: a}
+	return Decision{Verdict: a.verdict, Channel: a, Media: a.media}
 }
 func (a *answering) Established(c *Call) { a.est <- c }
 func (a *answering) Failed(err error)    { a.fail <- err }
