@@ -107,6 +107,12 @@ type Rx struct {
 	lastX       float64
 	carrier     bool
 	hold        int // samples past the threshold so far
+	// onSum is a sliding power sum below which the power is surely under
+	// the on threshold; skipped counts the samples since the correlators
+	// last stepped their references (the cheap path without a carrier
+	// steps them in one go).
+	onSum   float64
+	skipped int
 
 	phase   float64 // bit clock, in bits; a bit is sampled when it passes 1
 	edges   int     // transitions seen since carrier up
@@ -131,9 +137,12 @@ func NewRx(cfg RxConfig) (*Rx, error) {
 	if math.IsNaN(cfg.OnLevel) || math.IsNaN(cfg.OffLevel) || cfg.OffLevel > cfg.OnLevel || cfg.OnLevel > 0 {
 		return nil, fmt.Errorf("v21: carrier thresholds on %g dBm0, off %g dBm0: need off <= on <= 0", cfg.OnLevel, cfg.OffLevel)
 	}
+	onMS := meanSquare(cfg.OnLevel)
 	return &Rx{
-		corr:  [2]correlator{newCorrelator(space), newCorrelator(mark)},
-		onMS:  meanSquare(cfg.OnLevel),
+		corr: [2]correlator{newCorrelator(space), newCorrelator(mark)},
+		onMS: onMS,
+		// Below this the sum divided by window rounds to at most onMS.
+		onSum: onMS * window * (1 - 1e-9),
 		offMS: meanSquare(cfg.OffLevel),
 		// |1 - e^-jw|^2 = 2 - 2cos w at the centre of the channel, so that
 		// the power reads true for its tones.
@@ -153,21 +162,40 @@ func (r *Rx) Power() float64 { return PowerDBm0(r.power) }
 func (r *Rx) Process(samples []int16, out []Event) []Event {
 	for _, s := range samples {
 		x := float64(s)
+		if !r.carrier {
+			// Without a carrier only the power matters, and while it stays
+			// surely below the on threshold nothing can happen: keep the
+			// windows, skip the rest (most of the time on a fax line).
+			r.xs[r.pos] = x
+			r.skipped++
+			if r.n++; r.n == recomputeWindow {
+				r.n = 0
+				r.resum()
+			}
+			d := x - r.lastX
+			r.lastX = x
+			e := d * d * r.diffGain
+			r.pwSum += e - r.pw[r.pos]
+			r.pw[r.pos] = e
+			if r.pos++; r.pos == window {
+				r.pos = 0
+			}
+			if r.pwSum <= r.onSum {
+				r.hold = 0
+				continue
+			}
+			r.setPower()
+			if ev, ok := r.detect(); ok {
+				out = append(out, ev)
+			}
+			continue
+		}
 		// The correlators feed only the bit clock, which runs only while
 		// the carrier is up: without a carrier each correlator just keeps
 		// its place in the reference, and carrier up rebuilds the window
 		// from the stored samples.
 		r.xs[r.pos] = x
-		if r.carrier {
-			r.correlate(x)
-		} else {
-			for k := range r.corr {
-				c := &r.corr[k]
-				if c.idx++; c.idx == len(c.cos) {
-					c.idx = 0
-				}
-			}
-		}
+		r.correlate(x)
 		if r.n++; r.n == recomputeWindow {
 			r.n = 0
 			r.resum()
@@ -180,10 +208,7 @@ func (r *Rx) Process(samples []int16, out []Event) []Event {
 		e := d * d * r.diffGain
 		r.pwSum += e - r.pw[r.pos]
 		r.pw[r.pos] = e
-		// Rounding can leave the sliding sum a hair below zero.
-		if r.power = r.pwSum / window; r.power < 0 {
-			r.power = 0
-		}
+		r.setPower()
 		if r.pos++; r.pos == window {
 			r.pos = 0
 		}
@@ -198,7 +223,26 @@ func (r *Rx) Process(samples []int16, out []Event) []Event {
 			out = append(out, Event{Kind: EventBit, Bit: bit})
 		}
 	}
+	r.setPower()
 	return out
+}
+
+// setPower takes the mean square from the sliding sum.
+func (r *Rx) setPower() {
+	// Rounding can leave the sliding sum a hair below zero.
+	if r.power = r.pwSum / window; r.power < 0 {
+		r.power = 0
+	}
+}
+
+// step moves the correlators' references on by the samples that went by
+// without a carrier.
+func (r *Rx) step() {
+	for k := range r.corr {
+		c := &r.corr[k]
+		c.idx = (c.idx + r.skipped) % len(c.cos)
+	}
+	r.skipped = 0
 }
 
 func (r *Rx) correlate(x float64) {
@@ -274,6 +318,7 @@ func (r *Rx) detect() (Event, bool) {
 	r.carrier = !r.carrier
 	if r.carrier {
 		r.phase, r.edges, r.lastDec = 0, 0, 0
+		r.step()
 		r.rebuild()
 		return Event{Kind: EventCarrierUp}, true
 	}
