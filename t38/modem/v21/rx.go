@@ -61,25 +61,22 @@ const (
 	recomputeWindow = 4096 // samples between exact re-sums of the sliding correlators
 )
 
-// correlator is a sliding quadrature correlation with one tone.
-type correlator struct {
-	cos, sin []float64 // one period of the reference, table length = period
-	idx      int
-	ri, rq   [window]float64 // products in the window
-	si, sq   float64         // their sums
-}
+// quad holds one value for each of the four correlations, space then
+// mark, in-phase then quadrature.
+type quad [4]float64
 
-func newCorrelator(freq float64) correlator {
-	// A period of whole samples: SampleRate/gcd(freq, SampleRate).
-	f := int(math.Round(freq))
-	g := gcd(f, SampleRate)
-	n := SampleRate / g
-	c := correlator{cos: make([]float64, n), sin: make([]float64, n)}
-	for i := range n {
-		s, co := math.Sincos(2 * math.Pi * float64(f) * float64(i) / SampleRate)
-		c.cos[i], c.sin[i] = co, s
+// newReference tabulates cos and sin of both tones over a period of whole
+// samples common to both: SampleRate/gcd(space, mark, SampleRate).
+func newReference(space, mark float64) []quad {
+	fs, fm := int(math.Round(space)), int(math.Round(mark))
+	n := SampleRate / gcd(gcd(fs, fm), SampleRate)
+	ref := make([]quad, n)
+	for i := range ref {
+		ss, sc := math.Sincos(2 * math.Pi * float64(fs) * float64(i) / SampleRate)
+		ms, mc := math.Sincos(2 * math.Pi * float64(fm) * float64(i) / SampleRate)
+		ref[i] = quad{sc, ss, mc, ms}
 	}
-	return c
+	return ref
 }
 
 func gcd(a, b int) int {
@@ -94,9 +91,15 @@ func gcd(a, b int) int {
 // digital phase-locked bit clock that samples the mark-minus-space decision
 // in the middle of each bit.
 type Rx struct {
-	corr [2]correlator // [space, mark]
-	pos  int           // ring position in the correlator windows
-	n    int           // samples since the last exact re-sum
+	// Two sliding quadrature correlators (space and mark) one bit long:
+	// ref is one period of the references, idx the place in it, prod the
+	// products in the window and sum their sums.
+	ref  []quad
+	idx  int
+	prod [window]quad
+	sum  quad
+	pos  int // ring position in the correlator windows
+	n    int // samples since the last exact re-sum
 
 	onMS, offMS float64         // thresholds as mean squares
 	diffGain    float64         // undoes the first difference's gain at the channel centre
@@ -139,7 +142,7 @@ func NewRx(cfg RxConfig) (*Rx, error) {
 	}
 	onMS := meanSquare(cfg.OnLevel)
 	return &Rx{
-		corr: [2]correlator{newCorrelator(space), newCorrelator(mark)},
+		ref:  newReference(space, mark),
 		onMS: onMS,
 		// Below this the sum divided by window rounds to at most onMS.
 		onSum: onMS * window * (1 - 1e-9),
@@ -238,35 +241,30 @@ func (r *Rx) setPower() {
 // step moves the correlators' references on by the samples that went by
 // without a carrier.
 func (r *Rx) step() {
-	for k := range r.corr {
-		c := &r.corr[k]
-		c.idx = (c.idx + r.skipped) % len(c.cos)
-	}
+	r.idx = (r.idx + r.skipped) % len(r.ref)
 	r.skipped = 0
 }
 
 func (r *Rx) correlate(x float64) {
-	p := r.pos
-	for k := range r.corr {
-		c := &r.corr[k]
-		i, q := x*c.cos[c.idx], x*c.sin[c.idx]
-		if c.idx++; c.idx == len(c.cos) {
-			c.idx = 0
-		}
-		c.si += i - c.ri[p]
-		c.sq += q - c.rq[p]
-		c.ri[p], c.rq[p] = i, q
+	c := &r.ref[r.idx]
+	if r.idx++; r.idx == len(r.ref) {
+		r.idx = 0
 	}
+	p, s := &r.prod[r.pos%window], &r.sum
+	v0, v1, v2, v3 := x*c[0], x*c[1], x*c[2], x*c[3]
+	s[0] += v0 - p[0]
+	s[1] += v1 - p[1]
+	s[2] += v2 - p[2]
+	s[3] += v3 - p[3]
+	*p = quad{v0, v1, v2, v3}
 }
 
 // resum re-adds the sliding sums, which drift by rounding.
 func (r *Rx) resum() {
-	for k := range r.corr {
-		c := &r.corr[k]
-		c.si, c.sq = 0, 0
-		for j := range window {
-			c.si += c.ri[j]
-			c.sq += c.rq[j]
+	r.sum = quad{}
+	for j := range window {
+		for k := range r.sum {
+			r.sum[k] += r.prod[j][k]
 		}
 	}
 	r.pwSum = 0
@@ -277,26 +275,26 @@ func (r *Rx) resum() {
 
 // rebuild recomputes the correlator products for the samples in the
 // window, called when the carrier comes up (the newest sample is at
-// pos-1, and each correlator's idx is one past that sample's).
+// pos-1, and idx is one past that sample's).
 func (r *Rx) rebuild() {
-	for k := range r.corr {
-		c := &r.corr[k]
-		n := len(c.cos)
-		for age := range window {
-			j := r.pos - 1 - age
-			if j < 0 {
-				j += window
-			}
-			t := (c.idx - 1 - age) % n
-			if t < 0 {
-				t += n
-			}
-			c.ri[j], c.rq[j] = r.xs[j]*c.cos[t], r.xs[j]*c.sin[t]
+	n := len(r.ref)
+	for age := range window {
+		j := r.pos - 1 - age
+		if j < 0 {
+			j += window
 		}
-		c.si, c.sq = 0, 0
-		for j := range window {
-			c.si += c.ri[j]
-			c.sq += c.rq[j]
+		t := (r.idx - 1 - age) % n
+		if t < 0 {
+			t += n
+		}
+		for k := range r.prod[j] {
+			r.prod[j][k] = r.xs[j] * r.ref[t][k]
+		}
+	}
+	r.sum = quad{}
+	for j := range window {
+		for k := range r.sum {
+			r.sum[k] += r.prod[j][k]
 		}
 	}
 }
@@ -327,9 +325,9 @@ func (r *Rx) detect() (Event, bool) {
 
 // decision is in [-1, 1]: positive for mark, independent of level.
 func (r *Rx) decision() float64 {
-	s, m := &r.corr[0], &r.corr[1]
-	es := s.si*s.si + s.sq*s.sq
-	em := m.si*m.si + m.sq*m.sq
+	s := &r.sum
+	es := s[0]*s[0] + s[1]*s[1]
+	em := s[2]*s[2] + s[3]*s[3]
 	if es+em == 0 {
 		return 0
 	}
