@@ -163,6 +163,9 @@ func (r *Rx) Power() float64 { return PowerDBm0(r.power) }
 // events, and one EventBit per bit while the carrier is up. It returns the
 // extended slice. A call appends at most one event per 13 samples.
 func (r *Rx) Process(samples []int16, out []Event) []Event {
+	if !r.carrier && r.quiet(samples) {
+		return out
+	}
 	for _, s := range samples {
 		x := float64(s)
 		if !r.carrier {
@@ -228,6 +231,56 @@ func (r *Rx) Process(samples []int16, out []Event) []Event {
 	}
 	r.setPower()
 	return out
+}
+
+// quiet handles a block without a carrier whose power surely stays below
+// the on threshold throughout, and reports true: it keeps only the last
+// window of samples and powers. Otherwise it changes nothing and reports
+// false. Any window lies within two consecutive chunks of window samples
+// (the first chunk's predecessor being the current window), so no window
+// sum exceeds the largest sum of two neighbouring chunks.
+func (r *Rx) quiet(samples []int16) bool {
+	n := len(samples)
+	if n < window {
+		return false
+	}
+	last, prev, g := r.lastX, r.pwSum, r.diffGain
+	var cur float64
+	k := 0
+	for _, s := range samples {
+		x := float64(s)
+		d := x - last
+		last = x
+		cur += d * d * g
+		if k++; k == window {
+			if prev+cur > r.onSum {
+				return false
+			}
+			prev, cur, k = cur, 0, 0
+		}
+	}
+	if prev+cur > r.onSum {
+		return false
+	}
+	r.pwSum = 0
+	for i := n - window; i < n; i++ {
+		x, prev := float64(samples[i]), float64(samples[max(i-1, 0)])
+		if i == 0 {
+			prev = r.lastX
+		}
+		d := x - prev
+		e := d * d * g
+		j := (r.pos + i) % window
+		r.xs[j], r.pw[j] = x, e
+		r.pwSum += e
+	}
+	r.pos = (r.pos + n) % window
+	r.lastX = last
+	r.skipped += n
+	r.n = 0 // the power sum was just re-added
+	r.hold = 0
+	r.setPower()
+	return true
 }
 
 // setPower takes the mean square from the sliding sum.
