@@ -15,7 +15,7 @@ type Tx struct {
 	rate     int
 	short    bool
 	shaper   *dsp.Shaper
-	nco      *dsp.NCO
+	carrier  *dsp.Carrier
 	gain     float32
 	scr      dsp.Scrambler
 	queue    dsp.BitQueue
@@ -43,12 +43,12 @@ func NewTx(rate int, short bool) (*Tx, error) {
 		return nil, err
 	}
 	t := &Tx{
-		rate:   rate,
-		short:  short,
-		shaper: dsp.NewShaper(10, 3, span, alpha),
-		nco:    dsp.NewNCO(carrierHz, sampleRate),
-		points: constellation(rate),
-		tailAt: -1,
+		rate:    rate,
+		short:   short,
+		shaper:  dsp.NewShaper(10, 3, span, alpha),
+		carrier: dsp.NewCarrier(carrierHz, sampleRate),
+		points:  constellation(rate),
+		tailAt:  -1,
 	}
 	t.scr.SetState(scramblerInit)
 	t.trainEnd = seg1Len + seg2Len + seg3Len
@@ -119,7 +119,7 @@ func (t *Tx) Read(out []int16) int {
 		for t.shaper.NeedSymbol() {
 			t.shaper.Push(t.nextSymbol())
 		}
-		v := real(t.shaper.Next()*t.nco.Next()) * t.gain
+		v := t.carrier.Mix(t.shaper.Next()) * t.gain
 		if v > 32767 {
 			v = 32767
 		} else if v < -32768 {
