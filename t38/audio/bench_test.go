@@ -95,19 +95,21 @@ func BenchmarkReplay(b *testing.B) {
 	for _, recv := range []bool{false, true} {
 		for _, ecm := range []bool{false, true} {
 			name := map[bool]string{false: "send", true: "receive"}[recv] + map[bool]string{false: "-non-ECM", true: "-ECM"}[ecm]
-			b.Run(name, func(b *testing.B) {
-				dir := b.TempDir()
-				sendTIFF, recvTIFF := filepath.Join(dir, "s.tif"), filepath.Join(dir, "r.tif")
-				cfg := func() t30.Config {
-					if recv {
-						return t30.Config{Calling: true, ECM: ecm, Decoder: t30.T4Decoder{}}
-					}
-					return t30.Config{Calling: true, Transmit: true, ECM: ecm, Pages: t30.ImagePages(pages)}
-				}
+			cfg := func() t30.Config {
 				if recv {
-					writeTIFF(b, sendTIFF, pages)
+					return t30.Config{Calling: true, ECM: ecm, Decoder: t30.T4Decoder{}}
 				}
-				rec := replayAudio(b, name, recv, ecm, cfg, sendTIFF, recvTIFF)
+				return t30.Config{Calling: true, Transmit: true, ECM: ecm, Pages: t30.ImagePages(pages)}
+			}
+			// Recorded here, not in the sub-benchmark, which runs more
+			// than once.
+			dir := b.TempDir()
+			sendTIFF, recvTIFF := filepath.Join(dir, "s.tif"), filepath.Join(dir, "r.tif")
+			if recv {
+				writeTIFF(b, sendTIFF, pages)
+			}
+			rec := replayAudio(b, name, recv, ecm, cfg, sendTIFF, recvTIFF)
+			b.Run(name, func(b *testing.B) {
 				out := make([]int16, 160)
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()
