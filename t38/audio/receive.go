@@ -107,6 +107,10 @@ func (t *Terminal) v21Event(ev v21.FrameEvent) {
 		t.v21Carrier()
 		t.foreign = false // this burst is V.21, not a modem we lack
 		if ev.FCSOK {
+			// CNG and CED come before the first frame and are only kept
+			// for the call record: from here on the detector need only
+			// tell signal from silence.
+			t.det.SetTones(false)
 			t.watchFrame(ev.Frame)
 		}
 		// The final frame (poll/final bit) ends the burst.

@@ -101,7 +101,14 @@ type Detector struct {
 	gap         int // non-tone blocks in the current run
 	reported    bool
 	blocksToRep [3]int
+	noTones     bool // energy only: SetTones(false)
 }
+
+// SetTones turns the tone classification on (the default) or off. Off,
+// the detector reports only signal and silence, and a tone being reported
+// ends; a terminal past the call's tones (T.30 frames have been exchanged)
+// saves the two tone filters on every block of signal.
+func (d *Detector) SetTones(on bool) { d.noTones = !on }
 
 // NewDetector returns a detector.
 func NewDetector(cfg DetectorConfig) (*Detector, error) {
@@ -185,7 +192,7 @@ func (d *Detector) block(out []Event) []Event {
 
 	// Which tone, if any, this block holds.
 	t := ToneNone
-	if ms > d.onMS {
+	if ms > d.onMS && !d.noTones {
 		switch {
 		case d.cng.power(d.buf[:]) > toneShare*ms:
 			t = ToneCNG
