@@ -21,6 +21,11 @@ const (
 )
 
 const (
+	// rxSpan is the matched filter's span, symbols each side of its
+	// centre: the root raised cosine has fallen far below the noise the
+	// receiver works at beyond four symbols, and each output costs 2
+	// taps per 3/10 symbol of span.
+	rxSpan       = 4
 	eqTaps       = 32
 	timingLockAt = 48
 	phaseWindow  = 16
@@ -95,7 +100,7 @@ func NewRx(rate int) (*Rx, error) {
 		rate:   rate,
 		points: constellation(rate),
 		fe: dsp.NewFrontEnd(dsp.FrontEndConfig{CarrierHz: carrierHz, SampleRate: sampleRate, Baud: baud, Alpha: alpha,
-			Span: span, EQTaps: eqTaps, MeterLen: meterSamples, OffLen: carrierOffLen}),
+			Span: rxSpan, EQTaps: eqTaps, MeterLen: meterSamples, OffLen: carrierOffLen}),
 	}
 	r.vit = newViterbi(subsetMapFor(rate))
 	r.refPow = meanPower(rate)
