@@ -166,47 +166,27 @@ func (r *Rx) Process(samples []int16, out []Event) []Event {
 	if !r.carrier && r.quiet(samples) {
 		return out
 	}
-	for _, s := range samples {
-		x := float64(s)
-		if !r.carrier {
-			// Without a carrier only the power matters, and while it stays
-			// surely below the on threshold nothing can happen: keep the
-			// windows, skip the rest (most of the time on a fax line).
-			r.xs[r.pos] = x
-			r.skipped++
-			if r.n++; r.n == recomputeWindow {
-				r.n = 0
-				r.resum()
-			}
-			d := x - r.lastX
-			r.lastX = x
-			e := d * d * r.diffGain
-			r.pwSum += e - r.pw[r.pos]
-			r.pw[r.pos] = e
-			if r.pos++; r.pos == window {
-				r.pos = 0
-			}
-			if r.pwSum <= r.onSum {
-				r.hold = 0
-				continue
-			}
-			r.setPower()
-			if ev, ok := r.detect(); ok {
-				out = append(out, ev)
-			}
+	for i := 0; i < len(samples); {
+		if r.carrier {
+			var k int
+			k, out = r.withCarrier(samples[i:], out)
+			i += k
 			continue
 		}
-		// The correlators feed only the bit clock, which runs only while
-		// the carrier is up: without a carrier each correlator just keeps
-		// its place in the reference, and carrier up rebuilds the window
-		// from the stored samples.
+		x := float64(samples[i])
+		i++
+		// Without a carrier only the power matters, and while it stays
+		// surely below the on threshold nothing can happen: keep the
+		// windows, skip the rest. The correlators feed only the bit
+		// clock, which runs only while the carrier is up: carrier up
+		// moves their reference on and rebuilds the window from the
+		// stored samples.
 		r.xs[r.pos] = x
-		r.correlate(x)
+		r.skipped++
 		if r.n++; r.n == recomputeWindow {
 			r.n = 0
 			r.resum()
 		}
-
 		// The power is measured on the first difference, which takes out
 		// any DC offset; diffGain corrects its slope at the channel centre.
 		d := x - r.lastX
@@ -214,23 +194,120 @@ func (r *Rx) Process(samples []int16, out []Event) []Event {
 		e := d * d * r.diffGain
 		r.pwSum += e - r.pw[r.pos]
 		r.pw[r.pos] = e
-		r.setPower()
 		if r.pos++; r.pos == window {
 			r.pos = 0
 		}
-
-		if ev, ok := r.detect(); ok {
-			out = append(out, ev)
-		}
-		if !r.carrier {
+		if r.pwSum <= r.onSum {
+			r.hold = 0
 			continue
 		}
-		if bit, ok := r.clock(); ok {
-			out = append(out, Event{Kind: EventBit, Bit: bit})
+		r.setPower()
+		if ev, ok := r.detect(); ok {
+			out = append(out, ev)
 		}
 	}
 	r.setPower()
 	return out
+}
+
+// withCarrier demodulates samples while the carrier is up and returns how
+// many it took: all, or up to the one that ended the carrier. It is the
+// receiver's inner loop (correlators, power, carrier off detection, bit
+// clock) with its state in local variables.
+func (r *Rx) withCarrier(samples []int16, out []Event) (int, []Event) {
+	ref, idx := r.ref, r.idx
+	s0, s1, s2, s3 := r.sum[0], r.sum[1], r.sum[2], r.sum[3]
+	pos, n, lastX, pwSum, hold, power := r.pos, r.n, r.lastX, r.pwSum, r.hold, r.power
+	phase, edges, lastDec := r.phase, r.edges, r.lastDec
+	g, offMS := r.diffGain, r.offMS
+	used := len(samples)
+	for i, smp := range samples {
+		x := float64(smp)
+		r.xs[pos] = x
+		c := &ref[idx]
+		if idx++; idx == len(ref) {
+			idx = 0
+		}
+		p := &r.prod[pos]
+		v0, v1, v2, v3 := x*c[0], x*c[1], x*c[2], x*c[3]
+		s0 += v0 - p[0]
+		s1 += v1 - p[1]
+		s2 += v2 - p[2]
+		s3 += v3 - p[3]
+		*p = quad{v0, v1, v2, v3}
+		if n++; n == recomputeWindow {
+			n = 0
+			r.pwSum = pwSum
+			r.resum()
+			s0, s1, s2, s3, pwSum = r.sum[0], r.sum[1], r.sum[2], r.sum[3], r.pwSum
+		}
+		d := x - lastX
+		lastX = x
+		e := d * d * g
+		pwSum += e - r.pw[pos]
+		r.pw[pos] = e
+		// Rounding can leave the sliding sum a hair below zero.
+		if power = pwSum / window; power < 0 {
+			power = 0
+		}
+		if pos++; pos == window {
+			pos = 0
+		}
+		// Carrier off: below the off level for carrierHold samples.
+		if power < offMS {
+			if hold++; hold >= carrierHold {
+				hold = 0
+				r.carrier = false
+				out = append(out, Event{Kind: EventCarrierDown})
+				used = i + 1
+				break
+			}
+		} else {
+			hold = 0
+		}
+		// The bit clock. The decision, in [-1, 1], is positive for mark
+		// and independent of level. A sign change marks a bit boundary
+		// (delayed by half the window, like every decision); the clock is
+		// pulled towards having that boundary half a bit away from its
+		// sampling instant.
+		es := s0*s0 + s1*s1
+		em := s2*s2 + s3*s3
+		var dec float64
+		if es+em != 0 {
+			dec = (em - es) / (em + es)
+		}
+		if (dec > 0) != (lastDec > 0) && lastDec != 0 {
+			frac := lastDec / (lastDec - dec)
+			at := phase + frac*BitRate/SampleRate
+			e := at - 0.5
+			if edges == 0 {
+				phase -= e
+			} else if edges < acquireEdges {
+				phase -= e * acquireGain
+			} else {
+				phase -= max(-trackClip, min(trackClip, e)) * trackGain
+			}
+			edges++
+		}
+		lastDec = dec
+		phase += float64(BitRate) / SampleRate
+		if phase >= 1 {
+			phase--
+			out = append(out, Event{Kind: EventBit, Bit: b2u(dec > 0)})
+		}
+	}
+	r.idx = idx
+	r.sum = quad{s0, s1, s2, s3}
+	r.pos, r.n, r.lastX, r.pwSum, r.hold, r.power = pos, n, lastX, pwSum, hold, power
+	r.phase, r.edges, r.lastDec = phase, edges, lastDec
+	return used, out
+}
+
+func b2u(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // quiet handles a block without a carrier whose power surely stays below
@@ -298,20 +375,6 @@ func (r *Rx) step() {
 	r.skipped = 0
 }
 
-func (r *Rx) correlate(x float64) {
-	c := &r.ref[r.idx]
-	if r.idx++; r.idx == len(r.ref) {
-		r.idx = 0
-	}
-	p, s := &r.prod[r.pos%window], &r.sum
-	v0, v1, v2, v3 := x*c[0], x*c[1], x*c[2], x*c[3]
-	s[0] += v0 - p[0]
-	s[1] += v1 - p[1]
-	s[2] += v2 - p[2]
-	s[3] += v3 - p[3]
-	*p = quad{v0, v1, v2, v3}
-}
-
 // resum re-adds the sliding sums, which drift by rounding.
 func (r *Rx) resum() {
 	r.sum = quad{}
@@ -374,47 +437,4 @@ func (r *Rx) detect() (Event, bool) {
 		return Event{Kind: EventCarrierUp}, true
 	}
 	return Event{Kind: EventCarrierDown}, true
-}
-
-// decision is in [-1, 1]: positive for mark, independent of level.
-func (r *Rx) decision() float64 {
-	s := &r.sum
-	es := s[0]*s[0] + s[1]*s[1]
-	em := s[2]*s[2] + s[3]*s[3]
-	if es+em == 0 {
-		return 0
-	}
-	return (em - es) / (em + es)
-}
-
-// clock advances the bit clock by a sample and returns a bit when one is
-// due. A sign change of the decision marks a bit boundary (delayed by half
-// the window, like every decision); the clock is pulled towards having that
-// boundary half a bit away from its sampling instant.
-func (r *Rx) clock() (uint8, bool) {
-	dec := r.decision()
-	if (dec > 0) != (r.lastDec > 0) && r.lastDec != 0 {
-		// Where between the two samples the sign changed.
-		frac := r.lastDec / (r.lastDec - dec)
-		at := r.phase + frac*BitRate/SampleRate
-		e := at - 0.5
-		if r.edges == 0 {
-			r.phase -= e
-		} else if r.edges < acquireEdges {
-			r.phase -= e * acquireGain
-		} else {
-			r.phase -= max(-trackClip, min(trackClip, e)) * trackGain
-		}
-		r.edges++
-	}
-	r.lastDec = dec
-	r.phase += float64(BitRate) / SampleRate
-	if r.phase < 1 {
-		return 0, false
-	}
-	r.phase--
-	if dec > 0 {
-		return 1, true
-	}
-	return 0, true
 }
