@@ -7,6 +7,10 @@ import (
 	"github.com/faxd/faxd/t38/modem/dsp"
 )
 
+// txSpan is the transmit pulse's span, symbols each side: 8 taps per
+// output sample.
+const txSpan = 4
+
 // Tx is a V.17 transmitter. Queue data with Write, take audio with Read;
 // an empty queue before Close sends scrambled ones. After Close and the
 // queued bits it sends a short tail and Read returns fewer samples than
@@ -45,7 +49,7 @@ func NewTx(rate int, short bool) (*Tx, error) {
 	t := &Tx{
 		rate:    rate,
 		short:   short,
-		shaper:  dsp.NewShaper(10, 3, span, alpha),
+		shaper:  dsp.NewShaper(10, 3, txSpan, alpha),
 		carrier: dsp.NewCarrier(carrierHz, sampleRate),
 		points:  constellation(rate),
 		tailAt:  -1,
@@ -169,7 +173,7 @@ func (t *Tx) nextSymbol() complex64 {
 		return t.dataSymbol(false)
 	}
 	t.flushed++
-	if t.flushed > 2*span+1 {
+	if t.flushed > 2*txSpan+1 {
 		t.done = true
 	}
 	return 0
