@@ -3,6 +3,7 @@ package v21
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // EventKind tells what a receiver Event reports.
@@ -161,7 +162,7 @@ func (r *Rx) Power() float64 { return PowerDBm0(r.power) }
 
 // Process demodulates samples and appends what it found to out: carrier
 // events, and one EventBit per bit while the carrier is up. It returns the
-// extended slice. A call appends at most one event per 13 samples.
+// extended slice. A call appends at most one event per sample.
 func (r *Rx) Process(samples []int16, out []Event) []Event {
 	if !r.carrier && r.quiet(samples) {
 		return out
@@ -221,6 +222,12 @@ func (r *Rx) withCarrier(samples []int16, out []Event) (int, []Event) {
 	phase, edges, lastDec := r.phase, r.edges, r.lastDec
 	g, offMS := r.diffGain, r.offMS
 	used := len(samples)
+	// Room for every event first (at most one bit per sample, and the
+	// carrier drop ends the run): with no call left in the loop, its state
+	// stays in registers.
+	out = slices.Grow(out, len(samples)+1)
+	ne := len(out)
+	evs := out[:cap(out)]
 	for i, smp := range samples {
 		x := float64(smp)
 		r.xs[pos] = x
@@ -258,7 +265,8 @@ func (r *Rx) withCarrier(samples []int16, out []Event) (int, []Event) {
 			if hold++; hold >= carrierHold {
 				hold = 0
 				r.carrier = false
-				out = append(out, Event{Kind: EventCarrierDown})
+				evs[ne] = Event{Kind: EventCarrierDown}
+				ne++
 				used = i + 1
 				break
 			}
@@ -293,14 +301,15 @@ func (r *Rx) withCarrier(samples []int16, out []Event) (int, []Event) {
 		phase += float64(BitRate) / SampleRate
 		if phase >= 1 {
 			phase--
-			out = append(out, Event{Kind: EventBit, Bit: b2u(dec > 0)})
+			evs[ne] = Event{Kind: EventBit, Bit: b2u(dec > 0)}
+			ne++
 		}
 	}
 	r.idx = idx
 	r.sum = quad{s0, s1, s2, s3}
 	r.pos, r.n, r.lastX, r.pwSum, r.hold, r.power = pos, n, lastX, pwSum, hold, power
 	r.phase, r.edges, r.lastDec = phase, edges, lastDec
-	return used, out
+	return used, evs[:ne]
 }
 
 func b2u(b bool) uint8 {
