@@ -21,7 +21,18 @@ func (t *Terminal) receive(in []int16) {
 	// nothing else (T.30 is half duplex and puts 75 ms of silence before
 	// its next V.21 frame, which drops our high-speed carrier): V.21 rests,
 	// which is about a quarter of the receiving cost.
-	if !t.hsUp {
+	//
+	// V.21 rests too while the detector hears CNG or CED (reported after
+	// 0.4 or 0.5 s of it): no frame comes during a tone, and CED's energy
+	// would keep its carrier up for seconds. It starts afresh after the
+	// tone; a frame's preamble of flags lasts a second.
+	if t.det.Tone() != tone.ToneNone {
+		t.v21Rest = true
+	} else if !t.hsUp {
+		if t.v21Rest {
+			t.v21Rest = false
+			t.v21.Reset()
+		}
 		t.v21Evs = t.v21.Process(in, t.v21Evs[:0])
 		for _, ev := range t.v21Evs {
 			t.v21Event(ev)

@@ -91,6 +91,8 @@ type Terminal struct {
 	v21    *v21.FrameRx
 	v21Evs []v21.FrameEvent
 	v21Up  bool // a V.21 preamble or frame was reported to the engine
+	// v21Rest: V.21 was not fed during a tone; it restarts after it.
+	v21Rest bool
 	// v21DownAt is the sample at which the V.21 carrier dropped, while
 	// the drop is held back (v21Bridge); -1: none pending.
 	v21DownAt int64

@@ -154,6 +154,12 @@ func NewRx(cfg RxConfig) (*Rx, error) {
 	}, nil
 }
 
+// Reset returns the receiver to its state when new: no carrier, empty
+// windows, for a caller that stopped feeding it for a while.
+func (r *Rx) Reset() {
+	*r = Rx{ref: r.ref, onMS: r.onMS, onSum: r.onSum, offMS: r.offMS, diffGain: r.diffGain}
+}
+
 // Carrier reports whether the receiver sees a carrier.
 func (r *Rx) Carrier() bool { return r.carrier }
 
