@@ -26,9 +26,11 @@ func (t *Terminal) receive(in []int16) {
 	// 0.4 or 0.5 s of it): no frame comes during a tone, and CED's energy
 	// would keep its carrier up for seconds. It starts afresh after the
 	// tone; a frame's preamble of flags lasts a second.
+	// And while the high-speed receiver is training on a signal it has
+	// recognised as its own (V.17's alternations), not V.21.
 	if t.det.Tone() != tone.ToneNone {
 		t.v21Rest = true
-	} else if !t.hsUp {
+	} else if !t.hsUp && !t.hsTraining() {
 		if t.v21Rest {
 			t.v21Rest = false
 			t.v21.Reset()
@@ -48,6 +50,13 @@ func (t *Terminal) receive(in []int16) {
 		}
 		t.flush()
 	}
+}
+
+// hsTraining reports whether the high-speed receiver is training on a
+// signal it knows for its own.
+func (t *Terminal) hsTraining() bool {
+	tr, ok := t.hs.(trainingNow)
+	return ok && tr.training()
 }
 
 // silenceDelay is how long the tone detector takes to report silence.

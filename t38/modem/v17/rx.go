@@ -137,6 +137,11 @@ func (r *Rx) QualityDB() float64 { return 10 * math.Log10(r.mse/r.refPow+1e-12) 
 // CarrierOffsetHz is the carrier frequency error learned by the receiver.
 func (r *Rx) CarrierOffsetHz() float64 { return r.fe.PLL.FrequencyHz(baud) }
 
+// Training reports whether the receiver has recognised a V.17 training
+// on the line (its alternations, then the rest) and is still training:
+// the signal is surely V.17.
+func (r *Rx) Training() bool { return r.state >= stTrackAB && r.state <= stOnes }
+
 // Trained reports whether data bits are being delivered.
 func (r *Rx) Trained() bool { return r.state == stData }
 
