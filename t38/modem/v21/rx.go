@@ -336,23 +336,21 @@ func (r *Rx) quiet(samples []int16) bool {
 	if n < window {
 		return false
 	}
-	last, prev, g := r.lastX, r.pwSum, r.diffGain
-	var cur float64
-	k := 0
-	for _, s := range samples {
-		x := float64(s)
-		d := x - last
-		last = x
-		cur += d * d * g
-		if k++; k == window {
-			if prev+cur > r.onSum {
-				return false
-			}
-			prev, cur, k = cur, 0, 0
+	// The chunks' squared differences are summed exactly in integers.
+	g, prev := r.diffGain, r.pwSum
+	last := int64(r.lastX)
+	for start := 0; start < n; start += window {
+		var cur int64
+		for _, s := range samples[start:min(start+window, n)] {
+			d := int64(s) - last
+			last = int64(s)
+			cur += d * d
 		}
-	}
-	if prev+cur > r.onSum {
-		return false
+		c := float64(cur) * g
+		if prev+c > r.onSum {
+			return false
+		}
+		prev = c
 	}
 	r.pwSum = 0
 	for i := n - window; i < n; i++ {
@@ -367,7 +365,7 @@ func (r *Rx) quiet(samples []int16) bool {
 		r.pwSum += e
 	}
 	r.pos = (r.pos + n) % window
-	r.lastX = last
+	r.lastX = float64(samples[n-1])
 	r.skipped += n
 	r.n = 0 // the power sum was just re-added
 	r.hold = 0
