@@ -43,7 +43,7 @@ func (t *Terminal) receive(in []int16) {
 	if t.v21DownAt >= 0 && t.n+int64(len(in))-t.v21DownAt >= int64(samplesOf(v21Bridge)) {
 		t.v21Down()
 	}
-	if t.hs != nil {
+	if t.hs != nil && !t.hsRest {
 		t.hsEvs = t.hs.Process(in, t.hsEvs[:0])
 		for _, ev := range t.hsEvs {
 			t.hsEvent(ev)
@@ -208,6 +208,7 @@ func (t *Terminal) watchFrame(b []byte) {
 		}
 		t.hsECM = p.ECM
 		t.tcfNext = true // TCF is plain zeros, ECM or not
+		t.hsRest = false // a (repeated) DCS: TCF follows
 		t.listen(p.Modem)
 		t.expectLong()
 	case t30.FCFCTC:
@@ -215,6 +216,7 @@ func (t *Terminal) watchFrame(b []byte) {
 		if err != nil {
 			return
 		}
+		t.hsRest = false
 		t.listen(p.Modem)
 		t.expectLong()
 	}
@@ -234,7 +236,7 @@ func (t *Terminal) listen(m t30.Modem) {
 		return
 	}
 	t.hsCarrierDown()
-	t.hsModem, t.hs, t.noModem, t.foreign = m, nil, false, false
+	t.hsModem, t.hs, t.noModem, t.foreign, t.hsRest = m, nil, false, false, false
 	h, ok := t.mods[m]
 	if ok {
 		rx, err := h.NewRx(m)
@@ -313,4 +315,9 @@ func (t *Terminal) hsCarrierDown() {
 	t.flush()
 	t.hsUp = false
 	t.eng.RxCarrierDown()
+	// T.30: after a page, a TCF or an ECM block the far end sends V.21
+	// (or nothing) until we have answered or it repeats DCS or sends CTC;
+	// the high-speed receiver rests till then instead of trying to train
+	// on those frames.
+	t.hsRest = true
 }

@@ -104,6 +104,7 @@ type Terminal struct {
 	hs        ModemRx // nil until DCS names a modem we have
 	hsEvs     []RxEvent
 	hsUp      bool // the engine knows the high-speed carrier is up
+	hsRest    bool // a trained high-speed signal ended and we have not sent since
 	hsFailed  bool // a training failed; the engine hears of it when the signal ends
 	v21Heard  bool // V.21 was heard since the high-speed carrier came: a failed training was V.21
 	hdlc      hdlc.Decoder
@@ -301,6 +302,7 @@ func (t *Terminal) endSignal() {
 
 // begin turns one engine transmit output into a signal.
 func (t *Terminal) begin(o t30.Output) signal {
+	t.hsRest = false // what we send may be answered with a high-speed signal
 	s, err := t.newSignal(o)
 	if err != nil {
 		// Only a modem the engine was not offered or a frame HDLC refuses
