@@ -161,11 +161,18 @@ func (t *Tx) nextSymbol() complex64 {
 		return t.dataSymbol(false)
 	}
 	if t.tailAt < 0 {
-		if t.src != nil {
-			t.pull()
-		}
-		if !t.closed || t.queue.Len() > 0 {
-			return t.dataSymbol(true)
+		if t.src != nil && t.queue.Len() == 0 {
+			// Straight from the source, without the queue.
+			if p, ok := t.srcSymbol(); ok {
+				return p
+			}
+		} else {
+			if t.src != nil {
+				t.pull()
+			}
+			if !t.closed || t.queue.Len() > 0 {
+				return t.dataSymbol(true)
+			}
 		}
 		t.tailAt = s
 	}
@@ -177,6 +184,30 @@ func (t *Tx) nextSymbol() complex64 {
 		t.done = true
 	}
 	return 0
+}
+
+// srcSymbol codes the next bits from the source into a point, ones after
+// its end (as pull and dataSymbol would); ok is false when the source had
+// ended before the symbol's first bit.
+func (t *Tx) srcSymbol() (p complex64, ok bool) {
+	n := bitsPerSymbol(t.rate)
+	var q uint8
+	i := 0
+	for ; i < n && !t.closed; i++ {
+		b, more := t.src.NextBit()
+		if !more {
+			t.closed = true
+			break
+		}
+		q |= t.scr.Scramble(b&1) << i
+	}
+	if i == 0 {
+		return 0, false
+	}
+	for ; i < n; i++ {
+		q |= t.scr.Scramble(1) << i
+	}
+	return t.encode(q), true
 }
 
 // dataSymbol codes the next bits (from the queue, or ones) into a point.
@@ -194,6 +225,11 @@ func (t *Tx) dataSymbol(fromQueue bool) complex64 {
 		}
 		q |= t.scr.Scramble(b) << i // first bit is Q1, the least significant
 	}
+	return t.encode(q)
+}
+
+// encode turns the scrambled bits of one symbol into its point.
+func (t *Tx) encode(q uint8) complex64 {
 	// Q1 Q2 are differentially encoded into Y1 Y2, which also drive the
 	// convolutional encoder that adds Y0; Q3 and up pass through.
 	t.diff = (t.diff + q) & 3
