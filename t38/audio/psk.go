@@ -214,6 +214,15 @@ func (r *pskRx) bits(out []RxEvent, n int64) []RxEvent {
 	return out
 }
 
+// training implements trainingNow.
+func (r *pskRx) training() bool { return r.v17 != nil && r.v17.Training() }
+
+// trainingNow is implemented by receivers that can tell they are training
+// on their own signal, past doubt (V.17, once the alternations are found).
+type trainingNow interface {
+	training() bool
+}
+
 // trainingHint is implemented by receivers that need to know which
 // training comes next (V.17: long before TCF and after CTC, short before
 // pages).

@@ -21,7 +21,20 @@ func (t *Terminal) receive(in []int16) {
 	// nothing else (T.30 is half duplex and puts 75 ms of silence before
 	// its next V.21 frame, which drops our high-speed carrier): V.21 rests,
 	// which is about a quarter of the receiving cost.
-	if !t.hsUp {
+	//
+	// V.21 rests too while the detector hears CNG or CED (reported after
+	// 0.4 or 0.5 s of it): no frame comes during a tone, and CED's energy
+	// would keep its carrier up for seconds. It starts afresh after the
+	// tone; a frame's preamble of flags lasts a second.
+	// And while the high-speed receiver is training on a signal it has
+	// recognised as its own (V.17's alternations), not V.21.
+	if t.det.Tone() != tone.ToneNone {
+		t.v21Rest = true
+	} else if !t.hsUp && !t.hsTraining() {
+		if t.v21Rest {
+			t.v21Rest = false
+			t.v21.Reset()
+		}
 		t.v21Evs = t.v21.Process(in, t.v21Evs[:0])
 		for _, ev := range t.v21Evs {
 			t.v21Event(ev)
@@ -30,13 +43,20 @@ func (t *Terminal) receive(in []int16) {
 	if t.v21DownAt >= 0 && t.n+int64(len(in))-t.v21DownAt >= int64(samplesOf(v21Bridge)) {
 		t.v21Down()
 	}
-	if t.hs != nil {
+	if t.hs != nil && !t.hsRest {
 		t.hsEvs = t.hs.Process(in, t.hsEvs[:0])
 		for _, ev := range t.hsEvs {
 			t.hsEvent(ev)
 		}
 		t.flush()
 	}
+}
+
+// hsTraining reports whether the high-speed receiver is training on a
+// signal it knows for its own.
+func (t *Terminal) hsTraining() bool {
+	tr, ok := t.hs.(trainingNow)
+	return ok && tr.training()
 }
 
 // silenceDelay is how long the tone detector takes to report silence.
@@ -107,6 +127,10 @@ func (t *Terminal) v21Event(ev v21.FrameEvent) {
 		t.v21Carrier()
 		t.foreign = false // this burst is V.21, not a modem we lack
 		if ev.FCSOK {
+			// CNG and CED come before the first frame and are only kept
+			// for the call record: from here on the detector need only
+			// tell signal from silence.
+			t.det.SetTones(false)
 			t.watchFrame(ev.Frame)
 		}
 		// The final frame (poll/final bit) ends the burst.
@@ -184,6 +208,7 @@ func (t *Terminal) watchFrame(b []byte) {
 		}
 		t.hsECM = p.ECM
 		t.tcfNext = true // TCF is plain zeros, ECM or not
+		t.hsRest = false // a (repeated) DCS: TCF follows
 		t.listen(p.Modem)
 		t.expectLong()
 	case t30.FCFCTC:
@@ -191,6 +216,7 @@ func (t *Terminal) watchFrame(b []byte) {
 		if err != nil {
 			return
 		}
+		t.hsRest = false
 		t.listen(p.Modem)
 		t.expectLong()
 	}
@@ -210,7 +236,7 @@ func (t *Terminal) listen(m t30.Modem) {
 		return
 	}
 	t.hsCarrierDown()
-	t.hsModem, t.hs, t.noModem, t.foreign = m, nil, false, false
+	t.hsModem, t.hs, t.noModem, t.foreign, t.hsRest = m, nil, false, false, false
 	h, ok := t.mods[m]
 	if ok {
 		rx, err := h.NewRx(m)
@@ -289,4 +315,9 @@ func (t *Terminal) hsCarrierDown() {
 	t.flush()
 	t.hsUp = false
 	t.eng.RxCarrierDown()
+	// T.30: after a page, a TCF or an ECM block the far end sends V.21
+	// (or nothing) until we have answered or it repeats DCS or sends CTC;
+	// the high-speed receiver rests till then instead of trying to train
+	// on those frames.
+	t.hsRest = true
 }

@@ -72,6 +72,9 @@ func spandspCallMeter(tb testing.TB, ours *Terminal, m *cpuMeter, calling, spand
 	var got []*t30.ReceivedPage
 	for {
 		if m != nil {
+			if m.rec != nil {
+				*m.rec = append(*m.rec, ourIn...)
+			}
 			c0 := threadCPU()
 			ours.Process(ourIn, ourOut)
 			m.cpu += threadCPU() - c0

@@ -91,6 +91,8 @@ type Terminal struct {
 	v21    *v21.FrameRx
 	v21Evs []v21.FrameEvent
 	v21Up  bool // a V.21 preamble or frame was reported to the engine
+	// v21Rest: V.21 was not fed during a tone; it restarts after it.
+	v21Rest bool
 	// v21DownAt is the sample at which the V.21 carrier dropped, while
 	// the drop is held back (v21Bridge); -1: none pending.
 	v21DownAt int64
@@ -102,6 +104,7 @@ type Terminal struct {
 	hs        ModemRx // nil until DCS names a modem we have
 	hsEvs     []RxEvent
 	hsUp      bool // the engine knows the high-speed carrier is up
+	hsRest    bool // a trained high-speed signal ended and we have not sent since
 	hsFailed  bool // a training failed; the engine hears of it when the signal ends
 	v21Heard  bool // V.21 was heard since the high-speed carrier came: a failed training was V.21
 	hdlc      hdlc.Decoder
@@ -306,6 +309,7 @@ func (t *Terminal) endSignal() {
 
 // begin turns one engine transmit output into a signal.
 func (t *Terminal) begin(o t30.Output) signal {
+	t.hsRest = false // what we send may be answered with a high-speed signal
 	s, err := t.newSignal(o)
 	if err != nil {
 		// Only a modem the engine was not offered or a frame HDLC refuses

@@ -69,6 +69,7 @@ func (s *Shaper) Push(sym complex64) {
 func (s *Shaper) Next() complex64 {
 	b := s.branch[s.phase]
 	h := s.hist[s.pos : s.pos+s.taps]
+	h = h[:len(b)] // no bounds checks in the loop
 	var re, im float32
 	for j, c := range b {
 		re += c * real(h[j])

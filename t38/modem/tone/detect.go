@@ -101,7 +101,15 @@ type Detector struct {
 	gap         int // non-tone blocks in the current run
 	reported    bool
 	blocksToRep [3]int
+	noTones     bool  // energy only: SetTones(false)
+	sum         int64 // sum of the squared samples in the block so far
 }
+
+// SetTones turns the tone classification on (the default) or off. Off,
+// the detector reports only signal and silence, and a tone being reported
+// ends (turned back on, it classifies from the next whole block); a terminal past the call's tones (T.30 frames have been exchanged)
+// saves the two tone filters on every block of signal.
+func (d *Detector) SetTones(on bool) { d.noTones = !on }
 
 // NewDetector returns a detector.
 func NewDetector(cfg DetectorConfig) (*Detector, error) {
@@ -137,9 +145,18 @@ func (d *Detector) Process(samples []int16, out []Event) []Event {
 	// Whole runs up to the end of the current block at a time.
 	for len(samples) > 0 {
 		k := min(block-d.n, len(samples))
-		dst := d.buf[d.n:][:k]
-		for i, s := range samples[:k] {
-			dst[i] = float64(s)
+		// The energy is summed exactly in integers (80 squares of int16
+		// fit easily); the samples are kept only for the tone filters.
+		var sum int64
+		for _, s := range samples[:k] {
+			sum += int64(s) * int64(s)
+		}
+		d.sum += sum
+		if !d.noTones {
+			dst := d.buf[d.n:][:k]
+			for i, s := range samples[:k] {
+				dst[i] = float64(s)
+			}
 		}
 		samples = samples[k:]
 		d.n += k
@@ -153,11 +170,8 @@ func (d *Detector) Process(samples []int16, out []Event) []Event {
 }
 
 func (d *Detector) block(out []Event) []Event {
-	var ms float64
-	for _, v := range d.buf {
-		ms += v * v
-	}
-	ms /= block
+	ms := float64(d.sum) / block
+	d.sum = 0
 
 	// Signal or silence, with hysteresis and hold.
 	past := ms > d.onMS
@@ -185,7 +199,7 @@ func (d *Detector) block(out []Event) []Event {
 
 	// Which tone, if any, this block holds.
 	t := ToneNone
-	if ms > d.onMS {
+	if ms > d.onMS && !d.noTones {
 		switch {
 		case d.cng.power(d.buf[:]) > toneShare*ms:
 			t = ToneCNG

@@ -21,6 +21,11 @@ const (
 )
 
 const (
+	// rxSpan is the matched filter's span, symbols each side of its
+	// centre: the root raised cosine has fallen far below the noise the
+	// receiver works at beyond four symbols, and each output costs 2
+	// taps per 3/10 symbol of span.
+	rxSpan       = 4
 	eqTaps       = 32
 	timingLockAt = 48
 	phaseWindow  = 16
@@ -95,7 +100,7 @@ func NewRx(rate int) (*Rx, error) {
 		rate:   rate,
 		points: constellation(rate),
 		fe: dsp.NewFrontEnd(dsp.FrontEndConfig{CarrierHz: carrierHz, SampleRate: sampleRate, Baud: baud, Alpha: alpha,
-			Span: span, EQTaps: eqTaps, MeterLen: meterSamples, OffLen: carrierOffLen}),
+			Span: rxSpan, EQTaps: eqTaps, MeterLen: meterSamples, OffLen: carrierOffLen}),
 	}
 	r.vit = newViterbi(subsetMapFor(rate))
 	r.refPow = meanPower(rate)
@@ -131,6 +136,11 @@ func (r *Rx) QualityDB() float64 { return 10 * math.Log10(r.mse/r.refPow+1e-12) 
 
 // CarrierOffsetHz is the carrier frequency error learned by the receiver.
 func (r *Rx) CarrierOffsetHz() float64 { return r.fe.PLL.FrequencyHz(baud) }
+
+// Training reports whether the receiver has recognised a V.17 training
+// on the line (its alternations, then the rest) and is still training:
+// the signal is surely V.17.
+func (r *Rx) Training() bool { return r.state >= stTrackAB && r.state <= stOnes }
 
 // Trained reports whether data bits are being delivered.
 func (r *Rx) Trained() bool { return r.state == stData }

@@ -7,6 +7,10 @@ import (
 	"github.com/faxd/faxd/t38/modem/dsp"
 )
 
+// txSpan is the transmit pulse's span, symbols each side: 8 taps per
+// output sample.
+const txSpan = 4
+
 // Tx is a V.17 transmitter. Queue data with Write, take audio with Read;
 // an empty queue before Close sends scrambled ones. After Close and the
 // queued bits it sends a short tail and Read returns fewer samples than
@@ -15,7 +19,7 @@ type Tx struct {
 	rate     int
 	short    bool
 	shaper   *dsp.Shaper
-	nco      *dsp.NCO
+	carrier  *dsp.Carrier
 	gain     float32
 	scr      dsp.Scrambler
 	queue    dsp.BitQueue
@@ -43,12 +47,12 @@ func NewTx(rate int, short bool) (*Tx, error) {
 		return nil, err
 	}
 	t := &Tx{
-		rate:   rate,
-		short:  short,
-		shaper: dsp.NewShaper(10, 3, span, alpha),
-		nco:    dsp.NewNCO(carrierHz, sampleRate),
-		points: constellation(rate),
-		tailAt: -1,
+		rate:    rate,
+		short:   short,
+		shaper:  dsp.NewShaper(10, 3, txSpan, alpha),
+		carrier: dsp.NewCarrier(carrierHz, sampleRate),
+		points:  constellation(rate),
+		tailAt:  -1,
 	}
 	t.scr.SetState(scramblerInit)
 	t.trainEnd = seg1Len + seg2Len + seg3Len
@@ -119,7 +123,7 @@ func (t *Tx) Read(out []int16) int {
 		for t.shaper.NeedSymbol() {
 			t.shaper.Push(t.nextSymbol())
 		}
-		v := real(t.shaper.Next()*t.nco.Next()) * t.gain
+		v := t.carrier.Mix(t.shaper.Next()) * t.gain
 		if v > 32767 {
 			v = 32767
 		} else if v < -32768 {
@@ -157,11 +161,18 @@ func (t *Tx) nextSymbol() complex64 {
 		return t.dataSymbol(false)
 	}
 	if t.tailAt < 0 {
-		if t.src != nil {
-			t.pull()
-		}
-		if !t.closed || t.queue.Len() > 0 {
-			return t.dataSymbol(true)
+		if t.src != nil && t.queue.Len() == 0 {
+			// Straight from the source, without the queue.
+			if p, ok := t.srcSymbol(); ok {
+				return p
+			}
+		} else {
+			if t.src != nil {
+				t.pull()
+			}
+			if !t.closed || t.queue.Len() > 0 {
+				return t.dataSymbol(true)
+			}
 		}
 		t.tailAt = s
 	}
@@ -169,10 +180,34 @@ func (t *Tx) nextSymbol() complex64 {
 		return t.dataSymbol(false)
 	}
 	t.flushed++
-	if t.flushed > 2*span+1 {
+	if t.flushed > 2*txSpan+1 {
 		t.done = true
 	}
 	return 0
+}
+
+// srcSymbol codes the next bits from the source into a point, ones after
+// its end (as pull and dataSymbol would); ok is false when the source had
+// ended before the symbol's first bit.
+func (t *Tx) srcSymbol() (p complex64, ok bool) {
+	n := bitsPerSymbol(t.rate)
+	var q uint8
+	i := 0
+	for ; i < n && !t.closed; i++ {
+		b, more := t.src.NextBit()
+		if !more {
+			t.closed = true
+			break
+		}
+		q |= t.scr.Scramble(b&1) << i
+	}
+	if i == 0 {
+		return 0, false
+	}
+	for ; i < n; i++ {
+		q |= t.scr.Scramble(1) << i
+	}
+	return t.encode(q), true
 }
 
 // dataSymbol codes the next bits (from the queue, or ones) into a point.
@@ -190,6 +225,11 @@ func (t *Tx) dataSymbol(fromQueue bool) complex64 {
 		}
 		q |= t.scr.Scramble(b) << i // first bit is Q1, the least significant
 	}
+	return t.encode(q)
+}
+
+// encode turns the scrambled bits of one symbol into its point.
+func (t *Tx) encode(q uint8) complex64 {
 	// Q1 Q2 are differentially encoded into Y1 Y2, which also drive the
 	// convolutional encoder that adds Y0; Q3 and up pass through.
 	t.diff = (t.diff + q) & 3

@@ -103,6 +103,13 @@ func NewFrameRx(cfg RxConfig) (*FrameRx, error) {
 	return &FrameRx{rx: rx}, nil
 }
 
+// Reset forgets the signal (receiver and HDLC decoder, not the counts),
+// for a caller that stopped feeding samples for a while.
+func (f *FrameRx) Reset() {
+	f.rx.Reset()
+	f.dec.Reset()
+}
+
 // Process demodulates samples and appends the events found to out.
 func (f *FrameRx) Process(samples []int16, out []FrameEvent) []FrameEvent {
 	f.evs = f.rx.Process(samples, f.evs[:0])

@@ -3,6 +3,7 @@ package v21
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // EventKind tells what a receiver Event reports.
@@ -61,25 +62,22 @@ const (
 	recomputeWindow = 4096 // samples between exact re-sums of the sliding correlators
 )
 
-// correlator is a sliding quadrature correlation with one tone.
-type correlator struct {
-	cos, sin []float64 // one period of the reference, table length = period
-	idx      int
-	ri, rq   [window]float64 // products in the window
-	si, sq   float64         // their sums
-}
+// quad holds one value for each of the four correlations, space then
+// mark, in-phase then quadrature.
+type quad [4]float64
 
-func newCorrelator(freq float64) correlator {
-	// A period of whole samples: SampleRate/gcd(freq, SampleRate).
-	f := int(math.Round(freq))
-	g := gcd(f, SampleRate)
-	n := SampleRate / g
-	c := correlator{cos: make([]float64, n), sin: make([]float64, n)}
-	for i := range n {
-		s, co := math.Sincos(2 * math.Pi * float64(f) * float64(i) / SampleRate)
-		c.cos[i], c.sin[i] = co, s
+// newReference tabulates cos and sin of both tones over a period of whole
+// samples common to both: SampleRate/gcd(space, mark, SampleRate).
+func newReference(space, mark float64) []quad {
+	fs, fm := int(math.Round(space)), int(math.Round(mark))
+	n := SampleRate / gcd(gcd(fs, fm), SampleRate)
+	ref := make([]quad, n)
+	for i := range ref {
+		ss, sc := math.Sincos(2 * math.Pi * float64(fs) * float64(i) / SampleRate)
+		ms, mc := math.Sincos(2 * math.Pi * float64(fm) * float64(i) / SampleRate)
+		ref[i] = quad{sc, ss, mc, ms}
 	}
-	return c
+	return ref
 }
 
 func gcd(a, b int) int {
@@ -94,9 +92,15 @@ func gcd(a, b int) int {
 // digital phase-locked bit clock that samples the mark-minus-space decision
 // in the middle of each bit.
 type Rx struct {
-	corr [2]correlator // [space, mark]
-	pos  int           // ring position in the correlator windows
-	n    int           // samples since the last exact re-sum
+	// Two sliding quadrature correlators (space and mark) one bit long:
+	// ref is one period of the references, idx the place in it, prod the
+	// products in the window and sum their sums.
+	ref  []quad
+	idx  int
+	prod [window]quad
+	sum  quad
+	pos  int // ring position in the correlator windows
+	n    int // samples since the last exact re-sum
 
 	onMS, offMS float64         // thresholds as mean squares
 	diffGain    float64         // undoes the first difference's gain at the channel centre
@@ -107,6 +111,12 @@ type Rx struct {
 	lastX       float64
 	carrier     bool
 	hold        int // samples past the threshold so far
+	// onSum is a sliding power sum below which the power is surely under
+	// the on threshold; skipped counts the samples since the correlators
+	// last stepped their references (the cheap path without a carrier
+	// steps them in one go).
+	onSum   float64
+	skipped int
 
 	phase   float64 // bit clock, in bits; a bit is sampled when it passes 1
 	edges   int     // transitions seen since carrier up
@@ -131,14 +141,23 @@ func NewRx(cfg RxConfig) (*Rx, error) {
 	if math.IsNaN(cfg.OnLevel) || math.IsNaN(cfg.OffLevel) || cfg.OffLevel > cfg.OnLevel || cfg.OnLevel > 0 {
 		return nil, fmt.Errorf("v21: carrier thresholds on %g dBm0, off %g dBm0: need off <= on <= 0", cfg.OnLevel, cfg.OffLevel)
 	}
+	onMS := meanSquare(cfg.OnLevel)
 	return &Rx{
-		corr:  [2]correlator{newCorrelator(space), newCorrelator(mark)},
-		onMS:  meanSquare(cfg.OnLevel),
+		ref:  newReference(space, mark),
+		onMS: onMS,
+		// Below this the sum divided by window rounds to at most onMS.
+		onSum: onMS * window * (1 - 1e-9),
 		offMS: meanSquare(cfg.OffLevel),
 		// |1 - e^-jw|^2 = 2 - 2cos w at the centre of the channel, so that
 		// the power reads true for its tones.
 		diffGain: 1 / (2 - 2*math.Cos(2*math.Pi*(mark+space)/2/SampleRate)),
 	}, nil
+}
+
+// Reset returns the receiver to its state when new: no carrier, empty
+// windows, for a caller that stopped feeding it for a while.
+func (r *Rx) Reset() {
+	*r = Rx{ref: r.ref, onMS: r.onMS, onSum: r.onSum, offMS: r.offMS, diffGain: r.diffGain}
 }
 
 // Carrier reports whether the receiver sees a carrier.
@@ -149,30 +168,32 @@ func (r *Rx) Power() float64 { return PowerDBm0(r.power) }
 
 // Process demodulates samples and appends what it found to out: carrier
 // events, and one EventBit per bit while the carrier is up. It returns the
-// extended slice. A call appends at most one event per 13 samples.
+// extended slice. A call appends at most one event per sample.
 func (r *Rx) Process(samples []int16, out []Event) []Event {
-	for _, s := range samples {
-		x := float64(s)
-		// The correlators feed only the bit clock, which runs only while
-		// the carrier is up: without a carrier each correlator just keeps
-		// its place in the reference, and carrier up rebuilds the window
-		// from the stored samples.
-		r.xs[r.pos] = x
+	if !r.carrier && r.quiet(samples) {
+		return out
+	}
+	for i := 0; i < len(samples); {
 		if r.carrier {
-			r.correlate(x)
-		} else {
-			for k := range r.corr {
-				c := &r.corr[k]
-				if c.idx++; c.idx == len(c.cos) {
-					c.idx = 0
-				}
-			}
+			var k int
+			k, out = r.withCarrier(samples[i:], out)
+			i += k
+			continue
 		}
+		x := float64(samples[i])
+		i++
+		// Without a carrier only the power matters, and while it stays
+		// surely below the on threshold nothing can happen: keep the
+		// windows, skip the rest. The correlators feed only the bit
+		// clock, which runs only while the carrier is up: carrier up
+		// moves their reference on and rebuilds the window from the
+		// stored samples.
+		r.xs[r.pos] = x
+		r.skipped++
 		if r.n++; r.n == recomputeWindow {
 			r.n = 0
 			r.resum()
 		}
-
 		// The power is measured on the first difference, which takes out
 		// any DC offset; diffGain corrects its slope at the channel centre.
 		d := x - r.lastX
@@ -180,49 +201,199 @@ func (r *Rx) Process(samples []int16, out []Event) []Event {
 		e := d * d * r.diffGain
 		r.pwSum += e - r.pw[r.pos]
 		r.pw[r.pos] = e
-		// Rounding can leave the sliding sum a hair below zero.
-		if r.power = r.pwSum / window; r.power < 0 {
-			r.power = 0
-		}
 		if r.pos++; r.pos == window {
 			r.pos = 0
 		}
-
+		if r.pwSum <= r.onSum {
+			r.hold = 0
+			continue
+		}
+		r.setPower()
 		if ev, ok := r.detect(); ok {
 			out = append(out, ev)
 		}
-		if !r.carrier {
-			continue
-		}
-		if bit, ok := r.clock(); ok {
-			out = append(out, Event{Kind: EventBit, Bit: bit})
-		}
 	}
+	r.setPower()
 	return out
 }
 
-func (r *Rx) correlate(x float64) {
-	p := r.pos
-	for k := range r.corr {
-		c := &r.corr[k]
-		i, q := x*c.cos[c.idx], x*c.sin[c.idx]
-		if c.idx++; c.idx == len(c.cos) {
-			c.idx = 0
+// withCarrier demodulates samples while the carrier is up and returns how
+// many it took: all, or up to the one that ended the carrier. It is the
+// receiver's inner loop (correlators, power, carrier off detection, bit
+// clock) with its state in local variables.
+func (r *Rx) withCarrier(samples []int16, out []Event) (int, []Event) {
+	ref, idx := r.ref, r.idx
+	s0, s1, s2, s3 := r.sum[0], r.sum[1], r.sum[2], r.sum[3]
+	pos, n, lastX, pwSum, hold, power := r.pos, r.n, r.lastX, r.pwSum, r.hold, r.power
+	phase, edges, lastDec := r.phase, r.edges, r.lastDec
+	g, offMS := r.diffGain, r.offMS
+	used := len(samples)
+	// Room for every event first (at most one bit per sample, and the
+	// carrier drop ends the run): with no call left in the loop, its state
+	// stays in registers.
+	out = slices.Grow(out, len(samples)+1)
+	ne := len(out)
+	evs := out[:cap(out)]
+	for i, smp := range samples {
+		x := float64(smp)
+		r.xs[pos] = x
+		c := &ref[idx]
+		if idx++; idx == len(ref) {
+			idx = 0
 		}
-		c.si += i - c.ri[p]
-		c.sq += q - c.rq[p]
-		c.ri[p], c.rq[p] = i, q
+		p := &r.prod[pos]
+		v0, v1, v2, v3 := x*c[0], x*c[1], x*c[2], x*c[3]
+		s0 += v0 - p[0]
+		s1 += v1 - p[1]
+		s2 += v2 - p[2]
+		s3 += v3 - p[3]
+		*p = quad{v0, v1, v2, v3}
+		if n++; n == recomputeWindow {
+			n = 0
+			r.pwSum = pwSum
+			r.resum()
+			s0, s1, s2, s3, pwSum = r.sum[0], r.sum[1], r.sum[2], r.sum[3], r.pwSum
+		}
+		d := x - lastX
+		lastX = x
+		e := d * d * g
+		pwSum += e - r.pw[pos]
+		r.pw[pos] = e
+		// Rounding can leave the sliding sum a hair below zero.
+		if power = pwSum / window; power < 0 {
+			power = 0
+		}
+		if pos++; pos == window {
+			pos = 0
+		}
+		// Carrier off: below the off level for carrierHold samples.
+		if power < offMS {
+			if hold++; hold >= carrierHold {
+				hold = 0
+				r.carrier = false
+				evs[ne] = Event{Kind: EventCarrierDown}
+				ne++
+				used = i + 1
+				break
+			}
+		} else {
+			hold = 0
+		}
+		// The bit clock. The decision, in [-1, 1], is positive for mark
+		// and independent of level. A sign change marks a bit boundary
+		// (delayed by half the window, like every decision); the clock is
+		// pulled towards having that boundary half a bit away from its
+		// sampling instant.
+		es := s0*s0 + s1*s1
+		em := s2*s2 + s3*s3
+		var dec float64
+		if es+em != 0 {
+			dec = (em - es) / (em + es)
+		}
+		if (dec > 0) != (lastDec > 0) && lastDec != 0 {
+			frac := lastDec / (lastDec - dec)
+			at := phase + frac*BitRate/SampleRate
+			e := at - 0.5
+			if edges == 0 {
+				phase -= e
+			} else if edges < acquireEdges {
+				phase -= e * acquireGain
+			} else {
+				phase -= max(-trackClip, min(trackClip, e)) * trackGain
+			}
+			edges++
+		}
+		lastDec = dec
+		phase += float64(BitRate) / SampleRate
+		if phase >= 1 {
+			phase--
+			evs[ne] = Event{Kind: EventBit, Bit: b2u(dec > 0)}
+			ne++
+		}
 	}
+	r.idx = idx
+	r.sum = quad{s0, s1, s2, s3}
+	r.pos, r.n, r.lastX, r.pwSum, r.hold, r.power = pos, n, lastX, pwSum, hold, power
+	r.phase, r.edges, r.lastDec = phase, edges, lastDec
+	return used, evs[:ne]
+}
+
+func b2u(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// quiet handles a block without a carrier whose power surely stays below
+// the on threshold throughout, and reports true: it keeps only the last
+// window of samples and powers. Otherwise it changes nothing and reports
+// false. Any window lies within two consecutive chunks of window samples
+// (the first chunk's predecessor being the current window), so no window
+// sum exceeds the largest sum of two neighbouring chunks.
+func (r *Rx) quiet(samples []int16) bool {
+	n := len(samples)
+	if n < window {
+		return false
+	}
+	// The chunks' squared differences are summed exactly in integers.
+	g, prev := r.diffGain, r.pwSum
+	last := int64(r.lastX)
+	for start := 0; start < n; start += window {
+		var cur int64
+		for _, s := range samples[start:min(start+window, n)] {
+			d := int64(s) - last
+			last = int64(s)
+			cur += d * d
+		}
+		c := float64(cur) * g
+		if prev+c > r.onSum {
+			return false
+		}
+		prev = c
+	}
+	r.pwSum = 0
+	for i := n - window; i < n; i++ {
+		x, prev := float64(samples[i]), float64(samples[max(i-1, 0)])
+		if i == 0 {
+			prev = r.lastX
+		}
+		d := x - prev
+		e := d * d * g
+		j := (r.pos + i) % window
+		r.xs[j], r.pw[j] = x, e
+		r.pwSum += e
+	}
+	r.pos = (r.pos + n) % window
+	r.lastX = float64(samples[n-1])
+	r.skipped += n
+	r.n = 0 // the power sum was just re-added
+	r.hold = 0
+	r.setPower()
+	return true
+}
+
+// setPower takes the mean square from the sliding sum.
+func (r *Rx) setPower() {
+	// Rounding can leave the sliding sum a hair below zero.
+	if r.power = r.pwSum / window; r.power < 0 {
+		r.power = 0
+	}
+}
+
+// step moves the correlators' references on by the samples that went by
+// without a carrier.
+func (r *Rx) step() {
+	r.idx = (r.idx + r.skipped) % len(r.ref)
+	r.skipped = 0
 }
 
 // resum re-adds the sliding sums, which drift by rounding.
 func (r *Rx) resum() {
-	for k := range r.corr {
-		c := &r.corr[k]
-		c.si, c.sq = 0, 0
-		for j := range window {
-			c.si += c.ri[j]
-			c.sq += c.rq[j]
+	r.sum = quad{}
+	for j := range window {
+		for k := range r.sum {
+			r.sum[k] += r.prod[j][k]
 		}
 	}
 	r.pwSum = 0
@@ -233,26 +404,26 @@ func (r *Rx) resum() {
 
 // rebuild recomputes the correlator products for the samples in the
 // window, called when the carrier comes up (the newest sample is at
-// pos-1, and each correlator's idx is one past that sample's).
+// pos-1, and idx is one past that sample's).
 func (r *Rx) rebuild() {
-	for k := range r.corr {
-		c := &r.corr[k]
-		n := len(c.cos)
-		for age := range window {
-			j := r.pos - 1 - age
-			if j < 0 {
-				j += window
-			}
-			t := (c.idx - 1 - age) % n
-			if t < 0 {
-				t += n
-			}
-			c.ri[j], c.rq[j] = r.xs[j]*c.cos[t], r.xs[j]*c.sin[t]
+	n := len(r.ref)
+	for age := range window {
+		j := r.pos - 1 - age
+		if j < 0 {
+			j += window
 		}
-		c.si, c.sq = 0, 0
-		for j := range window {
-			c.si += c.ri[j]
-			c.sq += c.rq[j]
+		t := (r.idx - 1 - age) % n
+		if t < 0 {
+			t += n
+		}
+		for k := range r.prod[j] {
+			r.prod[j][k] = r.xs[j] * r.ref[t][k]
+		}
+	}
+	r.sum = quad{}
+	for j := range window {
+		for k := range r.sum {
+			r.sum[k] += r.prod[j][k]
 		}
 	}
 }
@@ -274,51 +445,9 @@ func (r *Rx) detect() (Event, bool) {
 	r.carrier = !r.carrier
 	if r.carrier {
 		r.phase, r.edges, r.lastDec = 0, 0, 0
+		r.step()
 		r.rebuild()
 		return Event{Kind: EventCarrierUp}, true
 	}
 	return Event{Kind: EventCarrierDown}, true
-}
-
-// decision is in [-1, 1]: positive for mark, independent of level.
-func (r *Rx) decision() float64 {
-	s, m := &r.corr[0], &r.corr[1]
-	es := s.si*s.si + s.sq*s.sq
-	em := m.si*m.si + m.sq*m.sq
-	if es+em == 0 {
-		return 0
-	}
-	return (em - es) / (em + es)
-}
-
-// clock advances the bit clock by a sample and returns a bit when one is
-// due. A sign change of the decision marks a bit boundary (delayed by half
-// the window, like every decision); the clock is pulled towards having that
-// boundary half a bit away from its sampling instant.
-func (r *Rx) clock() (uint8, bool) {
-	dec := r.decision()
-	if (dec > 0) != (r.lastDec > 0) && r.lastDec != 0 {
-		// Where between the two samples the sign changed.
-		frac := r.lastDec / (r.lastDec - dec)
-		at := r.phase + frac*BitRate/SampleRate
-		e := at - 0.5
-		if r.edges == 0 {
-			r.phase -= e
-		} else if r.edges < acquireEdges {
-			r.phase -= e * acquireGain
-		} else {
-			r.phase -= max(-trackClip, min(trackClip, e)) * trackGain
-		}
-		r.edges++
-	}
-	r.lastDec = dec
-	r.phase += float64(BitRate) / SampleRate
-	if r.phase < 1 {
-		return 0, false
-	}
-	r.phase--
-	if dec > 0 {
-		return 1, true
-	}
-	return 0, true
 }

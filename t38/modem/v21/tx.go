@@ -13,10 +13,14 @@ type BitSource interface {
 
 // Tx is a V.21 transmitter. It switches frequency at bit boundaries without
 // a phase jump, so the spectrum stays clean.
+//
+// Both tones are whole multiples of SampleRate/len(sine) Hz (50 Hz for
+// channel 2, 20 Hz for channel 1), so the phase is an exact integer index
+// into one period of the output sine, computed once: no sine per sample.
 type Tx struct {
-	step  [2]float64 // phase increment per sample, in cycles: [space, mark]
-	amp   float64
-	phase float64 // cycles, in [0, 1)
+	sine  []int16 // one period at the transmit level, len(sine) samples
+	step  [2]int  // phase increment per sample, in table steps: [space, mark]
+	phase int     // index into sine
 	baud  int     // bit clock: a bit lasts SampleRate units, a sample adds BitRate
 	bit   uint8
 	on    bool // a bit is in progress
@@ -32,7 +36,14 @@ func NewTx(ch Channel, levelDBm0 float64) (*Tx, error) {
 	if math.IsNaN(levelDBm0) || levelDBm0 > 0 || levelDBm0 < -60 {
 		return nil, fmt.Errorf("v21: transmit level %g dBm0 is outside -60..0 dBm0", levelDBm0)
 	}
-	return &Tx{step: [2]float64{space / SampleRate, mark / SampleRate}, amp: Amplitude(levelDBm0)}, nil
+	m, sp := int(mark), int(space)
+	n := SampleRate / gcd(gcd(m, sp), SampleRate)
+	t := &Tx{sine: make([]int16, n), step: [2]int{sp * n / SampleRate, m * n / SampleRate}}
+	amp := Amplitude(levelDBm0)
+	for i := range t.sine {
+		t.sine[i] = int16(math.Round(amp * math.Sin(2*math.Pi*float64(i)/float64(n))))
+	}
+	return t, nil
 }
 
 // Modulate writes samples into dst for bits taken from src, and returns how
@@ -51,10 +62,9 @@ func (t *Tx) Modulate(dst []int16, src BitSource) int {
 			}
 			t.bit, t.on = b&1, true
 		}
-		dst[i] = int16(math.Round(t.amp * math.Sin(2*math.Pi*t.phase)))
-		t.phase += t.step[t.bit]
-		if t.phase >= 1 {
-			t.phase--
+		dst[i] = t.sine[t.phase]
+		if t.phase += t.step[t.bit]; t.phase >= len(t.sine) {
+			t.phase -= len(t.sine)
 		}
 		// Bits are 26 2/3 samples long: the bit clock counts in units of
 		// 1/(SampleRate*BitRate) s so that no error accumulates.

@@ -15,7 +15,7 @@ import (
 type Tx struct {
 	rate    int
 	shaper  *dsp.Shaper
-	nco     *dsp.NCO
+	carrier *dsp.Carrier
 	gain    float32
 	tp      trainingPoints
 	scr     dsp.Scrambler
@@ -40,12 +40,12 @@ func NewTx(rate int) (*Tx, error) {
 		return nil, err
 	}
 	t := &Tx{
-		rate:   rate,
-		shaper: dsp.NewShaper(10, 3, span, alpha),
-		nco:    dsp.NewNCO(carrierHz, sampleRate),
-		tp:     training(rate),
-		prbs:   newPRBS7(),
-		tailAt: -1,
+		rate:    rate,
+		shaper:  dsp.NewShaper(10, 3, span, alpha),
+		carrier: dsp.NewCarrier(carrierHz, sampleRate),
+		tp:      training(rate),
+		prbs:    newPRBS7(),
+		tailAt:  -1,
 	}
 	t.SetLevel(-14)
 	return t, nil
@@ -110,8 +110,7 @@ func (t *Tx) Read(out []int16) int {
 		for t.shaper.NeedSymbol() {
 			t.shaper.Push(t.nextSymbol())
 		}
-		z := t.shaper.Next() * t.nco.Next()
-		v := real(z) * t.gain
+		v := t.carrier.Mix(t.shaper.Next()) * t.gain
 		if v > 32767 {
 			v = 32767
 		} else if v < -32768 {
