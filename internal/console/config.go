@@ -6,6 +6,7 @@ package console
 // each value; its problem+json errors are shown beside the field they name.
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -291,6 +292,7 @@ func (c *Console) gatewayEdit(w http.ResponseWriter, r *http.Request, s *session
 	f.Set("username", g.Username)
 	f.Set("sites", strings.Join(g.Sites, ", "))
 	f.Set("site_costs", formatSiteCosts(g.SiteCosts))
+	f.Set("media", cmp.Or(g.Profile.Media, "t38"))
 	if g.Enabled {
 		f.Set("enabled", "1")
 	}
@@ -305,7 +307,14 @@ func (c *Console) gatewayUpdate(w http.ResponseWriter, r *http.Request, s *sessi
 		return
 	}
 	var errs []string
-	in := client.GatewayInput{Address: r.FormValue("address"), Username: r.FormValue("username"), Profile: &old.Profile,
+	prof := old.Profile
+	switch m := r.FormValue("media"); m {
+	case "t38", "audio", "auto":
+		prof.Media = m
+	default:
+		errs = append(errs, fmt.Sprintf("media %q: choose t38, auto or audio", m))
+	}
+	in := client.GatewayInput{Address: r.FormValue("address"), Username: r.FormValue("username"), Profile: &prof,
 		Sites: splitList(r.FormValue("sites"))}
 	if n := intField(r, "max_channels", &errs); n != nil {
 		in.MaxChannels = *n

@@ -52,9 +52,21 @@ func TestConsoleConfiguration(t *testing.T) {
 	r.do("gateway edit", 20*time.Second,
 		chromedp.SetValue("#sites", "lon, par", chromedp.ByID),
 		chromedp.SetValue("#max_channels", "4", chromedp.ByID),
+		chromedp.SetValue("#media", "auto", chromedp.ByID),
 		chromedp.Submit("#address", chromedp.ByID),
 		waitText(".notice", "carrier1 saved"),
 		waitText("#gateways", "4"))
+	// The media choice is stored: the form shows it when opened again.
+	var media string
+	r.do("gateway media kept", 20*time.Second,
+		chromedp.Click(`#gateways a[href="/console/config/gateways/carrier1"]`, chromedp.ByQuery),
+		waitSel("#media"),
+		chromedp.Value("#media", &media, chromedp.ByID),
+		chromedp.Navigate(base+"/console/config/gateways"),
+		waitSel("#gateways"))
+	if media != "auto" {
+		t.Errorf("gateway media after saving auto: %q", media)
+	}
 
 	// Routes: a bad prefix is refused beside its field; the corrected
 	// route is created, edited and deleted.
