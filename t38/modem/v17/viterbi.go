@@ -4,7 +4,7 @@ import "math"
 
 // depth is how many symbols the Viterbi decoder looks back before it
 // commits to a point: about five times the code's constraint length.
-const depth = 16
+const depth = 16 // a power of two: push wraps its ring with a mask
 
 // viterbi decodes V.17's 8-state trellis code. For each received point it
 // finds the nearest point of each of the 8 subsets (labels sharing Y2 Y1
@@ -68,6 +68,26 @@ func (v *viterbi) nearestLabel() uint8 {
 	return v.best[bs]
 }
 
+// pick4 is the smallest of four branch metrics and its index, or -1 if
+// none is below MaxFloat32; only a strictly better one replaces the best
+// so far, so ties go to the earliest.
+func pick4(c0, c1, c2, c3 float32) (float32, int8) {
+	m, k := float32(math.MaxFloat32), int8(-1)
+	if c0 < m {
+		m, k = c0, 0
+	}
+	if c1 < m {
+		m, k = c1, 1
+	}
+	if c2 < m {
+		m, k = c2, 2
+	}
+	if c3 < m {
+		m, k = c3, 3
+	}
+	return m, k
+}
+
 // push adds a received point; when ok, label is the decision for the
 // symbol depth-1 symbols back.
 func (v *viterbi) push(z complex64) (label uint8, ok bool) {
@@ -79,28 +99,23 @@ func (v *viterbi) push(z complex64) (label uint8, ok bool) {
 	// Each new state has four branches into it; they are tried in the
 	// order a loop over (old state, input) would meet them, and only a
 	// strictly better one replaces the best so far, so ties resolve the
-	// same way.
+	// same way. The trellis is fixed, so the branches are spelled out with
+	// constant indices (the table is predecessors;
+	// TestViterbiMatchesReference checks the two agree): no table loads
+	// and no bounds checks.
 	met := &v.metric
-	for ns := range next {
-		pr := &predecessors[ns]
-		m := float32(math.MaxFloat32)
-		k := -1
-		// Unrolled: the four branches in order.
-		if c := met[pr[0].s&7] + dist[pr[0].sub&7]; c < m {
-			m, k = c, 0
-		}
-		if c := met[pr[1].s&7] + dist[pr[1].sub&7]; c < m {
-			m, k = c, 1
-		}
-		if c := met[pr[2].s&7] + dist[pr[2].sub&7]; c < m {
-			m, k = c, 2
-		}
-		if c := met[pr[3].s&7] + dist[pr[3].sub&7]; c < m {
-			m, k = c, 3
-		}
-		next[ns] = m
-		if k >= 0 {
-			b := pr[k&3]
+	var k [8]int8
+	next[0], k[0] = pick4(met[0]+dist[0], met[2]+dist[6], met[4]+dist[2], met[6]+dist[4])
+	next[1], k[1] = pick4(met[0]+dist[6], met[2]+dist[0], met[4]+dist[4], met[6]+dist[2])
+	next[2], k[2] = pick4(met[0]+dist[2], met[2]+dist[4], met[4]+dist[0], met[6]+dist[6])
+	next[3], k[3] = pick4(met[0]+dist[4], met[2]+dist[2], met[4]+dist[6], met[6]+dist[0])
+	next[4], k[4] = pick4(met[1]+dist[1], met[3]+dist[3], met[5]+dist[7], met[7]+dist[5])
+	next[5], k[5] = pick4(met[1]+dist[5], met[3]+dist[7], met[5]+dist[3], met[7]+dist[1])
+	next[6], k[6] = pick4(met[1]+dist[7], met[3]+dist[5], met[5]+dist[1], met[7]+dist[3])
+	next[7], k[7] = pick4(met[1]+dist[3], met[3]+dist[1], met[5]+dist[5], met[7]+dist[7])
+	for ns, kk := range k {
+		if kk >= 0 {
+			b := predecessors[ns][kk&3]
 			prev[ns], lab[ns] = b.s, best[b.sub&7]
 		}
 	}
@@ -125,13 +140,12 @@ func (v *viterbi) push(z complex64) (label uint8, ok bool) {
 		}
 	}
 	// Trace back from the best state to the oldest stored step.
+	// depth is a power of two, so the ring index wraps with a mask.
 	st := uint8(bs)
 	j := p
 	for k := 0; k < depth-1; k++ {
-		st = v.prev[j][st&7]
-		if j--; j < 0 {
-			j = depth - 1
-		}
+		st = v.prev[j&(depth-1)][st&7]
+		j--
 	}
-	return v.label[j][st&7], true
+	return v.label[j&(depth-1)][st&7], true
 }
