@@ -371,7 +371,10 @@ func (b *JitterBuffer) sequence(seq uint16) bool {
 		b.st.Lost += e - b.maxSeq - 1
 		b.maxSeq = e
 	case e < b.minSeq:
-		// Before the first packet heard: never counted as lost.
+		// Before the first packet heard: not lost itself, but the numbers
+		// between it and the first are now a gap (a packet of them that
+		// comes later is taken off the lost again).
+		b.st.Lost += b.minSeq - e - 1
 		b.minSeq = e
 		b.st.Reordered++
 	default:
