@@ -178,7 +178,7 @@ type CallResult struct {
 	FaxErr   error          // from Peer.Wait (wraps interop.ErrFaxFailed)
 	Received string         // TIFF the endpoint received into, when receiving
 	// AudioPackets counts RTP datagrams faxd sent to our audio port before
-	// T.38 (its CNG or CED): zero in FlowT38.
+	// T.38 (its CNG or CED); FlowT38 never offers that port.
 	AudioPackets int64
 }
 
@@ -351,6 +351,31 @@ func (e *Endpoint) run(target netip.AddrPort) error {
 		return err
 	}
 	e.trig = trig
+	// Another test process can bind the port freePort found before sipp
+	// does; sipp then exits with "Address already in use" and another
+	// port is tried.
+	for attempt := 1; ; attempt++ {
+		err := e.startSipp(target, scen, infFile)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 5 {
+			return err
+		}
+	}
+	e.wg.Add(1)
+	go e.follow()
+	return nil
+}
+
+// errPortTaken: sipp could not bind the SIP port it was given.
+var errPortTaken = errors.New("sipp's SIP port was taken")
+
+// startSipp starts sipp on a free port and waits until it holds its SIP
+// socket, so faxd's first INVITE is not lost to a port nobody listens on
+// yet (and a calling sipp is known to have started).
+func (e *Endpoint) startSipp(target netip.AddrPort, scen, infFile string) error {
+	o := e.o
 	port, err := freePort()
 	if err != nil {
 		return err
@@ -371,6 +396,8 @@ func (e *Endpoint) run(target netip.AddrPort) error {
 	if e.calling {
 		args = append(args, target.String())
 	}
+	e.out = logtail.New(16 << 10)
+	e.sippCh = make(chan struct{})
 	e.cmd = exec.CommandContext(e.ctx, "sipp", args...)
 	e.cmd.Dir = o.Dir
 	e.cmd.Stdout = e.out
@@ -378,33 +405,32 @@ func (e *Endpoint) run(target netip.AddrPort) error {
 	if err := e.cmd.Start(); err != nil {
 		return fmt.Errorf("sipp: %w", err)
 	}
+	cmd, done := e.cmd, e.sippCh
 	go func() {
-		e.sippEr = e.cmd.Wait()
-		close(e.sippCh)
+		e.sippEr = cmd.Wait()
+		close(done)
 	}()
-	e.wg.Add(1)
-	go e.follow()
-	if !e.calling {
-		return e.awaitListening()
-	}
-	return nil
+	return e.awaitListening()
 }
 
-// awaitListening waits until sipp's SIP socket is bound, so faxd's first
-// INVITE is not lost to a port nobody listens on yet.
+// awaitListening waits until sipp's own process holds the SIP socket.
 func (e *Endpoint) awaitListening() error {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		// Read the kernel's socket table rather than try to bind the port
 		// ourselves: a probe bind held at the moment sipp binds made sipp
-		// fail with "Address already in use".
-		if bound, err := udpBound(e.sipAddr.Port()); err != nil {
+		// fail with "Address already in use". The socket must be sipp's:
+		// another process may hold the port, and sipp then exits.
+		if bound, err := udpBoundBy(e.cmd.Process.Pid, e.sipAddr.Port()); err != nil {
 			return err
 		} else if bound {
 			return nil
 		}
 		select {
 		case <-e.sippCh:
+			if strings.Contains(e.out.String(), "Address already in use") {
+				return fmt.Errorf("%w: %s", errPortTaken, e.sipAddr)
+			}
 			return fmt.Errorf("sipp exited at start: %v\n%s", e.sippEr, e.out)
 		case <-time.After(20 * time.Millisecond):
 		}
@@ -683,23 +709,39 @@ func listenLoopback(port int) (*net.UDPConn, error) {
 	return net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
 }
 
-// freePort finds a UDP port on loopback nobody holds; sipp binds it next.
-// udpBound reports whether a UDP socket is bound to 127.0.0.1:port
-// (/proc/net/udp: local address in hex, "0100007F:13C4").
-func udpBound(port uint16) (bool, error) {
+// udpBoundBy reports whether process pid holds a UDP socket bound to
+// 127.0.0.1:port: /proc/net/udp gives the socket's inode by local address
+// (hex, "0100007F:13C4"), and the process's descriptors link to
+// "socket:[inode]".
+func udpBoundBy(pid int, port uint16) (bool, error) {
 	b, err := os.ReadFile("/proc/net/udp")
 	if err != nil {
 		return false, fmt.Errorf("reading the UDP socket table: %w", err)
 	}
-	want := fmt.Sprintf("0100007F:%04X ", port)
+	want := fmt.Sprintf("0100007F:%04X", port)
+	inodes := map[string]bool{}
 	for _, line := range strings.Split(string(b), "\n")[1:] {
-		if f := strings.Fields(line); len(f) > 1 && f[1]+" " == want {
+		if f := strings.Fields(line); len(f) > 9 && f[1] == want {
+			inodes["socket:["+f[9]+"]"] = true
+		}
+	}
+	if len(inodes) == 0 {
+		return false, nil
+	}
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	fds, err := os.ReadDir(dir)
+	if err != nil {
+		return false, nil // exited; the caller sees it
+	}
+	for _, fd := range fds {
+		if l, err := os.Readlink(filepath.Join(dir, fd.Name())); err == nil && inodes[l] {
 			return true, nil
 		}
 	}
 	return false, nil
 }
 
+// freePort finds a UDP port on loopback nobody holds; sipp binds it next.
 func freePort() (int, error) {
 	c, err := listenLoopback(0)
 	if err != nil {
