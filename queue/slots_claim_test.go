@@ -298,3 +298,62 @@ func TestInboundCallsHoldGatewaySlots(t *testing.T) {
 		t.Fatalf("%d slots held, want %d", n, limit)
 	}
 }
+
+// A completion hands its gateway slot to the job its statement claims: on
+// a full one-channel gateway, complete-and-claim gives the next job the
+// slot the finished call held (the snapshot still shows it taken, so
+// without the handover the claim found the gateway full). A slot the
+// finished call held on another gateway is freed, and one the statement
+// has nobody to hand to is freed too.
+func TestCompleteAndClaimHandsOverSlot(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q := newQueue(t, pgtest.NewDSN(t))
+	n := register(t, q, "n", queue.NodeConfig{})
+	makeSlots(t, q, n, "gw", 1)
+	makeSlots(t, q, n, "other", 1)
+	for i := range 3 {
+		enqueue(t, q, req(fmt.Sprintf("493077%d", i)))
+	}
+	hint := queue.SlotHint{Gateway: "gw", GatewayLimit: 1, NumberLimit: 1}
+	js, err := q.ClaimWithSlot(ctx, n.Lease(), 1, hint)
+	if err != nil || len(js) != 1 || js[0].SlotGateway != "gw" {
+		t.Fatalf("first claim: %v %v", js, err)
+	}
+	first := js[0]
+	_, js, err = q.CompleteAndClaimWithSlot(ctx, first.ID, first.Token, queue.Result{Pages: 3}, n.Lease(), 1, hint)
+	if err != nil || len(js) != 1 {
+		t.Fatalf("complete and claim: %v %v", js, err)
+	}
+	second := js[0]
+	if second.SlotGateway != "gw" {
+		t.Fatalf("the claimed job got no slot on the full gateway its predecessor's completion freed")
+	}
+	if g, c1, c2 := slotsHeld(t, q, "gw"), numberCalls(t, q, first.Destination), numberCalls(t, q, second.Destination); g != 1 || c1 != 0 || c2 != 1 {
+		t.Fatalf("held: gateway %d, numbers %d (finished) and %d (claimed); want 1, 0, 1", g, c1, c2)
+	}
+	// The second call moves to gateway "other" (slot there, gw released):
+	// its completion frees that slot, and the claim takes gw's free one.
+	if err := q.ReleaseSlot(ctx, second.ID, second.Token); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := q.AcquireSlot(ctx, queue.SlotRequest{JobID: second.ID, Token: second.Token, Gateway: "other", GatewayLimit: 1, Number: second.Destination, NumberLimit: 1}); err != nil || v != queue.SlotAcquired {
+		t.Fatalf("slot on other: %v %v", v, err)
+	}
+	_, js, err = q.CompleteAndClaimWithSlot(ctx, second.ID, second.Token, queue.Result{Pages: 3}, n.Lease(), 1, hint)
+	if err != nil || len(js) != 1 || js[0].SlotGateway != "gw" {
+		t.Fatalf("complete and claim after a call on other: %v %v", js, err)
+	}
+	third := js[0]
+	if g, o := slotsHeld(t, q, "gw"), slotsHeld(t, q, "other"); g != 1 || o != 0 {
+		t.Fatalf("held: gw %d, other %d; want 1 and 0", g, o)
+	}
+	// Nothing left to claim: the finished call's slot is freed.
+	_, js, err = q.CompleteAndClaimWithSlot(ctx, third.ID, third.Token, queue.Result{Pages: 3}, n.Lease(), 1, hint)
+	if err != nil || len(js) != 0 {
+		t.Fatalf("last completion: %v %v", js, err)
+	}
+	if g, c := slotsHeld(t, q, "gw"), numberCalls(t, q, third.Destination); g != 0 || c != 0 {
+		t.Fatalf("after the last call: gateway %d, number %d held; want none", g, c)
+	}
+}

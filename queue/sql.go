@@ -90,7 +90,7 @@ const sqlNotifyReady = `SELECT pg_notify('` + channelReady + `', '')`
 // reads every dead entry left by earlier completions (bitmap scans never
 // mark them dead), which made each statement slower the longer a busy
 // queue ran.
-const sqlOpsBody = `
+const sqlOpsDone = `
 WITH i AS (
 	SELECT * FROM unnest((SELECT $1::bigint[]), (SELECT $2::bigint[]), (SELECT $3::int[]),
 		(SELECT $4::text[]), (SELECT $5::int[])) AS i(id, token, pages, reason, want)
@@ -101,10 +101,16 @@ WITH i AS (
 	WHERE j.id = ANY ((SELECT $1::bigint[])::bigint[]) AND j.id = i.id AND j.token = i.token
 	  AND (j.state = 'sending') IS TRUE
 	RETURNING j.*, i.want
+`
+
+// sqlOpsFreeGW: a finished call's gateway slot goes with its completion.
+// (With slots, sqlOpsSlots hands it to a job the statement claims.)
+const sqlOpsFreeGW = `
 ), freegw AS (
-	-- A finished call's slots go with its completion.
 	UPDATE gateway_slots g SET job_id = NULL, token = NULL
-	FROM done WHERE g.job_id = done.id AND g.token = done.token
+	FROM done WHERE g.job_id = done.id AND g.token = done.token`
+
+const sqlOpsClaim = `
 ), freenum AS (
 	DELETE FROM number_slots n USING done WHERE n.job_id = done.id AND n.token = done.token
 ), lease AS (
@@ -140,6 +146,8 @@ WITH i AS (
 	SELECT '` + outboxTopicFinished + `', id::text, ` + outboxPayload + ` FROM done
 	WHERE ` + outboxWakeAfterCommit + `
 )`
+
+const sqlOpsBody = sqlOpsDone + sqlOpsFreeGW + sqlOpsClaim
 
 const sqlOps = sqlOpsBody + `
 SELECT ` + jobCols + `, false, false FROM done
@@ -645,32 +653,72 @@ const slotNumberSQL = `regexp_replace(regexp_replace(destination, '^\s+|\s+$', '
 
 // claimSlots are the CTEs that make a claim statement (sqlClaim,
 // sqlOps) also take a call slot for every job it claims, in the same
-// round trip: a free slot of the hinted gateway (SKIP LOCKED, as
-// sqlSlotAcquire) and the first free slot of the job's number, both or
-// neither. g, gl and nl are the parameters of the gateway, its limit
-// and the number limit, each read through a sub-select so that the
-// generic plan is kept (see sqlOps). The claim itself never depends on a slot: a job
-// that got none is claimed all the same and its worker takes the slow
-// path (AcquireSlot, which also sweeps stale slots and creates the
-// gateway's rows). Slots freed by completions of the same statement are
-// not reused by it (they are still taken in its snapshot).
-func claimSlots(g, gl, nl string) string {
+// round trip: a slot of the hinted gateway and the first free slot of the
+// job's number, both or neither. g, gl and nl are the parameters of the
+// gateway, its limit and the number limit, each read through a
+// sub-select so that the generic plan is kept (see sqlOps). The claim
+// itself never depends on a slot: a job that got none is claimed all the
+// same and its worker takes the slow path (AcquireSlot, which also sweeps
+// stale slots and creates the gateway's rows).
+//
+// With completions (handover), the gateway slots the statement's
+// completions give up go straight to the jobs it claims, before any free
+// slot is taken (SKIP LOCKED, as sqlSlotAcquire): in the statement's
+// snapshot they are still taken, so without the handover a busy gateway
+// looked full to the very statement that freed its slots, and a worker
+// that completed and claimed in one statement fell back to the slow path.
+// Each slot row is written once: handed over, freed, or taken.
+func claimSlots(g, gl, nl string, handover bool) string {
+	held := `
+), held AS (
+	SELECT NULL::int AS slot, 0::bigint AS rn WHERE false`
+	if handover {
+		held = `
+), held AS (
+	SELECT gs.slot, row_number() OVER (ORDER BY gs.slot) AS rn
+	FROM gateway_slots gs JOIN done ON gs.job_id = done.id AND gs.token = done.token
+	WHERE gs.gateway = ` + g + ` AND gs.slot <= ` + gl + `::int`
+	}
+	free := `
+), gupd AS (
+	UPDATE gateway_slots gs SET job_id = got.id, token = got.token
+	FROM got WHERE gs.gateway = ` + g + ` AND gs.slot = got.gslot
+	RETURNING gs.job_id`
+	if handover {
+		free = `
+), gupd AS (
+	UPDATE gateway_slots gs SET job_id = a.id, token = a.token
+	FROM (
+		-- Every slot of the completions: to its claimed job, or freed.
+		SELECT d.gateway, d.slot, got.id, got.token
+		FROM gateway_slots d JOIN done ON d.job_id = done.id AND d.token = done.token
+		LEFT JOIN got ON d.gateway = ` + g + ` AND got.gslot = d.slot
+		UNION ALL
+		-- Free slots taken for the rest.
+		SELECT ` + g + `, got.gslot, got.id, got.token FROM got
+		WHERE got.gslot NOT IN (SELECT slot FROM held)
+	) a
+	WHERE gs.gateway = a.gateway AND gs.slot = a.slot
+	RETURNING gs.job_id`
+	}
 	return `, cj AS (
-	SELECT id, token, ` + slotNumberSQL + ` AS number, row_number() OVER (ORDER BY id) AS rn FROM claimed
+	SELECT id, token, ` + slotNumberSQL + ` AS number, row_number() OVER (ORDER BY id) AS rn FROM claimed` + held + `
 ), gwfree AS (
-	SELECT slot, row_number() OVER (ORDER BY slot) AS rn FROM (
+	SELECT slot, (SELECT count(*) FROM held) + row_number() OVER (ORDER BY slot) AS rn FROM (
 		SELECT slot FROM gateway_slots
 		WHERE gateway = ` + g + ` AND slot <= ` + gl + `::int AND job_id IS NULL AND in_call IS NULL AND ` + gl + `::int > 0
-		ORDER BY slot LIMIT (SELECT count(*) FROM next)
+		ORDER BY slot LIMIT (SELECT greatest(count(*) - (SELECT count(*) FROM held), 0) FROM next)
 		FOR UPDATE SKIP LOCKED) s
+), avail AS (
+	SELECT slot, rn FROM held UNION ALL SELECT slot, rn FROM gwfree
 ), pair AS (
-	-- Each claimed job with a free gateway slot (none needed without a
-	-- limit) and the first free slot of its number.
-	SELECT cj.id, cj.token, cj.number, gwfree.slot AS gslot,
+	-- Each claimed job with a gateway slot (none needed without a limit)
+	-- and the first free slot of its number.
+	SELECT cj.id, cj.token, cj.number, avail.slot AS gslot,
 		CASE WHEN ` + nl + `::int > 0 THEN (SELECT s FROM generate_series(1, ` + nl + `::int) s
 			WHERE NOT EXISTS (SELECT 1 FROM number_slots c WHERE c.number = cj.number AND c.slot = s) LIMIT 1) END AS nslot
-	FROM cj LEFT JOIN gwfree ON gwfree.rn = cj.rn
-	WHERE ` + gl + `::int = 0 OR gwfree.slot IS NOT NULL
+	FROM cj LEFT JOIN avail ON avail.rn = cj.rn
+	WHERE ` + gl + `::int = 0 OR avail.slot IS NOT NULL
 ), nins AS (
 	-- Two claimed jobs to one number race for one slot: one loses the
 	-- insert and then takes no gateway slot either.
@@ -678,11 +726,9 @@ func claimSlots(g, gl, nl string) string {
 	SELECT number, nslot, id, token FROM pair WHERE ` + nl + `::int > 0 AND nslot IS NOT NULL
 	ON CONFLICT DO NOTHING
 	RETURNING job_id
-), gupd AS (
-	UPDATE gateway_slots gs SET job_id = pair.id, token = pair.token
-	FROM pair WHERE gs.gateway = ` + g + ` AND gs.slot = pair.gslot
-	  AND (` + nl + `::int = 0 OR pair.id IN (SELECT job_id FROM nins))
-	RETURNING gs.job_id
+), got AS (
+	SELECT id, token, gslot FROM pair
+	WHERE ` + gl + `::int > 0 AND (` + nl + `::int = 0 OR id IN (SELECT job_id FROM nins))` + free + `
 ), slotted AS (
 	SELECT id FROM pair
 	WHERE (` + gl + `::int = 0 OR id IN (SELECT job_id FROM gupd))
@@ -693,9 +739,9 @@ func claimSlots(g, gl, nl string) string {
 // The claim statements with slots: each claimed row's last column says
 // whether its slots were taken.
 var (
-	sqlClaimSlots = sqlClaimBody + claimSlots("(SELECT $4::text)", "(SELECT $5::int)", "(SELECT $6::int)") + `
+	sqlClaimSlots = sqlClaimBody + claimSlots("(SELECT $4::text)", "(SELECT $5::int)", "(SELECT $6::int)", false) + `
 SELECT ` + jobCols + `, true, id IN (SELECT id FROM slotted) FROM claimed`
-	sqlOpsSlots = sqlOpsBody + claimSlots("(SELECT $9::text)", "(SELECT $10::int)", "(SELECT $11::int)") + `
+	sqlOpsSlots = sqlOpsDone + sqlOpsClaim + claimSlots("(SELECT $9::text)", "(SELECT $10::int)", "(SELECT $11::int)", true) + `
 SELECT ` + jobCols + `, false, false FROM done
 UNION ALL
 SELECT ` + jobCols + `, true, id IN (SELECT id FROM slotted) FROM claimed`
