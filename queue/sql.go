@@ -669,34 +669,37 @@ const slotNumberSQL = `regexp_replace(regexp_replace(destination, '^\s+|\s+$', '
 // that completed and claimed in one statement fell back to the slow path.
 // Each slot row is written once: handed over, freed, or taken.
 func claimSlots(g, gl, nl string, handover bool) string {
+	// mine: every gateway slot the statement's completions held; held:
+	// those of the hinted gateway, numbered, to hand over first.
 	held := `
 ), held AS (
 	SELECT NULL::int AS slot, 0::bigint AS rn WHERE false`
-	if handover {
-		held = `
-), held AS (
-	SELECT gs.slot, row_number() OVER (ORDER BY gs.slot) AS rn
-	FROM gateway_slots gs JOIN done ON gs.job_id = done.id AND gs.token = done.token
-	WHERE gs.gateway = ` + g + ` AND gs.slot <= ` + gl + `::int`
-	}
-	free := `
+	update := `
 ), gupd AS (
-	UPDATE gateway_slots gs SET job_id = got.id, token = got.token
-	FROM got WHERE gs.gateway = ` + g + ` AND gs.slot = got.gslot
+	UPDATE gateway_slots gs SET job_id = pair.id, token = pair.token
+	FROM pair WHERE gs.gateway = ` + g + ` AND gs.slot = pair.gslot
+	  AND (` + nl + `::int = 0 OR pair.id IN (SELECT job_id FROM nins))
 	RETURNING gs.job_id`
 	if handover {
-		free = `
+		held = `
+), mine AS (
+	SELECT gs.gateway, gs.slot FROM gateway_slots gs JOIN done ON gs.job_id = done.id AND gs.token = done.token
+), held AS (
+	SELECT slot, row_number() OVER (ORDER BY slot) AS rn FROM mine
+	WHERE gateway = ` + g + ` AND slot <= ` + gl + `::int`
+		update = `
 ), gupd AS (
+	-- One write per slot row: each slot of the completions goes to its
+	-- claimed job or is freed; a free slot goes to a claimed job.
 	UPDATE gateway_slots gs SET job_id = a.id, token = a.token
 	FROM (
-		-- Every slot of the completions: to its claimed job, or freed.
-		SELECT d.gateway, d.slot, got.id, got.token
-		FROM gateway_slots d JOIN done ON d.job_id = done.id AND d.token = done.token
-		LEFT JOIN got ON d.gateway = ` + g + ` AND got.gslot = d.slot
+		SELECT m.gateway, m.slot, p.id, p.token FROM mine m
+		LEFT JOIN pair p ON m.gateway = ` + g + ` AND p.gslot = m.slot
+		  AND (` + nl + `::int = 0 OR p.id IN (SELECT job_id FROM nins))
 		UNION ALL
-		-- Free slots taken for the rest.
-		SELECT ` + g + `, got.gslot, got.id, got.token FROM got
-		WHERE got.gslot NOT IN (SELECT slot FROM held)
+		SELECT ` + g + `, p.gslot, p.id, p.token FROM pair p
+		WHERE p.gslot NOT IN (SELECT slot FROM held)
+		  AND (` + nl + `::int = 0 OR p.id IN (SELECT job_id FROM nins))
 	) a
 	WHERE gs.gateway = a.gateway AND gs.slot = a.slot
 	RETURNING gs.job_id`
@@ -709,15 +712,15 @@ func claimSlots(g, gl, nl string, handover bool) string {
 		WHERE gateway = ` + g + ` AND slot <= ` + gl + `::int AND job_id IS NULL AND in_call IS NULL AND ` + gl + `::int > 0
 		ORDER BY slot LIMIT (SELECT greatest(count(*) - (SELECT count(*) FROM held), 0) FROM next)
 		FOR UPDATE SKIP LOCKED) s
-), avail AS (
-	SELECT slot, rn FROM held UNION ALL SELECT slot, rn FROM gwfree
 ), pair AS (
-	-- Each claimed job with a gateway slot (none needed without a limit)
-	-- and the first free slot of its number.
+	-- Each claimed job with a gateway slot (none needed without a limit,
+	-- handed-over ones first) and the first free slot of its number.
 	SELECT cj.id, cj.token, cj.number, avail.slot AS gslot,
-		CASE WHEN ` + nl + `::int > 0 THEN (SELECT s FROM generate_series(1, ` + nl + `::int) s
-			WHERE NOT EXISTS (SELECT 1 FROM number_slots c WHERE c.number = cj.number AND c.slot = s) LIMIT 1) END AS nslot
-	FROM cj LEFT JOIN avail ON avail.rn = cj.rn
+		CASE WHEN ` + nl + `::int = 1 THEN (SELECT 1 WHERE NOT EXISTS (
+				SELECT 1 FROM number_slots c WHERE c.number = cj.number AND c.slot = 1))
+			WHEN ` + nl + `::int > 1 THEN (SELECT s FROM generate_series(1, ` + nl + `::int) s
+				WHERE NOT EXISTS (SELECT 1 FROM number_slots c WHERE c.number = cj.number AND c.slot = s) LIMIT 1) END AS nslot
+	FROM cj LEFT JOIN (SELECT slot, rn FROM held UNION ALL SELECT slot, rn FROM gwfree) avail ON avail.rn = cj.rn
 	WHERE ` + gl + `::int = 0 OR avail.slot IS NOT NULL
 ), nins AS (
 	-- Two claimed jobs to one number race for one slot: one loses the
@@ -725,24 +728,25 @@ func claimSlots(g, gl, nl string, handover bool) string {
 	INSERT INTO number_slots (number, slot, job_id, token)
 	SELECT number, nslot, id, token FROM pair WHERE ` + nl + `::int > 0 AND nslot IS NOT NULL
 	ON CONFLICT DO NOTHING
-	RETURNING job_id
-), got AS (
-	SELECT id, token, gslot FROM pair
-	WHERE ` + gl + `::int > 0 AND (` + nl + `::int = 0 OR id IN (SELECT job_id FROM nins))` + free + `
-), slotted AS (
-	SELECT id FROM pair
-	WHERE (` + gl + `::int = 0 OR id IN (SELECT job_id FROM gupd))
-	  AND (` + nl + `::int = 0 OR id IN (SELECT job_id FROM nins))
+	RETURNING job_id` + update + `
 )`
+}
+
+// slotted is the last column of a claimed row in the statements with
+// slots: whether its slots were taken.
+func slotted(gl, nl string) string {
+	return `id IN (SELECT id FROM pair
+	WHERE (` + gl + `::int = 0 OR id IN (SELECT job_id FROM gupd))
+	  AND (` + nl + `::int = 0 OR id IN (SELECT job_id FROM nins)))`
 }
 
 // The claim statements with slots: each claimed row's last column says
 // whether its slots were taken.
 var (
 	sqlClaimSlots = sqlClaimBody + claimSlots("(SELECT $4::text)", "(SELECT $5::int)", "(SELECT $6::int)", false) + `
-SELECT ` + jobCols + `, true, id IN (SELECT id FROM slotted) FROM claimed`
+SELECT ` + jobCols + `, true, ` + slotted("(SELECT $5::int)", "(SELECT $6::int)") + ` FROM claimed`
 	sqlOpsSlots = sqlOpsDone + sqlOpsClaim + claimSlots("(SELECT $9::text)", "(SELECT $10::int)", "(SELECT $11::int)", true) + `
 SELECT ` + jobCols + `, false, false FROM done
 UNION ALL
-SELECT ` + jobCols + `, true, id IN (SELECT id FROM slotted) FROM claimed`
+SELECT ` + jobCols + `, true, ` + slotted("(SELECT $10::int)", "(SELECT $11::int)") + ` FROM claimed`
 )
