@@ -18,7 +18,8 @@ import (
 // with its jobs: once a job is taken over, or its holder's lease has
 // expired, the row is stale and the next acquirer that finds the limit
 // reached frees it. Completion, failure, release and cancel free a
-// claim's slots in the statement that ends the claim. PostgreSQL rather
+// claim's slots in the statement that ends the claim; a completion that
+// claims in the same statement hands its gateway slot to the claimed job. PostgreSQL rather
 // than NATS KV: the count commits under the same fencing as the job and
 // needs no second TTL to agree with the lease.
 
