@@ -115,7 +115,7 @@ func newBenchDB(b testing.TB) *benchDB {
 
 func (d *benchDB) reset(b *testing.B) {
 	b.Helper()
-	for _, sql := range []string{"TRUNCATE jobs, job_history, outbox, river_job, gateway_slots, number_slots CASCADE", "VACUUM ANALYZE jobs", "VACUUM ANALYZE river_job"} {
+	for _, sql := range []string{"TRUNCATE jobs, job_history, outbox, river_job, gateway_slots CASCADE", "VACUUM ANALYZE jobs", "VACUUM ANALYZE river_job"} {
 		if _, err := d.pool.Exec(context.Background(), sql); err != nil {
 			b.Fatal(err)
 		}

@@ -209,41 +209,53 @@ func (q *Queue) runStatement(calls []*opCall, l *Lease, h SlotHint) {
 		wants = append(wants, int32(c.want))
 	}
 
-	var rows pgx.Rows
-	var err error
-	switch {
-	case len(ids) == 0 && h.Gateway == "":
-		rows, err = q.pool.Query(ctx, sqlClaim, claims, node, incarnation)
-	case len(ids) == 0:
-		rows, err = q.pool.Query(ctx, sqlClaimSlots, claims, node, incarnation, h.Gateway, h.GatewayLimit, h.NumberLimit)
-	case h.Gateway == "":
-		rows, err = q.pool.Query(ctx, sqlOps, ids, tokens, pages, reasons, wants, claims, node, incarnation)
-	default:
-		rows, err = q.pool.Query(ctx, sqlOpsSlots, ids, tokens, pages, reasons, wants, claims, node, incarnation,
-			h.Gateway, h.GatewayLimit, h.NumberLimit)
-	}
 	done := make(map[key]Job, len(ids))
 	var claimed []Job
-	if err == nil {
-		for rows.Next() {
-			var isClaim, slotted bool
-			var j Job
-			if j, err = scanJob(rows, &isClaim, &slotted); err != nil {
-				break
-			}
-			if slotted {
-				j.SlotGateway = h.Gateway
-			}
-			if isClaim {
-				claimed = append(claimed, j)
-			} else {
-				done[key{j.ID, j.Token}] = j
-			}
+	var err error
+	// A statement that gave one number's slot to a job while another
+	// statement gave it to another fails whole on the unique index of
+	// number holds; run again, it sees the other's hold. Races need two
+	// claims of one number at the same moment, so a few runs suffice.
+	for range 5 {
+		clear(done)
+		claimed = claimed[:0]
+		var rows pgx.Rows
+		switch {
+		case len(ids) == 0 && h.Gateway == "":
+			rows, err = q.pool.Query(ctx, sqlClaim, claims, node, incarnation)
+		case len(ids) == 0:
+			rows, err = q.pool.Query(ctx, sqlClaimSlots, claims, node, incarnation, h.Gateway, h.GatewayLimit, h.NumberLimit)
+		case h.Gateway == "":
+			rows, err = q.pool.Query(ctx, sqlOps, ids, tokens, pages, reasons, wants, claims, node, incarnation)
+		default:
+			rows, err = q.pool.Query(ctx, sqlOpsSlots, ids, tokens, pages, reasons, wants, claims, node, incarnation,
+				h.Gateway, h.GatewayLimit, h.NumberLimit)
 		}
-		rows.Close()
 		if err == nil {
-			err = rows.Err()
+			for rows.Next() {
+				var isClaim, slotted bool
+				var j Job
+				if j, err = scanJob(rows, &isClaim, &slotted); err != nil {
+					break
+				}
+				if slotted {
+					j.SlotGateway = h.Gateway
+				}
+				if isClaim {
+					claimed = append(claimed, j)
+				} else {
+					done[key{j.ID, j.Token}] = j
+				}
+			}
+			rows.Close()
+			if err == nil {
+				err = rows.Err()
+			}
 		}
+		if !isNumberRace(err) {
+			break
+		}
+		q.log.Debug("queue: number slot taken by a concurrent claim, running the statement again")
 	}
 	if err != nil {
 		for _, c := range calls {

@@ -7,21 +7,25 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Call slots bound the calls of the whole cluster: a gateway's channel
 // limit and the concurrent calls to one number hold across all nodes,
 // because every call must own a slot row: one of the gateway's fixed rows
 // 1..max_channels (gateway_slots, taken with SKIP LOCKED) and a numbered
-// row of its number (number_slots, unique key). Rows belong to the job's
+// slot of its number, held on the job's own row (call_number and
+// number_slot, unique among sending jobs). Slots belong to the job's
 // claim (its fencing token), so a node that dies loses its slots together
-// with its jobs: once a job is taken over, or its holder's lease has
-// expired, the row is stale and the next acquirer that finds the limit
-// reached frees it. Completion, failure, release and cancel free a
-// claim's slots in the statement that ends the claim; a completion that
-// claims in the same statement hands its gateway slot to the claimed job. PostgreSQL rather
-// than NATS KV: the count commits under the same fencing as the job and
-// needs no second TTL to agree with the lease.
+// with its jobs: a number's hold ends when its job leaves sending (and
+// one left behind on a job that is no longer sending is stale); a
+// gateway row is stale once its job is taken over or its holder's lease
+// has expired, and the next acquirer that finds the limit reached frees
+// it. Completion, failure, release and cancel free a claim's gateway slot
+// in the statement that ends the claim; a completion that claims in the
+// same statement hands its gateway slot to the claimed job. PostgreSQL
+// rather than NATS KV: the count commits under the same fencing as the
+// job and needs no second TTL to agree with the lease.
 
 // SlotRequest asks for a call slot for a claimed job.
 type SlotRequest struct {
@@ -58,6 +62,13 @@ func (v SlotVerdict) String() string {
 	}
 }
 
+// isNumberRace: err is the unique index of number holds refusing a
+// second hold of one number slot (two claims took it at once).
+func isNumberRace(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "jobs_number_slot"
+}
+
 // slotNumber is the key of the per-number limit: the digits as dialled,
 // without a leading +, so that +4930... and 4930... count together.
 func slotNumber(n string) string { return strings.TrimPrefix(strings.TrimSpace(n), "+") }
@@ -72,12 +83,16 @@ func (q *Queue) AcquireSlot(ctx context.Context, r SlotRequest) (SlotVerdict, er
 	}
 	num := slotNumber(r.Number)
 	swept := false
-	// A race with another acquirer for the same number slot loses the
-	// insert (ON CONFLICT DO NOTHING); the next try picks another.
+	// A race with another claim for the same number slot fails on the
+	// unique index (the whole batch is rolled back); the next try sees
+	// the winner's hold.
 	for range 8 {
 		c := &slotCall{ctx: ctx, r: r, num: num}
 		q.slots.do(c)
 		held, acquired, gwFree, numFree, err := c.held, c.acquired, c.gwFree, c.numFree, c.err
+		if isNumberRace(err) {
+			continue
+		}
 		if err != nil {
 			return 0, fmt.Errorf("queue: slot for job %d on %s: %w", r.JobID, r.Gateway, err)
 		}
@@ -87,7 +102,7 @@ func (q *Queue) AcquireSlot(ctx context.Context, r SlotRequest) (SlotVerdict, er
 		case !held:
 			return SlotNotHeld, nil
 		case gwFree && numFree:
-			continue // lost a race for a number slot
+			continue // lost a race for a gateway slot
 		case swept && !gwFree:
 			// SKIP LOCKED passes over free slots that a statement in
 			// flight has locked (a claim taking slots, a completion

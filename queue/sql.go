@@ -96,7 +96,7 @@ WITH i AS (
 		(SELECT $4::text[]), (SELECT $5::int[])) AS i(id, token, pages, reason, want)
 ), done AS (
 	UPDATE jobs j SET state = 'sent', pages_confirmed = GREATEST(j.pages_confirmed, i.pages),
-		last_class = '', last_reason = i.reason, finished_at = now(), updated_at = now()
+		last_class = '', last_reason = i.reason, finished_at = now(), updated_at = now(), number_slot = NULL
 	FROM i
 	WHERE j.id = ANY ((SELECT $1::bigint[])::bigint[]) AND j.id = i.id AND j.token = i.token
 	  AND (j.state = 'sending') IS TRUE
@@ -110,31 +110,47 @@ const sqlOpsFreeGW = `
 	UPDATE gateway_slots g SET job_id = NULL, token = NULL
 	FROM done WHERE g.job_id = done.id AND g.token = done.token`
 
-const sqlOpsClaim = `
-), freenum AS (
-	DELETE FROM number_slots n USING done WHERE n.job_id = done.id AND n.token = done.token
-), lease AS (
+// claimNext: the CTEs of the claiming lease and of the pending jobs it
+// claims, locked, each with its fencing token. node and inc are the
+// lease's parameters, limit how many jobs to claim (a sub-select, see
+// sqlOps).
+func claimNext(node, inc, limit string) string {
+	return `lease AS (
 	SELECT me.site FROM nodes me
-	WHERE me.node_id = $7 AND me.incarnation = $8 AND me.lease_expires_at > now()
+	WHERE me.node_id = ` + node + ` AND me.incarnation = ` + inc + ` AND me.lease_expires_at > now()
 	  -- Balancing: claim only with the most free channels of the site.
 	  AND (NOT me.balance OR me.free_channels >= (SELECT max(o.free_channels) FROM nodes o
 		WHERE o.balance AND o.site = me.site AND o.role = 'active' AND o.lease_expires_at > now()))
 ), next AS (
 	-- Tokens are drawn in claim order.
-	SELECT id, nextval('queue_fencing_seq') AS token FROM (
-		SELECT id FROM jobs
+	SELECT id, nextval('queue_fencing_seq') AS token, destination FROM (
+		SELECT id, destination FROM jobs
 		WHERE state = 'pending' AND run_at <= now() AND EXISTS (SELECT 1 FROM lease)
 		  AND (jobs.site = '' OR jobs.site = (SELECT site FROM lease) OR jobs.site_until <= now()
 			OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.site = jobs.site AND n.role = 'active' AND n.lease_expires_at > now()))
 		ORDER BY priority DESC, run_at, id
-		LIMIT (SELECT $6::int + coalesce(sum(want), 0) FROM done)
-		FOR UPDATE SKIP LOCKED) n
+		LIMIT ` + limit + `
+		FOR UPDATE SKIP LOCKED) n`
+}
+
+// claimUpdate moves the claimed jobs (rows of src: id, token, and the
+// number columns) to sending under the lease node/inc. Without call
+// slots a claim holds no number (a hold left from an earlier claim is
+// cleared).
+func claimUpdate(node, inc, src, number, numberSlot string) string {
+	return `
 ), claimed AS (
-	UPDATE jobs j SET state = 'sending', attempts = j.attempts + 1, node_id = $7,
-		node_incarnation = $8, token = next.token, claimed_at = now(), updated_at = now()
-	FROM next
-	WHERE j.id = ANY (ARRAY(SELECT id FROM next)) AND j.id = next.id
-	RETURNING j.*
+	UPDATE jobs j SET state = 'sending', attempts = j.attempts + 1, node_id = ` + node + `,
+		node_incarnation = ` + inc + `, token = ` + src + `.token, claimed_at = now(), updated_at = now(),
+		call_number = ` + number + `, number_slot = ` + numberSlot + `
+	FROM ` + src + `
+	WHERE j.id = ANY (ARRAY(SELECT id FROM ` + src + `)) AND j.id = ` + src + `.id
+	RETURNING j.*`
+}
+
+// opsTail: the history of the statement's completions and claims, and
+// the completions' results for the archive.
+const opsTail = `
 ), hist AS (
 	INSERT INTO job_history (job_id, from_state, to_state, node_id, token, reason, pages)
 	SELECT id, 'sending', 'sent', node_id, token, last_reason, pages_confirmed FROM done
@@ -147,9 +163,20 @@ const sqlOpsClaim = `
 	WHERE ` + outboxWakeAfterCommit + `
 )`
 
-const sqlOpsBody = sqlOpsDone + sqlOpsFreeGW + sqlOpsClaim
+// claimTail: the history of a statement's claims.
+const claimTail = `
+), hist AS (
+	INSERT INTO job_history (job_id, from_state, to_state, node_id, token, reason, pages)
+	SELECT id, 'pending', 'sending', node_id, token, 'claimed, attempt ' || attempts, pages_confirmed
+	FROM claimed
+)`
 
-const sqlOps = sqlOpsBody + `
+const opsLimit = `(SELECT $6::int + coalesce(sum(want), 0) FROM done)`
+
+var sqlOpsBody = sqlOpsDone + sqlOpsFreeGW + `
+), ` + claimNext("$7", "$8", opsLimit) + claimUpdate("$7", "$8", "next", "NULL", "NULL") + opsTail
+
+var sqlOps = sqlOpsBody + `
 SELECT ` + jobCols + `, false, false FROM done
 UNION ALL
 SELECT ` + jobCols + `, true, false FROM claimed`
@@ -158,35 +185,10 @@ SELECT ` + jobCols + `, true, false FROM claimed`
 // (a worker idle or just started): a lighter plan on the path from enqueue
 // to dispatch. $1 claims, $2 node, $3 incarnation; same rows as sqlOps,
 // and the same care for the generic plan.
-const sqlClaimBody = `
-WITH lease AS (
-	SELECT me.site FROM nodes me
-	WHERE me.node_id = $2 AND me.incarnation = $3 AND me.lease_expires_at > now()
-	  -- Balancing: claim only with the most free channels of the site.
-	  AND (NOT me.balance OR me.free_channels >= (SELECT max(o.free_channels) FROM nodes o
-		WHERE o.balance AND o.site = me.site AND o.role = 'active' AND o.lease_expires_at > now()))
-), next AS (
-	SELECT id, nextval('queue_fencing_seq') AS token FROM (
-		SELECT id FROM jobs
-		WHERE state = 'pending' AND run_at <= now() AND EXISTS (SELECT 1 FROM lease)
-		  AND (jobs.site = '' OR jobs.site = (SELECT site FROM lease) OR jobs.site_until <= now()
-			OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.site = jobs.site AND n.role = 'active' AND n.lease_expires_at > now()))
-		ORDER BY priority DESC, run_at, id
-		LIMIT (SELECT $1::int)
-		FOR UPDATE SKIP LOCKED) n
-), claimed AS (
-	UPDATE jobs j SET state = 'sending', attempts = j.attempts + 1, node_id = $2,
-		node_incarnation = $3, token = next.token, claimed_at = now(), updated_at = now()
-	FROM next
-	WHERE j.id = ANY (ARRAY(SELECT id FROM next)) AND j.id = next.id
-	RETURNING j.*
-), hist AS (
-	INSERT INTO job_history (job_id, from_state, to_state, node_id, token, reason, pages)
-	SELECT id, 'pending', 'sending', node_id, token, 'claimed, attempt ' || attempts, pages_confirmed
-	FROM claimed
-)`
+var sqlClaimBody = `
+WITH ` + claimNext("$2", "$3", "(SELECT $1::int)") + claimUpdate("$2", "$3", "next", "NULL", "NULL") + claimTail
 
-const sqlClaim = sqlClaimBody + `
+var sqlClaim = sqlClaimBody + `
 SELECT ` + jobCols + `, true, false FROM claimed`
 
 const sqlLeaseLive = `
@@ -220,15 +222,13 @@ WITH old AS (
 		node_incarnation = CASE WHEN $3 = 'pending' THEN NULL ELSE j.node_incarnation END,
 		token = CASE WHEN $3 = 'pending' THEN NULL ELSE j.token END,
 		finished_at = CASE WHEN $3 IN ('sent', 'failed', 'cancelled') THEN now() END,
-		updated_at = now()
+		updated_at = now(), number_slot = NULL
 	FROM old WHERE j.id = old.id
 	RETURNING j.*
 ), freegw AS (
 	-- The claim ends: its call slots go with it.
 	UPDATE gateway_slots g SET job_id = NULL, token = NULL
 	FROM old WHERE g.job_id = old.id AND g.token = old.token
-), freenum AS (
-	DELETE FROM number_slots n USING old WHERE n.job_id = old.id AND n.token = old.token
 ), hist AS (
 	INSERT INTO job_history (job_id, from_state, to_state, node_id, token, class, reason, pages)
 	SELECT upd.id, 'sending', upd.state, old.node_id, old.token, $7, $8, upd.pages_confirmed
@@ -326,6 +326,7 @@ WITH held AS MATERIALIZED (` + sqlLivenessLocks + `
 			WHEN j.takeovers >= $2 THEN 'failed' ELSE 'pending' END,
 		takeovers = j.takeovers + 1,
 		attempts = GREATEST(j.attempts - 1, 0),
+		number_slot = NULL,
 		-- Precedence: the job goes before every due pending job of its
 		-- priority, so that a backlog does not delay the resumption of a
 		-- half-sent fax. It keeps its own run_at when that is earlier.
@@ -455,12 +456,12 @@ const sqlNotifyOutbox = `SELECT pg_notify('` + channelOutbox + `', '')`
 
 // sqlSlotAcquire takes a free slot of the gateway (a fixed row, locked
 // with SKIP LOCKED so that concurrent acquirers never wait on each other)
-// and a numbered slot of the number (an inserted row whose key makes the
-// limit hold), both or neither, for a claim that still holds its job. $1
-// job, $2 token, $3 gateway, $4 its limit, $5 number, $6 its limit (0:
-// none). Returns whether the claim holds the job, whether the slot was
-// taken, and whether each limit had room.
-const sqlSlotAcquire = `
+// and a slot of the number (held on the job's row, see claimWithSlots),
+// both or neither, for a claim that still holds its job. $1 job, $2
+// token, $3 gateway, $4 its limit, $5 number, $6 its limit (0: none).
+// Returns whether the claim holds the job, whether the slot was taken,
+// and whether each limit had room.
+var sqlSlotAcquire = `
 WITH held AS (
 	SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1 AND token = $2 AND state = 'sending') AS ok
 ), gw AS (
@@ -470,22 +471,21 @@ WITH held AS (
 	FOR UPDATE SKIP LOCKED
 ), num AS (
 	SELECT CASE WHEN $6::int > 0 THEN (SELECT s FROM generate_series(1, $6::int) s
-		WHERE NOT EXISTS (SELECT 1 FROM number_slots c WHERE c.number = $5 AND c.slot = s) LIMIT 1) END AS slot
-), nins AS (
-	INSERT INTO number_slots (number, slot, job_id, token)
-	SELECT $5, num.slot, $1, $2 FROM num
-	WHERE $6::int > 0 AND num.slot IS NOT NULL AND (SELECT ok FROM held)
+		WHERE NOT EXISTS (` + numberHeld("$5", "s") + ` AND h.id <> $1) LIMIT 1) END AS slot
+), nupd AS (
+	UPDATE jobs j SET call_number = $5, number_slot = num.slot
+	FROM num WHERE j.id = $1 AND j.token = $2 AND j.state = 'sending'
+	  AND $6::int > 0 AND num.slot IS NOT NULL
 	  AND ($4::int = 0 OR EXISTS (SELECT 1 FROM gw))
-	ON CONFLICT DO NOTHING
 	RETURNING 1
 ), gupd AS (
 	UPDATE gateway_slots g SET job_id = $1, token = $2
 	FROM gw WHERE g.gateway = $3 AND g.slot = gw.slot
-	  AND ($6::int = 0 OR EXISTS (SELECT 1 FROM nins))
+	  AND ($6::int = 0 OR EXISTS (SELECT 1 FROM nupd))
 	RETURNING 1
 )
 SELECT held.ok,
-	held.ok AND ($4::int = 0 OR EXISTS (SELECT 1 FROM gupd)) AND ($6::int = 0 OR EXISTS (SELECT 1 FROM nins)),
+	held.ok AND ($4::int = 0 OR EXISTS (SELECT 1 FROM gupd)) AND ($6::int = 0 OR EXISTS (SELECT 1 FROM nupd)),
 	($4::int = 0 OR EXISTS (SELECT 1 FROM gw)),
 	($6::int = 0 OR (SELECT slot FROM num) IS NOT NULL)
 FROM held`
@@ -500,7 +500,7 @@ const sqlSlotRelease = `
 WITH g AS (
 	UPDATE gateway_slots SET job_id = NULL, token = NULL WHERE job_id = $1 AND token = $2
 ), n AS (
-	DELETE FROM number_slots WHERE job_id = $1 AND token = $2
+	UPDATE jobs SET number_slot = NULL WHERE id = $1 AND token = $2 AND number_slot IS NOT NULL
 )
 SELECT 1`
 
@@ -512,7 +512,9 @@ const slotLive = `EXISTS (
 
 // sqlSlotSweep frees the stale slots of a gateway and a number, and makes
 // sure the gateway has its slot rows 1..limit (created on first use, and
-// when max_channels grows). $1 gateway, $2 its limit, $3 number.
+// when max_channels grows). $1 gateway, $2 its limit, $3 number. Every
+// statement that moves a job out of sending ends its number hold; a hold
+// left on a job that is not sending is stale all the same.
 const sqlSlotSweep = `
 WITH ensure AS (
 	INSERT INTO gateway_slots (gateway, slot)
@@ -530,7 +532,8 @@ WITH ensure AS (
 		SELECT 1 FROM nodes n WHERE n.node_id = s.in_node AND n.incarnation = s.in_incarnation AND n.lease_expires_at > now())
 	RETURNING 1
 ), n AS (
-	DELETE FROM number_slots s WHERE s.number = $3 AND NOT ` + slotLive + `
+	UPDATE jobs SET number_slot = NULL
+	WHERE call_number = $3 AND number_slot IS NOT NULL AND state <> 'sending'
 	RETURNING 1
 )
 SELECT (SELECT count(*) FROM g) + (SELECT count(*) FROM gin) + (SELECT count(*) FROM n), (SELECT count(*) FROM ensure)`
@@ -556,7 +559,7 @@ RETURNING g.slot`
 const sqlInboundRelease = `
 UPDATE gateway_slots SET in_node = NULL, in_incarnation = NULL, in_call = NULL WHERE gateway = $1 AND in_call = $2`
 
-const sqlNumberSlotsInUse = `SELECT count(*) FROM number_slots WHERE number = $1`
+const sqlNumberSlotsInUse = `SELECT count(*) FROM jobs WHERE call_number = $1 AND number_slot IS NOT NULL`
 
 // sqlOverflowTarget: $1 the asking node. Another node that can answer an
 // inbound call now, as far as its last heartbeat says: active, lease
@@ -651,15 +654,23 @@ FROM jobs WHERE id = $1 AND ` + outboxWakeAfterCommit
 // slotNumberSQL is slotNumber in SQL, over a claimed job's destination.
 const slotNumberSQL = `regexp_replace(regexp_replace(destination, '^\s+|\s+$', '', 'g'), '^\+', '')`
 
-// claimSlots are the CTEs that make a claim statement (sqlClaim,
-// sqlOps) also take a call slot for every job it claims, in the same
-// round trip: a slot of the hinted gateway and the first free slot of the
-// job's number, both or neither. g, gl and nl are the parameters of the
-// gateway, its limit and the number limit, each read through a
-// sub-select so that the generic plan is kept (see sqlOps). The claim
-// itself never depends on a slot: a job that got none is claimed all the
-// same and its worker takes the slow path (AcquireSlot, which also sweeps
-// stale slots and creates the gateway's rows).
+// claimWithSlots is the claim part of the statements that also take a
+// call slot for every job they claim, in the same round trip: a slot of
+// the hinted gateway and a slot of the job's number, both or neither.
+// node, inc and limit are as for claimNext; g, gl and nl are the
+// parameters of the gateway, its limit and the number limit, each read
+// through a sub-select so that the generic plan is kept (see sqlOps). The
+// claim itself never depends on a slot: a job that got none is claimed
+// all the same and its worker takes the slow path (AcquireSlot, which
+// also sweeps stale slots and creates the gateway's rows).
+//
+// A number's slot is held on the claimed job's own row (call_number,
+// number_slot, unique among sending jobs), written by the claim's own
+// update and given up when the job leaves sending: no row of its own to
+// insert and delete per call. Two jobs to one number in a statement: the
+// first gets the slot. Two statements that give one number's slot to two
+// jobs at once: the second fails on the unique index and is run again
+// (see runStatement), then sees the first's hold.
 //
 // With completions (handover), the gateway slots the statement's
 // completions give up go straight to the jobs it claims, before any free
@@ -668,7 +679,7 @@ const slotNumberSQL = `regexp_replace(regexp_replace(destination, '^\s+|\s+$', '
 // looked full to the very statement that freed its slots, and a worker
 // that completed and claimed in one statement fell back to the slow path.
 // Each slot row is written once: handed over, freed, or taken.
-func claimSlots(g, gl, nl string, handover bool) string {
+func claimWithSlots(node, inc, limit, g, gl, nl string, handover bool) string {
 	// mine: every gateway slot the statement's completions held; held:
 	// those of the hinted gateway, numbered, to hand over first.
 	held := `
@@ -677,9 +688,7 @@ func claimSlots(g, gl, nl string, handover bool) string {
 	update := `
 ), gupd AS (
 	UPDATE gateway_slots gs SET job_id = pair.id, token = pair.token
-	FROM pair WHERE gs.gateway = ` + g + ` AND gs.slot = pair.gslot
-	  AND (` + nl + `::int = 0 OR pair.id IN (SELECT job_id FROM nins))
-	RETURNING gs.job_id`
+	FROM pair WHERE gs.gateway = ` + g + ` AND gs.slot = pair.gslot AND pair.slotted`
 	if handover {
 		held = `
 ), mine AS (
@@ -694,59 +703,55 @@ func claimSlots(g, gl, nl string, handover bool) string {
 	UPDATE gateway_slots gs SET job_id = a.id, token = a.token
 	FROM (
 		SELECT m.gateway, m.slot, p.id, p.token FROM mine m
-		LEFT JOIN pair p ON m.gateway = ` + g + ` AND p.gslot = m.slot
-		  AND (` + nl + `::int = 0 OR p.id IN (SELECT job_id FROM nins))
+		LEFT JOIN pair p ON m.gateway = ` + g + ` AND p.gslot = m.slot AND p.slotted
 		UNION ALL
 		SELECT ` + g + `, p.gslot, p.id, p.token FROM pair p
-		WHERE p.gslot NOT IN (SELECT slot FROM held)
-		  AND (` + nl + `::int = 0 OR p.id IN (SELECT job_id FROM nins))
+		WHERE p.slotted AND p.gslot NOT IN (SELECT slot FROM held)
 	) a
-	WHERE gs.gateway = a.gateway AND gs.slot = a.slot
-	RETURNING gs.job_id`
+	WHERE gs.gateway = a.gateway AND gs.slot = a.slot`
 	}
-	return `, cj AS (
-	SELECT id, token, ` + slotNumberSQL + ` AS number, row_number() OVER (ORDER BY id) AS rn FROM claimed` + held + `
+	return claimNext(node, inc, limit) + `
+), cj AS (
+	SELECT id, token, number, row_number() OVER (ORDER BY id) AS rn,
+		row_number() OVER (PARTITION BY number ORDER BY id) AS nrn
+	FROM (SELECT id, token, ` + slotNumberSQL + ` AS number FROM next) n` + held + `
 ), gwfree AS (
 	SELECT slot, (SELECT count(*) FROM held) + row_number() OVER (ORDER BY slot) AS rn FROM (
 		SELECT slot FROM gateway_slots
 		WHERE gateway = ` + g + ` AND slot <= ` + gl + `::int AND job_id IS NULL AND in_call IS NULL AND ` + gl + `::int > 0
-		ORDER BY slot LIMIT (SELECT greatest(count(*) - (SELECT count(*) FROM held), 0) FROM next)
+		ORDER BY slot LIMIT (SELECT greatest(count(*) - (SELECT count(*) FROM held), 0) FROM cj)
 		FOR UPDATE SKIP LOCKED) s
-), pair AS (
+), numbered AS MATERIALIZED (
 	-- Each claimed job with a gateway slot (none needed without a limit,
 	-- handed-over ones first) and the first free slot of its number.
 	SELECT cj.id, cj.token, cj.number, avail.slot AS gslot,
-		CASE WHEN ` + nl + `::int = 1 THEN (SELECT 1 WHERE NOT EXISTS (
-				SELECT 1 FROM number_slots c WHERE c.number = cj.number AND c.slot = 1))
-			WHEN ` + nl + `::int > 1 THEN (SELECT s FROM generate_series(1, ` + nl + `::int) s
-				WHERE NOT EXISTS (SELECT 1 FROM number_slots c WHERE c.number = cj.number AND c.slot = s) LIMIT 1) END AS nslot
+		CASE WHEN ` + nl + `::int = 0 OR cj.nrn > 1 THEN NULL
+			WHEN ` + nl + `::int = 1 THEN (SELECT 1 WHERE NOT EXISTS (` + numberHeld("cj.number", "1") + `))
+			ELSE (SELECT s FROM generate_series(1, ` + nl + `::int) s
+				WHERE NOT EXISTS (` + numberHeld("cj.number", "s") + `) LIMIT 1) END AS nslot
 	FROM cj LEFT JOIN (SELECT slot, rn FROM held UNION ALL SELECT slot, rn FROM gwfree) avail ON avail.rn = cj.rn
-	WHERE ` + gl + `::int = 0 OR avail.slot IS NOT NULL
-), nins AS (
-	-- Two claimed jobs to one number race for one slot: one loses the
-	-- insert and then takes no gateway slot either.
-	INSERT INTO number_slots (number, slot, job_id, token)
-	SELECT number, nslot, id, token FROM pair WHERE ` + nl + `::int > 0 AND nslot IS NOT NULL
-	ON CONFLICT DO NOTHING
-	RETURNING job_id` + update + `
-)`
+), pair AS (
+	SELECT id, token, number, gslot, nslot,
+		(` + gl + `::int = 0 OR gslot IS NOT NULL) AND (` + nl + `::int = 0 OR nslot IS NOT NULL) AS slotted
+	FROM numbered` + claimUpdate(node, inc, "pair", "pair.number",
+		"CASE WHEN pair.slotted AND "+nl+"::int > 0 THEN pair.nslot END") + `, pair.slotted` + update
 }
 
-// slotted is the last column of a claimed row in the statements with
-// slots: whether its slots were taken.
-func slotted(gl, nl string) string {
-	return `id IN (SELECT id FROM pair
-	WHERE (` + gl + `::int = 0 OR id IN (SELECT job_id FROM gupd))
-	  AND (` + nl + `::int = 0 OR id IN (SELECT job_id FROM nins)))`
+// numberHeld finds the job that holds slot s of number n (index
+// jobs_number_slot).
+func numberHeld(n, s string) string {
+	return `SELECT 1 FROM jobs h WHERE h.call_number = ` + n + ` AND h.number_slot = ` + s
 }
 
 // The claim statements with slots: each claimed row's last column says
 // whether its slots were taken.
 var (
-	sqlClaimSlots = sqlClaimBody + claimSlots("(SELECT $4::text)", "(SELECT $5::int)", "(SELECT $6::int)", false) + `
-SELECT ` + jobCols + `, true, ` + slotted("(SELECT $5::int)", "(SELECT $6::int)") + ` FROM claimed`
-	sqlOpsSlots = sqlOpsDone + sqlOpsClaim + claimSlots("(SELECT $9::text)", "(SELECT $10::int)", "(SELECT $11::int)", true) + `
+	sqlClaimSlots = `
+WITH ` + claimWithSlots("$2", "$3", "(SELECT $1::int)", "(SELECT $4::text)", "(SELECT $5::int)", "(SELECT $6::int)", false) + claimTail + `
+SELECT ` + jobCols + `, true, slotted FROM claimed`
+	sqlOpsSlots = sqlOpsDone + `
+), ` + claimWithSlots("$7", "$8", opsLimit, "(SELECT $9::text)", "(SELECT $10::int)", "(SELECT $11::int)", true) + opsTail + `
 SELECT ` + jobCols + `, false, false FROM done
 UNION ALL
-SELECT ` + jobCols + `, true, ` + slotted("(SELECT $10::int)", "(SELECT $11::int)") + ` FROM claimed`
+SELECT ` + jobCols + `, true, slotted FROM claimed`
 )

@@ -47,7 +47,7 @@ func TestChannelsOneCallPerNumber(t *testing.T) {
 	}
 	var held int
 	if err := s.DB.Queue.QueryRow(context.Background(),
-		"SELECT (SELECT count(*) FROM number_slots) + (SELECT count(*) FROM gateway_slots WHERE job_id IS NOT NULL)").Scan(&held); err != nil {
+		"SELECT (SELECT count(*) FROM jobs WHERE number_slot IS NOT NULL AND state = 'sending') + (SELECT count(*) FROM gateway_slots WHERE job_id IS NOT NULL)").Scan(&held); err != nil {
 		t.Fatal(err)
 	}
 	if held != 0 {
