@@ -2,3 +2,6 @@ package queue
 
 // ListSQL exposes the listing's statement builder to the plan tests.
 var ListSQL = listSQL
+
+// The statements with call slots, for the plan test.
+var SQLOpsSlots, SQLClaimSlots = sqlOpsSlots, sqlClaimSlots

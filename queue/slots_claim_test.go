@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -462,5 +463,63 @@ func TestAcquireSlotNumberRace(t *testing.T) {
 	}
 	if slotsHeld(t, q, "gw") != 0 || numberCalls(t, q, "4930778") != 1 {
 		t.Fatalf("%d gateway slots, %d number holds; want 0 and the other claim's 1", slotsHeld(t, q, "gw"), numberCalls(t, q, "4930778"))
+	}
+}
+
+// In the cached generic plans of the claim statements with slots, the
+// probe for a number's hold reads the index of holds: any other index
+// would scan every sending job (or every job) for each claimed one.
+func TestSlotPlansProbeHoldIndex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	q := newQueue(t, pgtest.NewDSN(t))
+	pool := q.Pool()
+	if _, err := pool.Exec(ctx, `INSERT INTO jobs (request_hash, max_attempts, destination, document)
+		SELECT '\x00', 5, (4930000000 + g)::text, 'doc' FROM generate_series(1, 20000) g`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE jobs SET state = 'sending', node_id = 'x', node_incarnation = 1, token = id,
+		claimed_at = now(), call_number = destination, number_slot = 1 WHERE id % 10 = 0`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "ANALYZE jobs"); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, sql, args string }{
+		{"ops", queue.SQLOpsSlots, `('{1}', '{1}', '{1}', '{x}', '{1}', 1, 'n', 1, 'gw', 30, 1)`},
+		{"claim", queue.SQLClaimSlots, `(1, 'n', 1, 'gw', 30, 1)`},
+	} {
+		if _, err := conn.Exec(ctx, "PREPARE plan_"+c.name+" AS "+c.sql); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := conn.Query(ctx, "EXPLAIN EXECUTE plan_"+c.name+c.args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		probes := 0
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(line, " on jobs h") {
+				probes++
+				if !strings.Contains(line, "using jobs_number_slot") {
+					t.Errorf("%s: hold probe does not read the index of holds: %s", c.name, strings.TrimSpace(line))
+				}
+			}
+		}
+		rows.Close()
+		if probes == 0 {
+			t.Errorf("%s: no hold probe in the plan", c.name)
+		}
 	}
 }
