@@ -11,7 +11,6 @@ import (
 
 	"github.com/faxd/faxd/internal/pgtest"
 	"github.com/faxd/faxd/queue"
-	"github.com/jackc/pgx/v5"
 )
 
 // makeSlots creates a gateway's slot rows the way the channels do: the
@@ -361,38 +360,32 @@ func TestCompleteAndClaimHandsOverSlot(t *testing.T) {
 	}
 }
 
-// holdNumberInFlight begins another node's claim of job id that takes
-// slot 1 of number and is not committed yet: the job's row and the
-// number's index entry are the other transaction's until it ends.
-func holdNumberInFlight(t *testing.T, q *queue.Queue, id int64, number string) pgx.Tx {
+// raceForNumber makes run lose a race for a number's slot: another node's
+// claim of job a takes slot 1 of number and is not committed yet when run
+// (in a goroutine) gives the number to another job, which waits for it on
+// the unique index; once run waits, the other claim commits. Returns when
+// run has returned.
+func raceForNumber(t *testing.T, q *queue.Queue, a queue.Job, number string, run func()) {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := q.Pool().Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = tx.Rollback(ctx) })
-	if _, err := tx.Exec(ctx, `UPDATE jobs SET state = 'sending', token = nextval('queue_fencing_seq'), node_id = 'other', node_incarnation = 1, claimed_at = now(),
-		call_number = $2, number_slot = 1 WHERE id = $1`, id, number); err != nil {
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `UPDATE jobs SET state = 'sending', token = nextval('queue_fencing_seq'), node_id = 'other',
+		node_incarnation = 1, claimed_at = now(), call_number = $2, number_slot = 1 WHERE id = $1`, a.ID, number); err != nil {
 		t.Fatal(err)
 	}
-	return tx
-}
-
-// commitWhenBlocked commits tx once a statement of the queue waits for
-// it (on the number's index entry), so that the statement's hold fails on
-// the unique index; done reports the statement returning first.
-func commitWhenBlocked(t *testing.T, q *queue.Queue, tx pgx.Tx, done <-chan struct{}) {
-	t.Helper()
-	ctx := context.Background()
-	for {
-		var waiting bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		run()
+	}()
+	for waiting := false; !waiting; {
 		if err := q.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
 			WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid())`).Scan(&waiting); err != nil {
 			t.Fatal(err)
-		}
-		if waiting {
-			break
 		}
 		select {
 		case <-done:
@@ -403,66 +396,55 @@ func commitWhenBlocked(t *testing.T, q *queue.Queue, tx pgx.Tx, done <-chan stru
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
+	<-done
 }
 
 // Two claims give one number's slot at the same moment: the statement
 // that finds the other's hold committed under it fails on the unique
 // index of number holds and runs again; run again, it sees the hold and
 // claims its job without the number's slot (nor the gateway's), and its
-// caller sees no error.
-func TestClaimWithSlotNumberRace(t *testing.T) {
+// caller sees no error. The same on the slow path: AcquireSlot's batch
+// fails on the index, is run again, and says the number is busy.
+func TestNumberSlotRace(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	q := newQueue(t, pgtest.NewDSN(t))
 	n := register(t, q, "n", queue.NodeConfig{})
 	makeSlots(t, q, n, "gw", 2)
+	held := func(number string) (gateway, holds int) { return slotsHeld(t, q, "gw"), numberCalls(t, q, number) }
+
 	a := enqueue(t, q, req("4930777"))
 	b := enqueue(t, q, req("+4930777"))
-	tx := holdNumberInFlight(t, q, a.ID, "4930777")
 	var js []queue.Job
 	var err error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
+	raceForNumber(t, q, a, "4930777", func() {
 		js, err = q.ClaimWithSlot(ctx, n.Lease(), 1, queue.SlotHint{Gateway: "gw", GatewayLimit: 2, NumberLimit: 1})
-	}()
-	commitWhenBlocked(t, q, tx, done)
-	<-done
+	})
 	if err != nil || len(js) != 1 || js[0].ID != b.ID {
 		t.Fatalf("claim: %v %v, want job %d", js, err, b.ID)
 	}
-	if js[0].SlotGateway != "" || slotsHeld(t, q, "gw") != 0 || numberCalls(t, q, "4930777") != 1 {
-		t.Fatalf("slot %q, %d gateway slots, %d number holds; want none, 0 and the other claim's 1",
-			js[0].SlotGateway, slotsHeld(t, q, "gw"), numberCalls(t, q, "4930777"))
+	if g, h := held("4930777"); js[0].SlotGateway != "" || g != 0 || h != 1 {
+		t.Fatalf("claim: slot %q, %d gateway slots, %d number holds; want none, 0 and the other claim's 1", js[0].SlotGateway, g, h)
 	}
-}
 
-// The same race on the slow path: AcquireSlot's batch fails on the unique
-// index, is run again, and says the number is busy.
-func TestAcquireSlotNumberRace(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	q := newQueue(t, pgtest.NewDSN(t))
-	n := register(t, q, "n", queue.NodeConfig{})
-	makeSlots(t, q, n, "gw", 2)
-	a := enqueue(t, q, req("4930778"))
-	enqueue(t, q, req("4930778"))
-	tx := holdNumberInFlight(t, q, a.ID, "4930778")
-	b := claimOne(t, q, n)
+	c := enqueue(t, q, req("4930778"))
+	e := enqueue(t, q, req("4930778"))
 	var v queue.SlotVerdict
-	var err error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		v, err = q.AcquireSlot(ctx, queue.SlotRequest{JobID: b.ID, Token: b.Token, Gateway: "gw", GatewayLimit: 2, Number: b.Destination, NumberLimit: 1})
-	}()
-	commitWhenBlocked(t, q, tx, done)
-	<-done
+	raceForNumber(t, q, c, "4930778", func() {
+		// The claim passes over c, which the other claim holds.
+		if js, err = q.Claim(ctx, n.Lease(), 1); err != nil || len(js) != 1 || js[0].ID != e.ID {
+			return
+		}
+		v, err = q.AcquireSlot(ctx, queue.SlotRequest{JobID: e.ID, Token: js[0].Token, Gateway: "gw", GatewayLimit: 2, Number: e.Destination, NumberLimit: 1})
+	})
+	if len(js) != 1 || js[0].ID != e.ID {
+		t.Fatalf("plain claim: %v %v, want job %d", js, err, e.ID)
+	}
 	if err != nil || v != queue.SlotNumberBusy {
 		t.Fatalf("acquire: %v %v, want number busy", v, err)
 	}
-	if slotsHeld(t, q, "gw") != 0 || numberCalls(t, q, "4930778") != 1 {
-		t.Fatalf("%d gateway slots, %d number holds; want 0 and the other claim's 1", slotsHeld(t, q, "gw"), numberCalls(t, q, "4930778"))
+	if g, h := held("4930778"); g != 0 || h != 1 {
+		t.Fatalf("acquire: %d gateway slots, %d number holds; want 0 and the other claim's 1", g, h)
 	}
 }
 
