@@ -126,3 +126,88 @@ func postgresCPU() time.Duration {
 	}
 	return time.Duration(ticks) * 10 * time.Millisecond
 }
+
+// BenchmarkSlotStatement: the database's cost of the hot statement with
+// call slots (gateway of 30 channels, 1 call per number) against the same
+// statement without, each run on one connection back to back with k
+// completions and k claims per statement: the statement's own cost,
+// without the workers, the batching or the Go side. pg-cpu-µs/job is the
+// figure to compare (all postgres processes, 10 ms ticks: use a large
+// -benchtime).
+func BenchmarkSlotStatement(b *testing.B) {
+	d := newBenchDB(b)
+	ctx := context.Background()
+	node, err := d.q.Register(ctx, queue.NodeInfo{ID: "bench", Capacity: 16}, queue.NodeConfig{TTL: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := node.Lease()
+	for _, k := range []int{1, 16} {
+		for _, slots := range []bool{false, true} {
+			b.Run(fmt.Sprintf("jobs=%d/slots=%v", k, slots), func(b *testing.B) {
+				d.reset(b)
+				for _, sql := range []string{`INSERT INTO jobs (request_hash, max_attempts, destination, document, pages_total)
+					SELECT '\x00', 5, (4930000000 + g)::text, 'spool/doc.tiff', 2 FROM generate_series(1, $1) g`,
+					`INSERT INTO gateway_slots (gateway, slot) SELECT 'gw', generate_series(1, 30) WHERE $1 > 0`} {
+					if _, err := d.pool.Exec(ctx, sql, b.N+2*k); err != nil {
+						b.Fatal(err)
+					}
+				}
+				js, err := d.q.Claim(ctx, l, k)
+				if err != nil || len(js) != k {
+					b.Fatalf("claim: %d jobs, %v", len(js), err)
+				}
+				ids, tokens := make([]int64, k), make([]int64, k)
+				for i, j := range js {
+					ids[i], tokens[i] = j.ID, j.Token
+				}
+				pages, reasons, wants := make([]int32, k), make([]string, k), make([]int32, k)
+				for i := range wants {
+					wants[i] = 1
+				}
+				conn, err := d.pool.Acquire(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer conn.Release()
+				cpu0 := postgresCPU()
+				b.ResetTimer()
+				for n := 0; n < b.N; n += k {
+					args := []any{ids, tokens, pages, reasons, wants, int32(0), l.NodeID, l.Incarnation}
+					sql := queue.SQLOps
+					if slots {
+						sql = queue.SQLOpsSlots
+						args = append(args, "gw", 30, 1)
+					}
+					rows, err := conn.Query(ctx, sql, args...)
+					if err != nil {
+						b.Fatal(err)
+					}
+					ids, tokens = ids[:0], tokens[:0]
+					slotted := 0
+					for rows.Next() {
+						v, err := rows.Values()
+						if err != nil {
+							b.Fatal(err)
+						}
+						// The last two columns: claimed, slots taken.
+						if v[len(v)-2].(bool) {
+							ids, tokens = append(ids, v[0].(int64)), append(tokens, v[19].(int64))
+							if v[len(v)-1].(bool) {
+								slotted++
+							}
+						}
+					}
+					rows.Close()
+					if err := rows.Err(); err != nil || len(ids) != k || slots && slotted != k {
+						b.Fatalf("statement: %d claimed, %d with slots, %v", len(ids), slotted, err)
+					}
+				}
+				b.StopTimer()
+				if cpu := postgresCPU() - cpu0; cpu > 0 {
+					b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "pg-cpu-µs/job")
+				}
+			})
+		}
+	}
+}
