@@ -17,4 +17,8 @@ UPDATE jobs j SET call_number = n.number, number_slot = n.slot
 FROM number_slots n
 WHERE n.job_id = j.id AND n.token = j.token AND j.state = 'sending';
 
-DROP TABLE number_slots;
+-- number_slots stays while servers of the previous release run beside
+-- the new ones in a rolling upgrade (they still write it); a later
+-- release drops it. Until every server runs this one, the old and the
+-- new servers each keep the limit among themselves, so a number may get
+-- one call from each side.
