@@ -15,7 +15,7 @@ import (
 // because every call must own a slot row: one of the gateway's fixed rows
 // 1..max_channels (gateway_slots, taken with SKIP LOCKED) and a numbered
 // slot of its number, held on the job's own row (call_number and
-// number_slot, unique among sending jobs). Slots belong to the job's
+// number_slot, unique over the jobs that hold one). Slots belong to the job's
 // claim (its fencing token), so a node that dies loses its slots together
 // with its jobs: a number's hold ends when its job leaves sending (and
 // one left behind on a job that is no longer sending is stale); a
@@ -102,7 +102,7 @@ func (q *Queue) AcquireSlot(ctx context.Context, r SlotRequest) (SlotVerdict, er
 		case !held:
 			return SlotNotHeld, nil
 		case gwFree && numFree:
-			continue // lost a race for a gateway slot
+			continue // the job's row changed under the statement: the next try says why
 		case swept && !gwFree:
 			// SKIP LOCKED passes over free slots that a statement in
 			// flight has locked (a claim taking slots, a completion

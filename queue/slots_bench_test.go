@@ -190,7 +190,8 @@ func BenchmarkSlotStatement(b *testing.B) {
 						if err != nil {
 							b.Fatal(err)
 						}
-						// The last two columns: claimed, slots taken.
+						// The last two columns: claimed, slots taken; id
+						// and token are the 1st and 20th of jobCols.
 						if v[len(v)-2].(bool) {
 							ids, tokens = append(ids, v[0].(int64)), append(tokens, v[19].(int64))
 							if v[len(v)-1].(bool) {

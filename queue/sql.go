@@ -665,7 +665,7 @@ const slotNumberSQL = `regexp_replace(regexp_replace(destination, '^\s+|\s+$', '
 // also sweeps stale slots and creates the gateway's rows).
 //
 // A number's slot is held on the claimed job's own row (call_number,
-// number_slot, unique among sending jobs), written by the claim's own
+// number_slot, unique over the jobs that hold one), written by the claim's own
 // update and given up when the job leaves sending: no row of its own to
 // insert and delete per call. Two jobs to one number in a statement: the
 // first gets the slot. Two statements that give one number's slot to two
