@@ -70,9 +70,12 @@ func TestAudioCallFlows(t *testing.T) {
 			if res["media"] != "audio PCMU" {
 				t.Fatalf("job result says media %v, want audio PCMU: %+v", res["media"], res)
 			}
-			tr, err := calltrace.NewStore(tc.from.s.DB.Queue).ForAttempt(ctx, id, j.Attempts)
-			if err != nil || tr.Media() != "audio PCMU" {
-				t.Fatalf("outbound call trace media %q (%v)", tr.Media(), err)
+			// The trace is stored after the job's result, in a write of its own.
+			tr := waitStoredTrace(ctx, t, "outbound", func() (calltrace.Trace, error) {
+				return calltrace.NewStore(tc.from.s.DB.Queue).ForAttempt(ctx, id, j.Attempts)
+			})
+			if tr.Media() != "audio PCMU" {
+				t.Fatalf("outbound call trace media %q", tr.Media())
 			}
 			if tc.from == a && !traceHas(tr, "audio_fax T.38 not agreed: far end refused T.38 (488)") {
 				t.Fatalf("outbound trace does not show the fall-back after 488: %+v", tr.Events)
@@ -83,19 +86,11 @@ func TestAudioCallFlows(t *testing.T) {
 			}
 			archivedPagesEqual(ctx, t, tc.to, rec, doc, "pages received over audio differ from those sent")
 			// The trace is stored right after the archive record.
-			for {
-				in, err := calltrace.NewStore(tc.to.s.DB.Queue).ForReceived(ctx, strings.TrimPrefix(rec.Key, rec.Source+"/"))
-				if err == nil {
-					if in.Media() != "audio PCMU" {
-						t.Fatalf("inbound call trace media %q", in.Media())
-					}
-					break
-				}
-				select {
-				case <-ctx.Done():
-					t.Fatalf("inbound call trace: %v", err)
-				case <-time.After(100 * time.Millisecond):
-				}
+			in := waitStoredTrace(ctx, t, "inbound", func() (calltrace.Trace, error) {
+				return calltrace.NewStore(tc.to.s.DB.Queue).ForReceived(ctx, strings.TrimPrefix(rec.Key, rec.Source+"/"))
+			})
+			if in.Media() != "audio PCMU" {
+				t.Fatalf("inbound call trace media %q", in.Media())
 			}
 		})
 	}
@@ -109,4 +104,21 @@ func traceHas(tr calltrace.Trace, detail string) bool {
 		}
 	}
 	return false
+}
+
+// waitStoredTrace polls get until a trace is stored or ctx ends: traces are
+// written after the result they belong to.
+func waitStoredTrace(ctx context.Context, t *testing.T, what string, get func() (calltrace.Trace, error)) calltrace.Trace {
+	t.Helper()
+	for {
+		tr, err := get()
+		if err == nil {
+			return tr
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s call trace: %v", what, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
