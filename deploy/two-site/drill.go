@@ -314,7 +314,7 @@ func (d *drill) up(ctx context.Context, bins map[string]string) error {
 		if n.SIP, err = freeBoth(); err != nil {
 			return err
 		}
-		if n.MediaMin, err = freeRange(64, int(time.Now().UnixNano()%10000)+i*131); err != nil {
+		if n.MediaMin, err = freeRange(64); err != nil {
 			return err
 		}
 		n.MediaMax = n.MediaMin + 63

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -204,62 +205,55 @@ var (
 	given   = map[int]bool{}
 )
 
+// Every port of a drill lies below the kernel's ephemeral range (32768 and
+// up on Linux), so while a process is down (fail-back restarts faxd,
+// PostgreSQL, etcd and NATS on their fixed ports) no outgoing or :0 socket
+// of another process can take its port; ports are drawn at random so that
+// drills running side by side rarely look at the same ones.
+const lowPorts, lowBase = 16000, 14000
+
 // freeTCP returns a loopback TCP port nobody listens on now and that this
-// process has not handed out before (the kernel may offer a port again
-// once it is closed, and a drill asks for some thirty before any is bound).
-func freeTCP() (int, error) {
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for i := 0; i < 100; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if !given[port] {
-			given[port] = true
-			return port, nil
-		}
-	}
-	return 0, errors.New("no free TCP port not handed out already")
-}
+// process has not handed out before.
+func freeTCP() (int, error) { return freePorts(1, true, false) }
 
 // freeBoth returns a port free for TCP and UDP (SIP listens on UDP).
-func freeBoth() (int, error) {
-	for i := 0; i < 50; i++ {
-		port, err := freeTCP()
-		if err != nil {
-			return 0, err
-		}
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			u.Close()
-			return port, nil
-		}
-	}
-	return 0, errors.New("no free port for TCP and UDP")
-}
+func freeBoth() (int, error) { return freePorts(1, true, true) }
 
-// freeRange finds n consecutive free UDP ports below the kernel's
-// ephemeral range (so no outgoing socket takes them meanwhile).
-func freeRange(n int, seed int) (int, error) {
+// freeRange finds n consecutive free UDP ports.
+func freeRange(n int) (int, error) { return freePorts(n, false, true) }
+
+// freePorts finds n consecutive loopback ports below the ephemeral range,
+// free now for TCP and/or UDP and not handed out by this process before (a
+// drill asks for some thirty before any is bound).
+func freePorts(n int, tcp, udp bool) (int, error) {
 	portsMu.Lock()
 	defer portsMu.Unlock()
-	for try := 0; try < 200; try++ {
-		base := 14000 + ((seed*7919 + try*397) % 16000)
-		ok := true
-		for port := base; port < base+n && ok; port++ {
-			if given[port] {
-				ok = false
-				break
-			}
-			u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+	free := func(port int) bool {
+		if given[port] {
+			return false
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		if tcp {
+			l, err := net.Listen("tcp", addr)
 			if err != nil {
-				ok = false
-				break
+				return false
+			}
+			l.Close()
+		}
+		if udp {
+			u, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				return false
 			}
 			u.Close()
+		}
+		return true
+	}
+	for try := 0; try < 500; try++ {
+		base := lowBase + rand.IntN(lowPorts-n)
+		ok := true
+		for port := base; port < base+n && ok; port++ {
+			ok = free(port)
 		}
 		if ok {
 			for port := base; port < base+n; port++ {
@@ -268,7 +262,7 @@ func freeRange(n int, seed int) (int, error) {
 			return base, nil
 		}
 	}
-	return 0, errors.New("no free UDP port range")
+	return 0, errors.New("no free loopback port below the ephemeral range")
 }
 
 // waitFor polls check until it returns nil, the timeout passes or ctx ends.
