@@ -5,8 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // Claim takes up to n claimable jobs, highest priority first, for the
@@ -172,6 +170,30 @@ func (q *Queue) runOps(batch []*opCall) {
 	}
 }
 
+// hotStatement is the statement for a batch with the given number of
+// completions that claims at most claims jobs under hint h (no gateway: no
+// call slots). Its parameters are those of sqlClaim, sqlClaimSlots, sqlOps
+// or sqlOpsSlots in the same cases. A batch of at most one job each way
+// takes its job's slots in a smaller plan (claimOneWithSlot) unless
+// generalOnly.
+func hotStatement(completions, claims int, h SlotHint, generalOnly bool) string {
+	one := completions <= 1 && claims <= 1 && h.NumberLimit <= 1 && !generalOnly
+	switch {
+	case completions == 0 && h.Gateway == "":
+		return sqlClaim
+	case completions == 0 && one:
+		return sqlClaimSlot1
+	case completions == 0:
+		return sqlClaimSlots
+	case h.Gateway == "":
+		return sqlOps
+	case one:
+		return sqlOpsSlot1
+	default:
+		return sqlOpsSlots
+	}
+}
+
 func (q *Queue) runStatement(calls []*opCall, l *Lease, h SlotHint) {
 	ctx, cancel := calls[0].ctx, context.CancelFunc(func() {})
 	if len(calls) > 1 {
@@ -179,8 +201,7 @@ func (q *Queue) runStatement(calls []*opCall, l *Lease, h SlotHint) {
 	}
 	defer cancel()
 
-	type key struct{ id, token int64 }
-	seen := make(map[key]bool)
+	seen := make(map[opKey]bool)
 	var (
 		ids, tokens  []int64
 		pages, wants []int32
@@ -197,7 +218,7 @@ func (q *Queue) runStatement(calls []*opCall, l *Lease, h SlotHint) {
 			claims += int32(c.want)
 			continue
 		}
-		k := key{c.id, c.token}
+		k := opKey{c.id, c.token}
 		if seen[k] {
 			// A repeated call loses to the first (it is diagnosed below).
 			c.dup = true
@@ -209,7 +230,22 @@ func (q *Queue) runStatement(calls []*opCall, l *Lease, h SlotHint) {
 		wants = append(wants, int32(c.want))
 	}
 
-	done := make(map[key]Job, len(ids))
+	claimsAtMost := int(claims)
+	for _, w := range wants {
+		claimsAtMost += int(w)
+	}
+
+	// The parameters of each form of the statement (see hotStatement).
+	var args []any
+	if len(ids) > 0 {
+		args = []any{ids, tokens, pages, reasons, wants}
+	}
+	args = append(args, claims, node, incarnation)
+	if h.Gateway != "" {
+		args = append(args, h.Gateway, h.GatewayLimit, h.NumberLimit)
+	}
+	sql := hotStatement(len(ids), claimsAtMost, h, q.generalOnly)
+	done := make(map[opKey]Job, len(ids))
 	var claimed []Job
 	var err error
 	// A statement that gave one number's slot to a job while another
@@ -217,42 +253,7 @@ func (q *Queue) runStatement(calls []*opCall, l *Lease, h SlotHint) {
 	// number holds; run again, it sees the other's hold. Races need two
 	// claims of one number at the same moment, so a few runs suffice.
 	for range 5 {
-		clear(done)
-		claimed = claimed[:0]
-		var rows pgx.Rows
-		switch {
-		case len(ids) == 0 && h.Gateway == "":
-			rows, err = q.pool.Query(ctx, sqlClaim, claims, node, incarnation)
-		case len(ids) == 0:
-			rows, err = q.pool.Query(ctx, sqlClaimSlots, claims, node, incarnation, h.Gateway, h.GatewayLimit, h.NumberLimit)
-		case h.Gateway == "":
-			rows, err = q.pool.Query(ctx, sqlOps, ids, tokens, pages, reasons, wants, claims, node, incarnation)
-		default:
-			rows, err = q.pool.Query(ctx, sqlOpsSlots, ids, tokens, pages, reasons, wants, claims, node, incarnation,
-				h.Gateway, h.GatewayLimit, h.NumberLimit)
-		}
-		if err == nil {
-			for rows.Next() {
-				var isClaim, slotted bool
-				var j Job
-				if j, err = scanJob(rows, &isClaim, &slotted); err != nil {
-					break
-				}
-				if slotted {
-					j.SlotGateway = h.Gateway
-				}
-				if isClaim {
-					claimed = append(claimed, j)
-				} else {
-					done[key{j.ID, j.Token}] = j
-				}
-			}
-			rows.Close()
-			if err == nil {
-				err = rows.Err()
-			}
-		}
-		if !isNumberRace(err) {
+		if claimed, err = q.runOnce(ctx, sql, args, h.Gateway, done, claimed[:0]); !isNumberRace(err) {
 			break
 		}
 		q.log.Debug("queue: number slot taken by a concurrent claim, running the statement again")
@@ -278,7 +279,7 @@ func (q *Queue) runStatement(calls []*opCall, l *Lease, h SlotHint) {
 			c.ok = true
 			continue
 		}
-		if j, found := done[key{c.id, c.token}]; found && !c.dup {
+		if j, found := done[opKey{c.id, c.token}]; found && !c.dup {
 			c.done, c.ok = j, true
 			continue
 		}
@@ -316,6 +317,36 @@ func (q *Queue) runStatement(calls []*opCall, l *Lease, h SlotHint) {
 			q.setClaimErr(calls, fmt.Errorf("queue: claim by %s/%d: %w", node, incarnation, ErrLeaseLost))
 		}
 	}
+}
+
+// opKey is a completion: a job under a fencing token.
+type opKey struct{ id, token int64 }
+
+// runOnce runs the hot statement once: done gets the completed jobs
+// (cleared first), claimed the claimed ones appended.
+func (q *Queue) runOnce(ctx context.Context, sql string, args []any, gateway string, done map[opKey]Job, claimed []Job) ([]Job, error) {
+	clear(done)
+	rows, err := q.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return claimed, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var isClaim, slotted bool
+		j, err := scanJob(rows, &isClaim, &slotted)
+		if err != nil {
+			return claimed, err
+		}
+		if slotted {
+			j.SlotGateway = gateway
+		}
+		if isClaim {
+			claimed = append(claimed, j)
+		} else {
+			done[opKey{j.ID, j.Token}] = j
+		}
+	}
+	return claimed, rows.Err()
 }
 
 func (q *Queue) setClaimErr(calls []*opCall, err error) {

@@ -102,6 +102,8 @@ type Queue struct {
 	outbox notifier // faxd_outbox: outbox rows committed
 	ops    batcher[*opCall]
 	slots  batcher[*slotCall]
+
+	generalOnly bool // tests: every statement with slots in its general form
 }
 
 // New returns a queue on pool, whose database has schemas.Queue applied.

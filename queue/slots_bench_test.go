@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/faxd/faxd/queue"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // BenchmarkClaimSlots: claim, call slot and completion per job with the
@@ -35,6 +36,15 @@ func BenchmarkClaimSlots(b *testing.B) {
 				if _, err := d.pool.Exec(ctx, `
 					INSERT INTO jobs (request_hash, max_attempts, destination, document, pages_total)
 					SELECT '\x00', 5, (4930000000 + g)::text, 'spool/doc.tiff', 2 FROM generate_series(1, $1) g`, b.N); err != nil {
+					b.Fatal(err)
+				}
+				// The gateway's slot rows, as a server has them from its
+				// first call on (the slow path creates them). Left to the
+				// first calls, 16 workers all took the slow path at once,
+				// which opened a connection each: the pool then spread the
+				// statements over 16 backends (2 without slots), each one
+				// cold, at twice the database CPU per job.
+				if _, err := d.pool.Exec(ctx, `INSERT INTO gateway_slots (gateway, slot) SELECT 'gw', generate_series(1, 30) WHERE $1`, slots); err != nil {
 					b.Fatal(err)
 				}
 				node, err := d.q.Register(ctx, queue.NodeInfo{ID: "bench", Capacity: workers}, queue.NodeConfig{TTL: time.Hour})
@@ -129,11 +139,14 @@ func postgresCPU() time.Duration {
 
 // BenchmarkSlotStatement: the database's cost of the hot statement with
 // call slots (gateway of 30 channels, 1 call per number) against the same
-// statement without, each run on one connection back to back with k
-// completions and k claims per statement: the statement's own cost,
-// without the workers, the batching or the Go side. pg-cpu-µs/job is the
-// figure to compare (all postgres processes, 10 ms ticks: use a large
-// -benchtime).
+// statement without, with k completions and k claims per statement: the
+// statement's own cost, without the workers, the batching or the Go side.
+// Each form runs on a connection of its own, the forms taking turns
+// statement by statement from one backlog, so that a shared machine's load
+// falls on all of them alike; each reports its backend's CPU time per job
+// (from /proc/<pid>/schedstat, Linux) and the slot forms their ratio to
+// the form without. At 1 job the general form (what a batch of several
+// jobs runs) is measured too, against the one-job form the channels use.
 func BenchmarkSlotStatement(b *testing.B) {
 	d := newBenchDB(b)
 	ctx := context.Background()
@@ -142,48 +155,67 @@ func BenchmarkSlotStatement(b *testing.B) {
 		b.Fatal(err)
 	}
 	l := node.Lease()
+	hint := queue.SlotHint{Gateway: "gw", GatewayLimit: 30, NumberLimit: 1}
+	type form struct {
+		name  string
+		sql   string
+		slots bool
+		conn  *pgxpool.Conn
+		pid   int
+		cpu   int64
+		ids   []int64
+		toks  []int64
+	}
 	for _, k := range []int{1, 16} {
-		for _, slots := range []bool{false, true} {
-			b.Run(fmt.Sprintf("jobs=%d/slots=%v", k, slots), func(b *testing.B) {
-				d.reset(b)
-				for _, sql := range []string{`INSERT INTO jobs (request_hash, max_attempts, destination, document, pages_total)
-					SELECT '\x00', 5, (4930000000 + g)::text, 'spool/doc.tiff', 2 FROM generate_series(1, $1) g`,
-					`INSERT INTO gateway_slots (gateway, slot) SELECT 'gw', generate_series(1, 30) WHERE $1 > 0`} {
-					if _, err := d.pool.Exec(ctx, sql, b.N+2*k); err != nil {
-						b.Fatal(err)
-					}
+		b.Run(fmt.Sprintf("jobs=%d", k), func(b *testing.B) {
+			forms := []*form{
+				{name: "off", sql: queue.HotStatement(k, k, queue.SlotHint{})},
+				{name: "slots", sql: queue.HotStatement(k, k, hint), slots: true},
+			}
+			if k == 1 {
+				forms = append(forms, &form{name: "general", sql: queue.SQLOpsSlots, slots: true})
+			}
+			d.reset(b)
+			for _, sql := range []string{`INSERT INTO jobs (request_hash, max_attempts, destination, document, pages_total)
+				SELECT '\x00', 5, (4930000000 + g)::text, 'spool/doc.tiff', 2 FROM generate_series(1, $1) g`,
+				`INSERT INTO gateway_slots (gateway, slot) SELECT 'gw', generate_series(1, 30) WHERE $1 > 0`} {
+				if _, err := d.pool.Exec(ctx, sql, len(forms)*(b.N+2*k)); err != nil {
+					b.Fatal(err)
 				}
+			}
+			for _, f := range forms {
 				js, err := d.q.Claim(ctx, l, k)
 				if err != nil || len(js) != k {
 					b.Fatalf("claim: %d jobs, %v", len(js), err)
 				}
-				ids, tokens := make([]int64, k), make([]int64, k)
-				for i, j := range js {
-					ids[i], tokens[i] = j.ID, j.Token
+				for _, j := range js {
+					f.ids, f.toks = append(f.ids, j.ID), append(f.toks, j.Token)
 				}
-				pages, reasons, wants := make([]int32, k), make([]string, k), make([]int32, k)
-				for i := range wants {
-					wants[i] = 1
-				}
-				conn, err := d.pool.Acquire(ctx)
-				if err != nil {
+				if f.conn, err = d.pool.Acquire(ctx); err != nil {
 					b.Fatal(err)
 				}
-				defer conn.Release()
-				cpu0 := postgresCPU()
-				b.ResetTimer()
-				for n := 0; n < b.N; n += k {
-					args := []any{ids, tokens, pages, reasons, wants, int32(0), l.NodeID, l.Incarnation}
-					sql := queue.SQLOps
-					if slots {
-						sql = queue.SQLOpsSlots
-						args = append(args, "gw", 30, 1)
+				defer f.conn.Release()
+				if err := f.conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&f.pid); err != nil {
+					b.Fatal(err)
+				}
+			}
+			pages, reasons, wants := make([]int32, k), make([]string, k), make([]int32, k)
+			for i := range wants {
+				wants[i] = 1
+			}
+			b.ResetTimer()
+			for n := 0; n < b.N; n += k {
+				for _, f := range forms {
+					args := []any{f.ids, f.toks, pages, reasons, wants, int32(0), l.NodeID, l.Incarnation}
+					if f.slots {
+						args = append(args, hint.Gateway, hint.GatewayLimit, hint.NumberLimit)
 					}
-					rows, err := conn.Query(ctx, sql, args...)
+					cpu0 := backendCPU(f.pid)
+					rows, err := f.conn.Query(ctx, f.sql, args...)
 					if err != nil {
 						b.Fatal(err)
 					}
-					ids, tokens = ids[:0], tokens[:0]
+					f.ids, f.toks = f.ids[:0], f.toks[:0]
 					slotted := 0
 					for rows.Next() {
 						v, err := rows.Values()
@@ -193,22 +225,41 @@ func BenchmarkSlotStatement(b *testing.B) {
 						// The last two columns: claimed, slots taken; id
 						// and token are the 1st and 20th of jobCols.
 						if v[len(v)-2].(bool) {
-							ids, tokens = append(ids, v[0].(int64)), append(tokens, v[19].(int64))
+							f.ids, f.toks = append(f.ids, v[0].(int64)), append(f.toks, v[19].(int64))
 							if v[len(v)-1].(bool) {
 								slotted++
 							}
 						}
 					}
 					rows.Close()
-					if err := rows.Err(); err != nil || len(ids) != k || slots && slotted != k {
-						b.Fatalf("statement: %d claimed, %d with slots, %v", len(ids), slotted, err)
+					if err := rows.Err(); err != nil || len(f.ids) != k || f.slots && slotted != k {
+						b.Fatalf("%s: %d claimed, %d with slots, %v", f.name, len(f.ids), slotted, err)
 					}
+					f.cpu += backendCPU(f.pid) - cpu0
 				}
-				b.StopTimer()
-				if cpu := postgresCPU() - cpu0; cpu > 0 {
-					b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "pg-cpu-µs/job")
+			}
+			b.StopTimer()
+			for _, f := range forms {
+				b.ReportMetric(float64(f.cpu)/1000/float64(b.N), f.name+"-µs/job")
+				if f.slots && f.cpu > 0 {
+					b.ReportMetric(float64(forms[0].cpu)/float64(f.cpu), f.name+"-ratio")
 				}
-			})
-		}
+			}
+		})
 	}
+}
+
+// backendCPU is the CPU time of process pid so far, in ns (Linux
+// schedstat; 0 elsewhere).
+func backendCPU(pid int) int64 {
+	bs, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(bs))
+	if len(f) == 0 {
+		return 0
+	}
+	ns, _ := strconv.ParseInt(f[0], 10, 64)
+	return ns
 }

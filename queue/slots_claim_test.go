@@ -309,8 +309,20 @@ func TestInboundCallsHoldGatewaySlots(t *testing.T) {
 // has nobody to hand to is freed too.
 func TestCompleteAndClaimHandsOverSlot(t *testing.T) {
 	t.Parallel()
+	for _, form := range []string{"one-job", "general"} {
+		t.Run(form, func(t *testing.T) {
+			t.Parallel()
+			testHandOverSlot(t, form == "general")
+		})
+	}
+}
+
+func testHandOverSlot(t *testing.T, general bool) {
 	ctx := context.Background()
 	q := newQueue(t, pgtest.NewDSN(t))
+	if general {
+		queue.GeneralOnly(q)
+	}
 	n := register(t, q, "n", queue.NodeConfig{})
 	makeSlots(t, q, n, "gw", 1)
 	makeSlots(t, q, n, "other", 1)
@@ -350,13 +362,30 @@ func TestCompleteAndClaimHandsOverSlot(t *testing.T) {
 	if g, o := slotsHeld(t, q, "gw"), slotsHeld(t, q, "other"); g != 1 || o != 0 {
 		t.Fatalf("held: gw %d, other %d; want 1 and 0", g, o)
 	}
+	// The next job's number is busy (another node calls it): the claim
+	// takes the job without slots and the finished call's slot is freed,
+	// not handed to a job that may not call.
+	busy := enqueue(t, q, req("4930799"))
+	if _, err := q.Pool().Exec(ctx, `INSERT INTO jobs (request_hash, max_attempts, destination, document, state, node_id,
+		node_incarnation, token, claimed_at, call_number, number_slot)
+		VALUES ('\x00', 5, '4930799', 'doc', 'sending', 'other', 1, nextval('queue_fencing_seq'), now(), '4930799', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	_, js, err = q.CompleteAndClaimWithSlot(ctx, third.ID, third.Token, queue.Result{Pages: 3}, n.Lease(), 1, hint)
+	if err != nil || len(js) != 1 || js[0].ID != busy.ID || js[0].SlotGateway != "" {
+		t.Fatalf("claim of a busy number: %v %v, want job %d without slots", js, err, busy.ID)
+	}
+	if g, c := slotsHeld(t, q, "gw"), numberCalls(t, q, "4930799"); g != 0 || c != 1 {
+		t.Fatalf("after a claim of a busy number: gateway %d, number %d held; want 0 and 1 (the other node's)", g, c)
+	}
+	third = js[0]
 	// Nothing left to claim: the finished call's slot is freed.
 	_, js, err = q.CompleteAndClaimWithSlot(ctx, third.ID, third.Token, queue.Result{Pages: 3}, n.Lease(), 1, hint)
 	if err != nil || len(js) != 0 {
 		t.Fatalf("last completion: %v %v", js, err)
 	}
-	if g, c := slotsHeld(t, q, "gw"), numberCalls(t, q, third.Destination); g != 0 || c != 0 {
-		t.Fatalf("after the last call: gateway %d, number %d held; want none", g, c)
+	if g, c := slotsHeld(t, q, "gw"), numberCalls(t, q, third.Destination); g != 0 || c != 1 {
+		t.Fatalf("after the last call: gateway %d, number %d held; want 0 and 1 (the other node's)", g, c)
 	}
 }
 
@@ -478,6 +507,8 @@ func TestSlotPlansProbeHoldIndex(t *testing.T) {
 	for _, c := range []struct{ name, sql, args string }{
 		{"ops", queue.SQLOpsSlots, `('{1}', '{1}', '{1}', '{x}', '{1}', 1, 'n', 1, 'gw', 30, 1)`},
 		{"claim", queue.SQLClaimSlots, `(1, 'n', 1, 'gw', 30, 1)`},
+		{"ops1", queue.SQLOpsSlot1, `('{1}', '{1}', '{1}', '{x}', '{1}', 0, 'n', 1, 'gw', 30, 1)`},
+		{"claim1", queue.SQLClaimSlot1, `(1, 'n', 1, 'gw', 30, 1)`},
 	} {
 		if _, err := conn.Exec(ctx, "PREPARE plan_"+c.name+" AS "+c.sql); err != nil {
 			t.Fatal(err)

@@ -737,6 +737,44 @@ func claimWithSlots(node, inc, limit, g, gl, nl string, handover bool) string {
 		"CASE WHEN pair.slotted AND "+nl+"::int > 0 THEN pair.nslot END") + `, pair.slotted` + update
 }
 
+// claimOneWithSlot is claimWithSlots for a statement that claims at most
+// one job, completes at most one and has a number limit of 0 or 1: the
+// channel worker's usual statement, which takes the same slots. Pairing
+// several jobs with several slots (window functions, their sorts, the
+// slot series) costs a one-job statement more to set up than to run, so
+// this plan has none of it: one scan finds the gateway slot, the
+// completion's own slot first (handed over as in claimWithSlots), else
+// the first free one, and one update writes every slot row once.
+func claimOneWithSlot(node, inc, limit, g, gl, nl string, handover bool) string {
+	own, done := "false", "NULL::bigint AS id, NULL::bigint AS token"
+	if handover {
+		own = "(gs.job_id, gs.token) = (SELECT id, token FROM done)"
+		done = "(SELECT id FROM done), (SELECT token FROM done)"
+	}
+	return claimNext(node, inc, limit) + `
+), gs AS (
+	SELECT slot FROM gateway_slots gs
+	WHERE gateway = ` + g + ` AND slot <= ` + gl + `::int AND ` + gl + `::int > 0 AND EXISTS (SELECT 1 FROM next)
+	  AND (gs.job_id IS NULL AND gs.in_call IS NULL OR ` + own + `)
+	ORDER BY gs.job_id IS NULL, slot LIMIT 1
+	FOR UPDATE SKIP LOCKED
+), pair AS (
+	SELECT id, token, number, gslot, nslot,
+		(` + gl + `::int = 0 OR gslot IS NOT NULL) AND (` + nl + `::int = 0 OR nslot IS NOT NULL) AS slotted
+	FROM (SELECT id, token, number, (SELECT slot FROM gs) AS gslot,
+			CASE WHEN ` + nl + `::int = 1 THEN (SELECT 1 WHERE NOT EXISTS (` + numberHeld("n.number", "1") + `)) END AS nslot
+		FROM (SELECT id, token, ` + slotNumberSQL + ` AS number FROM next) n) p` + claimUpdate(node, inc, "pair", "pair.number",
+		"CASE WHEN pair.slotted AND "+nl+"::int > 0 THEN pair.nslot END") + `, pair.slotted
+), gupd AS (
+	-- One write per slot row: the completion's slot goes to the claimed
+	-- job or is freed; a free slot goes to the claimed job.
+	UPDATE gateway_slots gs SET job_id = CASE WHEN gs.gateway = ` + g + ` AND gs.slot = a.gslot THEN a.id END,
+		token = CASE WHEN gs.gateway = ` + g + ` AND gs.slot = a.gslot THEN a.token END
+	FROM (SELECT d.done_id, d.done_token, p.id, p.token, p.gslot
+		FROM (SELECT ` + done + `) d(done_id, done_token) LEFT JOIN pair p ON p.slotted) a
+	WHERE gs.job_id = a.done_id AND gs.token = a.done_token OR gs.gateway = ` + g + ` AND gs.slot = a.gslot`
+}
+
 // numberHeld finds the job that holds slot s of number n (index
 // jobs_number_slot).
 func numberHeld(n, s string) string {
@@ -751,6 +789,14 @@ WITH ` + claimWithSlots("$2", "$3", "(SELECT $1::int)", "(SELECT $4::text)", "(S
 SELECT ` + jobCols + `, true, slotted FROM claimed`
 	sqlOpsSlots = sqlOpsDone + `
 ), ` + claimWithSlots("$7", "$8", opsLimit, "(SELECT $9::text)", "(SELECT $10::int)", "(SELECT $11::int)", true) + opsTail + `
+SELECT ` + jobCols + `, false, false FROM done
+UNION ALL
+SELECT ` + jobCols + `, true, slotted FROM claimed`
+	sqlClaimSlot1 = `
+WITH ` + claimOneWithSlot("$2", "$3", "(SELECT $1::int)", "(SELECT $4::text)", "(SELECT $5::int)", "(SELECT $6::int)", false) + claimTail + `
+SELECT ` + jobCols + `, true, slotted FROM claimed`
+	sqlOpsSlot1 = sqlOpsDone + `
+), ` + claimOneWithSlot("$7", "$8", opsLimit, "(SELECT $9::text)", "(SELECT $10::int)", "(SELECT $11::int)", true) + opsTail + `
 SELECT ` + jobCols + `, false, false FROM done
 UNION ALL
 SELECT ` + jobCols + `, true, slotted FROM claimed`
