@@ -315,20 +315,11 @@ func (q *Queue) ReleaseAfter(ctx context.Context, id, token int64, delay time.Du
 func (q *Queue) AckCancel(ctx context.Context, id, token int64, pages int) (Job, error) {
 	var out Job
 	err := pgx.BeginFunc(ctx, q.pool, func(tx pgx.Tx) error {
-		var state string
-		var cur *int64
-		var att, maxAtt int32
-		var retry []byte
-		var cancel bool
-		var dest string
-		err := tx.QueryRow(ctx, sqlFailLock, id).Scan(&state, &cur, &att, &maxAtt, &retry, &cancel, &dest)
+		h, err := lockHeld(ctx, tx, id, token)
 		if err != nil {
 			return err
 		}
-		if cur == nil || *cur != token || state != string(Sending) {
-			return errDiagnose
-		}
-		if !cancel {
+		if !h.cancel {
 			return fmt.Errorf("queue: ack cancel job %d: no cancel requested: %w", id, ErrInvalidTransition)
 		}
 		out, err = q.holderTransition(ctx, tx, "ack cancel", id, token, Cancelled, 0, 0, pages, "", "cancelled")
@@ -341,6 +332,29 @@ func (q *Queue) AckCancel(ctx context.Context, id, token int64, pages int) (Job,
 }
 
 var errDiagnose = errors.New("diagnose")
+
+// heldRow is what Fail and AckCancel read of a job they hold.
+type heldRow struct {
+	attempts, maxAttempts int32
+	retry                 []byte // the job's own retry policy (JSON)
+	cancel                bool   // a cancel was requested
+	destination           string
+}
+
+// lockHeld locks job id for a call that holds it under token; errDiagnose
+// when the job is not sending under that token.
+func lockHeld(ctx context.Context, tx pgx.Tx, id, token int64) (heldRow, error) {
+	var h heldRow
+	var state string
+	var cur *int64
+	if err := tx.QueryRow(ctx, sqlFailLock, id).Scan(&state, &cur, &h.attempts, &h.maxAttempts, &h.retry, &h.cancel, &h.destination); err != nil {
+		return h, err
+	}
+	if cur == nil || *cur != token || state != string(Sending) {
+		return h, errDiagnose
+	}
+	return h, nil
+}
 
 func (q *Queue) txErr(ctx context.Context, op string, id, token int64, err error) error {
 	switch {
@@ -368,23 +382,15 @@ func (q *Queue) Fail(ctx context.Context, id, token int64, f Failure) (Job, erro
 	}
 	var out Job
 	err := pgx.BeginFunc(ctx, q.pool, func(tx pgx.Tx) error {
-		var state string
-		var cur *int64
-		var att, maxAtt int32
-		var retry []byte
-		var cancel bool
-		var dest string
-		err := tx.QueryRow(ctx, sqlFailLock, id).Scan(&state, &cur, &att, &maxAtt, &retry, &cancel, &dest)
+		h, err := lockHeld(ctx, tx, id, token)
 		if err != nil {
 			return err
 		}
-		if cur == nil || *cur != token || state != string(Sending) {
-			return errDiagnose
-		}
+		att, maxAtt, cancel := h.attempts, h.maxAttempts, h.cancel
 		policy := q.cfg.Retry
-		if len(retry) > 0 && !bytes.Equal(retry, []byte("null")) {
+		if len(h.retry) > 0 && !bytes.Equal(h.retry, []byte("null")) {
 			var own RetryPolicy
-			if err := json.Unmarshal(retry, &own); err != nil {
+			if err := json.Unmarshal(h.retry, &own); err != nil {
 				return err
 			}
 			policy = policy.merge(own)
@@ -421,7 +427,7 @@ func (q *Queue) Fail(ctx context.Context, id, token int64, f Failure) (Job, erro
 		// may have taken the preferred site's gateways out of rotation,
 		// and the job must not wait for a site that cannot send it. The
 		// preferrer answers from memory (no I/O in the transaction).
-		_, err = tx.Exec(ctx, sqlResite, id, q.cfg.Sites.PreferredSite(dest), q.cfg.SiteWait.Seconds())
+		_, err = tx.Exec(ctx, sqlResite, id, q.cfg.Sites.PreferredSite(h.destination), q.cfg.SiteWait.Seconds())
 		return err
 	})
 	switch {
