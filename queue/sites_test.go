@@ -36,19 +36,7 @@ func (prefixSites) PreferredSite(number string) string {
 func TestSitePreference(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := pgtest.NewDSN(t)
-	q, err := queue.New(pgtest.Pool(t, dsn), queue.Config{Retry: noJitter(), Logger: quiet, Sites: prefixSites{}, SiteWait: 2 * time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := func(id, site string) *queue.Node {
-		n, err := q.Register(ctx, queue.NodeInfo{ID: id, Site: site, Capacity: 4}, queue.NodeConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	na, nb := reg("na", "a"), reg("nb", "b")
+	q, na, nb := twoSites(t, prefixSites{}, 2*time.Minute)
 	claim := func(n *queue.Node) []queue.Job {
 		t.Helper()
 		jobs, err := q.Claim(ctx, n.Lease(), 10)
@@ -179,21 +167,9 @@ func (s *switchSites) PreferredSite(string) string { v, _ := s.site.Load().(stri
 func TestSiteRecomputedOnRetry(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := pgtest.NewDSN(t)
 	prefer := &switchSites{}
 	prefer.site.Store("a")
-	q, err := queue.New(pgtest.Pool(t, dsn), queue.Config{Retry: noJitter(), Logger: quiet, Sites: prefer, SiteWait: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := func(id, site string) *queue.Node {
-		n, err := q.Register(ctx, queue.NodeInfo{ID: id, Site: site, Capacity: 4}, queue.NodeConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	na, nb := reg("na", "a"), reg("nb", "b")
+	q, na, nb := twoSites(t, prefer, time.Hour)
 	j := enqueue(t, q, req("4930123"))
 	if got, err := q.Claim(ctx, nb.Lease(), 1); err != nil || len(got) != 0 {
 		t.Fatalf("site b claimed a's job within the wait: %v %v", got, err)
@@ -231,4 +207,22 @@ func TestSiteRecomputedOnRetry(t *testing.T) {
 	if c := claimOne(t, q, na); c.ID != j.ID {
 		t.Fatalf("a claimed %d, want %d", c.ID, j.ID)
 	}
+}
+
+// twoSites is a queue whose jobs prefer sites as sites says, after wait,
+// with a node on site a and one on site b.
+func twoSites(t *testing.T, sites queue.SitePreferrer, wait time.Duration) (q *queue.Queue, na, nb *queue.Node) {
+	t.Helper()
+	q, err := queue.New(pgtest.Pool(t, pgtest.NewDSN(t)), queue.Config{Retry: noJitter(), Logger: quiet, Sites: sites, SiteWait: wait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := func(id, site string) *queue.Node {
+		n, err := q.Register(context.Background(), queue.NodeInfo{ID: id, Site: site, Capacity: 4}, queue.NodeConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	return q, reg("na", "a"), reg("nb", "b")
 }
