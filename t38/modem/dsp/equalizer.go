@@ -48,6 +48,10 @@ func (e *Equalizer) Output() complex64 {
 	// checks and keep the headers in registers.
 	coef := e.coef
 	h := e.hist[e.pos:][:len(coef)]
+	if len(coef) == eqTaps32 {
+		re, im := dotComplex32((*[eqTaps32]complex64)(coef), (*[eqTaps32]complex64)(h))
+		return complex(re, im)
+	}
 	var re, im float32
 	// Four taps a step, summed in the same order as one at a time (the
 	// result is bit for bit the same), to spend less on loop control.

@@ -7,7 +7,6 @@ package dsp
 // instant Push reports, reading FrontEnd.EQ.Output().
 type FrontEnd struct {
 	Meter *PowerMeter
-	NCO   *NCO
 	AGC   *AGC
 	Sync  *SymbolSync
 	EQ    *Equalizer
@@ -50,15 +49,16 @@ type FrontEndConfig struct {
 
 // NewFrontEnd builds the chain.
 func NewFrontEnd(c FrontEndConfig) *FrontEnd {
-	return &FrontEnd{
+	f := &FrontEnd{
 		Meter:  NewPowerMeter(c.MeterLen),
-		NCO:    NewNCO(-c.CarrierHz, c.SampleRate),
 		AGC:    NewAGC(1, 64),
 		Sync:   NewSymbolSync(c.SampleRate/c.Baud, c.Alpha, c.Span),
 		EQ:     NewEqualizer(c.EQTaps),
 		PLL:    NewCarrierLoop(0.02),
 		offLen: c.OffLen,
 	}
+	f.Sync.SetCarrier(c.CarrierHz, c.SampleRate)
+	return f
 }
 
 // SetThresholds sets the carrier on and off levels in dBm0.
@@ -78,7 +78,6 @@ func (f *FrontEnd) Park() {
 // restart resets the chain for a new signal: the equaliser is the
 // modem's to reset (V.17's short training keeps it).
 func (f *FrontEnd) restart() {
-	f.NCO.Reset()
 	f.AGC.Reset()
 	f.Sync.Reset()
 	f.Sync.Kp, f.Sync.Ki = 0.2, 0 // pull in fast on the alternations
@@ -116,12 +115,9 @@ func (f *FrontEnd) Push(s int16) Step {
 		f.restart()
 		st |= StepRetry
 	}
-	// A real sample times the oscillator: two products, not a complex
-	// multiply's four (the imaginary part's are exactly zero).
-	x *= 1.0 / 32768
-	o := f.NCO.Next()
-	z := f.AGC.Apply(complex(x*real(o), x*imag(o)))
-	y, onTime, ok := f.Sync.Push(z)
+	// The sample stays real up to the matched filter, which mixes it
+	// down at its output instants only (SymbolSync.SetCarrier).
+	y, onTime, ok := f.Sync.PushReal(f.AGC.ApplyReal(x * (1.0 / 32768)))
 	if !ok {
 		return st
 	}

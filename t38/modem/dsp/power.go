@@ -72,5 +72,18 @@ func (a *AGC) Apply(x complex64) complex64 {
 	return complex(real(x)*a.Gain, imag(x)*a.Gain)
 }
 
+// ApplyReal is Apply for a real sample (the level of a real passband
+// sample equals that of its mixed-down value: the carrier has unit
+// magnitude).
+func (a *AGC) ApplyReal(x float32) float32 {
+	if !a.Frozen {
+		a.p += a.alpha * (x*x - a.p)
+		if a.n++; a.n&7 == 0 && a.p > 0 {
+			a.Gain = float32(math.Sqrt(float64(a.Target / a.p)))
+		}
+	}
+	return x * a.Gain
+}
+
 // Reset forgets the level.
 func (a *AGC) Reset() { a.Gain, a.Frozen, a.p, a.n = 1, false, 0, 0 }

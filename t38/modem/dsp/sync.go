@@ -25,6 +25,16 @@ type SymbolSync struct {
 	mid, prevOn complex64
 	havePrev    bool
 
+	// With a carrier set (SetCarrier), PushReal takes real passband
+	// samples: the mixing down is folded into the filter taps, whose
+	// window starts at a sample m, and the output is turned by the
+	// carrier's phase at m, read from one tabulated period. That spares
+	// the oscillator and half the stores on every sample.
+	rbuf  []float32     // real input ring, twice, as buf
+	ctab  [][]complex64 // ctab[p][i] = table[p][i]·e^{-jωi}
+	rot   []complex64   // e^{-jωm} for m over one carrier period
+	cbase int           // sample count dropped by the renormalisation, mod len(rot)
+
 	// Loop gains (samples of correction per unit of normalised error)
 	// and the integrator that learns the clock-rate offset.
 	Kp, Ki float64
@@ -69,6 +79,8 @@ func NewSymbolSync(sps, alpha float64, span int) *SymbolSync {
 // Reset forgets the signal and the learned clock offset.
 func (s *SymbolSync) Reset() {
 	clear(s.buf)
+	clear(s.rbuf)
+	s.cbase = 0
 	s.n, s.wi = 0, 0
 	s.next = float64(2 * s.half)
 	s.due = 3 * s.half
@@ -107,26 +119,84 @@ func (s *SymbolSync) Push(x complex64) (y complex64, onTime, ok bool) {
 	row := s.table[int((s.next-f)*float64(s.phases)+0.5)]
 	win = win[:len(row)]
 	var re, im float32
-	// Four taps a step, summed in the same order as one at a time (bit
-	// for bit the same result), to spend less on loop control.
-	for len(row) >= 4 && len(win) >= 4 {
-		c, x := row[:4:4], win[:4:4]
-		re += c[0] * real(x[0])
-		im += c[0] * imag(x[0])
-		re += c[1] * real(x[1])
-		im += c[1] * imag(x[1])
-		re += c[2] * real(x[2])
-		im += c[2] * imag(x[2])
-		re += c[3] * real(x[3])
-		im += c[3] * imag(x[3])
-		row, win = row[4:], win[4:]
-	}
-	win = win[:len(row)]
-	for k, c := range row {
-		re += c * real(win[k])
-		im += c * imag(win[k])
+	if len(row) == mfTaps {
+		re, im = dotRealComplex28((*[mfTaps]float32)(row), (*[mfTaps]complex64)(win))
+	} else {
+		re, im = dotRealComplex(row, win)
 	}
 	y = complex(re, im)
+	return y, s.finish(y), true
+}
+
+// SetCarrier makes the synchroniser take real passband samples through
+// PushReal, mixed down from a carrier at hz for sampleRate samples/s,
+// whose phase is zero at the first sample after Reset. The carrier must be
+// a whole number of Hz, so that one period of it is a whole number of
+// samples (40 for 1800 Hz at 8 kHz).
+func (s *SymbolSync) SetCarrier(hz, sampleRate float64) {
+	f, r := int(math.Round(hz)), int(math.Round(sampleRate))
+	a, b := f, r
+	for b != 0 {
+		a, b = b, a%b
+	}
+	s.rot = make([]complex64, r/a)
+	for m := range s.rot {
+		sn, cs := math.Sincos(-2 * math.Pi * float64(f) * float64(m) / float64(r))
+		s.rot[m] = complex(float32(cs), float32(sn))
+	}
+	s.ctab = make([][]complex64, len(s.table))
+	for p, row := range s.table {
+		c := make([]complex64, len(row))
+		for i, g := range row {
+			sn, cs := math.Sincos(-2 * math.Pi * float64(f) * float64(i%len(s.rot)) / float64(r))
+			c[i] = complex(float32(float64(g)*cs), float32(float64(g)*sn))
+		}
+		s.ctab[p] = c
+	}
+	s.rbuf = make([]float32, len(s.buf))
+}
+
+// PushReal is Push for a real passband sample (see SetCarrier).
+func (s *SymbolSync) PushReal(x float32) (y complex64, onTime, ok bool) {
+	w := 2 * s.half
+	i := s.wi
+	s.rbuf[i] = x
+	s.rbuf[i+w] = x
+	if s.wi++; s.wi == w {
+		s.wi = 0
+	}
+	s.n++
+	if s.n-1 < s.due {
+		return 0, false, false
+	}
+	f := math.Floor(s.next)
+	start := i - (s.n - 1 - s.due) - (w - 1)
+	for start < 0 {
+		start += w
+	}
+	win := s.rbuf[start : start+w]
+	row := s.ctab[int((s.next-f)*float64(s.phases)+0.5)]
+	win = win[:len(row)]
+	var re, im float32
+	if len(row) == mfTaps {
+		re, im = dotComplexReal28((*[mfTaps]complex64)(row), (*[mfTaps]float32)(win))
+	} else {
+		for k, c := range row {
+			re += real(c) * win[k]
+			im += imag(c) * win[k]
+		}
+	}
+	// The window's first sample is f-half+1 (at least half: next starts
+	// at 2·half and only grows).
+	m := (int(f) - s.half + 1 + s.cbase) % len(s.rot)
+	y = complex(re, im) * s.rot[m]
+	return y, s.finish(y), true
+}
+
+// finish runs the timing loop on a new output y and schedules the next;
+// it reports whether y was a symbol instant.
+func (s *SymbolSync) finish(y complex64) (onTime bool) {
+	w := 2 * s.half
 	onTime = s.onTime
 	s.onTime = !s.onTime
 	s.next += s.sps / 2
@@ -160,9 +230,12 @@ func (s *SymbolSync) Push(x complex64) (y complex64, onTime, ok bool) {
 		k := (1 << 29) / w * w // a multiple of the ring size keeps the ring aligned
 		s.n -= k
 		s.next -= float64(k)
+		if len(s.rot) > 0 {
+			s.cbase = (s.cbase + k) % len(s.rot)
+		}
 	}
 	s.due = int(math.Floor(s.next)) + s.half
-	return y, onTime, true
+	return onTime
 }
 
 // ClockOffset is the learned sampling-rate correction in samples per
@@ -172,3 +245,28 @@ func (s *SymbolSync) ClockOffset() float64 { return s.integ }
 
 // LastError is the most recent normalised timing error.
 func (s *SymbolSync) LastError() float64 { return s.lastE }
+
+// dotRealComplex is Σ row[k]·win[k] for real taps, any length.
+func dotRealComplex(row []float32, win []complex64) (re, im float32) {
+	win = win[:len(row)]
+	// Four taps a step, summed in the same order as one at a time (bit
+	// for bit the same result), to spend less on loop control.
+	for len(row) >= 4 && len(win) >= 4 {
+		c, x := row[:4:4], win[:4:4]
+		re += c[0] * real(x[0])
+		im += c[0] * imag(x[0])
+		re += c[1] * real(x[1])
+		im += c[1] * imag(x[1])
+		re += c[2] * real(x[2])
+		im += c[2] * imag(x[2])
+		re += c[3] * real(x[3])
+		im += c[3] * imag(x[3])
+		row, win = row[4:], win[4:]
+	}
+	win = win[:len(row)]
+	for k, c := range row {
+		re += c * real(win[k])
+		im += c * imag(win[k])
+	}
+	return re, im
+}
