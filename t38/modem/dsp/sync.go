@@ -95,29 +95,15 @@ func (s *SymbolSync) Reset() {
 // ok and the value; onTime tells whether the value is at a symbol instant
 // (true) or midway between two (false).
 func (s *SymbolSync) Push(x complex64) (y complex64, onTime, ok bool) {
-	w := 2 * s.half
-	// The ring index and the due sample are kept as integers so that
-	// most samples, which complete no output, cost no division or Floor.
-	i := s.wi
+	i, w := s.slot(), 2*s.half
 	s.buf[i] = x
 	s.buf[i+w] = x
-	if s.wi++; s.wi == w {
-		s.wi = 0
-	}
-	s.n++
-	if s.n-1 < s.due {
+	start, p, _, ok := s.window(i)
+	if !ok {
 		return 0, false, false
 	}
-	f := math.Floor(s.next)
-	// Window: samples f-half+1 .. f+half, oldest first. Sample n-1 sits at
-	// ring index i, and f+half lags it by n-1-due (almost always 0).
-	start := i - (s.n - 1 - s.due) - (w - 1)
-	for start < 0 {
-		start += w
-	}
-	win := s.buf[start : start+w]
-	row := s.table[int((s.next-f)*float64(s.phases)+0.5)]
-	win = win[:len(row)]
+	row := s.table[p]
+	win := s.buf[start : start+w][:len(row)]
 	var re, im float32
 	if len(row) == mfTaps {
 		re, im = dotRealComplex28((*[mfTaps]float32)(row), (*[mfTaps]complex64)(win))
@@ -126,6 +112,37 @@ func (s *SymbolSync) Push(x complex64) (y complex64, onTime, ok bool) {
 	}
 	y = complex(re, im)
 	return y, s.finish(y), true
+}
+
+// slot advances the ring by one sample and returns the index (and, twice
+// the ring apart, its copy) where that sample goes.
+func (s *SymbolSync) slot() int {
+	i := s.wi
+	if s.wi++; s.wi == 2*s.half {
+		s.wi = 0
+	}
+	s.n++
+	return i
+}
+
+// window tells, once the sample at ring index i is stored, whether it
+// completes an output; if so, the window's first sample in the ring, the
+// filter phase to use and the whole-sample instant f of the output. The
+// ring index and the due sample are kept as integers so that most
+// samples, which complete no output, cost no division or Floor.
+func (s *SymbolSync) window(i int) (start, phase, f int, ok bool) {
+	if s.n-1 < s.due {
+		return 0, 0, 0, false
+	}
+	w := 2 * s.half
+	ff := math.Floor(s.next)
+	// Window: samples f-half+1 .. f+half, oldest first. Sample n-1 sits at
+	// ring index i, and f+half lags it by n-1-due (almost always 0).
+	start = i - (s.n - 1 - s.due) - (w - 1)
+	for start < 0 {
+		start += w
+	}
+	return start, int((s.next-ff)*float64(s.phases) + 0.5), int(ff), true
 }
 
 // SetCarrier makes the synchroniser take real passband samples through
@@ -158,25 +175,15 @@ func (s *SymbolSync) SetCarrier(hz, sampleRate float64) {
 
 // PushReal is Push for a real passband sample (see SetCarrier).
 func (s *SymbolSync) PushReal(x float32) (y complex64, onTime, ok bool) {
-	w := 2 * s.half
-	i := s.wi
+	i, w := s.slot(), 2*s.half
 	s.rbuf[i] = x
 	s.rbuf[i+w] = x
-	if s.wi++; s.wi == w {
-		s.wi = 0
-	}
-	s.n++
-	if s.n-1 < s.due {
+	start, p, f, ok := s.window(i)
+	if !ok {
 		return 0, false, false
 	}
-	f := math.Floor(s.next)
-	start := i - (s.n - 1 - s.due) - (w - 1)
-	for start < 0 {
-		start += w
-	}
-	win := s.rbuf[start : start+w]
-	row := s.ctab[int((s.next-f)*float64(s.phases)+0.5)]
-	win = win[:len(row)]
+	row := s.ctab[p]
+	win := s.rbuf[start : start+w][:len(row)]
 	var re, im float32
 	if len(row) == mfTaps {
 		re, im = dotComplexReal28((*[mfTaps]complex64)(row), (*[mfTaps]float32)(win))
@@ -188,7 +195,7 @@ func (s *SymbolSync) PushReal(x float32) (y complex64, onTime, ok bool) {
 	}
 	// The window's first sample is f-half+1 (at least half: next starts
 	// at 2·half and only grows).
-	m := (int(f) - s.half + 1 + s.cbase) % len(s.rot)
+	m := (f - s.half + 1 + s.cbase) % len(s.rot)
 	y = complex(re, im) * s.rot[m]
 	return y, s.finish(y), true
 }
