@@ -373,3 +373,104 @@ func TestFrontEndSteps(t *testing.T) {
 		t.Fatalf("silence: %d carrier-down, want 1", down)
 	}
 }
+
+// Run over blocks of any length takes every sample as Push would: the
+// same steps at the same samples and the same state after, through quiet,
+// carrier, a parked signal, a retry and the carrier's end.
+func TestFrontEndRunMatchesPush(t *testing.T) {
+	cfg := FrontEndConfig{CarrierHz: 1800, SampleRate: 8000, Baud: 2400, Alpha: 0.25,
+		Span: 4, EQTaps: 32, MeterLen: 40, OffLen: 96}
+	rng := rand.New(rand.NewPCG(7, 9))
+	var in []int16
+	add := func(dbm0 float64, n int) {
+		a := math.Sqrt(2 * DBm0ToPower(dbm0))
+		for i := range n {
+			in = append(in, int16(a*math.Sin(2*math.Pi*1700*float64(i)/8000)+rng.NormFloat64()*30))
+		}
+	}
+	add(-60, 3000)
+	add(-20, 6000)
+	add(-21, 6000) // parked here
+	add(-12, 4000) // retry
+	add(-70, 2000)
+	add(-18, 3000)
+	add(-65, 1500)
+	parkAt := int64(8000) // park on the first symbol after this sample
+
+	type event struct {
+		at int64
+		st Step
+	}
+	a, b := NewFrontEnd(cfg), NewFrontEnd(cfg)
+	a.SetThresholds(-26, -31)
+	b.SetThresholds(-26, -31)
+	var want, got []event
+	var wantY, gotY []complex64
+	parked := false
+	for _, s := range in {
+		if st := a.Push(s); st != 0 {
+			want = append(want, event{a.Sample, st})
+			if st&StepSymbol != 0 {
+				wantY = append(wantY, a.EQ.Output())
+				if a.Sample > parkAt && !parked {
+					a.Park()
+					parked = true
+				}
+			}
+		}
+	}
+	parked = false
+	for rest := in; len(rest) > 0; {
+		blk := rest[:min(len(rest), 1+rng.IntN(400))]
+		rest = rest[len(blk):]
+		for len(blk) > 0 {
+			n, st := b.Run(blk)
+			blk = blk[n:]
+			if st == 0 {
+				if len(blk) != 0 {
+					t.Fatalf("Run stopped %d samples short without a step", len(blk))
+				}
+				continue
+			}
+			got = append(got, event{b.Sample, st})
+			if st&StepSymbol != 0 {
+				gotY = append(gotY, b.EQ.Output())
+				if b.Sample > parkAt && !parked {
+					b.Park()
+					parked = true
+				}
+			}
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("Run gave %d steps, Push %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("step %d: Run %+v, Push %+v", i, got[i], want[i])
+		}
+	}
+	for i := range wantY {
+		if gotY[i] != wantY[i] {
+			t.Fatalf("symbol %d: Run %v, Push %v", i, gotY[i], wantY[i])
+		}
+	}
+	if a.Sample != b.Sample || a.Meter.Power() != b.Meter.Power() {
+		t.Fatalf("after: Run at sample %d power %g, Push at %d power %g", b.Sample, b.Meter.Power(), a.Sample, a.Meter.Power())
+	}
+	var ups, retries, downs int
+	for _, e := range want {
+		if e.st&StepCarrierUp != 0 {
+			ups++
+		}
+		if e.st&StepRetry != 0 {
+			retries++
+		}
+		if e.st&StepCarrierDown != 0 {
+			downs++
+		}
+	}
+	if ups != 2 || retries != 1 || downs != 2 {
+		t.Fatalf("the signal gave %d carrier-ups, %d retries, %d carrier-downs; want 2, 1, 2", ups, retries, downs)
+	}
+}

@@ -90,7 +90,37 @@ func (f *FrontEnd) restart() {
 func (f *FrontEnd) Push(s int16) Step {
 	f.Sample++
 	x := float32(s)
-	p := f.Meter.Update(x)
+	return f.step(x, f.Meter.Update(x))
+}
+
+// Run feeds samples until one of them brings a Step, and returns how many
+// it took and that Step, or len(samples) and 0. It is Push over a block:
+// where nothing can happen (no carrier and the level below the on
+// threshold, or a parked signal whose level stays between the off
+// threshold and the retry jump) it only keeps the power meter, which is
+// most of a call's samples.
+func (f *FrontEnd) Run(samples []int16) (int, Step) {
+	for i, s := range samples {
+		f.Sample++
+		x := float32(s)
+		p := f.Meter.Update(x)
+		if !f.carrier {
+			if p < f.onPow {
+				continue
+			}
+		} else if f.parked && p >= f.offPow && p <= 4*f.parkedPow {
+			f.below = 0
+			continue
+		}
+		if st := f.step(x, p); st != 0 {
+			return i + 1, st
+		}
+	}
+	return len(samples), 0
+}
+
+// step is Push after the power meter took x and read p.
+func (f *FrontEnd) step(x, p float32) Step {
 	var st Step
 	if !f.carrier {
 		if p < f.onPow {

@@ -147,8 +147,9 @@ func (r *Rx) Trained() bool { return r.state == stData }
 
 // Write feeds audio samples.
 func (r *Rx) Write(samples []int16) {
-	for _, s := range samples {
-		st := r.fe.Push(s)
+	for len(samples) > 0 {
+		n, st := r.fe.Run(samples)
+		samples = samples[n:]
 		if st&dsp.StepCarrierUp != 0 {
 			r.events.Push(dsp.Event{Kind: dsp.CarrierUp, Sample: r.fe.Sample})
 		}
