@@ -75,13 +75,16 @@ func TestViterbiDecodesAndGains(t *testing.T) {
 	}
 }
 
-// The cell map finds the same nearest point per subset as measuring every
-// point, on and off the grid.
+// The map (lattice rounding, else the cells) finds the same nearest point
+// per subset as measuring every point, on and off the grid.
 func TestSubsetMapMatchesBruteForce(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, rate := range rates {
 		pts := constellation(rate)
 		m := newSubsetMap(pts)
+		if !m.lat {
+			t.Errorf("%d: the subsets were not fitted to a lattice: every search goes through the cells", rate)
+		}
 		for i := 0; i < 20000; i++ {
 			scale := float32(11)
 			if i%10 == 0 {
