@@ -167,3 +167,9 @@ func (f *FrontEnd) Adapt(y, d, want complex64) float32 {
 	f.PLL.Update(d, want)
 	return Abs2(e)
 }
+
+// Track is Adapt for the carrier loop alone: the equaliser stays as it is.
+func (f *FrontEnd) Track(d, want complex64) float32 {
+	f.PLL.Update(d, want)
+	return Abs2(want - d)
+}

@@ -343,7 +343,7 @@ func (r *Rx) startOnes() {
 	if r.short {
 		r.diff = 0
 	}
-	r.fe.EQ.Mu = 0.003
+	r.fe.EQ.Mu = 2 * 0.003
 	r.fe.PLL.SetBandwidth(0.005)
 	// Dense constellations make the timing detector noisy: track gently.
 	r.fe.Sync.Kp, r.fe.Sync.Ki = 0.01, 0.0001
@@ -370,7 +370,14 @@ func (r *Rx) data() {
 			}
 		}
 	}
-	e := r.adapt(y, d, near)
+	// Once trained, the equaliser follows only slow changes of the line:
+	// it learns on every other symbol, at twice the step.
+	var e float32
+	if r.count&1 == 0 {
+		e = r.adapt(y, d, near)
+	} else {
+		e = r.fe.Track(d, near)
+	}
 	r.mse += qualityAlpha * (float64(e) - r.mse)
 	if !ok {
 		return
