@@ -118,9 +118,12 @@ type Rx struct {
 	onSum   float64
 	skipped int
 
-	phase   float64 // bit clock, in bits; a bit is sampled when it passes 1
-	edges   int     // transitions seen since carrier up
-	lastDec float64 // previous decision value
+	phase float64 // bit clock, in bits; a bit is sampled when it passes 1
+	edges int     // transitions seen since carrier up
+	// The previous decision value is lastNum/lastDen, kept as its two
+	// terms: its sign is lastNum's, and the division is needed only at a
+	// sign change.
+	lastNum, lastDen float64
 }
 
 // NewRx returns a receiver.
@@ -224,9 +227,12 @@ func (r *Rx) Process(samples []int16, out []Event) []Event {
 func (r *Rx) withCarrier(samples []int16, out []Event) (int, []Event) {
 	ref, idx := r.ref, r.idx
 	s0, s1, s2, s3 := r.sum[0], r.sum[1], r.sum[2], r.sum[3]
-	pos, n, lastX, pwSum, hold, power := r.pos, r.n, r.lastX, r.pwSum, r.hold, r.power
-	phase, edges, lastDec := r.phase, r.edges, r.lastDec
-	g, offMS := r.diffGain, r.offMS
+	pos, n, lastX, pwSum, hold := r.pos, r.n, r.lastX, r.pwSum, r.hold
+	phase, edges, lastNum, lastDen := r.phase, r.edges, r.lastNum, r.lastDen
+	g := r.diffGain
+	// The mean square is below the off level when the window's sum is
+	// below window times it: no division per sample.
+	offSum := r.offMS * window
 	used := len(samples)
 	// Room for every event first (at most one bit per sample, and the
 	// carrier drop ends the run): with no call left in the loop, its state
@@ -259,15 +265,11 @@ func (r *Rx) withCarrier(samples []int16, out []Event) (int, []Event) {
 		e := d * d * g
 		pwSum += e - r.pw[pos]
 		r.pw[pos] = e
-		// Rounding can leave the sliding sum a hair below zero.
-		if power = pwSum / window; power < 0 {
-			power = 0
-		}
 		if pos++; pos == window {
 			pos = 0
 		}
 		// Carrier off: below the off level for carrierHold samples.
-		if power < offMS {
+		if pwSum < offSum {
 			if hold++; hold >= carrierHold {
 				hold = 0
 				r.carrier = false
@@ -286,11 +288,13 @@ func (r *Rx) withCarrier(samples []int16, out []Event) (int, []Event) {
 		// sampling instant.
 		es := s0*s0 + s1*s1
 		em := s2*s2 + s3*s3
-		var dec float64
-		if es+em != 0 {
-			dec = (em - es) / (em + es)
-		}
-		if (dec > 0) != (lastDec > 0) && lastDec != 0 {
+		num, den := em-es, em+es // den is 0 only when num is
+		if (num > 0) != (lastNum > 0) && lastNum != 0 {
+			var dec float64
+			if den != 0 {
+				dec = num / den
+			}
+			lastDec := lastNum / lastDen
 			frac := lastDec / (lastDec - dec)
 			at := phase + frac*BitRate/SampleRate
 			e := at - 0.5
@@ -303,18 +307,19 @@ func (r *Rx) withCarrier(samples []int16, out []Event) (int, []Event) {
 			}
 			edges++
 		}
-		lastDec = dec
+		lastNum, lastDen = num, den
 		phase += float64(BitRate) / SampleRate
 		if phase >= 1 {
 			phase--
-			evs[ne] = Event{Kind: EventBit, Bit: b2u(dec > 0)}
+			evs[ne] = Event{Kind: EventBit, Bit: b2u(num > 0)}
 			ne++
 		}
 	}
 	r.idx = idx
 	r.sum = quad{s0, s1, s2, s3}
-	r.pos, r.n, r.lastX, r.pwSum, r.hold, r.power = pos, n, lastX, pwSum, hold, power
-	r.phase, r.edges, r.lastDec = phase, edges, lastDec
+	r.pos, r.n, r.lastX, r.pwSum, r.hold = pos, n, lastX, pwSum, hold
+	r.setPower()
+	r.phase, r.edges, r.lastNum, r.lastDen = phase, edges, lastNum, lastDen
 	return used, evs[:ne]
 }
 
@@ -444,7 +449,7 @@ func (r *Rx) detect() (Event, bool) {
 	r.hold = 0
 	r.carrier = !r.carrier
 	if r.carrier {
-		r.phase, r.edges, r.lastDec = 0, 0, 0
+		r.phase, r.edges, r.lastNum, r.lastDen = 0, 0, 0, 0
 		r.step()
 		r.rebuild()
 		return Event{Kind: EventCarrierUp}, true
