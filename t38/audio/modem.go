@@ -25,14 +25,17 @@ const (
 	RxCarrierUp      RxEventKind = iota + 1 // energy: something is coming
 	RxTrained                               // the training was recognised; bits follow
 	RxTrainingFailed                        // a signal, but not a training this receiver can use
-	RxBit                                   // one descrambled bit in Bit
+	RxBits                                  // descrambled bits in Bits
 	RxCarrierDown                           // the signal ended
 )
 
 // RxEvent is one high-speed receiver output.
 type RxEvent struct {
 	Kind RxEventKind
-	Bit  uint8
+	// Bits holds an RxBits event's bits, one a byte (0 or 1), in the
+	// order received. It is valid until the next Process: bits come in
+	// runs, a whole block's worth at a time, not an event each.
+	Bits []byte
 }
 
 // ModemRx demodulates one high-speed modem at one rate; it serves any number
@@ -119,24 +122,42 @@ func (v V27ter) NewRx(m t30.Modem) (ModemRx, error) {
 }
 
 type v27Rx struct {
-	rx  *v27ter.Rx
-	evs []v27ter.Event
+	rx   *v27ter.Rx
+	evs  []v27ter.Event
+	bits []byte
 }
 
 var v27Kinds = [...]RxEventKind{
 	v27ter.EventCarrierUp:      RxCarrierUp,
 	v27ter.EventTrained:        RxTrained,
 	v27ter.EventTrainingFailed: RxTrainingFailed,
-	v27ter.EventBit:            RxBit,
+	v27ter.EventBit:            RxBits,
 	v27ter.EventCarrierDown:    RxCarrierDown,
 }
 
 func (r *v27Rx) Process(samples []int16, out []RxEvent) []RxEvent {
 	r.evs = r.rx.Process(samples, r.evs[:0])
+	r.bits = r.bits[:0]
+	run := 0 // where the bits not yet in an event start
 	for _, ev := range r.evs {
-		if int(ev.Kind) < len(v27Kinds) && v27Kinds[ev.Kind] != 0 {
-			out = append(out, RxEvent{Kind: v27Kinds[ev.Kind], Bit: ev.Bit})
+		if int(ev.Kind) >= len(v27Kinds) || v27Kinds[ev.Kind] == 0 {
+			continue
 		}
+		if k := v27Kinds[ev.Kind]; k == RxBits {
+			r.bits = append(r.bits, ev.Bit&1)
+			continue
+		}
+		out = appendBits(out, r.bits[run:])
+		run = len(r.bits)
+		out = append(out, RxEvent{Kind: v27Kinds[ev.Kind]})
 	}
-	return out
+	return appendBits(out, r.bits[run:])
+}
+
+// appendBits appends an RxBits event for bits, if there are any.
+func appendBits(out []RxEvent, bits []byte) []RxEvent {
+	if len(bits) == 0 {
+		return out
+	}
+	return append(out, RxEvent{Kind: RxBits, Bits: bits})
 }

@@ -2,6 +2,7 @@ package audio
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/faxd/faxd/t38/modem/dsp"
 	"github.com/faxd/faxd/t38/modem/v17"
@@ -165,6 +166,7 @@ func (r *pskRx) expectLong(long bool) {
 }
 
 func (r *pskRx) Process(samples []int16, out []RxEvent) []RxEvent {
+	r.buf = r.buf[:0]
 	r.rx.Write(samples)
 	for ev, ok := r.rx.PollEvent(); ok; ev, ok = r.rx.PollEvent() {
 		switch ev.Kind {
@@ -189,13 +191,16 @@ func (r *pskRx) Process(samples []int16, out []RxEvent) []RxEvent {
 	return r.bits(out, -1)
 }
 
-// bits appends up to n queued bits (n < 0: all) as RxBit events.
+// bits appends up to n queued bits (n < 0: all) as RxBits events. They
+// go to the end of buf, which Process empties: a grown buf leaves the
+// events before on the old array, which nothing writes to again.
 func (r *pskRx) bits(out []RxEvent, n int64) []RxEvent {
-	if r.buf == nil {
-		r.buf = make([]byte, 256)
-	}
 	for n != 0 {
-		p := r.buf
+		if len(r.buf) == cap(r.buf) {
+			r.buf = slices.Grow(r.buf, 512)
+		}
+		start := len(r.buf)
+		p := r.buf[start:cap(r.buf)]
 		if n > 0 && n < int64(len(p)) {
 			p = p[:n]
 		}
@@ -203,9 +208,8 @@ func (r *pskRx) bits(out []RxEvent, n int64) []RxEvent {
 		if k == 0 {
 			break
 		}
-		for _, b := range p[:k] {
-			out = append(out, RxEvent{Kind: RxBit, Bit: b})
-		}
+		r.buf = r.buf[:start+k]
+		out = appendBits(out, r.buf[start:])
 		r.read += int64(k)
 		if n > 0 {
 			n -= int64(k)

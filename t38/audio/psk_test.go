@@ -2,6 +2,7 @@ package audio
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"github.com/faxd/faxd/t38/t30"
@@ -64,23 +65,31 @@ func TestPSKRxOrder(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Bits are valid until the next Process: each event is kept
+			// with a copy of its bits.
 			var evs []RxEvent
+			keep := func(new []RxEvent) {
+				for _, ev := range new {
+					ev.Bits = slices.Clone(ev.Bits)
+					evs = append(evs, ev)
+				}
+			}
 			if tc.block == 0 {
-				evs = rx.Process(line, nil)
+				keep(rx.Process(line, nil))
 			}
 			for i := 0; tc.block > 0 && i < len(line); i += tc.block {
-				evs = rx.Process(line[i:min(i+tc.block, len(line))], evs)
+				keep(rx.Process(line[i:min(i+tc.block, len(line))], nil))
 			}
 			var kinds []RxEventKind
 			var got [2][]byte
 			sig := -1
 			for _, ev := range evs {
 				switch ev.Kind {
-				case RxBit:
+				case RxBits:
 					if sig < 0 || sig > 1 {
-						t.Fatalf("a bit outside a signal (signal %d)", sig)
+						t.Fatalf("bits outside a signal (signal %d)", sig)
 					}
-					got[sig] = append(got[sig], ev.Bit)
+					got[sig] = append(got[sig], ev.Bits...)
 					continue
 				case RxTrained:
 					sig++

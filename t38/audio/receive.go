@@ -269,21 +269,27 @@ func (t *Terminal) hsEvent(ev RxEvent) {
 		// Answering before it ends would talk over the sender.
 		t.hsFailed = true
 		t.acc, t.nb, t.rxBuf = 0, 0, t.rxBuf[:0]
-	case RxBit:
+	case RxBits:
 		if !t.hsUp {
 			return
 		}
 		if !t.hsRaw {
-			if hev, ok := t.hdlc.PutBit(ev.Bit); ok && hev.Kind == hdlc.EventFrame {
-				t.eng.RxFrame(hev.Frame, hev.FCSOK)
+			for _, bit := range ev.Bits {
+				if hev, ok := t.hdlc.PutBit(bit); ok && hev.Kind == hdlc.EventFrame {
+					t.eng.RxFrame(hev.Frame, hev.FCSOK)
+				}
 			}
 			return
 		}
-		t.acc = t.acc<<1 | ev.Bit&1
-		if t.nb++; t.nb == 8 {
-			t.rxBuf = append(t.rxBuf, t.acc)
-			t.acc, t.nb = 0, 0
+		acc, nb := t.acc, t.nb
+		for _, bit := range ev.Bits {
+			acc = acc<<1 | bit&1
+			if nb++; nb == 8 {
+				t.rxBuf = append(t.rxBuf, acc)
+				acc, nb = 0, 0
+			}
 		}
+		t.acc, t.nb = acc, nb
 	case RxCarrierDown:
 		if t.hsFailed && !t.hsUp {
 			t.hsFailed = false
