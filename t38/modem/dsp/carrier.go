@@ -12,12 +12,12 @@ type CarrierLoop struct {
 	Kp    float64
 	Ki    float64
 
-	// The rotor of the last phase asked for: Derotate and Rotor are both
-	// called at each symbol with the same phase, and a Sincos costs more
-	// than the rest of the loop.
-	rotPhase float64
-	rot      complex64
-	rotOK    bool
+	// rc + j·rs is e^{+j Phase}, turned by each step of Phase with a
+	// short series for the step's small angle: a Sincos per symbol costs
+	// more than the rest of the loop. rotOK false means it is computed
+	// afresh from Phase.
+	rc, rs float64
+	rotOK  bool
 }
 
 // NewCarrierLoop returns a loop with a natural bandwidth of roughly bw
@@ -45,10 +45,40 @@ func (l *CarrierLoop) Derotate(z complex64) complex64 {
 
 // Rotor returns e^{+j Phase}, to take an error back to the loop's input side.
 func (l *CarrierLoop) Rotor() complex64 {
-	if !l.rotOK || l.rotPhase != l.Phase {
-		l.rot, l.rotPhase, l.rotOK = Rotor(l.Phase), l.Phase, true
+	if !l.rotOK {
+		l.rs, l.rc = math.Sincos(l.Phase)
+		l.rotOK = true
 	}
-	return l.rot
+	return complex(float32(l.rc), float32(l.rs))
+}
+
+// maxTurn is the largest phase step turn takes by its series (the
+// loop's steps are a few hundredths of a radian); the error of the series
+// there is below 1e-9.
+const maxTurn = 0.25
+
+// turn advances Phase by d, and the rotor with it.
+func (l *CarrierLoop) turn(d float64) {
+	l.Phase += d
+	if l.Phase > math.Pi {
+		l.Phase -= 2 * math.Pi
+	} else if l.Phase < -math.Pi {
+		l.Phase += 2 * math.Pi
+	}
+	if !l.rotOK {
+		return
+	}
+	if d > maxTurn || d < -maxTurn {
+		l.rotOK = false
+		return
+	}
+	d2 := d * d
+	c := 1 - d2*(1.0/2-d2*(1.0/24-d2/720))
+	s := d * (1 - d2*(1.0/6-d2*(1.0/120-d2/5040)))
+	rc, rs := l.rc*c-l.rs*s, l.rc*s+l.rs*c
+	// One Newton step back to unit length keeps rounding from growing.
+	k := 1.5 - 0.5*(rc*rc+rs*rs)
+	l.rc, l.rs = rc*k, rs*k
 }
 
 // Update feeds one derotated symbol z and the symbol it should have been
@@ -56,7 +86,7 @@ func (l *CarrierLoop) Rotor() complex64 {
 func (l *CarrierLoop) Update(z, want complex64) {
 	p := float64(Abs2(want))
 	if p == 0 {
-		l.Phase += l.Freq
+		l.turn(l.Freq)
 		return
 	}
 	// Im(z·conj(want))/|want|² is the sine of the phase error times the
@@ -68,12 +98,7 @@ func (l *CarrierLoop) Update(z, want complex64) {
 		e = -0.5
 	}
 	l.Freq += l.Ki * e
-	l.Phase += l.Freq + l.Kp*e
-	if l.Phase > math.Pi {
-		l.Phase -= 2 * math.Pi
-	} else if l.Phase < -math.Pi {
-		l.Phase += 2 * math.Pi
-	}
+	l.turn(l.Freq + l.Kp*e)
 }
 
 // FrequencyHz converts the learned offset to Hz for a given symbol rate.

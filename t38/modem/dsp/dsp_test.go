@@ -474,3 +474,26 @@ func TestFrontEndRunMatchesPush(t *testing.T) {
 		t.Fatalf("the signal gave %d carrier-ups, %d retries, %d carrier-downs; want 2, 1, 2", ups, retries, downs)
 	}
 }
+
+// The loop's rotor, turned step by step, stays e^{j Phase} to well within
+// what a complex64 holds, over a million steps of either sign; a step too
+// large for the series is computed afresh.
+func TestCarrierLoopRotorFollowsPhase(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	l := NewCarrierLoop(0.02)
+	l.Rotor()
+	worst := 0.0
+	for k := range 1_000_000 {
+		d := (2*r.Float64() - 1) * maxTurn
+		if k%100_000 == 99_999 {
+			d = 3 // a jump
+		}
+		l.turn(d)
+		got := l.Rotor()
+		s, c := math.Sincos(l.Phase)
+		worst = max(worst, math.Hypot(float64(real(got))-c, float64(imag(got))-s))
+	}
+	if worst > 1e-6 {
+		t.Fatalf("rotor off e^{j Phase} by up to %g", worst)
+	}
+}
