@@ -4,7 +4,7 @@ import "math"
 
 // depth is how many symbols the Viterbi decoder looks back before it
 // commits to a point: about five times the code's constraint length.
-const depth = 16 // a power of two: push wraps its ring with a mask
+const depth = 16 // the survivors hold depth labels in two 64-bit words
 
 // viterbi decodes V.17's 8-state trellis code. For each received point it
 // finds the nearest point of each of the 8 subsets (labels sharing Y2 Y1
@@ -17,9 +17,11 @@ type viterbi struct {
 	dist   [8]float32
 	best   [8]uint8
 	metric [8]float32
-	prev   [depth][8]uint8 // survivor: previous state
-	label  [depth][8]uint8 // survivor: label sent on that branch
-	pos    int
+	// path[s] is the survivor into state s as its last depth labels, a
+	// byte each, oldest in the top byte of path[s][0] (register exchange:
+	// each step copies the survivors it extends, so the decision needs no
+	// trace back through a ring).
+	path   [8][2]uint64
 	filled int
 }
 
@@ -54,18 +56,47 @@ func (v *viterbi) reset() {
 		v.metric[i] = 1e9
 	}
 	v.metric[0] = 0
-	v.pos, v.filled = 0, 0
+	v.path = [8][2]uint64{}
+	v.filled = 0
 }
 
 // nearestLabel is the label of the point closest to the last pushed one.
 func (v *viterbi) nearestLabel() uint8 {
-	bs := 0
-	for s := 1; s < 8; s++ {
-		if v.dist[s] < v.dist[bs] {
-			bs = s
-		}
+	_, s := argmin8(&v.dist)
+	return v.best[s]
+}
+
+// argmin8 is the smallest of eight values and the first index holding it,
+// spelled out as two rounds of pairs: a loop over the array costs several
+// times as much.
+func argmin8(a *[8]float32) (float32, int) {
+	// Within each pair, and between pairs, the earlier wins a tie.
+	m01, i01 := a[0], 0
+	if a[1] < m01 {
+		m01, i01 = a[1], 1
 	}
-	return v.best[bs]
+	m23, i23 := a[2], 2
+	if a[3] < m23 {
+		m23, i23 = a[3], 3
+	}
+	m45, i45 := a[4], 4
+	if a[5] < m45 {
+		m45, i45 = a[5], 5
+	}
+	m67, i67 := a[6], 6
+	if a[7] < m67 {
+		m67, i67 = a[7], 7
+	}
+	if m23 < m01 {
+		m01, i01 = m23, i23
+	}
+	if m67 < m45 {
+		m45, i45 = m67, i67
+	}
+	if m45 < m01 {
+		return m45, i45
+	}
+	return m01, i01
 }
 
 // pick4 is the smallest of four branch metrics and its index, or -1 if
@@ -94,8 +125,6 @@ func (v *viterbi) push(z complex64) (label uint8, ok bool) {
 	v.sm.nearest(z, &v.dist, &v.best)
 	dist, best := &v.dist, &v.best
 	var next [8]float32
-	p := v.pos
-	prev, lab := &v.prev[p], &v.label[p]
 	// Each new state has four branches into it; they are tried in the
 	// order a loop over (old state, input) would meet them, and only a
 	// strictly better one replaces the best so far, so ties resolve the
@@ -113,25 +142,23 @@ func (v *viterbi) push(z complex64) (label uint8, ok bool) {
 	next[5], k[5] = pick4(met[1]+dist[5], met[3]+dist[7], met[5]+dist[3], met[7]+dist[1])
 	next[6], k[6] = pick4(met[1]+dist[7], met[3]+dist[5], met[5]+dist[1], met[7]+dist[3])
 	next[7], k[7] = pick4(met[1]+dist[3], met[3]+dist[1], met[5]+dist[5], met[7]+dist[7])
+	var path [8][2]uint64
 	for ns, kk := range k {
+		// A state no branch reached (only NaN metrics do that) keeps its
+		// own survivor.
+		from, l := uint8(ns), uint8(0)
 		if kk >= 0 {
 			b := predecessors[ns][kk&3]
-			prev[ns], lab[ns] = b.s, best[b.sub&7]
+			from, l = b.s, best[b.sub&7]
 		}
+		o := &v.path[from&7]
+		path[ns] = [2]uint64{o[0]<<8 | o[1]>>56, o[1]<<8 | uint64(l)}
 	}
+	v.path = path
 	// Keep the metrics small: only their differences matter.
-	lo := next[0]
-	bs := 0
-	for i, m := range next {
-		if m < lo {
-			lo, bs = m, i
-		}
-	}
-	for i := range next {
-		v.metric[i] = next[i] - lo
-	}
-	if v.pos++; v.pos == depth {
-		v.pos = 0
+	lo, bs := argmin8(&next)
+	for i := range 8 {
+		met[i] = next[i] - lo
 	}
 	if v.filled < depth {
 		v.filled++
@@ -139,13 +166,6 @@ func (v *viterbi) push(z complex64) (label uint8, ok bool) {
 			return 0, false
 		}
 	}
-	// Trace back from the best state to the oldest stored step.
-	// depth is a power of two, so the ring index wraps with a mask.
-	st := uint8(bs)
-	j := p
-	for k := 0; k < depth-1; k++ {
-		st = v.prev[j&(depth-1)][st&7]
-		j--
-	}
-	return v.label[j&(depth-1)][st&7], true
+	// The best state's survivor, depth-1 symbols back.
+	return uint8(v.path[bs][0] >> 56), true
 }

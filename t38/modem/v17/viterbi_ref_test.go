@@ -6,10 +6,30 @@ import (
 	"testing"
 )
 
+// refViterbi is the decoder's state written the plain way: survivors as
+// a ring of (previous state, label) per state, traced back.
+type refViterbi struct {
+	sm     *subsetMap
+	metric [8]float32
+	prev   [depth][8]uint8
+	label  [depth][8]uint8
+	pos    int
+	filled int
+}
+
+func newRefViterbi(sm *subsetMap) *refViterbi {
+	v := &refViterbi{sm: sm}
+	for i := range v.metric {
+		v.metric[i] = 1e9
+	}
+	v.metric[0] = 0
+	return v
+}
+
 // refPush is the decoder step written the plain way (every branch from
 // every state, traceback with modular indices), kept to check that the
 // table-driven push decides exactly the same labels.
-func refPush(v *viterbi, z complex64) (uint8, bool, [8]float32) {
+func refPush(v *refViterbi, z complex64) (uint8, bool, [8]float32) {
 	var dist [8]float32
 	var best [8]uint8
 	for s := 0; s < 8; s++ {
@@ -70,7 +90,7 @@ func TestViterbiMatchesReference(t *testing.T) {
 		pts := constellation(rate)
 		r := rand.New(rand.NewPCG(uint64(rate), 7))
 		labels := encodeLabels(30000, bitsPerSymbol(rate), r)
-		fast, ref := newViterbi(subsetMapFor(rate)), newViterbi(subsetMapFor(rate))
+		fast, ref := newViterbi(subsetMapFor(rate)), newRefViterbi(subsetMapFor(rate))
 		n := 0
 		for i, l := range labels {
 			sigma := float32(i%5) * 0.4

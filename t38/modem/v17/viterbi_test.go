@@ -107,3 +107,24 @@ func TestSubsetMapMatchesBruteForce(t *testing.T) {
 		}
 	}
 }
+
+// argmin8 finds the smallest value and, among equal ones, the first, as a
+// loop over the eight would.
+func TestArgmin8(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	for n := 0; n < 100000; n++ {
+		var a [8]float32
+		for i := range a {
+			a[i] = float32(r.IntN(4)) // many ties
+		}
+		lo, at := a[0], 0
+		for i, v := range a {
+			if v < lo {
+				lo, at = v, i
+			}
+		}
+		if m, i := argmin8(&a); m != lo || i != at {
+			t.Fatalf("%v: argmin8 %g at %d, loop %g at %d", a, m, i, lo, at)
+		}
+	}
+}
