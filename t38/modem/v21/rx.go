@@ -124,6 +124,8 @@ type Rx struct {
 	// terms: its sign is lastNum's, and the division is needed only at a
 	// sign change.
 	lastNum, lastDen float64
+	// Scratch for withCarrier's two passes: each sample's decision terms.
+	num, den [256]float64
 }
 
 // NewRx returns a receiver.
@@ -221,25 +223,34 @@ func (r *Rx) Process(samples []int16, out []Event) []Event {
 }
 
 // withCarrier demodulates samples while the carrier is up and returns how
-// many it took: all, or up to the one that ended the carrier. It is the
-// receiver's inner loop (correlators, power, carrier off detection, bit
-// clock) with its state in local variables.
+// many it took: up to a scratch block's worth, or up to the one that ended
+// the carrier. It runs in two passes, each with few enough values to stay
+// in registers: correlate (the correlators, the power, the carrier's end)
+// leaves each sample's decision terms in num and den, then clock (the bit
+// clock) reads them.
 func (r *Rx) withCarrier(samples []int16, out []Event) (int, []Event) {
+	used, down := r.correlate(samples[:min(len(samples), len(r.num))])
+	if down {
+		// The sample that ended the carrier gets no decision.
+		out = r.clock(used-1, out)
+		r.carrier = false
+		return used, append(out, Event{Kind: EventCarrierDown})
+	}
+	return used, r.clock(used, out)
+}
+
+// correlate is withCarrier's first pass: it returns how many samples it
+// took, and whether the last of them ended the carrier.
+func (r *Rx) correlate(samples []int16) (used int, down bool) {
 	ref, idx := r.ref, r.idx
 	s0, s1, s2, s3 := r.sum[0], r.sum[1], r.sum[2], r.sum[3]
 	pos, n, lastX, pwSum, hold := r.pos, r.n, r.lastX, r.pwSum, r.hold
-	phase, edges, lastNum, lastDen := r.phase, r.edges, r.lastNum, r.lastDen
 	g := r.diffGain
 	// The mean square is below the off level when the window's sum is
 	// below window times it: no division per sample.
 	offSum := r.offMS * window
-	used := len(samples)
-	// Room for every event first (at most one bit per sample, and the
-	// carrier drop ends the run): with no call left in the loop, its state
-	// stays in registers.
-	out = slices.Grow(out, len(samples)+1)
-	ne := len(out)
-	evs := out[:cap(out)]
+	num, den := r.num[:len(samples)], r.den[:len(samples)]
+	used = len(samples)
 	for i, smp := range samples {
 		x := float64(smp)
 		r.xs[pos] = x
@@ -272,27 +283,45 @@ func (r *Rx) withCarrier(samples []int16, out []Event) (int, []Event) {
 		if pwSum < offSum {
 			if hold++; hold >= carrierHold {
 				hold = 0
-				r.carrier = false
-				evs[ne] = Event{Kind: EventCarrierDown}
-				ne++
-				used = i + 1
+				used, down = i+1, true
 				break
 			}
 		} else {
 			hold = 0
 		}
-		// The bit clock. The decision, in [-1, 1], is positive for mark
-		// and independent of level. A sign change marks a bit boundary
-		// (delayed by half the window, like every decision); the clock is
-		// pulled towards having that boundary half a bit away from its
-		// sampling instant.
+		// The decision, in [-1, 1], is num/den: positive for mark and
+		// independent of level; den is 0 only when num is.
 		es := s0*s0 + s1*s1
 		em := s2*s2 + s3*s3
-		num, den := em-es, em+es // den is 0 only when num is
-		if (num > 0) != (lastNum > 0) && lastNum != 0 {
+		num[i], den[i] = em-es, em+es
+	}
+	r.idx = idx
+	r.sum = quad{s0, s1, s2, s3}
+	r.pos, r.n, r.lastX, r.pwSum, r.hold = pos, n, lastX, pwSum, hold
+	r.setPower()
+	return used, down
+}
+
+// clock is withCarrier's second pass: the bit clock over the decisions of
+// the first n samples correlate took. A sign change of the decision marks
+// a bit boundary (delayed by half the window, like every decision); the
+// clock is pulled towards having that boundary half a bit away from its
+// sampling instant, where it takes the bit.
+func (r *Rx) clock(n int, out []Event) []Event {
+	phase, edges, lastNum, lastDen := r.phase, r.edges, r.lastNum, r.lastDen
+	// Room for every bit first (at most one per sample, and the carrier's
+	// end after them): with no call left in the loop, its state stays in
+	// registers.
+	out = slices.Grow(out, n+1)
+	ne := len(out)
+	evs := out[:cap(out)]
+	num, den := r.num[:n], r.den[:n]
+	for i, nm := range num {
+		dn := den[i]
+		if (nm > 0) != (lastNum > 0) && lastNum != 0 {
 			var dec float64
-			if den != 0 {
-				dec = num / den
+			if dn != 0 {
+				dec = nm / dn
 			}
 			lastDec := lastNum / lastDen
 			frac := lastDec / (lastDec - dec)
@@ -307,20 +336,16 @@ func (r *Rx) withCarrier(samples []int16, out []Event) (int, []Event) {
 			}
 			edges++
 		}
-		lastNum, lastDen = num, den
+		lastNum, lastDen = nm, dn
 		phase += float64(BitRate) / SampleRate
 		if phase >= 1 {
 			phase--
-			evs[ne] = Event{Kind: EventBit, Bit: b2u(num > 0)}
+			evs[ne] = Event{Kind: EventBit, Bit: b2u(nm > 0)}
 			ne++
 		}
 	}
-	r.idx = idx
-	r.sum = quad{s0, s1, s2, s3}
-	r.pos, r.n, r.lastX, r.pwSum, r.hold = pos, n, lastX, pwSum, hold
-	r.setPower()
 	r.phase, r.edges, r.lastNum, r.lastDen = phase, edges, lastNum, lastDen
-	return used, evs[:ne]
+	return evs[:ne]
 }
 
 func b2u(b bool) uint8 {
