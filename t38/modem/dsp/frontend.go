@@ -100,15 +100,35 @@ func (f *FrontEnd) Push(s int16) Step {
 // threshold and the retry jump) it only keeps the power meter, which is
 // most of a call's samples.
 func (f *FrontEnd) Run(samples []int16) (int, Step) {
-	for i, s := range samples {
-		f.Sample++
-		x := float32(s)
-		p := f.Meter.Update(x)
+	for i := 0; i < len(samples); i++ {
 		if !f.carrier {
-			if p < f.onPow {
-				continue
+			// The quiet stretch in a loop of its own, the meter in
+			// registers.
+			m, on := f.Meter, f.onPow
+			p, a := m.p, m.alpha
+			j := i
+			for ; j < len(samples); j++ {
+				x := float32(samples[j])
+				if p += a * (x*x - p); p >= on {
+					break
+				}
 			}
-		} else if f.parked && p >= f.offPow && p <= 4*f.parkedPow {
+			m.p = p
+			f.Sample += int64(j - i)
+			if i = j; i == len(samples) {
+				break
+			}
+			// Sample i lifted the meter to the on level: step takes it.
+			f.Sample++
+			if st := f.step(float32(samples[i]), p); st != 0 {
+				return i + 1, st
+			}
+			continue
+		}
+		f.Sample++
+		x := float32(samples[i])
+		p := f.Meter.Update(x)
+		if f.parked && p >= f.offPow && p <= 4*f.parkedPow {
 			f.below = 0
 			continue
 		}
