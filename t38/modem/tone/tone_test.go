@@ -316,3 +316,19 @@ func BenchmarkDetector(b *testing.B) {
 		evs = d.Process(x, evs[:0])
 	}
 }
+
+// sumSquares adds every sample's square, whatever the length.
+func TestSumSquares(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for n := range 50 {
+		s := make([]int16, n)
+		var want int64
+		for i := range s {
+			s[i] = int16(r.IntN(65536) - 32768)
+			want += int64(s[i]) * int64(s[i])
+		}
+		if got := sumSquares(s); got != want {
+			t.Fatalf("%d samples: %d, want %d", n, got, want)
+		}
+	}
+}
