@@ -87,6 +87,10 @@ func (e *Equalizer) Adapt(err complex64) {
 	er, ei := real(err)*g, imag(err)*g
 	coef := e.coef
 	h := e.hist[e.pos:][:len(coef)]
+	if len(coef) == eqTaps32 {
+		adaptComplex32((*[eqTaps32]complex64)(coef), (*[eqTaps32]complex64)(h), er, ei)
+		return
+	}
 	// coef += g * err * conj(x), four taps a step.
 	for len(coef) >= 4 && len(h) >= 4 {
 		c, x := coef[:4:4], h[:4:4]

@@ -40,3 +40,36 @@ func TestEqualizerMatchesPlainLoops(t *testing.T) {
 		}
 	}
 }
+
+// The spelled-out matched filter kernels give bit for bit what a plain
+// loop over the taps gives.
+func TestFilterKernelsMatchPlainLoops(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 7))
+	f := func() float32 { return float32(r.NormFloat64()) }
+	for n := 0; n < 1000; n++ {
+		var c [mfTaps]complex64
+		var x [mfTaps]float32
+		var rc [mfTaps]float32
+		var cx [mfTaps]complex64
+		for k := range c {
+			c[k], x[k] = complex(f(), f()), f()
+			rc[k], cx[k] = f(), complex(f(), f())
+		}
+		var re, im float32
+		for k := range c {
+			re += real(c[k]) * x[k]
+			im += imag(c[k]) * x[k]
+		}
+		if gr, gi := dotComplexReal28(&c, &x); gr != re || gi != im {
+			t.Fatalf("dotComplexReal28 %g%+gi, plain loop %g%+gi", gr, gi, re, im)
+		}
+		re, im = 0, 0
+		for k := range rc {
+			re += rc[k] * real(cx[k])
+			im += rc[k] * imag(cx[k])
+		}
+		if gr, gi := dotRealComplex28(&rc, &cx); gr != re || gi != im {
+			t.Fatalf("dotRealComplex28 %g%+gi, plain loop %g%+gi", gr, gi, re, im)
+		}
+	}
+}
