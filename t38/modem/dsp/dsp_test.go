@@ -497,3 +497,37 @@ func TestCarrierLoopRotorFollowsPhase(t *testing.T) {
 		t.Fatalf("rotor off e^{j Phase} by up to %g", worst)
 	}
 }
+
+// PushReal on a real passband signal gives what Push gives on the same
+// signal mixed down to baseband first, output for output: the mixing
+// folded into the taps and the carrier's phase at each window are right.
+func TestSymbolSyncPushRealMatchesMixingFirst(t *testing.T) {
+	const hz, rate = 1800.0, 8000.0
+	real1 := NewSymbolSync(rate/2400, 0.25, 4)
+	real1.SetCarrier(hz, rate)
+	mixed := NewSymbolSync(rate/2400, 0.25, 4)
+	for _, s := range []*SymbolSync{real1, mixed} {
+		s.Kp, s.Ki = 0, 0 // the same instants for both
+	}
+	r := rand.New(rand.NewPCG(2, 3))
+	outs := 0
+	for n := 0; n < 20000; n++ {
+		x := float32(r.NormFloat64())
+		a, _, okA := real1.PushReal(x)
+		sn, cs := math.Sincos(-2 * math.Pi * hz * float64(n) / rate)
+		b, _, okB := mixed.Push(complex(x*float32(cs), x*float32(sn)))
+		if okA != okB {
+			t.Fatalf("sample %d: an output from one and not the other", n)
+		}
+		if !okA {
+			continue
+		}
+		outs++
+		if d := cmplx.Abs(complex128(a - b)); d > 1e-4*max(1, cmplx.Abs(complex128(b))) {
+			t.Fatalf("output %d: PushReal %v, mixing first %v", outs, a, b)
+		}
+	}
+	if outs < 11000 {
+		t.Fatalf("%d outputs from 20000 samples, want 2 per symbol", outs)
+	}
+}
