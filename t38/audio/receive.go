@@ -15,6 +15,9 @@ import (
 func (t *Terminal) receive(in []int16) {
 	t.detEvs = t.det.Process(in, t.detEvs[:0])
 	for _, ev := range t.detEvs {
+		if t.debug {
+			t.log.Debug("audio: tone detector", "event", ev.Kind, "tone", ev.Tone, "block", t.n)
+		}
 		t.toneEvent(ev)
 	}
 	// While a high-speed signal we trained on goes on, the far end sends
@@ -37,6 +40,9 @@ func (t *Terminal) receive(in []int16) {
 		}
 		t.v21Evs = t.v21.Process(in, t.v21Evs[:0])
 		for _, ev := range t.v21Evs {
+			if t.debug {
+				t.log.Debug("audio: V.21 receiver", "event", ev.Kind, "fcs_ok", ev.FCSOK, "block", t.n)
+			}
 			t.v21Event(ev)
 		}
 	}
@@ -46,6 +52,9 @@ func (t *Terminal) receive(in []int16) {
 	if t.hs != nil && !t.hsRest {
 		t.hsEvs = t.hs.Process(in, t.hsEvs[:0])
 		for _, ev := range t.hsEvs {
+			if ev.Kind != RxBit && t.debug {
+				t.log.Debug("audio: high-speed receiver", "event", ev.Kind, "block", t.n, "modem", t.hsModem)
+			}
 			t.hsEvent(ev)
 		}
 		t.flush()

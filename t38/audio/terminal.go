@@ -7,6 +7,7 @@
 package audio
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,7 +54,9 @@ type Config struct {
 	// silent, so a noisy line needs them raised (and the same on the
 	// high-speed adapter, e.g. V27ter.CarrierOn/Off).
 	CarrierOn, CarrierOff float64
-	Log                   *slog.Logger
+	// Log gets errors; at debug level also every receiver event (tone
+	// detector, V.21, high-speed modem) with the sample its block began.
+	Log *slog.Logger
 }
 
 // Stats counts what the terminal heard.
@@ -74,6 +77,7 @@ type Terminal struct {
 	eng   *t30.Engine
 	level float64
 	log   *slog.Logger
+	debug bool // log receiver events (cfg.Log at debug level)
 	mods  map[t30.Modem]HighSpeed
 	n     int64 // samples processed
 
@@ -139,6 +143,7 @@ func New(cfg Config) (*Terminal, error) {
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
+	t.debug = t.log.Enabled(context.Background(), slog.LevelDebug)
 	var fam t30.ModemFamily
 	for _, h := range cfg.HighSpeed {
 		for _, m := range h.Modems() {

@@ -71,9 +71,16 @@ func (s *spandspTerm) Done() bool { return false }
 type ourTerm struct {
 	*audio.Terminal
 	got []*t30.ReceivedPage
+	// rec, when FAXD_RTP_DUMP_DIR is set, keeps every block our terminal
+	// received, written out when the call fails so that it can be fed to
+	// a fresh terminal again (the terminal is deterministic).
+	rec []int16
 }
 
 func (o *ourTerm) Process(in, out []int16) {
+	if dumpDir != "" {
+		o.rec = append(o.rec, in...)
+	}
 	o.Terminal.Process(in, out)
 	for _, ev := range o.Terminal.Events() {
 		if ev.Kind == t30.OutPageReceived {
@@ -200,6 +207,7 @@ func TestSpandspRTP(t *testing.T) {
 					// again (the race on a new line), at most three times;
 					// a failure on an undisturbed path never does.
 					for try := 0; ; try++ {
+						call.try = try
 						r, err := call.run(t)
 						switch {
 						case err == nil:
@@ -265,6 +273,45 @@ func starved(st, pst Stats) bool {
 	return st.Late+pst.Late > 0 || st.UnderrunSamples > 0
 }
 
+// dumpDir (FAXD_RTP_DUMP_DIR), when set, is where a failed call leaves
+// what it takes to study it without spandsp or the clock: the audio our
+// terminal received (<call>-try<n>.s16, signed 16-bit little-endian at
+// 8 kHz), spandsp's log (.log) and the debug log of our side (.ours.log),
+// made by feeding that audio to a fresh terminal, which runs the very same
+// call (the terminal is deterministic).
+var dumpDir = os.Getenv("FAXD_RTP_DUMP_DIR")
+
+// dump writes what a failed call leaves for study; cfg is our terminal's.
+func dump(t *testing.T, try int, cfg audio.Config, rec []int16, plog string) {
+	base := filepath.Join(dumpDir, fmt.Sprintf("%s-try%d", strings.ReplaceAll(t.Name(), "/", "_"), try))
+	raw := make([]byte, 2*len(rec))
+	for i, s := range rec {
+		binary.LittleEndian.PutUint16(raw[2*i:], uint16(s))
+	}
+	if err := os.WriteFile(base+".s16", raw, 0o600); err != nil {
+		t.Error(err)
+	}
+	if err := os.WriteFile(base+".log", []byte(plog), 0o600); err != nil {
+		t.Error(err)
+	}
+	var ours bytes.Buffer
+	cfg.Log = slog.New(slog.NewTextHandler(&ours, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg.T30.Log = cfg.Log
+	term, err := audio.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]int16, FrameSamples)
+	for i := 0; i+FrameSamples <= len(rec); i += FrameSamples {
+		term.Process(rec[i:i+FrameSamples], out)
+	}
+	fmt.Fprintf(&ours, "replay ended: %v\n", term.Result())
+	if err := os.WriteFile(base+".ours.log", ours.Bytes(), 0o600); err != nil {
+		t.Error(err)
+	}
+	t.Logf("received audio, spandsp's log and ours dumped to %s.*", base)
+}
+
 // rtpCall is one call of TestSpandspRTP.
 type rtpCall struct {
 	bin    string
@@ -275,6 +322,7 @@ type rtpCall struct {
 	toOurs bool              // spandsp sends
 	ecm    bool
 	seed   uint64 // the relay's
+	try    int    // names the dump
 }
 
 // rtpResult is what a call leaves to judge a failure by.
@@ -374,6 +422,11 @@ func (c rtpCall) run(t *testing.T) (res rtpResult, err error) {
 		t.Logf("spandsp log:\n%s", stderr.String())
 	}
 	plog := stderr.String()
+	defer func() {
+		if err != nil && dumpDir != "" {
+			dump(t, c.try, acfg, ours.rec, plog)
+		}
+	}()
 	res = rtpResult{ours: st, peer: pst, peerStuck: strings.Contains(plog, "T2 expired") && strings.Contains(plog, "Flushing queued phase"),
 		peerLogTail: plog[max(0, len(plog)-4000):]}
 	if runErr != nil {
