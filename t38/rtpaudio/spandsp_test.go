@@ -41,9 +41,15 @@ type spandspTerm struct {
 	out *bufio.Reader
 	raw []byte
 	err error
+	// rec, when FAXD_RTP_DUMP_DIR is set, keeps every block spandsp
+	// received (see dumpDir).
+	rec []int16
 }
 
 func (s *spandspTerm) Process(in, out []int16) {
+	if dumpDir != "" {
+		s.rec = append(s.rec, in...)
+	}
 	clear(out)
 	if s.err != nil {
 		return
@@ -274,22 +280,28 @@ func starved(st, pst Stats) bool {
 }
 
 // dumpDir (FAXD_RTP_DUMP_DIR), when set, is where a failed call leaves
-// what it takes to study it without spandsp or the clock: the audio our
-// terminal received (<call>-try<n>.s16, signed 16-bit little-endian at
-// 8 kHz), spandsp's log (.log) and the debug log of our side (.ours.log),
-// made by feeding that audio to a fresh terminal, which runs the very same
-// call (the terminal is deterministic).
+// what it takes to study it without the clock: the audio our terminal
+// received (<call>-try<n>.s16, signed 16-bit little-endian at 8 kHz) and
+// the audio spandsp received (.peer.s16), spandsp's log (.log) and the
+// debug log of our side (.ours.log), made by feeding our audio to a fresh
+// terminal, which runs the very same call (the terminal is deterministic).
+// spandsp is deterministic too: its peer program fed .peer.s16 in blocks
+// of FrameSamples (reading its output as it goes) logs the same call
+// again, and the audio can be edited to see what makes it fail.
 var dumpDir = os.Getenv("FAXD_RTP_DUMP_DIR")
 
-// dump writes what a failed call leaves for study; cfg is our terminal's.
-func dump(t *testing.T, try int, cfg audio.Config, rec []int16, plog string) {
+// dump writes what a failed call leaves for study; cfg is our terminal's,
+// rec and peerRec what it and spandsp received.
+func dump(t *testing.T, try int, cfg audio.Config, rec, peerRec []int16, plog string) {
 	base := filepath.Join(dumpDir, fmt.Sprintf("%s-try%d", strings.ReplaceAll(t.Name(), "/", "_"), try))
-	raw := make([]byte, 2*len(rec))
-	for i, s := range rec {
-		binary.LittleEndian.PutUint16(raw[2*i:], uint16(s))
-	}
-	if err := os.WriteFile(base+".s16", raw, 0o600); err != nil {
-		t.Error(err)
+	for name, a := range map[string][]int16{".s16": rec, ".peer.s16": peerRec} {
+		raw := make([]byte, 2*len(a))
+		for i, s := range a {
+			binary.LittleEndian.PutUint16(raw[2*i:], uint16(s))
+		}
+		if err := os.WriteFile(base+name, raw, 0o600); err != nil {
+			t.Error(err)
+		}
 	}
 	if err := os.WriteFile(base+".log", []byte(plog), 0o600); err != nil {
 		t.Error(err)
@@ -309,7 +321,7 @@ func dump(t *testing.T, try int, cfg audio.Config, rec []int16, plog string) {
 	if err := os.WriteFile(base+".ours.log", ours.Bytes(), 0o600); err != nil {
 		t.Error(err)
 	}
-	t.Logf("received audio, spandsp's log and ours dumped to %s.*", base)
+	t.Logf("the audio both sides received, spandsp's log and ours dumped to %s.*", base)
 }
 
 // rtpCall is one call of TestSpandspRTP.
@@ -424,7 +436,7 @@ func (c rtpCall) run(t *testing.T) (res rtpResult, err error) {
 	plog := stderr.String()
 	defer func() {
 		if err != nil && dumpDir != "" {
-			dump(t, c.try, acfg, ours.rec, plog)
+			dump(t, c.try, acfg, ours.rec, peer.rec, plog)
 		}
 	}()
 	res = rtpResult{ours: st, peer: pst, peerStuck: strings.Contains(plog, "T2 expired") && strings.Contains(plog, "Flushing queued phase"),
