@@ -265,6 +265,25 @@ func TestMain(m *testing.M) {
 // without ECM). Why our signal sets it off more often is not known yet:
 // a smoother end of our V.21 bursts did not change it. Such a call is run
 // again on another line.
+//
+// A second failure of spandsp's is not run again, so the test can still
+// fail on it: with ours sending at V.17 12000 (in at least 5 of 384 calls
+// here, all at 12000), its V.17 receiver fails the short training of page
+// 2 ("Training failed" after the MCF; its training error, logged by its
+// V.17 receiver, near 3000 where others are 1-5) and never finds that
+// page. Replaying the audio spandsp received (see dumpDir) shows that only
+// the noise over the first 10 ms of that page's signal decides it: those
+// 80 samples taken from a passing call make it pass, and the failing ones
+// put into a passing call make it fail; page 1, the noise after it, the
+// MPS and where page 2 falls do not matter. Over 800 noise draws on that
+// onset it failed our short training 3.8 % of the time (14400: 3.7 % of
+// 300) and its own transmitter's 0.6 %; our signal with its carrier
+// inverted 88 %, turned by ±45° 11-21 %, faded in over 16 samples 3 %. So
+// spandsp's short training depends on the carrier phase at the onset,
+// where ours is near its best but not as well placed as spandsp's own;
+// why is not known. The relay's noise is a fixed sequence for a seed, so
+// which rate suffers is a matter of where each page starts in it: with
+// seed 1, at 12000.
 func relaySeed() uint64 {
 	var s uint64 = 1
 	fmt.Sscan(os.Getenv("FAXD_RELAY_SEED"), &s)
