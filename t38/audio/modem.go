@@ -29,6 +29,22 @@ const (
 	RxCarrierDown                           // the signal ended
 )
 
+func (k RxEventKind) String() string {
+	switch k {
+	case RxCarrierUp:
+		return "carrier-up"
+	case RxTrained:
+		return "trained"
+	case RxTrainingFailed:
+		return "training-failed"
+	case RxBits:
+		return "bits"
+	case RxCarrierDown:
+		return "carrier-down"
+	}
+	return fmt.Sprintf("RxEventKind(%d)", uint8(k))
+}
+
 // RxEvent is one high-speed receiver output.
 type RxEvent struct {
 	Kind RxEventKind

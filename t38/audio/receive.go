@@ -15,6 +15,9 @@ import (
 func (t *Terminal) receive(in []int16) {
 	t.detEvs = t.det.Process(in, t.detEvs[:0])
 	for _, ev := range t.detEvs {
+		if t.debug {
+			t.log.Debug("audio: tone detector", "event", ev.Kind, "tone", ev.Tone, "block", t.n)
+		}
 		t.toneEvent(ev)
 	}
 	// While a high-speed signal we trained on goes on, the far end sends
@@ -37,6 +40,9 @@ func (t *Terminal) receive(in []int16) {
 		}
 		t.v21Evs = t.v21.Process(in, t.v21Evs[:0])
 		for _, ev := range t.v21Evs {
+			if t.debug {
+				t.log.Debug("audio: V.21 receiver", "event", ev.Kind, "fcs_ok", ev.FCSOK, "block", t.n)
+			}
 			t.v21Event(ev)
 		}
 	}
@@ -46,6 +52,9 @@ func (t *Terminal) receive(in []int16) {
 	if t.hs != nil && !t.hsRest {
 		t.hsEvs = t.hs.Process(in, t.hsEvs[:0])
 		for _, ev := range t.hsEvs {
+			if ev.Kind != RxBits && t.debug {
+				t.log.Debug("audio: high-speed receiver", "event", ev.Kind, "block", t.n, "modem", t.hsModem)
+			}
 			t.hsEvent(ev)
 		}
 		t.flush()
@@ -66,6 +75,13 @@ const silenceDelay = 50 * time.Millisecond
 // to be something else: the detector's silence delay, a block of up to
 // 125 ms, and margin; a TCF lasts 1.5 s.
 const foreignAfter = 300 * time.Millisecond
+
+// foreignAfterFinal is how long after a burst's final frame a signal must
+// go on to be something else when the V.21 carrier did not drop either: a
+// line whose noise sits near the off level can hide the 75 ms before a
+// TCF from both the V.21 receiver and the tone detector. Longer than the
+// flags that may close a burst, shorter than a TCF.
+const foreignAfterFinal = time.Second
 
 func (t *Terminal) toneEvent(ev tone.Event) {
 	switch ev.Kind {
@@ -92,11 +108,13 @@ func (t *Terminal) toneEvent(ev tone.Event) {
 		t.hold = max(t.hold, samplesOf(Gap-silenceDelay))
 		// The detector may hear no silence in the 75 ms between the DCS
 		// and the TCF that follows it; then a signal that goes on well
-		// after the V.21 carrier dropped is the TCF.
-		if t.noModem && !t.foreign && t.v21End >= 0 && t.n-t.v21End > int64(samplesOf(foreignAfter)) {
+		// after the V.21 carrier dropped, or well after the final frame
+		// if the carrier did not drop either, is the TCF.
+		if t.noModem && !t.foreign && (t.v21End >= 0 && t.n-t.v21End > int64(samplesOf(foreignAfter)) ||
+			t.finalAt >= 0 && t.n-t.finalAt > int64(samplesOf(foreignAfterFinal))) {
 			t.foreign = true
 		}
-		t.v21End = -1
+		t.v21End, t.finalAt = -1, -1
 		if t.noModem && t.foreign {
 			// DCS asked for a modem we do not have and a signal came and
 			// went: to T.30 that is a training that failed.
@@ -112,6 +130,7 @@ func (t *Terminal) toneEvent(ev tone.Event) {
 func (t *Terminal) v21Event(ev v21.FrameEvent) {
 	switch ev.Kind {
 	case v21.FramePreamble:
+		t.v21Flags = true
 		// The carrier is reported on flags, not on energy: a V.21 power
 		// detector also rises on a high-speed signal, and the engine takes
 		// a V.21 carrier during a page as its end. A high-speed signal
@@ -121,7 +140,15 @@ func (t *Terminal) v21Event(ev v21.FrameEvent) {
 			t.v21Carrier()
 		}
 	case v21.FrameReceived:
-		if t.hsUp && !ev.FCSOK {
+		// A frame whose FCS fails is no sign of V.21 on a signal that may
+		// be high-speed (one we trained on, one whose training failed, or
+		// anything after a DCS naming a modem we lack) unless V.21 flags
+		// announced it: the V.21 receiver turns any signal into bits, and
+		// in the seconds of a TCF a run of them between two flags comes
+		// out as a frame now and then. Taken for V.21, it would hide the
+		// TCF from the terminal (and make the engine owe a CRP), so the
+		// TCF would go unanswered.
+		if !ev.FCSOK && (t.hsUp || !t.v21Flags && (t.hsFailed || t.noModem)) {
 			return
 		}
 		t.v21Carrier()
@@ -135,6 +162,10 @@ func (t *Terminal) v21Event(ev v21.FrameEvent) {
 		}
 		// The final frame (poll/final bit) ends the burst.
 		t.v21Final = ev.FCSOK && len(ev.Frame) > 1 && ev.Frame[1]&0x10 != 0
+		if t.v21Final {
+			t.v21Flags = false
+			t.finalAt = t.n
+		}
 		t.eng.RxFrame(ev.Frame, ev.FCSOK)
 	case v21.FrameCarrierUp:
 		// The carrier is back before the drop was reported, and the burst

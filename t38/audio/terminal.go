@@ -7,6 +7,7 @@
 package audio
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,7 +54,9 @@ type Config struct {
 	// silent, so a noisy line needs them raised (and the same on the
 	// high-speed adapter, e.g. V27ter.CarrierOn/Off).
 	CarrierOn, CarrierOff float64
-	Log                   *slog.Logger
+	// Log gets errors; at debug level also every receiver event (tone
+	// detector, V.21, high-speed modem) with the sample its block began.
+	Log *slog.Logger
 }
 
 // Stats counts what the terminal heard.
@@ -74,6 +77,7 @@ type Terminal struct {
 	eng   *t30.Engine
 	level float64
 	log   *slog.Logger
+	debug bool // log receiver events (cfg.Log at debug level)
 	mods  map[t30.Modem]HighSpeed
 	n     int64 // samples processed
 
@@ -97,6 +101,7 @@ type Terminal struct {
 	// the drop is held back (v21Bridge); -1: none pending.
 	v21DownAt int64
 	v21Final  bool // the burst's final frame has come
+	v21Flags  bool // V.21 flags were heard since the last final frame
 	hsModem   t30.Modem
 	hsECM     bool
 	tcfNext   bool    // DCS came: the next high-speed signal is TCF
@@ -113,6 +118,7 @@ type Terminal struct {
 	noModem   bool  // DCS named a modem we do not have: judge by energy
 	foreign   bool  // energy seen since that DCS's burst ended
 	v21End    int64 // sample at which the last V.21 burst ended; -1: silence heard since
+	finalAt   int64 // sample at which the last final V.21 frame came; -1: silence heard since
 	silent    bool  // the tone detector hears nothing on the line
 	stats     Stats
 }
@@ -139,6 +145,7 @@ func New(cfg Config) (*Terminal, error) {
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
+	t.debug = t.log.Enabled(context.Background(), slog.LevelDebug)
 	var fam t30.ModemFamily
 	for _, h := range cfg.HighSpeed {
 		for _, m := range h.Modems() {
@@ -181,7 +188,7 @@ func New(cfg Config) (*Terminal, error) {
 	if t.v21, err = v21.NewFrameRx(v21.RxConfig{OnLevel: cfg.CarrierOn, OffLevel: cfg.CarrierOff}); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	t.silent, t.v21End, t.v21DownAt = true, -1, -1
+	t.silent, t.v21End, t.finalAt, t.v21DownAt = true, -1, -1, -1
 	if !cfg.T30.Calling {
 		t.hold = samplesOf(CEDDelay)
 	}

@@ -41,9 +41,15 @@ type spandspTerm struct {
 	out *bufio.Reader
 	raw []byte
 	err error
+	// rec, when FAXD_RTP_DUMP_DIR is set, keeps every block spandsp
+	// received (see dumpDir).
+	rec []int16
 }
 
 func (s *spandspTerm) Process(in, out []int16) {
+	if dumpDir != "" {
+		s.rec = append(s.rec, in...)
+	}
 	clear(out)
 	if s.err != nil {
 		return
@@ -71,9 +77,16 @@ func (s *spandspTerm) Done() bool { return false }
 type ourTerm struct {
 	*audio.Terminal
 	got []*t30.ReceivedPage
+	// rec, when FAXD_RTP_DUMP_DIR is set, keeps every block our terminal
+	// received, written out when the call fails so that it can be fed to
+	// a fresh terminal again (the terminal is deterministic).
+	rec []int16
 }
 
 func (o *ourTerm) Process(in, out []int16) {
+	if dumpDir != "" {
+		o.rec = append(o.rec, in...)
+	}
 	o.Terminal.Process(in, out)
 	for _, ev := range o.Terminal.Events() {
 		if ev.Kind == t30.OutPageReceived {
@@ -200,6 +213,7 @@ func TestSpandspRTP(t *testing.T) {
 					// again (the race on a new line), at most three times;
 					// a failure on an undisturbed path never does.
 					for try := 0; ; try++ {
+						call.try = try
 						r, err := call.run(t)
 						switch {
 						case err == nil:
@@ -251,6 +265,25 @@ func TestMain(m *testing.M) {
 // without ECM). Why our signal sets it off more often is not known yet:
 // a smoother end of our V.21 bursts did not change it. Such a call is run
 // again on another line.
+//
+// A second failure of spandsp's is not run again, so the test can still
+// fail on it: with ours sending at V.17 12000 (in at least 5 of 384 calls
+// here, all at 12000), its V.17 receiver fails the short training of page
+// 2 ("Training failed" after the MCF; its training error, logged by its
+// V.17 receiver, near 3000 where others are 1-5) and never finds that
+// page. Replaying the audio spandsp received (see dumpDir) shows that only
+// the noise over the first 10 ms of that page's signal decides it: those
+// 80 samples taken from a passing call make it pass, and the failing ones
+// put into a passing call make it fail; page 1, the noise after it, the
+// MPS and where page 2 falls do not matter. Over 800 noise draws on that
+// onset it failed our short training 3.8 % of the time (14400: 3.7 % of
+// 300) and its own transmitter's 0.6 %; our signal with its carrier
+// inverted 88 %, turned by ±45° 11-21 %, faded in over 16 samples 3 %. So
+// spandsp's short training depends on the carrier phase at the onset,
+// where ours is near its best but not as well placed as spandsp's own;
+// why is not known. The relay's noise is a fixed sequence for a seed, so
+// which rate suffers is a matter of where each page starts in it: with
+// seed 1, at 12000.
 func relaySeed() uint64 {
 	var s uint64 = 1
 	fmt.Sscan(os.Getenv("FAXD_RELAY_SEED"), &s)
@@ -265,6 +298,51 @@ func starved(st, pst Stats) bool {
 	return st.Late+pst.Late > 0 || st.UnderrunSamples > 0
 }
 
+// dumpDir (FAXD_RTP_DUMP_DIR), when set, is where a failed call leaves
+// what it takes to study it without the clock: the audio our terminal
+// received (<call>-try<n>.s16, signed 16-bit little-endian at 8 kHz) and
+// the audio spandsp received (.peer.s16), spandsp's log (.log) and the
+// debug log of our side (.ours.log), made by feeding our audio to a fresh
+// terminal, which runs the very same call (the terminal is deterministic).
+// spandsp is deterministic too: its peer program fed .peer.s16 in blocks
+// of FrameSamples (reading its output as it goes) logs the same call
+// again, and the audio can be edited to see what makes it fail.
+var dumpDir = os.Getenv("FAXD_RTP_DUMP_DIR")
+
+// dump writes what a failed call leaves for study; cfg is our terminal's,
+// rec and peerRec what it and spandsp received.
+func dump(t *testing.T, try int, cfg audio.Config, rec, peerRec []int16, plog string) {
+	base := filepath.Join(dumpDir, fmt.Sprintf("%s-try%d", strings.ReplaceAll(t.Name(), "/", "_"), try))
+	for name, a := range map[string][]int16{".s16": rec, ".peer.s16": peerRec} {
+		raw := make([]byte, 2*len(a))
+		for i, s := range a {
+			binary.LittleEndian.PutUint16(raw[2*i:], uint16(s))
+		}
+		if err := os.WriteFile(base+name, raw, 0o600); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := os.WriteFile(base+".log", []byte(plog), 0o600); err != nil {
+		t.Error(err)
+	}
+	var ours bytes.Buffer
+	cfg.Log = slog.New(slog.NewTextHandler(&ours, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg.T30.Log = cfg.Log
+	term, err := audio.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]int16, FrameSamples)
+	for i := 0; i+FrameSamples <= len(rec); i += FrameSamples {
+		term.Process(rec[i:i+FrameSamples], out)
+	}
+	fmt.Fprintf(&ours, "replay ended: %v\n", term.Result())
+	if err := os.WriteFile(base+".ours.log", ours.Bytes(), 0o600); err != nil {
+		t.Error(err)
+	}
+	t.Logf("the audio both sides received, spandsp's log and ours dumped to %s.*", base)
+}
+
 // rtpCall is one call of TestSpandspRTP.
 type rtpCall struct {
 	bin    string
@@ -275,6 +353,7 @@ type rtpCall struct {
 	toOurs bool              // spandsp sends
 	ecm    bool
 	seed   uint64 // the relay's
+	try    int    // names the dump
 }
 
 // rtpResult is what a call leaves to judge a failure by.
@@ -374,6 +453,11 @@ func (c rtpCall) run(t *testing.T) (res rtpResult, err error) {
 		t.Logf("spandsp log:\n%s", stderr.String())
 	}
 	plog := stderr.String()
+	defer func() {
+		if err != nil && dumpDir != "" {
+			dump(t, c.try, acfg, ours.rec, peer.rec, plog)
+		}
+	}()
 	res = rtpResult{ours: st, peer: pst, peerStuck: strings.Contains(plog, "T2 expired") && strings.Contains(plog, "Flushing queued phase"),
 		peerLogTail: plog[max(0, len(plog)-4000):]}
 	if runErr != nil {
