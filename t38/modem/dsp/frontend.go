@@ -100,40 +100,28 @@ func (f *FrontEnd) Push(s int16) Step {
 // threshold and the retry jump) it only keeps the power meter, which is
 // most of a call's samples.
 func (f *FrontEnd) Run(samples []int16) (int, Step) {
-	for i := 0; i < len(samples); i++ {
+	for i := 0; i < len(samples); {
+		var x, p float32
 		if !f.carrier {
-			// The quiet stretch in a loop of its own, the meter in
-			// registers.
-			m, on := f.Meter, f.onPow
-			p, a := m.p, m.alpha
-			j := i
-			for ; j < len(samples); j++ {
-				x := float32(samples[j])
-				if p += a * (x*x - p); p >= on {
-					break
-				}
+			k := f.Meter.UpdateBelow(samples[i:], f.onPow)
+			f.Sample += int64(k)
+			if i += k; f.Meter.Power() < f.onPow {
+				continue // quiet to the end
 			}
-			m.p = p
-			f.Sample += int64(j - i)
-			if i = j; i == len(samples) {
-				break
-			}
-			// Sample i lifted the meter to the on level: step takes it.
+			// Sample i-1 lifted the meter to the on level.
+			x, p = float32(samples[i-1]), f.Meter.Power()
+		} else {
 			f.Sample++
-			if st := f.step(float32(samples[i]), p); st != 0 {
-				return i + 1, st
+			x = float32(samples[i])
+			p = f.Meter.Update(x)
+			i++
+			if f.parked && p >= f.offPow && p <= 4*f.parkedPow {
+				f.below = 0
+				continue
 			}
-			continue
-		}
-		f.Sample++
-		x := float32(samples[i])
-		p := f.Meter.Update(x)
-		if f.parked && p >= f.offPow && p <= 4*f.parkedPow {
-			f.below = 0
-			continue
 		}
 		if st := f.step(x, p); st != 0 {
-			return i + 1, st
+			return i, st
 		}
 	}
 	return len(samples), 0

@@ -34,6 +34,23 @@ func (m *PowerMeter) Update(x float32) float32 {
 	return m.p
 }
 
+// UpdateBelow feeds samples while the mean square stays below level, up to
+// and including the first that brings it to level or above, and returns
+// how many it fed. It is Update over a quiet stretch, the state in
+// registers.
+func (m *PowerMeter) UpdateBelow(samples []int16, level float32) int {
+	p, a := m.p, m.alpha
+	for i, s := range samples {
+		x := float32(s)
+		if p += a * (x*x - p); p >= level {
+			m.p = p
+			return i + 1
+		}
+	}
+	m.p = p
+	return len(samples)
+}
+
 // Power is the running mean square.
 func (m *PowerMeter) Power() float32 { return m.p }
 
