@@ -1,6 +1,6 @@
 // Package dsp holds the signal-processing primitives the PSK/QAM soft modems
-// (V.29, V.17) are built from: a numerically controlled oscillator, root
-// raised cosine pulse shaping, an interpolating matched filter with
+// (V.29, V.17) are built from: a tabulated carrier, root raised cosine
+// pulse shaping, an interpolating matched filter with
 // Gardner symbol-timing recovery, a fractionally spaced LMS equaliser, a
 // second-order carrier loop, a power meter with AGC, and the self-
 // synchronising scrambler of V.29/V.17.

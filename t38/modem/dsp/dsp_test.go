@@ -7,22 +7,6 @@ import (
 	"testing"
 )
 
-func TestNCOFollowsPhaseAndKeepsUnitMagnitude(t *testing.T) {
-	n := NewNCO(1700, 8000)
-	const steps = 1_000_000
-	var v complex64
-	for i := 0; i <= steps; i++ {
-		v = n.Next()
-	}
-	want := cmplx.Exp(complex(0, 2*math.Pi*1700*steps/8000))
-	if d := cmplx.Abs(complex128(v) - want); d > 1e-4 {
-		t.Fatalf("after %d steps NCO = %v, want %v (|diff| %g)", steps, v, want, d)
-	}
-	if m := cmplx.Abs(complex128(v)); math.Abs(m-1) > 1e-5 {
-		t.Fatalf("magnitude drifted to %g", m)
-	}
-}
-
 // The RRC pulse has unit energy and, convolved with itself, is a raised
 // cosine: 1 at its centre and 0 at every other whole symbol.
 func TestRootRaisedCosineIsNyquistPair(t *testing.T) {
