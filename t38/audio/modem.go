@@ -159,13 +159,14 @@ func (r *v27Rx) Process(samples []int16, out []RxEvent) []RxEvent {
 		if int(ev.Kind) >= len(v27Kinds) || v27Kinds[ev.Kind] == 0 {
 			continue
 		}
-		if k := v27Kinds[ev.Kind]; k == RxBits {
+		k := v27Kinds[ev.Kind]
+		if k == RxBits {
 			r.bits = append(r.bits, ev.Bit&1)
 			continue
 		}
 		out = appendBits(out, r.bits[run:])
 		run = len(r.bits)
-		out = append(out, RxEvent{Kind: v27Kinds[ev.Kind]})
+		out = append(out, RxEvent{Kind: k})
 	}
 	return appendBits(out, r.bits[run:])
 }
