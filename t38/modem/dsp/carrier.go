@@ -35,9 +35,8 @@ func (l *CarrierLoop) SetBandwidth(bw float64) {
 	l.Ki = wn * wn
 }
 
-// Derotate removes the current phase estimate from z.
-// Sine is odd and cosine even (exactly, in package math), so e^{-j Phase}
-// is the conjugate of the cached e^{+j Phase}.
+// Derotate removes the current phase estimate from z: e^{-j Phase} is the
+// conjugate of the rotor.
 func (l *CarrierLoop) Derotate(z complex64) complex64 {
 	r := l.Rotor()
 	return z * complex(real(r), -imag(r))
